@@ -1,0 +1,1 @@
+"""The tradelane command."""

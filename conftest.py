@@ -1,0 +1,107 @@
+"""Fixtures every test may use: real NATS and PostgreSQL servers.
+
+By default they are the embedded servers, started on free ports (NATS) and a Unix socket
+(PostgreSQL). ``TRADELANE_TEST_NATS_URL`` / ``TRADELANE_TEST_DATABASE_URL`` point the suite at
+existing servers instead; each test then gets its own database and clean streams.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import NotFoundError
+
+from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.settings import Settings
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a PostgreSQL server for the whole session (embedded unless told otherwise)."""
+    external = os.environ.get("TRADELANE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    dsn = server.start("postgres")
+    yield dsn
+    server.stop()
+
+
+@pytest.fixture
+async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = _with_database(postgres_server_url, name)
+    pool = await create_pool(dsn)
+    await migrate(pool)
+    await pool.close()
+    try:
+        yield dsn
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _with_database(dsn: str, name: str) -> str:
+    """``dsn`` with its database replaced by ``name`` (works for socket and TCP DSNs)."""
+    head, _, tail = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+@pytest.fixture
+async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A NATS server with JetStream, empty at the start of each test."""
+    external = os.environ.get("TRADELANE_TEST_NATS_URL")
+    if external:
+        await _delete_tradelane_streams(external)
+        yield external
+        return
+    server = EmbeddedNats(tmp_path / "nats")
+    url = await server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+async def _delete_tradelane_streams(url: str) -> None:
+    client = await nats.connect(url)
+    js = client.jetstream()
+    for name in ("PIPELINE", "TRADING", "DEADLETTER", "OBJ_charts"):
+        try:
+            await js.delete_stream(name)
+        except NotFoundError:
+            pass
+    await client.close()
+
+
+@pytest.fixture
+def settings(nats_url: str, database_url: str) -> Settings:
+    """Settings pointing at this test's servers, with short retry delays."""
+    return Settings(
+        nats_url=nats_url,
+        database_url=database_url,
+        ack_wait_seconds=5,
+        retry_delays_seconds=(0.2, 0.4, 0.8, 1.0),
+        log_format="console",
+    )
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()

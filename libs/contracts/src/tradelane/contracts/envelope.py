@@ -1,0 +1,81 @@
+"""The envelope every message on the bus shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Self, TypeVar
+from uuid import UUID, uuid4, uuid5
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+EventT = TypeVar("EventT", bound="Envelope")
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC datetime (the only kind contracts accept)."""
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every contract model: immutable, and tolerant of fields it does not know.
+
+    Services deploy independently, so a newer producer may add fields an older consumer
+    has never seen; those are ignored rather than refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Envelope(Contract):
+    """Fields every message carries, whatever its step."""
+
+    message_id: UUID = Field(
+        default_factory=uuid4,
+        description="Unique id of this message; also sent as the Nats-Msg-Id header so "
+        "JetStream drops a duplicate publish inside the stream's duplicate window.",
+    )
+    execution_id: UUID = Field(
+        description="Id of the execution (one run of one strategy); the same on every message that run produces.",
+    )
+    strategy_id: UUID = Field(description="Id of the strategy this execution runs.")
+    occurred_at: AwareDatetime = Field(
+        default_factory=utc_now,
+        description="When the producer created this message (aware UTC).",
+    )
+    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of the contract the producer wrote.")
+    replay_of: UUID | None = Field(
+        default=None,
+        description="When this execution is a replay: the execution_id it replays.",
+    )
+    causation_id: UUID | None = Field(
+        default=None,
+        description="message_id of the message whose handling produced this one "
+        "(None for the message that starts an execution).",
+    )
+    handled_in_ms: float | None = Field(
+        default=None,
+        description="How long the producing step spent handling its input, in milliseconds.",
+    )
+
+    def follow(self, event_type: type[EventT], **fields: object) -> EventT:
+        """Build the next event of the same execution, caused by this message.
+
+        Its message_id is derived from this message's id and the event type, so handling a
+        redelivered message again yields the same id, which JetStream and the lineage drop.
+        """
+        return event_type.model_validate(
+            {
+                "message_id": uuid5(self.message_id, event_type.__name__),
+                "execution_id": self.execution_id,
+                "strategy_id": self.strategy_id,
+                "replay_of": self.replay_of,
+                "causation_id": self.message_id,
+                **fields,
+            }
+        )
+
+    def timed(self, handled_in_ms: float) -> Self:
+        """A copy of this message stamped with the time its step took."""
+        return self.model_copy(update={"handled_in_ms": round(handled_in_ms, 3)})

@@ -1,0 +1,152 @@
+"""The events of an execution, one per pipeline step, named in the past tense."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from tradelane.contracts.envelope import Contract, Envelope
+from tradelane.contracts.market import Bar, MarketSnapshot, ObjectRef, PatternHit, ResolvedSymbol
+from tradelane.contracts.strategy import StrategyDefinition
+
+
+class Trigger(StrEnum):
+    """What started an execution."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    REPLAY = "replay"
+
+
+class ExecutionRequested(Envelope):
+    """A strategy is to run now (published by the scheduler or the gateway)."""
+
+    strategy: StrategyDefinition = Field(description="The strategy as it was at request time.")
+    trigger: Trigger
+    as_of: AwareDatetime = Field(
+        description="End of the market data this execution reads; bars after it are not used, "
+        "which makes a run reproducible."
+    )
+    scheduled_for: AwareDatetime | None = Field(default=None, description="The cron due time, for scheduled runs.")
+
+
+class BarsFetched(Envelope):
+    """Step 1 and 2: the symbol was resolved and its bars fetched."""
+
+    strategy: StrategyDefinition
+    symbol: ResolvedSymbol
+    bars: tuple[Bar, ...] = Field(min_length=1, description="Bars, oldest first.")
+    provider: str = Field(description="Which market-data provider answered ('simulated', 'ib').")
+
+
+class IndicatorsComputed(Envelope):
+    """Step 3: every indicator of the strategy, computed over the bars."""
+
+    strategy: StrategyDefinition
+    bars: tuple[Bar, ...] = Field(min_length=1, description="The bars the series align with.")
+    series: dict[str, tuple[float | None, ...]] = Field(
+        description="One series per output (e.g. 'sma_20', 'macd_hist'), aligned with bars; "
+        "None where the indicator has no value yet."
+    )
+    patterns: tuple[PatternHit, ...] = ()
+    snapshot: MarketSnapshot
+
+
+class ChartRendered(Envelope):
+    """Step 4: the chart, as Plotly figure JSON and (when asked) a PNG, in the Object Store."""
+
+    strategy: StrategyDefinition
+    snapshot: MarketSnapshot
+    figure: ObjectRef = Field(description="Plotly figure JSON (interactive chart).")
+    png: ObjectRef | None = Field(default=None, description="PNG for vision models.")
+
+
+Bias = Literal["bullish", "bearish", "neutral"]
+Trend = Literal["uptrend", "downtrend", "sideways"]
+
+
+class Analysis(Contract):
+    """A reading of the chart and indicators: the same schema whether a model or rules wrote it."""
+
+    bias: Bias = Field(description="Which way the analyst leans.")
+    trend: Trend
+    confidence: int = Field(ge=0, le=100, description="How sure, 0-100.")
+    support: tuple[float, ...] = Field(default=(), description="Support levels, nearest first.")
+    resistance: tuple[float, ...] = Field(default=(), description="Resistance, nearest first.")
+    suggested_entry: float | None = Field(default=None, gt=0)
+    suggested_stop: float | None = Field(default=None, gt=0)
+    suggested_targets: tuple[float, ...] = Field(default=(), description="Targets, nearest first.")
+    key_factors: tuple[str, ...] = Field(default=(), description="Short reasons, most weight first.")
+    reasoning: str = Field(default="", description="The analyst's explanation.")
+    model: str = Field(description="Who analysed: a model name, or 'offline-rules-v1'.")
+
+
+class AnalysisCompleted(Envelope):
+    """Step 5: the analyst's reading of the execution's chart(s)."""
+
+    strategy: StrategyDefinition
+    snapshot: MarketSnapshot
+    analysis: Analysis
+    charts: tuple[ObjectRef, ...] = Field(default=(), description="Charts the analyst was shown.")
+
+
+class Action(StrEnum):
+    """What a signal says to do."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+
+
+class Signal(Contract):
+    """A trade idea with its prices, checked against the strategy's risk limits."""
+
+    action: Action
+    confidence: int = Field(ge=0, le=100)
+    symbol: ResolvedSymbol
+    entry: Decimal | None = Field(default=None, description="Entry price (None for HOLD).")
+    stop: Decimal | None = Field(default=None, description="Stop-loss price.")
+    targets: tuple[Decimal, ...] = Field(default=(), description="Take-profit prices, nearest first.")
+    risk_reward: Decimal | None = Field(default=None, description="Reward to the first target / risk.")
+    target_r_multiples: tuple[Decimal, ...] = Field(default=(), description="R of each target.")
+    suggested_quantity: int | None = Field(
+        default=None, ge=0, description="floor(account * risk per trade / |entry - stop|)."
+    )
+    expires_at: AwareDatetime
+    reasons: tuple[str, ...] = Field(default=(), description="Why this action.")
+    model: str = Field(description="The analyst that informed it.")
+
+
+class SignalGenerated(Envelope):
+    """Step 6: a signal passed every rule (a HOLD is a valid signal: do nothing)."""
+
+    strategy: StrategyDefinition
+    signal: Signal
+    analysis: Analysis
+
+
+class SignalRejected(Envelope):
+    """Step 6: the candidate signal broke a rule, named in ``rule``."""
+
+    strategy: StrategyDefinition
+    rule: str = Field(description="The rule broken, e.g. 'min_risk_reward'.")
+    reason: str = Field(description="What was wrong, with the numbers.")
+    candidate: Signal
+    analysis: Analysis
+
+
+FailureKind = Literal["invalid_input", "permanent", "retries_exhausted"]
+
+
+class StepFailed(Envelope):
+    """A step gave up on a message: its input was bad, or its retries were spent."""
+
+    step: str = Field(description="The step that failed, e.g. 'indicators'.")
+    kind: FailureKind
+    error: str = Field(description="What went wrong, in words a user can act on.")
+    input_subject: str = Field(description="Subject of the message that failed.")
+    input_message_id: str | None = Field(default=None, description="Its message_id, if readable.")
+    deliveries: int = Field(ge=1, description="How many times it was delivered.")

@@ -1,0 +1,69 @@
+"""Market data shapes: instruments, bars, indicator snapshots and stored artefacts."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, Field
+
+from tradelane.contracts.envelope import Contract
+from tradelane.contracts.strategy import AssetType, BarSize
+
+
+class ResolvedSymbol(Contract):
+    """An instrument as the market-data provider resolved it."""
+
+    conid: int = Field(gt=0, description="IB contract id (the simulated provider makes one up).")
+    symbol: str = Field(description="Ticker.")
+    exchange: str = Field(description="Exchange the bars come from.")
+    currency: str = Field(description="ISO currency of prices.")
+    asset_type: AssetType = Field(description="IB secType.")
+    description: str = Field(default="", description="Long name, e.g. 'APPLE INC'.")
+    min_tick: float = Field(default=0.01, gt=0, description="Smallest price increment.")
+
+
+class Bar(Contract):
+    """One OHLCV bar; ``time`` is the bar's start (aware UTC)."""
+
+    time: AwareDatetime
+    open: float = Field(gt=0)
+    high: float = Field(gt=0)
+    low: float = Field(gt=0)
+    close: float = Field(gt=0)
+    volume: float = Field(ge=0)
+
+
+class PatternHit(Contract):
+    """A candlestick pattern TA-Lib found on one of the last bars."""
+
+    pattern: str = Field(description="TA-Lib function name, e.g. 'CDLENGULFING'.")
+    time: AwareDatetime = Field(description="Start of the bar the pattern completes on.")
+    strength: int = Field(description="TA-Lib's output: +100/+200 bullish, -100/-200 bearish.")
+
+    @property
+    def bullish(self) -> bool:
+        return self.strength > 0
+
+
+class MarketSnapshot(Contract):
+    """The compact view of the market the analysis and signal steps read.
+
+    ``latest`` and ``previous`` hold the last and second-to-last value of every indicator
+    series (keys as in ``IndicatorsComputed.series``), None where the series had no value yet.
+    """
+
+    symbol: ResolvedSymbol
+    bar_size: BarSize
+    last_bar_time: AwareDatetime
+    last_close: float = Field(gt=0)
+    recent_bars: tuple[Bar, ...] = Field(description="The last bars, oldest first (up to 60).")
+    latest: dict[str, float | None]
+    previous: dict[str, float | None]
+    patterns: tuple[PatternHit, ...] = ()
+
+
+class ObjectRef(Contract):
+    """A content-addressed artefact in the JetStream Object Store."""
+
+    bucket: str = Field(description="Object Store bucket.")
+    name: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the content (hex).")
+    size: int = Field(ge=0, description="Size in bytes.")
+    content_type: str = Field(description="MIME type, e.g. 'image/png'.")

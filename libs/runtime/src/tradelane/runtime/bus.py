@@ -1,0 +1,68 @@
+"""The bus as services see it: publish events, store artefacts, build the broker."""
+
+from __future__ import annotations
+
+import hashlib
+
+import structlog
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from nats.js.api import ObjectMeta
+from nats.js.errors import ObjectNotFoundError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.market import ObjectRef
+
+log = structlog.get_logger(__name__)
+
+MESSAGE_ID_HEADER = "Nats-Msg-Id"
+
+
+def dedup_headers(event: Envelope) -> dict[str, str]:
+    """Headers that let JetStream drop a second publish of the same message."""
+    return {MESSAGE_ID_HEADER: str(event.message_id)}
+
+
+class EventBus:
+    """Publishes contract events on their subjects, and keeps artefacts in the Object Store."""
+
+    def __init__(self, broker: NatsBroker) -> None:
+        self._broker = broker
+
+    @property
+    def jetstream(self) -> JetStreamContext:
+        return self._broker.connection.jetstream()
+
+    async def publish(self, event: Envelope) -> None:
+        """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
+        subject = subjects.subject_for(event)
+        await self._broker.publish(
+            event,
+            subject,
+            headers=dedup_headers(event),
+            stream=subjects.PIPELINE_STREAM if subject.startswith("pipeline.") else subjects.TRADING_STREAM,
+            timeout=5.0,
+        )
+        log.debug("event_published", subject=subject, message_id=str(event.message_id))
+
+    async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str], stream: str) -> None:
+        """Publish bytes as they are (dead letters keep the original body untouched)."""
+        await self.jetstream.publish(subject, payload, headers=headers, stream=stream, timeout=5.0)
+
+    async def put_object(self, data: bytes, content_type: str, bucket: str = subjects.CHART_BUCKET) -> ObjectRef:
+        """Store ``data`` under its sha256 (idempotent: the same bytes land once)."""
+        digest = hashlib.sha256(data).hexdigest()
+        store = await self.jetstream.object_store(bucket)
+        try:
+            await store.get_info(digest)
+        except ObjectNotFoundError:
+            await store.put(digest, data, meta=ObjectMeta(name=digest, description=content_type))
+        return ObjectRef(bucket=bucket, name=digest, size=len(data), content_type=content_type)
+
+    async def get_object(self, ref: ObjectRef) -> bytes:
+        """Fetch an artefact's bytes."""
+        store = await self.jetstream.object_store(ref.bucket)
+        result = await store.get(ref.name)
+        assert result.data is not None
+        return result.data

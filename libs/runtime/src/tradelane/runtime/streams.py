@@ -1,0 +1,130 @@
+"""Declarative JetStream layout: streams, durable consumers and the chart object store.
+
+``provision`` is idempotent: every service calls it at start-up, and the first one to run
+creates what is missing; later calls update editable settings in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from nats.js import JetStreamContext, api
+from nats.js.errors import BadRequestError, NotFoundError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.subjects import Step
+from tradelane.runtime.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer: which stream, which subjects, and its name."""
+
+    durable: str
+    stream: str
+    filter_subject: str
+
+
+STEP_CONSUMERS: dict[Step, ConsumerSpec] = {
+    step: ConsumerSpec(durable=durable, stream=subjects.PIPELINE_STREAM, filter_subject=subjects.consumed_by(step))
+    for step, durable in (
+        (Step.MARKET_DATA, "market-data"),
+        (Step.INDICATORS, "indicators"),
+        (Step.CHART, "charts"),
+        (Step.ANALYSIS, "llm-analyst"),
+        (Step.SIGNAL, "signals"),
+    )
+}
+
+LINEAGE_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("lineage", subjects.PIPELINE_STREAM, subjects.PIPELINE_ALL),
+    ConsumerSpec("lineage-trading", subjects.TRADING_STREAM, subjects.TRADING_ALL),
+    ConsumerSpec("lineage-deadletter", subjects.DEAD_LETTER_STREAM, subjects.DEAD_LETTER_ALL),
+)
+
+ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS)
+
+
+def stream_configs(settings: Settings) -> list[api.StreamConfig]:
+    """The three streams: the pipeline, trading events, and dead letters."""
+    return [
+        api.StreamConfig(
+            name=name,
+            subjects=[pattern],
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.FILE,
+            max_age=settings.stream_max_age_days * _DAY,
+            duplicate_window=settings.duplicate_window_seconds,
+            num_replicas=settings.stream_replicas,
+        )
+        for name, pattern in (
+            (subjects.PIPELINE_STREAM, subjects.PIPELINE_ALL),
+            (subjects.TRADING_STREAM, subjects.TRADING_ALL),
+            (subjects.DEAD_LETTER_STREAM, subjects.DEAD_LETTER_ALL),
+        )
+    ]
+
+
+def consumer_config(spec: ConsumerSpec, settings: Settings) -> api.ConsumerConfig:
+    """Durable pull consumer with explicit acks and bounded deliveries (DESIGN.md delivery rules)."""
+    return api.ConsumerConfig(
+        durable_name=spec.durable,
+        name=spec.durable,
+        filter_subject=spec.filter_subject,
+        deliver_policy=api.DeliverPolicy.ALL,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_seconds,
+        max_deliver=settings.max_deliver,
+        max_ack_pending=1000,
+        num_replicas=settings.stream_replicas,
+    )
+
+
+async def provision(js: JetStreamContext, settings: Settings) -> None:
+    """Create or update every stream, durable consumer and the chart object store."""
+    for config in stream_configs(settings):
+        await _ensure_stream(js, config)
+    for spec in ALL_CONSUMERS:
+        await _ensure_consumer(js, spec, settings)
+    await _ensure_object_store(js, settings)
+
+
+async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("stream_created", stream=config.name)
+        return
+    await js.update_stream(config)
+
+
+async def _ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, settings: Settings) -> None:
+    config = consumer_config(spec, settings)
+    try:
+        await js.add_consumer(spec.stream, config=config)
+    except BadRequestError as error:
+        # An existing consumer whose immutable settings changed: say so rather than guess.
+        log.warning("consumer_not_updated", consumer=spec.durable, stream=spec.stream, error=str(error))
+
+
+async def _ensure_object_store(js: JetStreamContext, settings: Settings) -> None:
+    try:
+        await js.object_store(subjects.CHART_BUCKET)
+    except NotFoundError:
+        await js.create_object_store(
+            subjects.CHART_BUCKET,
+            config=api.ObjectStoreConfig(
+                storage=api.StorageType.FILE,
+                ttl=settings.stream_max_age_days * _DAY,
+                replicas=settings.stream_replicas,
+                description="Chart PNGs and Plotly figures, named by sha256",
+            ),
+        )
+        log.info("object_store_created", bucket=subjects.CHART_BUCKET)

@@ -1,0 +1,1 @@
+"""PostgreSQL access for tradelane: the asyncpg pool, SQL migrations, and repositories."""

@@ -1,0 +1,1 @@
+"""Plotly charts rendered to PNG with kaleido."""

@@ -1,0 +1,1 @@
+"""TA-Lib indicators and candlestick patterns."""

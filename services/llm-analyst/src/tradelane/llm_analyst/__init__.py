@@ -1,0 +1,1 @@
+"""Chart and indicator analysis (offline rules, OpenAI-compatible later)."""

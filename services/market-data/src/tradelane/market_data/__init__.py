@@ -1,0 +1,1 @@
+"""Symbol resolve and bars (simulated, IBKR)."""

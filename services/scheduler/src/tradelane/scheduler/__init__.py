@@ -1,0 +1,1 @@
+"""Fires strategies on their cron schedule."""

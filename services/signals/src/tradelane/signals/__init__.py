@@ -1,0 +1,1 @@
+"""Turns analyses into validated trade signals."""
