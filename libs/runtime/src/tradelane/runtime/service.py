@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from faststream import AckPolicy
@@ -59,9 +59,9 @@ class Service:
         self._stopping = asyncio.Event()
         self.resources = AsyncExitStack()
 
-    def subscriber(self, spec: ConsumerSpec) -> Any:
+    def subscriber(self, spec: ConsumerSpec) -> Callable[[Callable[..., Awaitable[None]]], object]:
         """A durable pull subscriber bound to a consumer that :func:`provision` declared."""
-        return self.broker.subscriber(
+        subscriber: Callable[[Callable[..., Awaitable[None]]], object] = self.broker.subscriber(
             spec.filter_subject,
             stream=JStream(spec.stream, declare=False),
             durable=spec.durable,
@@ -69,6 +69,7 @@ class Service:
             pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_SECONDS),
             ack_policy=AckPolicy.REJECT_ON_ERROR,
         )
+        return subscriber
 
     def step(self, step: Step) -> Callable[[StepHandler[InputT]], StepHandler[InputT]]:
         """Register a pipeline step: consume its subject, publish what the handler returns.

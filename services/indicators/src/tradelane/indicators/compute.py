@@ -46,14 +46,7 @@ _MOVING_AVERAGES: dict[str, Callable[..., FloatArray]] = {
 
 
 _SeriesSpec = (
-    MovingAverageSpec
-    | RsiSpec
-    | MacdSpec
-    | BollingerSpec
-    | SuperTrendSpec
-    | AtrSpec
-    | ObvSpec
-    | VolumeAverageSpec
+    MovingAverageSpec | RsiSpec | MacdSpec | BollingerSpec | SuperTrendSpec | AtrSpec | ObvSpec | VolumeAverageSpec
 )
 """Every spec but the pattern scan: each yields one or more series."""
 

@@ -1,0 +1,135 @@
+"""``tradelane up``: the whole system on one machine, with nothing to install beyond Python.
+
+Starts an embedded NATS and PostgreSQL (data under the state directory, kept across
+restarts) unless ``TRADELANE_NATS_URL`` / ``TRADELANE_DATABASE_URL`` name existing servers,
+prepares the database and streams, creates the demo strategy on first start, then runs
+every service as its own process until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import nats
+import structlog
+
+from tradelane.cli.demo import DEMO_STRATEGY
+from tradelane.cli.services import SERVICES
+from tradelane.cli.supervisor import Supervisor
+from tradelane.contracts import subjects
+from tradelane.contracts.events import ExecutionRequested, Trigger
+from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+from tradelane.store.strategies import StrategyRepository
+
+log = structlog.get_logger(__name__)
+
+
+async def prepare(settings: Settings) -> ExecutionRequested | None:
+    """Migrate the database, provision the streams, and create the demo strategy if there is none.
+
+    Returns the first run of the demo strategy when it was just created.
+    """
+    pool = await create_pool(settings.database_url)
+    try:
+        await migrate(pool)
+        strategies = StrategyRepository(pool)
+        first_run = None
+        if not await strategies.list():
+            demo = await strategies.create(DEMO_STRATEGY)
+            log.info("demo_strategy_created", strategy_id=str(demo.id), name=demo.definition.name)
+            first_run = ExecutionRequested(
+                execution_id=uuid4(),
+                strategy_id=demo.id,
+                strategy=demo.definition,
+                trigger=Trigger.MANUAL,
+                as_of=datetime.now(UTC),
+            )
+    finally:
+        await pool.close()
+    client = await nats.connect(settings.nats_url)
+    try:
+        js = client.jetstream()
+        await provision(js, settings)
+        if first_run is not None:
+            await js.publish(
+                subjects.EXECUTION_REQUESTED,
+                first_run.model_dump_json().encode(),
+                headers=dedup_headers(first_run),
+                stream=subjects.PIPELINE_STREAM,
+            )
+    finally:
+        await client.close()
+    return first_run
+
+
+def banner(gateway: str, nats_url: str, database_url: str, state_dir: str) -> str:
+    return "\n".join(
+        [
+            "",
+            "  tradelane is up",
+            f"    web UI and REST API  {gateway}   (OpenAPI: {gateway}/docs)",
+            f"    NATS JetStream       {nats_url}",
+            f"    PostgreSQL           {database_url}",
+            f"    state directory      {state_dir}",
+            "  Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
+async def up(settings: Settings, env: Mapping[str, str]) -> None:
+    """Bring the system up and keep it running until SIGINT or SIGTERM."""
+    state_dir = settings.state_dir.resolve()
+    embedded_nats: EmbeddedNats | None = None
+    embedded_postgres: EmbeddedPostgres | None = None
+    nats_url = env.get("TRADELANE_NATS_URL")
+    database_url = env.get("TRADELANE_DATABASE_URL")
+    try:
+        if not nats_url:
+            embedded_nats = EmbeddedNats(state_dir / "nats")
+            nats_url = await embedded_nats.start()
+        if not database_url:
+            embedded_postgres = EmbeddedPostgres(state_dir / "postgres")
+            database_url = await asyncio.to_thread(embedded_postgres.start, "tradelane")
+        settings = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
+        await prepare(settings)
+
+        child_env = {**env, "TRADELANE_NATS_URL": nats_url, "TRADELANE_DATABASE_URL": database_url}
+        supervisor = Supervisor(SERVICES, child_env)
+        host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
+        port = env.get("TRADELANE_GATEWAY_PORT", "8000")
+        print(banner(f"http://{host}:{port}", nats_url, database_url, str(state_dir)), flush=True)  # noqa: T201
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        running = asyncio.create_task(supervisor.run())
+        await stop.wait()
+        log.info("stopping")
+        await supervisor.stop()
+        await running
+    finally:
+        if embedded_nats is not None:
+            embedded_nats.stop()
+        if embedded_postgres is not None:
+            embedded_postgres.stop()
+    log.info("stopped")
+
+
+def run_up() -> None:
+    from tradelane.runtime.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(up(settings, dict(os.environ)))

@@ -1,0 +1,180 @@
+"""Contract round trips and the validation rules the gateway relies on for 422s."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.events import (
+    Action,
+    Analysis,
+    ExecutionRequested,
+    Signal,
+    SignalGenerated,
+    StepFailed,
+    Trigger,
+)
+from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.strategy import (
+    MAX_BARS,
+    AssetType,
+    BarSize,
+    MacdSpec,
+    RsiSpec,
+    StrategyDefinition,
+    SymbolRef,
+    duration_seconds,
+)
+
+
+def _strategy(**overrides: object) -> StrategyDefinition:
+    return StrategyDefinition.model_validate({"name": "s", "symbol": {"symbol": "AAPL"}, **overrides})
+
+
+def _request() -> ExecutionRequested:
+    return ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        strategy=_strategy(),
+        trigger=Trigger.MANUAL,
+        as_of=datetime(2026, 11, 20, 21, 0, tzinfo=UTC),
+    )
+
+
+def test_execution_requested_round_trips_through_json() -> None:
+    request = _request()
+    assert ExecutionRequested.model_validate_json(request.model_dump_json()) == request
+
+
+def test_signal_prices_stay_decimal_through_json() -> None:
+    request = _request()
+    signal = Signal(
+        action=Action.BUY,
+        confidence=70,
+        symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+        entry=Decimal("101.23"),
+        stop=Decimal("99.10"),
+        targets=(Decimal("105.50"),),
+        expires_at=datetime(2026, 11, 21, tzinfo=UTC),
+        model="offline-rules-v1",
+    )
+    event = request.follow(
+        SignalGenerated,
+        strategy=request.strategy,
+        signal=signal,
+        analysis=Analysis(bias="bullish", trend="uptrend", confidence=70, model="offline-rules-v1"),
+    )
+    decoded = SignalGenerated.model_validate_json(event.model_dump_json())
+    assert decoded.signal.entry == Decimal("101.23")
+    assert isinstance(decoded.signal.targets[0], Decimal)
+
+
+def test_follow_carries_the_execution_and_points_at_its_cause() -> None:
+    request = _request()
+    failure = request.follow(
+        StepFailed, step="market_data", kind="permanent", error="x", input_subject="s", deliveries=1
+    )
+    assert failure.execution_id == request.execution_id
+    assert failure.strategy_id == request.strategy_id
+    assert failure.causation_id == request.message_id
+
+
+def test_follow_derives_the_same_message_id_each_time() -> None:
+    """Handling a redelivered message again must produce a message JetStream de-duplicates."""
+    request = _request()
+    first = request.follow(StepFailed, step="a", kind="permanent", error="x", input_subject="s", deliveries=1)
+    second = request.follow(StepFailed, step="a", kind="permanent", error="x", input_subject="s", deliveries=2)
+    assert first.message_id == second.message_id
+
+
+def test_messages_are_frozen() -> None:
+    request = _request()
+    with pytest.raises(ValidationError):
+        request.trigger = Trigger.SCHEDULE  # type: ignore[misc]
+
+
+def test_unknown_fields_are_ignored_for_independent_deploys() -> None:
+    body = _request().model_dump(mode="json") | {"added_by_a_newer_producer": 1}
+    assert ExecutionRequested.model_validate(body).trigger is Trigger.MANUAL
+
+
+def test_naive_datetimes_are_refused() -> None:
+    body = _request().model_dump(mode="json") | {"as_of": "2026-11-20T21:00:00"}
+    with pytest.raises(ValidationError, match="as_of"):
+        ExecutionRequested.model_validate(body)
+
+
+def test_every_event_has_a_subject_and_back() -> None:
+    for subject in (
+        subjects.EXECUTION_REQUESTED,
+        subjects.MARKET_DATA_FETCHED,
+        subjects.INDICATORS_COMPUTED,
+        subjects.CHART_RENDERED,
+        subjects.ANALYSIS_COMPLETED,
+        subjects.SIGNAL_GENERATED,
+        subjects.SIGNAL_REJECTED,
+        subjects.STEP_FAILED,
+    ):
+        event_type = subjects.event_type_for(subject)
+        assert event_type is not None
+        assert subject.startswith("pipeline.")
+
+
+def test_each_step_consumes_the_previous_steps_subject() -> None:
+    order = list(subjects.Step)
+    for previous, step in zip(order, order[1:], strict=False):
+        assert subjects.step_of(subjects.consumed_by(step)) == previous
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"symbol": {"symbol": "  "}}, "symbol"),
+        ({"bar_size": "2 days"}, "bar_size"),
+        ({"duration": "1 year"}, "duration"),
+        ({"indicators": [{"kind": "ichimoku"}]}, "indicators"),
+        ({"indicators": [{"kind": "rsi", "period": 1}]}, "period"),
+        ({"schedule": {"cron": "* * *"}}, "cron"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "timezone"),
+        ({"risk": {"risk_per_trade": "1.5"}}, "risk_per_trade"),
+        ({"risk": {"account_size": "0"}}, "account_size"),
+    ],
+)
+def test_bad_strategy_values_are_refused_naming_the_field(overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        _strategy(**overrides)
+    assert any(field in ".".join(str(part) for part in error["loc"]) for error in raised.value.errors())
+
+
+def test_rsi_levels_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="oversold"):
+        RsiSpec(overbought=30, oversold=70)
+
+
+def test_macd_fast_must_be_faster() -> None:
+    with pytest.raises(ValidationError, match="fast_period"):
+        MacdSpec(fast_period=26, slow_period=12)
+
+
+def test_history_larger_than_one_message_is_refused() -> None:
+    with pytest.raises(ValidationError, match=f"at most {MAX_BARS}"):
+        _strategy(bar_size=BarSize.MIN_1.value, duration="1 Y")
+
+
+def test_repeated_indicators_are_refused() -> None:
+    with pytest.raises(ValidationError, match="sma_20"):
+        _strategy(indicators=[{"kind": "ma", "period": 20}, {"kind": "ma", "period": 20}])
+
+
+def test_duration_seconds_reads_ib_durations() -> None:
+    assert duration_seconds("30 D") == 30 * 86400
+    assert duration_seconds("2 W") == timedelta(weeks=2).total_seconds()
+
+
+def test_symbol_is_upper_cased() -> None:
+    assert SymbolRef(symbol=" msft ").symbol == "MSFT"

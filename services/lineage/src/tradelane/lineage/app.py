@@ -1,0 +1,37 @@
+"""Wiring of the lineage service: its settings, its Postgres pool, its subscribers."""
+
+from __future__ import annotations
+
+from faststream.nats.annotations import NatsMessage
+
+from tradelane.lineage.handlers import LineageRecorder
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import LINEAGE_CONSUMERS
+from tradelane.store.lineage import LineageRepository
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+
+
+def build(settings: Settings | None = None) -> Service:
+    """The lineage service: one durable consumer per stream, all feeding the recorder."""
+    settings = settings or Settings()
+    # Lineage reports its own failures only to the dead-letter stream: a StepFailed about
+    # lineage would come straight back to lineage.
+    service = Service("lineage", settings, report_failures=False)
+    holder: dict[str, LineageRecorder] = {}
+
+    @service.on_start
+    async def open_database() -> None:
+        pool = await create_pool(settings.database_url)
+        service.resources.push_async_callback(pool.close)
+        await migrate(pool)
+        holder["recorder"] = LineageRecorder(LineageRepository(pool))
+
+    for spec in LINEAGE_CONSUMERS:
+
+        @service.subscriber(spec)
+        async def record(body: dict[str, object], message: NatsMessage) -> None:
+            await holder["recorder"].on_message(body, message)
+
+    return service

@@ -1,0 +1,109 @@
+"""How a message on the bus becomes a lineage step record (pure: no I/O).
+
+- A pipeline event (``pipeline.market_data.fetched``...) is the output of its step; the
+  message it was caused by (``causation_id``) is that step's input.
+- ``pipeline.signal.generated`` completes the execution; ``pipeline.signal.rejected`` ends
+  it as rejected; ``pipeline.step.failed`` fails it with the step's error.
+- A message that carries a readable envelope but breaks its contract is still recorded, as
+  a failed step with the validation error, so nothing published is ever invisible.
+- A dead letter (``deadletter.<subject>``) is recorded as the step ``dead_letter`` with the
+  error the giving-up service attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.events import ExecutionRequested, StepFailed
+from tradelane.runtime.decisions import ERROR_HEADER, describe
+from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
+
+DEAD_LETTER_STEP = "dead_letter"
+_DEAD_LETTER_PREFIX = subjects.dead_letter("")
+
+_EXECUTION_STATUS_AFTER: dict[str, ExecutionStatus] = {
+    subjects.SIGNAL_GENERATED: "completed",
+    subjects.SIGNAL_REJECTED: "rejected",
+}
+
+
+class UnattributableMessageError(ValueError):
+    """The message has no readable envelope, so it belongs to no execution."""
+
+
+def step_record(
+    subject: str,
+    payload: dict[str, Any],
+    *,
+    stream_sequence: int | None,
+    headers: Mapping[str, str] | None = None,
+) -> StepRecord:
+    """The lineage record of one message published on ``subject``."""
+    try:
+        envelope = Envelope.model_validate(payload)
+    except ValidationError as error:
+        raise UnattributableMessageError(describe(error)) from error
+
+    if subject.startswith(_DEAD_LETTER_PREFIX):
+        reason = (headers or {}).get(ERROR_HEADER, "dead-lettered")
+        return _record(envelope, subject, payload, stream_sequence, DEAD_LETTER_STEP, "failed", reason, "failed")
+
+    contract = subjects.event_type_for(subject)
+    step = subjects.step_of(subject)
+    try:
+        event = contract.model_validate(payload) if contract is not None else envelope
+    except ValidationError as error:
+        name = step.value if step is not None else subject
+        return _record(envelope, subject, payload, stream_sequence, name, "failed", describe(error), "running")
+
+    if isinstance(event, StepFailed):
+        return _record(event, subject, payload, stream_sequence, event.step, "failed", event.error, "failed")
+
+    status: StepStatus = "rejected" if subject == subjects.SIGNAL_REJECTED else "succeeded"
+    record = _record(
+        event,
+        subject,
+        payload,
+        stream_sequence,
+        step.value if step is not None else subject,
+        status,
+        None,
+        _EXECUTION_STATUS_AFTER.get(subject, "running"),
+    )
+    if isinstance(event, ExecutionRequested):
+        return replace(record, trigger=event.trigger.value)
+    return record
+
+
+def _record(
+    envelope: Envelope,
+    subject: str,
+    payload: dict[str, Any],
+    stream_sequence: int | None,
+    step: str,
+    status: StepStatus,
+    error: str | None,
+    execution_status: ExecutionStatus,
+) -> StepRecord:
+    return StepRecord(
+        execution_id=envelope.execution_id,
+        strategy_id=envelope.strategy_id,
+        step=step,
+        message_id=envelope.message_id,
+        causation_id=envelope.causation_id,
+        subject=subject,
+        stream_sequence=stream_sequence,
+        status=status,
+        payload=payload,
+        occurred_at=envelope.occurred_at,
+        error=error,
+        duration_ms=envelope.handled_in_ms,
+        execution_status=execution_status,
+        replay_of=envelope.replay_of,
+    )

@@ -1,0 +1,51 @@
+"""Wiring of the scheduler: strategies from Postgres, change notifications, the publishing loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import structlog
+
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+from tradelane.scheduler.loop import Scheduler
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+from tradelane.store.strategies import StrategyRepository
+
+log = structlog.get_logger(__name__)
+
+CHANGES_CHANNEL = "strategies_changed"
+
+
+class SchedulerSettings(Settings):
+    scheduler_reload_seconds: float = 30.0
+
+
+def build(settings: SchedulerSettings | None = None) -> Service:
+    """The scheduler service: no consumer, one loop that publishes ExecutionRequested."""
+    settings = settings or SchedulerSettings()
+    service = Service("scheduler", settings)
+    tasks: list[asyncio.Task[None]] = []
+
+    @service.on_start
+    async def start_loop() -> None:
+        pool = await create_pool(settings.database_url)
+        service.resources.push_async_callback(pool.close)
+        await migrate(pool)
+        strategies = StrategyRepository(pool)
+        scheduler = Scheduler(strategies.list, service.bus.publish, reload_seconds=settings.scheduler_reload_seconds)
+        listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url)
+        service.resources.push_async_callback(listener.close)
+        await listener.add_listener(CHANGES_CHANNEL, lambda *_: scheduler.notify_changed())
+        tasks.append(asyncio.create_task(scheduler.run(), name="scheduler-loop"))
+
+    @service.on_stop
+    async def stop_loop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return service

@@ -1,0 +1,29 @@
+"""Step 6: turn the analysis into a signal, or reject it naming the rule it broke."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tradelane.contracts.events import AnalysisCompleted, SignalGenerated, SignalRejected
+from tradelane.signals.rules import Accepted, decide
+
+
+class SignalMaker:
+    """Applies the signal rules with a clock (injected so tests can fix the time)."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._clock = clock
+
+    async def on_analysis_completed(self, msg: AnalysisCompleted) -> SignalGenerated | SignalRejected:
+        decision = decide(msg.analysis, msg.snapshot, msg.strategy.risk, self._clock())
+        if isinstance(decision, Accepted):
+            return msg.follow(SignalGenerated, strategy=msg.strategy, signal=decision.signal, analysis=msg.analysis)
+        return msg.follow(
+            SignalRejected,
+            strategy=msg.strategy,
+            rule=decision.rule,
+            reason=decision.reason,
+            candidate=decision.candidate,
+            analysis=msg.analysis,
+        )
