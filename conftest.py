@@ -7,6 +7,7 @@ existing servers instead; each test then gets its own database and clean streams
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -81,10 +82,8 @@ async def _delete_tradelane_streams(url: str) -> None:
     client = await nats.connect(url)
     js = client.jetstream()
     for name in ("PIPELINE", "TRADING", "DEADLETTER", "OBJ_charts"):
-        try:
+        with contextlib.suppress(NotFoundError):
             await js.delete_stream(name)
-        except NotFoundError:
-            pass
     await client.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
@@ -127,7 +128,7 @@ def test_every_event_has_a_subject_and_back() -> None:
 
 def test_each_step_consumes_the_previous_steps_subject() -> None:
     order = list(subjects.Step)
-    for previous, step in zip(order, order[1:], strict=False):
+    for previous, step in itertools.pairwise(order):
         assert subjects.step_of(subjects.consumed_by(step)) == previous
 
 

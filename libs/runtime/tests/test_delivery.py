@@ -1,0 +1,206 @@
+"""The delivery rules against a real NATS server: publish, retry, give up, de-duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from tradelane.contracts import subjects
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
+from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.subjects import Step
+from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.decisions import DELIVERIES_HEADER, ERROR_HEADER, ERROR_KIND_HEADER
+from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+
+Handler = Callable[[ExecutionRequested], Awaitable[BarsFetched]]
+StepRunner = Callable[[Handler], Awaitable[Service]]
+
+
+def _request() -> ExecutionRequested:
+    return ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        strategy=StrategyDefinition(name="s", symbol=SymbolRef(symbol="AAPL")),
+        trigger=Trigger.MANUAL,
+        as_of=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+
+
+def _bars_for(msg: ExecutionRequested) -> BarsFetched:
+    return msg.follow(
+        BarsFetched,
+        strategy=msg.strategy,
+        symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+        bars=(Bar(time=msg.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+        provider="test",
+    )
+
+
+@pytest.fixture
+def nats_settings(nats_url: str) -> Settings:
+    return Settings(nats_url=nats_url, ack_wait_seconds=5, retry_delays_seconds=(0.1, 0.2, 0.3), max_deliver=4)
+
+
+@pytest.fixture
+async def run_step(nats_settings: Settings) -> AsyncIterator[StepRunner]:
+    services: list[Service] = []
+
+    async def start(handler: Handler) -> Service:
+        service = Service("market-data", nats_settings)
+        service.step(Step.MARKET_DATA)(handler)
+        await service.start()
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        await service.close()
+
+
+async def _collect(client: NatsClient, subject: str) -> asyncio.Queue[Msg]:
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def put(msg: Msg) -> None:
+        await queue.put(msg)
+
+    await client.subscribe(subject, cb=put)
+    return queue
+
+
+async def _publish(client: NatsClient, request: ExecutionRequested) -> None:
+    js = client.jetstream()
+    await js.publish(
+        subjects.EXECUTION_REQUESTED,
+        request.model_dump_json().encode(),
+        headers=dedup_headers(request),
+        stream=subjects.PIPELINE_STREAM,
+    )
+
+
+async def test_a_handled_message_publishes_the_next_event(run_step: StepRunner, nats_client: NatsClient) -> None:
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        return _bars_for(msg)
+
+    await run_step(handler)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    request = _request()
+    await _publish(nats_client, request)
+    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 5)).data)
+    assert event.execution_id == request.execution_id
+    assert event.causation_id == request.message_id
+    assert event.handled_in_ms is not None
+
+
+async def test_invalid_input_fails_the_step_once_and_is_dead_lettered(
+    run_step: StepRunner, nats_client: NatsClient
+) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        return _bars_for(msg)
+
+    await run_step(handler)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    body = _request().model_dump(mode="json")
+    body["strategy"]["bar_size"] = "2 days"
+    await nats_client.jetstream().publish(subjects.EXECUTION_REQUESTED, json.dumps(body).encode())
+
+    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 5)).data)
+    assert failure.kind == "invalid_input"
+    assert "bar_size" in failure.error
+    assert str(failure.execution_id) == body["execution_id"]
+    letter = await asyncio.wait_for(dead.get(), 5)
+    assert json.loads(letter.data) == body
+    assert letter.headers is not None
+    assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
+    assert "bar_size" in letter.headers[ERROR_HEADER]
+    await asyncio.sleep(0.5)
+    assert calls == 0
+    assert failures.empty()
+
+
+async def test_a_permanent_error_is_not_retried(run_step: StepRunner, nats_client: NatsClient) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        raise PermanentStepError("no such symbol ZZZZ on SMART in USD")
+
+    await run_step(handler)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    await _publish(nats_client, _request())
+    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 5)).data)
+    assert failure.kind == "permanent"
+    assert failure.error == "no such symbol ZZZZ on SMART in USD"
+    await asyncio.sleep(0.5)
+    assert calls == 1
+
+
+async def test_a_transient_error_is_retried_until_it_succeeds(run_step: StepRunner, nats_client: NatsClient) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise TransientStepError("provider reconnecting")
+        return _bars_for(msg)
+
+    await run_step(handler)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await _publish(nats_client, _request())
+    await asyncio.wait_for(fetched.get(), 5)
+    assert calls == 3
+
+
+async def test_retries_run_out_into_a_failed_step(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        raise TransientStepError("provider down")
+
+    await run_step(handler)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    await _publish(nats_client, _request())
+    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 10)).data)
+    assert failure.kind == "retries_exhausted"
+    assert failure.deliveries == nats_settings.max_deliver
+    assert calls == nats_settings.max_deliver
+    letter = await asyncio.wait_for(dead.get(), 5)
+    assert letter.headers is not None
+    assert letter.headers[DELIVERIES_HEADER] == str(nats_settings.max_deliver)
+
+
+async def test_the_same_message_published_twice_is_stored_once(run_step: StepRunner, nats_client: NatsClient) -> None:
+    request = _request()
+    await _publish(nats_client, request)
+    await _publish(nats_client, request)
+    info = await nats_client.jetstream().stream_info(subjects.PIPELINE_STREAM)
+    assert info.state.messages == 1
+
+
+@pytest.fixture(autouse=True)
+async def _streams(nats_settings: Settings, nats_client: NatsClient) -> None:
+    from tradelane.runtime.streams import provision
+
+    await provision(nats_client.jetstream(), nats_settings)

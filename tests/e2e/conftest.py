@@ -1,0 +1,62 @@
+"""The whole system as processes: every service started by the real supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tradelane.cli.services import SERVICES
+from tradelane.cli.supervisor import Supervisor
+from tradelane.runtime.embedded import free_port
+from tradelane.runtime.settings import Settings
+
+
+@dataclass
+class System:
+    supervisor: Supervisor
+    gateway: str
+    settings: Settings
+
+
+async def wait_until_ready(gateway: str, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        while True:
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"gateway {gateway} not ready within {timeout} s")
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def system(settings: Settings) -> AsyncIterator[System]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRADELANE_NATS_URL": settings.nats_url,
+        "TRADELANE_DATABASE_URL": settings.database_url,
+        "TRADELANE_GATEWAY_PORT": str(port),
+        "TRADELANE_ACK_WAIT_SECONDS": "5",
+        "TRADELANE_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1, 1]",
+        "TRADELANE_LOG_FORMAT": "json",
+        "TRADELANE_LOG_LEVEL": "WARNING",
+        "TRADELANE_SCHEDULER_RELOAD_SECONDS": "2",
+    }
+    supervisor = Supervisor(SERVICES, env)
+    running = asyncio.create_task(supervisor.run())
+    gateway = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_ready(gateway)
+        yield System(supervisor, gateway, settings)
+    finally:
+        await supervisor.stop()
+        await running

@@ -1,0 +1,103 @@
+"""One execution end to end through every service process, checked in the lineage."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import System
+
+pytestmark = pytest.mark.e2e
+
+STEPS = ["requested", "market_data", "indicators", "chart", "analysis", "signal"]
+
+
+def _strategy(name: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "symbol": {"symbol": "AAPL"},
+        "bar_size": "1 day",
+        "duration": "1 Y",
+        "schedule": {"cron": "0 0 1 1 *"},
+        **overrides,
+    }
+
+
+async def _wait_for_end(client: httpx.AsyncClient, execution_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await client.get(f"/api/executions/{execution_id}")
+        if response.status_code == 200 and response.json()["status"] != "running":
+            return dict(response.json())
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"execution {execution_id} still not finished: {response.text[:500]}")
+        await asyncio.sleep(0.25)
+
+
+async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+        created = await client.post("/api/strategies", json=_strategy("e2e-all-steps"))
+        assert created.status_code == 201, created.text
+        run = await client.post(f"/api/strategies/{created.json()['id']}/run")
+        assert run.status_code == 202
+        execution = await _wait_for_end(client, run.json()["execution_id"])
+
+        assert execution["status"] in {"completed", "rejected"}, execution
+        steps = {step["step"]: step for step in execution["steps"]}
+        assert list(steps) == STEPS
+        for name in STEPS[1:]:
+            assert steps[name]["input"] is not None, name
+            assert steps[name]["output"]["execution_id"] == run.json()["execution_id"]
+            assert steps[name]["duration_ms"] is not None
+            assert steps[name]["stream_sequence"] > 0
+        assert len(steps["market_data"]["output"]["bars"]) > 200
+        assert "rsi_14" in steps["indicators"]["output"]["series"]
+        png = steps["chart"]["output"]["png"]
+        image = await client.get(f"/api/charts/{png['name']}")
+        assert image.content.startswith(b"\x89PNG")
+        assert steps["analysis"]["output"]["analysis"]["model"] == "offline-rules-v1"
+        assert steps["signal"]["output"]["signal" if execution["status"] == "completed" else "candidate"]["action"]
+
+
+async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: System) -> None:
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+        created = await client.post("/api/strategies", json=_strategy("e2e-unknown", symbol={"symbol": "ZZZZ"}))
+        run = await client.post(f"/api/strategies/{created.json()['id']}/run")
+        execution = await _wait_for_end(client, run.json()["execution_id"])
+        assert execution["status"] == "failed"
+        assert "ZZZZ" in execution["error"]
+        failed = [step for step in execution["steps"] if step["status"] == "failed"]
+        assert failed[0]["step"] == "market_data"
+
+
+async def test_a_strategy_runs_on_its_cron(system: System) -> None:
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+        created = await client.post(
+            "/api/strategies", json=_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"})
+        )
+        strategy_id = created.json()["id"]
+        deadline = asyncio.get_running_loop().time() + 75
+        while asyncio.get_running_loop().time() < deadline:
+            listed = (await client.get("/api/executions", params={"strategy_id": strategy_id})).json()
+            if listed:
+                assert listed[0]["trigger"] == "schedule"
+                return
+            await asyncio.sleep(0.5)
+        pytest.fail("the scheduler did not run the strategy within 75 s")
+
+
+async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(system: System) -> None:
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+        created = await client.post("/api/strategies", json=_strategy("e2e-kill", render_png=False))
+        pid = system.supervisor.pid("indicators")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        run = await client.post(f"/api/strategies/{created.json()['id']}/run")
+        execution = await _wait_for_end(client, run.json()["execution_id"], timeout=90)
+        assert execution["status"] in {"completed", "rejected"}
+        assert system.supervisor.restarts["indicators"] >= 1
