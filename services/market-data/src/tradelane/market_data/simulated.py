@@ -55,9 +55,11 @@ _OCTAVES = tuple(60 * 4**k for k in range(10))
 """Value-noise lattice spacings in seconds: one minute to about half a year."""
 _NOISE_SCALE = 0.5
 """Makes the noise's daily log moves about as large as the instrument's daily volatility."""
-_CYCLE_SCALE = 0.22
-"""Cycle amplitude per unit of daily volatility x sqrt(period in days)."""
-_CYCLE_PERIODS_DAYS = ((35.0, 70.0), (90.0, 180.0), (250.0, 520.0))
+_CYCLES = ((30.0, 60.0, 0.25), (100.0, 170.0, 0.6), (250.0, 520.0, 0.3))
+"""Per cycle: shortest and longest period in days, and amplitude per daily volatility x sqrt(period).
+
+The middle cycle dominates: it turns within every year, so a daily strategy sees both trends.
+"""
 _WICK_SCALE = 0.35
 _VOLUME_SPREAD = 0.35
 _CANDIDATE_SPAN = 8
@@ -66,7 +68,11 @@ _CANDIDATE_SPAN = 8
 
 @dataclass(frozen=True)
 class SimulatedInstrument:
-    """One instrument of the simulated universe and the parameters of its price path."""
+    """One instrument of the simulated universe and the parameters of its price path.
+
+    ``base_price`` is roughly where it trades around 2024; ``daily_volatility`` is the standard
+    deviation of its daily log returns; ``daily_volume`` is a typical day's volume (0 for an index).
+    """
 
     conid: int
     symbol: str
@@ -359,7 +365,7 @@ def _path_model(instrument: SimulatedInstrument) -> _PathModel:
     volatility = instrument.daily_volatility
     periods = tuple(
         low + (high - low) * _unit(_seed(symbol, f"cycle_period_{index}"))
-        for index, (low, high) in enumerate(_CYCLE_PERIODS_DAYS)
+        for index, (low, high, _) in enumerate(_CYCLES)
     )
     return _PathModel(
         symbol=symbol,
@@ -368,8 +374,8 @@ def _path_model(instrument: SimulatedInstrument) -> _PathModel:
         cycle_periods=periods,
         cycle_phases=tuple(2 * math.pi * _unit(_seed(symbol, f"cycle_phase_{i}")) for i in range(len(periods))),
         cycle_amplitudes=tuple(
-            _CYCLE_SCALE * volatility * math.sqrt(period) * (0.75 + 0.5 * _unit(_seed(symbol, f"cycle_size_{i}")))
-            for i, period in enumerate(periods)
+            scale * volatility * math.sqrt(period) * (0.8 + 0.4 * _unit(_seed(symbol, f"cycle_size_{i}")))
+            for i, (period, (_, _, scale)) in enumerate(zip(periods, _CYCLES, strict=True))
         ),
         octave_seeds=tuple(_seed(symbol, f"octave_{spacing}") for spacing in _OCTAVES),
         octave_offsets=tuple(_unit(_seed(symbol, f"octave_offset_{spacing}")) for spacing in _OCTAVES),
