@@ -71,8 +71,10 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
         execution = await _wait_for_end(client, run.json()["execution_id"])
         assert execution["status"] == "failed"
         assert "ZZZZ" in execution["error"]
-        failed = [step for step in execution["steps"] if step["status"] == "failed"]
-        assert failed[0]["step"] == "market_data"
+        failed = {step["step"]: step for step in execution["steps"] if step["status"] == "failed"}
+        assert set(failed) == {"market_data", "dead_letter"}
+        assert "ZZZZ" in failed["market_data"]["error"]
+        assert failed["dead_letter"]["output"]["execution_id"] == run.json()["execution_id"]
 
 
 async def test_a_strategy_runs_on_its_cron(system: System) -> None:

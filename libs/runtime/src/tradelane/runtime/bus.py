@@ -24,6 +24,11 @@ def dedup_headers(event: Envelope) -> dict[str, str]:
     return {MESSAGE_ID_HEADER: str(event.message_id)}
 
 
+def event_headers(event: Envelope) -> dict[str, str]:
+    """Headers of a published event: de-duplication and the content type consumers decode by."""
+    return {**dedup_headers(event), "content-type": "application/json"}
+
+
 class EventBus:
     """Publishes contract events on their subjects, and keeps artefacts in the Object Store."""
 
@@ -37,12 +42,9 @@ class EventBus:
     async def publish(self, event: Envelope) -> None:
         """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
         subject = subjects.subject_for(event)
-        await self._broker.publish(
-            event,
-            subject,
-            headers=dedup_headers(event),
-            stream=subjects.PIPELINE_STREAM if subject.startswith("pipeline.") else subjects.TRADING_STREAM,
-            timeout=5.0,
+        stream = subjects.PIPELINE_STREAM if subject.startswith("pipeline.") else subjects.TRADING_STREAM
+        await self.jetstream.publish(
+            subject, event.model_dump_json().encode(), headers=event_headers(event), stream=stream, timeout=5.0
         )
         log.debug("event_published", subject=subject, message_id=str(event.message_id))
 

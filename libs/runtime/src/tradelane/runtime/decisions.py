@@ -153,9 +153,9 @@ class DeliveryDecisions(BaseMiddleware):
     async def _give_up(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
         reason = describe(error)
         log.error("step_failed", step=self._step, kind=kind, error=reason, deliveries=deliveries)
-        await self._dead_letter(reason, kind, deliveries)
         if self._report_failures:
             await self._report(reason, kind, deliveries)
+        await self._dead_letter(reason, kind, deliveries)
 
     async def _dead_letter(self, reason: str, kind: FailureKind, deliveries: int) -> None:
         sequence = self._stream_sequence()

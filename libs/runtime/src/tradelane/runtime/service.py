@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,8 @@ def create_broker(settings: Settings, name: str) -> NatsBroker:
         reconnect_time_wait=1,
         graceful_timeout=max(settings.ack_wait_seconds / 2, 5.0),
         logger=structlog.get_logger("faststream"),
+        # FastStream logs every message it handles; at INFO that costs more than the hop itself.
+        log_level=logging.DEBUG,
     )
 
 
@@ -51,9 +54,8 @@ class Service:
         self.settings = settings
         self.broker = create_broker(settings, name)
         self.bus = EventBus(self.broker)
-        self.broker.add_middleware(
-            delivery_decisions(step=name, bus=self.bus, settings=settings, report_failures=report_failures)
-        )
+        self._report_failures = report_failures
+        self._failing_step = name
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
         self._stopping = asyncio.Event()
@@ -79,6 +81,7 @@ class Service:
         annotation, and the returned event is stamped with the handling time and published.
         """
         subscriber = self.subscriber(STEP_CONSUMERS[step])
+        self._failing_step = step.value
 
         def register(handler: StepHandler[InputT]) -> StepHandler[InputT]:
             async def consume(msg: InputT) -> None:
@@ -111,6 +114,11 @@ class Service:
 
     async def start(self) -> None:
         """Connect, provision streams and consumers, run start hooks, start consuming."""
+        self.broker.add_middleware(
+            delivery_decisions(
+                step=self._failing_step, bus=self.bus, settings=self.settings, report_failures=self._report_failures
+            )
+        )
         await self.broker.connect()
         await provision(self.broker.connection.jetstream(), self.settings)
         for hook in self._on_start:

@@ -1,0 +1,1 @@
+"""Benchmarks: they write figures to bench/results/, they assert nothing about time."""

@@ -1,0 +1,319 @@
+"""End-to-end benchmark of the pipeline on this machine.
+
+Measures, in one run, with every service as its own process (as ``tradelane up`` runs them):
+
+1. latency from run request to signal, p50/p99, with and without the chart PNG;
+2. sustained executions per second without the PNG over ``--sustain-seconds``;
+3. the bus overhead of one hop (publish to handler) through our FastStream step runner,
+   against a raw nats-py JetStream publish/consume baseline on the same server.
+
+Writes ``bench/results/pipeline.json`` and ``bench/results/pipeline.md``.
+Run with ``make bench`` (``python -m bench.pipeline``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from tradelane.cli.supervisor import Supervisor
+from tradelane.contracts import subjects
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
+from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.subjects import Step
+from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.logging import configure_logging
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+
+RESULTS = Path(__file__).parent / "results"
+PIPELINE_SERVICES = ("lineage", "market_data", "indicators", "charts", "llm_analyst", "signals")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50_ms": round(percentile(values, 0.5), 3),
+        "p99_ms": round(percentile(values, 0.99), 3),
+        "mean_ms": round(statistics.fmean(values), 3),
+        "max_ms": round(max(values), 3),
+    }
+
+
+class SignalWatcher:
+    """Resolves a future per execution when its signal (or failure) is published."""
+
+    def __init__(self) -> None:
+        self.pending: dict[UUID, asyncio.Future[str]] = {}
+
+    async def on_message(self, msg: Msg) -> None:
+        body = json.loads(msg.data)
+        future = self.pending.pop(UUID(body["execution_id"]), None)
+        if future is not None and not future.done():
+            future.set_result(msg.subject)
+
+    def expect(self, execution_id: UUID) -> asyncio.Future[str]:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.pending[execution_id] = future
+        return future
+
+
+def request_for(strategy: StrategyDefinition, strategy_id: UUID) -> ExecutionRequested:
+    return ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=strategy_id,
+        strategy=strategy,
+        trigger=Trigger.MANUAL,
+        as_of=datetime.now(UTC),
+    )
+
+
+async def run_once(client: NatsClient, watcher: SignalWatcher, strategy: StrategyDefinition) -> float:
+    request = request_for(strategy, uuid4())
+    done = watcher.expect(request.execution_id)
+    started = time.perf_counter()
+    await client.jetstream().publish(
+        subjects.EXECUTION_REQUESTED, request.model_dump_json().encode(), headers=dedup_headers(request)
+    )
+    subject = await asyncio.wait_for(done, 60)
+    if subject == subjects.STEP_FAILED:
+        raise RuntimeError(f"execution {request.execution_id} failed; see the lineage")
+    return (time.perf_counter() - started) * 1000
+
+
+async def latency(client: NatsClient, watcher: SignalWatcher, strategy: StrategyDefinition, runs: int) -> list[float]:
+    for _ in range(3):  # warm-up: first PNG, first TA-Lib call, connection pools
+        await run_once(client, watcher, strategy)
+    return [await run_once(client, watcher, strategy) for _ in range(runs)]
+
+
+async def sustained(
+    client: NatsClient, watcher: SignalWatcher, strategy: StrategyDefinition, seconds: float, in_flight: int
+) -> dict[str, float]:
+    """Keep ``in_flight`` executions running for ``seconds``; count the completions."""
+    deadline = time.perf_counter() + seconds
+    completed = 0
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        nonlocal completed
+        while time.perf_counter() < deadline:
+            latencies.append(await run_once(client, watcher, strategy))
+            completed += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    elapsed = time.perf_counter() - started
+    return {
+        "seconds": round(elapsed, 2),
+        "in_flight": in_flight,
+        "completed": completed,
+        "executions_per_second": round(completed / elapsed, 2),
+        "latency_p50_ms": round(percentile(latencies, 0.5), 2),
+        "latency_p99_ms": round(percentile(latencies, 0.99), 2),
+    }
+
+
+async def raw_hop(client: NatsClient, messages: int) -> list[float]:
+    """Baseline: nats-py JetStream publish to a push consumer's callback."""
+    js = client.jetstream()
+    await js.add_stream(name="BENCH_RAW", subjects=["bench.raw"])
+    received: asyncio.Queue[float] = asyncio.Queue()
+
+    async def on_message(msg: Msg) -> None:
+        received.put_nowait(time.perf_counter())
+        await msg.ack()
+
+    await js.subscribe("bench.raw", cb=on_message, durable="bench-raw", manual_ack=True)
+    samples = []
+    for index in range(messages):
+        sent = time.perf_counter()
+        await js.publish("bench.raw", f'{{"n": {index}}}'.encode())
+        samples.append((await received.get() - sent) * 1000)
+    await js.delete_stream("BENCH_RAW")
+    return samples
+
+
+async def tradelane_hop(settings: Settings, client: NatsClient, messages: int) -> list[float]:
+    """Our step runner: publish an ExecutionRequested, time until the typed handler runs."""
+    received: asyncio.Queue[float] = asyncio.Queue()
+    service = Service("market-data", settings)
+    bar = Bar(time=datetime(2026, 1, 2, tzinfo=UTC), open=1, high=1, low=1, close=1, volume=0)
+    symbol = ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)
+
+    async def timing_handler(msg: ExecutionRequested) -> BarsFetched:
+        received.put_nowait(time.perf_counter())
+        return msg.follow(BarsFetched, strategy=msg.strategy, symbol=symbol, bars=(bar,), provider="bench")
+
+    service.step(Step.MARKET_DATA)(timing_handler)
+    await service.start()
+    strategy = StrategyDefinition(name="hop", symbol=SymbolRef(symbol="AAPL"))
+    samples = []
+    try:
+        for _ in range(messages):
+            request = request_for(strategy, uuid4())
+            body = request.model_dump_json().encode()
+            sent = time.perf_counter()
+            await client.jetstream().publish(subjects.EXECUTION_REQUESTED, body, headers=dedup_headers(request))
+            samples.append((await received.get() - sent) * 1000)
+    finally:
+        await service.close()
+    return samples
+
+
+async def hops(store_dir: Path, messages: int) -> tuple[list[float], list[float]]:
+    """Both hop measurements on a NATS server of their own, so nothing they leave reaches the pipeline."""
+    server = EmbeddedNats(store_dir)
+    settings = Settings(nats_url=await server.start())
+    try:
+        client = await nats.connect(settings.nats_url)
+        await provision(client.jetstream(), settings)
+        raw = await raw_hop(client, messages)
+        ours = await tradelane_hop(settings, client, messages)
+        await client.close()
+    finally:
+        server.stop()
+    return raw, ours
+
+
+async def with_system(
+    settings: Settings, body: Callable[[NatsClient, SignalWatcher], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "TRADELANE_NATS_URL": settings.nats_url,
+        "TRADELANE_DATABASE_URL": settings.database_url,
+        "TRADELANE_LOG_LEVEL": "WARNING",
+        "TRADELANE_LOG_FORMAT": "json",
+    }
+    supervisor = Supervisor(PIPELINE_SERVICES, env)
+    running = asyncio.create_task(supervisor.run())
+    client = await nats.connect(settings.nats_url)
+    watcher = SignalWatcher()
+    for subject in (subjects.SIGNAL_GENERATED, subjects.SIGNAL_REJECTED, subjects.STEP_FAILED):
+        await client.subscribe(subject, cb=watcher.on_message)
+    try:
+        await asyncio.sleep(3)  # services connect and warm their renderer
+        return await body(client, watcher)
+    finally:
+        await client.close()
+        await supervisor.stop()
+        await running
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="tradelane-bench-"))
+    hop_raw, hop_ours = await hops(workdir / "nats-hops", args.hop_messages)
+    embedded_nats = EmbeddedNats(workdir / "nats")
+    embedded_postgres = EmbeddedPostgres(workdir / "postgres")
+    nats_url = await embedded_nats.start()
+    database_url = embedded_postgres.start("tradelane")
+    settings = Settings(nats_url=nats_url, database_url=database_url)
+    try:
+        pool = await create_pool(database_url)
+        await migrate(pool)
+        await pool.close()
+        client = await nats.connect(nats_url)
+        await provision(client.jetstream(), settings)
+        await client.close()
+
+        with_png = StrategyDefinition(name="bench-png", symbol=SymbolRef(symbol="AAPL"), render_png=True)
+        without_png = StrategyDefinition(name="bench", symbol=SymbolRef(symbol="AAPL"), render_png=False)
+
+        async def measure(client: NatsClient, watcher: SignalWatcher) -> dict[str, Any]:
+            return {
+                "latency_with_png": summary(await latency(client, watcher, with_png, args.png_runs)),
+                "latency_without_png": summary(await latency(client, watcher, without_png, args.runs)),
+                "sustained_without_png": await sustained(
+                    client, watcher, without_png, args.sustain_seconds, args.in_flight
+                ),
+            }
+
+        pipeline = await with_system(settings, measure)
+    finally:
+        embedded_nats.stop()
+        embedded_postgres.stop()
+    raw, ours = summary(hop_raw), summary(hop_ours)
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "bars_per_execution": "AAPL 1 day, 1 Y (about 260 bars), default indicator set",
+        "hop_raw_nats_py": raw,
+        "hop_tradelane": ours,
+        "hop_overhead_p50_ms": round(ours["p50_ms"] - raw["p50_ms"], 3),
+        **pipeline,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    def row(name: str, figures: dict[str, Any]) -> str:
+        return f"| {name} | {figures['n']} | {figures['p50_ms']} | {figures['p99_ms']} | {figures['max_ms']} |"
+
+    sustained_figures = result["sustained_without_png"]
+    return "\n".join(
+        [
+            f"# Pipeline benchmark ({result['measured_at']}, {result['machine']['cpus']} CPUs)",
+            "",
+            f"Workload: {result['bars_per_execution']}.",
+            "",
+            "| measurement | n | p50 ms | p99 ms | max ms |",
+            "| --- | --- | --- | --- | --- |",
+            row("one hop, raw nats-py JetStream", result["hop_raw_nats_py"]),
+            row("one hop, tradelane step runner", result["hop_tradelane"]),
+            row("run request to signal, with PNG", result["latency_with_png"]),
+            row("run request to signal, without PNG", result["latency_without_png"]),
+            "",
+            f"Hop overhead (p50, ours minus raw): {result['hop_overhead_p50_ms']} ms.",
+            "",
+            f"Sustained without PNG: {sustained_figures['executions_per_second']} executions/s over "
+            f"{sustained_figures['seconds']} s with {sustained_figures['in_flight']} in flight "
+            f"(latency p50 {sustained_figures['latency_p50_ms']} ms, p99 {sustained_figures['latency_p99_ms']} ms).",
+            "",
+        ]
+    )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=200, help="sequential runs without PNG")
+    parser.add_argument("--png-runs", type=int, default=30, help="sequential runs with PNG")
+    parser.add_argument("--sustain-seconds", type=float, default=30.0)
+    parser.add_argument("--in-flight", type=int, default=16)
+    parser.add_argument("--hop-messages", type=int, default=2000)
+    args = parser.parse_args()
+    configure_logging("WARNING", "json")
+    result = asyncio.run(main(args))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "pipeline.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,25 @@
+"""``python -m tradelane.gateway``: serve the REST API and web UI with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from tradelane.gateway.app import create_app
+from tradelane.gateway.config import GatewaySettings
+from tradelane.runtime.logging import configure_logging
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

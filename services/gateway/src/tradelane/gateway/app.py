@@ -1,0 +1,67 @@
+"""Wiring of the gateway: the only place that reads settings and builds the broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from tradelane.gateway.config import GatewaySettings
+from tradelane.gateway.errors import validation_error_handler
+from tradelane.gateway.routes import charts, executions, health, lineage, strategies, ui
+from tradelane.gateway.state import GatewayState
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.service import create_broker
+from tradelane.runtime.streams import provision
+from tradelane.store.lineage import LineageRepository
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+from tradelane.store.strategies import StrategyRepository
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """\
+Manage strategies, run them now, and follow every execution step by step.
+
+Runs are asynchronous: `POST /api/strategies/{id}/run` answers 202 with the execution's
+`status_url`, and the lineage fills in as the pipeline's services publish each step.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """The gateway app; its lifespan opens Postgres (migrated) and NATS (provisioned)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(settings.database_url)
+            stack.push_async_callback(pool.close)
+            await migrate(pool)
+            broker = create_broker(settings, "gateway")
+            await broker.connect()
+            stack.push_async_callback(broker.stop)
+            await provision(broker.connection.jetstream(), settings)
+            app.state.gateway = GatewayState(
+                pool=pool,
+                broker=broker,
+                bus=EventBus(broker),
+                strategies=StrategyRepository(pool),
+                lineage=LineageRepository(pool),
+            )
+            log.info("gateway_started", version=settings.service_version)
+            yield
+            log.info("gateway_stopping")
+
+    app = FastAPI(
+        title="tradelane gateway",
+        version=settings.service_version,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        exception_handlers={RequestValidationError: validation_error_handler},
+    )
+    for module in (strategies, executions, lineage, charts, health, ui):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,35 @@
+"""FastAPI dependencies: how a route reaches the repositories and the bus the lifespan opened."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tradelane.gateway.state import GatewayState
+from tradelane.runtime.bus import EventBus
+from tradelane.store.lineage import LineageRepository
+from tradelane.store.strategies import StrategyRepository
+
+
+def gateway_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+def strategy_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -> StrategyRepository:
+    return state.strategies
+
+
+def lineage_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -> LineageRepository:
+    return state.lineage
+
+
+def event_bus(state: Annotated[GatewayState, Depends(gateway_state)]) -> EventBus:
+    return state.bus
+
+
+State = Annotated[GatewayState, Depends(gateway_state)]
+Strategies = Annotated[StrategyRepository, Depends(strategy_repository)]
+Lineage = Annotated[LineageRepository, Depends(lineage_repository)]
+Bus = Annotated[EventBus, Depends(event_bus)]

@@ -1,0 +1,65 @@
+"""4xx answers that say what to change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from fastapi import HTTPException, Request, status
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from tradelane.gateway.cron import cron_problem
+from tradelane.gateway.schemas import ErrorOut
+
+NOT_FOUND: dict[int | str, dict[str, object]] = {status.HTTP_404_NOT_FOUND: {"model": ErrorOut}}
+CONFLICT: dict[int | str, dict[str, object]] = {status.HTTP_409_CONFLICT: {"model": ErrorOut}}
+BUS_UNAVAILABLE: dict[int | str, dict[str, object]] = {status.HTTP_503_SERVICE_UNAVAILABLE: {"model": ErrorOut}}
+
+
+def strategy_not_found(strategy_id: UUID) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"no strategy with id {strategy_id}; list the strategies with GET /api/strategies",
+    )
+
+
+def execution_not_found(execution_id: UUID) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"no execution with id {execution_id}; list recent executions with GET /api/executions",
+    )
+
+
+def ensure_valid_cron(expression: str) -> None:
+    """Raise a 422 at ``body.schedule.cron``, in FastAPI's validation error shape, for a bad cron."""
+    problem = cron_problem(expression)
+    if problem is not None:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "schedule", "cron"), "msg": problem, "input": expression}]
+        )
+
+
+def without_knock_on_errors(errors: Sequence[Any]) -> list[Any]:
+    """``errors`` minus a list's ``too_short`` that only follows from its own items failing.
+
+    Pydantic drops invalid items before checking a list's length, so one bad indicator also
+    yields "indicators: should have at least 1 item", which would send the user the wrong way.
+    """
+    locs = [tuple(error["loc"]) for error in errors]
+
+    def knock_on(error: Any) -> bool:
+        loc = tuple(error["loc"])
+        nested = (other for other in locs if len(other) > len(loc))
+        return error["type"] == "too_short" and any(other[: len(loc)] == loc for other in nested)
+
+    return [error for error in errors if not knock_on(error)]
+
+
+async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422 answer, with only the errors that point at what to change."""
+    assert isinstance(error, RequestValidationError)
+    cleaned = RequestValidationError(without_knock_on_errors(error.errors()), body=error.body)
+    return await request_validation_exception_handler(request, cleaned)

@@ -1,0 +1,110 @@
+"""``/api/strategies``: create, read, update and delete strategies, and run one now."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import nats.errors
+from fastapi import APIRouter, Body, HTTPException, Response, status
+
+from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.events import ExecutionRequested, Trigger
+from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.gateway.cron import next_run_at
+from tradelane.gateway.deps import Bus, Strategies
+from tradelane.gateway.errors import BUS_UNAVAILABLE, CONFLICT, NOT_FOUND, ensure_valid_cron, strategy_not_found
+from tradelane.gateway.schemas import STRATEGY_EXAMPLES, RunAccepted, StrategyOut
+from tradelane.store.strategies import StoredStrategy, StrategyNameTakenError
+
+router = APIRouter(prefix="/api/strategies", tags=["strategies"])
+
+DefinitionBody = Annotated[StrategyDefinition, Body(openapi_examples=STRATEGY_EXAMPLES)]
+
+
+def _out(stored: StoredStrategy) -> StrategyOut:
+    return StrategyOut.of(stored, next_run_at(stored.definition, utc_now()))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a strategy",
+    responses=CONFLICT,
+)
+async def create_strategy(definition: DefinitionBody, strategies: Strategies) -> StrategyOut:
+    """Store a new strategy; its name must be unique and its cron valid."""
+    ensure_valid_cron(definition.schedule.cron)
+    try:
+        stored = await strategies.create(definition)
+    except StrategyNameTakenError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    return _out(stored)
+
+
+@router.get("", summary="List strategies")
+async def list_strategies(strategies: Strategies, active: bool | None = None) -> list[StrategyOut]:
+    """Every strategy by name; ``active=true`` or ``false`` keeps only those."""
+    return [_out(stored) for stored in await strategies.list(active=active)]
+
+
+@router.get("/{strategy_id}", summary="Get a strategy", responses=NOT_FOUND)
+async def get_strategy(strategy_id: UUID, strategies: Strategies) -> StrategyOut:
+    stored = await strategies.get(strategy_id)
+    if stored is None:
+        raise strategy_not_found(strategy_id)
+    return _out(stored)
+
+
+@router.put("/{strategy_id}", summary="Replace a strategy", responses={**NOT_FOUND, **CONFLICT})
+async def update_strategy(strategy_id: UUID, definition: DefinitionBody, strategies: Strategies) -> StrategyOut:
+    """Replace the whole definition; the version goes up by one."""
+    ensure_valid_cron(definition.schedule.cron)
+    try:
+        stored = await strategies.update(strategy_id, definition)
+    except StrategyNameTakenError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    if stored is None:
+        raise strategy_not_found(strategy_id)
+    return _out(stored)
+
+
+@router.delete(
+    "/{strategy_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a strategy",
+    responses=NOT_FOUND,
+)
+async def delete_strategy(strategy_id: UUID, strategies: Strategies) -> Response:
+    """Delete a strategy; its past executions stay in the lineage."""
+    if not await strategies.delete(strategy_id):
+        raise strategy_not_found(strategy_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{strategy_id}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run a strategy now",
+    responses={**NOT_FOUND, **BUS_UNAVAILABLE},
+)
+async def run_strategy(strategy_id: UUID, strategies: Strategies, bus: Bus) -> RunAccepted:
+    """Request an execution of the strategy as it is now, even when it is inactive."""
+    stored = await strategies.get(strategy_id)
+    if stored is None:
+        raise strategy_not_found(strategy_id)
+    request = ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=stored.id,
+        strategy=stored.definition,
+        trigger=Trigger.MANUAL,
+        as_of=utc_now(),
+    )
+    try:
+        await bus.publish(request)
+    except nats.errors.Error as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the message bus did not accept the run request ({type(error).__name__}); try again shortly",
+        ) from error
+    return RunAccepted(execution_id=request.execution_id, status_url=f"/api/executions/{request.execution_id}")

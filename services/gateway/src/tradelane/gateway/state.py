@@ -1,0 +1,24 @@
+"""What the gateway's routes need, built once by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from faststream.nats import NatsBroker
+
+from tradelane.runtime.bus import EventBus
+from tradelane.store.lineage import LineageRepository
+from tradelane.store.strategies import StrategyRepository
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    """The open connections and the repositories and bus built on them."""
+
+    pool: asyncpg.Pool[Any]
+    broker: NatsBroker
+    bus: EventBus
+    strategies: StrategyRepository
+    lineage: LineageRepository

@@ -1,0 +1,41 @@
+"""/api/charts: artefacts from the Object Store, typed by their bytes."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tradelane.gateway.charts import PNG_SIGNATURE
+from tradelane.gateway.state import GatewayState
+
+PNG = PNG_SIGNATURE + b"\x00\x00\x00\rIHDR-not-a-real-image"
+
+
+async def test_a_png_is_served_as_image_png(client: httpx.AsyncClient, state: GatewayState) -> None:
+    ref = await state.bus.put_object(PNG, "image/png")
+    response = await client.get(f"/api/charts/{ref.name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content == PNG
+
+
+async def test_a_figure_is_served_as_json(client: httpx.AsyncClient, state: GatewayState) -> None:
+    figure = json.dumps({"data": [], "layout": {"title": "AAPL"}}).encode()
+    ref = await state.bus.put_object(figure, "application/json")
+    response = await client.get(f"/api/charts/{ref.name.upper()}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["layout"]["title"] == "AAPL"
+
+
+async def test_an_absent_chart_is_a_404(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/api/charts/{'0' * 64}")
+    assert response.status_code == 404
+    assert "0" * 64 in response.json()["detail"]
+
+
+async def test_a_name_that_is_not_a_sha256_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/charts/not-a-digest")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "sha256"]

@@ -1,0 +1,187 @@
+"""/api/executions and /api/lineage: what the lineage recorded, as the UI reads it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+
+from tradelane.contracts import subjects
+from tradelane.gateway.state import GatewayState
+from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
+
+NOW = datetime.now(UTC)
+
+
+def _step(
+    execution_id: UUID,
+    step: str,
+    *,
+    strategy_id: UUID | None = None,
+    status: StepStatus = "succeeded",
+    execution_status: ExecutionStatus = "running",
+    message_id: UUID | None = None,
+    causation_id: UUID | None = None,
+    payload: dict[str, Any] | None = None,
+    error: str | None = None,
+    duration_ms: float | None = None,
+    occurred_at: datetime = NOW,
+    subject: str = subjects.INDICATORS_COMPUTED,
+) -> StepRecord:
+    return StepRecord(
+        execution_id=execution_id,
+        strategy_id=strategy_id or uuid4(),
+        step=step,
+        message_id=message_id or uuid4(),
+        causation_id=causation_id,
+        subject=subject,
+        stream_sequence=7,
+        status=status,
+        payload=payload or {"step": step},
+        occurred_at=occurred_at,
+        error=error,
+        duration_ms=duration_ms,
+        execution_status=execution_status,
+        trigger="manual",
+    )
+
+
+async def test_list_returns_recent_executions_newest_first(client: httpx.AsyncClient, state: GatewayState) -> None:
+    older, newer = uuid4(), uuid4()
+    await state.lineage.record(_step(older, "requested", occurred_at=NOW - timedelta(minutes=5)))
+    await state.lineage.record(_step(newer, "requested"))
+    response = await client.get("/api/executions")
+    assert response.status_code == 200
+    assert [e["execution_id"] for e in response.json()] == [str(newer), str(older)]
+    assert response.json()[0]["status"] == "running"
+    assert response.json()[0]["trigger"] == "manual"
+
+
+async def test_list_filters_by_strategy_and_status(client: httpx.AsyncClient, state: GatewayState) -> None:
+    strategy = uuid4()
+    done, running, other = uuid4(), uuid4(), uuid4()
+    await state.lineage.record(_step(done, "signal", strategy_id=strategy, execution_status="completed"))
+    await state.lineage.record(_step(running, "requested", strategy_id=strategy))
+    await state.lineage.record(_step(other, "signal", execution_status="completed"))
+    response = await client.get("/api/executions", params={"strategy_id": str(strategy), "status": "completed"})
+    assert [e["execution_id"] for e in response.json()] == [str(done)]
+
+
+async def test_list_pages_with_limit_and_offset(client: httpx.AsyncClient, state: GatewayState) -> None:
+    ids = [uuid4() for _ in range(3)]
+    for age, execution_id in enumerate(ids):
+        await state.lineage.record(_step(execution_id, "requested", occurred_at=NOW - timedelta(minutes=age)))
+    response = await client.get("/api/executions", params={"limit": 1, "offset": 1})
+    assert [e["execution_id"] for e in response.json()] == [str(ids[1])]
+
+
+async def test_list_refuses_bad_query_values_naming_them(client: httpx.AsyncClient) -> None:
+    responses = {
+        "status": await client.get("/api/executions", params={"status": "lost"}),
+        "limit": await client.get("/api/executions", params={"limit": 501}),
+        "offset": await client.get("/api/executions", params={"offset": -1}),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["query", name]
+
+
+async def test_detail_shows_each_step_with_its_input_and_output(client: httpx.AsyncClient, state: GatewayState) -> None:
+    execution_id, requested_id = uuid4(), uuid4()
+    await state.lineage.record(
+        _step(
+            execution_id,
+            "requested",
+            message_id=requested_id,
+            payload={"trigger": "manual"},
+            subject=subjects.EXECUTION_REQUESTED,
+        )
+    )
+    await state.lineage.record(
+        _step(
+            execution_id,
+            "market_data",
+            causation_id=requested_id,
+            payload={"provider": "simulated"},
+            duration_ms=12.5,
+            subject=subjects.MARKET_DATA_FETCHED,
+            occurred_at=NOW + timedelta(seconds=1),
+        )
+    )
+    response = await client.get(f"/api/executions/{execution_id}")
+    assert response.status_code == 200
+    detail = response.json()
+    assert detail["status"] == "running"
+    assert [s["step"] for s in detail["steps"]] == ["requested", "market_data"]
+    fetched = detail["steps"][1]
+    assert fetched["input"] == {"trigger": "manual"}
+    assert fetched["output"] == {"provider": "simulated"}
+    assert fetched["duration_ms"] == 12.5
+    assert fetched["subject"] == subjects.MARKET_DATA_FETCHED
+    assert fetched["stream_sequence"] == 7
+    assert fetched["error"] is None
+
+
+async def test_detail_of_a_failed_execution_carries_the_error(client: httpx.AsyncClient, state: GatewayState) -> None:
+    execution_id = uuid4()
+    await state.lineage.record(
+        _step(execution_id, "failed", status="failed", execution_status="failed", error="no bars for ZZZZ")
+    )
+    detail = (await client.get(f"/api/executions/{execution_id}")).json()
+    assert detail["status"] == "failed"
+    assert detail["error"] == "no bars for ZZZZ"
+    assert detail["steps"][0]["error"] == "no bars for ZZZZ"
+    assert detail["finished_at"] is not None
+
+
+async def test_detail_of_an_unknown_execution_is_a_404(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/api/executions/{uuid4()}")
+    assert response.status_code == 404
+    assert "GET /api/executions" in response.json()["detail"]
+
+
+async def test_statistics_count_durations_and_errors_of_one_step(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    for duration in (10.0, 30.0):
+        await state.lineage.record(_step(uuid4(), "indicators", duration_ms=duration))
+    await state.lineage.record(_step(uuid4(), "indicators", status="failed", error="too few bars", duration_ms=20.0))
+    await state.lineage.record(_step(uuid4(), "chart", duration_ms=999.0))
+    await state.lineage.record(_step(uuid4(), "indicators", duration_ms=5.0, occurred_at=NOW - timedelta(days=2)))
+
+    response = await client.get("/api/lineage/steps/indicators/statistics")
+    assert response.status_code == 200
+    stats = response.json()
+    assert (stats["count"], stats["succeeded"], stats["failed"]) == (3, 2, 1)
+    assert stats["success_rate"] == 0.6667
+    assert (stats["duration_ms_min"], stats["duration_ms_avg"], stats["duration_ms_max"]) == (10.0, 20.0, 30.0)
+    assert 20.0 < stats["duration_ms_p95"] <= 30.0
+    assert stats["top_errors"] == [{"error": "too few bars", "count": 1}]
+
+
+async def test_statistics_since_widens_the_window(client: httpx.AsyncClient, state: GatewayState) -> None:
+    await state.lineage.record(_step(uuid4(), "chart", occurred_at=NOW - timedelta(days=2)))
+    since = (NOW - timedelta(days=3)).isoformat()
+    stats = (await client.get("/api/lineage/steps/chart/statistics", params={"since": since})).json()
+    assert stats["count"] == 1
+    assert datetime.fromisoformat(stats["since"]) == datetime.fromisoformat(since)
+
+
+async def test_statistics_of_a_quiet_step_are_zero(client: httpx.AsyncClient) -> None:
+    stats = (await client.get("/api/lineage/steps/signal/statistics")).json()
+    assert (stats["count"], stats["success_rate"], stats["top_errors"]) == (0, None, [])
+
+
+async def test_statistics_of_an_unknown_step_is_a_422_listing_the_steps(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/lineage/steps/teleport/statistics")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "step"]
+    assert "market_data" in response.json()["detail"][0]["msg"]
+
+
+async def test_statistics_refuse_a_since_without_time_zone(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/lineage/steps/chart/statistics", params={"since": "2025-01-01T00:00:00"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "since"]
