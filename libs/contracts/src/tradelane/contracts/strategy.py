@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -325,6 +326,32 @@ class Schedule(Contract):
         return value
 
 
+class AnalysisSettings(Contract):
+    """How step 5 analyses an execution: which analyst, model, prompt and timeframes."""
+
+    analyst: Literal["auto", "offline", "llm"] = Field(
+        default="auto",
+        description="'auto' uses the configured LLM endpoint when there is one, else the offline analyst.",
+    )
+    model: str | None = Field(default=None, description="Model name; None uses the service's default.")
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    max_tokens: int = Field(default=2000, ge=1, le=32000)
+    language: Literal["en", "zh"] = Field(default="en", description="Language of the analysis.")
+    prompt_template_id: UUID | None = Field(default=None, description="Prompt template; None uses the default.")
+    prompt_version: int | None = Field(default=None, ge=1, description="Pinned version; None follows the latest.")
+    timeframes: tuple[BarSize, ...] = Field(
+        default=(), max_length=3, description="Extra timeframes analysed besides the strategy's bar size."
+    )
+    cache: bool = Field(default=False, description="Reuse a cached LLM answer for identical requests.")
+    on_failure: Literal["fail", "hold"] = Field(
+        default="fail",
+        description="When the analyst fails: fail the execution, or signal HOLD (analysis_unavailable).",
+    )
+
+
+WhatToShow = Literal["TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST"]
+
+
 class StrategyDefinition(Contract):
     """Everything a user sets on a strategy."""
 
@@ -338,6 +365,10 @@ class StrategyDefinition(Contract):
     schedule: Schedule = Field(default_factory=Schedule)
     active: bool = Field(default=True, description="Whether the scheduler runs it.")
     render_png: bool = Field(default=True, description="Render the chart to PNG (needed by vision models).")
+    use_rth: bool = Field(default=True, description="Regular trading hours only (IB useRTH).")
+    what_to_show: WhatToShow = Field(default="TRADES", description="IB whatToShow for historical bars.")
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    auto_trade: bool = Field(default=False, description="Turn accepted signals into (paper) orders.")
 
     @field_validator("duration")
     @classmethod
