@@ -102,3 +102,13 @@ def consumed_by(step: Step) -> str:
 def dead_letter(subject: str) -> str:
     """Where a message of ``subject`` goes when its step gives up on it."""
     return f"deadletter.{subject}"
+
+
+# Operations (core NATS request/reply, not stored in a stream)
+HEALTH: Final = "tradelane.health"
+"""Every service process answers a request here with a HealthReport (gather all replies)."""
+
+
+def health_of(service: str) -> str:
+    """Where one service's processes answer health requests."""
+    return f"{HEALTH}.{service}"
