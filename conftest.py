@@ -96,6 +96,7 @@ def settings(nats_url: str, database_url: str) -> Settings:
         ack_wait_seconds=5,
         retry_delays_seconds=(0.2, 0.4, 0.8, 1.0),
         log_format="console",
+        health_port=0,
     )
 
 

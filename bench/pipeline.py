@@ -190,7 +190,7 @@ async def tradelane_hop(settings: Settings, client: NatsClient, messages: int) -
 async def hops(store_dir: Path, messages: int) -> tuple[list[float], list[float]]:
     """Both hop measurements on a NATS server of their own, so nothing they leave reaches the pipeline."""
     server = EmbeddedNats(store_dir)
-    settings = Settings(nats_url=await server.start())
+    settings = Settings(nats_url=await server.start(), health_port=0)
     try:
         client = await nats.connect(settings.nats_url)
         await provision(client.jetstream(), settings)

@@ -103,3 +103,19 @@ async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(
         execution = await _wait_for_end(client, run.json()["execution_id"], timeout=90)
         assert execution["status"] in {"completed", "rejected"}
         assert system.supervisor.restarts["indicators"] >= 1
+
+
+async def test_sigterm_under_load_loses_no_execution(system: System) -> None:
+    """Services stopped with SIGTERM mid-load finish or hand back their messages; every run ends."""
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+        created = await client.post("/api/strategies", json=_strategy("e2e-sigterm", render_png=False))
+        runs = [await client.post(f"/api/strategies/{created.json()['id']}/run") for _ in range(30)]
+        await asyncio.sleep(0.3)
+        for service in ("indicators", "signals"):
+            pid = system.supervisor.pid(service)
+            assert pid is not None
+            os.kill(pid, signal.SIGTERM)
+        for run in runs:
+            execution = await _wait_for_end(client, run.json()["execution_id"], timeout=120)
+            assert execution["status"] in {"completed", "rejected"}, execution
+            assert [step["step"] for step in execution["steps"]] == STEPS

@@ -49,7 +49,9 @@ def _bars_for(msg: ExecutionRequested) -> BarsFetched:
 
 @pytest.fixture
 def nats_settings(nats_url: str) -> Settings:
-    return Settings(nats_url=nats_url, ack_wait_seconds=5, retry_delays_seconds=(0.1, 0.2, 0.3), max_deliver=4)
+    return Settings(
+        nats_url=nats_url, ack_wait_seconds=5, retry_delays_seconds=(0.1, 0.2, 0.3), max_deliver=4, health_port=0
+    )
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import structlog
 
 from tradelane.cli.services import module_of
+from tradelane.runtime.embedded import free_port
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +35,7 @@ class Supervisor:
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._stopping = False
         self.restarts: dict[str, int] = dict.fromkeys(services, 0)
+        self.health_ports: dict[str, int] = {}
 
     @property
     def stopping(self) -> bool:
@@ -48,11 +50,15 @@ class Supervisor:
         await asyncio.gather(*(self._keep_running(service) for service in self._services))
 
     async def _spawn(self, service: str) -> asyncio.subprocess.Process:
+        # each process on this machine gets its own health port; a fixed one would clash
+        health_port = free_port()
+        env = {**self._env, "TRADELANE_HEALTH_PORT": str(health_port)}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module_of(service), env=self._env, stdin=asyncio.subprocess.DEVNULL
+            sys.executable, "-m", module_of(service), env=env, stdin=asyncio.subprocess.DEVNULL
         )
         self._processes[service] = process
-        log.info("service_process_started", service=service, pid=process.pid)
+        self.health_ports[service] = health_port
+        log.info("service_process_started", service=service, pid=process.pid, health_port=health_port)
         return process
 
     async def _keep_running(self, service: str) -> None:

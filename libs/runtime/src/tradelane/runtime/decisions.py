@@ -15,6 +15,7 @@ while the message is handled.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -25,12 +26,14 @@ from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
 from faststream.exceptions import HandlerException, NackMessage, RejectMessage
 from nats.aio.msg import Msg
+from nats.errors import NotJSMessageError
 from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import FailureKind, StepFailed
 from tradelane.runtime.bus import MESSAGE_ID_HEADER, EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.metrics import ServiceStats
 from tradelane.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -82,15 +85,23 @@ class DeliveryDecisions(BaseMiddleware):
         bus: EventBus,
         settings: Settings,
         report_failures: bool,
+        stats: ServiceStats,
     ) -> None:
         super().__init__(msg, context=context)
         self._step = step
         self._bus = bus
         self._settings = settings
         self._report_failures = report_failures
+        self._stats = stats
         self._raw: Msg = msg
+        self._started = 0.0
+        self._from_stream = False
 
     async def on_receive(self) -> None:
+        self._from_stream = self._stream_sequence() is not None
+        if self._from_stream:
+            self._started = time.perf_counter()
+            self._stats.started()
         body = _peek_envelope(self._raw.data)
         structlog.contextvars.bind_contextvars(
             subject=self._raw.subject,
@@ -104,15 +115,24 @@ class DeliveryDecisions(BaseMiddleware):
         exc_val: BaseException | None = None,
         exc_tb: TracebackType | None = None,
     ) -> bool | None:
+        outcome = "ok"
         try:
-            if exc_val is None or isinstance(exc_val, HandlerException | BaseExceptionGroup):
-                return False
-            if not isinstance(exc_val, Exception):
-                return False
-            await self._decide(exc_val)
+            if isinstance(exc_val, HandlerException):
+                outcome = "handler_decided"
+            elif isinstance(exc_val, Exception):
+                try:
+                    await self._decide(exc_val)
+                except NackMessage:
+                    outcome = "retried"
+                    raise
+                except RejectMessage:
+                    outcome = "given_up"
+                    raise
         finally:
             structlog.contextvars.unbind_contextvars("subject", "message_id", "execution_id")
-        return False  # pragma: no cover - _decide always raises
+            if self._from_stream:
+                self._stats.finished(self._raw.subject, outcome, time.perf_counter() - self._started)
+        return False
 
     async def _decide(self, error: Exception) -> None:
         deliveries = self._deliveries()
@@ -141,13 +161,13 @@ class DeliveryDecisions(BaseMiddleware):
     def _deliveries(self) -> int:
         try:
             return int(self._raw.metadata.num_delivered or 1)
-        except ValueError:  # a core NATS message (request/reply) has no JetStream metadata
+        except (ValueError, NotJSMessageError):  # a core NATS message (request/reply) has no JetStream metadata
             return 1
 
     def _stream_sequence(self) -> int | None:
         try:
             return self._raw.metadata.sequence.stream
-        except ValueError:
+        except (ValueError, NotJSMessageError):
             return None
 
     async def _give_up(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
@@ -199,13 +219,19 @@ class DeliveryDecisions(BaseMiddleware):
 
 
 def delivery_decisions(
-    *, step: str, bus: EventBus, settings: Settings, report_failures: bool = True
+    *, step: str, bus: EventBus, settings: Settings, stats: ServiceStats, report_failures: bool = True
 ) -> Callable[..., DeliveryDecisions]:
     """A FastStream broker middleware that applies the delivery rules for ``step``."""
 
     def build(msg: Msg, /, *, context: ContextRepo) -> DeliveryDecisions:
         return DeliveryDecisions(
-            msg, context=context, step=step, bus=bus, settings=settings, report_failures=report_failures
+            msg,
+            context=context,
+            step=step,
+            bus=bus,
+            settings=settings,
+            report_failures=report_failures,
+            stats=stats,
         )
 
     return build

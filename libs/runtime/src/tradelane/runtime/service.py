@@ -15,11 +15,15 @@ import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 
+from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.health import HealthReport
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.decisions import delivery_decisions
+from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.logging import configure_logging
+from tradelane.runtime.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, ServiceStats
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config, provision
 
@@ -56,6 +60,13 @@ class Service:
         self.bus = EventBus(self.broker)
         self._report_failures = report_failures
         self._failing_step = name
+        self._consumers: list[ConsumerSpec] = []
+        self._ready = False
+        self.stats = ServiceStats(name)
+        self.health = HealthState(name, settings.service_version, self.stats, self.is_ready)
+        self._health_server: HealthServer | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._answer_health_requests()
         self._on_start: list[Hook] = []
         self._on_stop: list[Hook] = []
         self._stopping = asyncio.Event()
@@ -63,6 +74,7 @@ class Service:
 
     def subscriber(self, spec: ConsumerSpec) -> Callable[[Callable[..., Awaitable[None]]], object]:
         """A durable pull subscriber bound to a consumer that :func:`provision` declared."""
+        self._consumers.append(spec)
         subscriber: Callable[[Callable[..., Awaitable[None]]], object] = self.broker.subscriber(
             spec.filter_subject,
             stream=JStream(spec.stream, declare=False),
@@ -98,6 +110,30 @@ class Service:
 
         return register
 
+    def is_ready(self) -> bool:
+        """Connected to NATS, streams provisioned, consuming."""
+        return self._ready and self.broker.connection.is_connected
+
+    def _answer_health_requests(self) -> None:
+        async def report() -> HealthReport:
+            return self.health.report()
+
+        for subject in (subjects.HEALTH, subjects.health_of(self.name)):
+            self.broker.subscriber(subject, include_in_schema=False)(report)
+
+    async def _track_consumer_lag(self) -> None:
+        js = self.broker.connection.jetstream()
+        while True:
+            for spec in self._consumers:
+                try:
+                    info = await js.consumer_info(spec.stream, spec.durable)
+                except Exception as error:
+                    log.debug("consumer_lag_unavailable", consumer=spec.durable, error=str(error))
+                    continue
+                CONSUMER_PENDING.labels(spec.durable).set(info.num_pending or 0)
+                CONSUMER_ACK_PENDING.labels(spec.durable).set(info.num_ack_pending or 0)
+            await asyncio.sleep(self.settings.consumer_lag_interval_seconds)
+
     def on_start(self, hook: Hook) -> Hook:
         """Run ``hook`` after connecting and provisioning, before consuming."""
         self._on_start.append(hook)
@@ -116,23 +152,42 @@ class Service:
         """Connect, provision streams and consumers, run start hooks, start consuming."""
         self.broker.add_middleware(
             delivery_decisions(
-                step=self._failing_step, bus=self.bus, settings=self.settings, report_failures=self._report_failures
+                step=self._failing_step,
+                bus=self.bus,
+                settings=self.settings,
+                stats=self.stats,
+                report_failures=self._report_failures,
             )
         )
+        if self.settings.health_port is not None:
+            self._health_server = HealthServer(self.health, self.settings.health_host, self.settings.health_port)
+            await self._health_server.start()
         await self.broker.connect()
         await provision(self.broker.connection.jetstream(), self.settings)
         for hook in self._on_start:
             await hook()
         await self.broker.start()
+        self._ready = True
+        self._background.append(asyncio.create_task(self._track_consumer_lag(), name="consumer-lag"))
         log.info("service_started", service=self.name, version=self.settings.service_version)
 
     async def close(self) -> None:
-        """Stop fetching, let in-flight handlers finish (up to the graceful timeout), disconnect."""
+        """Stop fetching, let in-flight handlers finish (up to the graceful timeout), disconnect.
+
+        A message still unfinished when the grace period ends is not acked, so JetStream
+        redelivers it (to another replica, or to this one after a restart): nothing is lost.
+        """
+        self._ready = False
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.broker.stop()
         for hook in reversed(self._on_stop):
             await hook()
         await self.resources.aclose()
-        log.info("service_stopped", service=self.name)
+        if self._health_server is not None:
+            await self._health_server.close()
+        log.info("service_stopped", service=self.name, handled=self.stats.handled, failed=self.stats.failed)
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT."""

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="R3 on a production cluster.")
     service_version: str = "0.1.0"
+    health_host: str = Field(default="127.0.0.1", description="Where /livez, /readyz, /metrics listen.")
+    health_port: int | None = Field(
+        default=8080, ge=0, le=65535, description="Port of the health endpoint; 0 picks a free one; unset: off."
+    )
+    consumer_lag_interval_seconds: float = Field(default=15, gt=0, description="How often lag metrics refresh.")
 
     def retry_delay(self, deliveries: int) -> float:
         """How long to wait before redelivering a message that has failed ``deliveries`` times."""
