@@ -5,6 +5,12 @@ averages, Bollinger Bands, pattern marks, max/min/average of the close), SuperTr
 MACD, RSI, OBV and ATR. Each panel has its own legend, titled with the panel's name, above
 its top-left corner. The same input always gives the same figure, and ``figure_json`` the
 same bytes, so a chart is content-addressed by the sha256 of its JSON.
+
+The figure is built as a plain dict in Plotly's figure schema rather than with
+``plotly.graph_objects``: those validate every property as it is set, which made a
+300-bar chart cost about 250 ms of CPU, while writing the dict costs a few. The tests
+check that Plotly accepts the dict. Panels share one x axis, so they pan and zoom
+together, and stack as y axes whose domains this module computes.
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-from plotly.utils import PlotlyJSONEncoder
+import plotly.io as pio
 
 from tradelane.contracts.market import Bar, PatternHit, ResolvedSymbol
 from tradelane.contracts.strategy import BarSize
+
+Figure = dict[str, Any]
+"""A Plotly figure as JSON-ready data: ``{"data": [trace, ...], "layout": {...}}``."""
 
 DEFAULT_WIDTH = 1280
 DEFAULT_HEIGHT = 1400
@@ -36,12 +43,21 @@ _BAND_FILL = "rgba(92, 107, 192, 0.08)"
 _LINE_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 _PRICE_WEIGHT = 3.0
 _PANEL_WEIGHT = 1.0
+_PANEL_GAP = 0.035
+"""Space between two panels, as a fraction of the plotting height; each panel's legend sits in it."""
 _MARK_OFFSET = 0.015
 """How far below the low (or above the high) a pattern mark sits, as a fraction of the price range."""
 
 _MOVING_AVERAGE = re.compile(r"^(?P<kind>sma|ema|wma)_(?P<period>\d+)(?:_(?P<source>[a-z0-9]+))?$")
 _MACD_KEYS = ("macd", "macd_signal", "macd_hist")
 _SATURDAY = 5
+
+_TEMPLATE = json.dumps(pio.templates["plotly_white"].to_plotly_json())
+"""The plotly_white template, embedded in every figure: a renderer resolves no template names.
+
+Plotly builds it through its validators (about 0.3 s), so that happens once, at import, and
+each figure gets a fresh copy parsed from this JSON.
+"""
 
 
 @dataclass(frozen=True)
@@ -70,9 +86,9 @@ class _Panel:
 
 @dataclass(frozen=True)
 class _Canvas:
-    """One panel of the figure: traces and shapes added here land in its row and its legend."""
+    """One panel of the figure: traces, shapes and notes added here land in its row and its legend."""
 
-    fig: go.Figure
+    figure: Figure
     row: int
 
     @property
@@ -83,21 +99,31 @@ class _Canvas:
     def yref(self) -> str:
         return "y" if self.row == 1 else f"y{self.row}"
 
-    def add(self, trace: Any) -> None:
-        trace.legend = self.legend
-        self.fig.add_trace(trace, row=self.row, col=1)
+    @property
+    def yaxis(self) -> dict[str, Any]:
+        """The layout of this panel's y axis."""
+        axis: dict[str, Any] = self.figure["layout"]["yaxis" if self.row == 1 else f"yaxis{self.row}"]
+        return axis
+
+    def add(self, trace: dict[str, Any]) -> None:
+        self.figure["data"].append({**trace, "xaxis": "x", "yaxis": self.yref, "legend": self.legend})
+
+    def annotate(self, **annotation: Any) -> None:
+        self.figure["layout"]["annotations"].append({**annotation, "yref": self.yref})
 
     def level(self, y: float) -> None:
         """A dashed horizontal line across the panel."""
-        self.fig.add_shape(
-            type="line",
-            xref="paper",
-            x0=0,
-            x1=1,
-            yref=self.yref,
-            y0=y,
-            y1=y,
-            line={"color": _GREY, "width": 1, "dash": "dash"},
+        self.figure["layout"]["shapes"].append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": self.yref,
+                "y0": y,
+                "y1": y,
+                "line": {"color": _GREY, "width": 1, "dash": "dash"},
+            }
         )
 
 
@@ -109,7 +135,7 @@ def build_figure(
     patterns: Sequence[PatternHit],
     *,
     rsi_levels: tuple[float, float] = (30.0, 70.0),
-) -> go.Figure:
+) -> Figure:
     """The chart of ``bars`` (oldest first) with every indicator series that is present.
 
     ``series`` holds indicator outputs aligned with ``bars`` (None, NaN or inf where there is
@@ -119,6 +145,11 @@ def build_figure(
     Keys it does not know are left out, as are ``patterns`` whose time is not a bar's.
     ``rsi_levels`` are the oversold and overbought lines of the RSI panel.
 
+    The figure is a dict in Plotly's figure schema, ready for ``figure_json`` or a renderer;
+    gaps are None and times are UTC strings ``YYYY-MM-DD HH:MM:SS``. Panel ``n`` (from 1,
+    top to bottom) draws on y axis ``y<n>`` (``y`` for the first) and lists its traces in
+    legend ``legend<n>`` (``legend``); every panel shares the x axis ``x``.
+
     Raises ValueError when there are no bars or a series is not as long as the bars.
     """
     if not bars:
@@ -126,31 +157,20 @@ def build_figure(
         raise ValueError(msg)
     data = _data(symbol, bars, series)
     panels = _panels(data, rsi_levels)
-    fig = make_subplots(
-        rows=len(panels),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.035,
-        row_heights=[panel.weight for panel in panels],
-    )
-    legends = {}
+    figure: Figure = {"data": [], "layout": _layout(symbol, bar_size, bars, data, panels)}
     for row, panel in enumerate(panels, start=1):
-        canvas = _Canvas(fig, row)
-        panel.draw(canvas, data)
-        legends[canvas.legend] = _legend(canvas, panel.title)
-    fig.update_layout(legends)
-    _annotate_close(_Canvas(fig, 1), data)
-    _mark_patterns(_Canvas(fig, 1), data, patterns)
-    _lay_out(fig, symbol, bar_size, bars, data)
-    return fig
+        panel.draw(_Canvas(figure, row), data)
+    _annotate_close(_Canvas(figure, 1), data)
+    _mark_patterns(_Canvas(figure, 1), data, patterns)
+    return figure
 
 
-def figure_json(fig: go.Figure) -> bytes:
-    """The figure as compact JSON with sorted keys: equal figures give equal bytes."""
-    figure = fig.to_plotly_json()
-    for trace in figure.get("data", []):
-        trace.pop("uid", None)
-    return json.dumps(figure, cls=PlotlyJSONEncoder, sort_keys=True, separators=(",", ":")).encode()
+def figure_json(figure: Figure) -> bytes:
+    """The figure as compact JSON with sorted keys: equal figures give equal bytes.
+
+    Raises ValueError when the figure holds NaN or an infinity, which JSON cannot carry.
+    """
+    return json.dumps(figure, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _x(time: datetime) -> str:
@@ -164,18 +184,19 @@ def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, Sequ
         raise ValueError(msg)
     return _Data(
         x=[_x(bar.time) for bar in bars],
-        open=[bar.open for bar in bars],
-        high=[bar.high for bar in bars],
-        low=[bar.low for bar in bars],
-        close=[bar.close for bar in bars],
-        volume=[bar.volume for bar in bars],
-        series={key: [_finite(value) for value in values] for key, values in series.items()},
+        open=[float(bar.open) for bar in bars],
+        high=[float(bar.high) for bar in bars],
+        low=[float(bar.low) for bar in bars],
+        close=[float(bar.close) for bar in bars],
+        volume=[float(bar.volume) for bar in bars],
+        series={key: _finite(values) for key, values in series.items()},
         decimals=_decimals(symbol.min_tick),
     )
 
 
-def _finite(value: float | None) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+def _finite(values: Sequence[float | None]) -> list[float | None]:
+    """The values as plain floats (numpy scalars included), None where one is missing, NaN or inf."""
+    return [float(value) if value is not None and -math.inf < value < math.inf else None for value in values]
 
 
 def _decimals(min_tick: float) -> int:
@@ -219,7 +240,7 @@ def _panels(data: _Data, rsi_levels: tuple[float, float]) -> list[_Panel]:
             _draw_lines(canvas, data, rsi)
             for level in rsi_levels:
                 canvas.level(level)
-            canvas.fig.update_yaxes(range=[0, 100], row=canvas.row, col=1)
+            canvas.yaxis["range"] = [0, 100]
 
         panels.append(_Panel(_titled("RSI", rsi), _PANEL_WEIGHT, draw_rsi))
     if "obv" in data.series:
@@ -229,25 +250,89 @@ def _panels(data: _Data, rsi_levels: tuple[float, float]) -> list[_Panel]:
     return panels
 
 
-def _legend(canvas: _Canvas, title: str) -> dict[str, Any]:
-    """The panel's legend, one row above its top-left corner, titled with the panel's name."""
+def _domains(weights: Sequence[float]) -> list[tuple[float, float]]:
+    """Vertical extent (bottom, top) of each panel, top to bottom, in proportion to its weight.
+
+    Rounded so that the bottom panel ends exactly at 0 and the top one at 1, as Plotly requires.
+    """
+    scale = (1 - _PANEL_GAP * (len(weights) - 1)) / sum(weights)
+    domains = []
+    above = 0.0
+    for index, weight in enumerate(weights):
+        top = 1 - above * scale - index * _PANEL_GAP
+        above += weight
+        domains.append((max(round(top - weight * scale, 6), 0.0), min(round(top, 6), 1.0)))
+    return domains
+
+
+def _legend(title: str, top: float) -> dict[str, Any]:
+    """A panel's legend, one row above its top-left corner, titled with the panel's name."""
     return {
         "title": {"text": f"<b>{title}</b>", "side": "left"},
         "orientation": "h",
         "traceorder": "normal",
         "x": 0,
         "xanchor": "left",
-        "y": canvas.fig.get_subplot(canvas.row, 1).yaxis.domain[1],
+        "y": top,
         "yanchor": "bottom",
         "font": {"size": 10},
         "bgcolor": "rgba(255, 255, 255, 0)",
     }
 
 
-def _line(data: _Data, key: str, colour: str, *, width: float = 1.2, dash: str = "solid") -> go.Scatter:
-    return go.Scatter(
-        x=data.x, y=data.series[key], name=key, mode="lines", line={"color": colour, "width": width, "dash": dash}
-    )
+def _layout(
+    symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar], data: _Data, panels: Sequence[_Panel]
+) -> dict[str, Any]:
+    """Title, size, template and the axes and legends of ``panels``, which are drawn into it afterwards.
+
+    One x axis, under the bottom panel, serves every panel, so they pan and zoom together.
+    plotly.js turns off the grid of an axis that bars stand on, so the volume and MACD bars on this
+    shared one would take the time grid away from every panel without ``showgrid``.
+    """
+    last = bars[-1]
+    when = f"{last.time.astimezone(UTC):%Y-%m-%d}"
+    if bar_size.seconds < BarSize.DAY_1.seconds:
+        when = f"{last.time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    xaxis: dict[str, Any] = {
+        "anchor": "y" if len(panels) == 1 else f"y{len(panels)}",
+        "showgrid": True,
+        "rangeslider": {"visible": False},
+    }
+    if _hides_weekends(bar_size, bars):
+        xaxis["rangebreaks"] = [{"bounds": ["sat", "mon"]}]
+    layout: dict[str, Any] = {
+        "template": json.loads(_TEMPLATE),
+        "width": DEFAULT_WIDTH,
+        "height": DEFAULT_HEIGHT,
+        "title": {
+            "text": f"{symbol.symbol} · {bar_size.value} · last close {data.price(last.close)} {symbol.currency}"
+            f" ({when})",
+            "x": 0.01,
+            "xanchor": "left",
+        },
+        "margin": {"l": 70, "r": 30, "t": 80, "b": 40},
+        "hovermode": "x",
+        "bargap": 0.1,
+        "xaxis": xaxis,
+        "annotations": [],
+        "shapes": [],
+    }
+    for row, (panel, (bottom, top)) in enumerate(zip(panels, _domains([p.weight for p in panels]), strict=True), 1):
+        suffix = "" if row == 1 else str(row)
+        layout[f"yaxis{suffix}"] = {"anchor": "x", "domain": [bottom, top]}
+        layout[f"legend{suffix}"] = _legend(panel.title, top)
+    return layout
+
+
+def _line(data: _Data, key: str, colour: str, *, width: float = 1.2, dash: str = "solid") -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "x": data.x,
+        "y": data.series[key],
+        "name": key,
+        "mode": "lines",
+        "line": {"color": colour, "width": width, "dash": dash},
+    }
 
 
 def _draw_lines(canvas: _Canvas, data: _Data, keys: Sequence[str]) -> None:
@@ -257,16 +342,17 @@ def _draw_lines(canvas: _Canvas, data: _Data, keys: Sequence[str]) -> None:
 
 def _draw_price(canvas: _Canvas, data: _Data) -> None:
     canvas.add(
-        go.Candlestick(
-            x=data.x,
-            open=data.open,
-            high=data.high,
-            low=data.low,
-            close=data.close,
-            name="candles",
-            increasing={"line": {"color": _UP, "width": 1}, "fillcolor": _UP},
-            decreasing={"line": {"color": _DOWN, "width": 1}, "fillcolor": _DOWN},
-        )
+        {
+            "type": "candlestick",
+            "x": data.x,
+            "open": data.open,
+            "high": data.high,
+            "low": data.low,
+            "close": data.close,
+            "name": "candles",
+            "increasing": {"line": {"color": _UP, "width": 1}, "fillcolor": _UP},
+            "decreasing": {"line": {"color": _DOWN, "width": 1}, "fillcolor": _DOWN},
+        }
     )
     if "bb_upper" in data.series:
         canvas.add(_line(data, "bb_upper", _BAND, width=0.8))
@@ -282,7 +368,16 @@ def _draw_price(canvas: _Canvas, data: _Data) -> None:
 
 def _draw_supertrend(canvas: _Canvas, data: _Data) -> None:
     """The close with the SuperTrend line, green where the trend is up and red where it is down."""
-    canvas.add(go.Scatter(x=data.x, y=data.close, name="close", mode="lines", line={"color": _GREY, "width": 1}))
+    canvas.add(
+        {
+            "type": "scatter",
+            "x": data.x,
+            "y": data.close,
+            "name": "close",
+            "mode": "lines",
+            "line": {"color": _GREY, "width": 1},
+        }
+    )
     direction = data.series.get("supertrend_direction")
     if direction is None:
         canvas.add(_line(data, "supertrend", _LINE_COLOURS[0], width=1.6))
@@ -292,12 +387,23 @@ def _draw_supertrend(canvas: _Canvas, data: _Data) -> None:
             value if value is not None and side is not None and side * sign > 0 else None
             for value, side in zip(data.series["supertrend"], direction, strict=True)
         ]
-        canvas.add(go.Scatter(x=data.x, y=y, name=name, mode="lines", line={"color": colour, "width": 1.6}))
+        canvas.add(
+            {
+                "type": "scatter",
+                "x": data.x,
+                "y": y,
+                "name": name,
+                "mode": "lines",
+                "line": {"color": colour, "width": 1.6},
+            }
+        )
 
 
 def _draw_volume(canvas: _Canvas, data: _Data) -> None:
     colours = [_UP if close >= open_ else _DOWN for open_, close in zip(data.open, data.close, strict=True)]
-    canvas.add(go.Bar(x=data.x, y=data.volume, name="volume", marker={"color": colours}, opacity=0.6))
+    canvas.add(
+        {"type": "bar", "x": data.x, "y": data.volume, "name": "volume", "marker": {"color": colours}, "opacity": 0.6}
+    )
     _draw_lines(canvas, data, _numbered(data, "volume_ma"))
 
 
@@ -305,7 +411,16 @@ def _draw_macd(canvas: _Canvas, data: _Data) -> None:
     if "macd_hist" in data.series:
         histogram = data.series["macd_hist"]
         colours = [_DOWN if value is not None and value < 0 else _UP for value in histogram]
-        canvas.add(go.Bar(x=data.x, y=histogram, name="macd_hist", marker={"color": colours}, opacity=0.6))
+        canvas.add(
+            {
+                "type": "bar",
+                "x": data.x,
+                "y": histogram,
+                "name": "macd_hist",
+                "marker": {"color": colours},
+                "opacity": 0.6,
+            }
+        )
     _draw_lines(canvas, data, [key for key in ("macd", "macd_signal") if key in data.series])
 
 
@@ -314,11 +429,10 @@ def _annotate_close(canvas: _Canvas, data: _Data) -> None:
     highest = max(range(len(data.close)), key=data.close.__getitem__)
     lowest = min(range(len(data.close)), key=data.close.__getitem__)
     for label, index, rise in (("Max", highest, -25), ("Min", lowest, 25)):
-        canvas.fig.add_annotation(
+        canvas.annotate(
             x=data.x[index],
             y=data.close[index],
             xref="x",
-            yref=canvas.yref,
             text=f"{label} {data.price(data.close[index])}",
             showarrow=True,
             arrowhead=2,
@@ -329,12 +443,11 @@ def _annotate_close(canvas: _Canvas, data: _Data) -> None:
         )
     average = sum(data.close) / len(data.close)
     canvas.level(average)
-    canvas.fig.add_annotation(
+    canvas.annotate(
         x=0,
         xref="paper",
         xanchor="left",
         y=average,
-        yref=canvas.yref,
         yanchor="bottom",
         text=f"Avg {data.price(average)}",
         showarrow=False,
@@ -360,42 +473,19 @@ def _mark_patterns(canvas: _Canvas, data: _Data, patterns: Sequence[PatternHit])
             continue
         colour = _UP if bullish else _DOWN
         canvas.add(
-            go.Scatter(
-                x=[data.x[index] for index in marked],
-                y=[data.low[index] - offset if bullish else data.high[index] + offset for index in marked],
-                text=[", ".join(sorted(names[bullish, index])) for index in marked],
-                name=name,
-                mode="markers+text",
-                textposition=position,
-                cliponaxis=False,
-                textfont={"size": 9, "color": colour},
-                marker={"symbol": marker, "size": 9, "color": colour},
-            )
+            {
+                "type": "scatter",
+                "x": [data.x[index] for index in marked],
+                "y": [data.low[index] - offset if bullish else data.high[index] + offset for index in marked],
+                "text": [", ".join(sorted(names[bullish, index])) for index in marked],
+                "name": name,
+                "mode": "markers+text",
+                "textposition": position,
+                "cliponaxis": False,
+                "textfont": {"size": 9, "color": colour},
+                "marker": {"symbol": marker, "size": 9, "color": colour},
+            }
         )
-
-
-def _lay_out(fig: go.Figure, symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar], data: _Data) -> None:
-    last = bars[-1]
-    when = f"{last.time.astimezone(UTC):%Y-%m-%d}"
-    if bar_size.seconds < BarSize.DAY_1.seconds:
-        when = f"{last.time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    fig.update_layout(
-        template="plotly_white",
-        width=DEFAULT_WIDTH,
-        height=DEFAULT_HEIGHT,
-        title={
-            "text": f"{symbol.symbol} · {bar_size.value} · last close {data.price(last.close)} {symbol.currency}"
-            f" ({when})",
-            "x": 0.01,
-            "xanchor": "left",
-        },
-        margin={"l": 70, "r": 30, "t": 80, "b": 40},
-        hovermode="x",
-        bargap=0.1,
-    )
-    fig.update_xaxes(rangeslider_visible=False)
-    if _hides_weekends(bar_size, bars):
-        fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
 
 
 def _hides_weekends(bar_size: BarSize, bars: Sequence[Bar]) -> bool:
