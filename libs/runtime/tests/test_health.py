@@ -86,7 +86,8 @@ async def test_metrics_count_outcomes_and_lag(service: Service, nats_client: Nat
     await asyncio.sleep(0.3)
     async with httpx.AsyncClient() as client:
         text = (await client.get(_health_url(service, "/metrics"))).text
-    assert 'tradelane_messages_total{outcome="given_up",service="market-data",subject="pipeline.execution.requested"}' in text
+    given_up = 'outcome="given_up",service="market-data",subject="pipeline.execution.requested"'
+    assert f"tradelane_messages_total{{{given_up}}} 1.0" in text
     assert 'tradelane_consumer_pending{consumer="market-data"} 0.0' in text
     report = HealthReport.model_validate(json.loads((await nats_client.request(subjects.HEALTH, b"")).data))
     assert report.failed == 1
