@@ -71,6 +71,12 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
         execution = await _wait_for_end(client, run.json()["execution_id"])
         assert execution["status"] == "failed"
         assert "ZZZZ" in execution["error"]
+        # the dead letter is recorded by its own lineage consumer, a moment after the failure
+        for _ in range(40):
+            execution = (await client.get(f"/api/executions/{run.json()['execution_id']}")).json()
+            if any(step["step"] == "dead_letter" for step in execution["steps"]):
+                break
+            await asyncio.sleep(0.25)
         failed = {step["step"]: step for step in execution["steps"] if step["status"] == "failed"}
         assert set(failed) == {"market_data", "dead_letter"}
         assert "ZZZZ" in failed["market_data"]["error"]
