@@ -10,8 +10,8 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 from nats.aio.client import Client as NatsClient
+from prometheus_client import REGISTRY
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
