@@ -206,3 +206,25 @@ async def _streams(nats_settings: Settings, nats_client: NatsClient) -> None:
     from tradelane.runtime.streams import provision
 
     await provision(nats_client.jetstream(), nats_settings)
+
+
+async def test_a_body_that_is_not_json_is_dead_lettered_not_retried(
+    run_step: StepRunner, nats_client: NatsClient
+) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        return _bars_for(msg)
+
+    await run_step(handler)
+    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    await nats_client.jetstream().publish(subjects.EXECUTION_REQUESTED, b"\x00not json")
+    letter = await asyncio.wait_for(dead.get(), 5)
+    assert letter.data == b"\x00not json"
+    assert letter.headers is not None
+    assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
+    await asyncio.sleep(0.5)
+    assert calls == 0
+    assert dead.empty()
