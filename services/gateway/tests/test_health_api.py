@@ -37,3 +37,10 @@ async def test_a_closed_nats_connection_is_a_readiness_problem(nats_url: str) ->
     assert nats_problem(client) is None
     await client.close()
     assert nats_problem(client) == "not connected to NATS"
+
+
+async def test_metrics_are_served_in_the_prometheus_format(client: httpx.AsyncClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "process_cpu_seconds_total" in response.text or "python_gc_objects_collected_total" in response.text

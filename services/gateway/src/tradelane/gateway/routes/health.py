@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tradelane.gateway.deps import State
 from tradelane.gateway.readiness import nats_problem, postgres_problem
 from tradelane.gateway.schemas import Health, Readiness
+from tradelane.runtime.metrics import METRICS_CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["health"])
 
@@ -34,3 +35,9 @@ async def readyz(state: State) -> JSONResponse:
         body.model_dump(),
         status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, include_in_schema=False)
+async def metrics() -> Response:
+    """The gateway process's metrics in the Prometheus text format."""
+    return Response(render_metrics(), media_type=METRICS_CONTENT_TYPE)
