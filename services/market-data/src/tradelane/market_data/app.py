@@ -1,26 +1,131 @@
-"""Wiring of the market-data service."""
+"""Wiring of the market-data service: the provider, the pipeline step, the symbol service and IB status."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
 import structlog
 
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Contract
 from tradelane.contracts.subjects import Step
+from tradelane.contracts.symbols import (
+    BatchCacheRequest,
+    BatchCacheResult,
+    CacheStats,
+    CacheStatsRequest,
+    IbStatus,
+    IbStatusRequest,
+    RefreshRequest,
+    RefreshResult,
+    SymbolDetailsRequest,
+    SymbolDetailsResult,
+    SymbolSearchRequest,
+    SymbolSearchResult,
+)
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.market_data.handlers import BarsFetcher
+from tradelane.market_data.ib_connection import IbConnection, IbEndpoint
+from tradelane.market_data.ib_provider import IbProvider
+from tradelane.market_data.pacing import PacingLimiter, PacingRules
+from tradelane.market_data.provider import MarketDataProvider
 from tradelane.market_data.simulated import SimulatedProvider
+from tradelane.market_data.symbol_service import SymbolService
 from tradelane.runtime.service import Service
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+from tradelane.store.symbols import SymbolRepository
 
 log = structlog.get_logger(__name__)
 
 
+def pacing_rules(settings: MarketDataSettings) -> PacingRules:
+    """IB's pacing limits as configured (the defaults are IB's own)."""
+    return PacingRules(
+        historical_requests=settings.ib_historical_requests,
+        historical_window=settings.ib_historical_window_seconds,
+        identical_gap=settings.ib_identical_request_gap_seconds,
+        max_in_flight=settings.ib_max_in_flight,
+        messages_per_second=settings.ib_messages_per_second,
+        violation_pause=settings.ib_pacing_violation_pause_seconds,
+        max_wait=settings.ib_max_pacing_wait_seconds,
+    )
+
+
+def ib_endpoint(settings: MarketDataSettings) -> IbEndpoint:
+    return IbEndpoint(
+        host=settings.ib_host,
+        port=settings.ib_port,
+        client_id=settings.ib_client_id,
+        account=settings.ib_account,
+        timeout=settings.ib_timeout,
+        reconnect_initial=settings.ib_reconnect_initial_seconds,
+        reconnect_max=settings.ib_reconnect_max_seconds,
+    )
+
+
 def build(settings: MarketDataSettings | None = None) -> Service:
+    """The market-data service with the configured provider (simulated unless ``TRADELANE_MARKET_DATA_PROVIDER=ib``)."""
     settings = settings or MarketDataSettings()
-    provider = SimulatedProvider()
     service = Service("market-data", settings)
+    provider: MarketDataProvider
+    if settings.market_data_provider == "ib":
+        connection = IbConnection(ib_endpoint(settings))
+        provider = IbProvider(
+            connection,
+            PacingLimiter(pacing_rules(settings)),
+            request_timeout=settings.ib_timeout,
+            historical_timeout=settings.ib_historical_timeout,
+        )
+        service.on_start(connection.start)
+        service.on_stop(connection.close)
+    else:
+        provider = SimulatedProvider()
     service.step(Step.MARKET_DATA)(BarsFetcher(provider).on_execution_requested)
+    symbols: dict[str, SymbolService] = {}
 
     @service.on_start
-    async def say_which_provider() -> None:
+    async def open_symbol_cache() -> None:
+        pool = await create_pool(settings.database_url)
+        service.resources.push_async_callback(pool.close)
+        await migrate(pool)
+        symbols["service"] = SymbolService(
+            provider,
+            SymbolRepository(pool, provider.name),
+            ttl=timedelta(days=settings.symbol_cache_ttl_days),
+        )
         log.info("market_data_provider_selected", provider=provider.name)
+
+    def answers(subject: str) -> Callable[[Callable[..., Awaitable[Contract]]], object]:
+        """Answer core NATS requests on ``subject``; one replica of the queue group answers each."""
+        subscriber: Callable[[Callable[..., Awaitable[Contract]]], object] = service.broker.subscriber(
+            subject, queue=subjects.SYMBOL_SERVICE_QUEUE
+        )
+        return subscriber
+
+    @answers(subjects.SYMBOLS_SEARCH)
+    async def search(request: SymbolSearchRequest) -> SymbolSearchResult:
+        return await symbols["service"].search(request)
+
+    @answers(subjects.SYMBOLS_DETAILS)
+    async def details(request: SymbolDetailsRequest) -> SymbolDetailsResult:
+        return await symbols["service"].details(request)
+
+    @answers(subjects.SYMBOLS_BATCH_CACHE)
+    async def batch_cache(request: BatchCacheRequest) -> BatchCacheResult:
+        return await symbols["service"].batch_cache(request)
+
+    @answers(subjects.SYMBOLS_REFRESH)
+    async def refresh(request: RefreshRequest) -> RefreshResult:
+        return await symbols["service"].refresh(request)
+
+    @answers(subjects.SYMBOLS_CACHE_STATS)
+    async def cache_stats(request: CacheStatsRequest) -> CacheStats:
+        return await symbols["service"].stats(request)
+
+    @answers(subjects.IB_STATUS)
+    async def ib_status(request: IbStatusRequest) -> IbStatus:
+        return provider.status()
 
     return service

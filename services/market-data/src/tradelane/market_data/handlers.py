@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from tradelane.contracts.events import BarsFetched, ExecutionRequested
-from tradelane.market_data.provider import MarketDataProvider, ProviderUnavailableError, SymbolNotFoundError
+from tradelane.market_data.provider import (
+    MarketDataProvider,
+    ProviderRequestError,
+    ProviderUnavailableError,
+    SymbolNotFoundError,
+)
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 
 
@@ -17,11 +22,20 @@ class BarsFetcher:
         strategy = msg.strategy
         try:
             symbol = await self._provider.resolve(strategy.symbol)
-            bars = await self._provider.bars(symbol, strategy.bar_size, strategy.duration, msg.as_of)
-        except SymbolNotFoundError as error:
+            bars = await self._provider.bars(
+                symbol,
+                strategy.bar_size,
+                strategy.duration,
+                msg.as_of,
+                use_rth=strategy.use_rth,
+                what_to_show=strategy.what_to_show,
+            )
+        except (SymbolNotFoundError, ProviderRequestError) as error:
             raise PermanentStepError(str(error)) from error
         except ProviderUnavailableError as error:
-            raise TransientStepError(f"{self._provider.name} provider unavailable: {error}") from error
+            raise TransientStepError(
+                f"{self._provider.name} provider unavailable: {error}", retry_after=error.retry_after
+            ) from error
         if not bars:
             raise PermanentStepError(
                 f"{self._provider.name} returned no {strategy.bar_size.value} bars for {symbol.symbol} "

@@ -33,7 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import MAX_BARS, AssetType, BarSize, SymbolRef, duration_seconds
+from tradelane.contracts.strategy import MAX_BARS, AssetType, BarSize, SymbolRef, WhatToShow, duration_seconds
+from tradelane.contracts.symbols import IbStatus, SymbolDetails, SymbolSummary
 from tradelane.market_data.provider import SymbolNotFoundError
 
 FloatArray = npt.NDArray[np.float64]
@@ -102,6 +103,22 @@ class SimulatedInstrument:
             min_tick=self.min_tick,
         )
 
+    def details(self) -> SymbolDetails:
+        """The instrument as the symbol cache keeps it."""
+        return SymbolDetails(
+            conid=self.conid,
+            symbol=self.symbol,
+            asset_type=self.asset_type,
+            exchange=self.exchange,
+            primary_exchange=self.exchange,
+            currency=self.currency,
+            description=self.description,
+            min_tick=self.min_tick,
+            local_symbol=f"{self.symbol}.{self.currency}" if self.asset_type == AssetType.FOREX else self.symbol,
+            time_zone="UTC",
+            valid_exchanges=(self.exchange,),
+        )
+
 
 UNIVERSE: tuple[SimulatedInstrument, ...] = (
     SimulatedInstrument(
@@ -160,10 +177,21 @@ class SimulatedProvider:
         """
         return self.instrument(ref).resolved()
 
-    async def bars(self, symbol: ResolvedSymbol, bar_size: BarSize, duration: str, end: datetime) -> tuple[Bar, ...]:
+    async def bars(
+        self,
+        symbol: ResolvedSymbol,
+        bar_size: BarSize,
+        duration: str,
+        end: datetime,
+        *,
+        use_rth: bool = True,
+        what_to_show: WhatToShow = "TRADES",
+    ) -> tuple[Bar, ...]:
         """Bars starting after ``end - duration`` and before ``end``, oldest first, at most ``MAX_BARS``.
 
         The bar in progress at ``end`` is included, as IB includes it, with its complete values.
+        The simulated sessions are regular hours only and one price path serves every
+        ``what_to_show``, so both options are accepted and change nothing.
         """
         instrument = self._by_conid(symbol.conid)
         if end.tzinfo is None:
@@ -173,7 +201,7 @@ class SimulatedProvider:
         start = math.floor(end.timestamp()) - duration_seconds(duration)
         return simulate_bars(instrument, bar_size, start, stop)
 
-    async def search(self, text: str, limit: int = 10) -> tuple[ResolvedSymbol, ...]:
+    async def search(self, text: str, limit: int = 10) -> tuple[SymbolSummary, ...]:
         """Instruments whose symbol or description contains ``text`` (any case).
 
         Exact symbol first, then symbol prefix, symbol substring, description substring.
@@ -184,7 +212,20 @@ class SimulatedProvider:
             for position, instrument in enumerate(self._universe)
             if (rank := _match_rank(instrument, needle)) is not None
         )
-        return tuple(instrument.resolved() for _, _, instrument in ranked[: max(limit, 0)])
+        return tuple(instrument.details().summary() for _, _, instrument in ranked[: max(limit, 0)])
+
+    async def details(self, conid: int) -> SymbolDetails:
+        """The instrument with ``conid``; ``SymbolNotFoundError`` lists the ones there are."""
+        return self._by_conid(conid).details()
+
+    def status(self) -> IbStatus:
+        """The simulated provider does not talk to IB, and says so."""
+        return IbStatus(
+            provider=self.name,
+            connected=False,
+            detail="market data comes from the simulated provider; set TRADELANE_MARKET_DATA_PROVIDER=ib "
+            "and TRADELANE_IB_HOST/_PORT to use IB",
+        )
 
     def instrument(self, ref: SymbolRef) -> SimulatedInstrument:
         """The simulated instrument ``ref`` names; ``SymbolNotFoundError`` says what is known instead."""

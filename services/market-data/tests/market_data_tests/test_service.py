@@ -1,0 +1,175 @@
+"""The market-data service as it runs: real NATS and Postgres, IB as the fake TWS on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from fake_tws import FakeTws, In
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from market_data_tests.tws_fixtures import AAPL, AAPL_BARS, AS_OF
+from tradelane.contracts import subjects
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
+from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
+from tradelane.contracts.symbols import IbStatus, SymbolSearchRequest, SymbolSearchResult
+from tradelane.market_data.app import build
+from tradelane.market_data.config import MarketDataSettings
+from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+
+Starter = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+async def start_market_data(settings: Settings) -> AsyncIterator[Starter]:
+    """Start market-data with ``overrides`` on this test's settings; stopped at the end."""
+    started: list[Service] = []
+
+    async def start(**overrides: object) -> Service:
+        service = build(MarketDataSettings.model_validate({**settings.model_dump(), **overrides}))
+        await service.start()
+        await service.broker.connection.flush()  # its subscriptions reach the server before the test asks
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.close()
+
+
+def ib_settings(tws: FakeTws) -> dict[str, object]:
+    return {
+        "market_data_provider": "ib",
+        "ib_host": tws.host,
+        "ib_port": tws.port,
+        "ib_client_id": 21,
+        "ib_timeout": 2,
+        "ib_reconnect_initial_seconds": 0.1,
+        "ib_reconnect_max_seconds": 0.5,
+        "ib_identical_request_gap_seconds": 0,
+    }
+
+
+def execution(symbol: str = "AAPL") -> ExecutionRequested:
+    return ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        strategy=StrategyDefinition(name="ib test", symbol=SymbolRef(symbol=symbol), duration="1 Y"),
+        trigger=Trigger.MANUAL,
+        as_of=AS_OF,
+    )
+
+
+async def publish(client: NatsClient, request: ExecutionRequested) -> None:
+    await client.jetstream().publish(
+        subjects.EXECUTION_REQUESTED,
+        request.model_dump_json().encode(),
+        headers=dedup_headers(request),
+        stream=subjects.PIPELINE_STREAM,
+    )
+
+
+async def collect(client: NatsClient, subject: str) -> asyncio.Queue[Msg]:
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def put(msg: Msg) -> None:
+        await queue.put(msg)
+
+    await client.subscribe(subject, cb=put)
+    return queue
+
+
+async def ask(client: NatsClient, subject: str, body: dict[str, object]) -> dict[str, object]:
+    reply = await client.request(
+        subject, json.dumps(body).encode(), timeout=5, headers={"content-type": "application/json"}
+    )
+    answer: dict[str, object] = json.loads(reply.data)
+    return answer
+
+
+async def test_a_step_fetches_the_fixture_bars_from_ib(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient
+) -> None:
+    await start_market_data(**ib_settings(tws))
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    request = execution()
+    await publish(nats_client, request)
+    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 10)).data)
+    assert (event.execution_id, event.provider, event.symbol.conid) == (request.execution_id, "ib", AAPL.conid)
+    expected = [bar for bar in AAPL_BARS if AS_OF - timedelta(days=365) <= bar.time < AS_OF]
+    assert [(bar.time, bar.close) for bar in event.bars] == [(bar.time, bar.close) for bar in expected]
+
+
+async def test_a_step_cut_by_a_dropped_connection_is_retried_after_reconnecting_and_completes(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient
+) -> None:
+    await start_market_data(**ib_settings(tws))
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failed = await collect(nats_client, subjects.STEP_FAILED)
+    tws.drop_on_next(In.REQ_HISTORICAL_DATA)
+    request = execution()
+    await publish(nats_client, request)
+    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 15)).data)
+    assert event.execution_id == request.execution_id
+    assert len(event.bars) > 200
+    assert len(tws.requests_of(In.REQ_HISTORICAL_DATA)) == 2
+    assert tws.sessions_started == 2
+    assert failed.empty()
+
+
+async def test_an_unknown_symbol_fails_the_step_once_with_ibs_code(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient
+) -> None:
+    await start_market_data(**ib_settings(tws))
+    failed = await collect(nats_client, subjects.STEP_FAILED)
+    await publish(nats_client, execution("NOPE"))
+    failure = StepFailed.model_validate_json((await asyncio.wait_for(failed.get(), 10)).data)
+    assert (failure.step, failure.kind, failure.deliveries) == ("market_data", "permanent", 1)
+    assert "error 200: No security definition has been found" in failure.error
+    assert len(tws.requests_of(In.REQ_CONTRACT_DETAILS)) == 1
+
+
+async def test_while_ib_is_down_the_step_is_retried_not_failed(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient
+) -> None:
+    """A stopped TWS naks the step with a delay; once TWS is back on its port, the step completes."""
+    await tws.stop()
+    await start_market_data(**ib_settings(tws))
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failed = await collect(nats_client, subjects.STEP_FAILED)
+    await publish(nats_client, execution())
+    await asyncio.sleep(0.5)
+    await tws.start()
+    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 15)).data)
+    assert event.provider == "ib"
+    assert failed.empty()
+
+
+async def test_ib_status_is_answered_over_the_bus(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient
+) -> None:
+    await start_market_data(**ib_settings(tws))
+    status = IbStatus.model_validate(await ask(nats_client, subjects.IB_STATUS, {}))
+    assert (status.provider, status.connected, status.server_version, status.client_id) == ("ib", True, 178, 21)
+    assert status.accounts == ("DU1234567",)
+    assert status.pacing is not None
+
+
+async def test_the_simulated_default_answers_search_and_status_over_the_bus(
+    start_market_data: Starter, nats_client: NatsClient
+) -> None:
+    await start_market_data()
+    found = SymbolSearchResult.model_validate(
+        await ask(nats_client, subjects.SYMBOLS_SEARCH, SymbolSearchRequest(text="msft").model_dump())
+    )
+    assert ([hit.symbol for hit in found.results], found.provider) == (["MSFT"], "simulated")
+    status = IbStatus.model_validate(await ask(nats_client, subjects.IB_STATUS, {}))
+    assert (status.provider, status.connected) == ("simulated", False)
+    assert "TRADELANE_MARKET_DATA_PROVIDER=ib" in status.detail

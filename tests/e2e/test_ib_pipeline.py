@@ -1,0 +1,132 @@
+"""The whole system with ``TRADELANE_MARKET_DATA_PROVIDER=ib``, pointed at the fake TWS on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import System, wait_until_ready
+from tradelane.cli.services import SERVICES
+from tradelane.cli.supervisor import Supervisor
+from tradelane.runtime.embedded import free_port
+from tradelane.runtime.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "market-data" / "tests"))
+
+from fake_tws import FakeTws
+from market_data_tests.tws_fixtures import AAPL, daily_bars
+
+pytestmark = pytest.mark.e2e
+
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+AAPL_BARS = daily_bars(TODAY - timedelta(days=420), 300, 200.0)
+
+
+@pytest.fixture
+async def tws() -> AsyncIterator[FakeTws]:
+    async with FakeTws([AAPL], {AAPL.conid: AAPL_BARS}) as server:
+        yield server
+
+
+@pytest.fixture
+async def ib_system(settings: Settings, tws: FakeTws) -> AsyncIterator[System]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRADELANE_NATS_URL": settings.nats_url,
+        "TRADELANE_DATABASE_URL": settings.database_url,
+        "TRADELANE_GATEWAY_PORT": str(port),
+        "TRADELANE_ACK_WAIT_SECONDS": "5",
+        "TRADELANE_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1, 1]",
+        "TRADELANE_LOG_FORMAT": "json",
+        "TRADELANE_LOG_LEVEL": "WARNING",
+        "TRADELANE_MARKET_DATA_PROVIDER": "ib",
+        "TRADELANE_IB_HOST": tws.host,
+        "TRADELANE_IB_PORT": str(tws.port),
+        "TRADELANE_IB_CLIENT_ID": "31",
+        "TRADELANE_IB_TIMEOUT": "3",
+        "TRADELANE_IB_RECONNECT_INITIAL_SECONDS": "0.2",
+        "TRADELANE_IB_RECONNECT_MAX_SECONDS": "1",
+        "TRADELANE_IB_IDENTICAL_REQUEST_GAP_SECONDS": "0",
+    }
+    supervisor = Supervisor(SERVICES, env)
+    running = asyncio.create_task(supervisor.run())
+    gateway = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_ready(gateway)
+        yield System(supervisor, gateway, settings)
+    finally:
+        await supervisor.stop()
+        await running
+
+
+async def _ib_connected(client: httpx.AsyncClient, timeout: float = 30) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await client.get("/api/ib/status")
+        if response.status_code == 200 and response.json()["connected"]:
+            return dict(response.json())
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"market-data not connected to the fake TWS: {response.text[:500]}")
+        await asyncio.sleep(0.2)
+
+
+async def _run(client: httpx.AsyncClient, strategy_id: str, timeout: float = 60) -> dict[str, Any]:
+    run = await client.post(f"/api/strategies/{strategy_id}/run")
+    assert run.status_code == 202, run.text
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await client.get(f"/api/executions/{run.json()['execution_id']}")
+        if response.status_code == 200 and response.json()["status"] != "running":
+            return dict(response.json())
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"execution still running: {response.text[:500]}")
+        await asyncio.sleep(0.25)
+
+
+async def test_strategies_run_on_the_ib_servers_bars_and_a_dropped_connection_heals(
+    ib_system: System, tws: FakeTws
+) -> None:
+    async with httpx.AsyncClient(base_url=ib_system.gateway, timeout=30) as client:
+        status = await _ib_connected(client)
+        assert (status["provider"], status["server_version"], status["accounts"]) == ("ib", 178, ["DU1234567"])
+
+        found = (await client.get("/api/symbols/search", params={"q": "aapl"})).json()
+        assert [(hit["conid"], hit["symbol"]) for hit in found["results"]] == [(AAPL.conid, "AAPL")]
+
+        strategy = {
+            "name": "ib-e2e",
+            "symbol": {"symbol": "AAPL"},
+            "duration": "1 Y",
+            "schedule": {"cron": "0 0 1 1 *"},
+        }
+        created = await client.post("/api/strategies", json=strategy)
+        assert created.status_code == 201, created.text
+        execution = await _run(client, created.json()["id"])
+        assert execution["status"] in {"completed", "rejected"}, execution
+        market_data = next(step for step in execution["steps"] if step["step"] == "market_data")
+        assert market_data["output"]["provider"] == "ib"
+        window_start = datetime.fromisoformat(execution["started_at"]) - timedelta(days=365)
+        expected = [bar.close for bar in AAPL_BARS if bar.time >= window_start]
+        assert [bar["close"] for bar in market_data["output"]["bars"]] == expected[
+            -len(market_data["output"]["bars"]) :
+        ]
+        assert len(market_data["output"]["bars"]) >= len(expected) - 1
+
+        sessions = tws.sessions_started
+        await tws.drop_all()
+        deadline = asyncio.get_running_loop().time() + 30
+        while tws.sessions_started == sessions:
+            assert asyncio.get_running_loop().time() < deadline, "market-data did not reconnect"
+            await asyncio.sleep(0.1)
+        await _ib_connected(client)
+        again = await _run(client, created.json()["id"])
+        assert again["status"] in {"completed", "rejected"}, again
