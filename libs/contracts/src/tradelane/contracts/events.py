@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
 from tradelane.contracts.envelope import Contract, Envelope
 from tradelane.contracts.market import Bar, MarketSnapshot, ObjectRef, PatternHit, ResolvedSymbol
-from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.contracts.strategy import BarSize, StrategyDefinition
 
 
 class Trigger(StrEnum):
@@ -84,6 +85,46 @@ class Analysis(Contract):
     model: str = Field(description="Who analysed: a model name, or 'offline-rules-v1'.")
 
 
+class TemplateRef(Contract):
+    """The prompt template a model call rendered: a stored one (id and version) or a built-in one."""
+
+    type: Literal["analysis", "consolidation", "system"]
+    name: str = Field(description="The template's name; built-in ones are 'builtin-<type>-<language>'.")
+    template_id: UUID | None = Field(default=None, description="Stored template id; None for a built-in one.")
+    version: int | None = Field(default=None, ge=1, description="The version rendered; None for a built-in one.")
+
+
+class LlmCall(Contract):
+    """One question to the vision model and its answer, recorded in full for the lineage."""
+
+    purpose: Literal["analysis", "consolidation"] = Field(
+        description="'analysis' reads one timeframe; 'consolidation' combines the timeframes' readings."
+    )
+    timeframe: BarSize = Field(description="The timeframe analysed (the strategy's bar size for a consolidation).")
+    provider: str = Field(description="Host of the OpenAI-compatible endpoint, e.g. 'api.openai.com'.")
+    model: str
+    templates: tuple[TemplateRef, ...] = Field(description="The system and the user template rendered.")
+    system_prompt: str = Field(description="The rendered system message.")
+    prompt: str = Field(description="The rendered user prompt.")
+    images: tuple[str, ...] = Field(default=(), description="sha256 of each chart image sent, in order.")
+    temperature: float
+    max_tokens: int
+    response_format: Literal["json_schema", "json_object", "text"] | None = Field(
+        default=None, description="How the answer was asked for; None when it came from the cache."
+    )
+    replies: tuple[str, ...] = Field(default=(), description="Raw text of every reply, a repaired one last.")
+    validation_errors: tuple[str, ...] = Field(
+        default=(), description="Why a reply was not a valid answer, one per invalid reply."
+    )
+    parsed: Analysis | None = Field(default=None, description="The valid answer; None when there was none.")
+    tokens_in: int = Field(default=0, ge=0, description="Prompt tokens, all requests of this call together.")
+    tokens_out: int = Field(default=0, ge=0, description="Completion tokens, all requests of this call together.")
+    latency_ms: float = Field(default=0, ge=0, description="Time spent waiting for the model.")
+    cost: Decimal | None = Field(default=None, description="Estimated cost from the price table; None if unpriced.")
+    cached: bool = Field(default=False, description="The answer came from the response cache (no request made).")
+    cache_key: str = Field(description="sha256 of (model, prompts, image hashes, parameters).")
+
+
 class AnalysisCompleted(Envelope):
     """Step 5: the analyst's reading of the execution's chart(s)."""
 
@@ -91,6 +132,11 @@ class AnalysisCompleted(Envelope):
     snapshot: MarketSnapshot
     analysis: Analysis
     charts: tuple[ObjectRef, ...] = Field(default=(), description="Charts the analyst was shown.")
+    llm_calls: tuple[LlmCall, ...] = Field(
+        default=(),
+        description="Every model call behind the analysis, in order: one per timeframe, then the consolidation "
+        "(empty for the offline analyst).",
+    )
 
 
 class Action(StrEnum):

@@ -1,1 +1,1 @@
-"""Chart and indicator analysis (offline rules, OpenAI-compatible later)."""
+"""Chart and indicator analysis: a vision model on any OpenAI-compatible server, or the offline rules."""

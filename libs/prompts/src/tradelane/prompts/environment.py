@@ -1,0 +1,120 @@
+"""The sandboxed Jinja2 environment every template renders in, and its formatting filters.
+
+The environment is Jinja2's ``ImmutableSandboxedEnvironment``: a template cannot reach Python
+internals (``__class__``, ``__globals__``...) or modify the values it is given. Undefined
+variables and attributes are errors (``StrictUndefined``), so a typo fails at save rather than
+printing nothing. ``trim_blocks`` and ``lstrip_blocks`` are on: a line holding only a
+``{% ... %}`` tag leaves no blank line behind.
+
+Filters, on top of Jinja2's own (``round``, ``join``, ``default``, ``upper``...); each prints
+``n/a`` for a missing (None) value:
+
+- ``price`` - a price with the decimals of the symbol's tick (``min_tick``): ``{{ latest_price | price }}``;
+- ``number(digits=2)`` - thousands separators: ``{{ bar_summary.average_volume | number(0) }}``;
+- ``percent(digits=2)`` - a fraction as a percentage: ``{{ 0.0123 | percent }}`` is ``1.23%``;
+- ``signed(digits=2)`` - with its sign: ``{{ -1.5 | signed }}`` is ``-1.50``;
+- ``currency(digits=2)`` - a number followed by the symbol's currency: ``1,234.50 USD``;
+- ``date(format="%Y-%m-%d")`` - a datetime (or ISO string) formatted with strftime.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from jinja2 import StrictUndefined, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+MISSING = "n/a"
+DEFAULT_PRICE_DECIMALS = 2
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decimals_of(tick: Any) -> int:
+    try:
+        exponent = Decimal(str(tick)).normalize().as_tuple().exponent
+    except InvalidOperation:
+        return DEFAULT_PRICE_DECIMALS
+    return max(0, -exponent) if isinstance(exponent, int) else DEFAULT_PRICE_DECIMALS
+
+
+@pass_context
+def price_filter(context: Context, value: Any, decimals: int | None = None) -> str:
+    """A price with the symbol tick's decimals (or ``decimals``)."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    places = decimals if decimals is not None else _decimals_of(context.get("min_tick", 0.01))
+    return f"{number:.{places}f}"
+
+
+def number_filter(value: Any, digits: int = 2) -> str:
+    """A number with thousands separators and ``digits`` decimals."""
+    number = _number(value)
+    return MISSING if number is None else f"{number:,.{digits}f}"
+
+
+def percent_filter(value: Any, digits: int = 2) -> str:
+    """A fraction as a percentage: 0.0123 is ``1.23%``."""
+    number = _number(value)
+    return MISSING if number is None else f"{number * 100:.{digits}f}%"
+
+
+def signed_filter(value: Any, digits: int = 2) -> str:
+    """A number with an explicit sign."""
+    number = _number(value)
+    return MISSING if number is None else f"{number:+.{digits}f}"
+
+
+@pass_context
+def currency_filter(context: Context, value: Any, digits: int = 2) -> str:
+    """A number followed by the symbol's currency code."""
+    number = _number(value)
+    if number is None:
+        return MISSING
+    return f"{number:,.{digits}f} {context.get('currency', '')}".rstrip()
+
+
+def date_filter(value: Any, format: str = "%Y-%m-%d") -> str:  # noqa: A002 - the name templates use
+    """A datetime (or an ISO 8601 string) formatted with ``format``."""
+    if value is None:
+        return MISSING
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.strftime(format)
+
+
+FILTERS = {
+    "price": price_filter,
+    "number": number_filter,
+    "percent": percent_filter,
+    "signed": signed_filter,
+    "currency": currency_filter,
+    "date": date_filter,
+}
+
+
+def make_environment() -> ImmutableSandboxedEnvironment:
+    """A fresh sandboxed environment with tradelane's filters."""
+    environment = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    environment.filters.update(FILTERS)
+    return environment
+
+
+ENVIRONMENT = make_environment()
+"""The shared environment (Jinja2 environments are safe to share once configured)."""

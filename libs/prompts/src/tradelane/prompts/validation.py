@@ -1,0 +1,87 @@
+"""Check a template before it is saved: syntax, undefined variables, and a trial render.
+
+1. The text must not be empty nor longer than ``MAX_TEMPLATE_CHARS``.
+2. It must parse (a syntax error names its line).
+3. Every variable it reads must be one of :data:`~tradelane.prompts.variables.VARIABLES`, a
+   Jinja2 global (``range``, ``dict``, ``namespace``...) or set by the template itself (each
+   unknown name is reported with the first line that reads it).
+4. It must render with :func:`~tradelane.prompts.context.sample_context` of its type; this
+   catches a misspelt attribute (``bar_summary.chnage``) or a filter used on the wrong value,
+   with its line. A missing indicator key is not an error: it reads as none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+
+from tradelane.prompts.context import sample_context
+from tradelane.prompts.environment import ENVIRONMENT
+from tradelane.prompts.kinds import Language, TemplateType
+from tradelane.prompts.rendering import MAX_TEMPLATE_CHARS, TemplateRenderError, render
+from tradelane.prompts.variables import VARIABLE_NAMES
+
+ProblemKind = Literal["empty", "too_long", "syntax", "undefined_variable", "render"]
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """What is wrong with a template, and where."""
+
+    kind: ProblemKind
+    message: str
+    line: int | None = None
+    name: str | None = None
+    """The undefined variable, for ``undefined_variable``."""
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line is not None else self.message
+
+
+def validate(text: str, template_type: TemplateType = "analysis", language: Language = "en") -> list[TemplateProblem]:
+    """Every problem of ``text`` as a template of ``template_type``; empty when it is fine."""
+    if not text.strip():
+        return [TemplateProblem("empty", "the template is empty; write the prompt text")]
+    if len(text) > MAX_TEMPLATE_CHARS:
+        message = f"the template has {len(text)} characters; at most {MAX_TEMPLATE_CHARS}"
+        return [TemplateProblem("too_long", message)]
+    try:
+        tree = ENVIRONMENT.parse(text)
+    except TemplateSyntaxError as error:
+        return [TemplateProblem("syntax", f"syntax error: {error.message}", error.lineno)]
+    undefined = _undefined_variables(tree)
+    if undefined:
+        return undefined
+    try:
+        render(text, sample_context(template_type, language))
+    except TemplateRenderError as error:
+        return [TemplateProblem("render", error.message, error.line)]
+    return []
+
+
+def variables_used(text: str) -> list[str]:
+    """The catalogue variables ``text`` reads, sorted (empty when it does not parse)."""
+    try:
+        tree = ENVIRONMENT.parse(text)
+    except TemplateSyntaxError:
+        return []
+    return sorted(meta.find_undeclared_variables(tree) & VARIABLE_NAMES)
+
+
+def _undefined_variables(tree: nodes.Template) -> list[TemplateProblem]:
+    unknown = meta.find_undeclared_variables(tree) - VARIABLE_NAMES - set(ENVIRONMENT.globals)
+    first_line: dict[str, int] = {}
+    for name in tree.find_all(nodes.Name):
+        if name.name in unknown and name.ctx == "load":
+            first_line[name.name] = min(first_line.get(name.name, name.lineno), name.lineno)
+    return [
+        TemplateProblem(
+            "undefined_variable",
+            f"undefined variable '{name}': it is not a template variable, and the template does not set it",
+            first_line.get(name),
+            name,
+        )
+        for name in sorted(unknown, key=lambda item: (first_line.get(item, 0), item))
+    ]

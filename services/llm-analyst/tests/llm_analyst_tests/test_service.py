@@ -1,0 +1,166 @@
+"""The analyst service on a real NATS: events in and out, redelivery after a 429, HOLD on the last delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import nats.js.errors
+import pytest
+from nats.aio.client import Client as NatsClient
+from structlog.testing import capture_logs
+
+from llm_analyst_tests.fake_llm import FakeLlmServer, answer, failure
+from llm_analyst_tests.support import MakeChart, MakeStrategy, Reply
+from tradelane.contracts import subjects
+from tradelane.contracts.events import AnalysisCompleted, StepFailed
+from tradelane.llm_analyst import offline
+from tradelane.llm_analyst.app import build
+from tradelane.llm_analyst.config import AnalystSettings
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+
+StartService = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+async def start_service(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIterator[StartService]:
+    """Start the analyst service (pointed at the fake model unless ``llm=False``) with two deliveries per message."""
+    services: list[Service] = []
+
+    async def start(*, llm: bool = True) -> Service:
+        overrides: dict[str, Any] = {"max_deliver": 2, "health_port": None, "llm_retry_budget": 0}
+        if llm:
+            overrides |= {"llm_base_url": fake_llm.base_url, "llm_api_key": "test-key", "llm_model": "vision-test"}
+        service = build(AnalystSettings.model_validate(settings.model_dump() | overrides))
+        await service.start()
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        await service.close()
+
+
+async def _last(client: NatsClient, subject: str, timeout: float = 20) -> dict[str, Any]:
+    """The last message on ``subject`` in the pipeline stream, waiting for one to arrive."""
+    js = client.jetstream()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            message = await js.get_last_msg(subjects.PIPELINE_STREAM, subject)
+        except nats.js.errors.NotFoundError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing on {subject} within {timeout} s") from None
+            await asyncio.sleep(0.1)
+            continue
+        body: dict[str, Any] = json.loads(message.data or b"{}")
+        return body
+
+
+async def test_the_service_publishes_the_models_analysis_with_its_calls(
+    start_service: StartService,
+    make_chart: MakeChart,
+    bus: EventBus,
+    nats_client: NatsClient,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+) -> None:
+    fake_llm.script(answer(valid_reply()))
+    await start_service()
+    chart = await make_chart()
+    await bus.publish(chart)
+    completed = AnalysisCompleted.model_validate(await _last(nats_client, subjects.ANALYSIS_COMPLETED))
+    assert completed.execution_id == chart.execution_id
+    assert completed.analysis.model == "vision-test"
+    assert completed.llm_calls[0].replies == (valid_reply(),)
+
+
+async def test_a_rate_limited_call_is_redelivered_after_the_retry_after(
+    start_service: StartService,
+    make_chart: MakeChart,
+    bus: EventBus,
+    nats_client: NatsClient,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+) -> None:
+    fake_llm.script(failure(429, "rate limited", {"Retry-After": "1"}), answer(valid_reply()))
+    await start_service()
+    started = time.monotonic()
+    await bus.publish(await make_chart())
+    completed = AnalysisCompleted.model_validate(await _last(nats_client, subjects.ANALYSIS_COMPLETED))
+    assert time.monotonic() - started >= 1.0
+    assert len(fake_llm.requests) == 2
+    assert completed.analysis.bias == "bullish"
+
+
+async def test_an_unavailable_model_holds_on_the_last_delivery_when_the_strategy_asks(
+    start_service: StartService,
+    make_chart: MakeChart,
+    make_strategy: MakeStrategy,
+    bus: EventBus,
+    nats_client: NatsClient,
+    fake_llm: FakeLlmServer,
+) -> None:
+    fake_llm.script(failure(500, "down"), failure(500, "still down"))
+    await start_service()
+    await bus.publish(await make_chart(make_strategy(on_failure="hold")))
+    completed = AnalysisCompleted.model_validate(await _last(nats_client, subjects.ANALYSIS_COMPLETED))
+    assert (completed.analysis.bias, completed.analysis.confidence) == ("neutral", 0)
+    assert completed.analysis.key_factors[0] == "analysis_unavailable"
+    assert len(fake_llm.requests) == 2
+
+
+async def test_an_answer_invalid_after_the_repair_fails_the_step_with_the_reply(
+    start_service: StartService, make_chart: MakeChart, bus: EventBus, nats_client: NatsClient, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.script(answer("I would buy."), answer("Really, buy."))
+    await start_service()
+    await bus.publish(await make_chart())
+    failed = StepFailed.model_validate(await _last(nats_client, subjects.STEP_FAILED))
+    assert (failed.step, failed.kind, failed.deliveries) == ("analysis", "permanent", 1)
+    assert "last reply: Really, buy." in failed.error
+
+
+async def test_without_an_endpoint_the_service_says_it_uses_the_offline_rules(
+    start_service: StartService, make_chart: MakeChart, bus: EventBus, nats_client: NatsClient
+) -> None:
+    with capture_logs() as logs:
+        await start_service(llm=False)
+    [selected] = [line for line in logs if line["event"] == "analyst_selected"]
+    assert selected["analyst"] == offline.MODEL
+    assert "TRADELANE_LLM_BASE_URL" in selected["reason"]
+    await bus.publish(await make_chart())
+    completed = AnalysisCompleted.model_validate(await _last(nats_client, subjects.ANALYSIS_COMPLETED))
+    assert completed.analysis.model == offline.MODEL
+
+
+async def test_with_an_endpoint_the_service_says_it_uses_the_model(start_service: StartService) -> None:
+    with capture_logs() as logs:
+        await start_service()
+    [selected] = [line for line in logs if line["event"] == "analyst_selected"]
+    assert (selected["analyst"], selected["model"]) == ("llm", "vision-test")
+
+
+async def test_a_call_slower_than_the_ack_wait_is_kept_in_progress_not_redelivered(
+    start_service: StartService,
+    make_chart: MakeChart,
+    bus: EventBus,
+    nats_client: NatsClient,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+    settings: Settings,
+) -> None:
+    """Two replicas, an ack wait of 5 s and a slower model: the other replica never gets the message."""
+    assert settings.ack_wait_seconds < 6.5
+    fake_llm.script(answer(valid_reply(), delay=6.5))
+    await start_service()
+    await start_service()
+    await bus.publish(await make_chart())
+    completed = AnalysisCompleted.model_validate(await _last(nats_client, subjects.ANALYSIS_COMPLETED))
+    assert completed.analysis.bias == "bullish"
+    assert len(fake_llm.requests) == 1
