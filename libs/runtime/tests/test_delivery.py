@@ -228,3 +228,31 @@ async def test_a_body_that_is_not_json_is_dead_lettered_not_retried(
     await asyncio.sleep(0.5)
     assert calls == 0
     assert dead.empty()
+
+
+async def test_a_dead_letter_that_fails_is_not_dead_lettered_again(
+    nats_settings: Settings, nats_client: NatsClient
+) -> None:
+    """Copying a failed dead letter to deadletter.deadletter... would loop for ever."""
+    from tradelane.runtime.streams import LINEAGE_CONSUMERS
+
+    service = Service("lineage", nats_settings, report_failures=False)
+    spec = next(spec for spec in LINEAGE_CONSUMERS if spec.stream == subjects.DEAD_LETTER_STREAM)
+
+    @service.subscriber(spec)
+    async def refuse(body: dict[str, object]) -> None:
+        raise PermanentStepError("cannot record this dead letter")
+
+    await service.start()
+    try:
+        again = await _collect(nats_client, subjects.dead_letter(subjects.dead_letter(subjects.EXECUTION_REQUESTED)))
+        await nats_client.jetstream().publish(subjects.dead_letter(subjects.EXECUTION_REQUESTED), b'{"a": 1}')
+        for _ in range(20):
+            if service.stats.failed:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+    finally:
+        await service.close()
+    assert service.stats.failed == 1
+    assert again.empty()

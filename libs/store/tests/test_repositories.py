@@ -147,3 +147,17 @@ async def test_executions_filter_by_strategy_and_status(pool: asyncpg.Pool[Any])
     assert len(await lineage.executions(strategy_id=mine)) == 1
     assert len(await lineage.executions(status="running")) == 2
     assert await lineage.executions(status="failed") == []
+
+
+async def test_a_dead_lettered_input_is_not_shown_twice(pool: asyncpg.Pool[Any]) -> None:
+    """A dead letter keeps the message_id of the message it copies; it must not join as an input."""
+    lineage = LineageRepository(pool)
+    execution_id, request, failure = uuid4(), uuid4(), uuid4()
+    await lineage.record(_record(execution_id, "requested", request, subject="pipeline.execution.requested"))
+    await lineage.record(
+        _record(execution_id, "dead_letter", request, subject="deadletter.pipeline.execution.requested")
+    )
+    await lineage.record(_record(execution_id, "market_data", failure, causation_id=request, status="failed"))
+    detail = await lineage.execution(execution_id)
+    assert detail is not None
+    assert [step.step for step in detail.steps] == ["requested", "dead_letter", "market_data"]

@@ -3,10 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import runpy
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
 
+import asyncpg
+import nats.errors
+
+from tradelane.cli.context import EXIT_UNAVAILABLE, CliError, Connections, Console
+from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.cli.services import SERVICES, module_of
+from tradelane.cli.timespec import HINT, parse_moment
+from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.replay import ReplayOverrides
+from tradelane.contracts.strategy import AssetType, BarSize
+from tradelane.contracts.subjects import Step
+from tradelane.runtime.settings import Settings
+
+EXIT_INTERRUPTED = 130
+EXECUTION_STATUSES = ("running", "completed", "rejected", "failed")
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id (a UUID such as 3b8e6c1e-0f4e-...)") from error
+
+
+def _moment(text: str) -> Any:
+    try:
+        return parse_moment(text, utc_now())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from error
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("connections (default: TRADELANE_* variables, then .state/endpoints.json)")
+    group.add_argument("--nats-url", help="NATS server(s), comma separated")
+    group.add_argument("--database-url", help="PostgreSQL DSN")
+    return options
+
+
+def _json_option() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--json", action="store_true", help="one JSON document per line")
+    return options
 
 
 def parser() -> argparse.ArgumentParser:
@@ -15,18 +73,254 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("up", help="run the whole system locally (embedded NATS and PostgreSQL unless configured)")
     run = commands.add_parser("run", help="run one service in the foreground")
     run.add_argument("service", choices=sorted({*SERVICES, *(name.replace("_", "-") for name in SERVICES)}))
+    connection, as_json = _connection_options(), _json_option()
+    _add_replay(commands, connection)
+    _add_tail(commands, connection)
+    _add_dlq(commands, connection, as_json)
+    _add_executions(commands, connection, as_json)
+    _add_strategies(commands, connection, as_json)
+    commands.add_parser(
+        "status",
+        parents=[connection, as_json],
+        help="services alive on the bus, stream depths, consumer lag, dead letters",
+    )
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _add_replay(commands: Any, connection: argparse.ArgumentParser) -> None:
+    replay = commands.add_parser(
+        "replay",
+        parents=[connection],
+        help="replay an execution from a step, or a window of a subject",
+        description="Replay EXECUTION_ID from a step (optionally with another prompt version, model or cache "
+        "setting), or every message of --subject stored in a time window. Each republished message starts "
+        "a new execution with replay_of set; replays never place live orders.",
+    )
+    replay.add_argument("execution_id", nargs="?", type=_uuid, metavar="EXECUTION_ID")
+    by_execution = replay.add_argument_group("replaying an execution")
+    by_execution.add_argument(
+        "--from-step",
+        type=Step,
+        choices=list(Step),
+        default=Step.REQUESTED,
+        metavar="STEP",
+        help=f"first step to run again: {', '.join(Step)} (default: requested, the whole execution)",
+    )
+    by_execution.add_argument("--prompt-version", type=_positive, help="analyse with this prompt template version")
+    by_execution.add_argument("--model", help="analyse with this model")
+    by_execution.add_argument(
+        "--cache", action=argparse.BooleanOptionalAction, default=None, help="reuse cached LLM answers, or not"
+    )
+    by_subject = replay.add_argument_group("replaying a subject")
+    by_subject.add_argument("--subject", help="subject or pattern, e.g. pipeline.indicators.computed")
+    by_subject.add_argument("--since", type=_moment, help=f"start of the window; {HINT}")
+    by_subject.add_argument("--start-sequence", type=_positive, help="start at this stream sequence instead")
+    by_subject.add_argument("--until", type=_moment, help="end of the window (default: now)")
+    by_subject.add_argument("--strategy", type=_uuid, help="only messages of this strategy id")
+    by_subject.add_argument("--to-subject", help="republish there instead of on the original subject")
+    by_subject.add_argument("--dry-run", action="store_true", help="list what would be republished, publish nothing")
+
+
+def _add_tail(commands: Any, connection: argparse.ArgumentParser) -> None:
+    tail = commands.add_parser("tail", parents=[connection], help="print live messages, decoded")
+    tail.add_argument("pattern", nargs="?", help="subject pattern (default: pipeline.>, trading.>, deadletter.>)")
+    tail.add_argument("--execution", type=_uuid, help="only messages of this execution")
+    tail.add_argument("--json", action="store_true", help="one JSON object per message")
+    tail.add_argument("--count", type=_positive, help="stop after this many messages")
+
+
+def _add_dlq(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    dlq = commands.add_parser("dlq", help="dead letters: list, show, redrive").add_subparsers(
+        dest="action", required=True
+    )
+    listing = dlq.add_parser("list", parents=[connection, as_json], help="dead letters, oldest first")
+    listing.add_argument("--limit", type=_positive, default=100)
+    show = dlq.add_parser("show", parents=[connection, as_json], help="one dead letter with its body")
+    show.add_argument("id", type=_positive, metavar="ID")
+    redrive = dlq.add_parser("redrive", parents=[connection], help="publish dead letters to their subject again")
+    which = redrive.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=_positive, metavar="ID")
+    which.add_argument("--all", action="store_true", help="every dead letter")
+
+
+def _add_executions(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    executions = commands.add_parser("executions", help="executions: list, show, diff").add_subparsers(
+        dest="action", required=True
+    )
+    listing = executions.add_parser("list", parents=[connection, as_json], help="recent executions, newest first")
+    listing.add_argument("--strategy", type=_uuid, help="only this strategy id")
+    listing.add_argument("--status", choices=EXECUTION_STATUSES)
+    listing.add_argument("--limit", type=_positive, default=20)
+    show = executions.add_parser("show", parents=[connection, as_json], help="one execution, step by step")
+    show.add_argument("execution_id", type=_uuid, metavar="EXECUTION_ID")
+    diff = executions.add_parser(
+        "diff", parents=[connection, as_json], help="what differs between two executions (exit 1 if anything)"
+    )
+    diff.add_argument("first", type=_uuid, metavar="EXECUTION_ID")
+    diff.add_argument("second", type=_uuid, metavar="OTHER_ID")
+
+
+def _add_strategies(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    strategies = commands.add_parser("strategies", help="strategies: list, create, run").add_subparsers(
+        dest="action", required=True
+    )
+    strategies.add_parser("list", parents=[connection, as_json], help="every strategy by name")
+    create = strategies.add_parser(
+        "create",
+        parents=[connection],
+        help="create a strategy from a JSON file and/or flags",
+        description="Flags override the file's fields; without a file, --name and --symbol are required.",
+    )
+    create.add_argument("--file", type=Path, help="a JSON strategy definition (as POST /api/strategies takes)")
+    create.add_argument("--name")
+    create.add_argument("--description")
+    create.add_argument("--symbol", help="ticker, e.g. AAPL")
+    create.add_argument("--exchange", help="e.g. SMART (default)")
+    create.add_argument("--currency", help="e.g. USD (default)")
+    create.add_argument("--asset-type", choices=[kind.value for kind in AssetType])
+    create.add_argument("--bar-size", choices=[size.value for size in BarSize], help="e.g. '1 day'")
+    create.add_argument("--duration", help="history to fetch, IB style: '1 Y', '30 D'")
+    create.add_argument("--cron", help="five-field cron, e.g. '0 16 * * 1-5'")
+    create.add_argument("--timezone", help="IANA time zone of the cron, e.g. America/New_York")
+    create.add_argument("--inactive", action="store_true", help="create it paused (the scheduler skips it)")
+    run = strategies.add_parser("run", parents=[connection], help="run a strategy now")
+    run.add_argument("strategy", metavar="ID_OR_NAME")
+    run.add_argument("--wait", type=float, metavar="SECONDS", help="follow the run to its end, up to SECONDS")
+
+
+def _strategy_fields(args: argparse.Namespace) -> dict[str, Any]:
+    flags = {
+        "name": args.name,
+        "description": args.description,
+        "bar_size": args.bar_size,
+        "duration": args.duration,
+        "active": False if args.inactive else None,
+    }
+    symbol = {
+        "symbol": args.symbol,
+        "exchange": args.exchange,
+        "currency": args.currency,
+        "asset_type": args.asset_type,
+    }
+    schedule = {"cron": args.cron, "timezone": args.timezone}
+    fields: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
+    if any(value is not None for value in symbol.values()):
+        fields["symbol"] = {key: value for key, value in symbol.items() if value is not None}
+    if any(value is not None for value in schedule.values()):
+        fields["schedule"] = {key: value for key, value in schedule.items() if value is not None}
+    return fields
+
+
+def _check_replay_arguments(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    window_only = {"--until": args.until, "--strategy": args.strategy, "--to-subject": args.to_subject}
+    execution_only = {"--prompt-version": args.prompt_version, "--model": args.model, "--cache": args.cache}
+    if (args.execution_id is None) == (args.subject is None):
+        command.error("give either EXECUTION_ID or --subject")
+    if args.execution_id is not None:
+        used = [flag for flag, value in window_only.items() if value is not None]
+        if used or args.dry_run or args.since or args.start_sequence:
+            command.error("--since/--until/--start-sequence/--strategy/--to-subject/--dry-run go with --subject")
+        return
+    used = [flag for flag, value in execution_only.items() if value is not None]
+    if used or args.from_step is not Step.REQUESTED:
+        command.error(f"{', '.join(used) or '--from-step'} go with EXECUTION_ID, not --subject")
+    if (args.since is None) == (args.start_sequence is None):
+        command.error("--subject needs a window start: --since TIME or --start-sequence N")
+
+
+Command = Callable[[Connections, Console], Awaitable[int]]
+
+
+def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command:  # noqa: PLR0911, PLR0912 - one branch per subcommand
+    from tradelane.cli import dlq, executions, replay, status, strategies, tail
+
+    json_output = bool(getattr(args, "json", False))
+    match (args.command, getattr(args, "action", None)):
+        case ("replay", _):
+            _check_replay_arguments(root, args)
+            if args.execution_id is not None:
+                overrides = ReplayOverrides(prompt_version=args.prompt_version, model=args.model, cache=args.cache)
+                return lambda c, o: replay.replay_execution(c, o, args.execution_id, args.from_step, overrides)
+            window = replay.WindowOptions(
+                subject=args.subject,
+                since=args.since,
+                start_sequence=args.start_sequence,
+                until=args.until,
+                strategy_id=args.strategy,
+                to_subject=args.to_subject,
+                dry_run=args.dry_run,
+            )
+            return lambda c, o: replay.replay_window(c, o, window)
+        case ("tail", _):
+            options = tail.TailOptions(args.pattern, args.execution, args.json, args.count)
+            return lambda c, o: tail.tail(c, o, options)
+        case ("dlq", "list"):
+            return lambda c, o: dlq.dlq_list(c, o, limit=args.limit, json_output=json_output)
+        case ("dlq", "show"):
+            return lambda c, o: dlq.dlq_show(c, o, args.id, json_output=json_output)
+        case ("dlq", "redrive"):
+            return lambda c, o: dlq.dlq_redrive(c, o, args.id, every=args.all)
+        case ("executions", "list"):
+            return lambda c, o: executions.executions_list(
+                c, o, strategy_id=args.strategy, status=args.status, limit=args.limit, json_output=json_output
+            )
+        case ("executions", "show"):
+            return lambda c, o: executions.executions_show(c, o, args.execution_id, json_output=json_output)
+        case ("executions", "diff"):
+            return lambda c, o: executions.executions_diff(c, o, args.first, args.second, json_output=json_output)
+        case ("strategies", "list"):
+            return lambda c, o: strategies.strategies_list(c, o, json_output=json_output)
+        case ("strategies", "create"):
+            if args.file is None and (args.name is None or args.symbol is None):
+                root.error("strategies create needs --file, or at least --name and --symbol")
+            definition = strategies.definition_from(args.file, _strategy_fields(args))
+            return lambda c, o: strategies.strategies_create(c, o, definition)
+        case ("strategies", "run"):
+            return lambda c, o: strategies.strategies_run(c, o, args.strategy, wait_seconds=args.wait)
+        case ("status", _):
+            return lambda c, o: status.status(c, o, json_output=json_output)
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover - argparse refuses others
+
+
+def operate(args: argparse.Namespace, root: argparse.ArgumentParser, console: Console | None = None) -> int:
+    """Run an operator command: resolve where the servers are, connect on demand, report errors plainly."""
+    console = console or Console()
+    try:
+        command = _command(args, root)
+        endpoints = resolve_endpoints(Settings(), nats_url=args.nats_url, database_url=args.database_url)
+
+        async def run() -> int:
+            async with Connections(endpoints) as connections:
+                return await command(connections, console)
+
+        return asyncio.run(run())
+    except CliError as error:
+        console.note(f"tradelane {args.command}: {error}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`tradelane ... | head`): stop quietly, and keep Python from
+        # complaining again when it flushes stdout on exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (nats.errors.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        console.note(f"tradelane {args.command}: a server failed mid-command: {type(error).__name__}: {error}")
+        return EXIT_UNAVAILABLE
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    root = parser()
+    args = root.parse_args(argv)
     if args.command == "up":
         from tradelane.cli.up import run_up
 
         run_up()
-    elif args.command == "run":
+        return 0
+    if args.command == "run":
         runpy.run_module(module_of(args.service), run_name="__main__", alter_sys=True)
-    return 0
+        return 0
+    return operate(args, root, console)
 
 
 if __name__ == "__main__":

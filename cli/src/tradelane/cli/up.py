@@ -19,6 +19,7 @@ import nats
 import structlog
 
 from tradelane.cli.demo import DEMO_STRATEGY
+from tradelane.cli.endpoints import remove_endpoints, write_endpoints
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
@@ -109,6 +110,7 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
         host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
         port = env.get("TRADELANE_GATEWAY_PORT", "8000")
         print(banner(f"http://{host}:{port}", nats_url, database_url, str(state_dir)), flush=True)  # noqa: T201
+        write_endpoints(state_dir, nats_url=nats_url, database_url=database_url, gateway_url=f"http://{host}:{port}")
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -120,6 +122,7 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
         await supervisor.stop()
         await running
     finally:
+        remove_endpoints(state_dir)
         if embedded_nats is not None:
             embedded_nats.stop()
         if embedded_postgres is not None:

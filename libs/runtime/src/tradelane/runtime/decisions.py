@@ -44,6 +44,7 @@ STEP_HEADER = "Tradelane-Step"
 DELIVERIES_HEADER = "Tradelane-Deliveries"
 STREAM_SEQUENCE_HEADER = "Tradelane-Stream-Sequence"
 _MAX_ERROR_HEADER = 2000
+_DEAD_LETTER_PREFIX = subjects.dead_letter("")
 
 
 def _peek_envelope(data: bytes) -> dict[str, Any]:
@@ -173,6 +174,10 @@ class DeliveryDecisions(BaseMiddleware):
     async def _give_up(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
         reason = describe(error)
         log.error("step_failed", step=self._step, kind=kind, error=reason, deliveries=deliveries)
+        if self._raw.subject.startswith(_DEAD_LETTER_PREFIX):
+            # a dead letter that cannot be handled is dropped here: copying it to
+            # deadletter.deadletter... would loop for ever
+            return
         if self._report_failures:
             await self._report(reason, kind, deliveries)
         await self._dead_letter(reason, kind, deliveries)

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 
 from tradelane.contracts import subjects
-from tradelane.contracts.replay import ReplayOverrides, replay_payload
+from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, replay_payload
 from tradelane.runtime.bus import MESSAGE_ID_HEADER
+from tradelane.runtime.decisions import describe
 
 REPLAYED_FROM_HEADER = "Tradelane-Replayed-From"
 """Where a replayed message came from: ``<stream>:<sequence>``."""
@@ -210,7 +213,7 @@ async def read_window(
     since: datetime | None = None,
     start_sequence: int | None = None,
     until: datetime | None = None,
-) -> AsyncIterator[WindowMessage]:
+) -> AsyncGenerator[WindowMessage]:
     """Messages of ``subject`` stored from ``since`` (or ``start_sequence``) up to ``until``, oldest first.
 
     Reads with an ordered consumer (ephemeral, in memory, no acks), and stops at the last message
@@ -232,7 +235,10 @@ async def read_window(
         config.deliver_policy = api.DeliverPolicy.ALL
     subscription = await js.subscribe(subject, stream=stream, ordered_consumer=True, config=config)
     try:
-        pending = (await subscription.consumer_info()).num_pending or 0
+        started = await subscription.consumer_info()
+        # the server pushes at once: what it delivered already counts as much as what is pending
+        delivered = started.delivered.consumer_seq if started.delivered is not None else 0
+        pending = (started.num_pending or 0) + (delivered or 0)
         while pending > 0:
             try:
                 msg = await subscription.next_msg(timeout=_NEXT_MESSAGE_TIMEOUT_SECONDS)
@@ -277,3 +283,34 @@ async def fetch_recorded(js: JetStreamContext, stream: str, sequence: int, messa
         )
         raise MessageAgedOutError(msg)
     return stored
+
+
+async def replay_recorded(
+    client: NatsClient,
+    *,
+    subject: str,
+    sequence: int,
+    message_id: UUID,
+    overrides: ReplayOverrides | None = None,
+    execution_id: UUID | None = None,
+) -> Republished:
+    """Republish a recorded message, fetched from its stream, as the start of a new execution.
+
+    Raises :class:`MessageAgedOutError` when the stream no longer holds it, and
+    :class:`~tradelane.contracts.replay.NotReplayableError` when the overrides do not fit it.
+    """
+    js = client.jetstream()
+    stream = await stream_of(js, subject)
+    original = await fetch_recorded(js, stream, sequence, message_id)
+    payload, headers = as_replay(
+        original, execution_id=execution_id or uuid4(), replayed_at=utc_now(), overrides=overrides
+    )
+    contract = subjects.event_type_for(subject)
+    if contract is not None:
+        try:
+            contract.model_validate(payload)
+        except ValidationError as error:
+            msg = f"the replayed message would not satisfy {contract.__name__}: {describe(error)}"
+            raise NotReplayableError(msg) from error
+    stored_in, stored_at = await publish(client, subject, payload, headers)
+    return Republished(subject=subject, payload=payload, headers=headers, stream=stored_in, sequence=stored_at)

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from tradelane.contracts import subjects
+
 ExecutionStatus = Literal["running", "completed", "rejected", "failed"]
 StepStatus = Literal["succeeded", "rejected", "failed"]
 
@@ -164,10 +166,13 @@ class LineageRepository:
         if row is None:
             return None
         steps = await self._pool.fetch(
+            # a dead letter keeps the message_id of the message it copies: it is never an input
             "SELECT s.*, i.payload AS input_payload FROM lineage.steps s"
             " LEFT JOIN lineage.steps i ON i.execution_id = s.execution_id AND i.message_id = s.causation_id"
+            " AND NOT starts_with(i.subject, $2)"
             " WHERE s.execution_id = $1 ORDER BY s.occurred_at, s.id",
             execution_id,
+            subjects.dead_letter(""),
         )
         return ExecutionDetail(
             execution=_summary(row),
@@ -221,6 +226,23 @@ class LineageRepository:
             duration_ms_max=row["dmax"],
             top_errors=[(error["error"], int(error["n"])) for error in errors],
         )
+
+    async def reopen_for_redrive(self, execution_id: UUID, redrive_failure_id: UUID) -> bool:
+        """Set a failed execution running again because one of its messages was redriven.
+
+        Its later steps then settle it as usual. Nothing changes when the execution is not
+        failed, or when the redriven message's own failure (recorded as ``redrive_failure_id``)
+        was recorded first: the dead-letter consumer may be ahead of the pipeline consumer.
+        Returns True when the execution was reopened.
+        """
+        result = await self._pool.execute(
+            "UPDATE lineage.executions SET status = 'running', error = NULL, finished_at = NULL, updated_at = now()"
+            " WHERE execution_id = $1 AND status = 'failed' AND NOT EXISTS"
+            " (SELECT 1 FROM lineage.steps WHERE execution_id = $1 AND message_id = $2)",
+            execution_id,
+            redrive_failure_id,
+        )
+        return bool(result == "UPDATE 1")
 
 
 def _summary(row: asyncpg.Record) -> ExecutionSummary:

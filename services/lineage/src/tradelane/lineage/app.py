@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from faststream.nats.annotations import NatsMessage
 
+from tradelane.contracts.advisories import MaxDeliveriesAdvisory
+from tradelane.lineage.advisories import ADVISORY_CONSUMER, ExhaustedDeliveries, ensure_advisory_stream
 from tradelane.lineage.handlers import LineageRecorder
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
@@ -33,5 +35,15 @@ def build(settings: Settings | None = None) -> Service:
         @service.subscriber(spec)
         async def record(body: dict[str, object], message: NatsMessage) -> None:
             await holder["recorder"].on_message(body, message)
+
+    exhausted = ExhaustedDeliveries(service.bus)
+
+    @service.on_start
+    async def keep_advisories() -> None:
+        await ensure_advisory_stream(service.bus.jetstream, settings)
+
+    @service.subscriber(ADVISORY_CONSUMER)
+    async def dead_letter_exhausted(advisory: MaxDeliveriesAdvisory) -> None:
+        await exhausted.on_advisory(advisory)
 
     return service

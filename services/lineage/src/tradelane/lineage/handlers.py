@@ -7,11 +7,16 @@ from typing import Any
 import structlog
 from faststream.nats.annotations import NatsMessage
 
-from tradelane.lineage.recording import UnattributableMessageError, step_record
+from tradelane.contracts import subjects
+from tradelane.lineage.recording import DEAD_LETTER_STEP, UnattributableMessageError, step_record
+from tradelane.lineage.redrives import redrive_failure, redrive_failure_id, redriven_step
+from tradelane.runtime.deadletters import REDRIVE_HEADER
 from tradelane.runtime.errors import PermanentStepError
-from tradelane.store.lineage import LineageRepository
+from tradelane.store.lineage import LineageRepository, StepRecord
 
 log = structlog.get_logger(__name__)
+
+_DEAD_LETTER_PREFIX = subjects.dead_letter("")
 
 
 class LineageRecorder:
@@ -26,6 +31,22 @@ class LineageRecorder:
         try:
             record = step_record(raw.subject, body, stream_sequence=raw.metadata.sequence.stream, headers=raw.headers)
         except UnattributableMessageError as error:
+            if raw.subject.startswith(_DEAD_LETTER_PREFIX):
+                # It stays in the dead-letter stream; failing here would dead-letter the dead letter, endlessly.
+                log.warning("dead_letter_unattributable", dead_letter_subject=raw.subject, error=str(error))
+                return
             raise PermanentStepError(f"message on {raw.subject} belongs to no execution: {error}") from error
+        redrive_of = (raw.headers or {}).get(REDRIVE_HEADER)
+        if redrive_of is not None and record.step == DEAD_LETTER_STEP:
+            record = redrive_failure(record, redrive_of)
         inserted = await self._repository.record(record)
         log.debug("step_recorded" if inserted else "step_already_recorded", step=record.step)
+        if redrive_of is not None and record.step != DEAD_LETTER_STEP:
+            await self._record_redrive(record, redrive_of)
+
+    async def _record_redrive(self, record: StepRecord, redrive_of: str) -> None:
+        await self._repository.record(redriven_step(record, redrive_of))
+        reopened = await self._repository.reopen_for_redrive(
+            record.execution_id, redrive_failure_id(record.message_id, redrive_of)
+        )
+        log.info("message_redriven", step=record.step, dead_letter_id=redrive_of, execution_reopened=reopened)

@@ -1,0 +1,101 @@
+"""What every operator command gets: where to write, and connections opened on first use."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self, TextIO
+
+import asyncpg
+import nats
+from nats.aio.client import Client as NatsClient
+
+from tradelane.cli.endpoints import Endpoints
+from tradelane.store.pool import create_pool
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 1
+
+
+class CliError(Exception):
+    """A command cannot do what was asked; the message says why and what to change."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Console:
+    """Where a command writes: results to ``out``, progress and problems to ``err``."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def json(self, value: Any) -> None:
+        """One JSON document on one line (so output can be piped to ``jq`` line by line)."""
+        self.print(json.dumps(value, default=str, separators=(",", ":")))
+
+    def note(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+
+async def _reported_by_us(error: Exception) -> None:
+    """nats-py logs each failed attempt with a traceback; the command says what failed once, plainly."""
+
+
+class Connections:
+    """NATS and PostgreSQL, each connected on first use and closed on exit."""
+
+    def __init__(self, endpoints: Endpoints) -> None:
+        self.endpoints = endpoints
+        self._nats: NatsClient | None = None
+        self._pool: asyncpg.Pool[Any] | None = None
+
+    async def nats(self) -> NatsClient:
+        if self._nats is None:
+            endpoint = self.endpoints.nats
+            try:
+                self._nats = await nats.connect(
+                    endpoint.url.split(","),
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.2,
+                    error_cb=_reported_by_us,
+                    name="tradelane-cli",
+                )
+            except (OSError, TimeoutError, nats.errors.Error) as error:
+                msg = f"cannot reach NATS at {endpoint.url} (from {endpoint.source}): {error or type(error).__name__}"
+                raise CliError(msg, EXIT_UNAVAILABLE) from error
+        return self._nats
+
+    async def pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is None:
+            endpoint = self.endpoints.database
+            try:
+                self._pool = await create_pool(endpoint.url, min_size=1, max_size=2)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                msg = f"cannot reach PostgreSQL at {endpoint.url} (from {endpoint.source}): {error}"
+                raise CliError(msg, EXIT_UNAVAILABLE) from error
+        return self._pool
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._nats is not None:
+            await self._nats.drain()
+        if self._pool is not None:
+            await self._pool.close()

@@ -1,0 +1,66 @@
+"""Where operator commands find the servers: flags, environment, then what `tradelane up` wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tradelane.cli.endpoints import endpoints_path, remove_endpoints, resolve_endpoints, write_endpoints
+from tradelane.runtime.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRADELANE_NATS_URL", raising=False)
+    monkeypatch.delenv("TRADELANE_DATABASE_URL", raising=False)
+
+
+def _written(state_dir: Path) -> None:
+    write_endpoints(
+        state_dir, nats_url="nats://127.0.0.1:4567", database_url="postgresql:///t", gateway_url="http://g:1"
+    )
+
+
+def test_without_anything_the_defaults_are_used_and_say_how_to_change_them(tmp_path: Path) -> None:
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path))
+    assert resolved.nats.url == "nats://127.0.0.1:4222"
+    assert "TRADELANE_NATS_URL" in resolved.nats.source
+
+
+def test_what_tradelane_up_wrote_is_used_when_nothing_else_names_a_server(tmp_path: Path) -> None:
+    _written(tmp_path)
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path))
+    assert (resolved.nats.url, resolved.database.url, resolved.gateway_url) == (
+        "nats://127.0.0.1:4567",
+        "postgresql:///t",
+        "http://g:1",
+    )
+    assert "endpoints.json" in resolved.nats.source
+
+
+def test_the_environment_wins_over_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _written(tmp_path)
+    monkeypatch.setenv("TRADELANE_NATS_URL", "nats://from-env:1")
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path))
+    assert (resolved.nats.url, resolved.nats.source) == ("nats://from-env:1", "TRADELANE_NATS_URL")
+    assert resolved.database.url == "postgresql:///t"
+
+
+def test_a_flag_wins_over_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _written(tmp_path)
+    monkeypatch.setenv("TRADELANE_DATABASE_URL", "postgresql:///env")
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path), database_url="postgresql:///flag")
+    assert (resolved.database.url, resolved.database.source) == ("postgresql:///flag", "--database-url")
+
+
+def test_the_file_is_removed_only_by_the_process_that_wrote_it(tmp_path: Path) -> None:
+    _written(tmp_path)
+    path = endpoints_path(tmp_path)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "pid": 1}))
+    remove_endpoints(tmp_path)
+    assert path.exists()
+    _written(tmp_path)
+    remove_endpoints(tmp_path)
+    assert not path.exists()

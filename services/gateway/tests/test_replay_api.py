@@ -1,0 +1,163 @@
+"""POST /api/executions/{id}/replay and GET /api/executions/{id}/diff/{other_id} against real NATS and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import httpx
+from nats.aio.msg import Msg
+
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
+from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.gateway.state import GatewayState
+from tradelane.runtime.bus import event_headers
+from tradelane.store.lineage import StepRecord
+
+STRATEGY_ID = UUID(int=42)
+
+
+def _request() -> ExecutionRequested:
+    return ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=STRATEGY_ID,
+        strategy=StrategyDefinition(name="s", symbol=SymbolRef(symbol="AAPL")),
+        trigger=Trigger.MANUAL,
+        as_of=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+
+
+def _bars(request: ExecutionRequested, close: float = 1.5) -> BarsFetched:
+    return request.follow(
+        BarsFetched,
+        strategy=request.strategy,
+        symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+        bars=(Bar(time=request.as_of, open=1, high=2, low=0.5, close=close, volume=10),),
+        provider="test",
+    )
+
+
+async def _publish_and_record(state: GatewayState, step: str, subject: str, event: Envelope) -> int:
+    js = state.bus.jetstream
+    ack = await js.publish(subject, event.model_dump_json().encode(), headers=event_headers(event))
+    await state.lineage.record(
+        StepRecord(
+            execution_id=event.execution_id,
+            strategy_id=event.strategy_id,
+            step=step,
+            message_id=event.message_id,
+            causation_id=event.causation_id,
+            subject=subject,
+            stream_sequence=ack.seq,
+            status="succeeded",
+            payload=event.model_dump(mode="json"),
+            occurred_at=event.occurred_at,
+        )
+    )
+    return ack.seq
+
+
+async def _run(state: GatewayState, close: float = 1.5) -> tuple[ExecutionRequested, int]:
+    request = _request()
+    sequence = await _publish_and_record(state, "requested", subjects.EXECUTION_REQUESTED, request)
+    await _publish_and_record(state, "market_data", subjects.MARKET_DATA_FETCHED, _bars(request, close))
+    return request, sequence
+
+
+async def test_a_replay_is_accepted_and_republishes_the_original_with_the_overrides(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    request, sequence = await _run(state)
+    heard: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def put(msg: Msg) -> None:
+        await heard.put(msg)
+
+    await state.broker.connection.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
+    response = await client.post(
+        f"/api/executions/{request.execution_id}/replay", json={"prompt_version": 2, "model": "gpt-x"}
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    replayed = ExecutionRequested.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
+    assert str(replayed.execution_id) == body["execution_id"]
+    assert replayed.replay_of == request.execution_id
+    assert (replayed.strategy.analysis.prompt_version, replayed.strategy.analysis.model) == (2, "gpt-x")
+    assert (body["from_step"], body["original_sequence"], body["subject"]) == (
+        "requested",
+        sequence,
+        subjects.EXECUTION_REQUESTED,
+    )
+    assert body["diff_url"] == f"/api/executions/{request.execution_id}/diff/{body['execution_id']}"
+
+
+async def test_replaying_an_unknown_execution_is_a_404(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"/api/executions/{uuid4()}/replay")
+    assert response.status_code == 404
+    assert "no execution with id" in response.json()["detail"]
+
+
+async def test_replaying_from_a_step_never_reached_is_a_409_naming_the_possible_ones(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    request, _ = await _run(state)
+    response = await client.post(f"/api/executions/{request.execution_id}/replay", json={"from_step": "chart"})
+    assert response.status_code == 409
+    assert "steps it can be replayed from: requested, market_data, indicators" in response.json()["detail"]
+
+
+async def test_replaying_a_message_that_aged_out_is_a_410_naming_the_retention(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    request, sequence = await _run(state)
+    await state.bus.jetstream.delete_msg(subjects.PIPELINE_STREAM, sequence)
+    response = await client.post(f"/api/executions/{request.execution_id}/replay")
+    assert response.status_code == 410
+    assert "keeps messages for 7 days (max_age)" in response.json()["detail"]
+
+
+async def test_overrides_that_cannot_take_effect_are_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"/api/executions/{uuid4()}/replay", json={"from_step": "signal", "cache": True})
+    assert response.status_code == 422
+    assert "replay from 'analysis'" in response.json()["detail"]
+
+
+async def test_an_unknown_step_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"/api/executions/{uuid4()}/replay", json={"from_step": "broker"})
+    assert response.status_code == 422
+
+
+async def test_the_diff_of_two_equal_runs_is_identical_and_lists_what_it_ignores(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    first, _ = await _run(state)
+    second, _ = await _run(state)
+    response = await client.get(f"/api/executions/{first.execution_id}/diff/{second.execution_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["identical"] is True
+    assert [step["step"] for step in body["steps"]] == ["requested", "market_data"]
+    assert {"message_id", "occurred_at", "signal.expires_at"} <= set(body["ignored_fields"])
+
+
+async def test_the_diff_names_each_changed_field(client: httpx.AsyncClient, state: GatewayState) -> None:
+    first, _ = await _run(state, close=1.5)
+    second, _ = await _run(state, close=1.75)
+    body = (await client.get(f"/api/executions/{first.execution_id}/diff/{second.execution_id}")).json()
+    assert body["identical"] is False
+    market_data = next(step for step in body["steps"] if step["step"] == "market_data")
+    assert market_data["output"]["changes"] == [
+        {"path": "bars[0].close", "kind": "changed", "before": 1.5, "after": 1.75}
+    ]
+
+
+async def test_a_diff_with_an_unknown_execution_is_a_404(client: httpx.AsyncClient, state: GatewayState) -> None:
+    first, _ = await _run(state)
+    missing = UUID(int=5)
+    response = await client.get(f"/api/executions/{first.execution_id}/diff/{missing}")
+    assert response.status_code == 404
+    assert str(missing) in response.json()["detail"]

@@ -1,0 +1,172 @@
+"""Dead letters in the lineage service against real NATS and Postgres: advisories, redrives, bad copies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from tradelane.contracts import subjects
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
+from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.lineage.app import build
+from tradelane.runtime.bus import dedup_headers, event_headers
+from tradelane.runtime.deadletters import list_dead_letters, redrive
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+from tradelane.store.pool import create_pool
+
+Condition = Callable[[], Awaitable[bool]]
+
+
+@pytest.fixture
+def fast_settings(settings: Settings) -> Settings:
+    """Two deliveries, one second apart, so a crash loop runs out quickly."""
+    return settings.model_copy(update={"max_deliver": 2, "ack_wait_seconds": 1.0})
+
+
+@pytest.fixture
+async def lineage(fast_settings: Settings) -> AsyncIterator[Service]:
+    service = build(fast_settings)
+    await service.start()
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    opened = await create_pool(database_url)
+    yield opened
+    await opened.close()
+
+
+async def _eventually(condition: Condition, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+def _request() -> ExecutionRequested:
+    return ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        strategy=StrategyDefinition(name="s", symbol=SymbolRef(symbol="AAPL")),
+        trigger=Trigger.MANUAL,
+        as_of=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+
+
+def _bars(request: ExecutionRequested) -> BarsFetched:
+    return request.follow(
+        BarsFetched,
+        strategy=request.strategy,
+        symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+        bars=(Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+        provider="test",
+    )
+
+
+async def _publish(client: NatsClient, subject: str, event: Any, headers: dict[str, str] | None = None) -> int:
+    ack = await client.jetstream().publish(
+        subject, event.model_dump_json().encode(), headers={**event_headers(event), **(headers or {})}
+    )
+    return ack.seq
+
+
+async def _status(pool: asyncpg.Pool[Any], execution_id: UUID) -> str | None:
+    status: str | None = await pool.fetchval(
+        "SELECT status FROM lineage.executions WHERE execution_id = $1", execution_id
+    )
+    return status
+
+
+async def _steps(pool: asyncpg.Pool[Any], execution_id: UUID) -> list[tuple[str, str]]:
+    rows = await pool.fetch("SELECT step, status FROM lineage.steps WHERE execution_id = $1 ORDER BY id", execution_id)
+    return [(row["step"], row["status"]) for row in rows]
+
+
+async def test_a_dead_letter_of_no_execution_is_kept_once_not_dead_lettered_again(
+    lineage: Service, nats_client: NatsClient
+) -> None:
+    js = nats_client.jetstream()
+    await js.publish(subjects.dead_letter(subjects.EXECUTION_REQUESTED), json.dumps({"no": "envelope"}).encode())
+    await asyncio.sleep(1.5)
+    info = await js.stream_info(subjects.DEAD_LETTER_STREAM)
+    assert info.state.messages == 1
+
+
+async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lettered(
+    lineage: Service, nats_client: NatsClient, pool: asyncpg.Pool[Any]
+) -> None:
+    """A crash loop (delivered, never acked, every time) ends in the dead-letter stream and fails the execution."""
+    request = _request()
+    await _publish(nats_client, subjects.EXECUTION_REQUESTED, request)
+    bars = _bars(request)
+    sequence = await _publish(nats_client, subjects.MARKET_DATA_FETCHED, bars)
+    js = nats_client.jetstream()
+    crashing = await js.pull_subscribe_bind("indicators", subjects.PIPELINE_STREAM)
+    for _ in range(2):
+        delivered = await crashing.fetch(1, timeout=5)
+        assert delivered[0].metadata.sequence.stream == sequence
+    with pytest.raises(NatsTimeoutError):  # the restarted process asks again; the server has given up on it
+        await crashing.fetch(1, timeout=2)
+
+    async def dead_lettered() -> bool:
+        return bool(await list_dead_letters(js))
+
+    await _eventually(dead_lettered)
+    [dead] = await list_dead_letters(js)
+    assert (dead.subject, dead.step, dead.kind, dead.deliveries) == (
+        subjects.MARKET_DATA_FETCHED,
+        "indicators",
+        "retries_exhausted",
+        2,
+    )
+    assert dead.original_sequence == sequence
+    assert dead.message_id == str(bars.message_id)
+
+    async def failed() -> bool:
+        return await _status(pool, request.execution_id) == "failed"
+
+    await _eventually(failed)
+    steps = await _steps(pool, request.execution_id)
+    assert ("indicators", "failed") in steps
+    assert ("dead_letter", "failed") in steps
+
+
+async def test_a_redrive_reopens_the_failed_execution_and_its_later_steps_settle_it(
+    lineage: Service, nats_client: NatsClient, pool: asyncpg.Pool[Any]
+) -> None:
+    request = _request()
+    await _publish(nats_client, subjects.EXECUTION_REQUESTED, request)
+    failure = request.follow(
+        StepFailed, step="market_data", kind="retries_exhausted", error="provider down", input_subject="x", deliveries=5
+    )
+    await _publish(nats_client, subjects.STEP_FAILED, failure)
+    await _publish(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED), request, dedup_headers(failure))
+
+    async def failed() -> bool:
+        recorded = await _steps(pool, request.execution_id)
+        return await _status(pool, request.execution_id) == "failed" and len(recorded) == 3
+
+    await _eventually(failed)
+    [dead] = await list_dead_letters(nats_client.jetstream())
+    await redrive(nats_client.jetstream(), dead.id)
+
+    async def reopened() -> bool:
+        return await _status(pool, request.execution_id) == "running"
+
+    await _eventually(reopened)
+    assert ("redriven", "succeeded") in await _steps(pool, request.execution_id)
+    assert await list_dead_letters(nats_client.jetstream()) == []
