@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
         parents=[connection, as_json],
         help="services alive on the bus, stream depths, consumer lag, dead letters",
     )
+    commands.add_parser(
+        "provision", parents=[connection], help="declare streams, consumers and object store; apply migrations"
+    )
     return root
 
 
@@ -232,7 +235,7 @@ Command = Callable[[Connections, Console], Awaitable[int]]
 
 
 def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command:  # noqa: PLR0911, PLR0912 - one branch per subcommand
-    from tradelane.cli import dlq, executions, replay, status, strategies, tail
+    from tradelane.cli import dlq, executions, provision, replay, status, strategies, tail
 
     json_output = bool(getattr(args, "json", False))
     match (args.command, getattr(args, "action", None)):
@@ -279,6 +282,8 @@ def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command
             return lambda c, o: strategies.strategies_run(c, o, args.strategy, wait_seconds=args.wait)
         case ("status", _):
             return lambda c, o: status.status(c, o, json_output=json_output)
+        case ("provision", _):
+            return lambda c, o: provision.provision_all(c, o, Settings())
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover - argparse refuses others
 
 
