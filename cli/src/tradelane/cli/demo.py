@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from tradelane.contracts.strategy import AssetType, BarSize, Schedule, StrategyDefinition, SymbolRef
+from decimal import Decimal
+
+from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, Schedule, StrategyDefinition, SymbolRef
 
 DEMO_STRATEGY = StrategyDefinition(
-    name="demo-btc-5min",
+    name="demo-btc-1min",
     description=(
-        "Demo: simulated BTC 5-minute bars, the default indicator set, the offline analyst, "
-        "run every minute. Crypto trades around the clock, so each run sees fresh bars."
+        "Demo: simulated BTC 1-minute bars, the default indicator set, the offline analyst (or the "
+        "configured LLM), run every minute and paper-traded. Crypto trades around the clock, so each "
+        "run sees a fresh bar; loose risk limits make a paper signal, order, fill and position likely "
+        "within the first few runs."
     ),
     symbol=SymbolRef(symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO),
-    bar_size=BarSize.MIN_5,
-    duration="3 D",
+    bar_size=BarSize.MIN_1,
+    duration="1 D",
     schedule=Schedule(cron="* * * * *", timezone="UTC"),
+    risk=RiskLimits(min_profit_margin=Decimal("0.001"), min_risk_reward=Decimal("1.0")),
+    auto_trade=True,
 )

@@ -8,6 +8,7 @@ SERVICES: tuple[str, ...] = (
     "indicators",
     "charts",
     "llm_analyst",
+    "broker",
     "signals",
     "scheduler",
     "gateway",

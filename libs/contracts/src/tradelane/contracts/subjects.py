@@ -16,6 +16,15 @@ from tradelane.contracts.events import (
     SignalRejected,
     StepFailed,
 )
+from tradelane.contracts.trading import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderSubmitted,
+    PositionChanged,
+)
 
 PIPELINE_STREAM: Final = "PIPELINE"
 TRADING_STREAM: Final = "TRADING"
@@ -112,3 +121,57 @@ HEALTH: Final = "tradelane.health"
 def health_of(service: str) -> str:
     """Where one service's processes answer health requests."""
     return f"{HEALTH}.{service}"
+
+
+# Symbol service and IB status: core NATS request/reply (no stream), answered by market-data.
+SYMBOLS_SEARCH: Final = "tradelane.symbols.search"
+SYMBOLS_DETAILS: Final = "tradelane.symbols.details"
+SYMBOLS_BATCH_CACHE: Final = "tradelane.symbols.batch_cache"
+SYMBOLS_REFRESH: Final = "tradelane.symbols.refresh"
+SYMBOLS_CACHE_STATS: Final = "tradelane.symbols.cache_stats"
+IB_STATUS: Final = "tradelane.ib.status"
+SYMBOL_SERVICE_QUEUE: Final = "market-data"
+"""Queue group of the request/reply subscribers, so one market-data replica answers each request."""
+
+
+# Trading: the broker's events (TRADING stream, ``trading.>``) and its commands (core NATS request/reply).
+ORDER_SUBMITTED: Final = "trading.order.submitted"
+ORDER_ACCEPTED: Final = "trading.order.accepted"
+ORDER_PARTIALLY_FILLED: Final = "trading.order.partially_filled"
+ORDER_FILLED: Final = "trading.order.filled"
+ORDER_CANCELLED: Final = "trading.order.cancelled"
+ORDER_REJECTED: Final = "trading.order.rejected"
+POSITION_CHANGED: Final = "trading.position.changed"
+
+BROKER_PLACE_ORDER: Final = "tradelane.broker.orders.place"
+"""The gateway asks the broker to place a manual order here (reply: OrderPlaced)."""
+BROKER_CANCEL_ORDER: Final = "tradelane.broker.orders.cancel"
+"""The gateway asks the broker to cancel an order here (reply: CancelReply)."""
+BROKER_SERVICE_QUEUE: Final = "broker"
+"""Queue group of the broker's request/reply subscribers, so one replica answers each command."""
+
+_TRADING_STEP_OF_SUBJECT: Final = {
+    ORDER_SUBMITTED: "order_submitted",
+    ORDER_ACCEPTED: "order_accepted",
+    ORDER_PARTIALLY_FILLED: "order_partially_filled",
+    ORDER_FILLED: "order_filled",
+    ORDER_CANCELLED: "order_cancelled",
+    ORDER_REJECTED: "order_rejected",
+    POSITION_CHANGED: "position_changed",
+}
+_SUBJECT_OF_TRADING_EVENT: Final[dict[type[Envelope], str]] = {
+    OrderSubmitted: ORDER_SUBMITTED,
+    OrderAccepted: ORDER_ACCEPTED,
+    OrderPartiallyFilled: ORDER_PARTIALLY_FILLED,
+    OrderFilled: ORDER_FILLED,
+    OrderCancelled: ORDER_CANCELLED,
+    OrderRejected: ORDER_REJECTED,
+    PositionChanged: POSITION_CHANGED,
+}
+_SUBJECT_OF_EVENT.update(_SUBJECT_OF_TRADING_EVENT)
+_EVENT_OF_SUBJECT.update({subject: event for event, subject in _SUBJECT_OF_TRADING_EVENT.items()})
+
+
+def trading_step_of(subject: str) -> str | None:
+    """The lineage step name of a trading event (``order_filled``...), None for other subjects."""
+    return _TRADING_STEP_OF_SUBJECT.get(subject)

@@ -47,7 +47,10 @@ LINEAGE_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("lineage-deadletter", subjects.DEAD_LETTER_STREAM, subjects.DEAD_LETTER_ALL),
 )
 
-ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS)
+BROKER_CONSUMER = ConsumerSpec("broker", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED)
+"""The broker turns accepted signals of auto-trading strategies into orders."""
+
+ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS, BROKER_CONSUMER)
 
 
 def stream_configs(settings: Settings) -> list[api.StreamConfig]:

@@ -11,14 +11,31 @@ from fastapi.exceptions import RequestValidationError
 
 from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.errors import validation_error_handler
-from tradelane.gateway.routes import charts, executions, health, lineage, strategies, ui
+from tradelane.gateway.routes import (
+    charts,
+    dlq,
+    executions,
+    health,
+    lineage,
+    llm,
+    orders,
+    portfolio,
+    prompts,
+    replay,
+    risk,
+    strategies,
+    symbols,
+    ui,
+)
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.streams import provision
 from tradelane.store.lineage import LineageRepository
+from tradelane.store.llm import LlmRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
+from tradelane.store.prompts import PromptRepository
 from tradelane.store.strategies import StrategyRepository
 
 log = structlog.get_logger(__name__)
@@ -50,6 +67,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 bus=EventBus(broker),
                 strategies=StrategyRepository(pool),
                 lineage=LineageRepository(pool),
+                prompts=PromptRepository(pool),
+                llm=LlmRepository(pool),
             )
             log.info("gateway_started", version=settings.service_version)
             yield
@@ -62,6 +81,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
         exception_handlers={RequestValidationError: validation_error_handler},
     )
-    for module in (strategies, executions, lineage, charts, health, ui):
+    for module in (
+        strategies,
+        executions,
+        replay,
+        dlq,
+        lineage,
+        charts,
+        prompts,
+        llm,
+        symbols,
+        orders,
+        portfolio,
+        risk,
+        health,
+        ui,
+    ):
         app.include_router(module.router)
     return app

@@ -10,6 +10,8 @@ from faststream.nats import NatsBroker
 
 from tradelane.runtime.bus import EventBus
 from tradelane.store.lineage import LineageRepository
+from tradelane.store.llm import LlmRepository
+from tradelane.store.prompts import PromptRepository
 from tradelane.store.strategies import StrategyRepository
 
 
@@ -22,3 +24,5 @@ class GatewayState:
     bus: EventBus
     strategies: StrategyRepository
     lineage: LineageRepository
+    prompts: PromptRepository
+    llm: LlmRepository

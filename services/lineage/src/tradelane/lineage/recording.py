@@ -6,6 +6,11 @@
   it as rejected; ``pipeline.step.failed`` fails it with the step's error.
 - A message that carries a readable envelope but breaks its contract is still recorded, as
   a failed step with the validation error, so nothing published is ever invisible.
+- A broker event (``trading.order.*``, ``trading.position.changed``) is a step of the execution
+  whose signal caused it (``order_submitted``, ``order_filled``, ``position_changed``...), after
+  the signal step; an order the risk engine or the venue refused is a ``rejected`` step with the
+  reason. A manual order has no pipeline run: it is an execution of its own (trigger
+  ``manual_order``), completed at its first event.
 - A dead letter (``deadletter.<subject>``) is recorded as the step ``dead_letter`` with the
   error the giving-up service attached.
 """
@@ -21,6 +26,7 @@ from pydantic import ValidationError
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import ExecutionRequested, StepFailed
+from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected
 from tradelane.runtime.decisions import ERROR_HEADER, describe
 from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
 
@@ -53,6 +59,10 @@ def step_record(
     if subject.startswith(_DEAD_LETTER_PREFIX):
         reason = (headers or {}).get(ERROR_HEADER, "dead-lettered")
         return _record(envelope, subject, payload, stream_sequence, DEAD_LETTER_STEP, "failed", reason, "failed")
+
+    trading_step = subjects.trading_step_of(subject)
+    if trading_step is not None:
+        return _trading_record(envelope, subject, payload, stream_sequence, trading_step)
 
     contract = subjects.event_type_for(subject)
     step = subjects.step_of(subject)
@@ -107,3 +117,22 @@ def _record(
         execution_status=execution_status,
         replay_of=envelope.replay_of,
     )
+
+
+def _trading_record(
+    envelope: Envelope, subject: str, payload: dict[str, Any], stream_sequence: int | None, step: str
+) -> StepRecord:
+    contract = subjects.event_type_for(subject)
+    assert contract is not None, f"{subject} has a trading step but no contract"
+    try:
+        event = contract.model_validate(payload)
+    except ValidationError as error:
+        return _record(envelope, subject, payload, stream_sequence, step, "failed", describe(error), "running")
+    rejected = isinstance(event, OrderRejected)
+    status: StepStatus = "rejected" if rejected else "succeeded"
+    reason = event.reason if isinstance(event, OrderRejected) else None
+    if event.strategy_id != MANUAL_STRATEGY_ID:
+        return _record(event, subject, payload, stream_sequence, step, status, reason, "running")
+    execution_status: ExecutionStatus = "rejected" if rejected else "completed"
+    record = _record(event, subject, payload, stream_sequence, step, status, reason, execution_status)
+    return replace(record, trigger="manual_order")

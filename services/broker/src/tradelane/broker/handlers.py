@@ -1,0 +1,75 @@
+"""The broker's subscribers, kept thin: each turns a failure into a delivery decision or a reply.
+
+- ``pipeline.signal.generated`` (durable): a venue that is down naks the signal with a delay (it
+  is retried; the order is never doubled); Postgres errors are retried by the delivery rules.
+- ``pipeline.market_data.fetched`` (core, queue group): prices; one lost update is harmless,
+  the next execution's bars cover it, so a failure is logged and dropped.
+- Commands from the gateway (request/reply): always answered; a failure is an ``unavailable``
+  reply that says what happened, never an exception the requester would only see as a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+
+from tradelane.broker.engine import Broker
+from tradelane.broker.venue import VenueUnavailableError
+from tradelane.contracts.events import BarsFetched, SignalGenerated
+from tradelane.contracts.trading import CancelOrder, CancelReply, OrderPlaced, PlaceOrder, manual_order_ref
+from tradelane.runtime.errors import TransientStepError
+
+log = structlog.get_logger(__name__)
+
+VENUE_RETRY_SECONDS = 10.0
+_STORAGE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+class BrokerHandlers:
+    """Subscribers over the broker built at start-up (``broker`` returns it)."""
+
+    def __init__(self, broker: Callable[[], Broker]) -> None:
+        self._broker = broker
+
+    async def on_signal_generated(self, msg: SignalGenerated) -> None:
+        """Place the order a signal of an auto-trading strategy asks for."""
+        try:
+            await self._broker().on_signal(msg)
+        except VenueUnavailableError as error:
+            raise TransientStepError(f"broker venue unavailable: {error}", retry_after=VENUE_RETRY_SECONDS) from error
+
+    async def on_bars_fetched(self, msg: BarsFetched) -> None:
+        """Keep marks and let the paper venue fill against the new bars."""
+        try:
+            await self._broker().on_bars(msg)
+        except _STORAGE_ERRORS as error:
+            log.warning("prices_not_applied", symbol=msg.symbol.symbol, error=f"{type(error).__name__}: {error}")
+
+    async def place_order(self, command: PlaceOrder) -> OrderPlaced:
+        """A manual order from the gateway."""
+        try:
+            return await self._broker().place_manual(command)
+        except VenueUnavailableError as error:
+            return OrderPlaced(
+                outcome="unavailable",
+                client_ref=manual_order_ref(command.client_order_id),
+                reason=f"the order is recorded but the venue is unavailable ({error}); it is sent when the "
+                "connection is back: cancel it if you no longer want it",
+            )
+        except _STORAGE_ERRORS as error:
+            return OrderPlaced(
+                outcome="unavailable",
+                client_ref=manual_order_ref(command.client_order_id),
+                reason=f"the book is unavailable ({type(error).__name__}); nothing was placed, try again",
+            )
+
+    async def cancel_order(self, command: CancelOrder) -> CancelReply:
+        """A cancel from the gateway."""
+        try:
+            return await self._broker().cancel(command)
+        except VenueUnavailableError as error:
+            return CancelReply(outcome="unavailable", reason=f"the venue is unavailable ({error}); try again")
+        except _STORAGE_ERRORS as error:
+            return CancelReply(outcome="unavailable", reason=f"the book is unavailable ({type(error).__name__})")

@@ -1,0 +1,323 @@
+"""The risk engine: sizes an order group, then checks it against every rule before it is placed.
+
+Rules, in the order they apply (each refusal names its rule and gives the numbers):
+
+``no_market_price``       the limits need a price: a market order on an instrument with no known price
+``signal_expired``        the signal's ``expires_at`` has passed (e.g. it was redelivered after an outage)
+``trading_halted``        the trading state is HALTED: nothing but cancels
+``duplicate_signal``      the strategy already has a working order or an open bracket on this
+                          instrument in this direction (from an earlier signal)
+``trading_hours``         the exchange is closed now (see :mod:`tradelane.broker.calendar`), or the
+                          table has no calendar for it
+(sizing)                  a signal's quantity; when nothing is left, the refusal names the cap that
+                          left nothing, or ``risk_per_trade`` when one unit already risks more than the budget
+``trading_reducing``      the state is REDUCING and the order does not only reduce a position
+``max_order_quantity``    the order is larger than the limit
+``bracket_prices``        a bracket's take-profit or stop-loss lies on the wrong side of the entry
+``min_risk_reward``       reward to the take-profit over risk to the stop is below the minimum
+``risk_per_trade``        ``quantity x |entry - stop|`` exceeds ``risk_per_trade`` of equity
+``daily_loss_limit``      equity has fallen by the limit since the start of the UTC day
+``max_position_notional`` the position after the order would be worth more than the limit
+``max_open_positions``    the order would open one instrument more than the limit
+``max_gross_exposure``    positions plus working entries plus this order would exceed the limit
+
+An order that only reduces a position skips the exposure rules (daily loss, notional, open
+positions, gross exposure, risk per trade): cutting risk is always allowed unless trading is
+HALTED or the exchange is closed.
+
+A signal's quantity is ``floor(equity x risk fraction / |entry - stop|)`` (see
+:mod:`tradelane.broker.sizing`), capped by what the notional, exposure and quantity limits
+still allow; when a cap leaves nothing, the refusal names that cap's rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from tradelane.broker.book import reduces
+from tradelane.broker.calendar import calendar_for
+from tradelane.broker.orders import GroupPlan
+from tradelane.broker.sizing import Cap, quantity_step, size_from_risk
+from tradelane.contracts.trading import OrderSide, TradingLimits, TradingState
+
+
+class Rule(StrEnum):
+    NO_MARKET_PRICE = "no_market_price"
+    SIGNAL_EXPIRED = "signal_expired"
+    TRADING_HALTED = "trading_halted"
+    RISK_PER_TRADE = "risk_per_trade"
+    TRADING_REDUCING = "trading_reducing"
+    DUPLICATE_SIGNAL = "duplicate_signal"
+    TRADING_HOURS = "trading_hours"
+    MAX_ORDER_QUANTITY = "max_order_quantity"
+    BRACKET_PRICES = "bracket_prices"
+    MIN_RISK_REWARD = "min_risk_reward"
+    DAILY_LOSS_LIMIT = "daily_loss_limit"
+    MAX_POSITION_NOTIONAL = "max_position_notional"
+    MAX_OPEN_POSITIONS = "max_open_positions"
+    MAX_GROSS_EXPOSURE = "max_gross_exposure"
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """The book as the risk engine sees it when an order group arrives.
+
+    ``gross_exposure`` is the sum of |position value| plus the value of working entry orders;
+    ``engaged`` the instruments held or being entered; ``duplicate_of`` the group reference of
+    a working order group from the same strategy, on the same instrument and in the same
+    direction (None when there is none, and always for manual orders).
+    """
+
+    equity: Decimal
+    daily_pnl: Decimal
+    position: Decimal
+    gross_exposure: Decimal
+    engaged: frozenset[int]
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    quantity: Decimal
+    sizing: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: Rule
+    reason: str
+    quantity: Decimal = Decimal(0)
+    sizing: str = ""
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def assess(
+    plan: GroupPlan,
+    exposure: Exposure,
+    limits: TradingLimits,
+    state: TradingState,
+    state_reason: str,
+    now: datetime,
+) -> Approval | Refusal:
+    """Size ``plan`` (when it has no fixed quantity) and check it against every rule."""
+    price = plan.reference_price
+    entry = plan.entry_price
+    if price is None or entry is None:
+        return Refusal(
+            Rule.NO_MARKET_PRICE,
+            f"no price is known for {plan.instrument.symbol} (conid {plan.instrument.conid}) to check the limits "
+            "against: use a LMT or STP order, or run a strategy on this instrument first",
+        )
+    early = _before_sizing(plan, exposure, limits, state, state_reason, now)
+    if early is not None:
+        return early
+    sized = _quantity(plan, exposure, limits, price, entry)
+    if isinstance(sized, Refusal):
+        return sized
+    quantity, sizing = sized
+    refusal = _check(plan, exposure, limits, state, price, entry, quantity)
+    if refusal is not None:
+        return Refusal(refusal.rule, refusal.reason, quantity, sizing)
+    return Approval(quantity, sizing)
+
+
+def _before_sizing(
+    plan: GroupPlan,
+    exposure: Exposure,
+    limits: TradingLimits,
+    state: TradingState,
+    state_reason: str,
+    now: datetime,
+) -> Refusal | None:
+    """The rules that do not depend on the quantity."""
+    if plan.expires_at is not None and now >= plan.expires_at:
+        return Refusal(
+            Rule.SIGNAL_EXPIRED,
+            f"the signal expired at {plan.expires_at.isoformat()}; it is {now.isoformat()} now",
+        )
+    if state is TradingState.HALTED:
+        return Refusal(
+            Rule.TRADING_HALTED,
+            f"trading is HALTED ({state_reason}): only cancels go through; resume with POST /api/risk/resume",
+        )
+    if exposure.duplicate_of is not None:
+        return Refusal(
+            Rule.DUPLICATE_SIGNAL,
+            f"the strategy already has orders working for a {plan.side.value} on {plan.instrument.symbol} "
+            f"(group {exposure.duplicate_of}); a repeated signal places nothing until they finish",
+        )
+    return _trading_hours(plan, limits, now)
+
+
+def _quantity(
+    plan: GroupPlan, exposure: Exposure, limits: TradingLimits, price: Decimal, entry: Decimal
+) -> tuple[Decimal, str] | Refusal:
+    if plan.quantity is not None:
+        return plan.quantity, f"manual quantity {plan.quantity}"
+    if plan.stop_loss is None or plan.risk_fraction is None:
+        msg = f"order group {plan.group_ref} has neither a quantity nor a stop and risk fraction to size it from"
+        raise ValueError(msg)
+    sign = plan.side.sign
+    held = exposure.position
+    notional_room = limits.max_position_notional / price - sign * held
+    exposure_room = (limits.max_gross_exposure - exposure.gross_exposure) / price + abs(held) - sign * held
+    caps = (
+        Cap(
+            Rule.MAX_POSITION_NOTIONAL,
+            notional_room,
+            f"{_money(limits.max_position_notional)} / {price}, holding {held}",
+        ),
+        Cap(
+            Rule.MAX_GROSS_EXPOSURE,
+            exposure_room,
+            f"({_money(limits.max_gross_exposure)} - {_money(exposure.gross_exposure)}) / {price}",
+        ),
+        Cap(Rule.MAX_ORDER_QUANTITY, limits.max_order_quantity, f"limit {limits.max_order_quantity}"),
+    )
+    sizing = size_from_risk(
+        equity=exposure.equity,
+        risk_fraction=plan.risk_fraction,
+        entry=entry,
+        stop=plan.stop_loss,
+        step=quantity_step(plan.instrument.asset_type),
+        caps=caps,
+    )
+    if sizing.quantity > 0:
+        return sizing.quantity, sizing.explanation
+    if sizing.risk_quantity == 0:
+        budget = exposure.equity * plan.risk_fraction
+        return Refusal(
+            Rule.RISK_PER_TRADE,
+            f"one unit risks {abs(entry - plan.stop_loss)} (|{entry} - {plan.stop_loss}|), more than the "
+            f"budget {_money(budget)} ({plan.risk_fraction} of equity {_money(exposure.equity)})",
+            sizing=sizing.explanation,
+        )
+    rule = Rule(sizing.bound_by) if sizing.bound_by is not None else Rule.RISK_PER_TRADE
+    return Refusal(rule, f"no room left under {rule}: {sizing.explanation}", sizing=sizing.explanation)
+
+
+def _check(
+    plan: GroupPlan,
+    exposure: Exposure,
+    limits: TradingLimits,
+    state: TradingState,
+    price: Decimal,
+    entry: Decimal,
+    quantity: Decimal,
+) -> Refusal | None:
+    only_reduces = reduces(exposure.position, plan.side, quantity)
+    if state is TradingState.REDUCING and not only_reduces:
+        return Refusal(
+            Rule.TRADING_REDUCING,
+            f"trading is REDUCING: only orders that reduce a position go through; {plan.side.value} {quantity} "
+            f"{plan.instrument.symbol} does not reduce the position of {exposure.position}",
+        )
+    refusal = _order_quantity(limits, quantity) or _bracket_prices(plan, entry) or _risk_reward(plan, limits, entry)
+    if refusal is not None or only_reduces:
+        return refusal
+    return _exposure_rules(plan, exposure, limits, price, entry, quantity)
+
+
+def _order_quantity(limits: TradingLimits, quantity: Decimal) -> Refusal | None:
+    if quantity <= limits.max_order_quantity:
+        return None
+    return Refusal(Rule.MAX_ORDER_QUANTITY, f"quantity {quantity} is above the limit {limits.max_order_quantity}")
+
+
+def _risk_reward(plan: GroupPlan, limits: TradingLimits, entry: Decimal) -> Refusal | None:
+    if plan.stop_loss is None or plan.take_profit is None:
+        return None
+    ratio = abs(plan.take_profit - entry) / abs(entry - plan.stop_loss)
+    if ratio >= limits.min_risk_reward:
+        return None
+    return Refusal(
+        Rule.MIN_RISK_REWARD,
+        f"reward/risk {ratio:.2f} (|{plan.take_profit} - {entry}| / |{entry} - {plan.stop_loss}|) "
+        f"is below the minimum {limits.min_risk_reward}",
+    )
+
+
+def _trading_hours(plan: GroupPlan, limits: TradingLimits, now: datetime) -> Refusal | None:
+    if not limits.enforce_trading_hours:
+        return None
+    instrument = plan.instrument
+    calendar = calendar_for(instrument)
+    if calendar is None:
+        return Refusal(
+            Rule.TRADING_HOURS,
+            f"no trading calendar is known for exchange {instrument.exchange} ({instrument.asset_type.value} in "
+            f"{instrument.currency}); set enforce_trading_hours to false in PUT /api/risk/limits to trade it",
+        )
+    if calendar.is_open(now):
+        return None
+    local = now.astimezone(ZoneInfo(calendar.zone))
+    return Refusal(
+        Rule.TRADING_HOURS,
+        f"{calendar.name} is closed at {local:%a %Y-%m-%d %H:%M} {calendar.zone}",
+    )
+
+
+def _bracket_prices(plan: GroupPlan, entry: Decimal) -> Refusal | None:
+    sign = plan.side.sign
+    if plan.take_profit is not None and (plan.take_profit - entry) * sign <= 0:
+        where = "above" if plan.side is OrderSide.BUY else "below"
+        return Refusal(Rule.BRACKET_PRICES, f"take-profit {plan.take_profit} must be {where} the entry {entry}")
+    if plan.stop_loss is not None and (entry - plan.stop_loss) * sign <= 0:
+        where = "below" if plan.side is OrderSide.BUY else "above"
+        return Refusal(Rule.BRACKET_PRICES, f"stop-loss {plan.stop_loss} must be {where} the entry {entry}")
+    return None
+
+
+def _exposure_rules(
+    plan: GroupPlan,
+    exposure: Exposure,
+    limits: TradingLimits,
+    price: Decimal,
+    entry: Decimal,
+    quantity: Decimal,
+) -> Refusal | None:
+    held = exposure.position
+    if plan.stop_loss is not None:
+        risk = quantity * abs(entry - plan.stop_loss)
+        budget = exposure.equity * limits.risk_per_trade
+        if risk > budget:
+            return Refusal(
+                Rule.RISK_PER_TRADE,
+                f"the order risks {_money(risk)} ({quantity} x |{entry} - {plan.stop_loss}|), more than "
+                f"{limits.risk_per_trade} of equity {_money(exposure.equity)} = {_money(budget)}",
+            )
+    if exposure.daily_pnl <= -limits.daily_loss_limit:
+        return Refusal(
+            Rule.DAILY_LOSS_LIMIT,
+            f"today's P&L {_money(exposure.daily_pnl)} has reached the daily loss limit "
+            f"{_money(limits.daily_loss_limit)}: only orders that reduce a position go through",
+        )
+    after = held + plan.side.sign * quantity
+    notional = abs(after) * price
+    if notional > limits.max_position_notional:
+        return Refusal(
+            Rule.MAX_POSITION_NOTIONAL,
+            f"the position would be {after} x {price} = {_money(notional)}, above the limit "
+            f"{_money(limits.max_position_notional)}",
+        )
+    conid = plan.instrument.conid
+    if held == 0 and conid not in exposure.engaged and len(exposure.engaged) >= limits.max_open_positions:
+        return Refusal(
+            Rule.MAX_OPEN_POSITIONS,
+            f"{len(exposure.engaged)} instruments are held or being entered; the limit is {limits.max_open_positions}",
+        )
+    gross = exposure.gross_exposure - abs(held) * price + notional
+    if gross > limits.max_gross_exposure:
+        return Refusal(
+            Rule.MAX_GROSS_EXPOSURE,
+            f"gross exposure would be {_money(gross)} (now {_money(exposure.gross_exposure)}), above the limit "
+            f"{_money(limits.max_gross_exposure)}",
+        )
+    return None

@@ -1,0 +1,1 @@
+"""The broker's tests: a package, so its helpers are imported relatively (``from .support import ...``)."""

@@ -1,0 +1,87 @@
+"""The broker against this test's real Postgres and NATS, with a clock the test moves."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from faststream.nats import NatsBroker
+
+# The fake TWS is a plain module (standard library only) in market-data's tests folder, made for reuse.
+sys.path.insert(0, str(Path(__file__).parents[3] / "market-data" / "tests"))
+
+from tradelane.broker.app import build
+from tradelane.broker.config import BrokerSettings
+from tradelane.gateway.app import create_app
+from tradelane.gateway.config import GatewaySettings
+from tradelane.runtime.service import Service, create_broker
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
+from tradelane.store.broker import BrokerRepository
+from tradelane.store.pool import create_pool
+
+from .support import Clock, PaperBook, start_paper_broker
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    connections = await create_pool(database_url)
+    yield connections
+    await connections.close()
+
+
+@pytest.fixture
+def repository(pool: asyncpg.Pool[Any]) -> BrokerRepository:
+    return BrokerRepository(pool)
+
+
+@pytest.fixture
+async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
+    broker = create_broker(settings, "broker-test")
+    await broker.connect()
+    await provision(broker.connection.jetstream(), settings)
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def paper(repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock) -> PaperBook:
+    return await start_paper_broker(repository, nats_broker, clock)
+
+
+@pytest.fixture
+def broker_settings(settings: Settings) -> BrokerSettings:
+    """The broker's settings on this test's servers, with quick chores."""
+    return BrokerSettings.model_validate(
+        {**settings.model_dump(), "broker_housekeeping_seconds": 0.5, "paper_commission_minimum": "0"}
+    )
+
+
+@pytest.fixture
+async def broker_service(broker_settings: BrokerSettings) -> AsyncIterator[Service]:
+    """The real broker service, in this process: subscribers, book, paper venue and chores."""
+    service = build(broker_settings)
+    await service.start()
+    yield service
+    await service.close()
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app with its lifespan entered, and an HTTP client for it."""
+    app = create_app(GatewaySettings.model_validate(settings.model_dump()))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+    ):
+        yield client

@@ -1,0 +1,148 @@
+"""``/api/risk``: the trading state (with the kill switch), the limits, and how much of them is used.
+
+The state and limits live in the book, which the broker reads before every order, so a halt
+takes effect at once, even while the broker is down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Final, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, Field
+
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits, TradingState
+from tradelane.gateway.book import Book, BrokerDidNotAnswerError, ask_broker
+from tradelane.gateway.deps import State
+from tradelane.store.broker import BrokerRepository, RiskRecord
+
+router = APIRouter(prefix="/api/risk", tags=["risk"])
+
+API_USER: Final = "api"
+CANCEL_SECONDS: Final = 15.0
+
+
+class RiskUsage(BaseModel):
+    """How much of each limit the book uses now (null where there is no book yet)."""
+
+    equity: Decimal | None
+    daily_pnl: Decimal | None
+    daily_loss_limit: Decimal
+    gross_exposure: Decimal | None = Field(description="Sum of |position market value| (working entries not included).")
+    max_gross_exposure: Decimal
+    open_positions: int
+    max_open_positions: int
+    largest_position_notional: Decimal
+    max_position_notional: Decimal
+    working_orders: int
+
+
+class RiskOut(BaseModel):
+    """The trading state, why it is what it is, the limits and their use."""
+
+    state: TradingState = Field(description="ACTIVE, REDUCING (only reducing orders) or HALTED (only cancels).")
+    reason: str
+    changed_by: str = Field(description="'api' for a person, 'risk-engine' when the broker halted by itself.")
+    changed_at: datetime
+    limits: TradingLimits
+    usage: RiskUsage
+
+
+class HaltIn(BaseModel):
+    """The kill switch."""
+
+    reason: str = Field(min_length=1, max_length=500, examples=["stop everything: checking a data problem"])
+    cancel_working_orders: bool = Field(
+        default=False, description="Also ask the venue to cancel every working order (stop-losses included)."
+    )
+
+
+class CancelResultOut(BaseModel):
+    order_id: UUID
+    client_ref: str
+    outcome: str = Field(examples=["cancelled", "pending_cancel", "refused", "unavailable"])
+    reason: str
+
+
+class HaltOut(RiskOut):
+    cancels: list[CancelResultOut] = Field(description="One per working order, when cancel_working_orders was set.")
+
+
+class ResumeIn(BaseModel):
+    state: Literal[TradingState.ACTIVE, TradingState.REDUCING] = Field(
+        default=TradingState.ACTIVE, description="ACTIVE, or REDUCING to allow only orders that reduce a position."
+    )
+    reason: str = Field(default="resumed through the API", min_length=1, max_length=500)
+
+
+async def _risk_out(book: BrokerRepository, risk: RiskRecord) -> RiskOut:
+    now = utc_now()
+    portfolio = await book.portfolio(now.replace(hour=0, minute=0, second=0, microsecond=0))
+    positions = await book.positions(open_only=True)
+    limits = risk.limits
+    return RiskOut(
+        state=risk.state,
+        reason=risk.reason,
+        changed_by=risk.changed_by,
+        changed_at=risk.changed_at,
+        limits=limits,
+        usage=RiskUsage(
+            equity=portfolio.equity if portfolio else None,
+            daily_pnl=portfolio.daily_pnl if portfolio else None,
+            daily_loss_limit=limits.daily_loss_limit,
+            gross_exposure=portfolio.gross_exposure if portfolio else None,
+            max_gross_exposure=limits.max_gross_exposure,
+            open_positions=len(positions),
+            max_open_positions=limits.max_open_positions,
+            largest_position_notional=max((abs(position.market_value) for position in positions), default=Decimal(0)),
+            max_position_notional=limits.max_position_notional,
+            working_orders=len(await book.working_orders()),
+        ),
+    )
+
+
+@router.get("", summary="Trading state, limits and their use")
+async def get_risk(book: Book) -> RiskOut:
+    return await _risk_out(book, await book.risk())
+
+
+@router.put("/limits", summary="Replace the risk limits")
+async def put_limits(limits: TradingLimits, book: Book) -> RiskOut:
+    """The broker checks every later order against these; orders already working stay."""
+    return await _risk_out(book, await book.set_limits(limits, API_USER))
+
+
+@router.post("/halt", summary="Halt trading (kill switch)")
+async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> HaltOut:
+    """From now on only cancels go through; optionally cancel every working order too."""
+    risk = await book.set_trading_state(TradingState.HALTED, body.reason, API_USER)
+    cancels: list[CancelResultOut] = []
+    if body.cancel_working_orders:
+        for order in await book.working_orders():
+            try:
+                reply = await ask_broker(
+                    state, subjects.BROKER_CANCEL_ORDER, CancelOrder(order_id=order.id), CancelReply, CANCEL_SECONDS
+                )
+            except BrokerDidNotAnswerError as error:
+                reply = CancelReply(outcome="unavailable", reason=str(error))
+            except HTTPException as error:
+                reply = CancelReply(outcome="unavailable", reason=str(error.detail))
+            cancels.append(
+                CancelResultOut(
+                    order_id=order.id, client_ref=order.client_ref, outcome=reply.outcome, reason=reply.reason
+                )
+            )
+    out = await _risk_out(book, risk)
+    return HaltOut(**out.model_dump(), cancels=cancels)
+
+
+@router.post("/resume", summary="Resume trading")
+async def resume(book: Book, body: Annotated[ResumeIn | None, Body()] = None) -> RiskOut:
+    """Back to ACTIVE (or REDUCING); the daily loss rule still refuses new exposure while the limit is reached."""
+    request = body or ResumeIn()
+    return await _risk_out(book, await book.set_trading_state(request.state, request.reason, API_USER))
