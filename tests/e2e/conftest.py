@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -37,21 +39,27 @@ async def wait_until_ready(gateway: str, timeout: float = 60) -> None:
             await asyncio.sleep(0.2)
 
 
-@pytest.fixture
-async def system(settings: Settings) -> AsyncIterator[System]:
-    port = free_port()
-    env = {
+def system_env(settings: Settings, gateway_port: int, **extra: str) -> dict[str, str]:
+    """The environment every service process of a test system gets (plus ``extra``)."""
+    return {
         **os.environ,
         "TRADELANE_NATS_URL": settings.nats_url,
         "TRADELANE_DATABASE_URL": settings.database_url,
-        "TRADELANE_GATEWAY_PORT": str(port),
+        "TRADELANE_GATEWAY_PORT": str(gateway_port),
         "TRADELANE_ACK_WAIT_SECONDS": "5",
         "TRADELANE_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1, 1]",
         "TRADELANE_LOG_FORMAT": "json",
         "TRADELANE_LOG_LEVEL": "WARNING",
         "TRADELANE_SCHEDULER_RELOAD_SECONDS": "2",
+        **extra,
     }
-    supervisor = Supervisor(SERVICES, env)
+
+
+@asynccontextmanager
+async def running_system(settings: Settings, **extra_env: str) -> AsyncIterator[System]:
+    """Every service as a process, through the supervisor ``tradelane up`` uses, until the block ends."""
+    port = free_port()
+    supervisor = Supervisor(SERVICES, system_env(settings, port, **extra_env))
     running = asyncio.create_task(supervisor.run())
     gateway = f"http://127.0.0.1:{port}"
     try:
@@ -60,3 +68,21 @@ async def system(settings: Settings) -> AsyncIterator[System]:
     finally:
         await supervisor.stop()
         await running
+
+
+async def finished_execution(client: httpx.AsyncClient, execution_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The execution once it is no longer running (TimeoutError after ``timeout`` seconds)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await client.get(f"/api/executions/{execution_id}")
+        if response.status_code == 200 and response.json()["status"] != "running":
+            return dict(response.json())
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"execution {execution_id} still not finished: {response.text[:500]}")
+        await asyncio.sleep(0.25)
+
+
+@pytest.fixture
+async def system(settings: Settings) -> AsyncIterator[System]:
+    async with running_system(settings) as running:
+        yield running

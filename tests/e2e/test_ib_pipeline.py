@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import System, wait_until_ready
-from tradelane.cli.services import SERVICES
-from tradelane.cli.supervisor import Supervisor
-from tradelane.runtime.embedded import free_port
+from tests.e2e.conftest import System, finished_execution, running_system
 from tradelane.runtime.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "market-data" / "tests"))
@@ -38,34 +34,18 @@ async def tws() -> AsyncIterator[FakeTws]:
 
 @pytest.fixture
 async def ib_system(settings: Settings, tws: FakeTws) -> AsyncIterator[System]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "TRADELANE_NATS_URL": settings.nats_url,
-        "TRADELANE_DATABASE_URL": settings.database_url,
-        "TRADELANE_GATEWAY_PORT": str(port),
-        "TRADELANE_ACK_WAIT_SECONDS": "5",
-        "TRADELANE_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1, 1]",
-        "TRADELANE_LOG_FORMAT": "json",
-        "TRADELANE_LOG_LEVEL": "WARNING",
-        "TRADELANE_MARKET_DATA_PROVIDER": "ib",
-        "TRADELANE_IB_HOST": tws.host,
-        "TRADELANE_IB_PORT": str(tws.port),
-        "TRADELANE_IB_CLIENT_ID": "31",
-        "TRADELANE_IB_TIMEOUT": "3",
-        "TRADELANE_IB_RECONNECT_INITIAL_SECONDS": "0.2",
-        "TRADELANE_IB_RECONNECT_MAX_SECONDS": "1",
-        "TRADELANE_IB_IDENTICAL_REQUEST_GAP_SECONDS": "0",
-    }
-    supervisor = Supervisor(SERVICES, env)
-    running = asyncio.create_task(supervisor.run())
-    gateway = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_ready(gateway)
-        yield System(supervisor, gateway, settings)
-    finally:
-        await supervisor.stop()
-        await running
+    async with running_system(
+        settings,
+        TRADELANE_MARKET_DATA_PROVIDER="ib",
+        TRADELANE_IB_HOST=tws.host,
+        TRADELANE_IB_PORT=str(tws.port),
+        TRADELANE_IB_CLIENT_ID="31",
+        TRADELANE_IB_TIMEOUT="3",
+        TRADELANE_IB_RECONNECT_INITIAL_SECONDS="0.2",
+        TRADELANE_IB_RECONNECT_MAX_SECONDS="1",
+        TRADELANE_IB_IDENTICAL_REQUEST_GAP_SECONDS="0",
+    ) as system:
+        yield system
 
 
 async def _ib_connected(client: httpx.AsyncClient, timeout: float = 30) -> dict[str, Any]:
@@ -82,14 +62,7 @@ async def _ib_connected(client: httpx.AsyncClient, timeout: float = 30) -> dict[
 async def _run(client: httpx.AsyncClient, strategy_id: str, timeout: float = 60) -> dict[str, Any]:
     run = await client.post(f"/api/strategies/{strategy_id}/run")
     assert run.status_code == 202, run.text
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        response = await client.get(f"/api/executions/{run.json()['execution_id']}")
-        if response.status_code == 200 and response.json()["status"] != "running":
-            return dict(response.json())
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"execution still running: {response.text[:500]}")
-        await asyncio.sleep(0.25)
+    return await finished_execution(client, run.json()["execution_id"], timeout)
 
 
 async def test_strategies_run_on_the_ib_servers_bars_and_a_dropped_connection_heals(

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, finished_execution
 
 pytestmark = pytest.mark.e2e
 
@@ -28,24 +28,13 @@ def _strategy(name: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-async def _wait_for_end(client: httpx.AsyncClient, execution_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        response = await client.get(f"/api/executions/{execution_id}")
-        if response.status_code == 200 and response.json()["status"] != "running":
-            return dict(response.json())
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"execution {execution_id} still not finished: {response.text[:500]}")
-        await asyncio.sleep(0.25)
-
-
 async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
     async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-all-steps"))
         assert created.status_code == 201, created.text
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
         assert run.status_code == 202
-        execution = await _wait_for_end(client, run.json()["execution_id"])
+        execution = await finished_execution(client, run.json()["execution_id"])
 
         assert execution["status"] in {"completed", "rejected"}, execution
         steps = {step["step"]: step for step in execution["steps"]}
@@ -68,7 +57,7 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
     async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-unknown", symbol={"symbol": "ZZZZ"}))
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
-        execution = await _wait_for_end(client, run.json()["execution_id"])
+        execution = await finished_execution(client, run.json()["execution_id"])
         assert execution["status"] == "failed"
         assert "ZZZZ" in execution["error"]
         # the dead letter is recorded by its own lineage consumer, a moment after the failure
@@ -106,7 +95,7 @@ async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
-        execution = await _wait_for_end(client, run.json()["execution_id"], timeout=90)
+        execution = await finished_execution(client, run.json()["execution_id"], timeout=90)
         assert execution["status"] in {"completed", "rejected"}
         assert system.supervisor.restarts["indicators"] >= 1
 
@@ -122,6 +111,6 @@ async def test_sigterm_under_load_loses_no_execution(system: System) -> None:
             assert pid is not None
             os.kill(pid, signal.SIGTERM)
         for run in runs:
-            execution = await _wait_for_end(client, run.json()["execution_id"], timeout=120)
+            execution = await finished_execution(client, run.json()["execution_id"], timeout=120)
             assert execution["status"] in {"completed", "rejected"}, execution
             assert [step["step"] for step in execution["steps"]] == STEPS

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, finished_execution
 from tradelane.cli.main import main
 
 pytestmark = pytest.mark.e2e
@@ -28,23 +28,12 @@ def _strategy(name: str) -> dict[str, Any]:
     }
 
 
-async def _finished(client: httpx.AsyncClient, execution_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        response = await client.get(f"/api/executions/{execution_id}")
-        if response.status_code == 200 and response.json()["status"] != "running":
-            return dict(response.json())
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"execution {execution_id} still not finished: {response.text[:500]}")
-        await asyncio.sleep(0.25)
-
-
 async def _run_once(client: httpx.AsyncClient, name: str) -> str:
     created = await client.post("/api/strategies", json=_strategy(name))
     assert created.status_code == 201, created.text
     run = await client.post(f"/api/strategies/{created.json()['id']}/run")
     execution_id = str(run.json()["execution_id"])
-    finished = await _finished(client, execution_id)
+    finished = await finished_execution(client, execution_id)
     assert finished["status"] in {"completed", "rejected"}, finished
     return execution_id
 
@@ -59,7 +48,7 @@ async def test_a_replay_from_each_step_reproduces_the_execution(system: System) 
             assert response.status_code == 202, response.text
             accepted[step] = response.json()
         for step, replay in accepted.items():
-            finished = await _finished(client, replay["execution_id"])
+            finished = await finished_execution(client, replay["execution_id"])
             assert finished["replay_of"] == original
             diff = (await client.get(replay["diff_url"])).json()
             assert diff["identical"], (step, [s for s in diff["steps"] if s["changed"]])
@@ -85,7 +74,7 @@ async def test_a_replay_with_another_prompt_version_and_model_differs_only_in_th
         # the supervisor logs to stdout too: the new execution's id is the line that is nothing but an id
         printed = capsys.readouterr().out.splitlines()
         [replay_id] = [line for line in printed if re.fullmatch(r"[0-9a-f-]{36}", line)]
-        await _finished(client, replay_id)
+        await finished_execution(client, replay_id)
         diff = (await client.get(f"/api/executions/{original}/diff/{replay_id}")).json()
 
     assert not diff["identical"]
