@@ -99,16 +99,7 @@ class ExecutionOut(BaseModel):
 
     @classmethod
     def of(cls, summary: ExecutionSummary) -> ExecutionOut:
-        return cls(
-            execution_id=summary.execution_id,
-            strategy_id=summary.strategy_id,
-            status=summary.status,
-            trigger=summary.trigger,
-            replay_of=summary.replay_of,
-            error=summary.error,
-            started_at=summary.started_at,
-            finished_at=summary.finished_at,
-        )
+        return cls.model_validate(summary, from_attributes=True)
 
 
 class StepOut(BaseModel):
@@ -127,18 +118,7 @@ class StepOut(BaseModel):
 
     @classmethod
     def of(cls, view: StepView) -> StepOut:
-        return cls(
-            step=view.step,
-            status=view.status,
-            subject=view.subject,
-            message_id=view.message_id,
-            stream_sequence=view.stream_sequence,
-            input=view.input,
-            output=view.output,
-            error=view.error,
-            duration_ms=view.duration_ms,
-            occurred_at=view.occurred_at,
-        )
+        return cls.model_validate(view, from_attributes=True)
 
 
 class ExecutionDetailOut(ExecutionOut):
