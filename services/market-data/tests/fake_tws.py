@@ -246,12 +246,18 @@ class FakeTws:
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        """Stop listening and drop every session."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        """Stop listening and drop every session.
+
+        Sessions are dropped before waiting for the server to close: on Python versions where
+        ``Server.wait_closed`` waits for every connection, waiting first could wait for ever.
+        """
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         await self.drop_all()
+        if server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), timeout=5)
 
     async def drop_all(self) -> None:
         """Close every open session, as a TWS restart or a network cut would."""
