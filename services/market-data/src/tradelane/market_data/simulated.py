@@ -93,15 +93,7 @@ class SimulatedInstrument:
 
     def resolved(self) -> ResolvedSymbol:
         """The instrument as a contract."""
-        return ResolvedSymbol(
-            conid=self.conid,
-            symbol=self.symbol,
-            exchange=self.exchange,
-            currency=self.currency,
-            asset_type=self.asset_type,
-            description=self.description,
-            min_tick=self.min_tick,
-        )
+        return self.details().resolved()
 
     def details(self) -> SymbolDetails:
         """The instrument as the symbol cache keeps it."""
