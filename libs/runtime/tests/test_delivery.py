@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
+import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -17,14 +19,16 @@ from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFail
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, dedup_headers
 from tradelane.runtime.decisions import DELIVERIES_HEADER, ERROR_HEADER, ERROR_KIND_HEADER
+from tradelane.runtime.embedded import EmbeddedNats
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 
 Handler = Callable[[ExecutionRequested], Awaitable[BarsFetched]]
-StepRunner = Callable[[Handler], Awaitable[Service]]
+StepRunner = Callable[..., Awaitable[Service]]
+"""``run_step(handler, settings=nats_settings)``: the handler as the market-data step, started."""
 
 
 def _request() -> ExecutionRequested:
@@ -37,12 +41,16 @@ def _request() -> ExecutionRequested:
     )
 
 
-def _bars_for(msg: ExecutionRequested) -> BarsFetched:
+def _bars_for(msg: ExecutionRequested, count: int = 1) -> BarsFetched:
+    """``count`` bars a minute apart (about 100 bytes of JSON each)."""
     return msg.follow(
         BarsFetched,
         strategy=msg.strategy,
         symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        bars=(Bar(time=msg.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+        bars=tuple(
+            Bar(time=msg.as_of + timedelta(minutes=index), open=1, high=2, low=0.5, close=1.5, volume=10)
+            for index in range(count)
+        ),
         provider="test",
     )
 
@@ -58,8 +66,8 @@ def nats_settings(nats_url: str) -> Settings:
 async def run_step(nats_settings: Settings) -> AsyncIterator[StepRunner]:
     services: list[Service] = []
 
-    async def start(handler: Handler) -> Service:
-        service = Service("market-data", nats_settings)
+    async def start(handler: Handler, settings: Settings = nats_settings) -> Service:
+        service = Service("market-data", settings)
         service.step(Step.MARKET_DATA)(handler)
         await service.start()
         services.append(service)
@@ -256,3 +264,52 @@ async def test_a_dead_letter_that_fails_is_not_dead_lettered_again(
         await service.close()
     assert service.stats.failed == 1
     assert again.empty()
+
+
+async def test_the_embedded_server_takes_a_two_megabyte_event(run_step: StepRunner, nats_client: NatsClient) -> None:
+    assert nats_client.max_payload == RECOMMENDED_MAX_PAYLOAD
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        return _bars_for(msg, count=25_000)
+
+    await run_step(handler)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await _publish(nats_client, _request())
+    message = await asyncio.wait_for(fetched.get(), 10)
+    assert len(message.data) > 2 * 1024 * 1024
+    assert len(BarsFetched.model_validate_json(message.data).bars) == 25_000
+
+
+@pytest.fixture
+async def small_nats_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A NATS server that accepts messages of up to 512 KiB only (set up before, stopped after the step)."""
+    server = EmbeddedNats(tmp_path / "small-nats", max_payload=512 * 1024)
+    try:
+        yield await server.start()
+    finally:
+        server.stop()
+
+
+async def test_an_event_larger_than_the_servers_max_payload_fails_the_step_saying_so(
+    small_nats_url: str, run_step: StepRunner, nats_settings: Settings
+) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        return _bars_for(msg, count=14_000)
+
+    await run_step(handler, nats_settings.model_copy(update={"nats_url": small_nats_url}))
+    client = await nats.connect(small_nats_url)
+    try:
+        failures = await _collect(client, subjects.STEP_FAILED)
+        dead = await _collect(client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+        await _publish(client, _request())
+        failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 5)).data)
+        assert failure.kind == "permanent"
+        assert "the BarsFetched message is 1.2 MB, more than the 0.5 MB the NATS server accepts" in failure.error
+        await asyncio.wait_for(dead.get(), 5)
+        assert calls == 1
+    finally:
+        await client.close()

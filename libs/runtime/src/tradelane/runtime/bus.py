@@ -13,10 +13,14 @@ from nats.js.errors import ObjectNotFoundError
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.market import ObjectRef
+from tradelane.runtime.errors import MessageTooLargeError
 
 log = structlog.get_logger(__name__)
 
 MESSAGE_ID_HEADER = "Nats-Msg-Id"
+RECOMMENDED_MAX_PAYLOAD = 8 * 1024 * 1024
+"""The NATS ``max_payload`` tradelane's own servers and configs set: room for the largest execution
+(5,000 bars with their indicators at the bar size plus three extra timeframes, about 4 MB)."""
 
 
 def dedup_headers(event: Envelope) -> dict[str, str]:
@@ -43,10 +47,21 @@ class EventBus:
         """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
         subject = subjects.subject_for(event)
         stream = subjects.PIPELINE_STREAM if subject.startswith("pipeline.") else subjects.TRADING_STREAM
-        await self.jetstream.publish(
-            subject, event.model_dump_json().encode(), headers=event_headers(event), stream=stream, timeout=5.0
-        )
+        data = event.model_dump_json().encode()
+        self._refuse_too_large(event, data)
+        await self.jetstream.publish(subject, data, headers=event_headers(event), stream=stream, timeout=5.0)
         log.debug("event_published", subject=subject, message_id=str(event.message_id))
+
+    def _refuse_too_large(self, event: Envelope, data: bytes) -> None:
+        limit = self._broker.connection.max_payload
+        if len(data) > limit:
+            msg = (
+                f"the {type(event).__name__} message is {_megabytes(len(data))}, more than the "
+                f"{_megabytes(limit)} the NATS server accepts (its max_payload); shorten the strategy's duration, "
+                f"use a larger bar size or fewer analysis.timeframes, or set max_payload: 8MB on the server "
+                f"(tradelane's own configs do)"
+            )
+            raise MessageTooLargeError(msg)
 
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str], stream: str) -> None:
         """Publish bytes as they are (dead letters keep the original body untouched)."""
@@ -68,3 +83,7 @@ class EventBus:
         result = await store.get(ref.name)
         assert result.data is not None
         return result.data
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

@@ -21,6 +21,8 @@ from typing import Any
 
 import structlog
 
+from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD
+
 log = structlog.get_logger(__name__)
 
 NATS_START_TIMEOUT_SECONDS = 10.0
@@ -48,10 +50,18 @@ def nats_server_binary() -> Path:
 class EmbeddedNats:
     """A NATS server with JetStream (file storage under ``store_dir``) on a free loopback port."""
 
-    def __init__(self, store_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_payload: int = RECOMMENDED_MAX_PAYLOAD,
+    ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port or free_port(host)
+        self.max_payload = max_payload
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,8 +72,11 @@ class EmbeddedNats:
         """Start the server and wait until it accepts connections; returns its URL."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log_file = self.store_dir / "nats-server.log"
+        config_file = self.store_dir / "nats-server.conf"
+        config_file.write_text(f"max_payload: {self.max_payload}\n")  # no command-line flag sets it
         command = [
             str(nats_server_binary()),
+            "-c", str(config_file),
             "-js",
             "-a", self.host,
             "-p", str(self.port),

@@ -20,3 +20,7 @@ class TransientStepError(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MessageTooLargeError(PermanentStepError):
+    """The event a step produced is larger than the NATS server accepts (its ``max_payload``)."""

@@ -19,7 +19,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.health import HealthReport
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.bus import EventBus
+from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.logging import configure_logging
@@ -163,6 +163,14 @@ class Service:
             self._health_server = HealthServer(self.health, self.settings.health_host, self.settings.health_port)
             await self._health_server.start()
         await self.broker.connect()
+        if self.broker.connection.max_payload < RECOMMENDED_MAX_PAYLOAD:
+            log.warning(
+                "nats_max_payload_small",
+                max_payload=self.broker.connection.max_payload,
+                recommended=RECOMMENDED_MAX_PAYLOAD,
+                effect="executions with long histories or several analysis timeframes will fail with a clear error; "
+                "set max_payload: 8MB in the NATS server config",
+            )
         await provision(self.broker.connection.jetstream(), self.settings)
         for hook in self._on_start:
             await hook()
