@@ -23,6 +23,7 @@ from tradelane.contracts.events import (
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import (
     MAX_BARS,
+    TIMEFRAME_HISTORY,
     AssetType,
     BarSize,
     MacdSpec,
@@ -165,6 +166,17 @@ def test_macd_fast_must_be_faster() -> None:
 def test_history_larger_than_one_message_is_refused() -> None:
     with pytest.raises(ValidationError, match=f"at most {MAX_BARS}"):
         _strategy(bar_size=BarSize.MIN_1.value, duration="1 Y")
+
+
+def test_extra_timeframes_skip_the_bar_size_and_repeats_in_the_order_asked() -> None:
+    assert _strategy(analysis={"timeframes": ["1 week", "1 day", "1 week"]}).extra_timeframes == (BarSize.WEEK_1,)
+    assert _strategy(analysis={"timeframes": ["1 week", "1 hour"]}).extra_timeframes == (BarSize.WEEK_1, BarSize.HOUR_1)
+
+
+@pytest.mark.parametrize("bar_size", list(BarSize))
+def test_every_timeframe_history_has_room_for_a_200_bar_average_and_fits_one_message(bar_size: BarSize) -> None:
+    around_the_clock = duration_seconds(TIMEFRAME_HISTORY[bar_size]) // bar_size.seconds
+    assert 200 <= around_the_clock <= MAX_BARS
 
 
 def test_repeated_indicators_are_refused() -> None:

@@ -58,6 +58,12 @@ def bars() -> list[Bar]:
 
 
 @pytest.fixture(scope="session")
+def weekly_bars() -> list[Bar]:
+    """60 weekly bars from Monday 2 January 2023."""
+    return _bars(60, step=timedelta(weeks=1), weekdays_only=False)
+
+
+@pytest.fixture(scope="session")
 def symbol() -> ResolvedSymbol:
     return ResolvedSymbol(conid=265598, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)
 

@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from market_data_tests.tws_fixtures import AAPL, AAPL_BARS, AS_OF
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
-from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.symbols import IbStatus, SymbolSearchRequest, SymbolSearchResult
 from tradelane.market_data.app import build
 from tradelane.market_data.config import MarketDataSettings
@@ -57,11 +57,16 @@ def ib_settings(tws: FakeTws) -> dict[str, object]:
     }
 
 
-def execution(symbol: str = "AAPL") -> ExecutionRequested:
+def execution(symbol: str = "AAPL", *, timeframes: tuple[BarSize, ...] = ()) -> ExecutionRequested:
     return ExecutionRequested(
         execution_id=uuid4(),
         strategy_id=uuid4(),
-        strategy=StrategyDefinition(name="ib test", symbol=SymbolRef(symbol=symbol), duration="1 Y"),
+        strategy=StrategyDefinition(
+            name="ib test",
+            symbol=SymbolRef(symbol=symbol),
+            duration="1 Y",
+            analysis=AnalysisSettings(timeframes=timeframes),
+        ),
         trigger=Trigger.MANUAL,
         as_of=AS_OF,
     )
@@ -105,6 +110,20 @@ async def test_a_step_fetches_the_fixture_bars_from_ib(
     assert (event.execution_id, event.provider, event.symbol.conid) == (request.execution_id, "ib", AAPL.conid)
     expected = [bar for bar in AAPL_BARS if AS_OF - timedelta(days=365) <= bar.time < AS_OF]
     assert [(bar.time, bar.close) for bar in event.bars] == [(bar.time, bar.close) for bar in expected]
+
+
+async def test_an_extra_timeframe_is_fetched_from_ib_at_its_own_bar_size_and_history(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient
+) -> None:
+    await start_market_data(**ib_settings(tws))
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await publish(nats_client, execution(timeframes=(BarSize.WEEK_1,)))
+    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 10)).data)
+    asked = [(request.fields[16], request.fields[17]) for request in tws.requests_of(In.REQ_HISTORICAL_DATA)]
+    assert asked == [("1 day", "1 Y"), ("1 week", "5 Y")]
+    [weekly] = event.timeframes
+    assert weekly.bar_size == BarSize.WEEK_1
+    assert weekly.bars[-1].time < AS_OF
 
 
 async def test_a_step_cut_by_a_dropped_connection_is_retried_after_reconnecting_and_completes(

@@ -34,19 +34,28 @@ class ExecutionRequested(Envelope):
     scheduled_for: AwareDatetime | None = Field(default=None, description="The cron due time, for scheduled runs.")
 
 
+class TimeframeBars(Contract):
+    """The bars of one extra analysis timeframe (``strategy.analysis.timeframes``)."""
+
+    bar_size: BarSize
+    bars: tuple[Bar, ...] = Field(min_length=1, description="Bars, oldest first.")
+
+
 class BarsFetched(Envelope):
-    """Step 1 and 2: the symbol was resolved and its bars fetched."""
+    """Step 1 and 2: the symbol was resolved and its bars fetched, at the bar size and each extra timeframe."""
 
     strategy: StrategyDefinition
     symbol: ResolvedSymbol
-    bars: tuple[Bar, ...] = Field(min_length=1, description="Bars, oldest first.")
+    bars: tuple[Bar, ...] = Field(min_length=1, description="Bars at the strategy's bar size, oldest first.")
+    timeframes: tuple[TimeframeBars, ...] = Field(
+        default=(), description="Bars of each extra timeframe the strategy analyses, in the order it lists them."
+    )
     provider: str = Field(description="Which market-data provider answered ('simulated', 'ib').")
 
 
-class IndicatorsComputed(Envelope):
-    """Step 3: every indicator of the strategy, computed over the bars."""
+class TimeframeIndicators(Contract):
+    """Every indicator of the strategy over one timeframe's bars; ``snapshot.bar_size`` names the timeframe."""
 
-    strategy: StrategyDefinition
     bars: tuple[Bar, ...] = Field(min_length=1, description="The bars the series align with.")
     series: dict[str, tuple[float | None, ...]] = Field(
         description="One series per output (e.g. 'sma_20', 'macd_hist'), aligned with bars; "
@@ -56,13 +65,30 @@ class IndicatorsComputed(Envelope):
     snapshot: MarketSnapshot
 
 
-class ChartRendered(Envelope):
-    """Step 4: the chart, as Plotly figure JSON and (when asked) a PNG, in the Object Store."""
+class IndicatorsComputed(TimeframeIndicators, Envelope):
+    """Step 3: the indicators at the strategy's bar size (the inherited fields) and at each extra timeframe."""
 
     strategy: StrategyDefinition
+    timeframes: tuple[TimeframeIndicators, ...] = Field(
+        default=(), description="The same for each extra timeframe, in the order of BarsFetched.timeframes."
+    )
+
+
+class TimeframeChart(Contract):
+    """One timeframe's chart, as Plotly figure JSON and (when asked) a PNG, in the Object Store."""
+
     snapshot: MarketSnapshot
     figure: ObjectRef = Field(description="Plotly figure JSON (interactive chart).")
     png: ObjectRef | None = Field(default=None, description="PNG for vision models.")
+
+
+class ChartRendered(TimeframeChart, Envelope):
+    """Step 4: the chart at the strategy's bar size (the inherited fields) and one per extra timeframe."""
+
+    strategy: StrategyDefinition
+    timeframes: tuple[TimeframeChart, ...] = Field(
+        default=(), description="The chart of each extra timeframe, in the order of IndicatorsComputed.timeframes."
+    )
 
 
 Bias = Literal["bullish", "bearish", "neutral"]

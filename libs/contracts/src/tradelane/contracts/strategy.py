@@ -49,6 +49,20 @@ _BAR_SECONDS = {
     BarSize.MONTH_1: 30 * 86400,
 }
 
+TIMEFRAME_HISTORY = {
+    BarSize.MIN_1: "1 D",
+    BarSize.MIN_5: "1 W",
+    BarSize.MIN_15: "2 W",
+    BarSize.MIN_30: "1 M",
+    BarSize.HOUR_1: "2 M",
+    BarSize.HOUR_4: "6 M",
+    BarSize.DAY_1: "1 Y",
+    BarSize.WEEK_1: "5 Y",
+    BarSize.MONTH_1: "20 Y",
+}
+"""History fetched for an extra analysis timeframe (``analysis.timeframes``): about 250-400 bars
+of regular trading hours, enough for a 200-bar moving average, and at most 2016 bars round the clock."""
+
 _DURATION = re.compile(r"^(?P<count>[1-9]\d{0,4}) (?P<unit>[SDWMY])$")
 _UNIT_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
 MAX_BARS = 5000
@@ -340,7 +354,10 @@ class AnalysisSettings(Contract):
     prompt_template_id: UUID | None = Field(default=None, description="Prompt template; None uses the default.")
     prompt_version: int | None = Field(default=None, ge=1, description="Pinned version; None follows the latest.")
     timeframes: tuple[BarSize, ...] = Field(
-        default=(), max_length=3, description="Extra timeframes analysed besides the strategy's bar size."
+        default=(),
+        max_length=3,
+        description="Extra timeframes analysed besides the strategy's bar size: each is fetched with its own "
+        "history (TIMEFRAME_HISTORY), computed, charted and analysed, then a consolidation combines the readings.",
     )
     cache: bool = Field(default=False, description="Reuse a cached LLM answer for identical requests.")
     on_failure: Literal["fail", "hold"] = Field(
@@ -391,6 +408,11 @@ class StrategyDefinition(Contract):
             msg = f"indicators repeat {', '.join(repeated)}; each may appear once"
             raise ValueError(msg)
         return self
+
+    @property
+    def extra_timeframes(self) -> tuple[BarSize, ...]:
+        """``analysis.timeframes`` in the order asked, without the bar size itself or repeats."""
+        return tuple(dict.fromkeys(frame for frame in self.analysis.timeframes if frame != self.bar_size))
 
     @property
     def expected_bars(self) -> int:

@@ -1,10 +1,13 @@
-"""Step 4: draw the chart, keep its figure JSON and (when asked) its PNG in the Object Store."""
+"""Step 4: draw the charts, keep their figure JSON and (when asked) PNGs in the Object Store.
+
+One chart per timeframe: the strategy's bar size, then each extra analysis timeframe.
+"""
 
 from __future__ import annotations
 
 from tradelane.charts.figure import build_figure, figure_json
 from tradelane.charts.renderer import ChromiumFailedError, ChromiumMissingError, PngRenderer, RenderError
-from tradelane.contracts.events import ChartRendered, IndicatorsComputed
+from tradelane.contracts.events import ChartRendered, IndicatorsComputed, TimeframeChart, TimeframeIndicators
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 
@@ -12,7 +15,7 @@ FIGURE_CONTENT_TYPE = "application/vnd.plotly.v1+json"
 
 
 class ChartMaker:
-    """Builds one Plotly figure per execution and renders it with a warm, shared renderer."""
+    """Builds one Plotly figure per timeframe and renders it with a warm, shared renderer."""
 
     def __init__(self, bus: EventBus, renderer: PngRenderer, *, width: int, height: int) -> None:
         self._bus = bus
@@ -21,16 +24,31 @@ class ChartMaker:
         self._height = height
 
     async def on_indicators_computed(self, msg: IndicatorsComputed) -> ChartRendered:
-        figure = build_figure(msg.snapshot.symbol, msg.strategy.bar_size, msg.bars, msg.series, msg.patterns)
+        render_png = msg.strategy.render_png
+        base = await self._chart(msg, render_png=render_png)
+        extra = [await self._chart(frame, render_png=render_png) for frame in msg.timeframes]
+        return msg.follow(
+            ChartRendered,
+            strategy=msg.strategy,
+            snapshot=base.snapshot,
+            figure=base.figure,
+            png=base.png,
+            timeframes=extra,
+        )
+
+    async def _chart(self, frame: TimeframeIndicators, *, render_png: bool) -> TimeframeChart:
+        snapshot = frame.snapshot
+        figure = build_figure(snapshot.symbol, snapshot.bar_size, frame.bars, frame.series, frame.patterns)
         figure_ref = await self._bus.put_object(figure_json(figure), FIGURE_CONTENT_TYPE)
         png_ref = None
-        if msg.strategy.render_png:
+        if render_png:
             try:
                 png = await self._renderer.render(figure, width=self._width, height=self._height)
             except ChromiumMissingError as error:
                 raise PermanentStepError(str(error)) from error
             except (ChromiumFailedError, RenderError) as error:
                 # the next render starts a fresh browser, so a retry may well succeed
-                raise TransientStepError(f"PNG render failed: {error}") from error
+                message = f"PNG render of the {snapshot.bar_size.value} chart failed: {error}"
+                raise TransientStepError(message) from error
             png_ref = await self._bus.put_object(png, "image/png")
-        return msg.follow(ChartRendered, strategy=msg.strategy, snapshot=msg.snapshot, figure=figure_ref, png=png_ref)
+        return TimeframeChart(snapshot=snapshot, figure=figure_ref, png=png_ref)

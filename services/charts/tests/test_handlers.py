@@ -1,0 +1,93 @@
+"""Step 4 as the service runs it: one chart per timeframe, kept in the real NATS object store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from uuid import uuid4
+
+import pytest
+
+from tradelane.charts.handlers import ChartMaker
+from tradelane.charts.renderer import PngRenderer
+from tradelane.contracts.events import IndicatorsComputed, TimeframeChart, TimeframeIndicators
+from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
+from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.service import create_broker
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[EventBus]:
+    broker = create_broker(settings, "charts-test")
+    await broker.connect()
+    await provision(broker.connection.jetstream(), settings)
+    yield EventBus(broker)
+    await broker.stop()
+
+
+def indicators(symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar]) -> dict[str, object]:
+    snapshot = MarketSnapshot(
+        symbol=symbol,
+        bar_size=bar_size,
+        last_bar_time=bars[-1].time,
+        last_close=bars[-1].close,
+        recent_bars=tuple(bars[-60:]),
+        latest={},
+        previous={},
+    )
+    return {"bars": tuple(bars), "series": {}, "snapshot": snapshot}
+
+
+def computed(symbol: ResolvedSymbol, daily: Sequence[Bar], weekly: Sequence[Bar], *, png: bool) -> IndicatorsComputed:
+    strategy = StrategyDefinition(
+        name="aapl",
+        symbol=SymbolRef(symbol="AAPL"),
+        render_png=png,
+        analysis=AnalysisSettings(timeframes=(BarSize.WEEK_1,)),
+    )
+    return IndicatorsComputed.model_validate(
+        {
+            "execution_id": uuid4(),
+            "strategy_id": uuid4(),
+            "strategy": strategy,
+            "timeframes": [TimeframeIndicators.model_validate(indicators(symbol, BarSize.WEEK_1, weekly))],
+            **indicators(symbol, BarSize.DAY_1, daily),
+        }
+    )
+
+
+async def figure_title(bus: EventBus, chart: TimeframeChart) -> str:
+    figure = json.loads(await bus.get_object(chart.figure))
+    return str(figure["layout"]["title"]["text"])
+
+
+@pytest.mark.chromium
+async def test_each_timeframe_gets_its_own_figure_and_png(
+    bus: EventBus, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+) -> None:
+    async with PngRenderer() as renderer:
+        maker = ChartMaker(bus, renderer, width=640, height=480)
+        rendered = await maker.on_indicators_computed(computed(symbol, bars, weekly_bars, png=True))
+    [weekly] = rendered.timeframes
+    assert (rendered.snapshot.bar_size, weekly.snapshot.bar_size) == (BarSize.DAY_1, BarSize.WEEK_1)
+    assert "· 1 day ·" in await figure_title(bus, rendered)
+    assert "· 1 week ·" in await figure_title(bus, weekly)
+    assert rendered.png is not None
+    assert weekly.png is not None
+    assert rendered.png.name != weekly.png.name
+    assert (await bus.get_object(weekly.png)).startswith(PNG_SIGNATURE)
+
+
+async def test_no_timeframe_gets_a_png_when_the_strategy_does_not_render_them(
+    bus: EventBus, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+) -> None:
+    maker = ChartMaker(bus, PngRenderer(), width=640, height=480)
+    rendered = await maker.on_indicators_computed(computed(symbol, bars, weekly_bars, png=False))
+    assert rendered.png is None
+    assert [chart.png for chart in rendered.timeframes] == [None]
+    assert "· 1 week ·" in await figure_title(bus, rendered.timeframes[0])
