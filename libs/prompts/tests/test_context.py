@@ -21,11 +21,11 @@ def _bars(count: int = 10) -> tuple[Bar, ...]:
     )
 
 
-def _snapshot() -> MarketSnapshot:
-    bars = _bars()
+def _snapshot(bar_size: BarSize = BarSize.DAY_1, bars: tuple[Bar, ...] | None = None) -> MarketSnapshot:
+    bars = bars or _bars()
     return MarketSnapshot(
         symbol=ResolvedSymbol(conid=1, symbol="EUR", exchange="IDEALPRO", currency="USD", asset_type=AssetType.FOREX),
-        bar_size=BarSize.DAY_1,
+        bar_size=bar_size,
         last_bar_time=bars[-1].time,
         last_close=bars[-1].close,
         recent_bars=bars,
@@ -57,15 +57,15 @@ def test_the_base_timeframe_has_the_snapshot_indicators_and_patterns() -> None:
     ]
 
 
-def test_a_derived_timeframe_has_its_own_bars_and_no_indicators() -> None:
-    weekly = _bars(2)
-    context = template_context(_snapshot(), _strategy(), now=NOW, timeframe=BarSize.WEEK_1, bars=weekly)
-    assert context["timeframe"] == "1 week"
-    assert context["base_timeframe"] == "1 day"
+def test_an_extra_timeframe_has_its_own_bars_and_indicators() -> None:
+    weekly = _snapshot(BarSize.WEEK_1, _bars(2))
+    context = template_context(weekly, _strategy(timeframes=["1 week"]), now=NOW, chart_attached=True)
+    assert (context["timeframe"], context["base_timeframe"]) == ("1 week", "1 day")
     assert context["is_base_timeframe"] is False
-    assert context["indicators"] == {}
-    assert context["patterns"] == []
+    assert context["timeframes"] == ["1 day", "1 week"]
+    assert context["indicators"]["rsi_14"] == 61.0
     assert len(context["bars"]) == 2
+    assert context["chart_attached"] is True
 
 
 def test_the_bar_summary_spans_the_bars() -> None:

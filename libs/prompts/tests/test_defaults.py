@@ -42,6 +42,14 @@ def test_the_consolidation_prompt_lists_each_timeframe() -> None:
     assert "## 1 week" in rendered
 
 
-def test_a_resampled_timeframe_prompt_says_so() -> None:
-    context = sample_context() | {"is_base_timeframe": False, "chart_attached": False, "timeframe": "1 week"}
-    assert "resampled from the 1 day bars" in render(default_template("analysis", "en").text, context)
+def test_an_extra_timeframe_prompt_names_its_own_chart_and_the_strategys_bar_size() -> None:
+    context = sample_context() | {"is_base_timeframe": False, "timeframe": "1 week"}
+    rendered = render(default_template("analysis", "en").text, context)
+    assert "The attached chart shows 1 week bars" in rendered
+    assert "The strategy trades on 1 day bars; this 1 week view is one of the timeframes (1 day, 1 week)" in rendered
+
+
+def test_the_base_timeframe_prompt_does_not_call_itself_an_extra_view() -> None:
+    rendered = render(default_template("analysis", "en").text, sample_context())
+    assert "The attached chart shows 1 day bars" in rendered
+    assert "The strategy trades on" not in rendered

@@ -14,10 +14,10 @@ import openai
 import pytest
 
 from llm_analyst_tests.fake_llm import FakeLlmServer
-from llm_analyst_tests.support import MakeAnalyst, MakeChart, MakeStrategy, Reply
-from tradelane.contracts.events import ChartRendered
+from llm_analyst_tests.support import PNG, MakeAnalyst, MakeChart, MakeStrategy, Reply, timeframe_png
+from tradelane.contracts.events import ChartRendered, TimeframeChart
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
-from tradelane.contracts.strategy import AnalysisSettings, AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.llm_analyst.analyst import AnalystConfig, LlmAnalyst
 from tradelane.llm_analyst.client import LlmClient
 from tradelane.llm_analyst.pricing import ModelPrice
@@ -30,8 +30,6 @@ from tradelane.store.llm import LlmRepository
 from tradelane.store.pool import create_pool
 from tradelane.store.prompts import PromptRepository
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-"""Bytes standing in for a chart PNG (the fake server does not decode images)."""
 MODEL = "vision-test"
 PRICES = {MODEL: ModelPrice(input_per_million=Decimal(2), output_per_million=Decimal(8))}
 START = datetime(2025, 1, 6, tzinfo=UTC)
@@ -53,9 +51,14 @@ ANSWER: dict[str, Any] = {
 
 def daily_bars(count: int = 30) -> tuple[Bar, ...]:
     """Daily bars from Monday 6 January 2025, rising by one a day."""
+    return bars_every(timedelta(days=1), count)
+
+
+def bars_every(step: timedelta, count: int) -> tuple[Bar, ...]:
+    """Bars ``step`` apart from Monday 6 January 2025, rising by one a bar."""
     return tuple(
         Bar(
-            time=START + timedelta(days=index),
+            time=START + step * index,
             open=100.0 + index,
             high=101.5 + index,
             low=99.5 + index,
@@ -152,7 +155,27 @@ def prompts(pool: asyncpg.Pool[Any]) -> PromptRepository:
 
 @pytest.fixture
 def make_chart(bus: EventBus) -> MakeChart:
-    """A ``ChartRendered`` whose PNG (and figure) are in the object store."""
+    """A ``ChartRendered`` whose PNGs (and figures) are in the object store.
+
+    Each extra timeframe of the strategy gets its own chart: five bars a timeframe apart and the
+    PNG :func:`timeframe_png`; ``timeframe_charts=False`` leaves them out, as an old message would.
+    """
+
+    async def chart_of(bar_size: BarSize, bars: tuple[Bar, ...], png: bytes | None) -> TimeframeChart:
+        snapshot = MarketSnapshot(
+            symbol=ResolvedSymbol(
+                conid=265598, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK
+            ),
+            bar_size=bar_size,
+            last_bar_time=bars[-1].time,
+            last_close=bars[-1].close,
+            recent_bars=bars,
+            latest={"sma_20": 120.0, "rsi_14": 64.0, "atr_14": 2.0},
+            previous={"sma_20": 119.0, "rsi_14": 61.0, "atr_14": 2.0},
+        )
+        figure = await bus.put_object(b'{"data": []}', "application/vnd.plotly.v1+json")
+        png_ref = await bus.put_object(png, "image/png") if png is not None else None
+        return TimeframeChart(snapshot=snapshot, figure=figure, png=png_ref)
 
     async def make(
         definition: StrategyDefinition | None = None,
@@ -160,29 +183,24 @@ def make_chart(bus: EventBus) -> MakeChart:
         png: bool = True,
         bars: tuple[Bar, ...] | None = None,
         execution_id: Any = None,
+        timeframe_charts: bool = True,
     ) -> ChartRendered:
-        recent = bars or daily_bars()
         definition = definition or strategy()
-        snapshot = MarketSnapshot(
-            symbol=ResolvedSymbol(
-                conid=265598, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK
-            ),
-            bar_size=definition.bar_size,
-            last_bar_time=recent[-1].time,
-            last_close=recent[-1].close,
-            recent_bars=recent,
-            latest={"sma_20": 120.0, "rsi_14": 64.0, "atr_14": 2.0},
-            previous={"sma_20": 119.0, "rsi_14": 61.0, "atr_14": 2.0},
-        )
-        figure = await bus.put_object(b'{"data": []}', "application/vnd.plotly.v1+json")
-        png_ref = await bus.put_object(PNG, "image/png") if png else None
+        base = await chart_of(definition.bar_size, bars or daily_bars(), PNG if png else None)
+        extra = [
+            await chart_of(
+                frame, bars_every(timedelta(seconds=frame.seconds), 5), timeframe_png(frame) if png else None
+            )
+            for frame in (definition.extra_timeframes if timeframe_charts else ())
+        ]
         return ChartRendered(
             execution_id=execution_id or uuid4(),
             strategy_id=uuid4(),
             strategy=definition,
-            snapshot=snapshot,
-            figure=figure,
-            png=png_ref,
+            snapshot=base.snapshot,
+            figure=base.figure,
+            png=base.png,
+            timeframes=tuple(extra),
         )
 
     return make

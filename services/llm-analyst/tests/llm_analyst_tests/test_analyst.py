@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,8 @@ from uuid import uuid4
 import pytest
 
 from llm_analyst_tests.fake_llm import FakeLlmServer, answer, failure
-from llm_analyst_tests.support import MakeAnalyst, MakeChart, MakeStrategy, Reply
+from llm_analyst_tests.support import MakeAnalyst, MakeChart, MakeStrategy, Reply, timeframe_png
+from tradelane.contracts.strategy import BarSize
 from tradelane.llm_analyst.analyst import AnalysisFailedError, AnalysisInterruptedError, cache_key
 from tradelane.store.llm import LlmRepository
 from tradelane.store.prompts import PromptFields, PromptRepository
@@ -137,21 +139,26 @@ async def test_a_redelivery_reuses_the_answers_its_execution_already_got(
     assert again.calls[0].cached is True
 
 
-async def test_extra_timeframes_are_analysed_from_resampled_bars_then_consolidated(
+async def test_each_extra_timeframe_is_analysed_with_its_own_chart_then_consolidated(
     make_analyst: MakeAnalyst,
     make_chart: MakeChart,
     make_strategy: MakeStrategy,
     fake_llm: FakeLlmServer,
     valid_reply: Reply,
+    png: bytes,
 ) -> None:
     fake_llm.script(
         answer(valid_reply()), answer(valid_reply(bias="neutral", confidence=50)), answer(valid_reply(confidence=61))
     )
-    outcome = await make_analyst().analyse(await make_chart(make_strategy(timeframes=["1 week"])))
-    daily, weekly, consolidation = fake_llm.requests
-    assert isinstance(daily["messages"][1]["content"], list)
-    assert weekly["messages"][1]["content"].count("\n2025-") == 5
-    assert "resampled from the 1 day bars" in weekly["messages"][1]["content"]
+    chart = await make_chart(make_strategy(timeframes=["1 week"]))
+    outcome = await make_analyst().analyse(chart)
+    _daily, weekly, consolidation = fake_llm.requests
+    weekly_text, weekly_image = weekly["messages"][1]["content"]
+    assert "on the 1 week timeframe" in weekly_text["text"]
+    assert "The attached chart shows 1 week bars" in weekly_text["text"]
+    assert weekly_text["text"].count("\n2025-") == 5
+    weekly_png = timeframe_png(BarSize.WEEK_1)
+    assert weekly_image["image_url"]["url"] == f"data:image/png;base64,{base64.b64encode(weekly_png).decode()}"
     assert "## 1 day" in consolidation["messages"][1]["content"]
     assert "## 1 week" in consolidation["messages"][1]["content"]
     assert [(call.purpose, call.timeframe.value) for call in outcome.calls] == [
@@ -159,15 +166,29 @@ async def test_extra_timeframes_are_analysed_from_resampled_bars_then_consolidat
         ("analysis", "1 week"),
         ("consolidation", "1 day"),
     ]
-    assert [call.images != () for call in outcome.calls] == [True, False, False]
+    assert [call.images for call in outcome.calls] == [(_sha256(png),), (_sha256(weekly_png),), ()]
+    assert outcome.charts == (chart.png, chart.timeframes[0].png)
     assert outcome.analysis.confidence == 61
 
 
-async def test_a_timeframe_finer_than_the_bar_size_fails_naming_it(
+async def test_a_timeframe_finer_than_the_bar_size_is_analysed_too(
+    make_analyst: MakeAnalyst,
+    make_chart: MakeChart,
+    make_strategy: MakeStrategy,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+) -> None:
+    fake_llm.script(*(answer(valid_reply()) for _ in range(3)))
+    outcome = await make_analyst().analyse(await make_chart(make_strategy(timeframes=["1 hour"])))
+    assert [call.timeframe.value for call in outcome.calls] == ["1 day", "1 hour", "1 day"]
+
+
+async def test_a_chart_message_without_the_asked_timeframe_charts_fails_naming_them(
     make_analyst: MakeAnalyst, make_chart: MakeChart, make_strategy: MakeStrategy, fake_llm: FakeLlmServer
 ) -> None:
-    with pytest.raises(AnalysisFailedError, match="'1 hour', finer than the strategy's bar size '1 day'"):
-        await make_analyst().analyse(await make_chart(make_strategy(timeframes=["1 hour"])))
+    chart = await make_chart(make_strategy(timeframes=["1 week", "1 month"]), timeframe_charts=False)
+    with pytest.raises(AnalysisFailedError, match="no chart of the 1 week, 1 month timeframe"):
+        await make_analyst().analyse(chart)
     assert fake_llm.requests == []
 
 
@@ -289,3 +310,7 @@ def test_the_cache_key_changes_with_the_images_and_parameters() -> None:
     assert key != cache_key("m", "sys", "prompt", ["a" * 64], 0.3, 2000)
     assert key != cache_key("m2", "sys", "prompt", ["a" * 64], 0.2, 2000)
     assert key != cache_key("m", "sys", "other prompt", ["a" * 64], 0.2, 2000)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

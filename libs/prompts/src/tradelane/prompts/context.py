@@ -31,21 +31,15 @@ def template_context(
     strategy: StrategyDefinition,
     *,
     now: datetime,
-    timeframe: BarSize | None = None,
-    bars: Sequence[Bar] | None = None,
     chart_attached: bool = False,
     analyses: Sequence[tuple[BarSize, Analysis]] = (),
 ) -> dict[str, Any]:
-    """The variables of one prompt.
+    """The variables of one prompt about the timeframe of ``snapshot`` (its bar size).
 
-    ``timeframe`` other than the snapshot's bar size means a derived timeframe: ``bars`` are
-    its (resampled) bars, and the indicators and patterns, computed on the base timeframe only,
-    are left empty. ``analyses`` are the per-timeframe readings a consolidation combines.
+    ``analyses`` are the per-timeframe readings a consolidation combines.
     """
-    base = snapshot.bar_size
-    frame = timeframe or base
-    is_base = frame == base
-    own_bars = tuple(bars) if bars is not None else snapshot.recent_bars
+    base = strategy.bar_size
+    frame = snapshot.bar_size
     symbol = snapshot.symbol
     return {
         "symbol": symbol.symbol,
@@ -56,15 +50,15 @@ def template_context(
         "min_tick": symbol.min_tick,
         "timeframe": frame.value,
         "base_timeframe": base.value,
-        "is_base_timeframe": is_base,
-        "timeframes": [base.value, *(extra.value for extra in strategy.analysis.timeframes if extra != base)],
+        "is_base_timeframe": frame == base,
+        "timeframes": [base.value, *(extra.value for extra in strategy.extra_timeframes)],
         "latest_price": snapshot.last_close,
         "last_bar_time": snapshot.last_bar_time,
-        "bars": [_bar(bar) for bar in own_bars],
-        "bar_summary": _summary(own_bars),
-        "indicators": IndicatorValues(snapshot.latest if is_base else {}),
-        "previous_indicators": IndicatorValues(snapshot.previous if is_base else {}),
-        "patterns": [_pattern(hit) for hit in snapshot.patterns] if is_base else [],
+        "bars": [_bar(bar) for bar in snapshot.recent_bars],
+        "bar_summary": _summary(snapshot.recent_bars),
+        "indicators": IndicatorValues(snapshot.latest),
+        "previous_indicators": IndicatorValues(snapshot.previous),
+        "patterns": [_pattern(hit) for hit in snapshot.patterns],
         "chart_attached": chart_attached,
         "strategy": _strategy(strategy),
         "language": strategy.analysis.language,

@@ -31,12 +31,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Bar size this prompt is about; in a consolidation, the strategy's bar size.",
         "{{ timeframe }} -> 1 day",
     ),
-    Variable("base_timeframe", "str", "The strategy's bar size (the chart's).", "{{ base_timeframe }} -> 1 day"),
+    Variable("base_timeframe", "str", "The strategy's bar size.", "{{ base_timeframe }} -> 1 day"),
     Variable(
         "is_base_timeframe",
         "bool",
-        "False when this timeframe was derived by resampling the base timeframe's recent bars.",
-        "{% if not is_base_timeframe %}resampled{% endif %}",
+        "False when this prompt is about an extra timeframe of analysis.timeframes.",
+        "{% if not is_base_timeframe %}higher/lower timeframe{% endif %}",
     ),
     Variable(
         "timeframes",
@@ -51,8 +51,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "bars",
         "list[dict]",
-        "Bars of this timeframe, oldest first (up to 60 on the base timeframe); each has time, open, high, "
-        "low, close, volume.",
+        "The last bars of this timeframe, oldest first (up to 60); each has time, open, high, low, close, volume.",
         "{% for bar in bars[-10:] %}{{ bar.close | price }} {% endfor %}",
     ),
     Variable(
@@ -67,7 +66,7 @@ VARIABLES: tuple[Variable, ...] = (
         "dict[str, float | None]",
         "Latest value of every indicator output, by key: sma_20, ema_50, rsi_14, macd, macd_signal, macd_hist, "
         "bb_upper, bb_middle, bb_lower, supertrend, supertrend_direction (+1 up, -1 down), atr_14, obv, "
-        "volume_ma_20... A key the strategy does not compute reads as none. Empty on a resampled timeframe.",
+        "volume_ma_20... A key the strategy does not compute reads as none.",
         "{{ indicators.rsi_14 | number(1) }}",
     ),
     Variable(
@@ -80,7 +79,7 @@ VARIABLES: tuple[Variable, ...] = (
         "patterns",
         "list[dict]",
         "Candlestick patterns TA-Lib found on the last bars: pattern, time, strength (+100 bullish, -100 "
-        "bearish, 200 confirmed), bullish. Empty on a resampled timeframe.",
+        "bearish, 200 confirmed), bullish.",
         "{% for hit in patterns %}{{ hit.pattern }} {{ hit.strength }}{% endfor %}",
     ),
     Variable("chart_attached", "bool", "Whether a chart image is sent with this prompt.", "{% if chart_attached %}"),

@@ -1,13 +1,11 @@
-"""The vision analyst: the execution's chart and numbers to a model, a validated answer back.
+"""The vision analyst: the execution's charts and numbers to a model, a validated answer back.
 
 One execution is one analysis step with sub-records (``AnalysisCompleted.llm_calls``):
 
-1. the strategy's bar size: the rendered system and analysis prompts with the chart PNG;
-2. each extra timeframe of ``analysis.timeframes`` (coarser than the bar size): the same
-   templates rendered with the snapshot's recent bars resampled to that timeframe
-   (:mod:`tradelane.llm_analyst.timeframes`), without a chart - the charts service renders the
-   bar size only, and its indicators are not recomputed, so the prompt says the bars are
-   resampled and ``indicators`` is empty;
+1. the strategy's bar size: the rendered system and analysis prompts with its chart PNG;
+2. each extra timeframe of ``analysis.timeframes``: the same templates rendered with that
+   timeframe's own snapshot (its bars and indicators) and its own chart PNG, as the earlier
+   steps fetched, computed and drew it;
 3. with extra timeframes, a consolidation call combines the readings into the final analysis.
 
 Every call asks for an :class:`~tradelane.prompts.answer.AnalysisAnswer`. A reply that is not
@@ -34,7 +32,7 @@ from uuid import uuid4
 import structlog
 from nats.js.errors import ObjectNotFoundError
 
-from tradelane.contracts.events import Analysis, ChartRendered, LlmCall
+from tradelane.contracts.events import Analysis, ChartRendered, LlmCall, TimeframeChart
 from tradelane.contracts.market import ObjectRef
 from tradelane.contracts.strategy import BarSize
 from tradelane.llm_analyst.client import (
@@ -47,7 +45,6 @@ from tradelane.llm_analyst.client import (
 )
 from tradelane.llm_analyst.pricing import ModelPrice, estimate_cost
 from tradelane.llm_analyst.templates import ResolvedTemplate, TemplateSource, TemplateUnusableError
-from tradelane.llm_analyst.timeframes import TimeframeError, derived_bars, extra_timeframes
 from tradelane.prompts.answer import ANSWER_SCHEMA_NAME, AnalysisAnswer, InvalidAnswerError, parse_answer
 from tradelane.prompts.context import template_context
 from tradelane.store.llm import CallRecord, CallStatus, LlmRepository
@@ -142,7 +139,7 @@ class _Execution:
     model: str
     budget: RetryBudget
     calls: list[LlmCall] = field(default_factory=list)
-    charts: tuple[ObjectRef, ...] = ()
+    charts: list[ObjectRef] = field(default_factory=list)
 
 
 class LlmAnalyst:
@@ -176,36 +173,33 @@ class LlmAnalyst:
         run = _Execution(msg, self.model_for(msg), RetryBudget(self._config.retry_budget_seconds))
         try:
             analysis = await self._run(run)
-        except (TemplateUnusableError, TimeframeError, LlmRequestError) as error:
+        except (TemplateUnusableError, LlmRequestError) as error:
             raise AnalysisFailedError(str(error), run.calls, run.charts) from error
         except LlmUnavailableError as error:
             raise AnalysisInterruptedError(str(error), error.retry_after, run.calls) from error
-        return Outcome(analysis, tuple(run.calls), run.charts)
+        return Outcome(analysis, tuple(run.calls), tuple(run.charts))
 
     async def _run(self, run: _Execution) -> Analysis:
         msg = run.msg
         settings = msg.strategy.analysis
-        base = msg.snapshot.bar_size
-        extra = extra_timeframes(base, settings.timeframes)
+        charts = _charts_by_timeframe(msg)
         system = await self._templates.resolve("system", settings, msg.strategy_id)
         template = await self._templates.resolve("analysis", settings, msg.strategy_id)
-        images = await self._images(run)
         now = self._clock()
 
-        context = template_context(msg.snapshot, msg.strategy, now=now, chart_attached=bool(images))
-        readings = [(base, await self._ask(run, "analysis", base, system, template, context, images))]
-        for timeframe in extra:
-            bars = derived_bars(msg.snapshot.recent_bars, base, timeframe)
-            context = template_context(msg.snapshot, msg.strategy, now=now, timeframe=timeframe, bars=bars)
-            readings.append((timeframe, await self._ask(run, "analysis", timeframe, system, template, context, ())))
-        if not extra:
+        readings: list[tuple[BarSize, Analysis]] = []
+        for timeframe, chart in charts:
+            images = await self._images(run, chart)
+            context = template_context(chart.snapshot, msg.strategy, now=now, chart_attached=bool(images))
+            readings.append((timeframe, await self._ask(run, "analysis", timeframe, system, template, context, images)))
+        if len(readings) == 1:
             return readings[0][1]
         consolidation = await self._templates.resolve("consolidation", settings, msg.strategy_id)
         context = template_context(msg.snapshot, msg.strategy, now=now, analyses=readings)
-        return await self._ask(run, "consolidation", base, system, consolidation, context, ())
+        return await self._ask(run, "consolidation", msg.strategy.bar_size, system, consolidation, context, ())
 
-    async def _images(self, run: _Execution) -> tuple[bytes, ...]:
-        ref = run.msg.png
+    async def _images(self, run: _Execution, chart: TimeframeChart) -> tuple[bytes, ...]:
+        ref = chart.png
         if ref is None:
             log.info("analysis_without_chart", reason="the strategy does not render a PNG (render_png is false)")
             return ()
@@ -213,8 +207,8 @@ class LlmAnalyst:
             data = await self._fetch_image(ref)
         except ObjectNotFoundError as error:
             msg = f"chart PNG {ref.name} is no longer in the object store bucket {ref.bucket!r}; run the strategy again"
-            raise AnalysisFailedError(msg) from error
-        run.charts = (ref,)
+            raise AnalysisFailedError(msg, run.calls, run.charts) from error
+        run.charts.append(ref)
         return (data,)
 
     async def _ask(
@@ -362,6 +356,19 @@ class LlmAnalyst:
             tokens_out=call.tokens_out,
             latency_ms=call.latency_ms,
         )
+
+
+def _charts_by_timeframe(msg: ChartRendered) -> tuple[tuple[BarSize, TimeframeChart], ...]:
+    """The bar size's chart, then each extra timeframe's; refuses a message that lacks one the strategy asks for."""
+    charts = ((msg.strategy.bar_size, msg), *((chart.snapshot.bar_size, chart) for chart in msg.timeframes))
+    missing = [frame.value for frame in msg.strategy.extra_timeframes if frame not in dict(charts)]
+    if missing:
+        text = (
+            f"the chart message has no chart of the {', '.join(missing)} timeframe(s) that analysis.timeframes "
+            "asks for (it was made before they were asked for); replay the execution from its request"
+        )
+        raise AnalysisFailedError(text)
+    return charts
 
 
 def _with_replies(call: LlmCall, replies: Sequence[ChatReply]) -> LlmCall:
