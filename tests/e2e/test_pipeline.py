@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from typing import Any
@@ -51,6 +52,32 @@ async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
         assert image.content.startswith(b"\x89PNG")
         assert steps["analysis"]["output"]["analysis"]["model"] == "offline-rules-v1"
         assert steps["signal"]["output"]["signal" if execution["status"] == "completed" else "candidate"]["action"]
+
+
+async def test_a_long_intraday_history_with_three_extra_timeframes_fits_through_the_bus(system: System) -> None:
+    """4,320 one-minute bars plus three timeframes: a multi-megabyte indicators event, end to end."""
+    strategy = _strategy(
+        "e2e-large-messages",
+        symbol={"symbol": "BTC", "asset_type": "CRYPTO", "exchange": "PAXOS"},
+        bar_size="1 min",
+        duration="3 D",
+        render_png=False,
+        analysis={"timeframes": ["5 mins", "1 hour", "1 day"]},
+    )
+    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+        created = await client.post("/api/strategies", json=strategy)
+        assert created.status_code == 201, created.text
+        run = await client.post(f"/api/strategies/{created.json()['id']}/run")
+        execution = await finished_execution(client, run.json()["execution_id"], timeout=120)
+        assert execution["status"] in {"completed", "rejected"}, execution
+        steps = {step["step"]: step for step in execution["steps"]}
+        indicators = steps["indicators"]["output"]
+        assert len(indicators["bars"]) == 4320
+        assert [frame["snapshot"]["bar_size"] for frame in indicators["timeframes"]] == ["5 mins", "1 hour", "1 day"]
+        assert len(json.dumps(indicators)) > 2 * 1024 * 1024
+        charts = steps["chart"]["output"]
+        assert [frame["snapshot"]["bar_size"] for frame in charts["timeframes"]] == ["5 mins", "1 hour", "1 day"]
+        assert all(frame["png"] is None for frame in charts["timeframes"])
 
 
 async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: System) -> None:
