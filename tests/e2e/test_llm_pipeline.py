@@ -118,3 +118,48 @@ async def test_each_timeframe_is_charted_and_read_by_the_model_then_consolidated
             ("1 week", "succeeded"),
             ("1 day", "succeeded"),
         ]
+
+
+async def test_a_replay_with_another_prompt_version_asks_the_model_again_with_that_version(
+    llm_system: System, fake_llm: FakeLlmServer
+) -> None:
+    """The replay from the chart step renders version 2 of the template; the model's new answer changes the analysis."""
+    fake_llm.script(answer(reading(40)), answer(reading(70)))
+    version_1 = "Version one: analyse {{ symbol }} on the {{ timeframe }} timeframe at {{ latest_price | price }}."
+    version_2 = "Version two: read {{ symbol }} ({{ timeframe }}); RSI {{ indicators.rsi_14 | number(1) }}."
+    async with httpx.AsyncClient(base_url=llm_system.gateway, timeout=10) as client:
+        template = await client.post(
+            "/api/prompts", json={"name": "e2e-replay-template", "type": "analysis", "text": version_1}
+        )
+        assert template.status_code == 201, template.text
+        template_id = template.json()["id"]
+        updated = await client.patch(f"/api/prompts/{template_id}", json={"text": version_2})
+        assert updated.status_code == 200, updated.text
+        strategy = {
+            "name": "e2e-llm-replay",
+            "symbol": {"symbol": "AAPL"},
+            "schedule": {"cron": "0 0 1 1 *"},
+            "render_png": False,
+            "analysis": {"analyst": "llm", "prompt_template_id": template_id, "prompt_version": 1},
+        }
+        created = await client.post("/api/strategies", json=strategy)
+        assert created.status_code == 201, created.text
+        run = await client.post(f"/api/strategies/{created.json()['id']}/run")
+        original = run.json()["execution_id"]
+        await finished_execution(client, original)
+
+        replay = await client.post(
+            f"/api/executions/{original}/replay", json={"from_step": "chart", "prompt_version": 2}
+        )
+        assert replay.status_code == 202, replay.text
+        await finished_execution(client, replay.json()["execution_id"])
+        diff = (await client.get(replay.json()["diff_url"])).json()
+
+    first, second = fake_llm.requests
+    assert first["messages"][1]["content"].startswith("Version one: analyse AAPL on the 1 day timeframe")
+    assert second["messages"][1]["content"].startswith("Version two: read AAPL (1 day); RSI ")
+    analysis = next(step for step in diff["steps"] if step["step"] == "analysis")
+    changes = {change["path"]: change["after"] for change in analysis["output"]["changes"]}
+    assert changes["strategy.analysis.prompt_version"] == 2
+    assert changes["analysis.confidence"] == 70
+    assert changes["llm_calls[0].templates[1].version"] == 2
