@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -147,6 +148,55 @@ async def test_monthly_bars_start_on_the_first(provider: SimulatedProvider) -> N
     bars = await fetch(provider, "AAPL", BarSize.MONTH_1, "3 Y")
     assert {(bar.time.day, bar.time.hour) for bar in bars} == {(1, 0)}
     assert len(bars) == 36
+
+
+def _grouped(daily: tuple[Bar, ...], period_start: Callable[[datetime], datetime]) -> list[tuple[object, ...]]:
+    """The daily bars grouped by period as (start, open, high, low, close, volume), oldest first."""
+    groups: dict[datetime, list[Bar]] = {}
+    for bar in daily:
+        groups.setdefault(period_start(bar.time), []).append(bar)
+    return [
+        (
+            start,
+            days[0].open,
+            max(day.high for day in days),
+            min(day.low for day in days),
+            days[-1].close,
+            sum(day.volume for day in days),
+        )
+        for start, days in groups.items()
+    ]
+
+
+def _ohlcv(bars: tuple[Bar, ...]) -> list[tuple[object, ...]]:
+    return [(bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume) for bar in bars]
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "BTC"])
+async def test_weekly_bars_are_the_daily_bars_grouped_by_week(provider: SimulatedProvider, symbol: str) -> None:
+    """Monday's open, the week's extremes, the last day's close: weekly and daily charts agree."""
+    fields = {"asset_type": "CRYPTO", "exchange": "PAXOS"} if symbol == "BTC" else {}
+    end = END + timedelta(days=2)  # Sunday: the week in progress (Monday 9 June) is complete for AAPL
+    weekly = await fetch(provider, symbol, BarSize.WEEK_1, "26 W", end, **fields)
+    daily = await fetch(provider, symbol, BarSize.DAY_1, "1 Y", end, **fields)
+    daily = tuple(bar for bar in daily if bar.time >= weekly[0].time)
+    assert _ohlcv(weekly) == _grouped(daily, lambda time: time - timedelta(days=time.weekday()))
+
+
+async def test_the_week_in_progress_holds_the_days_so_far(provider: SimulatedProvider) -> None:
+    wednesday_noon = datetime(2025, 6, 11, 12, 0, tzinfo=UTC)
+    [*_, this_week] = await fetch(provider, "AAPL", BarSize.WEEK_1, "4 W", wednesday_noon)
+    daily = await fetch(provider, "AAPL", BarSize.DAY_1, "5 D", wednesday_noon)
+    days = [bar for bar in daily if bar.time >= this_week.time]
+    assert [bar.time.weekday() for bar in days] == [0, 1, 2]
+    assert (this_week.open, this_week.close) == (days[0].open, days[-1].close)
+
+
+async def test_monthly_bars_are_the_daily_bars_grouped_by_month(provider: SimulatedProvider) -> None:
+    monthly = await fetch(provider, "MSFT", BarSize.MONTH_1, "1 Y", END)
+    daily = await fetch(provider, "MSFT", BarSize.DAY_1, "2 Y", END)
+    daily = tuple(bar for bar in daily if bar.time >= monthly[0].time)
+    assert _ohlcv(monthly) == _grouped(daily, lambda time: time.replace(day=1))
 
 
 async def test_one_year_of_daily_stock_bars_is_about_260(provider: SimulatedProvider) -> None:

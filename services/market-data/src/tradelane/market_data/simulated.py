@@ -11,9 +11,10 @@ the original run read. Per instrument, the log price at time ``t`` is
   square root of the octave's length, like a random walk) whose lattice values are hashed
   from the instrument and the lattice index, which gives realistic bar-to-bar moves.
 
-A bar opens at the price at its start and closes at the price at its end; high and low widen
-the open-close range by a hash-seeded wick, and volume is lognormal around the instrument's
-daily volume, larger on big moves. All seeds come from ``hashlib`` (never the salted ``hash()``).
+An intraday or daily bar opens at the price at its start and closes at the price at its end;
+high and low widen the open-close range by a hash-seeded wick, and volume is lognormal around
+the instrument's daily volume, larger on big moves. Weekly and monthly bars group the daily
+bars, so they agree with them. All seeds come from ``hashlib`` (never the salted ``hash()``).
 
 Trading calendar (UTC): stocks, ETFs and indices trade 14:30-21:00 on weekdays, forex and
 futures around the clock on weekdays, crypto always. Intraday bars start on multiples of the
@@ -272,12 +273,30 @@ def _match_rank(instrument: SimulatedInstrument, needle: str) -> int | None:
 def simulate_bars(instrument: SimulatedInstrument, bar_size: BarSize, start: int, stop: int) -> tuple[Bar, ...]:
     """The instrument's bars whose start lies strictly between ``start`` and ``stop`` (epoch seconds).
 
-    Only the last ``MAX_BARS`` are returned.
+    Only the last ``MAX_BARS`` are returned. Weekly and monthly bars are the daily bars grouped by
+    week or month (first open, highest high, lowest low, last close, summed volume), so every
+    timeframe of an instrument tells the same story, as a real market's do.
     """
     earliest = max(start, stop - MAX_BARS * bar_size.seconds * _CANDIDATE_SPAN)
     starts = _bar_starts(instrument.asset_type, bar_size, earliest, stop)[-MAX_BARS:]
     if starts.size == 0:
         return ()
+    if bar_size in (BarSize.WEEK_1, BarSize.MONTH_1):
+        starts, columns = _grouped_daily(instrument, starts, stop)
+    else:
+        columns = _bar_columns(instrument, bar_size, starts)
+    return tuple(
+        Bar(time=datetime.fromtimestamp(int(t), UTC), open=o, high=h, low=lo, close=c, volume=v)
+        for t, o, h, lo, c, v in zip(starts.tolist(), *(column.tolist() for column in columns), strict=True)
+    )
+
+
+_Columns = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+"""Open, high, low, close (on the tick grid) and volume of a run of bars."""
+
+
+def _bar_columns(instrument: SimulatedInstrument, bar_size: BarSize, starts: IntArray) -> _Columns:
+    """The OHLCV of the intraday or daily bars starting at ``starts``."""
     opens_at, closes_at = _bar_spans(instrument.asset_type, bar_size, starts)
     model = _path_model(instrument)
     open_ = np.exp(model.log_price(opens_at))
@@ -296,11 +315,31 @@ def simulate_bars(instrument: SimulatedInstrument, bar_size: BarSize, start: int
         * (0.7 + 0.4 * move)
     )
     tick = instrument.min_tick
-    prices = [_to_tick(series, tick) for series in (open_, high, low, close)]
-    return tuple(
-        Bar(time=datetime.fromtimestamp(int(t), UTC), open=o, high=h, low=lo, close=c, volume=v)
-        for t, o, h, lo, c, v in zip(starts.tolist(), *(p.tolist() for p in prices), volume.tolist(), strict=True)
+    return (_to_tick(open_, tick), _to_tick(high, tick), _to_tick(low, tick), _to_tick(close, tick), volume)
+
+
+def _grouped_daily(instrument: SimulatedInstrument, periods: IntArray, stop: int) -> tuple[IntArray, _Columns]:
+    """The daily bars from ``periods[0]`` to ``stop`` grouped by period (each period's start in ``periods``).
+
+    A period without a trading day has no bar; the period in progress at ``stop`` holds the days so far.
+    """
+    days = _bar_starts(instrument.asset_type, BarSize.DAY_1, int(periods[0]) - 1, stop)
+    if days.size == 0:
+        none = np.empty(0)
+        return periods[:0], (none, none, none, none, none)
+    open_, high, low, close, volume = _bar_columns(instrument, BarSize.DAY_1, days)
+    period_of_day = np.searchsorted(periods, days, side="right") - 1
+    traded = np.unique(period_of_day)
+    first = np.searchsorted(period_of_day, traded, side="left")
+    last = np.searchsorted(period_of_day, traded, side="right") - 1
+    columns = (
+        open_[first],
+        np.maximum.reduceat(high, first),
+        np.minimum.reduceat(low, first),
+        close[last],
+        np.add.reduceat(volume, first),
     )
+    return periods[traded], columns
 
 
 def _bar_starts(asset_type: AssetType, bar_size: BarSize, start: int, stop: int) -> IntArray:
@@ -334,12 +373,7 @@ def _trades(asset_type: AssetType, starts: IntArray, size: int) -> npt.NDArray[n
 
 
 def _bar_spans(asset_type: AssetType, bar_size: BarSize, starts: IntArray) -> tuple[IntArray, IntArray]:
-    """When each bar opens and closes: its own interval, clipped to the session for stocks."""
-    if bar_size == BarSize.MONTH_1:
-        following = (starts.astype("datetime64[s]").astype("datetime64[M]") + 1).astype("datetime64[s]")
-        return starts, following.astype(np.int64)
-    if bar_size == BarSize.WEEK_1:
-        return starts, starts + _WEEK
+    """When each intraday or daily bar opens and closes: its own interval, clipped to the session for stocks."""
     size = bar_size.seconds
     if asset_type not in _SESSION_ASSETS:
         return starts, starts + size
@@ -349,13 +383,10 @@ def _bar_spans(asset_type: AssetType, bar_size: BarSize, starts: IntArray) -> tu
 
 
 def _trading_days(asset_type: AssetType, seconds: IntArray) -> FloatArray:
-    """A bar's length in trading days, which scales its volatility and volume."""
-    days = seconds / _DAY
-    if asset_type == AssetType.CRYPTO:
-        return days
+    """An intraday or daily bar's length in trading days, which scales its volatility and volume."""
     session_open, session_close = _US_SESSION
     trading_day = session_close - session_open if asset_type in _SESSION_ASSETS else _DAY
-    return np.where(seconds > _DAY, days * 5 / 7, seconds / trading_day)
+    return seconds / trading_day
 
 
 def _to_tick(prices: FloatArray, tick: float) -> FloatArray:
