@@ -27,9 +27,10 @@ from tradelane.contracts.trading import (
     TimeInForce,
     Venue,
 )
-from tradelane.gateway.book import Book, BrokerDidNotAnswerError, ask_broker
+from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
 from tradelane.gateway.errors import BUS_UNAVAILABLE, NOT_FOUND
+from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.store.broker import BrokerRepository, OrderRecord
 
@@ -190,8 +191,8 @@ async def place_order(
     client_order_id = order.client_order_id or uuid4().hex[:20]
     command = PlaceOrder(order=order, client_order_id=client_order_id)
     try:
-        placed = await ask_broker(state, subjects.BROKER_PLACE_ORDER, command, OrderPlaced, COMMAND_SECONDS)
-    except BrokerDidNotAnswerError as error:
+        placed = await ask_service(state, "broker", subjects.BROKER_PLACE_ORDER, command, OrderPlaced, COMMAND_SECONDS)
+    except ServiceDidNotAnswerError as error:
         raise HTTPException(
             status.HTTP_504_GATEWAY_TIMEOUT,
             f"{error}; the order may still be placed: POST it again with client_order_id {client_order_id!r} "
@@ -238,10 +239,9 @@ async def cancel_order(order_id: UUID, state: State, response: Response) -> Canc
     409 with the venue's reason; one it has not confirmed yet is a 202 ``pending_cancel``.
     """
     try:
-        reply = await ask_broker(
-            state, subjects.BROKER_CANCEL_ORDER, CancelOrder(order_id=order_id), CancelReply, COMMAND_SECONDS
-        )
-    except BrokerDidNotAnswerError as error:
+        cancel = CancelOrder(order_id=order_id)
+        reply = await ask_service(state, "broker", subjects.BROKER_CANCEL_ORDER, cancel, CancelReply, COMMAND_SECONDS)
+    except ServiceDidNotAnswerError as error:
         raise HTTPException(
             status.HTTP_504_GATEWAY_TIMEOUT, f"{error}; see the order's status with GET /api/orders/{order_id}"
         ) from error

@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits, TradingState
-from tradelane.gateway.book import Book, BrokerDidNotAnswerError, ask_broker
+from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
+from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
 from tradelane.store.broker import BrokerRepository, RiskRecord
 
 router = APIRouter(prefix="/api/risk", tags=["risk"])
@@ -125,10 +126,15 @@ async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> Hal
     if body.cancel_working_orders:
         for order in await book.working_orders():
             try:
-                reply = await ask_broker(
-                    state, subjects.BROKER_CANCEL_ORDER, CancelOrder(order_id=order.id), CancelReply, CANCEL_SECONDS
+                reply = await ask_service(
+                    state,
+                    "broker",
+                    subjects.BROKER_CANCEL_ORDER,
+                    CancelOrder(order_id=order.id),
+                    CancelReply,
+                    CANCEL_SECONDS,
                 )
-            except BrokerDidNotAnswerError as error:
+            except ServiceDidNotAnswerError as error:
                 reply = CancelReply(outcome="unavailable", reason=str(error))
             except HTTPException as error:
                 reply = CancelReply(outcome="unavailable", reason=str(error.detail))

@@ -8,9 +8,8 @@ answers, the route says so with a 503.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Final
 
-import nats.errors
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -35,12 +34,12 @@ from tradelane.contracts.symbols import (
 )
 from tradelane.gateway.deps import State
 from tradelane.gateway.errors import BUS_UNAVAILABLE, NOT_FOUND
+from tradelane.gateway.requests import ReplyT, ServiceDidNotAnswerError, ask_service
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.gateway.state import GatewayState
 
 router = APIRouter()
 
-ReplyT = TypeVar("ReplyT", bound=Contract)
 
 QUICK_SECONDS: Final = 5.0
 """Cache statistics and IB status: market-data answers from memory or one query."""
@@ -61,23 +60,11 @@ REFUSED: dict[int | str, dict[str, object]] = {status.HTTP_422_UNPROCESSABLE_CON
 async def _ask(state: GatewayState, subject: str, request: Contract, reply: type[ReplyT], seconds: float) -> ReplyT:
     """One request to market-data; a 503 naming the problem when nobody answers in time."""
     try:
-        message = await state.broker.connection.request(
-            subject,
-            request.model_dump_json().encode(),
-            timeout=seconds,
-            headers={"content-type": "application/json"},
-        )
-    except nats.errors.NoRespondersError as error:
+        return await ask_service(state, "market-data", subject, request, reply, seconds)
+    except ServiceDidNotAnswerError as error:
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "no market-data service is running to answer; start it (tradelane run market-data) and retry",
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"{error}; check that it is running and retry"
         ) from error
-    except nats.errors.TimeoutError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"market-data did not answer within {seconds:g} s; check that it is running and retry",
-        ) from error
-    return reply.model_validate_json(message.data)
 
 
 def _raise_for(error: SymbolServiceError | None) -> None:
