@@ -1,4 +1,4 @@
-"""Fixtures every test may use: real NATS and PostgreSQL servers.
+"""Fixtures every test may use: real NATS and PostgreSQL servers, and clients of them.
 
 By default they are the embedded servers, started on free ports (NATS) and a Unix socket
 (PostgreSQL). ``TRADELANE_TEST_NATS_URL`` / ``TRADELANE_TEST_DATABASE_URL`` point the suite at
@@ -12,15 +12,20 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import nats
 import pytest
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
+from tradelane.runtime.bus import EventBus
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
@@ -105,3 +110,27 @@ async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
     client = await nats.connect(nats_url)
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    """A connection pool on this test's database."""
+    opened = await create_pool(database_url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
+    """A FastStream broker on this test's NATS, with the streams and the chart object store provisioned."""
+    broker = create_broker(settings, "test")
+    await broker.connect()
+    await provision(broker.connection.jetstream(), settings)
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture
+def bus(nats_broker: NatsBroker) -> EventBus:
+    """The event bus services use, on :func:`nats_broker`."""
+    return EventBus(nats_broker)

@@ -30,7 +30,6 @@ from tradelane.runtime.bus import event_headers
 from tradelane.runtime.errors import TransientStepError
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.store.pool import create_pool
 
 MAX_DELIVER = 3
 
@@ -76,13 +75,6 @@ async def provider(poison_settings: Settings) -> AsyncIterator[Provider]:
     yield provider
     await market_data.close()
     await lineage.close()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    opened = await create_pool(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 15) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-import pytest
 from nats.aio.client import Client as NatsClient
 
 from cli.tests.conftest import Cli
@@ -19,16 +17,8 @@ from tradelane.contracts.events import ExecutionRequested
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
 from tradelane.store.lineage import LineageRepository, StepRecord
-from tradelane.store.pool import create_pool
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    opened = await create_pool(database_url)
-    yield opened
-    await opened.close()
 
 
 async def test_a_strategy_is_created_from_flags_and_listed(cli: Cli) -> None:

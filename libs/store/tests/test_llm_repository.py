@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,17 +12,9 @@ import pytest
 
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.store.llm import CallRecord, CallStatus, LlmRepository
-from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
 
 DAY = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    pool = await create_pool(database_url)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

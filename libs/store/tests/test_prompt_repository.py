@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 from uuid import uuid4
@@ -11,16 +10,8 @@ import asyncpg
 import pytest
 
 from tradelane.contracts.strategy import AnalysisSettings, StrategyDefinition, SymbolRef
-from tradelane.store.pool import create_pool
 from tradelane.store.prompts import PromptFields, PromptInUseError, PromptNameTakenError, PromptRepository
 from tradelane.store.strategies import StrategyRepository
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    pool = await create_pool(database_url)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,7 +12,6 @@ import pytest
 from tradelane.contracts import subjects
 from tradelane.contracts.subjects import Step
 from tradelane.store.lineage import LineageRepository, StepRecord
-from tradelane.store.pool import create_pool
 from tradelane.store.replay import (
     ReplayQueries,
     StepNotReachedError,
@@ -31,13 +29,6 @@ OUTPUTS = [
     ("analysis", subjects.ANALYSIS_COMPLETED),
     ("signal", subjects.SIGNAL_GENERATED),
 ]
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    opened = await create_pool(database_url)
-    yield opened
-    await opened.close()
 
 
 def _record(execution_id: UUID, index: int, step: str, subject: str, **overrides: Any) -> StepRecord:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,15 +12,7 @@ import pytest
 from tradelane.contracts.strategy import Schedule, StrategyDefinition, SymbolRef
 from tradelane.store.lineage import LineageRepository, StepRecord
 from tradelane.store.migrate import migrate
-from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyNameTakenError, StrategyRepository
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    pool = await create_pool(database_url)
-    yield pool
-    await pool.close()
 
 
 def _definition(name: str = "s", cron: str = "*/5 * * * *") -> StrategyDefinition:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from uuid import uuid4
 
 import pytest
@@ -14,20 +14,8 @@ from tradelane.contracts.events import IndicatorsComputed, TimeframeChart, Timef
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
-from tradelane.runtime.service import create_broker
-from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[EventBus]:
-    broker = create_broker(settings, "charts-test")
-    await broker.connect()
-    await provision(broker.connection.jetstream(), settings)
-    yield EventBus(broker)
-    await broker.stop()
 
 
 def indicators(symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar]) -> dict[str, object]:

@@ -23,7 +23,6 @@ from tradelane.runtime.bus import dedup_headers, event_headers
 from tradelane.runtime.deadletters import list_dead_letters, redrive
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.store.pool import create_pool
 
 Condition = Callable[[], Awaitable[bool]]
 
@@ -40,13 +39,6 @@ async def lineage(fast_settings: Settings) -> AsyncIterator[Service]:
     await service.start()
     yield service
     await service.close()
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    opened = await create_pool(database_url)
-    yield opened
-    await opened.close()
 
 
 async def _eventually(condition: Condition, timeout: float = 10) -> None:

@@ -19,34 +19,16 @@ from tradelane.broker.app import build
 from tradelane.broker.config import BrokerSettings
 from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
-from tradelane.runtime.service import Service, create_broker
+from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
 from tradelane.store.broker import BrokerRepository
-from tradelane.store.pool import create_pool
 
 from .support import Clock, PaperBook, start_paper_broker
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    connections = await create_pool(database_url)
-    yield connections
-    await connections.close()
-
-
-@pytest.fixture
 def repository(pool: asyncpg.Pool[Any]) -> BrokerRepository:
     return BrokerRepository(pool)
-
-
-@pytest.fixture
-async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
-    broker = create_broker(settings, "broker-test")
-    await broker.connect()
-    await provision(broker.connection.jetstream(), settings)
-    yield broker
-    await broker.stop()
 
 
 @pytest.fixture

@@ -23,11 +23,7 @@ from tradelane.llm_analyst.client import LlmClient
 from tradelane.llm_analyst.pricing import ModelPrice
 from tradelane.llm_analyst.templates import TemplateSource
 from tradelane.runtime.bus import EventBus
-from tradelane.runtime.service import create_broker
-from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
 from tradelane.store.llm import LlmRepository
-from tradelane.store.pool import create_pool
 from tradelane.store.prompts import PromptRepository
 
 MODEL = "vision-test"
@@ -124,23 +120,6 @@ async def openai_client(fake_llm: FakeLlmServer) -> AsyncIterator[openai.AsyncOp
     client = openai.AsyncOpenAI(base_url=fake_llm.base_url, api_key="test-key", timeout=2.0, max_retries=0)
     yield client
     await client.close()
-
-
-@pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[EventBus]:
-    """A bus on this test's NATS, with the streams and the chart object store provisioned."""
-    broker = create_broker(settings, "llm-analyst-test")
-    await broker.connect()
-    await provision(broker.connection.jetstream(), settings)
-    yield EventBus(broker)
-    await broker.stop()
-
-
-@pytest.fixture
-async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool[Any]]:
-    pool = await create_pool(settings.database_url)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

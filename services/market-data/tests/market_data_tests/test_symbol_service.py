@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,6 @@ from tradelane.market_data.ib_connection import IbConnection
 from tradelane.market_data.ib_provider import IbProvider
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.symbol_service import SymbolService
-from tradelane.store.pool import create_pool
 from tradelane.store.symbols import SymbolRepository
 
 TTL = timedelta(days=7)
@@ -38,13 +36,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    opened = await create_pool(database_url)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
