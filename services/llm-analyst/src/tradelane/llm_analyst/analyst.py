@@ -182,13 +182,14 @@ class LlmAnalyst:
     async def _run(self, run: _Execution) -> Analysis:
         msg = run.msg
         settings = msg.strategy.analysis
-        charts = _charts_by_timeframe(msg)
+        charts = _charts(msg)
         system = await self._templates.resolve("system", settings, msg.strategy_id)
         template = await self._templates.resolve("analysis", settings, msg.strategy_id)
         now = self._clock()
 
         readings: list[tuple[BarSize, Analysis]] = []
-        for timeframe, chart in charts:
+        for chart in charts:
+            timeframe = chart.snapshot.bar_size
             images = await self._images(run, chart)
             context = template_context(chart.snapshot, msg.strategy, now=now, chart_attached=bool(images))
             readings.append((timeframe, await self._ask(run, "analysis", timeframe, system, template, context, images)))
@@ -358,10 +359,11 @@ class LlmAnalyst:
         )
 
 
-def _charts_by_timeframe(msg: ChartRendered) -> tuple[tuple[BarSize, TimeframeChart], ...]:
+def _charts(msg: ChartRendered) -> tuple[TimeframeChart, ...]:
     """The bar size's chart, then each extra timeframe's; refuses a message that lacks one the strategy asks for."""
-    charts = ((msg.strategy.bar_size, msg), *((chart.snapshot.bar_size, chart) for chart in msg.timeframes))
-    missing = [frame.value for frame in msg.strategy.extra_timeframes if frame not in dict(charts)]
+    charts = (msg, *msg.timeframes)
+    drawn = {chart.snapshot.bar_size for chart in charts}
+    missing = [frame.value for frame in msg.strategy.extra_timeframes if frame not in drawn]
     if missing:
         text = (
             f"the chart message has no chart of the {', '.join(missing)} timeframe(s) that analysis.timeframes "
