@@ -86,7 +86,7 @@ async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
 async def _delete_tradelane_streams(url: str) -> None:
     client = await nats.connect(url)
     js = client.jetstream()
-    for name in ("PIPELINE", "TRADING", "DEADLETTER", "OBJ_charts"):
+    for name in ("PIPELINE", "TRADING", "DEADLETTER", "ADVISORIES", "OBJ_charts"):
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(name)
     await client.close()

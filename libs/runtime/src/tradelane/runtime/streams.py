@@ -13,6 +13,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from tradelane.contracts import subjects
+from tradelane.contracts.advisories import ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.settings import Settings
 
@@ -50,11 +51,19 @@ LINEAGE_CONSUMERS: tuple[ConsumerSpec, ...] = (
 BROKER_CONSUMER = ConsumerSpec("broker", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED)
 """The broker turns accepted signals of auto-trading strategies into orders."""
 
-ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS, BROKER_CONSUMER)
+ADVISORY_CONSUMER = ConsumerSpec("lineage-advisories", ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES)
+"""The lineage dead-letters the messages JetStream's max-deliveries advisories name."""
+
+ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    *STEP_CONSUMERS.values(),
+    *LINEAGE_CONSUMERS,
+    BROKER_CONSUMER,
+    ADVISORY_CONSUMER,
+)
 
 
 def stream_configs(settings: Settings) -> list[api.StreamConfig]:
-    """The three streams: the pipeline, trading events, and dead letters."""
+    """The four streams: the pipeline, trading events, dead letters, and max-deliveries advisories."""
     return [
         api.StreamConfig(
             name=name,
@@ -69,6 +78,7 @@ def stream_configs(settings: Settings) -> list[api.StreamConfig]:
             (subjects.PIPELINE_STREAM, subjects.PIPELINE_ALL),
             (subjects.TRADING_STREAM, subjects.TRADING_ALL),
             (subjects.DEAD_LETTER_STREAM, subjects.DEAD_LETTER_ALL),
+            (ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES),
         )
     ]
 

@@ -2,9 +2,10 @@
 
 The delivery middleware dead-letters a message on its last delivery. When a handler never
 returns (the process crashes, or outlives ``ack_wait``) on every delivery, the middleware never
-sees the last one; JetStream then publishes a max-deliveries advisory. The lineage keeps those
-advisories in the ``ADVISORIES`` stream (so none is lost while it is down) and dead-letters the
-message here, with a ``StepFailed`` for pipeline steps, exactly as the middleware would have.
+sees the last one; JetStream then publishes a max-deliveries advisory. Those advisories are kept
+in the ``ADVISORIES`` stream (every service provisions it, so none is lost while the lineage is
+down), and the lineage dead-letters the message here, with a ``StepFailed`` for pipeline steps,
+exactly as the middleware would have.
 """
 
 from __future__ import annotations
@@ -12,28 +13,23 @@ from __future__ import annotations
 from uuid import NAMESPACE_URL, uuid5
 
 import structlog
-from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from tradelane.contracts import subjects
-from tradelane.contracts.advisories import ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES, MaxDeliveriesAdvisory
+from tradelane.contracts.advisories import MaxDeliveriesAdvisory
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import StepFailed
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.deadletters import dead_letter_message
 from tradelane.runtime.replay import MessageAgedOutError, StoredMessage, fetch_message
-from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import LINEAGE_CONSUMERS, STEP_CONSUMERS, ConsumerSpec, consumer_config
+from tradelane.runtime.streams import LINEAGE_CONSUMERS, STEP_CONSUMERS
 
 log = structlog.get_logger(__name__)
 
-ADVISORY_CONSUMER = ConsumerSpec("lineage-advisories", ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES)
 _STREAMS_WATCHED = frozenset({subjects.PIPELINE_STREAM, subjects.TRADING_STREAM})
 _STEP_OF_CONSUMER = {spec.durable: step.value for step, spec in STEP_CONSUMERS.items()} | {
     spec.durable: "lineage" for spec in LINEAGE_CONSUMERS
 }
-_DAY = 86400.0
 
 
 def failing_step(consumer: str) -> str:
@@ -46,25 +42,6 @@ def exhausted_error(advisory: MaxDeliveriesAdvisory) -> str:
         f"delivered {advisory.deliveries} times to consumer {advisory.consumer} without an acknowledgement: "
         "its handler crashed or ran longer than ack_wait every time"
     )
-
-
-async def ensure_advisory_stream(js: JetStreamContext, settings: Settings) -> None:
-    """Create the stream that keeps max-deliveries advisories and the consumer that reads them (idempotent)."""
-    config = api.StreamConfig(
-        name=ADVISORY_STREAM,
-        subjects=[MAX_DELIVERIES_ADVISORIES],
-        retention=api.RetentionPolicy.LIMITS,
-        storage=api.StorageType.FILE,
-        max_age=settings.stream_max_age_days * _DAY,
-        duplicate_window=settings.duplicate_window_seconds,
-        num_replicas=settings.stream_replicas,
-    )
-    try:
-        await js.stream_info(ADVISORY_STREAM)
-    except NotFoundError:
-        await js.add_stream(config)
-        log.info("stream_created", stream=ADVISORY_STREAM)
-    await js.add_consumer(ADVISORY_STREAM, config=consumer_config(ADVISORY_CONSUMER, settings))
 
 
 class ExhaustedDeliveries:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from faststream.nats.annotations import NatsMessage
 
 from tradelane.contracts.advisories import MaxDeliveriesAdvisory
-from tradelane.lineage.advisories import ADVISORY_CONSUMER, ExhaustedDeliveries, ensure_advisory_stream
+from tradelane.lineage.advisories import ExhaustedDeliveries
 from tradelane.lineage.handlers import LineageRecorder
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import LINEAGE_CONSUMERS
+from tradelane.runtime.streams import ADVISORY_CONSUMER, LINEAGE_CONSUMERS
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
@@ -37,10 +37,6 @@ def build(settings: Settings | None = None) -> Service:
             await holder["recorder"].on_message(body, message)
 
     exhausted = ExhaustedDeliveries(service.bus)
-
-    @service.on_start
-    async def keep_advisories() -> None:
-        await ensure_advisory_stream(service.bus.jetstream, settings)
 
     @service.subscriber(ADVISORY_CONSUMER)
     async def dead_letter_exhausted(advisory: MaxDeliveriesAdvisory) -> None:
