@@ -20,6 +20,7 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
+from pydantic import SecretStr
 
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
@@ -97,7 +98,7 @@ def settings(nats_url: str, database_url: str) -> Settings:
     """Settings pointing at this test's servers, with short retry delays."""
     return Settings(
         nats_url=nats_url,
-        database_url=database_url,
+        database_url=SecretStr(database_url),
         ack_wait_seconds=5,
         retry_delays_seconds=(0.2, 0.4, 0.8, 1.0),
         log_format="console",

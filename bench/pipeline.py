@@ -30,6 +30,7 @@ from uuid import UUID, uuid4
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from pydantic import SecretStr
 
 from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
@@ -208,7 +209,7 @@ async def with_system(
     env = {
         **os.environ,
         "TRADELANE_NATS_URL": settings.nats_url,
-        "TRADELANE_DATABASE_URL": settings.database_url,
+        "TRADELANE_DATABASE_URL": settings.database_url.get_secret_value(),
         "TRADELANE_LOG_LEVEL": "WARNING",
         "TRADELANE_LOG_FORMAT": "json",
     }
@@ -234,7 +235,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     embedded_postgres = EmbeddedPostgres(workdir / "postgres")
     nats_url = await embedded_nats.start()
     database_url = embedded_postgres.start("tradelane")
-    settings = Settings(nats_url=nats_url, database_url=database_url)
+    settings = Settings(nats_url=nats_url, database_url=SecretStr(database_url))
     try:
         pool = await create_pool(database_url)
         await migrate(pool)

@@ -47,7 +47,7 @@ def cli(settings: Settings) -> Cli:
 
     async def run(*argv: str, console: LiveConsole | None = None) -> Result:
         console = console or LiveConsole()
-        connection = ["--nats-url", settings.nats_url, "--database-url", settings.database_url]
+        connection = ["--nats-url", settings.nats_url, "--database-url", settings.database_url.get_secret_value()]
         code = await asyncio.to_thread(main, [*argv, *connection], console)
         assert isinstance(console.out, io.StringIO) and isinstance(console.err, io.StringIO)
         return Result(code, console.out.getvalue(), console.err.getvalue())

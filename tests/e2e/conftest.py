@@ -44,7 +44,7 @@ def system_env(settings: Settings, gateway_port: int, **extra: str) -> dict[str,
     return {
         **os.environ,
         "TRADELANE_NATS_URL": settings.nats_url,
-        "TRADELANE_DATABASE_URL": settings.database_url,
+        "TRADELANE_DATABASE_URL": settings.database_url.get_secret_value(),
         "TRADELANE_GATEWAY_PORT": str(gateway_port),
         "TRADELANE_ACK_WAIT_SECONDS": "5",
         "TRADELANE_RETRY_DELAYS_SECONDS": "[0.2, 0.5, 1, 1]",

@@ -13,6 +13,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from tradelane.cli.endpoints import Endpoints
+from tradelane.runtime.redaction import redact
 from tradelane.store.pool import create_pool
 
 CONNECT_TIMEOUT_SECONDS = 3.0
@@ -75,7 +76,8 @@ class Connections:
                     name="tradelane-cli",
                 )
             except (OSError, TimeoutError, nats.errors.Error) as error:
-                msg = f"cannot reach NATS at {endpoint.url} (from {endpoint.source}): {error or type(error).__name__}"
+                problem = redact(str(error)) or type(error).__name__
+                msg = f"cannot reach NATS at {endpoint.shown} (from {endpoint.source}): {problem}"
                 raise CliError(msg, EXIT_UNAVAILABLE) from error
         return self._nats
 
@@ -85,7 +87,7 @@ class Connections:
             try:
                 self._pool = await create_pool(endpoint.url, min_size=1, max_size=2)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                msg = f"cannot reach PostgreSQL at {endpoint.url} (from {endpoint.source}): {error}"
+                msg = f"cannot reach PostgreSQL at {endpoint.shown} (from {endpoint.source}): {redact(str(error))}"
                 raise CliError(msg, EXIT_UNAVAILABLE) from error
         return self._pool
 

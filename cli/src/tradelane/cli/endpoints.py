@@ -5,6 +5,10 @@ on a Unix socket in a temporary directory, so it writes the URLs it uses to
 ``<state_dir>/endpoints.json`` and removes the file when it stops. Every other command reads
 that file when neither a flag nor ``TRADELANE_NATS_URL`` / ``TRADELANE_DATABASE_URL`` names a
 server, so ``tradelane tail`` just works beside ``make run``.
+
+``endpoints.json`` never holds a password: a URL that carries one (an external database's
+DSN) is written there with its password masked, and in full only to
+``endpoints.private.json``, a ``0600`` file beside it that the commands read it back from.
 """
 
 from __future__ import annotations
@@ -12,20 +16,32 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from tradelane.runtime.private_files import write_private_file
+from tradelane.runtime.redaction import MASK, redact, url_passwords
 from tradelane.runtime.settings import Settings
 
 ENDPOINTS_FILE = "endpoints.json"
+PRIVATE_ENDPOINTS_FILE = "endpoints.private.json"
+URL_FIELDS = ("nats_url", "database_url")
 
 
 @dataclass(frozen=True)
 class Endpoint:
     """One server URL and where it came from (said in connection errors)."""
 
-    url: str
+    url: str = field(repr=False)
+    """The URL to connect with; it may hold a password, so show :attr:`shown` instead."""
     source: str
+
+    @property
+    def shown(self) -> str:
+        """The URL with its password masked: what messages print."""
+        return redact(self.url)
 
 
 @dataclass(frozen=True)
@@ -39,32 +55,60 @@ def endpoints_path(state_dir: Path) -> Path:
     return state_dir / ENDPOINTS_FILE
 
 
-def write_endpoints(state_dir: Path, *, nats_url: str, database_url: str, gateway_url: str) -> Path:
-    """Record the URLs ``tradelane up`` serves on, for the other commands; returns the file."""
-    path = endpoints_path(state_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"nats_url": nats_url, "database_url": database_url, "gateway_url": gateway_url, "pid": os.getpid()}
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
-    return path
+def private_endpoints_path(state_dir: Path) -> Path:
+    return state_dir / PRIVATE_ENDPOINTS_FILE
+
+
+def write_endpoints(state_dir: Path, *, nats_url: str, database_url: SecretStr | str, gateway_url: str) -> Path:
+    """Record the URLs ``tradelane up`` serves on, for the other commands; returns the public file.
+
+    URLs with a password go in full to the ``0600`` private file only; the public file shows
+    them masked. Both files are ``0600`` (the state directory itself is private).
+    """
+    urls = {
+        "nats_url": nats_url,
+        "database_url": database_url.get_secret_value() if isinstance(database_url, SecretStr) else database_url,
+    }
+    pid = os.getpid()
+    with_passwords = {name: url for name, url in urls.items() if url_passwords(url)}
+    private = private_endpoints_path(state_dir)
+    if with_passwords:
+        write_private_file(private, json.dumps({**with_passwords, "pid": pid}, indent=2) + "\n")
+    else:
+        private.unlink(missing_ok=True)
+    shown = {name: redact(url) for name, url in urls.items()}
+    body = {**shown, "gateway_url": gateway_url, "pid": pid}
+    return write_private_file(endpoints_path(state_dir), json.dumps(body, indent=2) + "\n")
 
 
 def remove_endpoints(state_dir: Path) -> None:
-    """Remove the file if this process wrote it (another ``tradelane up`` may have taken over)."""
-    path = endpoints_path(state_dir)
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
-            path.unlink()
+    """Remove the files if this process wrote them (another ``tradelane up`` may have taken over)."""
+    for path in (endpoints_path(state_dir), private_endpoints_path(state_dir)):
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+
+
+def _read(path: Path) -> dict[str, object]:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, or not readable by this user
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _written(state_dir: Path) -> dict[str, str]:
-    path = endpoints_path(state_dir)
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
-    return {key: value for key, value in body.items() if isinstance(value, str)} if isinstance(body, dict) else {}
+    """What ``tradelane up`` wrote, each URL in full when the private file (of the same run) holds it."""
+    public = _read(endpoints_path(state_dir))
+    private = _read(private_endpoints_path(state_dir))
+    if private.get("pid") != public.get("pid"):
+        private = {}
+    merged = {**public, **{name: private[name] for name in URL_FIELDS if name in private}}
+    return {key: value for key, value in merged.items() if isinstance(value, str)}
+
+
+def _plain(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 def resolve_endpoints(settings: Settings, *, nats_url: str | None = None, database_url: str | None = None) -> Endpoints:
@@ -72,14 +116,19 @@ def resolve_endpoints(settings: Settings, *, nats_url: str | None = None, databa
     written = _written(settings.state_dir)
     file_source = f"{endpoints_path(settings.state_dir)} (written by `tradelane up`)"
 
-    def pick(flag: str | None, field: str, variable: str) -> Endpoint:
+    def pick(flag: str | None, name: str, variable: str) -> Endpoint:
         if flag:
-            return Endpoint(flag, f"--{field.replace('_', '-')}")
-        if field in settings.model_fields_set:
-            return Endpoint(getattr(settings, field), variable)
-        if field in written:
-            return Endpoint(written[field], file_source)
-        return Endpoint(getattr(settings, field), f"the default (set {variable} or --{field.replace('_', '-')})")
+            return Endpoint(flag, f"--{name.replace('_', '-')}")
+        if name in settings.model_fields_set:
+            return Endpoint(_plain(getattr(settings, name)), variable)
+        if name in written:
+            if MASK not in url_passwords(written[name]):
+                return Endpoint(written[name], file_source)
+            private = private_endpoints_path(settings.state_dir)
+            return Endpoint(
+                written[name], f"{file_source}; its password is only in {private}, unreadable here: set {variable}"
+            )
+        return Endpoint(_plain(getattr(settings, name)), f"the default (set {variable} or --{name.replace('_', '-')})")
 
     return Endpoints(
         nats=pick(nats_url, "nats_url", "TRADELANE_NATS_URL"),

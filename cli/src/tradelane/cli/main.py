@@ -23,6 +23,7 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.replay import ReplayOverrides
 from tradelane.contracts.strategy import AssetType, BarSize
 from tradelane.contracts.subjects import Step
+from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
 from tradelane.runtime.settings import Settings
 
 EXIT_INTERRUPTED = 130
@@ -292,7 +293,11 @@ def operate(args: argparse.Namespace, root: argparse.ArgumentParser, console: Co
     console = console or Console()
     try:
         command = _command(args, root)
-        endpoints = resolve_endpoints(Settings(), nats_url=args.nats_url, database_url=args.database_url)
+        settings = Settings()
+        register_settings_secrets(settings)
+        endpoints = resolve_endpoints(settings, nats_url=args.nats_url, database_url=args.database_url)
+        for endpoint in (endpoints.nats, endpoints.database):
+            register_secret(endpoint.url)
 
         async def run() -> int:
             async with Connections(endpoints) as connections:
@@ -300,7 +305,7 @@ def operate(args: argparse.Namespace, root: argparse.ArgumentParser, console: Co
 
         return asyncio.run(run())
     except CliError as error:
-        console.note(f"tradelane {args.command}: {error}")
+        console.note(redact(f"tradelane {args.command}: {error}"))
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -310,7 +315,7 @@ def operate(args: argparse.Namespace, root: argparse.ArgumentParser, console: Co
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (nats.errors.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-        console.note(f"tradelane {args.command}: a server failed mid-command: {type(error).__name__}: {error}")
+        console.note(redact(f"tradelane {args.command}: a server failed mid-command: {type(error).__name__}: {error}"))
         return EXIT_UNAVAILABLE
 
 

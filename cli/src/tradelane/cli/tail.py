@@ -62,7 +62,7 @@ async def tail(connections: Connections, console: Console, options: TailOptions)
     for pattern in patterns:
         await client.subscribe(pattern, cb=enqueue)
     await client.flush()
-    console.note(f"tailing {', '.join(patterns)} on {connections.endpoints.nats.url} (Ctrl-C stops)")
+    console.note(f"tailing {', '.join(patterns)} on {connections.endpoints.nats.shown} (Ctrl-C stops)")
     shown = 0
     while options.count is None or shown < options.count:
         line = render(await queue.get(), options)

@@ -4,6 +4,9 @@ Starts an embedded NATS and PostgreSQL (data under the state directory, kept acr
 restarts) unless ``TRADELANE_NATS_URL`` / ``TRADELANE_DATABASE_URL`` name existing servers,
 prepares the database and streams, creates the demo strategy on first start, then runs
 every service as its own process until Ctrl-C.
+
+The state directory is made private (``0700``) before anything is written into it, and what
+``tradelane up`` prints or writes shows every URL with its password masked.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from uuid import uuid4
 
 import nats
 import structlog
+from pydantic import SecretStr
 
 from tradelane.cli.demo import DEMO_STRATEGY
 from tradelane.cli.endpoints import remove_endpoints, write_endpoints
@@ -26,6 +30,8 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.runtime.bus import dedup_headers
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.private_files import make_private_dir
+from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
 from tradelane.store.migrate import migrate
@@ -74,6 +80,8 @@ async def prepare(settings: Settings) -> ExecutionRequested | None:
 
 
 def banner(gateway: str, nats_url: str, database_url: str, state_dir: str) -> str:
+    """What ``tradelane up`` prints once everything runs; URLs are shown with their passwords masked."""
+    nats_url, database_url = redact(nats_url), redact(database_url)
     return "\n".join(
         [
             "",
@@ -90,7 +98,7 @@ def banner(gateway: str, nats_url: str, database_url: str, state_dir: str) -> st
 
 async def up(settings: Settings, env: Mapping[str, str]) -> None:
     """Bring the system up and keep it running until SIGINT or SIGTERM."""
-    state_dir = settings.state_dir.resolve()
+    state_dir = make_private_dir(settings.state_dir.resolve())
     embedded_nats: EmbeddedNats | None = None
     embedded_postgres: EmbeddedPostgres | None = None
     nats_url = env.get("TRADELANE_NATS_URL")
@@ -102,7 +110,9 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
         if not database_url:
             embedded_postgres = EmbeddedPostgres(state_dir / "postgres")
             database_url = await asyncio.to_thread(embedded_postgres.start, "tradelane")
-        settings = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
+        register_secret(nats_url)
+        register_secret(database_url)
+        settings = settings.model_copy(update={"nats_url": nats_url, "database_url": SecretStr(database_url)})
         await prepare(settings)
 
         child_env = {**env, "TRADELANE_NATS_URL": nats_url, "TRADELANE_DATABASE_URL": database_url}
@@ -134,5 +144,6 @@ def run_up() -> None:
     from tradelane.runtime.logging import configure_logging
 
     settings = Settings()
+    register_settings_secrets(settings)
     configure_logging(settings.log_level, settings.log_format)
     asyncio.run(up(settings, dict(os.environ)))

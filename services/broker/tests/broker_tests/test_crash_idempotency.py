@@ -43,7 +43,7 @@ class BrokerProcess:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(BROKER_SOURCES), os.environ.get("PYTHONPATH")])),
             "TRADELANE_NATS_URL": settings.nats_url,
-            "TRADELANE_DATABASE_URL": settings.database_url,
+            "TRADELANE_DATABASE_URL": settings.database_url.get_secret_value(),
             "TRADELANE_ACK_WAIT_SECONDS": "2",
             "TRADELANE_HEALTH_PORT": "0",
             "TRADELANE_LOG_FORMAT": "json",
@@ -100,7 +100,7 @@ async def test_a_broker_killed_while_placing_a_signals_bracket_places_it_once_af
     await broker_process.start(nats_client)
     signal_message = signal_generated(at=utc_now())
     group_ref = signal_order_ref(signal_message.message_id)
-    blocker = await asyncpg.connect(settings.database_url)
+    blocker = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
         transaction = blocker.transaction()
         await transaction.start()

@@ -34,6 +34,7 @@ from tradelane.contracts.events import FailureKind, StepFailed
 from tradelane.runtime.bus import MESSAGE_ID_HEADER, EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.metrics import ServiceStats
+from tradelane.runtime.redaction import redact
 from tradelane.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -64,13 +65,17 @@ def _uuid_or_none(value: object) -> UUID | None:
 
 
 def describe(error: BaseException) -> str:
-    """An error as a user should read it: validation errors name each bad field."""
+    """An error as a user should read it: validation errors name each bad field; secrets masked.
+
+    This text travels far (``StepFailed`` in the lineage, the dead-letter headers, the API),
+    so a password or API key an error message quotes is masked here, once.
+    """
     if isinstance(error, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc']) or 'message'}: {item['msg']}" for item in error.errors()[:10]
         )
-        return f"invalid {error.title}: {problems}"
-    return f"{type(error).__name__}: {error}" if not isinstance(error, PermanentStepError) else str(error)
+        return redact(f"invalid {error.title}: {problems}")
+    return redact(f"{type(error).__name__}: {error}" if not isinstance(error, PermanentStepError) else str(error))
 
 
 class DeliveryDecisions(BaseMiddleware):

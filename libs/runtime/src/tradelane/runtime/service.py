@@ -24,6 +24,7 @@ from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, ServiceStats
+from tradelane.runtime.redaction import register_settings_secrets
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config, provision
 
@@ -214,6 +215,7 @@ def run_service(build: Callable[[], Service]) -> None:
 
     async def main() -> None:
         service = build()
+        register_settings_secrets(service.settings)
         configure_logging(service.settings.log_level, service.settings.log_format)
         await service.run()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRADELANE_", extra="ignore", frozen=True)
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
-    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/tradelane", description="PostgreSQL DSN.")
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:5432/tradelane"),
+        description="PostgreSQL DSN; may hold a password, so it is read only where a connection is made.",
+    )
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="'auto' is JSON off a TTY and readable console on one."

@@ -7,10 +7,12 @@ import uvicorn
 from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
 from tradelane.runtime.logging import configure_logging
+from tradelane.runtime.redaction import register_settings_secrets
 
 
 def main() -> None:
     settings = GatewaySettings()
+    register_settings_secrets(settings)
     configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),

@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 from nats.aio.client import Client as NatsClient
 
+from tradelane.runtime.redaction import redact
+
 POSTGRES_TIMEOUT_SECONDS = 2.0
 
 
@@ -19,7 +21,7 @@ async def postgres_problem(pool: asyncpg.Pool[Any]) -> str | None:
     except TimeoutError:
         return f"no answer to SELECT 1 within {POSTGRES_TIMEOUT_SECONDS:g} s"
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        return f"{type(error).__name__}: {error}"
+        return redact(f"{type(error).__name__}: {error}")
     return None
 
 

@@ -43,6 +43,7 @@ from openai.types.chat import (
 )
 
 from tradelane.prompts.answer import ANSWER_SCHEMA_NAME, answer_json_schema
+from tradelane.runtime.redaction import redact
 
 log = structlog.get_logger(__name__)
 
@@ -275,9 +276,10 @@ def _backoff(attempt: int) -> float:
 
 
 def _error_text(error: openai.OpenAIError) -> str:
+    """The server's error as the lineage records it, secrets masked: servers quote API keys in errors."""
     if isinstance(error, openai.APIStatusError):
-        return f"HTTP {error.status_code}: {str(error.message)[:MAX_ERROR_CHARS]}"
-    return f"{type(error).__name__}: {str(error)[:MAX_ERROR_CHARS]}"
+        return f"HTTP {error.status_code}: {redact(str(error.message))[:MAX_ERROR_CHARS]}"
+    return f"{type(error).__name__}: {redact(str(error))[:MAX_ERROR_CHARS]}"
 
 
 def _refusal_message(error: openai.APIStatusError) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 
 from tradelane.llm_analyst.pricing import DEFAULT_PRICES, ModelPrice
+from tradelane.runtime.redaction import redact
 from tradelane.runtime.settings import Settings
 
 
@@ -53,12 +54,13 @@ class AnalystSettings(Settings):
         if not (self.llm_model or "").strip():
             missing.append("TRADELANE_LLM_MODEL (the default model, e.g. 'gpt-4o')")
         if missing:
-            msg = f"TRADELANE_LLM_BASE_URL is set to {self.llm_base_url!r}, so also set: {'; '.join(missing)}"
+            msg = f"TRADELANE_LLM_BASE_URL is set to {redact(self.llm_base_url)!r}, so also set: {'; '.join(missing)}"
             raise ValueError(msg)
         parts = urlsplit(self.llm_base_url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             msg = (
-                f"TRADELANE_LLM_BASE_URL {self.llm_base_url!r} is not an http(s) URL, e.g. 'https://api.openai.com/v1'"
+                f"TRADELANE_LLM_BASE_URL {redact(self.llm_base_url)!r} is not an http(s) URL, "
+                "e.g. 'https://api.openai.com/v1'"
             )
             raise ValueError(msg)
         return self
@@ -70,5 +72,7 @@ class AnalystSettings(Settings):
 
     @property
     def llm_provider(self) -> str:
-        """How the lineage names the endpoint: its host (and port)."""
-        return urlsplit(self.llm_base_url or "").netloc or "none"
+        """How the lineage names the endpoint: its host (and port), never the credentials a URL may carry."""
+        parts = urlsplit(self.llm_base_url or "")
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+        return (f"{host}:{parts.port}" if parts.port else host) or "none"

@@ -37,7 +37,7 @@ def build(settings: SchedulerSettings | None = None) -> Service:
         await migrate(pool)
         strategies = StrategyRepository(pool)
         scheduler = Scheduler(strategies.list, service.bus.publish, reload_seconds=settings.scheduler_reload_seconds)
-        listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url)
+        listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url.get_secret_value())
         service.resources.push_async_callback(listener.close)
         await listener.add_listener(CHANGES_CHANNEL, lambda *_: scheduler.notify_changed())
         tasks.append(asyncio.create_task(scheduler.run(), name="scheduler-loop"))
