@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import secrets
+import stat
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from tradelane.cli.endpoints import endpoints_path, remove_endpoints, resolve_endpoints, write_endpoints
+from tradelane.cli.endpoints import (
+    endpoints_path,
+    private_endpoints_path,
+    remove_endpoints,
+    resolve_endpoints,
+    write_endpoints,
+)
 from tradelane.runtime.settings import Settings
 
 
@@ -64,3 +73,42 @@ def test_the_file_is_removed_only_by_the_process_that_wrote_it(tmp_path: Path) -
     _written(tmp_path)
     remove_endpoints(tmp_path)
     assert not path.exists()
+
+
+def test_endpoints_json_holds_no_password_yet_the_commands_still_get_it(tmp_path: Path) -> None:
+    """An external DSN's password goes only to a 0600 file beside endpoints.json, which the commands read back."""
+    password = f"pw-{secrets.token_hex(8)}"
+    dsn = f"postgresql://trader:{password}@db.internal:5432/tradelane"
+    write_endpoints(tmp_path, nats_url="nats://127.0.0.1:4567", database_url=SecretStr(dsn), gateway_url="http://g:1")
+
+    public = endpoints_path(tmp_path)
+    assert password not in public.read_text()
+    assert json.loads(public.read_text())["database_url"] == "postgresql://trader:***@db.internal:5432/tradelane"
+    private = private_endpoints_path(tmp_path)
+    assert {stat.S_IMODE(public.stat().st_mode), stat.S_IMODE(private.stat().st_mode)} == {0o600}
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path))
+    assert (resolved.database.url, resolved.nats.url) == (dsn, "nats://127.0.0.1:4567")
+    assert password not in repr(resolved) and password not in resolved.database.shown
+
+
+def test_without_a_password_no_private_file_is_written(tmp_path: Path) -> None:
+    _written(tmp_path)
+    assert not private_endpoints_path(tmp_path).exists()
+
+
+def test_a_password_the_commands_cannot_read_is_named_with_the_variable_to_set(tmp_path: Path) -> None:
+    write_endpoints(
+        tmp_path, nats_url="nats://n:1", database_url="postgresql://trader:pw-1234@db/t", gateway_url="http://g:1"
+    )
+    private_endpoints_path(tmp_path).unlink()
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path))
+    assert resolved.database.url == "postgresql://trader:***@db/t"
+    assert "TRADELANE_DATABASE_URL" in resolved.database.source
+
+
+def test_both_files_are_removed_by_the_process_that_wrote_them(tmp_path: Path) -> None:
+    write_endpoints(
+        tmp_path, nats_url="nats://n:1", database_url="postgresql://trader:pw-1234@db/t", gateway_url="http://g:1"
+    )
+    remove_endpoints(tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import secrets
 from datetime import UTC, datetime
 
 import openai
 import pytest
+from pydantic import SecretStr
 
 from llm_analyst_tests.fake_llm import FakeLlmServer, answer, failure
 from tradelane.llm_analyst.client import (
@@ -19,6 +21,7 @@ from tradelane.llm_analyst.client import (
     retry_after_seconds,
 )
 from tradelane.prompts.answer import ANSWER_SCHEMA_NAME, answer_json_schema
+from tradelane.runtime.redaction import register_secret
 
 REQUEST = ChatRequest(model="vision-test", system="You analyse charts.", prompt="Analyse AAPL.", max_tokens=900)
 
@@ -181,6 +184,17 @@ async def test_a_refused_key_is_a_request_error_naming_the_setting(client: LlmCl
     with pytest.raises(LlmRequestError, match="TRADELANE_LLM_API_KEY"):
         await client.complete(REQUEST, budget())
     assert len(fake_llm.requests) == 1
+
+
+async def test_a_key_the_server_quotes_back_is_masked_in_the_error(client: LlmClient, fake_llm: FakeLlmServer) -> None:
+    """Servers quote the refused key ("Incorrect API key provided: ..."); the error the lineage keeps must not."""
+    key = f"sk-{secrets.token_hex(12)}"
+    register_secret(SecretStr(key))
+    fake_llm.script(failure(401, f"Incorrect API key provided: {key}. You can find your API key at ..."))
+    with pytest.raises(LlmRequestError) as refused:
+        await client.complete(REQUEST, budget())
+    assert "Incorrect API key provided: ***" in str(refused.value)
+    assert key not in str(refused.value)
 
 
 async def test_an_unknown_model_is_a_request_error_naming_the_model_setting(

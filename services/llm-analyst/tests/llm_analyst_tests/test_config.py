@@ -40,6 +40,28 @@ def test_a_complete_endpoint_names_its_provider_by_host() -> None:
     assert (settings.llm_configured, settings.llm_provider) == (True, "127.0.0.1:11434")
 
 
+def test_the_provider_never_carries_the_credentials_of_its_url() -> None:
+    """The lineage records the provider; a base URL with a user and password must not put them there."""
+    settings = AnalystSettings.model_validate(
+        {"llm_base_url": "https://user:pw-1234@llm.internal:8443/v1", "llm_api_key": "k", "llm_model": "m"}
+    )
+    assert settings.llm_provider == "llm.internal:8443"
+
+
+def test_a_refused_endpoint_is_named_without_its_password() -> None:
+    with pytest.raises(ValidationError) as refused:
+        AnalystSettings.model_validate({"llm_base_url": "https://user:pw-1234@llm.internal/v1", "llm_model": "m"})
+    assert "pw-1234" not in str(refused.value)
+
+
+def test_refused_settings_do_not_echo_their_input() -> None:
+    """Pydantic quotes (part of) a refused model's input by default: here, the API key."""
+    with pytest.raises(ValidationError) as refused:
+        AnalystSettings.model_validate({"llm_api_key": "sk-abc", "llm_base_url": "not-a-url", "llm_model": "m"})
+    assert "not an http(s) URL" in str(refused.value)
+    assert "sk-abc" not in str(refused.value)
+
+
 def test_the_price_table_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADELANE_LLM_PRICES", '{"llava": {"input_per_million": "0", "output_per_million": "0.1"}}')
     assert AnalystSettings().llm_prices["llava"].output_per_million == Decimal("0.1")

@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Connection, delivery and logging settings common to all services."""
 
-    model_config = SettingsConfigDict(env_prefix="TRADELANE_", extra="ignore", frozen=True)
+    # a refused setting is named without echoing the input: that input holds every secret of the process
+    model_config = SettingsConfigDict(env_prefix="TRADELANE_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
     database_url: SecretStr = Field(
