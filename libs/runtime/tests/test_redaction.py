@@ -67,6 +67,14 @@ def test_registering_a_url_registers_its_password_not_the_url() -> None:
     assert redact("postgresql://trader@db:5432/tradelane") == "postgresql://trader@db:5432/tradelane"
 
 
+def test_registering_a_url_without_a_password_registers_nothing() -> None:
+    register_secret("nats://127.0.0.1:4222")
+    register_secret(SecretStr("postgresql://postgres@127.0.0.1:5432/tradelane"))
+    assert redact("nats://127.0.0.1:4222 postgresql://postgres@127.0.0.1:5432/tradelane") == (
+        "nats://127.0.0.1:4222 postgresql://postgres@127.0.0.1:5432/tradelane"
+    )
+
+
 def test_short_values_are_not_registered() -> None:
     register_secret("abc")
     assert redact("abc abcd") == "abc abcd"

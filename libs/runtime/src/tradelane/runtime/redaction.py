@@ -32,6 +32,7 @@ _URL_PASSWORD = re.compile(
     r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*:)(?P<password>[^/?#\s]*)@",
 )
 """``scheme://user:password@``; the password runs to the last ``@`` of the authority."""
+_URL_START = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 _SENSITIVE_NAME = r"\w*?(?:password|passwd|pwd|secret|api[_-]?key|apikey|credentials?)"
 _SENSITIVE_KEY = re.compile(rf"(?i)^{_SENSITIVE_NAME}$")
@@ -44,7 +45,7 @@ _registered_pattern: re.Pattern[str] | None = None
 
 
 def register_secret(value: str | SecretStr | None) -> None:
-    """Mask ``value`` in everything this process redacts from now on (a URL registers its password).
+    """Mask ``value`` in everything this process redacts from now on (a URL registers only its password, if any).
 
     Its percent-encoded and -decoded forms are registered too, so a password is masked both
     as typed in a DSN and as a server or library may echo it.
@@ -53,8 +54,7 @@ def register_secret(value: str | SecretStr | None) -> None:
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
     if not text:
         return
-    passwords = url_passwords(text)
-    secrets = passwords or [text]
+    secrets = url_passwords(text) if _URL_START.match(text) else [text]
     forms = {form for secret in secrets for form in (secret, unquote(secret), quote(secret, safe=""))}
     fresh = {form for form in forms if len(form) >= MIN_SECRET_LENGTH and form != MASK} - _registered
     if not fresh:
