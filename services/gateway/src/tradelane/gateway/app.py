@@ -8,9 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradelane.gateway.config import GatewaySettings
-from tradelane.gateway.errors import validation_error_handler
+from tradelane.gateway.errors import redacted_http_error_handler, validation_error_handler
 from tradelane.gateway.routes import (
     charts,
     dlq,
@@ -79,7 +80,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         version=settings.service_version,
         description=DESCRIPTION,
         lifespan=lifespan,
-        exception_handlers={RequestValidationError: validation_error_handler},
+        exception_handlers={
+            RequestValidationError: validation_error_handler,
+            StarletteHTTPException: redacted_http_error_handler,
+        },
     )
     for module in (
         strategies,

@@ -7,12 +7,14 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import HTTPException, Request, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradelane.gateway.cron import cron_problem
 from tradelane.gateway.schemas import ErrorOut
+from tradelane.runtime.redaction import redact
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {status.HTTP_404_NOT_FOUND: {"model": ErrorOut}}
 CONFLICT: dict[int | str, dict[str, object]] = {status.HTTP_409_CONFLICT: {"model": ErrorOut}}
@@ -63,3 +65,16 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     assert isinstance(error, RequestValidationError)
     cleaned = RequestValidationError(without_knock_on_errors(error.errors()), body=error.body)
     return await request_validation_exception_handler(request, cleaned)
+
+
+async def redacted_http_error_handler(request: Request, error: Exception) -> Response:
+    """FastAPI's answer to an ``HTTPException``, its message redacted.
+
+    Messages quote what went wrong downstream (a service's reason, a driver's error); a
+    password or API key one of them carries never reaches a client.
+    """
+    assert isinstance(error, StarletteHTTPException)
+    detail = redact(error.detail) if isinstance(error.detail, str) else error.detail
+    return await http_exception_handler(
+        request, StarletteHTTPException(error.status_code, detail, headers=error.headers)
+    )
