@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
-from tradelane.runtime.private_files import make_private_dir, write_private_file
+from tradelane.runtime.private_files import SharedDirectoryError, make_private_dir, write_private_file
 
 
 def _mode(path: Path) -> int:
@@ -48,6 +48,15 @@ def test_the_state_directory_is_made_private_new_or_existing(tmp_path: Path) -> 
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     assert _mode(make_private_dir(existing)) == 0o700
+
+
+def test_a_directory_everyone_may_write_to_is_refused_not_tightened(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    with pytest.raises(SharedDirectoryError, match="shared"):
+        make_private_dir(shared)
+    assert _mode(shared) == 0o1777
 
 
 async def test_embedded_servers_keep_the_state_directory_private_and_still_work(tmp_path: Path) -> None:

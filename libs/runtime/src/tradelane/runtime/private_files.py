@@ -8,15 +8,27 @@ secret is ``0600`` from its first byte, never briefly readable by others.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
+class SharedDirectoryError(ValueError):
+    """The directory is shared with everyone (``/tmp``-like): making it private would break its other users."""
+
+
 def make_private_dir(path: Path) -> Path:
-    """Create ``path`` (and its parents) if missing, and make it ``0700`` even if it existed."""
+    """Create ``path`` (and its parents) if missing, and make it ``0700`` even if it existed.
+
+    A directory everyone may write to (``/tmp``, a shared drop folder) is refused, not
+    tightened: it belongs to others too, and it is no place for secrets.
+    """
     path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if path.stat().st_mode & (stat.S_IWOTH | stat.S_ISVTX):
+        msg = f"{path} is shared (everyone may write to it); give tradelane a directory of its own for its state"
+        raise SharedDirectoryError(msg)
     path.chmod(PRIVATE_DIR_MODE)
     return path
 
