@@ -26,7 +26,8 @@ LIMITS = TradingLimits(
     min_risk_reward=D(1),
     max_order_quantity=D(5_000),
 )
-FLAT = Exposure(equity=D(100_000), daily_pnl=D(0), position=D(0), gross_exposure=D(0), engaged=frozenset())
+FLAT = Exposure(equity=D(100_000), daily_pnl=D(0), position=D(0), gross_exposure=D(0), engaged=frozenset(), mark=D(100))
+"""A flat book, with AAPL marked at 100 (the price of the plans below)."""
 
 
 def signal_plan(**changes: object) -> GroupPlan:

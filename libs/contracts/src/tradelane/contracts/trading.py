@@ -254,8 +254,10 @@ class SignalSkipped(Envelope):
     """
 
     signal_id: UUID = Field(description="message_id of the SignalGenerated that was skipped.")
-    rule: str = Field(description="Why, as a name: strategy_deleted, strategy_inactive, auto_trade_off, "
-                      "strategy_symbol_changed, replay, redrive.")
+    rule: str = Field(
+        description="Why, as a name: strategy_deleted, strategy_inactive, auto_trade_off, "
+        "strategy_symbol_changed, replay, redrive."
+    )
     reason: str = Field(description="Why, in words.")
 
 

@@ -79,7 +79,7 @@ class Rejected:
     candidate: Signal
 
 
-def decide(
+def decide(  # noqa: PLR0911 - one return per rule reads as the list of rules above
     analysis: Analysis,
     snapshot: MarketSnapshot,
     risk: RiskLimits,
