@@ -98,8 +98,9 @@ def outside_price_band(
     far += [f"target {target}" for target in targets if abs(target - close) > band]
     if not far:
         return None
+    verb = "lies" if len(far) == 1 else "lie"
     return (
-        f"{', '.join(far)} lie farther from the last close {close} than the price band {_round(band)} = "
+        f"{', '.join(far)} {verb} farther from the last close {close} than the price band {_round(band)} = "
         f"min({guards.price_band_atr} x ATR {_round(atr)}, {guards.price_band_fraction} x last close)"
     )
 
