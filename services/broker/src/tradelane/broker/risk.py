@@ -141,6 +141,11 @@ class Refusal:
     sizing: str = ""
 
 
+def _plain(value: Decimal) -> str:
+    """A decimal in plain notation (``60000``, never ``6E+4`` as Postgres numerics may come back)."""
+    return f"{value:f}"
+
+
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
@@ -192,7 +197,7 @@ def _price_collar(plan: GroupPlan, mark: Decimal, collar: Decimal) -> Refusal | 
         if distance > collar * mark:
             return Refusal(
                 Rule.PRICE_COLLAR,
-                f"the {name} {value} is {_percent(distance / mark)} from the mark {mark} of "
+                f"the {name} {_plain(value)} is {_percent(distance / mark)} from the mark {_plain(mark)} of "
                 f"{plan.instrument.symbol}, beyond the price collar of {_percent(collar)}",
             )
     return None
@@ -254,19 +259,27 @@ def _quantity(
     projected = exposure.projected
     notional_room = limits.max_position_notional / price - sign * projected
     exposure_room = (limits.max_gross_exposure - exposure.gross_exposure) / price + abs(held) - sign * held
-    holding = f"holding {held}" if projected == held else f"holding {held}, {projected} with the working orders"
+    holding = (
+        f"holding {_plain(held)}"
+        if projected == held
+        else f"holding {_plain(held)}, {_plain(projected)} with the working orders"
+    )
     caps = (
-        Cap(Rule.MAX_POSITION_NOTIONAL, notional_room, f"{_money(limits.max_position_notional)} / {price}, {holding}"),
+        Cap(
+            Rule.MAX_POSITION_NOTIONAL,
+            notional_room,
+            f"{_money(limits.max_position_notional)} / {_plain(price)}, {holding}",
+        ),
         Cap(
             Rule.MAX_GROSS_EXPOSURE,
             exposure_room,
-            f"({_money(limits.max_gross_exposure)} - {_money(exposure.gross_exposure)}) / {price}",
+            f"({_money(limits.max_gross_exposure)} - {_money(exposure.gross_exposure)}) / {_plain(price)}",
         ),
-        Cap(Rule.MAX_ORDER_QUANTITY, limits.max_order_quantity, f"limit {limits.max_order_quantity}"),
+        Cap(Rule.MAX_ORDER_QUANTITY, limits.max_order_quantity, f"limit {_plain(limits.max_order_quantity)}"),
         Cap(
             Rule.MAX_ORDER_NOTIONAL,
             ceilings.max_order_notional / price,
-            f"ceiling {_money(ceilings.max_order_notional)} / {price}",
+            f"ceiling {_money(ceilings.max_order_notional)} / {_plain(price)}",
         ),
     )
     sizing = size_from_risk(
@@ -283,8 +296,9 @@ def _quantity(
         budget = equity * plan.risk_fraction
         return Refusal(
             Rule.RISK_PER_TRADE,
-            f"one unit risks {abs(prices.risk_entry - plan.stop_loss)} (|{prices.risk_entry} - {plan.stop_loss}|), "
-            f"more than the budget {_money(budget)} ({plan.risk_fraction} of equity {_money(equity)})",
+            f"one unit risks {_plain(abs(prices.risk_entry - plan.stop_loss))} "
+            f"(|{_plain(prices.risk_entry)} - {_plain(plan.stop_loss)}|), more than the budget {_money(budget)} "
+            f"({plan.risk_fraction} of equity {_money(equity)})",
             sizing=sizing.explanation,
         )
     rule = Rule(sizing.bound_by) if sizing.bound_by is not None else Rule.RISK_PER_TRADE
@@ -306,7 +320,7 @@ def _check(
     if state is TradingState.REDUCING and not only_reduces:
         return Refusal(
             Rule.TRADING_REDUCING,
-            f"trading is REDUCING: only orders that reduce a position go through; {plan.side.value} {quantity} "
+            f"trading is REDUCING: only orders that reduce a position go through; {plan.side.value} {_plain(quantity)} "
             f"{plan.instrument.symbol} does not reduce the position of {_position(exposure)}",
         )
     refusal = (
@@ -322,8 +336,8 @@ def _check(
 
 def _position(exposure: Exposure) -> str:
     if exposure.pending == 0:
-        return str(exposure.position)
-    return f"{exposure.position} ({exposure.projected} once the working orders on this side fill)"
+        return _plain(exposure.position)
+    return f"{_plain(exposure.position)} ({_plain(exposure.projected)} once the working orders on this side fill)"
 
 
 def _order_notional(ceilings: TradingCeilings, price: Decimal, quantity: Decimal) -> Refusal | None:
@@ -332,8 +346,8 @@ def _order_notional(ceilings: TradingCeilings, price: Decimal, quantity: Decimal
         return None
     return Refusal(
         Rule.MAX_ORDER_NOTIONAL,
-        f"the order is worth {quantity} x {price} = {_money(notional)}, above the ceiling max_order_notional "
-        f"{_money(ceilings.max_order_notional)}",
+        f"the order is worth {_plain(quantity)} x {_plain(price)} = {_money(notional)}, above the ceiling "
+        f"max_order_notional {_money(ceilings.max_order_notional)}",
     )
 
 
@@ -344,7 +358,9 @@ def _percent(fraction: Decimal) -> str:
 def _order_quantity(limits: TradingLimits, quantity: Decimal) -> Refusal | None:
     if quantity <= limits.max_order_quantity:
         return None
-    return Refusal(Rule.MAX_ORDER_QUANTITY, f"quantity {quantity} is above the limit {limits.max_order_quantity}")
+    return Refusal(
+        Rule.MAX_ORDER_QUANTITY, f"quantity {_plain(quantity)} is above the limit {_plain(limits.max_order_quantity)}"
+    )
 
 
 def _risk_reward(plan: GroupPlan, limits: TradingLimits, entry: Decimal) -> Refusal | None:
@@ -355,8 +371,8 @@ def _risk_reward(plan: GroupPlan, limits: TradingLimits, entry: Decimal) -> Refu
         return None
     return Refusal(
         Rule.MIN_RISK_REWARD,
-        f"reward/risk {ratio:.2f} (|{plan.take_profit} - {entry}| / |{entry} - {plan.stop_loss}|) "
-        f"is below the minimum {limits.min_risk_reward}",
+        f"reward/risk {ratio:.2f} (|{_plain(plan.take_profit)} - {_plain(entry)}| / "
+        f"|{_plain(entry)} - {_plain(plan.stop_loss)}|) is below the minimum {limits.min_risk_reward}",
     )
 
 
@@ -384,10 +400,14 @@ def _bracket_prices(plan: GroupPlan, entry: Decimal) -> Refusal | None:
     sign = plan.side.sign
     if plan.take_profit is not None and (plan.take_profit - entry) * sign <= 0:
         where = "above" if plan.side is OrderSide.BUY else "below"
-        return Refusal(Rule.BRACKET_PRICES, f"take-profit {plan.take_profit} must be {where} the entry {entry}")
+        return Refusal(
+            Rule.BRACKET_PRICES, f"take-profit {_plain(plan.take_profit)} must be {where} the entry {_plain(entry)}"
+        )
     if plan.stop_loss is not None and (entry - plan.stop_loss) * sign <= 0:
         where = "below" if plan.side is OrderSide.BUY else "above"
-        return Refusal(Rule.BRACKET_PRICES, f"stop-loss {plan.stop_loss} must be {where} the entry {entry}")
+        return Refusal(
+            Rule.BRACKET_PRICES, f"stop-loss {_plain(plan.stop_loss)} must be {where} the entry {_plain(entry)}"
+        )
     return None
 
 
@@ -408,8 +428,9 @@ def _exposure_rules(
         if risk > budget:
             return Refusal(
                 Rule.RISK_PER_TRADE,
-                f"the order risks {_money(risk)} ({quantity} x |{entry} - {plan.stop_loss}|), more than "
-                f"{limits.risk_per_trade} of equity {_money(equity)} = {_money(budget)}",
+                f"the order risks {_money(risk)} ({_plain(quantity)} x |{_plain(entry)} - "
+                f"{_plain(plan.stop_loss)}|), more than {limits.risk_per_trade} of equity {_money(equity)} = "
+                f"{_money(budget)}",
             )
     if exposure.daily_pnl <= -limits.daily_loss_limit:
         return Refusal(
@@ -423,8 +444,8 @@ def _exposure_rules(
         working = "" if exposure.pending == 0 else " with the working orders on this side"
         return Refusal(
             Rule.MAX_POSITION_NOTIONAL,
-            f"the position would be {projected}{working} x {price} = {_money(notional)}, above the limit "
-            f"{_money(limits.max_position_notional)}",
+            f"the position would be {_plain(projected)}{working} x {_plain(price)} = {_money(notional)}, "
+            f"above the limit {_money(limits.max_position_notional)}",
         )
     conid = plan.instrument.conid
     if held == 0 and conid not in exposure.engaged and len(exposure.engaged) >= limits.max_open_positions:
