@@ -174,5 +174,9 @@ async def test_a_forged_signal_with_the_models_numbers_is_refused_by_the_broker(
         "the limit price 1.00 is 100.00 % from the mark 61140 of BTC, beyond the price collar of 5.00 %"
     )
     [order] = await repository.orders()
-    assert (order.status, order.reject_rule, order.filled_quantity) == (OrderStatus.REJECTED, "price_collar", Decimal(0))
+    assert (order.status, order.reject_rule, order.filled_quantity) == (
+        OrderStatus.REJECTED,
+        "price_collar",
+        Decimal(0),
+    )
     assert await repository.positions() == []
