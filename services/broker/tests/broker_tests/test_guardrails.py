@@ -213,3 +213,20 @@ async def test_the_broker_service_skips_a_signal_redriven_from_the_dead_letter_s
 
     assert [skip["rule"] for skip in found] == ["redrive"]
     assert await repository.orders() == []
+
+
+async def test_a_redelivered_signal_decided_before_the_strategy_changed_is_not_skipped(
+    paper: PaperBook, nats_client: NatsClient
+) -> None:
+    """Its orders were placed while the strategy traded; the redelivery finds them and reports no skip."""
+    msg = signal_generated()
+    [entry, *_] = await paper.on_signal(msg)
+    stored_strategy = await paper.strategies.get(msg.strategy_id)
+    assert stored_strategy is not None
+    paused = stored_strategy.definition.model_copy(update={"active": False})
+    await paper.strategies.update(msg.strategy_id, paused)
+
+    again = await paper.broker.on_signal(msg)
+
+    assert [order.client_ref for order in again][0] == entry.client_ref
+    assert await skipped(nats_client) == []

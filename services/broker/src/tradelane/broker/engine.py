@@ -286,6 +286,11 @@ class Broker:
         if nothing is not None:
             log.info("signal_not_traded", reason=nothing, action=msg.signal.action.value)
             return []
+        group_ref = signal_order_ref(msg.message_id)
+        if await self._repository.group(group_ref):
+            # decided on an earlier delivery: only send what never went out, whatever changed since
+            await self._send(group_ref)
+            return await self._repository.group(group_ref)
         outcome = self.delivery_skip(msg, redrive) or await self.trading_strategy(msg)
         if isinstance(outcome, Skip):
             await self._record_skip(msg, outcome)
