@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from fake_tws import FakeContract
@@ -356,3 +357,12 @@ async def test_the_book_opens_at_ibs_net_liquidation_value(
     assert account is not None
     assert (account.venue.value, account.mode, account.account_id) == ("ib", "paper", "DU1234567")
     assert account.initial_cash == Decimal("100000.00")
+
+
+async def test_a_replay_never_reaches_ib_even_when_it_asked_to_trade(
+    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository, strategies: StrategyRepository
+) -> None:
+    replayed = signal_generated(at=utc_now(), replay_of=uuid4()).model_copy(update={"replay_places_orders": True})
+    assert await ib_broker.on_signal(await stored(replayed, repository, strategies)) == []
+    assert tws.requests_of(OrderIn.PLACE_ORDER) == []
+    assert await repository.orders() == []
