@@ -230,3 +230,21 @@ async def test_a_redelivered_signal_decided_before_the_strategy_changed_is_not_s
 
     assert again[0].client_ref == entry.client_ref
     assert await skipped(nats_client) == []
+
+
+async def test_a_brackets_exits_claim_the_position_once(paper: PaperBook) -> None:
+    """A filled bracket's take-profit and stop-loss (one OCA group) both would sell the 0.4166 held, but only one can.
+
+    So a manual SELL of 0.4166 reduces nothing (the exits already will): it is refused while REDUCING. Counted
+    once, the exits leave the position at 0 and the SELL opens a 0.4166 short (24,996), which ACTIVE allows;
+    counted twice it would look like 0.8332 short (49,992), above the 25,000 limit.
+    """
+    [entry, *_] = await paper.on_signal(signal_generated())
+    assert entry.status is OrderStatus.FILLED
+    await paper.repository.set_trading_state(TradingState.REDUCING, "wind down", "test")
+    reducing = await paper.broker.place_manual(btc("close-while-reducing", "SELL", "0.4166"))
+    assert reducing.rule == "trading_reducing"
+
+    await paper.repository.set_trading_state(TradingState.ACTIVE, "back", "test")
+    active = await paper.broker.place_manual(btc("close-while-active", "SELL", "0.4166"))
+    assert active.outcome == "submitted", active
