@@ -28,6 +28,8 @@ EXECUTION = str(uuid4())
         ["replay", "--subject", "pipeline.>", "--since", "yesterday-ish"],
         ["dlq", "redrive"],
         ["dlq", "redrive", "3", "--all"],
+        ["dlq", "redrive", "--all", "--place-orders"],
+        ["replay", "--subject", "pipeline.>", "--since", "1h", "--place-orders"],
         ["dlq", "show", "0"],
         ["executions", "show", "x"],
         ["strategies", "create", "--name", "only-a-name"],

@@ -122,6 +122,19 @@ async def test_an_execution_replays_from_a_step_with_overrides_as_a_new_executio
     assert f"{subjects.MARKET_DATA_FETCHED} #{bars_sequence} as PIPELINE:" in result.err
 
 
+async def test_a_replay_lets_its_signal_trade_only_with_place_orders(
+    cli: Cli, js: JetStreamContext, lineage: LineageRepository, nats_client: NatsClient
+) -> None:
+    request, _, _ = await _recorded_run(js, lineage)
+    heard = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    plain = await cli("replay", str(request.execution_id), "--from-step", "indicators")
+    asked = await cli("replay", str(request.execution_id), "--from-step", "indicators", "--place-orders")
+    assert (plain.code, asked.code) == (0, 0), (plain.err, asked.err)
+    replays = [BarsFetched.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data) for _ in range(2)]
+    flags = {str(replay.execution_id): replay.replay_places_orders for replay in replays}
+    assert (flags[plain.out.strip()], flags[asked.out.strip()]) == (False, True)
+
+
 async def test_an_unknown_execution_exits_2_naming_it(cli: Cli, js: JetStreamContext) -> None:
     missing = uuid4()
     result = await cli("replay", str(missing))

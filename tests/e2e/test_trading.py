@@ -19,6 +19,8 @@ from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition
 from tradelane.runtime.bus import event_headers
+from tradelane.store.broker import BrokerRepository
+from tradelane.store.pool import create_pool
 
 pytestmark = pytest.mark.e2e
 
@@ -73,12 +75,22 @@ def _signal(strategy_id: UUID, definition: dict[str, Any]) -> SignalGenerated:
     )
 
 
+async def _market_at(system: System, instrument: ResolvedSymbol, price: Decimal) -> None:
+    """The broker's mark, as a run's bars would have set it: a signal's own entry is never taken for the market."""
+    pool = await create_pool(system.settings.database_url)
+    try:
+        await BrokerRepository(pool).upsert_instrument(instrument, price, datetime.now(UTC))
+    finally:
+        await pool.close()
+
+
 async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(system: System) -> None:
     async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
         definition = _auto_trading("e2e-auto-trade")
         created = await client.post("/api/strategies", json=definition)
         assert created.status_code == 201, created.text
         signal = _signal(UUID(created.json()["id"]), definition)
+        await _market_at(system, signal.signal.symbol, Decimal(60_000))
         connection = await nats.connect(system.settings.nats_url)
         try:
             await connection.jetstream().publish(

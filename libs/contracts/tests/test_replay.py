@@ -123,3 +123,38 @@ def test_the_signal_step_replays_without_overrides() -> None:
 
 def test_changes_list_only_what_was_given() -> None:
     assert ReplayOverrides(cache=False).changes == {"cache": False}
+
+
+def test_a_replay_places_no_orders_unless_asked() -> None:
+    original = _request() | {"replay_places_orders": True}  # a replay of a replay that was allowed to trade
+    plain = replay_payload(subjects.EXECUTION_REQUESTED, original, execution_id=uuid4(), replayed_at=NOW)
+    asked = replay_payload(
+        subjects.EXECUTION_REQUESTED,
+        original,
+        execution_id=uuid4(),
+        replayed_at=NOW,
+        overrides=ReplayOverrides(place_orders=True),
+    )
+    assert (plain["replay_places_orders"], asked["replay_places_orders"]) == (False, True)
+    assert ExecutionRequested.model_validate(asked).replay_places_orders
+
+
+def test_the_trading_flag_is_no_analysis_setting() -> None:
+    """``place_orders`` may go with a replay from the signal step, where analysis settings are refused."""
+    overrides = ReplayOverrides(place_orders=True)
+    assert overrides.changes == {}
+    check_overrides(Step.SIGNAL, overrides)
+
+
+def test_every_event_of_a_replay_carries_the_trading_flag() -> None:
+    request = ExecutionRequested.model_validate(
+        replay_payload(
+            subjects.EXECUTION_REQUESTED,
+            _request(),
+            execution_id=uuid4(),
+            replayed_at=NOW,
+            overrides=ReplayOverrides(place_orders=True),
+        )
+    )
+    failed = request.follow(StepFailed, step="x", kind="permanent", error="e", input_subject="s", deliveries=1)
+    assert failed.replay_places_orders

@@ -18,12 +18,16 @@ from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import MESSAGE_ID_HEADER, event_headers
 from tradelane.runtime.deadletters import (
     REDRIVE_HEADER,
+    REDRIVE_PLACES_ORDERS_HEADER,
+    DeadLetter,
     DeadLetterNotFoundError,
     count_dead_letters,
     dead_letter_message,
     get_dead_letter,
     list_dead_letters,
     redrive,
+    redrive_headers,
+    redrive_places_orders,
 )
 from tradelane.runtime.decisions import ERROR_HEADER, STEP_HEADER
 from tradelane.runtime.replay import fetch_message
@@ -138,3 +142,35 @@ async def test_a_dead_letter_redriven_already_cannot_be_redriven_again(js: JetSt
     await redrive(js, dead.id)
     with pytest.raises(DeadLetterNotFoundError):
         await redrive(js, dead.id)
+
+
+async def test_a_redrive_places_no_orders_unless_asked(js: JetStreamContext, nats_client: NatsClient) -> None:
+    """The header is always written, so the broker can tell an operator's explicit yes from a default."""
+    await _dead_letter(js)
+    await _dead_letter(js)
+    first, second = await list_dead_letters(js)
+    heard: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def put(msg: Msg) -> None:
+        await heard.put(msg)
+
+    await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
+    await redrive(js, first.id)
+    await redrive(js, second.id, place_orders=True)
+    plain, asked = (await asyncio.wait_for(heard.get(), 5), await asyncio.wait_for(heard.get(), 5))
+    assert plain.headers is not None and asked.headers is not None
+    assert plain.headers[REDRIVE_PLACES_ORDERS_HEADER] == "false"
+    assert not redrive_places_orders(plain.headers)
+    assert asked.headers[REDRIVE_PLACES_ORDERS_HEADER] == "true"
+    assert redrive_places_orders(asked.headers)
+
+
+def test_a_flag_left_from_an_earlier_redrive_does_not_carry_over() -> None:
+    earlier = DeadLetter(
+        id=9, subject=subjects.SIGNAL_GENERATED, step="broker", error="x", kind="permanent", deliveries=1,
+        original_sequence=3, dead_lettered_at=datetime.now(UTC), data=b"{}",
+        headers={REDRIVE_PLACES_ORDERS_HEADER: "true", REDRIVE_HEADER: "4"},
+    )  # fmt: skip
+    headers = redrive_headers(earlier)
+    assert (headers[REDRIVE_PLACES_ORDERS_HEADER], headers[REDRIVE_HEADER]) == ("false", "9")
+    assert not redrive_places_orders(headers)

@@ -152,3 +152,19 @@ async def test_a_dead_lettered_input_is_not_shown_twice(pool: asyncpg.Pool[Any])
     detail = await lineage.execution(execution_id)
     assert detail is not None
     assert [step.step for step in detail.steps] == ["requested", "dead_letter", "market_data"]
+
+
+async def test_a_skipped_step_is_stored_with_its_reason(pool: asyncpg.Pool[Any]) -> None:
+    """Migration 007 lets a step be 'skipped' (a signal the broker did not trade, with why)."""
+    lineage = LineageRepository(pool)
+    execution_id = uuid4()
+    await lineage.record(_record(execution_id, "requested", uuid4()))
+    skipped = _record(execution_id, "signal_skipped", uuid4(), status="skipped", error="a replay places no orders")
+    assert await lineage.record(skipped)
+    detail = await lineage.execution(execution_id)
+    assert detail is not None
+    assert [(step.step, step.status, step.error) for step in detail.steps][-1] == (
+        "signal_skipped",
+        "skipped",
+        "a replay places no orders",
+    )

@@ -12,7 +12,7 @@ from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import event_headers
-from tradelane.runtime.deadletters import dead_letter_message
+from tradelane.runtime.deadletters import REDRIVE_PLACES_ORDERS_HEADER, dead_letter_message
 from tradelane.runtime.replay import fetch_message
 
 
@@ -78,3 +78,18 @@ async def test_redrive_all_redrives_each_one(client: httpx.AsyncClient, state: G
     assert [item["id"] for item in response.json()["redriven"]] == [1, 2, 3]
     assert response.json()["not_redriven"] == []
     assert (await client.get("/api/dlq")).json() == []
+
+
+async def test_a_redrive_lets_a_signal_trade_only_when_asked(client: httpx.AsyncClient, state: GatewayState) -> None:
+    await _dead_letter(state)
+    await _dead_letter(state)
+    first, second = (await client.get("/api/dlq")).json()
+    assert (await client.post(f"/api/dlq/{first['id']}/redrive")).status_code == 200
+    assert (await client.post(f"/api/dlq/{second['id']}/redrive", params={"place_orders": "true"})).status_code == 200
+    js = state.bus.jetstream
+    info = await js.stream_info(subjects.PIPELINE_STREAM)
+    flags = [
+        (await js.get_msg(subjects.PIPELINE_STREAM, sequence)).headers or {}
+        for sequence in range(info.state.last_seq - 1, info.state.last_seq + 1)
+    ]
+    assert [headers[REDRIVE_PLACES_ORDERS_HEADER] for headers in flags] == ["false", "true"]

@@ -161,3 +161,29 @@ async def test_a_diff_with_an_unknown_execution_is_a_404(client: httpx.AsyncClie
     response = await client.get(f"/api/executions/{first.execution_id}/diff/{missing}")
     assert response.status_code == 404
     assert str(missing) in response.json()["detail"]
+
+
+async def test_a_replay_places_orders_only_when_asked(client: httpx.AsyncClient, state: GatewayState) -> None:
+    request, _ = await _run(state)
+    heard: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def put(msg: Msg) -> None:
+        await heard.put(msg)
+
+    await state.broker.connection.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
+    plain = await client.post(f"/api/executions/{request.execution_id}/replay")
+    asked = await client.post(f"/api/executions/{request.execution_id}/replay", json={"place_orders": True})
+    assert (plain.status_code, asked.status_code) == (202, 202)
+    first = ExecutionRequested.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
+    second = ExecutionRequested.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
+    by_execution = {str(first.execution_id): first, str(second.execution_id): second}
+    assert not by_execution[plain.json()["execution_id"]].replay_places_orders
+    assert by_execution[asked.json()["execution_id"]].replay_places_orders
+
+
+async def test_place_orders_may_go_with_a_replay_from_the_signal_step(client: httpx.AsyncClient) -> None:
+    """It is no analysis setting, so it is not refused where those are (the execution is unknown: 404, not 422)."""
+    response = await client.post(
+        f"/api/executions/{uuid4()}/replay", json={"from_step": "signal", "place_orders": True}
+    )
+    assert response.status_code == 404

@@ -19,6 +19,7 @@ from tradelane.contracts.trading import (
     OrderTicket,
     OrderType,
     PositionChanged,
+    SignalSkipped,
     Venue,
     manual_execution_id,
 )
@@ -91,3 +92,15 @@ def test_a_trading_event_breaking_its_contract_is_recorded_as_failed() -> None:
     assert (record.step, record.status) == ("order_submitted", "failed")
     assert record.error is not None
     assert "order" in record.error
+
+
+def test_a_skipped_signal_is_a_skipped_step_with_the_reason() -> None:
+    """A signal the broker would not trade (a replay, a redrive, a strategy that stopped trading) is never silent."""
+    event = SignalSkipped(
+        execution_id=EXECUTION_ID, strategy_id=uuid4(), causation_id=SIGNAL_ID, signal_id=SIGNAL_ID,
+        rule="auto_trade_off", reason="strategy 'btc' has auto_trade off now",
+    )  # fmt: skip
+    record = step_record(subjects.SIGNAL_SKIPPED, event.model_dump(mode="json"), stream_sequence=10)
+    assert (record.step, record.status, record.execution_status) == ("signal_skipped", "skipped", "running")
+    assert record.error == "strategy 'btc' has auto_trade off now"
+    assert record.causation_id == SIGNAL_ID

@@ -85,15 +85,20 @@ async def dlq_show(connections: Connections, console: Console, dead_letter_id: i
     return 0
 
 
-async def dlq_redrive(connections: Connections, console: Console, dead_letter_id: int | None, *, every: bool) -> int:
-    """Redrive one dead letter, or every one; exit 1 if any could not be redriven."""
+async def dlq_redrive(
+    connections: Connections, console: Console, dead_letter_id: int | None, *, every: bool, place_orders: bool = False
+) -> int:
+    """Redrive one dead letter, or every one; exit 1 if any could not be redriven.
+
+    A redriven signal places orders only with ``place_orders`` (one dead letter at a time).
+    """
     js = (await connections.nats()).jetstream()
     ids = [dead_letter.id for dead_letter in await list_dead_letters(js)] if every else [dead_letter_id]
     failures = 0
     for one in ids:
         assert one is not None
         try:
-            redriven = await redrive(js, one)
+            redriven = await redrive(js, one, place_orders=place_orders)
         except DeadLetterNotFoundError as error:
             if not every:
                 raise CliError(str(error)) from error

@@ -115,6 +115,11 @@ def _add_replay(commands: Any, connection: argparse.ArgumentParser) -> None:
     by_execution.add_argument(
         "--cache", action=argparse.BooleanOptionalAction, default=None, help="reuse cached LLM answers, or not"
     )
+    by_execution.add_argument(
+        "--place-orders",
+        action="store_true",
+        help="let the replay's signal place (paper) orders; without it a replay places none",
+    )
     by_subject = replay.add_argument_group("replaying a subject")
     by_subject.add_argument("--subject", help="subject or pattern, e.g. pipeline.indicators.computed")
     by_subject.add_argument("--since", type=_moment, help=f"start of the window; {HINT}")
@@ -145,6 +150,11 @@ def _add_dlq(commands: Any, connection: argparse.ArgumentParser, as_json: argpar
     which = redrive.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", type=_positive, metavar="ID")
     which.add_argument("--all", action="store_true", help="every dead letter")
+    redrive.add_argument(
+        "--place-orders",
+        action="store_true",
+        help="let a redriven signal place orders (one ID only); without it a redriven signal places none",
+    )
 
 
 def _add_executions(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
@@ -217,7 +227,12 @@ def _strategy_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_replay_arguments(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     window_only = {"--until": args.until, "--strategy": args.strategy, "--to-subject": args.to_subject}
-    execution_only = {"--prompt-version": args.prompt_version, "--model": args.model, "--cache": args.cache}
+    execution_only = {
+        "--prompt-version": args.prompt_version,
+        "--model": args.model,
+        "--cache": args.cache,
+        "--place-orders": args.place_orders or None,
+    }
     if (args.execution_id is None) == (args.subject is None):
         command.error("give either EXECUTION_ID or --subject")
     if args.execution_id is not None:
@@ -243,7 +258,12 @@ def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command
         case ("replay", _):
             _check_replay_arguments(root, args)
             if args.execution_id is not None:
-                overrides = ReplayOverrides(prompt_version=args.prompt_version, model=args.model, cache=args.cache)
+                overrides = ReplayOverrides(
+                    prompt_version=args.prompt_version,
+                    model=args.model,
+                    cache=args.cache,
+                    place_orders=args.place_orders,
+                )
                 return lambda c, o: replay.replay_execution(c, o, args.execution_id, args.from_step, overrides)
             window = replay.WindowOptions(
                 subject=args.subject,
@@ -263,7 +283,9 @@ def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command
         case ("dlq", "show"):
             return lambda c, o: dlq.dlq_show(c, o, args.id, json_output=json_output)
         case ("dlq", "redrive"):
-            return lambda c, o: dlq.dlq_redrive(c, o, args.id, every=args.all)
+            if args.all and args.place_orders:
+                root.error("--place-orders redrives one ID at a time, never --all")
+            return lambda c, o: dlq.dlq_redrive(c, o, args.id, every=args.all, place_orders=args.place_orders)
         case ("executions", "list"):
             return lambda c, o: executions.executions_list(
                 c, o, strategy_id=args.strategy, status=args.status, limit=args.limit, json_output=json_output

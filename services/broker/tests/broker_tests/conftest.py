@@ -22,6 +22,7 @@ from tradelane.gateway.config import GatewaySettings
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.store.broker import BrokerRepository
+from tradelane.store.strategies import StrategyRepository
 
 from .support import Clock, PaperBook, start_paper_broker
 
@@ -32,13 +33,20 @@ def repository(pool: asyncpg.Pool[Any]) -> BrokerRepository:
 
 
 @pytest.fixture
+def strategies(pool: asyncpg.Pool[Any]) -> StrategyRepository:
+    return StrategyRepository(pool)
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-async def paper(repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock) -> PaperBook:
-    return await start_paper_broker(repository, nats_broker, clock)
+async def paper(
+    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock, strategies: StrategyRepository
+) -> PaperBook:
+    return await start_paper_broker(repository, nats_broker, clock, strategies)
 
 
 @pytest.fixture

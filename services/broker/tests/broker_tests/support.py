@@ -21,7 +21,8 @@ from tradelane.contracts.events import Action, Analysis, BarsFetched, Signal, Si
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.broker import BrokerRepository, OrderRecord
+from tradelane.store.strategies import StrategyRepository
 
 BTC = ResolvedSymbol(
     conid=910_012, symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO, min_tick=0.01
@@ -114,6 +115,20 @@ def bars_fetched(bars: tuple[Bar, ...], instrument: ResolvedSymbol = BTC) -> Bar
     )
 
 
+async def stored(msg: SignalGenerated, book: BrokerRepository, strategies: StrategyRepository) -> SignalGenerated:
+    """The signal, with what the broker finds in production when one arrives: its strategy stored (as the gateway
+    stores it, under the signal's strategy id) and its instrument priced (at the signal's entry, as the execution's
+    bars would have priced it, unless a test priced it already)."""
+    if await strategies.get(msg.strategy_id) is None:
+        name = f"{msg.strategy.name}-{msg.strategy_id.hex[:12]}"
+        await strategies.create(msg.strategy.model_copy(update={"name": name}), msg.strategy_id)
+    entry = msg.signal.entry
+    known = await book.instrument(msg.signal.symbol.conid)
+    if entry is not None and (known is None or known[1] is None):
+        await book.upsert_instrument(msg.signal.symbol, entry, msg.occurred_at)
+    return msg
+
+
 @dataclass
 class PaperBook:
     """A started paper broker and what tests look at."""
@@ -122,12 +137,18 @@ class PaperBook:
     repository: BrokerRepository
     clock: Clock
     outbox: Outbox
+    strategies: StrategyRepository
+
+    async def on_signal(self, msg: SignalGenerated) -> list[OrderRecord]:
+        """The broker's ``on_signal`` for a signal as it arrives in production (see :func:`stored`)."""
+        return await self.broker.on_signal(await stored(msg, self.repository, self.strategies))
 
 
 async def start_paper_broker(
     repository: BrokerRepository,
     nats_broker: NatsBroker,
     clock: Clock,
+    strategies: StrategyRepository,
     *,
     costs: PaperCosts = NO_COSTS,
     cash: Decimal = Decimal(100_000),
@@ -143,12 +164,13 @@ async def start_paper_broker(
         repository,
         PaperVenue(costs, cash, mark, clock),
         outbox,
+        strategies,
         entry_type="MKT" if entry_type == "MKT" else "LMT",
         trade_replays=trade_replays,
         clock=clock,
     )
     await broker.start()
-    return PaperBook(broker, repository, clock, outbox)
+    return PaperBook(broker, repository, clock, outbox, strategies)
 
 
 async def trading_events(client: NatsClient) -> list[tuple[str, dict[str, Any]]]:

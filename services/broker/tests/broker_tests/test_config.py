@@ -1,11 +1,14 @@
-"""Live trading needs both switches; paper is the default."""
+"""Live trading needs both switches; paper is the default; the guardrails come from the environment."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 
 from tradelane.broker.app import build
 from tradelane.broker.config import BrokerSettings, LiveTradingNotConfirmedError
+from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.trading import Venue
 
 
@@ -38,3 +41,23 @@ def test_the_switches_are_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TRADELANE_LIVE_TRADING_CONFIRM", "yes")
     settings = BrokerSettings()
     assert (settings.broker_venue, settings.trading_mode, settings.live_trading_confirm) == (Venue.IB, "live", "yes")
+
+
+def test_the_guardrails_default_to_a_5_percent_collar_and_the_default_ceilings() -> None:
+    guards = BrokerSettings().guards
+    assert (guards.price_collar, guards.ceilings) == (Decimal("0.05"), TradingCeilings())
+
+
+def test_the_collar_and_the_ceilings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADELANE_BROKER_PRICE_COLLAR", "0.02")
+    monkeypatch.setenv("TRADELANE_TRADING_CEILINGS", '{"max_order_notional": "5000", "max_open_positions": 2}')
+    guards = BrokerSettings().guards
+    assert guards.price_collar == Decimal("0.02")
+    assert (guards.ceilings.max_order_notional, guards.ceilings.max_open_positions) == (Decimal(5000), 2)
+
+
+def test_a_collar_of_zero_or_above_100_percent_is_refused() -> None:
+    with pytest.raises(ValueError, match="broker_price_collar"):
+        BrokerSettings(broker_price_collar=Decimal(0))
+    with pytest.raises(ValueError, match="broker_price_collar"):
+        BrokerSettings(broker_price_collar=Decimal("1.5"))

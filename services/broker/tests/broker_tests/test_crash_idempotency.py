@@ -29,8 +29,9 @@ from tradelane.contracts.trading import OrderStatus, signal_order_ref
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.settings import Settings
 from tradelane.store.broker import BrokerRepository
+from tradelane.store.strategies import StrategyRepository
 
-from .support import signal_generated
+from .support import signal_generated, stored
 
 BROKER_SOURCES = Path(__file__).parents[2] / "src"
 
@@ -96,9 +97,10 @@ async def test_a_broker_killed_while_placing_a_signals_bracket_places_it_once_af
     broker_process: BrokerProcess,
     nats_client: NatsClient,
     repository: BrokerRepository,
+    strategies: StrategyRepository,
 ) -> None:
     await broker_process.start(nats_client)
-    signal_message = signal_generated(at=utc_now())
+    signal_message = await stored(signal_generated(at=utc_now()), repository, strategies)
     group_ref = signal_order_ref(signal_message.message_id)
     blocker = await asyncpg.connect(settings.database_url.get_secret_value())
     try:

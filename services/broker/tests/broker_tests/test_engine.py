@@ -26,6 +26,7 @@ from tradelane.contracts.trading import (
     TradingState,
 )
 from tradelane.store.broker import BrokerRepository
+from tradelane.store.strategies import StrategyRepository
 
 from .support import (
     AAPL,
@@ -50,9 +51,9 @@ def manual(client_order_id: str, **fields: object) -> PlaceOrder:
 
 async def test_a_second_signal_in_the_same_direction_is_refused_as_a_duplicate(paper: PaperBook) -> None:
     strategy_id = uuid4()
-    await paper.broker.on_signal(signal_generated(strategy_id=strategy_id))
+    await paper.on_signal(signal_generated(strategy_id=strategy_id))
 
-    [repeated] = await paper.broker.on_signal(signal_generated(strategy_id=strategy_id))
+    [repeated] = await paper.on_signal(signal_generated(strategy_id=strategy_id))
 
     assert repeated.status is OrderStatus.REJECTED
     assert repeated.reject_rule == "duplicate_signal"
@@ -60,41 +61,41 @@ async def test_a_second_signal_in_the_same_direction_is_refused_as_a_duplicate(p
 
 async def test_a_signal_is_no_duplicate_once_the_earlier_bracket_has_exited(paper: PaperBook) -> None:
     strategy_id = uuid4()
-    await paper.broker.on_signal(signal_generated(strategy_id=strategy_id))
+    await paper.on_signal(signal_generated(strategy_id=strategy_id))
     paper.clock.advance(minutes=2)
     await paper.broker.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),)))
 
     again = signal_generated(
         strategy_id=strategy_id, at=paper.clock.now, entry="60650", stop="60350", targets=("61250",)
     )
-    group = await paper.broker.on_signal(again)
+    group = await paper.on_signal(again)
 
     assert group[0].status is OrderStatus.FILLED
 
 
 async def test_another_strategy_on_the_same_instrument_is_no_duplicate(paper: PaperBook) -> None:
-    await paper.broker.on_signal(signal_generated())
-    group = await paper.broker.on_signal(signal_generated())
+    await paper.on_signal(signal_generated())
+    group = await paper.on_signal(signal_generated())
     assert group[0].reject_rule != "duplicate_signal"
 
 
 async def test_an_expired_signal_is_recorded_as_refused(paper: PaperBook) -> None:
     paper.clock.advance(hours=25)
-    [order] = await paper.broker.on_signal(signal_generated())
+    [order] = await paper.on_signal(signal_generated())
     assert (order.status, order.reject_rule) == (OrderStatus.REJECTED, "signal_expired")
 
 
 async def test_replays_are_paper_traded_when_asked(
-    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock
+    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock, strategies: StrategyRepository
 ) -> None:
-    book = await start_paper_broker(repository, nats_broker, clock, trade_replays=True)
-    group = await book.broker.on_signal(signal_generated(replay_of=uuid4()))
+    book = await start_paper_broker(repository, nats_broker, clock, strategies, trade_replays=True)
+    group = await book.on_signal(signal_generated(replay_of=uuid4()))
     assert group[0].status is OrderStatus.FILLED
 
 
 async def test_a_limit_entry_away_from_the_market_rests_until_a_bar_reaches_it(paper: PaperBook) -> None:
     await paper.repository.upsert_instrument(BTC, Decimal(60_500), NOW)
-    group = await paper.broker.on_signal(signal_generated(entry="60000"))
+    group = await paper.on_signal(signal_generated(entry="60000"))
     assert group[0].status is OrderStatus.ACCEPTED
     assert group[1].working_since is None  # children wait for the entry
 
@@ -108,7 +109,7 @@ async def test_a_limit_entry_away_from_the_market_rests_until_a_bar_reaches_it(p
 
 async def test_cancelling_an_unfilled_entry_cancels_its_bracket(paper: PaperBook) -> None:
     await paper.repository.upsert_instrument(BTC, Decimal(60_500), NOW)
-    group = await paper.broker.on_signal(signal_generated(entry="60000"))
+    group = await paper.on_signal(signal_generated(entry="60000"))
 
     reply = await paper.broker.cancel(CancelOrder(order_id=group[0].id))
 
@@ -160,7 +161,7 @@ async def test_a_manual_market_order_without_a_price_is_refused(paper: PaperBook
 
 async def test_the_daily_loss_limit_halts_trading_by_itself_with_the_reason(paper: PaperBook) -> None:
     await paper.repository.set_limits(TradingLimits(daily_loss_limit=Decimal(500)), "test")
-    await paper.broker.on_signal(signal_generated(entry="60000", stop="58000", targets=("62000",)))
+    await paper.on_signal(signal_generated(entry="60000", stop="58000", targets=("62000",)))
     paper.clock.advance(minutes=2)
 
     await paper.broker.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 59000, 59100, 58500, 58600),)))
@@ -169,7 +170,7 @@ async def test_the_daily_loss_limit_halts_trading_by_itself_with_the_reason(pape
     assert risk.state is TradingState.HALTED
     assert risk.changed_by == "risk-engine"
     assert "daily loss limit reached" in risk.reason
-    [refused] = await paper.broker.on_signal(signal_generated(action=Action.SELL, entry="58600", stop="59000"))
+    [refused] = await paper.on_signal(signal_generated(action=Action.SELL, entry="58600", stop="59000"))
     assert refused.reject_rule == "trading_halted"
 
 
@@ -181,7 +182,7 @@ async def test_a_scheduled_snapshot_records_the_portfolio(paper: PaperBook) -> N
 
 async def test_daily_pnl_counts_from_the_last_snapshot_before_midnight(paper: PaperBook) -> None:
     await paper.broker.take_snapshot()
-    await paper.broker.on_signal(signal_generated())
+    await paper.on_signal(signal_generated())
     paper.clock.now = NOW + timedelta(days=1)
     await paper.repository.upsert_instrument(BTC, Decimal(60_100), paper.clock.now)
 
@@ -193,10 +194,10 @@ async def test_daily_pnl_counts_from_the_last_snapshot_before_midnight(paper: Pa
 
 
 async def test_a_restart_sends_an_order_that_was_recorded_but_never_acknowledged(
-    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock
+    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock, strategies: StrategyRepository
 ) -> None:
     """As if the broker died between recording the bracket and the venue taking it."""
-    first = await start_paper_broker(repository, nats_broker, clock)
+    first = await start_paper_broker(repository, nats_broker, clock, strategies)
     signal = signal_generated()
     plan = plan_for_signal(signal, "LMT", TimeInForce.DAY)
     await repository.remember_instrument(BTC, Decimal(60_000), NOW)
@@ -204,8 +205,8 @@ async def test_a_restart_sends_an_order_that_was_recorded_but_never_acknowledged
         await first.broker._decide(tx, plan, NOW)
         await tx.claim_unsent(plan.group_ref)
 
-    restarted = await start_paper_broker(repository, nats_broker, clock)
-    await restarted.broker.on_signal(signal)  # and JetStream redelivers the signal
+    restarted = await start_paper_broker(repository, nats_broker, clock, strategies)
+    await restarted.on_signal(signal)  # and JetStream redelivers the signal
 
     group = await repository.group(plan.group_ref)
     assert [order.status for order in group] == [OrderStatus.FILLED, OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
@@ -214,14 +215,19 @@ async def test_a_restart_sends_an_order_that_was_recorded_but_never_acknowledged
 
 
 async def test_events_committed_but_not_published_are_published_at_start(
-    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock, nats_client: NatsClient
+    repository: BrokerRepository,
+    nats_broker: NatsBroker,
+    clock: Clock,
+    nats_client: NatsClient,
+    strategies: StrategyRepository,
 ) -> None:
     plan = plan_for_signal(signal_generated(), "LMT", TimeInForce.DAY)
-    book = await start_paper_broker(repository, nats_broker, clock)
+    book = await start_paper_broker(repository, nats_broker, clock, strategies)
+    await repository.upsert_instrument(BTC, Decimal(60_000), NOW)
     async with repository.transaction() as tx:
         await book.broker._decide(tx, plan, NOW)
 
-    await start_paper_broker(repository, nats_broker, clock)
+    await start_paper_broker(repository, nats_broker, clock, strategies)
 
     published = [subject for subject, _ in await trading_events(nats_client)]
     assert published[:3] == [subjects.ORDER_SUBMITTED] * 3
@@ -229,7 +235,7 @@ async def test_events_committed_but_not_published_are_published_at_start(
 
 
 async def test_a_bracket_child_fills_against_later_bars_only_once(paper: PaperBook) -> None:
-    group = await paper.broker.on_signal(signal_generated())
+    group = await paper.on_signal(signal_generated())
     paper.clock.advance(minutes=3)
     bars = (
         bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),

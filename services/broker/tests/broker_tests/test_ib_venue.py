@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from fake_tws import FakeContract
@@ -25,8 +26,9 @@ from tradelane.contracts.trading import (
 )
 from tradelane.runtime.bus import EventBus
 from tradelane.store.broker import BrokerRepository
+from tradelane.store.strategies import StrategyRepository
 
-from .support import AAPL, BTC, Clock, signal_generated
+from .support import AAPL, BTC, Clock, signal_generated, stored
 from .trading_tws import ORDER_REJECTED, FakePosition, OrderIn, TradingTws
 
 CONTRACTS = (
@@ -42,7 +44,11 @@ async def tws() -> AsyncIterator[TradingTws]:
 
 
 async def start_ib_broker(
-    tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker, **settings: object
+    tws: TradingTws,
+    repository: BrokerRepository,
+    nats_broker: NatsBroker,
+    strategies: StrategyRepository,
+    **settings: object,
 ) -> Broker:
     venue = IbVenue(
         IbVenueSettings(
@@ -50,7 +56,7 @@ async def start_ib_broker(
             reconnect_initial=0.2, **settings,  # type: ignore[arg-type]
         )
     )  # fmt: skip
-    broker = Broker(repository, venue, Outbox(repository, EventBus(nats_broker)), clock=Clock(utc_now()))
+    broker = Broker(repository, venue, Outbox(repository, EventBus(nats_broker)), strategies, clock=Clock(utc_now()))
     await broker.start()
     return broker
 
@@ -63,11 +69,11 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5) -
 
 
 async def test_a_signal_places_a_bracket_at_ib_that_its_last_order_transmits(
-    tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker
+    tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker, strategies: StrategyRepository
 ) -> None:
-    broker = await start_ib_broker(tws, repository, nats_broker)
+    broker = await start_ib_broker(tws, repository, nats_broker, strategies)
     signal = signal_generated(at=utc_now())
-    group = await broker.on_signal(signal)
+    group = await broker.on_signal(await stored(signal, repository, strategies))
     ref = group[0].client_ref
 
     async def settled() -> bool:
@@ -93,9 +99,11 @@ def btc_order(client_order_id: str, **fields: object) -> PlaceOrder:
 
 
 @pytest.fixture
-async def ib_broker(tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker) -> AsyncIterator[Broker]:
+async def ib_broker(
+    tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker, strategies: StrategyRepository
+) -> AsyncIterator[Broker]:
     await repository.upsert_instrument(BTC, Decimal(60_000), utc_now())
-    broker = await start_ib_broker(tws, repository, nats_broker)
+    broker = await start_ib_broker(tws, repository, nats_broker, strategies)
     yield broker
     await broker.venue.close()
 
@@ -106,9 +114,10 @@ async def status_of(repository: BrokerRepository, client_ref: str) -> OrderStatu
 
 
 async def test_an_exit_filled_at_ib_closes_the_position_and_ib_cancels_the_other_exit(
-    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
+    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository, strategies: StrategyRepository
 ) -> None:
-    ref = (await ib_broker.on_signal(signal_generated(at=utc_now())))[0].client_ref
+    signal = await stored(signal_generated(at=utc_now()), repository, strategies)
+    ref = (await ib_broker.on_signal(signal))[0].client_ref
     await eventually(lambda: _is(repository, f"{ref}-tp", OrderStatus.ACCEPTED))
 
     await tws.fill(f"{ref}-tp", 60_600.0)
@@ -233,31 +242,43 @@ async def test_after_a_reconnect_executions_missed_while_away_are_applied(
     assert position.quantity == Decimal("0.1")
 
 
-async def test_an_ib_paper_broker_refuses_a_live_account(repository: BrokerRepository, nats_broker: NatsBroker) -> None:
+async def test_an_ib_paper_broker_refuses_a_live_account(
+    repository: BrokerRepository, nats_broker: NatsBroker, strategies: StrategyRepository
+) -> None:
     async with TradingTws(CONTRACTS, accounts=("U7654321",)) as live:
         with pytest.raises(IbAccountRefusedError, match="U7654321 is a live account"):
-            await start_ib_broker(live, repository, nats_broker)
+            await start_ib_broker(live, repository, nats_broker, strategies)
 
 
 async def _is(repository: BrokerRepository, client_ref: str, status: OrderStatus) -> bool:
     return await status_of(repository, client_ref) is status
 
 
-async def restart(broker: Broker, tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker) -> Broker:
+async def restart(
+    broker: Broker,
+    tws: TradingTws,
+    repository: BrokerRepository,
+    nats_broker: NatsBroker,
+    strategies: StrategyRepository,
+) -> Broker:
     """The broker process ends (its IB session with it) and a new one starts on the same book."""
     await broker.venue.close()
-    return await start_ib_broker(tws, repository, nats_broker)
+    return await start_ib_broker(tws, repository, nats_broker, strategies)
 
 
 async def test_an_order_ib_took_but_never_confirmed_is_adopted_after_a_restart_not_sent_again(
-    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository, nats_broker: NatsBroker
+    tws: TradingTws,
+    ib_broker: Broker,
+    repository: BrokerRepository,
+    nats_broker: NatsBroker,
+    strategies: StrategyRepository,
 ) -> None:
     tws.answer_orders = False
     reply = await ib_broker.place_manual(btc_order("silent", order_type="LMT", limit_price="59000", tif="GTC"))
     assert await status_of(repository, reply.client_ref) is OrderStatus.PENDING_SUBMIT
     tws.answer_orders = True
 
-    restarted = await restart(ib_broker, tws, repository, nats_broker)
+    restarted = await restart(ib_broker, tws, repository, nats_broker, strategies)
 
     assert await status_of(repository, reply.client_ref) is OrderStatus.ACCEPTED
     assert len(tws.requests_of(OrderIn.PLACE_ORDER)) == 1
@@ -266,14 +287,18 @@ async def test_an_order_ib_took_but_never_confirmed_is_adopted_after_a_restart_n
 
 
 async def test_an_order_ib_filled_while_the_broker_was_down_is_filled_in_the_book_after_a_restart(
-    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository, nats_broker: NatsBroker
+    tws: TradingTws,
+    ib_broker: Broker,
+    repository: BrokerRepository,
+    nats_broker: NatsBroker,
+    strategies: StrategyRepository,
 ) -> None:
     tws.answer_orders = False
     reply = await ib_broker.place_manual(btc_order("filled-unheard"))
     assert tws.orders_with_ref(reply.client_ref)[0].status == "Filled"
     tws.answer_orders = True
 
-    restarted = await restart(ib_broker, tws, repository, nats_broker)
+    restarted = await restart(ib_broker, tws, repository, nats_broker, strategies)
 
     assert await status_of(repository, reply.client_ref) is OrderStatus.FILLED
     [position] = await repository.positions()
@@ -283,7 +308,11 @@ async def test_an_order_ib_filled_while_the_broker_was_down_is_filled_in_the_boo
 
 
 async def test_an_order_that_never_reached_ib_is_sent_exactly_once_after_a_restart(
-    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository, nats_broker: NatsBroker
+    tws: TradingTws,
+    ib_broker: Broker,
+    repository: BrokerRepository,
+    nats_broker: NatsBroker,
+    strategies: StrategyRepository,
 ) -> None:
     """As if the broker died after recording the bracket and marking it sent, before a byte reached IB."""
     signal = signal_generated(at=utc_now())
@@ -292,8 +321,8 @@ async def test_an_order_that_never_reached_ib_is_sent_exactly_once_after_a_resta
         await ib_broker._decide(tx, plan, utc_now())
         await tx.claim_unsent(plan.group_ref)
 
-    restarted = await restart(ib_broker, tws, repository, nats_broker)
-    await restarted.on_signal(signal)  # JetStream redelivers the signal too
+    restarted = await restart(ib_broker, tws, repository, nats_broker, strategies)
+    await restarted.on_signal(await stored(signal, repository, strategies))  # JetStream redelivers the signal too
 
     placed = [request.fields[26] for request in tws.requests_of(OrderIn.PLACE_ORDER)]
     assert sorted(placed) == sorted([plan.group_ref, f"{plan.group_ref}-tp", f"{plan.group_ref}-sl"])
@@ -304,12 +333,12 @@ async def test_an_order_that_never_reached_ib_is_sent_exactly_once_after_a_resta
 
 
 async def test_positions_and_cash_that_differ_from_ib_are_corrected_and_recorded(
-    tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker
+    tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker, strategies: StrategyRepository
 ) -> None:
     tws.seed_position(FakePosition(AAPL.conid, "AAPL", "STK", "NASDAQ", "USD", 10.0, 150.0))
     tws.cash = 98_500.0
 
-    broker = await start_ib_broker(tws, repository, nats_broker)
+    broker = await start_ib_broker(tws, repository, nats_broker, strategies)
 
     [position] = await repository.positions()
     assert (position.instrument.symbol, position.quantity, position.average_cost) == ("AAPL", Decimal(10), Decimal(150))
@@ -328,3 +357,12 @@ async def test_the_book_opens_at_ibs_net_liquidation_value(
     assert account is not None
     assert (account.venue.value, account.mode, account.account_id) == ("ib", "paper", "DU1234567")
     assert account.initial_cash == Decimal("100000.00")
+
+
+async def test_a_replay_never_reaches_ib_even_when_it_asked_to_trade(
+    tws: TradingTws, ib_broker: Broker, repository: BrokerRepository, strategies: StrategyRepository
+) -> None:
+    replayed = signal_generated(at=utc_now(), replay_of=uuid4()).model_copy(update={"replay_places_orders": True})
+    assert await ib_broker.on_signal(await stored(replayed, repository, strategies)) == []
+    assert tws.requests_of(OrderIn.PLACE_ORDER) == []
+    assert await repository.orders() == []

@@ -16,7 +16,7 @@ from .support import NOW, PaperBook, bar, bars_fetched, signal_generated, tradin
 
 
 async def test_a_buy_signal_places_a_bracket_whose_entry_fills_at_once(paper: PaperBook) -> None:
-    group = await paper.broker.on_signal(signal_generated())
+    group = await paper.on_signal(signal_generated())
 
     roles = {order.ticket.role: order for order in group}
     assert set(roles) == {OrderRole.ENTRY, OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS}
@@ -28,7 +28,7 @@ async def test_a_buy_signal_places_a_bracket_whose_entry_fills_at_once(paper: Pa
 
 
 async def test_the_quantity_comes_from_risk_capped_by_the_position_notional(paper: PaperBook) -> None:
-    group = await paper.broker.on_signal(signal_generated(entry="60000", stop="59700"))
+    group = await paper.on_signal(signal_generated(entry="60000", stop="59700"))
 
     entry = group[0]
     assert entry.ticket.quantity == Decimal("0.4166")
@@ -37,7 +37,7 @@ async def test_the_quantity_comes_from_risk_capped_by_the_position_notional(pape
 
 
 async def test_the_fill_opens_a_position_and_moves_cash(paper: PaperBook) -> None:
-    await paper.broker.on_signal(signal_generated())
+    await paper.on_signal(signal_generated())
 
     [position] = await paper.repository.positions()
     assert position.quantity == Decimal("0.4166")
@@ -48,7 +48,7 @@ async def test_the_fill_opens_a_position_and_moves_cash(paper: PaperBook) -> Non
 
 
 async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the_stop(paper: PaperBook) -> None:
-    group = await paper.broker.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
+    group = await paper.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
     paper.clock.advance(minutes=2)
 
     await paper.broker.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),)))
@@ -63,7 +63,7 @@ async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the
 
 
 async def test_a_bar_that_started_before_the_fill_is_not_used(paper: PaperBook) -> None:
-    group = await paper.broker.on_signal(signal_generated())
+    group = await paper.on_signal(signal_generated())
 
     await paper.broker.on_bars(bars_fetched((bar(NOW - timedelta(minutes=1), 60000, 60700, 59000, 60000),)))
 
@@ -72,7 +72,7 @@ async def test_a_bar_that_started_before_the_fill_is_not_used(paper: PaperBook) 
 
 
 async def test_when_one_bar_reaches_both_exits_the_stop_loss_is_taken(paper: PaperBook) -> None:
-    group = await paper.broker.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
+    group = await paper.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
     paper.clock.advance(minutes=2)
 
     await paper.broker.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60000, 60700, 59600, 60100),)))
@@ -87,8 +87,8 @@ async def test_when_one_bar_reaches_both_exits_the_stop_loss_is_taken(paper: Pap
 async def test_the_same_signal_delivered_twice_places_one_group(paper: PaperBook) -> None:
     signal = signal_generated()
 
-    first = await paper.broker.on_signal(signal)
-    second = await paper.broker.on_signal(signal)
+    first = await paper.on_signal(signal)
+    second = await paper.on_signal(signal)
 
     assert [order.client_ref for order in first] == [order.client_ref for order in second]
     assert len(await paper.repository.orders()) == 3
@@ -96,22 +96,22 @@ async def test_the_same_signal_delivered_twice_places_one_group(paper: PaperBook
 
 
 async def test_a_hold_signal_places_nothing(paper: PaperBook) -> None:
-    assert await paper.broker.on_signal(signal_generated(action=Action.HOLD)) == []
+    assert await paper.on_signal(signal_generated(action=Action.HOLD)) == []
     assert await paper.repository.orders() == []
 
 
 async def test_a_strategy_without_auto_trade_places_nothing(paper: PaperBook) -> None:
-    assert await paper.broker.on_signal(signal_generated(auto_trade=False)) == []
+    assert await paper.on_signal(signal_generated(auto_trade=False)) == []
     assert await paper.repository.orders() == []
 
 
 async def test_a_replayed_signal_places_nothing_unless_replays_are_paper_traded(paper: PaperBook) -> None:
-    assert await paper.broker.on_signal(signal_generated(replay_of=uuid4())) == []
+    assert await paper.on_signal(signal_generated(replay_of=uuid4())) == []
     assert await paper.repository.orders() == []
 
 
 async def test_a_fill_takes_a_portfolio_snapshot(paper: PaperBook) -> None:
-    await paper.broker.on_signal(signal_generated())
+    await paper.on_signal(signal_generated())
 
     snapshots = await paper.repository.snapshots(NOW - timedelta(days=1))
     assert [snapshot.reason for snapshot in snapshots] == ["fill"]
@@ -123,8 +123,8 @@ async def test_every_trading_event_is_published_once_with_the_signal_execution(
     paper: PaperBook, nats_client: NatsClient
 ) -> None:
     signal = signal_generated()
-    await paper.broker.on_signal(signal)
-    await paper.broker.on_signal(signal)
+    await paper.on_signal(signal)
+    await paper.on_signal(signal)
 
     events = await trading_events(nats_client)
     kinds = sorted(subject for subject, _ in events)

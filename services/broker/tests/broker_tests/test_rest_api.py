@@ -137,8 +137,9 @@ async def test_an_order_the_risk_engine_refuses_is_a_409_with_the_rule_and_kept(
 
 
 @pytest.mark.usefixtures("priced")
+@pytest.mark.usefixtures("priced")
 async def test_a_working_order_can_be_cancelled_once(gateway: httpx.AsyncClient) -> None:
-    placed = await gateway.post("/api/orders", json=_order(order_type="LMT", limit_price="50000", tif="GTC"))
+    placed = await gateway.post("/api/orders", json=_order(order_type="LMT", limit_price="58000", tif="GTC"))
     order_id = placed.json()["orders"][0]["id"]
     assert placed.json()["orders"][0]["status"] == "accepted"
 
@@ -200,8 +201,9 @@ async def test_the_kill_switch_halts_orders_until_resumed(gateway: httpx.AsyncCl
 
 
 @pytest.mark.usefixtures("priced")
+@pytest.mark.usefixtures("priced")
 async def test_the_kill_switch_can_cancel_every_working_order(gateway: httpx.AsyncClient) -> None:
-    placed = await gateway.post("/api/orders", json=_order(order_type="LMT", limit_price="50000", tif="GTC"))
+    placed = await gateway.post("/api/orders", json=_order(order_type="LMT", limit_price="58000", tif="GTC"))
     halted = await gateway.post("/api/risk/halt", json={"reason": "flatten", "cancel_working_orders": True})
     assert [cancel["outcome"] for cancel in halted.json()["cancels"]] == ["cancelled"]
     order = (await gateway.get(f"/api/orders/{placed.json()['orders'][0]['id']}")).json()

@@ -49,6 +49,11 @@ class Envelope(Contract):
         default=None,
         description="When this execution is a replay: the execution_id it replays.",
     )
+    replay_places_orders: bool = Field(
+        default=False,
+        description="On a replayed execution: the operator asked that its signal may place (paper) orders. "
+        "Without it a replay's signal places none.",
+    )
     causation_id: UUID | None = Field(
         default=None,
         description="message_id of the message whose handling produced this one "
@@ -71,6 +76,7 @@ class Envelope(Contract):
                 "execution_id": self.execution_id,
                 "strategy_id": self.strategy_id,
                 "replay_of": self.replay_of,
+                "replay_places_orders": self.replay_places_orders,
                 "causation_id": self.message_id,
                 **fields,
             }

@@ -11,7 +11,9 @@ de-duplicated against the original's.
 
 Replays never trade live. Every message of a replayed execution carries ``replay_of`` (``follow``
 copies it), and a broker must check it: a signal whose ``replay_of`` is set may become a paper
-order at most, and only when the replay asked for one; never a live order.
+order at most, and only when the replay asked for one (``ReplayOverrides.place_orders``, carried
+as ``replay_places_orders`` on every message of the replay); never a live order. The flag is set
+on every replay, false unless asked, so replaying a replay never inherits it.
 """
 
 from __future__ import annotations
@@ -40,11 +42,17 @@ class ReplayOverrides(Contract):
     prompt_version: int | None = Field(default=None, ge=1, description="Pin this prompt template version.")
     model: str | None = Field(default=None, min_length=1, description="Analyse with this model.")
     cache: bool | None = Field(default=None, description="Reuse (true) or bypass (false) cached LLM answers.")
+    place_orders: bool = Field(
+        default=False,
+        description="Let the replay's signal place orders (paper venue only). Off by default: a replay only "
+        "shows what would have happened.",
+    )
 
     @property
     def changes(self) -> dict[str, Any]:
-        """The analysis settings this replay sets, by field name."""
-        return {name: value for name, value in self.model_dump().items() if value is not None}
+        """The analysis settings this replay sets, by field name (``place_orders`` is no analysis setting)."""
+        settings = self.model_dump(exclude={"place_orders"})
+        return {name: value for name, value in settings.items() if value is not None}
 
 
 def check_overrides(from_step: Step, overrides: ReplayOverrides) -> None:
@@ -91,6 +99,7 @@ def replay_payload(
         "causation_id": None,
         "occurred_at": replayed_at.isoformat(),
         "handled_in_ms": None,
+        "replay_places_orders": overrides.place_orders if overrides is not None else False,
     }
     if subject == subjects.EXECUTION_REQUESTED:
         replayed["trigger"] = Trigger.REPLAY.value

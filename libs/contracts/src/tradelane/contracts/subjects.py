@@ -24,6 +24,7 @@ from tradelane.contracts.trading import (
     OrderRejected,
     OrderSubmitted,
     PositionChanged,
+    SignalSkipped,
 )
 
 PIPELINE_STREAM: Final = "PIPELINE"
@@ -142,6 +143,8 @@ ORDER_FILLED: Final = "trading.order.filled"
 ORDER_CANCELLED: Final = "trading.order.cancelled"
 ORDER_REJECTED: Final = "trading.order.rejected"
 POSITION_CHANGED: Final = "trading.position.changed"
+SIGNAL_SKIPPED: Final = "trading.signal.skipped"
+"""A signal that asked to trade placed no order (a replay, a redrive, a strategy no longer trading)."""
 
 BROKER_PLACE_ORDER: Final = "tradelane.broker.orders.place"
 """The gateway asks the broker to place a manual order here (reply: OrderPlaced)."""
@@ -158,6 +161,7 @@ _TRADING_STEP_OF_SUBJECT: Final = {
     ORDER_CANCELLED: "order_cancelled",
     ORDER_REJECTED: "order_rejected",
     POSITION_CHANGED: "position_changed",
+    SIGNAL_SKIPPED: "signal_skipped",
 }
 _SUBJECT_OF_TRADING_EVENT: Final[dict[type[Envelope], str]] = {
     OrderSubmitted: ORDER_SUBMITTED,
@@ -167,6 +171,7 @@ _SUBJECT_OF_TRADING_EVENT: Final[dict[type[Envelope], str]] = {
     OrderCancelled: ORDER_CANCELLED,
     OrderRejected: ORDER_REJECTED,
     PositionChanged: POSITION_CHANGED,
+    SignalSkipped: SIGNAL_SKIPPED,
 }
 _SUBJECT_OF_EVENT.update(_SUBJECT_OF_TRADING_EVENT)
 _EVENT_OF_SUBJECT.update({subject: event for event, subject in _SUBJECT_OF_TRADING_EVENT.items()})

@@ -245,6 +245,22 @@ class PositionChanged(Envelope):
     exec_id: str
 
 
+class SignalSkipped(Envelope):
+    """A signal that asked to trade placed no order: the broker's guard says why (``rule``, ``reason``).
+
+    Recorded in the lineage as a ``skipped`` step of the signal's execution, so a signal that did
+    not trade is never silent. A HOLD, or a signal whose strategy had ``auto_trade`` off in the
+    message already, places nothing and is not reported here (nothing was asked).
+    """
+
+    signal_id: UUID = Field(description="message_id of the SignalGenerated that was skipped.")
+    rule: str = Field(
+        description="Why, as a name: strategy_deleted, strategy_inactive, auto_trade_off, "
+        "strategy_symbol_changed, replay, redrive."
+    )
+    reason: str = Field(description="Why, in words.")
+
+
 class TradingLimits(Contract):
     """Account-wide limits the risk engine checks before every order."""
 

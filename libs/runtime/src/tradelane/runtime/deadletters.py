@@ -11,6 +11,10 @@ Redriving publishes the original body to the original subject again, with a new
 ``DEADLETTER``: the stream lists what is still waiting for a decision, and the lineage keeps
 the history (the ``dead_letter`` step, then a ``redriven`` step). A redriven message that fails
 again becomes a new dead letter with a new id.
+
+A redriven signal places no order unless the redrive asked for it (``place_orders``, sent as the
+``Tradelane-Redrive-Places-Orders: true`` header): a signal that waited in the dead-letter
+stream is stale, and an operator clearing the stream should not trade by accident.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from tradelane.runtime.replay import StoredMessage
 
 REDRIVE_HEADER = "Tradelane-Redrive-Of"
 """On a redriven message: the id (DEADLETTER sequence) of the dead letter it came from."""
+REDRIVE_PLACES_ORDERS_HEADER = "Tradelane-Redrive-Places-Orders"
+"""On a redriven message: ``true`` when the operator asked that a redriven signal may place orders."""
 _PREFIX = subjects.dead_letter("")
 _DEAD_LETTER_HEADERS = frozenset(
     {MESSAGE_ID_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, STEP_HEADER, DELIVERIES_HEADER, STREAM_SEQUENCE_HEADER}
@@ -163,23 +169,35 @@ class Redriven:
     message_id_header: str
 
 
-def redrive_headers(dead_letter: DeadLetter) -> dict[str, str]:
-    """The original message's headers, with a new de-duplication id and a note of the dead letter."""
+def redrive_headers(dead_letter: DeadLetter, *, place_orders: bool = False) -> dict[str, str]:
+    """The original message's headers, with a new de-duplication id, a note of the dead letter, and the trading flag.
+
+    The flag is always written (``false`` unless asked), so a header left from an earlier redrive never carries over.
+    """
     headers = {name: value for name, value in dead_letter.headers.items() if name not in _DEAD_LETTER_HEADERS}
     headers[MESSAGE_ID_HEADER] = f"redrive/{dead_letter.id}/{uuid4()}"
     headers[REDRIVE_HEADER] = str(dead_letter.id)
+    headers[REDRIVE_PLACES_ORDERS_HEADER] = "true" if place_orders else "false"
     return headers
 
 
-async def redrive(js: JetStreamContext, dead_letter_id: int) -> Redriven:
-    """Publish the dead letter's original body on its original subject, then delete the dead letter."""
+def redrive_places_orders(headers: Mapping[str, str] | None) -> bool:
+    """Whether a redriven message's headers say the operator let it place orders."""
+    return (headers or {}).get(REDRIVE_PLACES_ORDERS_HEADER, "").strip().lower() == "true"
+
+
+async def redrive(js: JetStreamContext, dead_letter_id: int, *, place_orders: bool = False) -> Redriven:
+    """Publish the dead letter's original body on its original subject, then delete the dead letter.
+
+    ``place_orders`` lets a redriven signal place orders; off by default.
+    """
     dead_letter = await get_dead_letter(js, dead_letter_id)
     try:
         stream = await js.find_stream_name_by_subject(dead_letter.subject)
     except NotFoundError as error:
         msg = f"dead letter {dead_letter_id} came from {dead_letter.subject!r}, which no stream stores any more"
         raise LookupError(msg) from error
-    headers = redrive_headers(dead_letter)
+    headers = redrive_headers(dead_letter, place_orders=place_orders)
     ack = await js.publish(dead_letter.subject, dead_letter.data, headers=headers, stream=stream, timeout=5.0)
     # NotFound: redriven concurrently by someone else; both copies went out, and handlers are idempotent
     with contextlib.suppress(NotFoundError):

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tradelane.contracts.ceilings import TradingCeilings
+
 
 class Settings(BaseSettings):
     """Connection, delivery and logging settings common to all services."""
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     health_host: str = Field(default="127.0.0.1", description="Where /livez, /readyz, /metrics listen.")
     health_port: int | None = Field(
         default=8080, ge=0, le=65535, description="Port of the health endpoint; 0 picks a free one; unset: off."
+    )
+    trading_ceilings: TradingCeilings = Field(
+        default_factory=TradingCeilings,
+        description="Hard ceilings on the risk limits (JSON object, e.g. '{\"max_order_notional\": 50000}'); "
+        "shared so the gateway refuses what the broker would never enforce.",
     )
     consumer_lag_interval_seconds: float = Field(default=15, gt=0, description="How often lag metrics refresh.")
 

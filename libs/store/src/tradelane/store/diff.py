@@ -35,6 +35,7 @@ IGNORED_FIELDS: frozenset[str] = frozenset(
         "execution_id",
         "causation_id",
         "replay_of",
+        "replay_places_orders",
         "occurred_at",
         "handled_in_ms",
         "input_message_id",

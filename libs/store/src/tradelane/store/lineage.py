@@ -12,7 +12,7 @@ import asyncpg
 from tradelane.contracts import subjects
 
 ExecutionStatus = Literal["running", "completed", "rejected", "failed"]
-StepStatus = Literal["succeeded", "rejected", "failed"]
+StepStatus = Literal["succeeded", "rejected", "failed", "skipped"]
 
 
 @dataclass(frozen=True)

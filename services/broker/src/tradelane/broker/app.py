@@ -24,6 +24,7 @@ from tradelane.runtime.streams import BROKER_CONSUMER
 from tradelane.store.broker import BrokerRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
+from tradelane.store.strategies import StrategyRepository
 
 log = structlog.get_logger(__name__)
 
@@ -117,9 +118,11 @@ def build(settings: BrokerSettings | None = None) -> Service:
             repository,
             venue,
             outbox,
+            StrategyRepository(pool),
             entry_type=settings.broker_entry_order_type,
             entry_tif=settings.broker_entry_tif,
             trade_replays=settings.broker_trade_replays,
+            guards=settings.guards,
         )
         service.resources.push_async_callback(venue.close)
         await engine.start()

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from tradelane.broker.risk import DEFAULT_PRICE_COLLAR, Guardrails
 from tradelane.contracts.trading import TimeInForce, TradingMode, Venue
 from tradelane.runtime.settings import Settings
 
@@ -42,6 +43,13 @@ class BrokerSettings(Settings):
     broker_trade_replays: bool = Field(
         default=False, description="Paper-trade the signals of replayed executions (never on IB)."
     )
+    broker_price_collar: Decimal = Field(
+        default=DEFAULT_PRICE_COLLAR,
+        gt=0,
+        le=1,
+        description="Refuse an order whose limit or stop price lies farther than this fraction from the mark "
+        "(0.05 = 5 %).",
+    )
     broker_snapshot_interval_seconds: float = Field(default=300, gt=0, description="Scheduled portfolio snapshots.")
     broker_housekeeping_seconds: float = Field(
         default=15, gt=0, description="How often DAY orders are expired, the daily loss watched, the outbox flushed."
@@ -58,6 +66,11 @@ class BrokerSettings(Settings):
     broker_cancel_timeout_seconds: float = Field(
         default=5, gt=0, description="How long a cancel waits for IB's confirmation before answering 'pending_cancel'."
     )
+
+    @property
+    def guards(self) -> Guardrails:
+        """The price collar and the hard ceilings (shared with the gateway) the risk engine enforces."""
+        return Guardrails(price_collar=self.broker_price_collar, ceilings=self.trading_ceilings)
 
     def trading_mode_problem(self) -> str | None:
         """Why these settings must not trade (None: they may)."""

@@ -9,6 +9,11 @@ Placing an order group happens in three steps, each safe to repeat:
    sent; only the caller that marked them sends them.
 3. They are sent; the venue reports back events, each applied in its own transaction.
 
+Before any of this, a signal must still be wanted (:meth:`Broker.on_signal`): the strategy is read
+again from the store (deleted, paused or with ``auto_trade`` off: nothing is placed, whatever the
+message says), and a replayed or redriven signal places nothing unless the operator asked for it.
+Such a skip is published as ``SignalSkipped`` and so recorded in the lineage with its reason.
+
 So a redelivered signal finds its group and sends nothing twice, and a crash between 1 and 3
 leaves orders marked unsent (or sent but unacknowledged), which :meth:`Broker.start` reconciles
 with the venue and sends exactly once. Every change writes its events to the outbox in the same
@@ -18,10 +23,10 @@ transaction; they are published after commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
@@ -30,7 +35,7 @@ from tradelane.broker.book import Holding, apply_fill
 from tradelane.broker.orders import EntryType, GroupPlan, plan_for_manual, plan_for_signal
 from tradelane.broker.outbox import Outbox
 from tradelane.broker.reconcile import corrections
-from tradelane.broker.risk import Approval, Exposure, Refusal, assess
+from tradelane.broker.risk import Approval, Exposure, Guardrails, Refusal, assess
 from tradelane.broker.venue import (
     Accepted,
     Cancelled,
@@ -63,17 +68,21 @@ from tradelane.contracts.trading import (
     OrderPlaced,
     OrderRejected,
     OrderRole,
+    OrderSide,
     OrderStatus,
     OrderSubmitted,
     PlaceOrder,
     PositionChanged,
+    SignalSkipped,
     TimeInForce,
     TradingState,
     Venue,
     order_id,
+    signal_order_ref,
     trading_message_id,
 )
 from tradelane.store.broker import BookTransaction, BrokerRepository, OrderRecord
+from tradelane.store.strategies import StoredStrategy
 
 log = structlog.get_logger(__name__)
 
@@ -111,8 +120,49 @@ def _order_event(
     )
 
 
+def working_on_side(working: Sequence[OrderRecord], conid: int, side: OrderSide) -> Decimal:
+    """The quantity the working orders on ``side`` for ``conid`` would still move the position by.
+
+    Entries count whatever their state; a bracket's children only once their entry has filled
+    (``working_since`` set), as until then they close a position that does not exist yet; the members
+    of one OCA group count once, by the largest, since one filling cancels the others.
+    """
+    by_group: dict[str, Decimal] = {}
+    for order in working:
+        ticket = order.ticket
+        if ticket.instrument.conid != conid or ticket.side is not side:
+            continue
+        if ticket.role is not OrderRole.ENTRY and order.working_since is None:
+            continue
+        group = ticket.oca_group or ticket.client_ref
+        by_group[group] = max(by_group.get(group, Decimal(0)), order.remaining)
+    return sum(by_group.values(), Decimal(0))
+
+
 async def _publish_later(tx: BookTransaction, event: OrderEvent | PositionChanged) -> None:
     await tx.enqueue(subjects.subject_for(event), event)
+
+
+class StrategySource(Protocol):
+    """Where the broker reads a strategy as it is stored now (``StrategyRepository``)."""
+
+    async def get(self, strategy_id: UUID) -> StoredStrategy | None: ...
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """A signal delivered again from the dead-letter stream: which dead letter, and whether it may trade."""
+
+    dead_letter_id: str
+    places_orders: bool = False
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why a signal that asked to trade places no order: ``rule`` names it, ``reason`` says it."""
+
+    rule: str
+    reason: str
 
 
 class Broker:
@@ -123,18 +173,22 @@ class Broker:
         repository: BrokerRepository,
         venue: OrderVenue,
         outbox: Outbox,
+        strategies: StrategySource,
         *,
         entry_type: EntryType = "LMT",
         entry_tif: TimeInForce = TimeInForce.DAY,
         trade_replays: bool = False,
+        guards: Guardrails | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._repository = repository
         self._venue = venue
         self._outbox = outbox
+        self._strategies = strategies
         self._entry_type = entry_type
         self._entry_tif = entry_tif
         self._trade_replays = trade_replays
+        self._guards = guards or Guardrails()
         self._clock = clock
         venue.bind(self.apply)
 
@@ -177,27 +231,93 @@ class Broker:
 
     # Signals and manual orders -------------------------------------------------------------
 
-    def skip_reason(self, msg: SignalGenerated) -> str | None:
-        """Why a signal places no order (None: it does)."""
-        if not msg.strategy.auto_trade:
-            return "auto_trade is off for this strategy"
+    @staticmethod
+    def asks_nothing(msg: SignalGenerated) -> str | None:
+        """Why a signal asks for no order at all (None: it asks for one); such a signal is not reported as skipped."""
         if msg.signal.action is Action.HOLD:
             return "the signal is HOLD"
-        if msg.replay_of is not None and not self._trade_replays:
-            return "replays place no orders (TRADELANE_BROKER_TRADE_REPLAYS=true paper-trades them)"
-        if msg.replay_of is not None and self._venue.name is not Venue.PAPER:
-            return "replays never reach a real broker: only the paper venue trades them"
+        if not msg.strategy.auto_trade:
+            return "auto_trade is off for this strategy"
         return None
 
-    async def on_signal(self, msg: SignalGenerated) -> list[OrderRecord]:
-        """Place the bracket a signal asks for (once, however often the signal is delivered)."""
-        reason = self.skip_reason(msg)
-        if reason is not None:
-            log.info("signal_not_traded", reason=reason, action=msg.signal.action.value)
+    def delivery_skip(self, msg: SignalGenerated, redrive: Redrive | None) -> Skip | None:
+        """Why a replayed or redriven signal places no order (None: how it came may trade)."""
+        if msg.replay_of is not None and self._venue.name is not Venue.PAPER:
+            return Skip("replay", "replays never reach a real broker: only the paper venue trades them")
+        if msg.replay_of is not None and not (msg.replay_places_orders or self._trade_replays):
+            return Skip(
+                "replay",
+                "a replay places no orders unless the replay asks for it (place_orders: true) or the broker "
+                "paper-trades every replay (TRADELANE_BROKER_TRADE_REPLAYS=true)",
+            )
+        if redrive is not None and not redrive.places_orders:
+            return Skip(
+                "redrive",
+                f"a redriven signal (dead letter {redrive.dead_letter_id}) places no orders unless the redrive asks "
+                "for it (place_orders: true)",
+            )
+        return None
+
+    async def trading_strategy(self, msg: SignalGenerated) -> StoredStrategy | Skip:
+        """The signal's strategy as stored now, or why it no longer trades (the message's copy is not trusted)."""
+        stored = await self._strategies.get(msg.strategy_id)
+        if stored is None:
+            return Skip("strategy_deleted", f"strategy {msg.strategy_id} no longer exists")
+        definition = stored.definition
+        if not definition.active:
+            return Skip("strategy_inactive", f"strategy {definition.name!r} is paused (active is false)")
+        if not definition.auto_trade:
+            return Skip("auto_trade_off", f"strategy {definition.name!r} has auto_trade off now")
+        if definition.symbol.symbol != msg.signal.symbol.symbol:
+            return Skip(
+                "strategy_symbol_changed",
+                f"strategy {definition.name!r} now trades {definition.symbol.symbol}, not the signal's "
+                f"{msg.signal.symbol.symbol}",
+            )
+        return stored
+
+    async def on_signal(self, msg: SignalGenerated, redrive: Redrive | None = None) -> list[OrderRecord]:
+        """Place the bracket a signal asks for (once, however often the signal is delivered).
+
+        Nothing is placed for a signal that asks for nothing (logged), nor for one the guards skip (logged
+        and published as ``SignalSkipped``). The risk fraction is the stored strategy's, not the message's.
+        """
+        nothing = self.asks_nothing(msg)
+        if nothing is not None:
+            log.info("signal_not_traded", reason=nothing, action=msg.signal.action.value)
+            return []
+        group_ref = signal_order_ref(msg.message_id)
+        if await self._repository.group(group_ref):
+            # decided on an earlier delivery: only send what never went out, whatever changed since
+            await self._send(group_ref)
+            return await self._repository.group(group_ref)
+        outcome = self.delivery_skip(msg, redrive) or await self.trading_strategy(msg)
+        if isinstance(outcome, Skip):
+            await self._record_skip(msg, outcome)
             return []
         signal = msg.signal
-        await self._repository.remember_instrument(signal.symbol, signal.entry, msg.occurred_at)
-        return await self.submit(plan_for_signal(msg, self._entry_type, self._entry_tif))
+        # the instrument is remembered without a price: a mark comes from market data, never from a signal
+        await self._repository.remember_instrument(signal.symbol, None, msg.occurred_at)
+        risk_fraction = outcome.definition.risk.risk_per_trade
+        return await self.submit(plan_for_signal(msg, self._entry_type, self._entry_tif, risk_fraction))
+
+    async def _record_skip(self, msg: SignalGenerated, skip: Skip) -> None:
+        log.warning("signal_skipped", rule=skip.rule, reason=skip.reason, action=msg.signal.action.value)
+        event = SignalSkipped(
+            message_id=trading_message_id(signal_order_ref(msg.message_id), f"skipped/{skip.rule}"),
+            execution_id=msg.execution_id,
+            strategy_id=msg.strategy_id,
+            replay_of=msg.replay_of,
+            replay_places_orders=msg.replay_places_orders,
+            causation_id=msg.message_id,
+            occurred_at=self._clock(),
+            signal_id=msg.message_id,
+            rule=skip.rule,
+            reason=skip.reason,
+        )
+        async with self._repository.transaction() as tx:
+            await tx.enqueue(subjects.subject_for(event), event)
+        await self._outbox.flush()
 
     async def place_manual(self, command: PlaceOrder) -> OrderPlaced:
         """Place a user's order (or bracket); the reply says whether the risk engine let it through."""
@@ -259,7 +379,7 @@ class Broker:
     async def _decide(self, tx: BookTransaction, plan: GroupPlan, now: datetime) -> None:
         risk = await tx.risk()
         exposure = await self._exposure(tx, plan, now)
-        verdict = assess(plan, exposure, risk.limits, risk.state, risk.reason, now)
+        verdict = assess(plan, exposure, risk.limits, risk.state, risk.reason, now, self._guards)
         if isinstance(verdict, Refusal):
             await self._record_refusal(tx, plan, verdict, now)
             return
@@ -339,6 +459,7 @@ class Broker:
         held = positions.get(plan.instrument.conid)
         engaged = {conid for conid, position in positions.items() if position.quantity != 0}
         engaged |= {order.ticket.instrument.conid for order in entries}
+        known = await tx.instrument(plan.instrument.conid)
         return Exposure(
             equity=portfolio.equity,
             daily_pnl=portfolio.daily_pnl,
@@ -346,6 +467,8 @@ class Broker:
             gross_exposure=portfolio.gross_exposure + entry_value,
             engaged=frozenset(engaged),
             duplicate_of=self._duplicate_of(plan, working),
+            mark=known[1] if known is not None else None,
+            pending=plan.side.sign * working_on_side(working, plan.instrument.conid, plan.side),
         )
 
     @staticmethod

@@ -14,11 +14,13 @@ from collections.abc import Callable
 
 import asyncpg
 import structlog
+from faststream.nats.annotations import NatsMessage
 
-from tradelane.broker.engine import Broker
+from tradelane.broker.engine import Broker, Redrive
 from tradelane.broker.venue import VenueUnavailableError
 from tradelane.contracts.events import BarsFetched, SignalGenerated
 from tradelane.contracts.trading import CancelOrder, CancelReply, OrderPlaced, PlaceOrder, manual_order_ref
+from tradelane.runtime.deadletters import REDRIVE_HEADER, redrive_places_orders
 from tradelane.runtime.errors import TransientStepError
 
 log = structlog.get_logger(__name__)
@@ -33,10 +35,13 @@ class BrokerHandlers:
     def __init__(self, broker: Callable[[], Broker]) -> None:
         self._broker = broker
 
-    async def on_signal_generated(self, msg: SignalGenerated) -> None:
-        """Place the order a signal of an auto-trading strategy asks for."""
+    async def on_signal_generated(self, msg: SignalGenerated, message: NatsMessage) -> None:
+        """Place the order a signal of an auto-trading strategy asks for (a redriven one: if the redrive says so)."""
+        headers = message.raw_message.headers or {}
+        redrive_of = headers.get(REDRIVE_HEADER)
+        redrive = None if redrive_of is None else Redrive(redrive_of, redrive_places_orders(headers))
         try:
-            await self._broker().on_signal(msg)
+            await self._broker().on_signal(msg, redrive)
         except VenueUnavailableError as error:
             raise TransientStepError(f"broker venue unavailable: {error}", retry_after=VENUE_RETRY_SECONDS) from error
 

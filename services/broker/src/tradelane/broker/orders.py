@@ -120,8 +120,13 @@ class GroupPlan:
         )
 
 
-def plan_for_signal(msg: SignalGenerated, entry_type: EntryType, entry_tif: TimeInForce) -> GroupPlan:
-    """The bracket a BUY or SELL signal places: entry at the signal's entry, its stop, its first target."""
+def plan_for_signal(
+    msg: SignalGenerated, entry_type: EntryType, entry_tif: TimeInForce, risk_fraction: Decimal | None = None
+) -> GroupPlan:
+    """The bracket a BUY or SELL signal places: entry at the signal's entry, its stop, its first target.
+
+    ``risk_fraction`` is the stored strategy's risk per trade (the broker's reading); None takes the message's.
+    """
     signal = msg.signal
     if signal.action is Action.HOLD or signal.entry is None or signal.stop is None:
         msg_text = f"a {signal.action.value} signal without entry and stop places no order"
@@ -137,7 +142,7 @@ def plan_for_signal(msg: SignalGenerated, entry_type: EntryType, entry_tif: Time
         limit_price=limit,
         take_profit=signal.targets[0] if signal.targets else None,
         stop_loss=signal.stop,
-        risk_fraction=msg.strategy.risk.risk_per_trade,
+        risk_fraction=msg.strategy.risk.risk_per_trade if risk_fraction is None else risk_fraction,
         reference_price=signal.entry,
         execution_id=msg.execution_id,
         strategy_id=msg.strategy_id,

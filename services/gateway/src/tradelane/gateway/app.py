@@ -70,6 +70,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 lineage=LineageRepository(pool),
                 prompts=PromptRepository(pool),
                 llm=LlmRepository(pool),
+                ceilings=settings.trading_ceilings,
             )
             log.info("gateway_started", version=settings.service_version)
             yield

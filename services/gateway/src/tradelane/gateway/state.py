@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from faststream.nats import NatsBroker
 
+from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.runtime.bus import EventBus
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
@@ -26,3 +27,5 @@ class GatewayState:
     lineage: LineageRepository
     prompts: PromptRepository
     llm: LlmRepository
+    ceilings: TradingCeilings = field(default_factory=TradingCeilings)
+    """The hard ceilings on the risk limits (``TRADELANE_TRADING_CEILINGS``, the broker reads the same)."""

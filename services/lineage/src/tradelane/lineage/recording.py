@@ -9,8 +9,9 @@
 - A broker event (``trading.order.*``, ``trading.position.changed``) is a step of the execution
   whose signal caused it (``order_submitted``, ``order_filled``, ``position_changed``...), after
   the signal step; an order the risk engine or the venue refused is a ``rejected`` step with the
-  reason. A manual order has no pipeline run: it is an execution of its own (trigger
-  ``manual_order``), completed at its first event.
+  reason; a signal the broker skipped (``trading.signal.skipped``: a replay, a redrive, a strategy
+  that no longer trades) is a ``skipped`` step with the reason. A manual order has no pipeline
+  run: it is an execution of its own (trigger ``manual_order``), completed at its first event.
 - A dead letter (``deadletter.<subject>``) is recorded as the step ``dead_letter`` with the
   error the giving-up service attached.
 """
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import ExecutionRequested, StepFailed
-from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected
+from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected, SignalSkipped
 from tradelane.runtime.decisions import ERROR_HEADER, describe
 from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
 
@@ -129,8 +130,8 @@ def _trading_record(
     except ValidationError as error:
         return _record(envelope, subject, payload, stream_sequence, step, "failed", describe(error), "running")
     rejected = isinstance(event, OrderRejected)
-    status: StepStatus = "rejected" if rejected else "succeeded"
-    reason = event.reason if isinstance(event, OrderRejected) else None
+    status: StepStatus = "rejected" if rejected else "skipped" if isinstance(event, SignalSkipped) else "succeeded"
+    reason = event.reason if isinstance(event, OrderRejected | SignalSkipped) else None
     if event.strategy_id != MANUAL_STRATEGY_ID:
         return _record(event, subject, payload, stream_sequence, step, status, reason, "running")
     execution_status: ExecutionStatus = "rejected" if rejected else "completed"

@@ -6,17 +6,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tradelane.contracts.events import AnalysisCompleted, SignalGenerated, SignalRejected
+from tradelane.signals.guards import SignalGuards
 from tradelane.signals.rules import Accepted, decide
 
 
 class SignalMaker:
-    """Applies the signal rules with a clock (injected so tests can fix the time)."""
+    """Applies the signal rules with their guardrails and a clock (injected so tests can fix the time)."""
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        guards: SignalGuards | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._guards = guards or SignalGuards()
         self._clock = clock
 
     async def on_analysis_completed(self, msg: AnalysisCompleted) -> SignalGenerated | SignalRejected:
-        decision = decide(msg.analysis, msg.snapshot, msg.strategy.risk, self._clock())
+        decision = decide(msg.analysis, msg.snapshot, msg.strategy.risk, self._clock(), self._guards)
         if isinstance(decision, Accepted):
             return msg.follow(SignalGenerated, strategy=msg.strategy, signal=decision.signal, analysis=msg.analysis)
         return msg.follow(

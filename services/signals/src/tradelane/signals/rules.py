@@ -5,10 +5,14 @@ The rules, in the order they apply:
 
 1. Action: a bullish analysis is BUY, bearish SELL, neutral HOLD; a confidence below
    ``risk.min_confidence`` is HOLD too. A HOLD is accepted at once, with no prices.
+1a. Usable numbers (:mod:`tradelane.signals.guards`): the last close and every suggested price
+   must be finite (``price_not_finite``) and above 0 (``price_not_positive``).
 2. Entry: ``analysis.suggested_entry``, else ``snapshot.last_close``, on the symbol's tick grid
    (nearest tick, never below one tick).
 3. ATR: the first ``atr_*`` value in ``snapshot.latest`` that is positive, else Wilder's ATR(14)
    over ``snapshot.recent_bars``; without either the candidate is rejected as ``atr_unavailable``.
+3a. Entry collar: an entry farther from the last close than ``min(k x ATR, fraction x last close)``
+   is rejected as ``entry_collar`` (:class:`~tradelane.signals.guards.SignalGuards`).
 4. Stop: ``analysis.suggested_stop`` when it is on the loss side of the entry and no farther than
    ``3 x risk.stop_atr_multiple`` ATRs; else the entry minus (BUY) or plus (SELL)
    ``risk.stop_atr_multiple`` ATRs. Rounded to the tick away from the entry, so the risk is never
@@ -19,10 +23,12 @@ The rules, in the order they apply:
    (BUY) or minus (SELL) ``r`` times the risk for each ``r`` in ``risk.target_r_multiples``,
    rounded away from the entry so each is at least its multiple. A target that is not above the
    entry (BUY) or not between 0 and the entry (SELL) is rejected as ``target_wrong_side``.
+5a. Price band: a stop or target farther from the last close than the band is rejected as ``price_band``.
 6. Reward: the first target's R (its distance from the entry over the risk) below
    ``risk.min_risk_reward`` is rejected as ``min_risk_reward``; its distance as a fraction of the
    entry below ``risk.min_profit_margin`` as ``min_profit_margin``.
-7. Sizing and expiry: ``suggested_quantity = floor(account_size x risk_per_trade / |entry - stop|)``;
+7. Sizing and expiry: ``suggested_quantity = floor(account_size x risk_per_trade / |entry - stop|)``,
+   with ``account_size`` counted as at most ``guards.max_account_size``;
    ``expires_at = now + signal_ttl_hours``; ``risk_reward`` and ``target_r_multiples`` are the
    targets' R, rounded down to 0.01; ``reasons`` are the analysis's key factors followed by
    notes on how the rules decided; ``model`` is the analysis's.
@@ -33,6 +39,7 @@ A rejection carries the candidate signal as far as it was built, and a reason wi
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +48,14 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Dec
 from tradelane.contracts.events import Action, Analysis, Signal
 from tradelane.contracts.market import Bar, MarketSnapshot
 from tradelane.contracts.strategy import RiskLimits
+from tradelane.signals.guards import (
+    ENTRY_COLLAR,
+    PRICE_BAND,
+    SignalGuards,
+    outside_entry_collar,
+    outside_price_band,
+    unusable_numbers,
+)
 
 ATR_PERIOD = 14
 SUGGESTED_STOP_LIMIT = 3
@@ -64,7 +79,13 @@ class Rejected:
     candidate: Signal
 
 
-def decide(analysis: Analysis, snapshot: MarketSnapshot, risk: RiskLimits, now: datetime) -> Accepted | Rejected:
+def decide(  # noqa: PLR0911 - one return per rule reads as the list of rules above
+    analysis: Analysis,
+    snapshot: MarketSnapshot,
+    risk: RiskLimits,
+    now: datetime,
+    guards: SignalGuards = SignalGuards(),  # noqa: B008 - frozen dataclass: one shared default is safe
+) -> Accepted | Rejected:
     """Apply the rules above to one analysis of one snapshot."""
     hold = Signal(
         action=Action.HOLD,
@@ -82,12 +103,19 @@ def decide(analysis: Analysis, snapshot: MarketSnapshot, risk: RiskLimits, now: 
         return Accepted(_noted(hold, note))
 
     buy = action == Action.BUY
+    unusable = unusable_numbers(analysis, snapshot.last_close)
+    if unusable is not None:
+        return Rejected(*unusable, hold.model_copy(update={"action": action}))
     tick = _decimal(snapshot.symbol.min_tick)
+    close = _decimal(snapshot.last_close)
     entry = max(_on_tick(_decimal(analysis.suggested_entry or snapshot.last_close), tick, ROUND_HALF_EVEN), tick)
     candidate = hold.model_copy(update={"action": action, "entry": entry})
     atr, atr_source = _atr(snapshot)
     if atr is None:
         return Rejected("atr_unavailable", atr_source, candidate)
+    collar = outside_entry_collar(entry, close, atr, guards)
+    if collar is not None:
+        return Rejected(ENTRY_COLLAR, collar, candidate)
 
     loss_side, profit_side = (ROUND_FLOOR, ROUND_CEILING) if buy else (ROUND_CEILING, ROUND_FLOOR)
     stop, stop_note = _stop(analysis.suggested_stop, entry, atr, risk.stop_atr_multiple, buy, tick, loss_side)
@@ -97,20 +125,30 @@ def decide(analysis: Analysis, snapshot: MarketSnapshot, risk: RiskLimits, now: 
     )
     plan = _Plan(action, entry, stop, targets)
     multiples = tuple(plan.r_multiple(target) for target in targets)
+    account = min(risk.account_size, guards.max_account_size)
+    sizing_note = (
+        ()
+        if account == risk.account_size
+        else (f"sized from the account size ceiling {account}, not the strategy's {risk.account_size}",)
+    )
     candidate = candidate.model_copy(
         update={
             "stop": stop,
             "targets": targets,
             "target_r_multiples": multiples,
             "risk_reward": multiples[0],
-            "suggested_quantity": _quantity(risk, stop_risk),
-            "reasons": (*candidate.reasons, stop_note, target_note),
+            "suggested_quantity": _quantity(account, risk.risk_per_trade, stop_risk),
+            "reasons": (*candidate.reasons, stop_note, target_note, *sizing_note),
         }
     )
-    for rule, check in CHECKS:
-        reason = check(plan, risk)
-        if reason is not None:
-            return Rejected(rule, reason, candidate)
+    band = outside_price_band(stop, targets, close, atr, guards)
+    failure = (
+        _first_failure(SIDE_CHECKS, plan, risk)
+        or (None if band is None else (PRICE_BAND, band))
+        or _first_failure(REWARD_CHECKS, plan, risk)
+    )
+    if failure is not None:
+        return Rejected(*failure, candidate)
     return Accepted(candidate)
 
 
@@ -172,13 +210,26 @@ def _enough_margin(plan: _Plan, limits: RiskLimits) -> str | None:
     )
 
 
-CHECKS: tuple[tuple[str, Callable[[_Plan, RiskLimits], str | None]], ...] = (
+Check = tuple[str, Callable[[_Plan, RiskLimits], str | None]]
+SIDE_CHECKS: tuple[Check, ...] = (
     ("stop_wrong_side", _stop_on_loss_side),
     ("target_wrong_side", _targets_on_profit_side),
+)
+REWARD_CHECKS: tuple[Check, ...] = (
     ("min_risk_reward", _enough_reward),
     ("min_profit_margin", _enough_margin),
 )
-"""The rejection rules, in the order they are checked; each returns the reason it fails, or None."""
+CHECKS: tuple[Check, ...] = (*SIDE_CHECKS, *REWARD_CHECKS)
+"""The rejection rules on a priced plan, in the order they are checked (the price band between the two groups);
+each returns the reason it fails, or None."""
+
+
+def _first_failure(checks: Sequence[Check], plan: _Plan, risk: RiskLimits) -> tuple[str, str] | None:
+    for rule, check in checks:
+        reason = check(plan, risk)
+        if reason is not None:
+            return rule, reason
+    return None
 
 
 def _stop(
@@ -226,10 +277,10 @@ def _targets(
 def _atr(snapshot: MarketSnapshot) -> tuple[Decimal | None, str]:
     """The ATR and where it came from, or None and why there is none."""
     for key, value in snapshot.latest.items():
-        if key.startswith("atr_") and value is not None and value > 0:
+        if key.startswith("atr_") and value is not None and math.isfinite(value) and value > 0:
             return _decimal(value), key
     atr = wilder_atr(snapshot.recent_bars, ATR_PERIOD)
-    if atr is not None and atr > 0:
+    if atr is not None and atr.is_finite() and atr > 0:
         return atr, f"Wilder ATR({ATR_PERIOD}) of the recent bars"
     bars = len(snapshot.recent_bars)
     why = "are flat" if atr is not None else f"are too few for ATR({ATR_PERIOD}), which needs {ATR_PERIOD + 1}"
@@ -258,10 +309,10 @@ def wilder_atr(bars: Sequence[Bar], period: int = ATR_PERIOD) -> Decimal | None:
     return atr
 
 
-def _quantity(risk: RiskLimits, stop_risk: Decimal) -> int | None:
+def _quantity(account_size: Decimal, risk_per_trade: Decimal, stop_risk: Decimal) -> int | None:
     if stop_risk <= 0:
         return None
-    return int((risk.account_size * risk.risk_per_trade / stop_risk).to_integral_value(rounding=ROUND_FLOOR))
+    return int((account_size * risk_per_trade / stop_risk).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def _noted(signal: Signal, note: str) -> Signal:
@@ -278,8 +329,9 @@ def _on_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:
     return ((value / tick).to_integral_value(rounding=rounding) * tick).quantize(tick)
 
 
-def _round(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN).normalize()
+def _round(value: Decimal) -> str:
+    """Four decimals at most, in plain notation (``6000``, never ``6E+3``)."""
+    return f"{value.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN).normalize():f}"
 
 
 def _listed(values: Sequence[Decimal]) -> str:

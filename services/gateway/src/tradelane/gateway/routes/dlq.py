@@ -137,10 +137,20 @@ async def get_one(dead_letter_id: DeadLetterId, state: State) -> DeadLetterDetai
     summary="Redrive a dead letter",
     responses={**NOT_FOUND, status.HTTP_409_CONFLICT: {"model": ErrorOut}},
 )
-async def redrive_one(dead_letter_id: DeadLetterId, state: State) -> RedrivenOut:
-    """Publish the original message on its subject again (with a new de-duplication id), then delete the dead letter."""
+async def redrive_one(
+    dead_letter_id: DeadLetterId,
+    state: State,
+    place_orders: Annotated[
+        bool,
+        Query(description="Let a redriven signal place orders; off by default (a signal that waited here is stale)."),
+    ] = False,
+) -> RedrivenOut:
+    """Publish the original message on its subject again (with a new de-duplication id), then delete the dead letter.
+
+    A redriven signal places no order unless ``place_orders`` is true; ``redrive-all`` never lets one trade.
+    """
     try:
-        return RedrivenOut.of(await redrive(_jetstream(state), dead_letter_id))
+        return RedrivenOut.of(await redrive(_jetstream(state), dead_letter_id, place_orders=place_orders))
     except DeadLetterNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     except LookupError as error:

@@ -38,6 +38,11 @@ class ReplayRequest(BaseModel):
     prompt_version: int | None = Field(default=None, ge=1, description="Analyse with this prompt template version.")
     model: str | None = Field(default=None, min_length=1, description="Analyse with this model.")
     cache: bool | None = Field(default=None, description="Reuse cached LLM answers (true) or not (false).")
+    place_orders: bool = Field(
+        default=False,
+        description="Let the replay's signal place orders (paper venue only, and only while its strategy still "
+        "trades). Off by default: a replay only shows what would have happened.",
+    )
 
 
 class ReplayAccepted(BaseModel):
@@ -68,11 +73,14 @@ async def replay_execution(execution_id: UUID, state: State, request: ReplayRequ
     """Fetch the exact message the step consumed from JetStream and republish it as a new execution.
 
     The new execution carries ``replay_of``, the overrides are applied to ``strategy.analysis``,
-    and the downstream services run as usual. Replays never place live orders. Compare the two
+    and the downstream services run as usual. Replays never place live orders, and paper orders only
+    with ``place_orders``. Compare the two
     runs with ``GET /api/executions/{execution_id}/diff/{new execution_id}``.
     """
     asked = request or ReplayRequest()
-    overrides = ReplayOverrides(prompt_version=asked.prompt_version, model=asked.model, cache=asked.cache)
+    overrides = ReplayOverrides(
+        prompt_version=asked.prompt_version, model=asked.model, cache=asked.cache, place_orders=asked.place_orders
+    )
     try:
         check_overrides(asked.from_step, overrides)
     except NotReplayableError as error:

@@ -1,7 +1,9 @@
 """``/api/risk``: the trading state (with the kill switch), the limits, and how much of them is used.
 
 The state and limits live in the book, which the broker reads before every order, so a halt
-takes effect at once, even while the broker is down.
+takes effect at once, even while the broker is down. The limits cannot go above the hard
+ceilings the operator set (``TRADELANE_TRADING_CEILINGS``): such a PUT is a 422 naming the
+ceiling, and the broker enforces the ceilings whatever the book holds.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, HTTPException
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
+from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits, TradingState
 from tradelane.gateway.book import Book
@@ -51,6 +55,10 @@ class RiskOut(BaseModel):
     changed_by: str = Field(description="'api' for a person, 'risk-engine' when the broker halted by itself.")
     changed_at: datetime
     limits: TradingLimits
+    ceilings: TradingCeilings = Field(
+        description="Hard ceilings from the operator's settings: the limits cannot go above them through the API, "
+        "and the broker never enforces more than them."
+    )
     usage: RiskUsage
 
 
@@ -81,7 +89,7 @@ class ResumeIn(BaseModel):
     reason: str = Field(default="resumed through the API", min_length=1, max_length=500)
 
 
-async def _risk_out(book: BrokerRepository, risk: RiskRecord) -> RiskOut:
+async def _risk_out(book: BrokerRepository, risk: RiskRecord, ceilings: TradingCeilings) -> RiskOut:
     now = utc_now()
     portfolio = await book.portfolio(now.replace(hour=0, minute=0, second=0, microsecond=0))
     positions = await book.positions(open_only=True)
@@ -92,6 +100,7 @@ async def _risk_out(book: BrokerRepository, risk: RiskRecord) -> RiskOut:
         changed_by=risk.changed_by,
         changed_at=risk.changed_at,
         limits=limits,
+        ceilings=ceilings,
         usage=RiskUsage(
             equity=portfolio.equity if portfolio else None,
             daily_pnl=portfolio.daily_pnl if portfolio else None,
@@ -108,14 +117,30 @@ async def _risk_out(book: BrokerRepository, risk: RiskRecord) -> RiskOut:
 
 
 @router.get("", summary="Trading state, limits and their use")
-async def get_risk(book: Book) -> RiskOut:
-    return await _risk_out(book, await book.risk())
+async def get_risk(book: Book, state: State) -> RiskOut:
+    return await _risk_out(book, await book.risk(), state.ceilings)
 
 
 @router.put("/limits", summary="Replace the risk limits")
-async def put_limits(limits: TradingLimits, book: Book) -> RiskOut:
-    """The broker checks every later order against these; orders already working stay."""
-    return await _risk_out(book, await book.set_limits(limits, API_USER))
+async def put_limits(limits: TradingLimits, book: Book, state: State) -> RiskOut:
+    """The broker checks every later order against these; orders already working stay.
+
+    A limit above its hard ceiling is a 422 at that field naming the ceiling; nothing is stored then.
+    """
+    violations = state.ceilings.violations(limits)
+    if violations:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", violation.field),
+                    "msg": violation.describe(),
+                    "input": str(violation.value),
+                }
+                for violation in violations
+            ]
+        )
+    return await _risk_out(book, await book.set_limits(limits, API_USER), state.ceilings)
 
 
 @router.post("/halt", summary="Halt trading (kill switch)")
@@ -143,12 +168,13 @@ async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> Hal
                     order_id=order.id, client_ref=order.client_ref, outcome=reply.outcome, reason=reply.reason
                 )
             )
-    out = await _risk_out(book, risk)
+    out = await _risk_out(book, risk, state.ceilings)
     return HaltOut(**out.model_dump(), cancels=cancels)
 
 
 @router.post("/resume", summary="Resume trading")
-async def resume(book: Book, body: Annotated[ResumeIn | None, Body()] = None) -> RiskOut:
+async def resume(book: Book, state: State, body: Annotated[ResumeIn | None, Body()] = None) -> RiskOut:
     """Back to ACTIVE (or REDUCING); the daily loss rule still refuses new exposure while the limit is reached."""
     request = body or ResumeIn()
-    return await _risk_out(book, await book.set_trading_state(request.state, request.reason, API_USER))
+    risk = await book.set_trading_state(request.state, request.reason, API_USER)
+    return await _risk_out(book, risk, state.ceilings)
