@@ -1,7 +1,14 @@
-"""Render a template's text with a context, in the sandbox; errors name the template line."""
+"""Render a template's text with a context, in the sandbox and within limits; errors name the template line.
+
+:func:`render` (and :func:`render_async`, for event loops) runs the render in a separate
+process (:mod:`tradelane.prompts.isolation`) so that no template can hold the caller's CPU,
+memory or event loop, whatever it does. Inside that process :func:`render_here` streams the
+output through ``generate()``, counting characters and checking the deadline as it goes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -10,34 +17,82 @@ from jinja2 import TemplateError as JinjaTemplateError
 from jinja2 import TemplateSyntaxError
 
 from tradelane.prompts.environment import ENVIRONMENT
+from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
+from tradelane.prompts.isolation import run_isolated
+from tradelane.prompts.limits import Budget, RenderLimits, activate, deactivate
+
+__all__ = [
+    "MAX_TEMPLATE_CHARS",
+    "RenderLimits",
+    "TemplateLimitError",
+    "TemplateRenderError",
+    "render",
+    "render_async",
+    "render_here",
+]
 
 MAX_TEMPLATE_CHARS = 50_000
 TEMPLATE_FILENAME = "<template>"
 """The file name Jinja2 gives templates built from a string; traceback frames with it are template lines."""
+DEFAULT_LIMITS = RenderLimits()
 
 
-class TemplateRenderError(ValueError):
-    """A template could not be rendered; ``line`` is the template line at fault, when known."""
+def render(text: str, context: Mapping[str, Any], limits: RenderLimits = DEFAULT_LIMITS) -> str:
+    """``text`` rendered with ``context`` in a separate process, within ``limits``.
 
-    def __init__(self, message: str, line: int | None = None) -> None:
-        where = f"line {line}: " if line is not None else ""
-        super().__init__(f"{where}{message}")
-        self.message = message
-        self.line = line
+    Blocks the calling thread for at most about ``limits.timeout_seconds``; raises
+    :class:`TemplateRenderError` naming the line at fault, or :class:`TemplateLimitError`
+    naming the limit exceeded.
+    """
+    return run_isolated(text, context, limits)
 
 
-def render(text: str, context: Mapping[str, Any]) -> str:
-    """``text`` rendered with ``context``; raises :class:`TemplateRenderError` naming the line at fault."""
+async def render_async(text: str, context: Mapping[str, Any], limits: RenderLimits = DEFAULT_LIMITS) -> str:
+    """:func:`render` from a worker thread, so that the event loop keeps serving while it runs."""
+    return await asyncio.to_thread(render, text, context, limits)
+
+
+def render_here(text: str, context: Mapping[str, Any], limits: RenderLimits = DEFAULT_LIMITS) -> str:
+    """``text`` rendered in this process with the cooperative limits only (what the render process runs).
+
+    The checks end the named attacks quickly, but a single long operation inside a filter or a
+    loop without calls is only stopped by the process limits; use :func:`render` for user input.
+    """
+    budget = Budget(limits)
+    token = activate(budget)
+    try:
+        return _render(text, context, budget)
+    finally:
+        deactivate(token)
+
+
+def _render(text: str, context: Mapping[str, Any], budget: Budget) -> str:
     try:
         template = ENVIRONMENT.from_string(text)
     except TemplateSyntaxError as error:
         raise TemplateRenderError(f"syntax error: {error.message}", error.lineno) from error
+    except (RecursionError, MemoryError) as error:
+        raise _resource_error(error, None) from error
+    chunks = []
     try:
-        return template.render(context)
+        for chunk in template.generate(context):
+            budget.count_output(len(chunk))
+            chunks.append(chunk)
+    except TemplateLimitError as error:
+        raise TemplateLimitError(error.message, template_line(error.__traceback__)) from None
     except JinjaTemplateError as error:
         raise TemplateRenderError(str(error.message or error), template_line(error.__traceback__)) from error
-    except (TypeError, ValueError, ArithmeticError, LookupError) as error:
+    except (RecursionError, MemoryError) as error:
+        raise _resource_error(error, template_line(error.__traceback__)) from error
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as error:
         raise TemplateRenderError(f"{type(error).__name__}: {error}", template_line(error.__traceback__)) from error
+    return "".join(chunks)
+
+
+def _resource_error(error: RecursionError | MemoryError, line: int | None) -> TemplateLimitError:
+    if isinstance(error, RecursionError):
+        return TemplateLimitError("the template recurses too deeply (a macro or loop that calls itself)", line)
+    return TemplateLimitError("the template needs more memory than the render memory limit", line)
 
 
 def template_line(traceback: TracebackType | None) -> int | None:

@@ -1,0 +1,77 @@
+"""Run one render in a separate, killable process with a memory cap and a deadline.
+
+Why a process and not only a thread: Jinja2's sandbox still lets a template start single C
+operations of unbounded cost - ``'%0999999999d' % 1``, ``'{:999999999}'.format(1)``,
+``'x' | center(10 ** 9)``, ``[1] | batch(10 ** 9, 0)``, a loop over ``bars`` nested six deep
+with nothing in it... Such an operation never returns to the sandbox's checks, and a C one
+does not even release the GIL, so in a thread it would stall the event loop too; and a
+thread cannot be stopped. The sandbox's cooperative checks (:mod:`tradelane.prompts.limits`)
+end the common attacks at once with a clear message; the process is what bounds the rest:
+
+- its address space is capped at its size after start-up plus ``max_memory_bytes``
+  (``RLIMIT_AS``), so a huge allocation fails with ``MemoryError`` inside it;
+- it is killed once its start-up allowance, ``timeout_seconds`` and a short grace (for it to
+  report its own deadline error) have passed, and ``RLIMIT_CPU`` stops it even if its parent
+  cannot;
+- it answers with plain JSON that the parent reads (never unpickled).
+
+Each render starts a fresh interpreter (``python -m tradelane.prompts.worker``, which imports
+only Jinja2 and this package's light modules; about 0.1-0.2 s). A fork of the service would
+be faster but unsafe in a multi-threaded process, and ``multiprocessing``'s forkserver
+re-imports the service's main module in every child.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
+from tradelane.prompts.limits import RenderLimits
+
+KILL_GRACE_SECONDS = 1.0
+"""How long past its deadline the process may take to report its own limit error before it is killed."""
+START_SECONDS = 5.0
+"""How long the process may take to start (import Jinja2) on a busy machine before its deadline begins."""
+WORKER = (sys.executable, "-m", "tradelane.prompts.worker")
+
+
+def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
+    """``text`` rendered with ``context`` by a fresh worker process; its result, or its error re-raised here."""
+    request = pickle.dumps({"text": text, "context": dict(context), "limits": limits})
+    wait = START_SECONDS + limits.timeout_seconds + KILL_GRACE_SECONDS
+    pipe = subprocess.PIPE
+    with subprocess.Popen(WORKER, stdin=pipe, stdout=pipe, stderr=pipe) as worker:  # noqa: S603 - our module, no shell
+        try:
+            reply, errors = worker.communicate(request, timeout=wait)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.communicate()
+            msg = f"rendering took longer than {limits.timeout_text()} (the render time limit); make the loops shorter"
+            raise TemplateLimitError(msg) from None
+    if worker.returncode != 0 or not reply:
+        raise _stopped(worker.returncode, limits, errors)
+    return _result(json.loads(reply))
+
+
+def _stopped(returncode: int, limits: RenderLimits, errors: bytes) -> TemplateLimitError:
+    if b"MemoryError" in errors:
+        return TemplateLimitError("the template needs more memory than the render memory limit")
+    memory = f"{limits.max_memory_bytes // (1024 * 1024)} MiB"
+    msg = (
+        f"the render process was stopped (exit code {returncode}) before it finished; the template needs more "
+        f"than {limits.timeout_text()} of CPU or {memory} of memory (the render limits)"
+    )
+    return TemplateLimitError(msg)
+
+
+def _result(outcome: Mapping[str, Any]) -> str:
+    if "text" in outcome:
+        return str(outcome["text"])
+    line = outcome.get("line")
+    error_type = TemplateLimitError if outcome.get("limit") else TemplateRenderError
+    raise error_type(str(outcome["error"]), line if isinstance(line, int) else None)

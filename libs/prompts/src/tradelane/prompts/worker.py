@@ -1,0 +1,54 @@
+"""The render process: ``python -m tradelane.prompts.worker`` (started by :mod:`tradelane.prompts.isolation`).
+
+It reads one pickled request (template text, context, limits) from stdin, caps its own
+address space and CPU time, renders with :func:`~tradelane.prompts.rendering.render_here`,
+and writes the outcome to stdout as one JSON object: ``{"text": ...}`` or
+``{"error": ..., "line": ..., "limit": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import resource
+import sys
+from typing import Any
+
+from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
+from tradelane.prompts.isolation import KILL_GRACE_SECONDS
+from tradelane.prompts.limits import RenderLimits
+from tradelane.prompts.rendering import render_here
+
+MEMORY_ERROR = "the template needs more memory than the render memory limit"
+
+
+def main() -> None:
+    request = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
+    text: str = request["text"]
+    context: dict[str, Any] = request["context"]
+    limits: RenderLimits = request["limits"]
+    cap_resources(limits)
+    try:
+        outcome: dict[str, Any] = {"text": render_here(text, context, limits)}
+    except TemplateRenderError as error:
+        outcome = {"error": error.message, "line": error.line, "limit": isinstance(error, TemplateLimitError)}
+    except MemoryError:
+        outcome = {"error": MEMORY_ERROR, "line": None, "limit": True}
+    sys.stdout.buffer.write(json.dumps(outcome).encode())
+    sys.stdout.buffer.flush()
+
+
+def cap_resources(limits: RenderLimits) -> None:
+    """Cap this process's address space at its current size plus the memory limit, and its CPU time."""
+    with open("/proc/self/statm") as statm:  # noqa: PTH123 - one read of a proc file
+        size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    memory = size + limits.max_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = math.ceil(limits.timeout_seconds + KILL_GRACE_SECONDS)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+
+if __name__ == "__main__":
+    main()
