@@ -9,10 +9,12 @@ import pytest
 from tradelane.prompts.context import sample_context
 from tradelane.prompts.limits import MAX_INT_BITS, Budget, RenderLimits
 from tradelane.prompts.rendering import TemplateLimitError, TemplateRenderError, render, render_async
-from tradelane.prompts.validation import validate
+from tradelane.prompts.validation import NESTED_TOO_DEEPLY, validate, variables_used
 
 SHORT = RenderLimits(timeout_seconds=0.5)
 """A short deadline keeps the tests that run into it quick."""
+
+NESTED_LOOPS = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -46,12 +48,13 @@ def test_list_repetition_beyond_the_output_limit_is_refused() -> None:
 
 
 def test_doubling_a_string_in_a_loop_stops_at_the_output_limit() -> None:
-    error = _refused("{% set ns = namespace(s='xx') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}")
+    doubling = "{% set ns = namespace(s='xx') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}"
+    error = _refused(doubling)
     assert "the joined string or list would have" in error.message
 
 
 def test_nested_loops_stop_at_the_deadline() -> None:
-    error = _refused("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}")
+    error = _refused(NESTED_LOOPS)
     assert "took longer than 0.5 s (the render time limit)" in error.message
 
 
@@ -130,7 +133,7 @@ async def test_an_async_render_leaves_the_event_loop_free() -> None:
     ticker = asyncio.create_task(tick())
     try:
         with pytest.raises(TemplateLimitError, match="took longer than"):
-            await render_async("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", {}, SHORT)
+            await render_async(NESTED_LOOPS, {}, SHORT)
     finally:
         ticker.cancel()
     assert ticks >= 10
@@ -149,3 +152,9 @@ def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="must be positive"):
         RenderLimits(timeout_seconds=0)
 
+
+def test_an_expression_nested_too_deeply_is_a_syntax_problem() -> None:
+    text = "{{ " + "(" * 20_000 + "1" + ")" * 20_000 + " }}"
+    [problem] = validate(text)
+    assert (problem.kind, problem.message) == ("syntax", NESTED_TOO_DEEPLY)
+    assert variables_used(text) == []

@@ -49,6 +49,9 @@ class RenderLimits:
         return f"{self.timeout_seconds:g} s"
 
 
+DEFAULT_LIMITS = RenderLimits()
+
+
 class Budget:
     """One render's deadline and output count; raises :class:`TemplateLimitError` once either is spent."""
 

@@ -19,9 +19,10 @@ from jinja2 import TemplateSyntaxError
 from tradelane.prompts.environment import ENVIRONMENT
 from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
 from tradelane.prompts.isolation import run_isolated
-from tradelane.prompts.limits import Budget, RenderLimits, activate, deactivate
+from tradelane.prompts.limits import DEFAULT_LIMITS, Budget, RenderLimits, activate, deactivate
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "MAX_TEMPLATE_CHARS",
     "RenderLimits",
     "TemplateLimitError",
@@ -34,7 +35,6 @@ __all__ = [
 MAX_TEMPLATE_CHARS = 50_000
 TEMPLATE_FILENAME = "<template>"
 """The file name Jinja2 gives templates built from a string; traceback frames with it are template lines."""
-DEFAULT_LIMITS = RenderLimits()
 
 
 def render(text: str, context: Mapping[str, Any], limits: RenderLimits = DEFAULT_LIMITS) -> str:

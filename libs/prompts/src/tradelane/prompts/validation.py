@@ -32,6 +32,8 @@ from tradelane.prompts.rendering import (
 )
 from tradelane.prompts.variables import VARIABLE_NAMES
 
+NESTED_TOO_DEEPLY = "syntax error: expressions or blocks are nested too deeply; split them up"
+
 ProblemKind = Literal["empty", "too_long", "syntax", "undefined_variable", "render", "limit"]
 
 
@@ -66,12 +68,19 @@ def validate(
         message = f"the template has {len(text)} characters; at most {MAX_TEMPLATE_CHARS}"
         return [TemplateProblem("too_long", message)]
     try:
-        tree = ENVIRONMENT.parse(text)
+        undefined = _undefined_variables(ENVIRONMENT.parse(text))
     except TemplateSyntaxError as error:
         return [TemplateProblem("syntax", f"syntax error: {error.message}", error.lineno)]
-    undefined = _undefined_variables(tree)
+    except RecursionError:
+        return [TemplateProblem("syntax", NESTED_TOO_DEEPLY)]
     if undefined:
         return undefined
+    return _trial_render(text, template_type, language, limits)
+
+
+def _trial_render(
+    text: str, template_type: TemplateType, language: Language, limits: RenderLimits
+) -> list[TemplateProblem]:
     try:
         render(text, sample_context(template_type, language), limits)
     except TemplateLimitError as error:
@@ -84,10 +93,9 @@ def validate(
 def variables_used(text: str) -> list[str]:
     """The catalogue variables ``text`` reads, sorted (empty when it does not parse)."""
     try:
-        tree = ENVIRONMENT.parse(text)
-    except TemplateSyntaxError:
+        return sorted(meta.find_undeclared_variables(ENVIRONMENT.parse(text)) & VARIABLE_NAMES)
+    except (TemplateSyntaxError, RecursionError):
         return []
-    return sorted(meta.find_undeclared_variables(tree) & VARIABLE_NAMES)
 
 
 def _undefined_variables(tree: nodes.Template) -> list[TemplateProblem]:

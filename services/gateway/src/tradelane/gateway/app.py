@@ -28,6 +28,7 @@ from tradelane.gateway.routes import (
     ui,
 )
 from tradelane.gateway.state import GatewayState
+from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.streams import provision
@@ -69,6 +70,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 lineage=LineageRepository(pool),
                 prompts=PromptRepository(pool),
                 llm=LlmRepository(pool),
+                render_limits=RenderLimits(
+                    timeout_seconds=settings.prompt_render_timeout_seconds,
+                    max_output_chars=settings.prompt_max_output_chars,
+                    max_memory_bytes=settings.prompt_render_memory_mb * 1024 * 1024,
+                ),
             )
             log.info("gateway_started", version=settings.service_version)
             yield

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from faststream.nats import NatsBroker
 
+from tradelane.prompts.limits import DEFAULT_LIMITS, RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
@@ -26,3 +27,5 @@ class GatewayState:
     lineage: LineageRepository
     prompts: PromptRepository
     llm: LlmRepository
+    render_limits: RenderLimits = DEFAULT_LIMITS
+    """Limits of every prompt template render (validate, render, create and update)."""
