@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tradelane.prompts.context import sample_context
+from tradelane.prompts.isolation import worker_environment
 from tradelane.prompts.limits import MAX_INT_BITS, Budget, RenderLimits
 from tradelane.prompts.rendering import TemplateLimitError, TemplateRenderError, render, render_async
 from tradelane.prompts.validation import NESTED_TOO_DEEPLY, validate, variables_used
@@ -113,6 +114,18 @@ def test_ordinary_arithmetic_and_formatting_still_work() -> None:
 def test_a_range_keeps_its_length_and_loop_variables() -> None:
     text = "{% for i in range(1, 7, 2) %}{{ i }}/{{ loop.length }} {% endfor %}{{ range(5)[-1] }} {{ 3 in range(5) }}"
     assert render(text, {}) == "1/3 3/3 5/3 4 True"
+
+
+def test_a_slice_of_a_range_still_checks_the_deadline() -> None:
+    text = "{% for i in range(99999)[1:] %}{% for j in range(99999)[::1] %}{% endfor %}{% endfor %}"
+    assert "took longer than" in _refused(text).message
+    assert render("{{ range(10)[2:8:2] | list }}", {}) == "[2, 4, 6]"
+
+
+def test_the_render_process_does_not_inherit_the_services_settings() -> None:
+    """A template that escaped the sandbox would find no database URL or API key in its process."""
+    environ = {"PATH": "/usr/bin", "TRADELANE_LLM_API_KEY": "sk-planted", "TRADELANE_DATABASE_URL": "postgresql://x"}
+    assert worker_environment(environ) == {"PATH": "/usr/bin"}
 
 
 def test_validation_reports_a_limit_problem() -> None:

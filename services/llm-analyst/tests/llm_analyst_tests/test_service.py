@@ -169,12 +169,12 @@ async def test_a_call_slower_than_the_ack_wait_is_kept_in_progress_not_redeliver
 
 
 async def test_a_template_beyond_the_render_limits_fails_the_step_and_is_dead_lettered(
+    prompts: PromptRepository,
     start_service: StartService,
     make_chart: MakeChart,
     make_strategy: MakeStrategy,
     bus: EventBus,
     nats_client: NatsClient,
-    prompts: PromptRepository,
     fake_llm: FakeLlmServer,
 ) -> None:
     """Nested loops in a stored template stop at the render time limit; the step fails permanently with the reason."""

@@ -13,7 +13,8 @@ end the common attacks at once with a clear message; the process is what bounds 
 - it is killed once its start-up allowance, ``timeout_seconds`` and a short grace (for it to
   report its own deadline error) have passed, and ``RLIMIT_CPU`` stops it even if its parent
   cannot;
-- it answers with plain JSON that the parent reads (never unpickled).
+- it answers with plain JSON that the parent reads (never unpickled);
+- it inherits none of the service's environment (database URL, API keys).
 
 Each render starts a fresh interpreter (``python -m tradelane.prompts.worker``, which imports
 only Jinja2 and this package's light modules; about 0.1-0.2 s). A fork of the service would
@@ -24,6 +25,7 @@ re-imports the service's main module in every child.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -38,6 +40,8 @@ KILL_GRACE_SECONDS = 1.0
 START_SECONDS = 5.0
 """How long the process may take to start (import Jinja2) on a busy machine before its deadline begins."""
 WORKER = (sys.executable, "-m", "tradelane.prompts.worker")
+_INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+"""What the render process inherits of the environment: none of the service's settings or secrets."""
 
 
 def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
@@ -45,7 +49,8 @@ def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) ->
     request = pickle.dumps({"text": text, "context": dict(context), "limits": limits})
     wait = START_SECONDS + limits.timeout_seconds + KILL_GRACE_SECONDS
     pipe = subprocess.PIPE
-    with subprocess.Popen(WORKER, stdin=pipe, stdout=pipe, stderr=pipe) as worker:  # noqa: S603 - our module, no shell
+    environment = worker_environment(os.environ)
+    with subprocess.Popen(WORKER, stdin=pipe, stdout=pipe, stderr=pipe, env=environment) as worker:  # noqa: S603 - no shell
         try:
             reply, errors = worker.communicate(request, timeout=wait)
         except subprocess.TimeoutExpired:
@@ -56,6 +61,11 @@ def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) ->
     if worker.returncode != 0 or not reply:
         raise _stopped(worker.returncode, limits, errors)
     return _result(json.loads(reply))
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The render process's environment: what Python needs to start, none of the service's settings or secrets."""
+    return {name: environ[name] for name in _INHERITED_VARIABLES if name in environ}
 
 
 def _stopped(returncode: int, limits: RenderLimits, errors: bytes) -> TemplateLimitError:

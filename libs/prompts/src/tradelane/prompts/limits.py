@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from tradelane.prompts.errors import TemplateLimitError
 
@@ -158,6 +158,12 @@ class CheckedRange:
             msg = f"range({', '.join(map(str, args))}) has {len(self._range)} items; at most {MAX_RANGE}"
             raise TemplateLimitError(msg)
 
+    @classmethod
+    def _of(cls, values: range) -> CheckedRange:
+        checked = cls.__new__(cls)
+        checked._range = values
+        return checked
+
     def __iter__(self) -> Iterator[int]:
         budget = current_budget()
         for value in self._range:
@@ -173,7 +179,13 @@ class CheckedRange:
     def __len__(self) -> int:
         return len(self._range)
 
-    def __getitem__(self, index: int) -> int:
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> CheckedRange: ...
+    def __getitem__(self, index: int | slice) -> int | CheckedRange:
+        if isinstance(index, slice):
+            return CheckedRange._of(self._range[index])
         return self._range[index]
 
     def __contains__(self, value: object) -> bool:
