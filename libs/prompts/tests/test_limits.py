@@ -106,6 +106,12 @@ def test_a_loop_without_calls_is_stopped_by_the_process_limits() -> None:
     assert "the render limits" in error.message or "took longer than" in error.message
 
 
+def test_output_that_is_not_valid_unicode_is_refused() -> None:
+    with pytest.raises(TemplateRenderError, match=r"the template prints \\ud800, a lone surrogate"):
+        render("ok\n{{ '\\ud800' }}", {})
+    assert render("{{ 'é 価格' }}", {}) == "é 価格"
+
+
 def test_ordinary_arithmetic_and_formatting_still_work() -> None:
     text = "{{ 2 ** 10 }} {{ '-' * 3 }} {{ '%.2f' % 1.234 }} {{ '%5s|%-3d|%%' % ('a', 7) }} {{ range(3) | list }}"
     assert render(text, {}) == "1024 --- 1.23     a|7  |% [0, 1, 2]"

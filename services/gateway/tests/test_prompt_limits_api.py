@@ -1,4 +1,4 @@
-"""/api/prompts under the render limits: hostile templates are a 422 naming the limit, and the gateway keeps answering."""
+"""/api/prompts under the render limits: hostile templates are a 422 naming the limit; the gateway keeps serving."""
 
 from __future__ import annotations
 
@@ -81,3 +81,12 @@ async def test_the_gateway_answers_other_requests_while_a_slow_render_is_refused
         await asyncio.sleep(0.05)
     assert answered >= 5, "the event loop was held while the template rendered"
     assert "took longer than" in _refused(await slow)["msg"]
+
+
+async def test_render_refuses_output_that_is_not_valid_unicode(client: httpx.AsyncClient) -> None:
+    """A lone surrogate could not be sent back as JSON: it is a 422, not a server error."""
+    response = await client.post("/api/prompts/render", json={"text": "{{ '\\ud800' }}"})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert problem["type"] == "template_render"
+    assert "lone surrogate" in problem["msg"]

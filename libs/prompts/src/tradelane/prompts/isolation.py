@@ -46,7 +46,11 @@ _INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ"
 
 def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
     """``text`` rendered with ``context`` by a fresh worker process; its result, or its error re-raised here."""
-    request = pickle.dumps({"text": text, "context": dict(context), "limits": limits})
+    try:
+        request = pickle.dumps({"text": text, "context": dict(context), "limits": limits})
+    except (pickle.PicklingError, TypeError, RecursionError) as error:
+        msg = f"the template's variables cannot be passed to the render process ({type(error).__name__}: {error})"
+        raise TemplateRenderError(msg) from error
     wait = START_SECONDS + limits.timeout_seconds + KILL_GRACE_SECONDS
     pipe = subprocess.PIPE
     environment = worker_environment(os.environ)
@@ -69,6 +73,7 @@ def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _stopped(returncode: int, limits: RenderLimits, errors: bytes) -> TemplateLimitError:
+    """Why the render process ended without an answer: its memory, or a signal (its CPU limit, or a kill)."""
     if b"MemoryError" in errors:
         return TemplateLimitError("the template needs more memory than the render memory limit")
     memory = f"{limits.max_memory_bytes // (1024 * 1024)} MiB"

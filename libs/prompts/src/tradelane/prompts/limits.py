@@ -12,6 +12,7 @@ the hard bound is the separate process each render runs in
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -106,11 +107,11 @@ def deactivate(token: object) -> None:
 
 def check_power(base: Any, exponent: Any) -> None:
     """Refuse an integer power whose result would be larger than :data:`MAX_INT_BITS` (checked before computing)."""
-    if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
-        bits = exponent * (abs(base).bit_length() - 1)
-        if bits > MAX_INT_BITS:
-            msg = f"{base} ** {exponent} is too large a number (over {MAX_INT_BITS} bits); use a smaller exponent"
-            raise TemplateLimitError(msg)
+    if not (_is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1):
+        return
+    if exponent * math.log2(abs(base)) > MAX_INT_BITS:
+        msg = f"{base} ** {exponent} is too large a number (over {MAX_INT_BITS} bits); use a smaller exponent"
+        raise TemplateLimitError(msg)
 
 
 def check_product(left: Any, right: Any, budget: Budget) -> None:

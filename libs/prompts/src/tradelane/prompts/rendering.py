@@ -77,9 +77,12 @@ def _render(text: str, context: Mapping[str, Any], budget: Budget) -> str:
     try:
         for chunk in template.generate(context):
             budget.count_output(len(chunk))
+            _ensure_encodable(chunk)
             chunks.append(chunk)
     except TemplateLimitError as error:
         raise TemplateLimitError(error.message, template_line(error.__traceback__)) from None
+    except TemplateRenderError:
+        raise
     except JinjaTemplateError as error:
         raise TemplateRenderError(str(error.message or error), template_line(error.__traceback__)) from error
     except (RecursionError, MemoryError) as error:
@@ -87,6 +90,18 @@ def _render(text: str, context: Mapping[str, Any], budget: Budget) -> str:
     except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as error:
         raise TemplateRenderError(f"{type(error).__name__}: {error}", template_line(error.__traceback__)) from error
     return "".join(chunks)
+
+
+def _ensure_encodable(chunk: str) -> None:
+    """Refuse output that is not valid Unicode (a lone surrogate such as ``'\\ud800'``): no API or model takes it."""
+    if chunk.isascii():
+        return
+    try:
+        chunk.encode()
+    except UnicodeEncodeError as error:
+        character = chunk[error.start].encode("unicode_escape").decode()
+        msg = f"the template prints {character}, a lone surrogate that is not a valid character; remove it"
+        raise TemplateRenderError(msg) from error
 
 
 def _resource_error(error: RecursionError | MemoryError, line: int | None) -> TemplateLimitError:

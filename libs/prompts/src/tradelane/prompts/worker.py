@@ -19,7 +19,7 @@ from typing import Any
 from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
 from tradelane.prompts.isolation import KILL_GRACE_SECONDS
 from tradelane.prompts.limits import RenderLimits
-from tradelane.prompts.rendering import render_here
+from tradelane.prompts.rendering import render_here, template_line
 
 MEMORY_ERROR = "the template needs more memory than the render memory limit"
 
@@ -36,6 +36,9 @@ def main() -> None:
         outcome = {"error": error.message, "line": error.line, "limit": isinstance(error, TemplateLimitError)}
     except MemoryError:
         outcome = {"error": MEMORY_ERROR, "line": None, "limit": True}
+    except Exception as error:  # whatever else a template raises is the template's fault, reported as such
+        line = template_line(error.__traceback__)
+        outcome = {"error": f"{type(error).__name__}: {error}", "line": line, "limit": False}
     sys.stdout.buffer.write(json.dumps(outcome).encode())
     sys.stdout.buffer.flush()
 
