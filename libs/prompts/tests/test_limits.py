@@ -131,7 +131,9 @@ def test_a_slice_of_a_range_still_checks_the_deadline() -> None:
 def test_the_render_process_does_not_inherit_the_services_settings() -> None:
     """A template that escaped the sandbox would find no database URL or API key in its process."""
     environ = {"PATH": "/usr/bin", "TRADELANE_LLM_API_KEY": "sk-planted", "TRADELANE_DATABASE_URL": "postgresql://x"}
-    assert worker_environment(environ) == {"PATH": "/usr/bin"}
+    environment = worker_environment(environ)
+    assert set(environment) == {"PATH", "PYTHONPATH"}
+    assert "sk-planted" not in str(environment)
 
 
 def test_validation_reports_a_limit_problem() -> None:

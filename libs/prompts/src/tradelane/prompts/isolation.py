@@ -30,6 +30,7 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
@@ -42,6 +43,8 @@ START_SECONDS = 5.0
 WORKER = (sys.executable, "-m", "tradelane.prompts.worker")
 _INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 """What the render process inherits of the environment: none of the service's settings or secrets."""
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
+"""The directory holding this ``tradelane.prompts``: the worker imports the same code as its parent."""
 
 
 def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) -> str:
@@ -60,8 +63,7 @@ def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) ->
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.communicate()
-            msg = f"rendering took longer than {limits.timeout_text()} (the render time limit); make the loops shorter"
-            raise TemplateLimitError(msg) from None
+            raise limits.too_slow() from None
     if worker.returncode != 0 or not reply:
         raise _stopped(worker.returncode, limits, errors)
     return _result(json.loads(reply))
@@ -69,7 +71,9 @@ def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) ->
 
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The render process's environment: what Python needs to start, none of the service's settings or secrets."""
-    return {name: environ[name] for name in _INHERITED_VARIABLES if name in environ}
+    inherited = {name: environ[name] for name in _INHERITED_VARIABLES if name in environ}
+    python_path = [_SOURCE_ROOT, *filter(None, inherited.get("PYTHONPATH", "").split(os.pathsep))]
+    return inherited | {"PYTHONPATH": os.pathsep.join(python_path)}
 
 
 def _stopped(returncode: int, limits: RenderLimits, errors: bytes) -> TemplateLimitError:

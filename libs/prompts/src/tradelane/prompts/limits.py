@@ -4,7 +4,7 @@
 never reads the environment). While a template renders, a :class:`Budget` holds its deadline
 and its output count; the sandbox (:mod:`tradelane.prompts.environment`) asks it before
 every call, every intercepted operator and every step of ``range``, so the attacks that
-are cheap to write (``10 ** 10 ** 10``, ``'x' * 10 ** 10``, nested ``range`` loops) end at
+are cheap to write (``10 ** (10 ** 10)``, ``'x' * 10 ** 10``, nested ``range`` loops) end at
 once or at the deadline with a message naming the limit. These checks give clear errors;
 the hard bound is the separate process each render runs in
 (:mod:`tradelane.prompts.isolation`), killed at the deadline and capped in memory.
@@ -49,6 +49,12 @@ class RenderLimits:
     def timeout_text(self) -> str:
         return f"{self.timeout_seconds:g} s"
 
+    def too_slow(self) -> TemplateLimitError:
+        """The error of a render that ran past ``timeout_seconds``."""
+        return TemplateLimitError(
+            f"rendering took longer than {self.timeout_text()} (the render time limit); make the loops shorter"
+        )
+
 
 DEFAULT_LIMITS = RenderLimits()
 
@@ -64,11 +70,7 @@ class Budget:
 
     def check_time(self) -> None:
         if self._clock() > self._deadline:
-            msg = (
-                f"rendering took longer than {self.limits.timeout_text()} (the render time limit); "
-                "make the loops shorter"
-            )
-            raise TemplateLimitError(msg)
+            raise self.limits.too_slow()
 
     def count_output(self, chars: int) -> None:
         self.output_chars += chars
