@@ -14,7 +14,9 @@ end the common attacks at once with a clear message; the process is what bounds 
   report its own deadline error) have passed, and ``RLIMIT_CPU`` stops it even if its parent
   cannot;
 - it answers with plain JSON that the parent reads (never unpickled);
-- it inherits none of the service's environment (database URL, API keys).
+- it inherits none of the service's environment (database URL, API keys);
+- at most one per CPU run at once per service process (others wait for a slot), so a burst
+  of hostile templates costs at most that many CPUs and memory limits.
 
 Each render starts a fresh interpreter (``python -m tradelane.prompts.worker``, which imports
 only Jinja2 and this package's light modules; about 0.1-0.2 s). A fork of the service would
@@ -29,6 +31,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,8 @@ START_SECONDS = 5.0
 WORKER = (sys.executable, "-m", "tradelane.prompts.worker")
 _INHERITED_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 """What the render process inherits of the environment: none of the service's settings or secrets."""
+_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+"""Render processes that may run at once in this process."""
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 """The directory holding this ``tradelane.prompts``: the worker imports the same code as its parent."""
 
@@ -57,7 +62,10 @@ def run_isolated(text: str, context: Mapping[str, Any], limits: RenderLimits) ->
     wait = START_SECONDS + limits.timeout_seconds + KILL_GRACE_SECONDS
     pipe = subprocess.PIPE
     environment = worker_environment(os.environ)
-    with subprocess.Popen(WORKER, stdin=pipe, stdout=pipe, stderr=pipe, env=environment) as worker:  # noqa: S603 - no shell
+    with (
+        _SLOTS,
+        subprocess.Popen(WORKER, stdin=pipe, stdout=pipe, stderr=pipe, env=environment) as worker,  # noqa: S603 - no shell
+    ):
         try:
             reply, errors = worker.communicate(request, timeout=wait)
         except subprocess.TimeoutExpired:
