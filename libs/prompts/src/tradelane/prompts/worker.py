@@ -44,13 +44,20 @@ def main() -> None:
 
 
 def cap_resources(limits: RenderLimits) -> None:
-    """Cap this process's address space at its current size plus the memory limit, and its CPU time."""
-    with open("/proc/self/statm") as statm:  # noqa: PTH123 - one read of a proc file
-        size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    memory = size + limits.max_memory_bytes
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    """Cap this process's CPU time, and its address space at its current size plus the memory limit.
+
+    The memory cap needs Linux's ``/proc`` (macOS does not enforce ``RLIMIT_AS``); elsewhere
+    only the CPU time and the parent's deadline bound the render.
+    """
     cpu = math.ceil(limits.timeout_seconds + KILL_GRACE_SECONDS)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    try:
+        with open("/proc/self/statm") as statm:  # noqa: PTH123 - one read of a proc file
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return
+    memory = size + limits.max_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
 
 if __name__ == "__main__":
