@@ -8,7 +8,7 @@ printing nothing. ``trim_blocks`` and ``lstrip_blocks`` are on: a line holding o
 
 :class:`BoundedSandbox` adds the render limits of :mod:`tradelane.prompts.limits`: ``**``,
 ``*``, ``+`` and ``%`` refuse (before computing) results too large to be a prompt, ``range``
-is capped and checks the deadline at every step, and every call checks the deadline too.
+is capped, and every call and every step of every ``{% for %}`` loop checks the deadline.
 
 Filters, on top of Jinja2's own (``round``, ``join``, ``default``, ``upper``...); each prints
 ``n/a`` for a missing (None) value:
@@ -27,7 +27,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from jinja2 import StrictUndefined, pass_context
+from jinja2 import StrictUndefined, nodes, pass_context
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -38,6 +39,7 @@ from tradelane.prompts.limits import (
     check_power,
     check_product,
     check_sum,
+    checked_loop,
     current_budget,
 )
 
@@ -125,6 +127,23 @@ FILTERS = {
 }
 
 
+CHECKED_LOOP_FILTER = "_checked_loop"
+
+
+class _CheckedLoopsGenerator(CodeGenerator):
+    """Compiles ``{% for x in items %}`` as ``{% for x in items | _checked_loop %}``.
+
+    A loop over a list runs no sandbox hook of its own, so without this, loops nested over
+    ``bars`` with nothing inside would only be stopped by the render process's CPU limit.
+    The rewrite happens before code generation, which collects the filters a template uses.
+    """
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:  # noqa: N802 - Jinja2's visitor name
+        for loop in node.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, CHECKED_LOOP_FILTER, [], [], None, None, lineno=loop.iter.lineno)
+        super().visit_Template(node, frame)
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox with the render limits of :mod:`tradelane.prompts.limits` (see the module docstring).
 
@@ -133,6 +152,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     """
 
     intercepted_binops = frozenset({"**", "*", "+", "%"})
+    code_generator_class = _CheckedLoopsGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = current_budget()
@@ -162,6 +182,7 @@ def make_environment() -> BoundedSandbox:
         keep_trailing_newline=False,
     )
     environment.filters.update(FILTERS)
+    environment.filters[CHECKED_LOOP_FILTER] = checked_loop
     environment.globals["range"] = CheckedRange
     return environment
 

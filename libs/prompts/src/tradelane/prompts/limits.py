@@ -3,7 +3,7 @@
 :class:`RenderLimits` are set by the service that renders (from its settings; this library
 never reads the environment). While a template renders, a :class:`Budget` holds its deadline
 and its output count; the sandbox (:mod:`tradelane.prompts.environment`) asks it before
-every call, every intercepted operator and every step of ``range``, so the attacks that
+every call, every intercepted operator and every step of a loop, so the attacks that
 are cheap to write (``10 ** (10 ** 10)``, ``'x' * 10 ** 10``, nested ``range`` loops) end at
 once or at the deadline with a message naming the limit. These checks give clear errors;
 the hard bound is the separate process each render runs in
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, overload
@@ -150,6 +150,14 @@ def check_format(template: Any) -> None:
 
 _PERCENT_SPEC = re.compile(r"%%|%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
 """A ``%`` conversion's width and precision (``%%`` is matched whole so that it is skipped)."""
+
+
+def checked_loop(values: Iterable[Any]) -> Iterator[Any]:
+    """``values`` one by one, checking the deadline before each: what every ``{% for %}`` iterates."""
+    budget = current_budget()
+    for value in values:
+        budget.check_time()
+        yield value
 
 
 class CheckedRange:
