@@ -1,12 +1,12 @@
 """Run one render in a separate, killable process with a memory cap and a deadline.
 
 Why a process and not only a thread: Jinja2's sandbox still lets a template start single C
-operations of unbounded cost - ``'%0999999999d' % 1``, ``'{:999999999}'.format(1)``,
-``'x' | center(10 ** 9)``, ``[1] | batch(10 ** 9, 0)``, a loop over ``bars`` nested six deep
-with nothing in it... Such an operation never returns to the sandbox's checks, and a C one
-does not even release the GIL, so in a thread it would stall the event loop too; and a
-thread cannot be stopped. The sandbox's cooperative checks (:mod:`tradelane.prompts.limits`)
-end the common attacks at once with a clear message; the process is what bounds the rest:
+operations of unbounded cost - ``'{:999999999}'.format(1)``, ``'x' | center(10 ** 9)``,
+``[1] | batch(10 ** 9, 0)``, ``(10).to_bytes(10 ** 9)``... Such an operation does not return
+to the sandbox's checks until it is done and does not release the GIL, so in a thread it
+would stall the event loop too; and a thread cannot be stopped. The sandbox's cooperative
+checks (:mod:`tradelane.prompts.limits`) end the known attacks at once with a clear message;
+the process is what bounds the rest:
 
 - its address space is capped at its size after start-up plus ``max_memory_bytes``
   (``RLIMIT_AS``), so a huge allocation fails with ``MemoryError`` inside it;
@@ -19,7 +19,7 @@ end the common attacks at once with a clear message; the process is what bounds 
   of hostile templates costs at most that many CPUs and memory limits.
 
 Each render starts a fresh interpreter (``python -m tradelane.prompts.worker``, which imports
-only Jinja2 and this package's light modules; about 0.1-0.2 s). A fork of the service would
+only Jinja2 and this package's light modules; about 0.1 s on an idle machine). A fork of the service would
 be faster but unsafe in a multi-threaded process, and ``multiprocessing``'s forkserver
 re-imports the service's main module in every child.
 """
@@ -37,10 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
-from tradelane.prompts.limits import RenderLimits
+from tradelane.prompts.limits import KILL_GRACE_SECONDS, RenderLimits
 
-KILL_GRACE_SECONDS = 1.0
-"""How long past its deadline the process may take to report its own limit error before it is killed."""
 START_SECONDS = 5.0
 """How long the process may take to start (import Jinja2) on a busy machine before its deadline begins."""
 WORKER = (sys.executable, "-m", "tradelane.prompts.worker")

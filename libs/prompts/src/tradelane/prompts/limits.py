@@ -25,6 +25,8 @@ from tradelane.prompts.errors import TemplateLimitError
 DEFAULT_TIMEOUT_SECONDS = 2.0
 DEFAULT_MAX_OUTPUT_CHARS = 256 * 1024
 DEFAULT_MAX_MEMORY_BYTES = 256 * 1024 * 1024
+KILL_GRACE_SECONDS = 1.0
+"""How long past its deadline a render process may take to report its own limit error before it is stopped."""
 MAX_INT_BITS = 4096
 """The largest integer a template may compute (about 1,233 decimal digits): prices never need more."""
 MAX_RANGE = 100_000

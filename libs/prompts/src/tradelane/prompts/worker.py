@@ -1,7 +1,7 @@
 """The render process: ``python -m tradelane.prompts.worker`` (started by :mod:`tradelane.prompts.isolation`).
 
 It reads one pickled request (template text, context, limits) from stdin, caps its own
-address space and CPU time, renders with :func:`~tradelane.prompts.rendering.render_here`,
+address space and CPU time, renders with :func:`~tradelane.prompts.bounded.render_here`,
 and writes the outcome to stdout as one JSON object: ``{"text": ...}`` or
 ``{"error": ..., "line": ..., "limit": ...}``.
 """
@@ -16,10 +16,9 @@ import resource
 import sys
 from typing import Any
 
+from tradelane.prompts.bounded import render_here, template_line
 from tradelane.prompts.errors import TemplateLimitError, TemplateRenderError
-from tradelane.prompts.isolation import KILL_GRACE_SECONDS
-from tradelane.prompts.limits import RenderLimits
-from tradelane.prompts.rendering import render_here, template_line
+from tradelane.prompts.limits import KILL_GRACE_SECONDS, RenderLimits
 
 MEMORY_ERROR = "the template needs more memory than the render memory limit"
 
