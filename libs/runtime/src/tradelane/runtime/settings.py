@@ -64,3 +64,7 @@ class PromptRenderSettings(Settings):
     prompt_render_memory_mb: int = Field(
         default=256, ge=32, le=8192, description="Memory one render process may allocate, in MiB."
     )
+
+    @property
+    def prompt_render_memory_bytes(self) -> int:
+        return self.prompt_render_memory_mb * 1024 * 1024

@@ -73,7 +73,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 render_limits=RenderLimits(
                     timeout_seconds=settings.prompt_render_timeout_seconds,
                     max_output_chars=settings.prompt_max_output_chars,
-                    max_memory_bytes=settings.prompt_render_memory_mb * 1024 * 1024,
+                    max_memory_bytes=settings.prompt_render_memory_bytes,
                 ),
             )
             log.info("gateway_started", version=settings.service_version)

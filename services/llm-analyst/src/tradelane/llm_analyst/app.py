@@ -94,7 +94,7 @@ async def _open_llm(service: Service, settings: AnalystSettings) -> LlmAnalyst:
             render_limits=RenderLimits(
                 timeout_seconds=settings.prompt_render_timeout_seconds,
                 max_output_chars=settings.prompt_max_output_chars,
-                max_memory_bytes=settings.prompt_render_memory_mb * 1024 * 1024,
+                max_memory_bytes=settings.prompt_render_memory_bytes,
             ),
         ),
     )
