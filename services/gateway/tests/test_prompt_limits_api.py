@@ -90,3 +90,12 @@ async def test_render_refuses_output_that_is_not_valid_unicode(client: httpx.Asy
     [problem] = response.json()["detail"]
     assert problem["type"] == "template_render"
     assert "lone surrogate" in problem["msg"]
+
+
+async def test_an_update_to_a_hostile_text_is_refused_and_nothing_changes(client: httpx.AsyncClient) -> None:
+    created = await client.post("/api/prompts", json={"name": "daily", "type": "analysis", "text": "{{ symbol }}"})
+    assert created.status_code == 201, created.text
+    template_id = created.json()["id"]
+    response = await client.patch(f"/api/prompts/{template_id}", json={"text": "{{ '%0999999999d' % 1 }}"})
+    assert "width or precision of 999999999 is too large" in _refused(response)["msg"]
+    assert (await client.get(f"/api/prompts/{template_id}")).json()["version"] == 1
