@@ -48,15 +48,21 @@ def cap_resources(limits: RenderLimits) -> None:
     The memory cap needs Linux's ``/proc`` (macOS does not enforce ``RLIMIT_AS``); elsewhere
     only the CPU time and the parent's deadline bound the render.
     """
-    cpu = math.ceil(limits.timeout_seconds + KILL_GRACE_SECONDS)
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    _lower(resource.RLIMIT_CPU, math.ceil(limits.timeout_seconds + KILL_GRACE_SECONDS))
     try:
         with open("/proc/self/statm") as statm:  # noqa: PTH123 - one read of a proc file
             size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return
-    memory = size + limits.max_memory_bytes
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _lower(resource.RLIMIT_AS, size + limits.max_memory_bytes)
+
+
+def _lower(kind: int, value: int) -> None:
+    """Set the soft and hard limit ``kind`` to ``value``, never above a hard limit already lower."""
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))
 
 
 if __name__ == "__main__":
