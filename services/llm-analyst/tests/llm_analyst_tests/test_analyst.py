@@ -314,3 +314,13 @@ def test_the_cache_key_changes_with_the_images_and_parameters() -> None:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+async def test_a_template_beyond_the_render_limits_fails_naming_the_limit(
+    make_analyst: MakeAnalyst, make_chart: MakeChart, make_strategy: MakeStrategy, prompts: PromptRepository
+) -> None:
+    """A stored template that would compute a number of ten billion digits fails at once, not after hours."""
+    text = "{{ symbol }}\n{{ 10 ** (10 ** 10) }}"
+    created = await prompts.create(PromptFields(name="hostile", type="analysis"), text)
+    with pytest.raises(AnalysisFailedError, match=r"'hostile'.*line 2: 10 \*\* 10000000000 is too large a number"):
+        await make_analyst().analyse(await make_chart(make_strategy(prompt_template_id=created.id)))

@@ -21,8 +21,10 @@ from tradelane.llm_analyst import offline
 from tradelane.llm_analyst.app import build
 from tradelane.llm_analyst.config import AnalystSettings
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.decisions import ERROR_HEADER
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
+from tradelane.store.prompts import PromptFields, PromptRepository
 
 StartService = Callable[..., Awaitable[Service]]
 
@@ -164,3 +166,30 @@ async def test_a_call_slower_than_the_ack_wait_is_kept_in_progress_not_redeliver
     completed = AnalysisCompleted.model_validate(await _last(nats_client, subjects.ANALYSIS_COMPLETED))
     assert completed.analysis.bias == "bullish"
     assert len(fake_llm.requests) == 1
+
+
+async def test_a_template_beyond_the_render_limits_fails_the_step_and_is_dead_lettered(
+    prompts: PromptRepository,
+    start_service: StartService,
+    make_chart: MakeChart,
+    make_strategy: MakeStrategy,
+    bus: EventBus,
+    nats_client: NatsClient,
+    fake_llm: FakeLlmServer,
+) -> None:
+    """Nested loops in a stored template stop at the render time limit; the step fails permanently with the reason."""
+    loops = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    created = await prompts.create(PromptFields(name="runaway", type="analysis"), loops)
+    await start_service()
+    chart = await make_chart(make_strategy(prompt_template_id=created.id))
+    await bus.publish(chart)
+    failed = StepFailed.model_validate(await _last(nats_client, subjects.STEP_FAILED))
+    assert (failed.step, failed.kind, failed.deliveries) == ("analysis", "permanent", 1)
+    assert "'runaway'" in failed.error
+    assert "took longer than 2 s (the render time limit)" in failed.error
+    dead = await nats_client.jetstream().get_last_msg(
+        subjects.DEAD_LETTER_STREAM, subjects.dead_letter(subjects.CHART_RENDERED)
+    )
+    assert json.loads(dead.data or b"{}")["execution_id"] == str(chart.execution_id)
+    assert "the render time limit" in (dead.headers or {})[ERROR_HEADER]
+    assert fake_llm.requests == []

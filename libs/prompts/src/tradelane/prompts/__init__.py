@@ -4,7 +4,10 @@
   builds their values from an execution (or a made-up sample);
 - :mod:`~tradelane.prompts.environment` is the sandbox and its filters;
 - :mod:`~tradelane.prompts.validation` checks a template before it is saved;
-- :mod:`~tradelane.prompts.rendering` renders one;
+- :mod:`~tradelane.prompts.rendering` renders one, within the limits of
+  :mod:`~tradelane.prompts.limits`, in a process started by :mod:`~tradelane.prompts.isolation`
+  (:mod:`~tradelane.prompts.worker`, which renders with :mod:`~tradelane.prompts.bounded`);
+  :mod:`~tradelane.prompts.errors` are what it raises;
 - :mod:`~tradelane.prompts.answer` is the JSON answer every template asks the model for;
 - :mod:`~tradelane.prompts.defaults` holds the built-in templates.
 """

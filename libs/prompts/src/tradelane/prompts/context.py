@@ -17,13 +17,9 @@ from tradelane.contracts.market import Bar, MarketSnapshot, PatternHit, Resolved
 from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.prompts.answer import answer_schema_text
 from tradelane.prompts.kinds import Language, TemplateType
+from tradelane.prompts.values import IndicatorValues
 
-
-class IndicatorValues(dict[str, float | None]):
-    """Indicator values by key; a key the strategy does not compute reads as None, not as an error."""
-
-    def __missing__(self, key: str) -> None:
-        return None
+__all__ = ["IndicatorValues", "sample_context", "template_context"]
 
 
 def template_context(

@@ -57,3 +57,25 @@ class Settings(BaseSettings):
         """How long to wait before redelivering a message that has failed ``deliveries`` times."""
         index = min(max(deliveries, 1), len(self.retry_delays_seconds)) - 1
         return self.retry_delays_seconds[index]
+
+
+class PromptRenderSettings(Settings):
+    """The limits of one prompt template render, for the services that render prompts (gateway, llm-analyst).
+
+    ``TRADELANE_PROMPT_RENDER_TIMEOUT_SECONDS``, ``TRADELANE_PROMPT_MAX_OUTPUT_CHARS`` and
+    ``TRADELANE_PROMPT_RENDER_MEMORY_MB``; a template that exceeds one is refused naming it.
+    """
+
+    prompt_render_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="Longest time one template render may take."
+    )
+    prompt_max_output_chars: int = Field(
+        default=256 * 1024, ge=1024, le=16 * 1024 * 1024, description="Longest rendered prompt, in characters."
+    )
+    prompt_render_memory_mb: int = Field(
+        default=256, ge=32, le=8192, description="Memory one render process may allocate, in MiB."
+    )
+
+    @property
+    def prompt_render_memory_bytes(self) -> int:
+        return self.prompt_render_memory_mb * 1024 * 1024

@@ -29,6 +29,7 @@ from tradelane.gateway.routes import (
     ui,
 )
 from tradelane.gateway.state import GatewayState
+from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.streams import provision
@@ -71,6 +72,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 prompts=PromptRepository(pool),
                 llm=LlmRepository(pool),
                 ceilings=settings.trading_ceilings,
+                render_limits=RenderLimits(
+                    timeout_seconds=settings.prompt_render_timeout_seconds,
+                    max_output_chars=settings.prompt_max_output_chars,
+                    max_memory_bytes=settings.prompt_render_memory_bytes,
+                ),
             )
             log.info("gateway_started", version=settings.service_version)
             yield

@@ -9,6 +9,7 @@ import asyncpg
 from faststream.nats import NatsBroker
 
 from tradelane.contracts.ceilings import TradingCeilings
+from tradelane.prompts.limits import DEFAULT_LIMITS, RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
@@ -29,3 +30,5 @@ class GatewayState:
     llm: LlmRepository
     ceilings: TradingCeilings = field(default_factory=TradingCeilings)
     """The hard ceilings on the risk limits (``TRADELANE_TRADING_CEILINGS``, the broker reads the same)."""
+    render_limits: RenderLimits = DEFAULT_LIMITS
+    """Limits of every prompt template render (validate, render, create and update)."""

@@ -47,6 +47,7 @@ from tradelane.llm_analyst.pricing import ModelPrice, estimate_cost
 from tradelane.llm_analyst.templates import ResolvedTemplate, TemplateSource, TemplateUnusableError
 from tradelane.prompts.answer import ANSWER_SCHEMA_NAME, AnalysisAnswer, InvalidAnswerError, parse_answer
 from tradelane.prompts.context import template_context
+from tradelane.prompts.limits import DEFAULT_LIMITS, RenderLimits
 from tradelane.store.llm import CallRecord, CallStatus, LlmRepository
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,7 @@ class AnalystConfig:
     provider: str
     prices: dict[str, ModelPrice]
     retry_budget_seconds: float
+    render_limits: RenderLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,8 @@ class LlmAnalyst:
         settings = run.msg.strategy.analysis
         request = ChatRequest(
             model=run.model,
-            system=system.render(context),
-            prompt=template.render(context),
+            system=await system.render(context, self._config.render_limits),
+            prompt=await template.render(context, self._config.render_limits),
             images=images,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,

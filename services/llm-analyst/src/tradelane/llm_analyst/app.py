@@ -19,6 +19,7 @@ from tradelane.llm_analyst.config import AnalystSettings
 from tradelane.llm_analyst.delivery import current_delivery
 from tradelane.llm_analyst.handlers import Analyst
 from tradelane.llm_analyst.templates import TemplateSource
+from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.service import Service
 from tradelane.store.llm import LlmRepository
 from tradelane.store.migrate import migrate
@@ -90,5 +91,10 @@ async def _open_llm(service: Service, settings: AnalystSettings) -> LlmAnalyst:
             provider=settings.llm_provider,
             prices=dict(settings.llm_prices),
             retry_budget_seconds=settings.llm_retry_budget,
+            render_limits=RenderLimits(
+                timeout_seconds=settings.prompt_render_timeout_seconds,
+                max_output_chars=settings.prompt_max_output_chars,
+                max_memory_bytes=settings.prompt_render_memory_bytes,
+            ),
         ),
     )

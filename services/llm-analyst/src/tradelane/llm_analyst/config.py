@@ -14,11 +14,11 @@ from pydantic import Field, SecretStr, model_validator
 
 from tradelane.llm_analyst.pricing import DEFAULT_PRICES, ModelPrice
 from tradelane.runtime.redaction import redact
-from tradelane.runtime.settings import Settings
+from tradelane.runtime.settings import PromptRenderSettings
 
 
-class AnalystSettings(Settings):
-    """``TRADELANE_LLM_*`` on top of the shared settings."""
+class AnalystSettings(PromptRenderSettings):
+    """``TRADELANE_LLM_*`` on top of the shared and prompt render settings."""
 
     llm_base_url: str | None = Field(
         default=None,

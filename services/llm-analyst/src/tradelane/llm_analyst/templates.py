@@ -9,6 +9,9 @@ For each template type, in the strategy's ``analysis.language``:
 3. else the built-in template (:mod:`tradelane.prompts.defaults`).
 
 ``system`` and ``consolidation`` templates follow steps 2 and 3.
+
+Rendering runs in a worker thread and a render process within the service's render limits
+(time, output size, memory); a template that exceeds one is unusable, like one with an error.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from tradelane.contracts.events import TemplateRef
 from tradelane.contracts.strategy import AnalysisSettings
 from tradelane.prompts.defaults import default_template
 from tradelane.prompts.kinds import TemplateType
-from tradelane.prompts.rendering import TemplateRenderError, render
+from tradelane.prompts.rendering import RenderLimits, TemplateRenderError, render_async
 from tradelane.store.prompts import PromptRepository
 
 
@@ -37,10 +40,10 @@ class ResolvedTemplate:
     ref: TemplateRef
     text: str
 
-    def render(self, context: Mapping[str, Any]) -> str:
-        """The template rendered; raises :class:`TemplateUnusableError` naming the template and line."""
+    async def render(self, context: Mapping[str, Any], limits: RenderLimits) -> str:
+        """The template rendered within ``limits``; raises :class:`TemplateUnusableError` naming it and the line."""
         try:
-            return render(self.text, context)
+            return await render_async(self.text, context, limits)
         except TemplateRenderError as error:
             raise TemplateUnusableError(f"prompt template {self.describe()} does not render: {error}") from error
 

@@ -1,13 +1,17 @@
 """``/api/prompts``: versioned Jinja2 prompt templates for the LLM analyst.
 
 A template is validated before it is stored (syntax, undefined variables, a trial render with
-sample data); a 422 names the line and the variable. Changing the text makes a new version;
+sample data); a 422 names the line and the variable. Every render (validate, render, create,
+update) runs in a worker thread and a separate process within the render limits (time,
+output size, memory); a template that exceeds one is a 422 naming the limit, and the gateway
+keeps answering other requests meanwhile. Changing the text makes a new version;
 old versions stay readable at ``/api/prompts/{id}/versions/{version}``. A template that a
 strategy names in ``analysis.prompt_template_id`` cannot be deleted (409).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,7 +25,8 @@ from tradelane.gateway.errors import CONFLICT, NOT_FOUND
 from tradelane.prompts.context import IndicatorValues, sample_context
 from tradelane.prompts.defaults import default_templates
 from tradelane.prompts.kinds import Language, TemplateType
-from tradelane.prompts.rendering import MAX_TEMPLATE_CHARS, TemplateRenderError, render
+from tradelane.prompts.limits import RenderLimits
+from tradelane.prompts.rendering import MAX_TEMPLATE_CHARS, TemplateLimitError, TemplateRenderError, render_async
 from tradelane.prompts.validation import ProblemKind, TemplateProblem, validate, variables_used
 from tradelane.prompts.variables import VARIABLES
 from tradelane.store.prompts import PromptFields, PromptInUseError, PromptNameTakenError, PromptTemplate
@@ -135,6 +140,11 @@ class PromptOut(BaseModel):
         )
 
 
+async def _out(*templates: PromptTemplate) -> list[PromptOut]:
+    """The templates as returned, built off the event loop: finding a long text's variables parses it."""
+    return await asyncio.to_thread(lambda: [PromptOut.of(template) for template in templates])
+
+
 class PromptVersionOut(BaseModel):
     version: int
     text: str
@@ -227,21 +237,33 @@ def _invalid(field: str, message: str, value: object = None) -> RequestValidatio
     return RequestValidationError([{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}])
 
 
-def _refuse_invalid(text: str, template_type: TemplateType, language: Language) -> None:
-    problems = validate(text, template_type, language)
+async def _problems(
+    text: str, template_type: TemplateType, language: Language, limits: RenderLimits
+) -> list[TemplateProblem]:
+    """:func:`validate` off the event loop (its trial render may take up to the render time limit)."""
+    return await asyncio.to_thread(validate, text, template_type, language, limits)
+
+
+def _template_error(problems: list[TemplateProblem]) -> RequestValidationError:
+    """A 422 at ``body.text`` with one error per problem, typed ``template_<kind>``."""
+    return RequestValidationError(
+        [
+            {
+                "type": f"template_{problem.kind}",
+                "loc": ("body", "text"),
+                "msg": str(problem),
+                "input": problem.name,
+                "ctx": {"line": problem.line, "name": problem.name},
+            }
+            for problem in problems
+        ]
+    )
+
+
+async def _refuse_invalid(text: str, template_type: TemplateType, language: Language, limits: RenderLimits) -> None:
+    problems = await _problems(text, template_type, language, limits)
     if problems:
-        raise RequestValidationError(
-            [
-                {
-                    "type": f"template_{problem.kind}",
-                    "loc": ("body", "text"),
-                    "msg": str(problem),
-                    "input": problem.name,
-                    "ctx": {"line": problem.line, "name": problem.name},
-                }
-                for problem in problems
-            ]
-        )
+        raise _template_error(problems)
 
 
 async def _ensure_strategy(state: State, strategy_id: UUID | None) -> None:
@@ -266,11 +288,19 @@ async def list_defaults() -> list[DefaultTemplateOut]:
 
 
 @router.post("/validate", summary="Check a template")
-async def validate_prompt(body: ValidateIn) -> ValidateOut:
-    """Syntax errors and undefined variables (with their line), then a trial render with sample data."""
-    problems = validate(body.text, body.type, body.language)
+async def validate_prompt(body: ValidateIn, state: State) -> ValidateOut:
+    """Syntax errors and undefined variables (with their line), then a trial render with sample data.
+
+    A template whose trial render exceeds a render limit (time, output size, memory, a huge
+    number or string) is refused with a 422 naming the limit; other problems are listed.
+    """
+    problems = await _problems(body.text, body.type, body.language, state.render_limits)
+    refused = [problem for problem in problems if problem.kind == "limit"]
+    if refused:
+        raise _template_error(refused)
     found = [ProblemOut.of(problem) for problem in problems]
-    return ValidateOut(valid=not problems, problems=found, variables=variables_used(body.text))
+    variables = await asyncio.to_thread(variables_used, body.text)
+    return ValidateOut(valid=not problems, problems=found, variables=variables)
 
 
 @router.post("/render", summary="Preview a template", responses=NOT_FOUND)
@@ -294,10 +324,11 @@ async def render_prompt(body: RenderIn, state: State) -> RenderOut:
         if isinstance(context.get(key), dict):
             context[key] = IndicatorValues(context[key])
     try:
-        rendered = render(text, context)
+        rendered = await render_async(text, context, state.render_limits)
     except TemplateRenderError as error:
+        kind = "template_limit" if isinstance(error, TemplateLimitError) else "template_render"
         raise RequestValidationError(
-            [{"type": "template_render", "loc": ("body", "text"), "msg": str(error), "input": None}]
+            [{"type": kind, "loc": ("body", "text"), "msg": str(error), "input": None}]
         ) from error
     return RenderOut(text=rendered, template_id=body.template_id, version=version)
 
@@ -305,7 +336,7 @@ async def render_prompt(body: RenderIn, state: State) -> RenderOut:
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a prompt template", responses=CONFLICT)
 async def create_prompt(body: PromptIn, state: State) -> PromptOut:
     """Store a template at version 1, once its text validates; its name must be unique."""
-    _refuse_invalid(body.text, body.type, body.language)
+    await _refuse_invalid(body.text, body.type, body.language, state.render_limits)
     await _ensure_strategy(state, body.strategy_id)
     fields = PromptFields(
         name=body.name,
@@ -321,7 +352,8 @@ async def create_prompt(body: PromptIn, state: State) -> PromptOut:
         stored = await state.prompts.create(fields, body.text)
     except PromptNameTakenError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-    return PromptOut.of(stored)
+    [out] = await _out(stored)
+    return out
 
 
 @router.get("", summary="List prompt templates")
@@ -341,7 +373,7 @@ async def list_prompts(
         active=active,
         tags=[item.strip().lower() for item in tag],
     )
-    return [PromptOut.of(template) for template in templates]
+    return await _out(*templates)
 
 
 @router.get("/{template_id}", summary="Get a prompt template", responses=NOT_FOUND)
@@ -350,7 +382,8 @@ async def get_prompt(template_id: UUID, state: State) -> PromptOut:
     stored = await state.prompts.get(template_id)
     if stored is None:
         raise _not_found(template_id)
-    return PromptOut.of(stored)
+    [out] = await _out(stored)
+    return out
 
 
 @router.get("/{template_id}/versions", summary="List a template's versions", responses=NOT_FOUND)
@@ -368,7 +401,8 @@ async def get_version(template_id: UUID, version: int, state: State) -> PromptOu
     stored = await state.prompts.get(template_id, version)
     if stored is None:
         raise _not_found(template_id, version)
-    return PromptOut.of(stored)
+    [out] = await _out(stored)
+    return out
 
 
 @router.patch("/{template_id}", summary="Update a prompt template", responses={**NOT_FOUND, **CONFLICT})
@@ -396,7 +430,7 @@ async def update_prompt(template_id: UUID, body: PromptUpdate, state: State) -> 
     )
     text = body.text if body.text is not None else current.text
     if body.text is not None or fields.language != kept.language:
-        _refuse_invalid(text, fields.type, fields.language)
+        await _refuse_invalid(text, fields.type, fields.language, state.render_limits)
     if fields.strategy_id != kept.strategy_id:
         await _ensure_strategy(state, fields.strategy_id)
     try:
@@ -405,7 +439,8 @@ async def update_prompt(template_id: UUID, body: PromptUpdate, state: State) -> 
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     if stored is None:
         raise _not_found(template_id)
-    return PromptOut.of(stored)
+    [out] = await _out(stored)
+    return out
 
 
 @router.delete(
