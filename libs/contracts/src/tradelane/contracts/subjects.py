@@ -108,6 +108,11 @@ def consumed_by(step: Step) -> str:
     return _CONSUMED_BY_STEP[step]
 
 
+def produced_by(step: Step) -> tuple[str, ...]:
+    """The subjects a pipeline step publishes its output on (the signal step has two)."""
+    return tuple(subject for subject, producer in _STEP_OF_SUBJECT.items() if producer == step)
+
+
 def dead_letter(subject: str) -> str:
     """Where a message of ``subject`` goes when its step gives up on it."""
     return f"deadletter.{subject}"
