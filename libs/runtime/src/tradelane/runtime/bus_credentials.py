@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import nats
-from nats.aio.client import Client as NatsClient
 from faststream.security import SASLPlaintext
+from nats.aio.client import Client as NatsClient
 from pydantic import SecretStr
 
 from tradelane.runtime.bus_permissions import IDENTITIES, PROVISION, inbox_prefix

@@ -1,4 +1,4 @@
-"""One service process: connect, provision (or wait for the layout), register handlers, run until SIGTERM, stop cleanly."""
+"""One service process: connect, provision or await the layout, register handlers, run until SIGTERM, stop."""
 
 from __future__ import annotations
 
