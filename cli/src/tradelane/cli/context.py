@@ -73,6 +73,7 @@ class Connections:
                     reconnect_time_wait=0.2,
                     error_cb=_reported_by_us,
                     name="tradelane-cli",
+                    **(self.endpoints.nats_credentials.connect_options() if self.endpoints.nats_credentials else {}),
                 )
             except (OSError, TimeoutError, nats.errors.Error) as error:
                 msg = f"cannot reach NATS at {endpoint.url} (from {endpoint.source}): {error or type(error).__name__}"

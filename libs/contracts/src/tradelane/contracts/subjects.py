@@ -34,6 +34,8 @@ CHART_BUCKET: Final = "charts"
 PIPELINE_ALL: Final = "pipeline.>"
 TRADING_ALL: Final = "trading.>"
 DEAD_LETTER_ALL: Final = "deadletter.>"
+DEBUG_ALL: Final = "debug.>"
+"""Where operators replay messages to look at them without feeding the pipeline (``--to-subject debug.x``)."""
 
 EXECUTION_REQUESTED: Final = "pipeline.execution.requested"
 MARKET_DATA_FETCHED: Final = "pipeline.market_data.fetched"

@@ -192,8 +192,8 @@ def _identities() -> dict[str, Permissions]:
         "gateway": _operator("gateway").pub(*_SYMBOL_REQUESTS, *_BROKER_COMMANDS).read_ordered(_CHART_STREAM),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
-        .pub(subjects.HEALTH, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
-        .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL),
+        .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
+        .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),
         PROVISION: _base(PROVISION).pub(f"{_JS_API}.>"),
     }
     return {name: grant.build() for name, grant in grants.items()}
