@@ -73,13 +73,15 @@ def _signal(strategy_id: UUID, definition: dict[str, Any]) -> SignalGenerated:
     )
 
 
-async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(system: System) -> None:
+async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(
+    system: System, nats_options: dict[str, Any]
+) -> None:
     async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
         definition = _auto_trading("e2e-auto-trade")
         created = await client.post("/api/strategies", json=definition)
         assert created.status_code == 201, created.text
         signal = _signal(UUID(created.json()["id"]), definition)
-        connection = await nats.connect(system.settings.nats_url)
+        connection = await nats.connect(system.settings.nats_url, **nats_options)
         try:
             await connection.jetstream().publish(
                 subjects.SIGNAL_GENERATED,

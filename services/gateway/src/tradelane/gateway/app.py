@@ -29,8 +29,8 @@ from tradelane.gateway.routes import (
 )
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import EventBus
-from tradelane.runtime.service import create_broker
 from tradelane.runtime.layout import ensure_layout
+from tradelane.runtime.service import create_broker
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
 from tradelane.store.migrate import migrate
