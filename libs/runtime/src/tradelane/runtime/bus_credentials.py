@@ -25,7 +25,7 @@ from faststream.security import SASLPlaintext
 from nats.aio.client import Client as NatsClient
 from pydantic import SecretStr
 
-from tradelane.runtime.bus_permissions import IDENTITIES, PROVISION, inbox_prefix
+from tradelane.runtime.bus_permissions import IDENTITIES, PROVISION, inbox_prefix, password_variable
 from tradelane.runtime.settings import Settings
 
 CREDENTIALS_FILE: Final = "nats-credentials.json"
@@ -142,3 +142,13 @@ async def connected(settings: Settings, credentials: NatsCredentials | None, nam
         yield client
     finally:
         await client.close()
+
+
+def env_lines(identities: Iterable[str] = IDENTITIES) -> list[str]:
+    """Fresh random passwords as ``TRADELANE_NATS_PASSWORD_<IDENTITY>=...`` lines (for Docker Compose's .env)."""
+    return [f"{password_variable(identity)}={secrets.token_urlsafe(_PASSWORD_BYTES)}" for identity in identities]
+
+
+if __name__ == "__main__":
+    # `python -m tradelane.runtime.bus_credentials >> .env`: what `make compose-up` runs once
+    print("\n".join(env_lines()))  # noqa: T201 - the command's output
