@@ -99,8 +99,9 @@ else:
 PY
 }
 
+# `config` keeps compose's `$$` escapes; the container gets them as `$`.
 compose_nats_config() {
-  "$tools/python" -c 'import json, sys; sys.stdout.write(json.load(open(sys.argv[1]))["configs"]["nats.conf"]["content"])' \
+  "$tools/python" -c 'import json, sys; sys.stdout.write(json.load(open(sys.argv[1]))["configs"]["nats.conf"]["content"].replace("$$", "$"))' \
     "$1" >"$2"
 }
 
