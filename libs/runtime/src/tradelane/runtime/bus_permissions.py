@@ -5,7 +5,7 @@ configuration (``tradelane up`` and the tests) is rendered from it with real pas
 checked-in NATS configurations of Docker Compose and Kubernetes are rendered from it with
 ``$TRADELANE_NATS_PASSWORD_<IDENTITY>`` references (nats-server reads them from its
 environment), and a test checks the checked-in files still match (regenerate them with
-``python -m tradelane.runtime.bus_permissions``).
+``python -m tradelane.runtime.bus_permissions deploy/k8s/base/nats/nats.conf docker-compose.yml``).
 
 How the rules were derived, so the next change keeps them tight:
 
@@ -123,6 +123,10 @@ class _Grant:
             )
         return self
 
+    def read_charts(self) -> _Grant:
+        """Fetch artefacts from the chart object store (nats-py looks its stream up by subject)."""
+        return self.read_ordered(_CHART_STREAM).pub(f"{_JS_API}.STREAM.NAMES")
+
     def build(self) -> Permissions:
         return Permissions(tuple(self.publish), tuple(self.subscribe), self.allow_responses)
 
@@ -177,7 +181,7 @@ def _identities() -> dict[str, Permissions]:
         "charts": _step("charts", Step.CHART).pub(
             _CHART_SUBJECTS, *_CHART_READER, f"{_JS_API}.STREAM.PURGE.{_CHART_STREAM}"
         ),
-        "llm-analyst": _step("llm-analyst", Step.ANALYSIS).read_ordered(_CHART_STREAM),
+        "llm-analyst": _step("llm-analyst", Step.ANALYSIS).read_charts(),
         "signals": _step("signals", Step.SIGNAL),
         "broker": _service("broker")
         .consume(BROKER_CONSUMER)
@@ -189,7 +193,7 @@ def _identities() -> dict[str, Permissions]:
         .consume(*LINEAGE_CONSUMERS, ADVISORY_CONSUMER)
         .read(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .dead_letters(subjects.PIPELINE_ALL, subjects.TRADING_ALL),
-        "gateway": _operator("gateway").pub(*_SYMBOL_REQUESTS, *_BROKER_COMMANDS).read_ordered(_CHART_STREAM),
+        "gateway": _operator("gateway").pub(*_SYMBOL_REQUESTS, *_BROKER_COMMANDS).read_charts(),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
@@ -271,12 +275,39 @@ def with_authorization(config: str) -> str:
     return f"{head}{GENERATED_MARK}\n{checked_in_authorization()}"
 
 
+_COMPOSE_INDENT: Final = " " * 6
+
+
+def with_authorization_in_compose(compose: str) -> str:
+    """A docker-compose.yml whose inline ``nats.conf`` (indented, ``$`` escaped as ``$$``) carries the current table."""
+    mark = f"{_COMPOSE_INDENT}{GENERATED_MARK}\n"
+    start = compose.find(mark)
+    if start < 0:
+        msg = f"docker-compose.yml has no line {mark.strip()!r} in its nats.conf"
+        raise ValueError(msg)
+    end = start + len(mark)
+    while end < len(compose) and (compose.startswith(_COMPOSE_INDENT, end) or compose.startswith("\n", end)):
+        end = compose.index("\n", end) + 1
+    block = "".join(
+        (_COMPOSE_INDENT + line if line else "") + "\n"
+        for line in checked_in_authorization().replace("$", "$$").splitlines()
+    )
+    trailing = compose[start + len(mark) : end]
+    blank_lines = trailing[len(trailing.rstrip("\n")) :].count("\n") - 1
+    return compose[:start] + mark + block + "\n" * max(blank_lines, 0) + compose[end:]
+
+
 def main(paths: list[str]) -> int:
-    """``python -m tradelane.runtime.bus_permissions FILE...``: regenerate the checked-in configs in place."""
+    """``python -m tradelane.runtime.bus_permissions FILE...``: regenerate the checked-in configs in place.
+
+    Each FILE is a NATS config (deploy/k8s/base/nats/nats.conf) or docker-compose.yml.
+    """
     from pathlib import Path
 
     for path in map(Path, paths):
-        path.write_text(with_authorization(path.read_text(encoding="utf-8")), encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        regenerated = with_authorization_in_compose(text) if path.suffix == ".yml" else with_authorization(text)
+        path.write_text(regenerated, encoding="utf-8")
     return 0
 
 
