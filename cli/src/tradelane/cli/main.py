@@ -307,7 +307,9 @@ def operate(args: argparse.Namespace, root: argparse.ArgumentParser, console: Co
 
         async def run() -> int:
             async with Connections(endpoints) as connections:
-                return await command(connections, console)
+                code = await command(connections, console)
+            connections.raise_if_refused()
+            return code
 
         return asyncio.run(run())
     except CliError as error:
