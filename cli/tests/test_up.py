@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -13,7 +15,7 @@ from tradelane.runtime.bus_permissions import identity_of
 from tradelane.runtime.settings import Settings
 
 pytestmark = pytest.mark.skipif(
-    bool(__import__("os").environ.get("TRADELANE_TEST_NATS_URL")), reason="an external test server has no users"
+    bool(os.environ.get("TRADELANE_TEST_NATS_URL")), reason="an external test server has no users"
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import ALL_CONSUMERS, provision
 
 pytestmark = pytest.mark.skipif(
-    bool(__import__("os").environ.get("TRADELANE_TEST_NATS_URL")), reason="an external test server has no users"
+    bool(os.environ.get("TRADELANE_TEST_NATS_URL")), reason="an external test server has no users"
 )
 
 
