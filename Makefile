@@ -77,6 +77,7 @@ deploy-check: $(DEPLOY_TOOLS)/bin/kubectl
 
 compose-up:
 	@test -f .env || cp .env.example .env
+	@grep -q '^TRADELANE_NATS_PASSWORD_' .env || $(VENV)/bin/python -m tradelane.runtime.bus_credentials >> .env
 	docker compose up --build --detach --wait
 
 compose-down:

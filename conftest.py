@@ -3,6 +3,15 @@
 By default they are the embedded servers, started on free ports (NATS) and a Unix socket
 (PostgreSQL). ``TRADELANE_TEST_NATS_URL`` / ``TRADELANE_TEST_DATABASE_URL`` point the suite at
 existing servers instead; each test then gets its own database and clean streams.
+
+The embedded NATS runs with the production permissions (anonymous clients refused): each
+test's ``settings`` carry a credentials file with every identity's password, so each service
+a test starts connects as its own identity (``create_broker(settings, name)`` picks the entry
+for ``name``) and provisions through the ``provision`` identity, which the file also holds.
+The test's own clients (``nats_client``, ``nats_broker``, ``bus``) connect as ``test``, an
+identity that only test servers have and that may do anything: it stands in for the services
+upstream and downstream of the one under test. An external ``TRADELANE_TEST_NATS_URL`` server
+is used without users.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.bus_credentials import credentials_for, load_or_create_credentials
+from tradelane.runtime.bus_permissions import IDENTITIES, Permissions
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
@@ -68,15 +79,45 @@ def _with_database(dsn: str, name: str) -> str:
     return f"{base}/{name}" + (f"?{tail}" if tail else "")
 
 
+TEST_IDENTITY = "test"
+"""The tests' own NATS user: only test servers have it, and it may do anything."""
+TEST_PERMISSIONS = Permissions(publish=(">",), subscribe=(">",), allow_responses=True)
+
+
 @pytest.fixture
-async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A NATS server with JetStream, empty at the start of each test."""
+def nats_credentials_file(tmp_path: Path) -> Path | None:
+    """Every identity's NATS password (and the test identity's), as ``tradelane up`` keeps them; None: no users."""
+    if os.environ.get("TRADELANE_TEST_NATS_URL"):
+        return None
+    path = tmp_path / "nats-credentials.json"
+    load_or_create_credentials(path, [*IDENTITIES, TEST_IDENTITY])
+    return path
+
+
+@pytest.fixture
+def nats_options(nats_credentials_file: Path | None) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments of the test identity (none for a server without users)."""
+    if nats_credentials_file is None:
+        return {}
+    credentials = credentials_for(Settings(nats_credentials_file=nats_credentials_file), TEST_IDENTITY)
+    assert credentials is not None
+    return credentials.connect_options()
+
+
+@pytest.fixture
+async def nats_url(tmp_path: Path, nats_credentials_file: Path | None) -> AsyncIterator[str]:
+    """A NATS server with JetStream and tradelane's users, empty at the start of each test."""
     external = os.environ.get("TRADELANE_TEST_NATS_URL")
     if external:
         await _delete_tradelane_streams(external)
         yield external
         return
-    server = EmbeddedNats(tmp_path / "nats")
+    assert nats_credentials_file is not None
+    server = EmbeddedNats(
+        tmp_path / "nats",
+        passwords=load_or_create_credentials(nats_credentials_file, [*IDENTITIES, TEST_IDENTITY]),
+        extra_identities={TEST_IDENTITY: TEST_PERMISSIONS},
+    )
     url = await server.start()
     try:
         yield url
@@ -94,10 +135,11 @@ async def _delete_tradelane_streams(url: str) -> None:
 
 
 @pytest.fixture
-def settings(nats_url: str, database_url: str) -> Settings:
-    """Settings pointing at this test's servers, with short retry delays."""
+def settings(nats_url: str, database_url: str, nats_credentials_file: Path | None) -> Settings:
+    """Settings pointing at this test's servers (and NATS credentials), with short retry delays."""
     return Settings(
         nats_url=nats_url,
+        nats_credentials_file=nats_credentials_file,
         database_url=SecretStr(database_url),
         ack_wait_seconds=5,
         retry_delays_seconds=(0.2, 0.4, 0.8, 1.0),
@@ -107,8 +149,9 @@ def settings(nats_url: str, database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
+async def nats_client(nats_url: str, nats_options: dict[str, Any]) -> AsyncIterator[NatsClient]:
+    """A nats-py client as the test identity."""
+    client = await nats.connect(nats_url, **nats_options)
     yield client
     await client.close()
 
@@ -124,7 +167,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
 @pytest.fixture
 async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
     """A FastStream broker on this test's NATS, with the streams and the chart object store provisioned."""
-    broker = create_broker(settings, "test")
+    broker = create_broker(settings, TEST_IDENTITY)
     await broker.connect()
     await provision(broker.connection.jetstream(), settings)
     yield broker

@@ -48,6 +48,8 @@ def cli(settings: Settings) -> Cli:
     async def run(*argv: str, console: LiveConsole | None = None) -> Result:
         console = console or LiveConsole()
         connection = ["--nats-url", settings.nats_url, "--database-url", settings.database_url.get_secret_value()]
+        if settings.nats_credentials_file is not None:
+            connection += ["--nats-credentials", str(settings.nats_credentials_file)]
         code = await asyncio.to_thread(main, [*argv, *connection], console)
         assert isinstance(console.out, io.StringIO) and isinstance(console.err, io.StringIO)
         return Result(code, console.out.getvalue(), console.err.getvalue())

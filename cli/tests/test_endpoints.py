@@ -17,6 +17,8 @@ from tradelane.cli.endpoints import (
     resolve_endpoints,
     write_endpoints,
 )
+from tradelane.runtime.bus_credentials import credentials_path, load_or_create_credentials
+from tradelane.runtime.bus_permissions import OPERATOR, PROVISION
 from tradelane.runtime.settings import Settings
 
 
@@ -24,6 +26,8 @@ from tradelane.runtime.settings import Settings
 def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRADELANE_NATS_URL", raising=False)
     monkeypatch.delenv("TRADELANE_DATABASE_URL", raising=False)
+    for variable in ("TRADELANE_NATS_USER", "TRADELANE_NATS_PASSWORD", "TRADELANE_NATS_CREDENTIALS_FILE"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 def _written(state_dir: Path) -> None:
@@ -112,3 +116,34 @@ def test_both_files_are_removed_by_the_process_that_wrote_them(tmp_path: Path) -
     )
     remove_endpoints(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_connects_as_operator_with_the_passwords_tradelane_up_keeps(tmp_path: Path) -> None:
+    passwords = load_or_create_credentials(credentials_path(tmp_path))
+    resolved = resolve_endpoints(Settings(state_dir=tmp_path))
+    assert resolved.nats_credentials is not None
+    assert resolved.nats_credentials.user == OPERATOR
+    assert resolved.nats_credentials.password == passwords[OPERATOR]
+    provisioner = resolve_endpoints(Settings(state_dir=tmp_path), identity=PROVISION).nats_credentials
+    assert provisioner is not None
+    assert provisioner.user == PROVISION
+
+
+def test_without_credentials_the_cli_connects_anonymously(tmp_path: Path) -> None:
+    assert resolve_endpoints(Settings(state_dir=tmp_path)).nats_credentials is None
+
+
+def test_the_environments_user_wins_over_the_kept_passwords(tmp_path: Path) -> None:
+    load_or_create_credentials(credentials_path(tmp_path))
+    settings = Settings(state_dir=tmp_path, nats_user="ops-team", nats_password=SecretStr("s3cret"))
+    resolved = resolve_endpoints(settings)
+    assert resolved.nats_credentials is not None
+    assert resolved.nats_credentials.user == "ops-team"
+    assert "s3cret" not in repr(resolved)
+
+
+def test_the_kept_passwords_are_private(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    load_or_create_credentials(credentials_path(state_dir))
+    assert stat.S_IMODE(credentials_path(state_dir).stat().st_mode) == 0o600
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700

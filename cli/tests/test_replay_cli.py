@@ -286,3 +286,25 @@ async def test_a_subject_no_stream_stores_exits_2(cli: Cli, js: JetStreamContext
     result = await cli("replay", "--subject", "debug.nowhere", "--since", "1h")
     assert result.code == 2
     assert "no stream stores 'debug.nowhere'" in result.err
+
+
+async def test_a_replay_to_a_subject_the_operator_may_not_use_exits_1_saying_nats_refused_it(
+    cli: Cli, js: JetStreamContext, settings: Settings
+) -> None:
+    if settings.nats_credentials_file is None:
+        pytest.skip("an external test server has no users")
+    since, until, _inside = await _window_of_requests(js, uuid4())
+    result = await cli(
+        "replay",
+        "--subject",
+        subjects.EXECUTION_REQUESTED,
+        "--since",
+        since.isoformat(),
+        "--until",
+        until.isoformat(),
+        "--to-subject",
+        "elsewhere.replayed",
+    )
+    assert result.code == 1
+    assert "NATS refused user operator" in result.err
+    assert "elsewhere.replayed" in result.err

@@ -232,8 +232,10 @@ def compose_violations(config: Resource, compose_file: str, env_example: str) ->
         yield f"compose: service {missing} is missing"
     for name, service in services.items():
         health = service.get("healthcheck", {})
-        # Services in a profile (the cli) are one-off commands, not long-running.
-        if "profiles" not in service and (not health.get("test") or health.get("disable")):
+        # Services in a profile (the cli) and one-shot ones (restart: "no", the provisioning)
+        # are commands, not long-running.
+        one_shot = "profiles" in service or service.get("restart") == "no"
+        if not one_shot and (not health.get("test") or health.get("disable")):
             yield f"compose: service {name} has no health check"
         for dependency, condition in service.get("depends_on", {}).items():
             if condition.get("condition") not in WAITING_CONDITIONS:

@@ -23,7 +23,7 @@ tools="${DEPLOY_TOOLS:-$repo/.tools/deploy}/bin"
 nats_server="$tools/nats-server"
 kubernetes_versions=(1.30 1.37)
 # Secrets the cluster provides in prod (README, Deploying); dev renders its own.
-prod_external_secrets=(tradelane-secrets)
+prod_external_secrets=(tradelane-secrets nats-scheduler nats-market-data nats-indicators nats-charts nats-llm-analyst nats-signals nats-broker nats-lineage nats-gateway nats-operator nats-provision)
 
 only=""
 overlays=(dev prod)
@@ -60,9 +60,16 @@ check() {
   printf 'ok  %-62s %3d.%02ds\n' "$what" $((centiseconds / 100)) $((centiseconds % 100))
 }
 
+# The NATS users' passwords are secrets (.env, Kubernetes Secrets) that the configurations
+# read from the server's environment: the checks give each a throwaway value.
+nats_password_variables() {
+  grep -ohE 'TRADELANE_NATS_PASSWORD_[A-Z_]+' "$@" | sort -u || true
+}
+
 nats_config_valid() {
-  local output
-  if ! output="$(POD_NAME=nats-0 "$nats_server" --config "$1" -t 2>&1)"; then
+  local output passwords=()
+  mapfile -t passwords < <(nats_password_variables "$1" | sed 's/$/=deploy-check/')
+  if ! output="$(env "${passwords[@]}" POD_NAME=nats-0 "$nats_server" --config "$1" -t 2>&1)"; then
     echo "$output" >&2
     return 1
   fi
@@ -92,8 +99,9 @@ else:
 PY
 }
 
+# `config` keeps compose's `$$` escapes; the container gets them as `$`.
 compose_nats_config() {
-  "$tools/python" -c 'import json, sys; sys.stdout.write(json.load(open(sys.argv[1]))["configs"]["nats.conf"]["content"])' \
+  "$tools/python" -c 'import json, sys; sys.stdout.write(json.load(open(sys.argv[1]))["configs"]["nats.conf"]["content"].replace("$$", "$"))' \
     "$1" >"$2"
 }
 
@@ -102,10 +110,12 @@ if [[ -z "$only" || "$only" == docker ]]; then
 fi
 
 if [[ -z "$only" || "$only" == compose ]]; then
-  # --env-file: the documented defaults, never a developer's own .env.
+  # --env-file: the documented defaults, never a developer's own .env, plus throwaway NATS passwords.
+  nats_password_variables "$root/.env.example" | sed 's/$/=deploy-check/' >"$work/nats-passwords.env"
   check "docker compose config (every profile)" \
     "$tools/docker-compose" --project-directory "$root" -f "$root/docker-compose.yml" \
-    --env-file "$root/.env.example" --profile tools config --format json --output "$work/compose.json"
+    --env-file "$root/.env.example" --env-file "$work/nats-passwords.env" \
+    --profile tools config --format json --output "$work/compose.json"
   check "compose policy" "$tools/python" "$here/policy.py" compose "$work/compose.json" \
     --compose-file "$root/docker-compose.yml" --env-example "$root/.env.example"
   check "compose NATS configuration" compose_nats_config "$work/compose.json" "$work/compose-nats.conf"

@@ -67,7 +67,7 @@ expect_rejection compose docker-compose.yml \
   '    shm_size: 256m' '    shm_sise: 256m' \
   "additional properties 'shm_sise' not allowed" "an unknown Compose key"
 expect_rejection compose docker-compose.yml \
-  '      condition: service_healthy' '      condition: service_started' \
+  '    condition: service_healthy' '    condition: service_started' \
   'starts without waiting for nats to be healthy' "a Compose service that does not wait for a healthy dependency"
 expect_rejection compose .env.example \
   'TRADELANE_IMAGE_TAG=dev' '' \

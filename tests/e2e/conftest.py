@@ -14,8 +14,11 @@ import pytest
 
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
+from tradelane.cli.up import service_credentials
+from tradelane.runtime.bus_credentials import connected, provision_credentials
 from tradelane.runtime.embedded import free_port
 from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
 
 
 @dataclass
@@ -57,9 +60,17 @@ def system_env(settings: Settings, gateway_port: int, **extra: str) -> dict[str,
 
 @asynccontextmanager
 async def running_system(settings: Settings, **extra_env: str) -> AsyncIterator[System]:
-    """Every service as a process, through the supervisor ``tradelane up`` uses, until the block ends."""
+    """Every service as a process, through the supervisor ``tradelane up`` uses, until the block ends.
+
+    As ``tradelane up`` does, the streams are provisioned first as the ``provision`` identity,
+    and each process gets only its own NATS user and password.
+    """
     port = free_port()
-    supervisor = Supervisor(SERVICES, system_env(settings, port, **extra_env))
+    async with connected(settings, provision_credentials(settings), "provision") as provisioner:
+        await provision(provisioner.jetstream(), settings)
+    supervisor = Supervisor(
+        SERVICES, system_env(settings, port, **extra_env), service_env=service_credentials(settings)
+    )
     running = asyncio.create_task(supervisor.run())
     gateway = f"http://127.0.0.1:{port}"
     try:

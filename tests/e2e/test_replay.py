@@ -74,6 +74,8 @@ async def test_a_replay_with_another_prompt_version_and_model_differs_only_in_th
             "--database-url",
             system.settings.database_url.get_secret_value(),
         ]
+        if system.settings.nats_credentials_file is not None:
+            connection += ["--nats-credentials", str(system.settings.nats_credentials_file)]
         argv = ["replay", original, "--from-step", "chart", "--prompt-version", "2", "--model", "m-2", *connection]
         assert await asyncio.to_thread(main, argv) == 0
         # the supervisor logs to stdout too: the new execution's id is the line that is nothing but an id

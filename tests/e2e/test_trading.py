@@ -84,14 +84,16 @@ async def _market_at(system: System, instrument: ResolvedSymbol, price: Decimal)
         await pool.close()
 
 
-async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(system: System) -> None:
+async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(
+    system: System, nats_options: dict[str, Any]
+) -> None:
     async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
         definition = _auto_trading("e2e-auto-trade")
         created = await client.post("/api/strategies", json=definition)
         assert created.status_code == 201, created.text
         signal = _signal(UUID(created.json()["id"]), definition)
         await _market_at(system, signal.signal.symbol, Decimal(60_000))
-        connection = await nats.connect(system.settings.nats_url)
+        connection = await nats.connect(system.settings.nats_url, **nats_options)
         try:
             await connection.jetstream().publish(
                 subjects.SIGNAL_GENERATED,

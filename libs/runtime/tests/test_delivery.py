@@ -56,9 +56,14 @@ def _bars_for(msg: ExecutionRequested, count: int = 1) -> BarsFetched:
 
 
 @pytest.fixture
-def nats_settings(nats_url: str) -> Settings:
+def nats_settings(nats_url: str, nats_credentials_file: Path | None) -> Settings:
     return Settings(
-        nats_url=nats_url, ack_wait_seconds=5, retry_delays_seconds=(0.1, 0.2, 0.3), max_deliver=4, health_port=0
+        nats_url=nats_url,
+        nats_credentials_file=nats_credentials_file,
+        ack_wait_seconds=5,
+        retry_delays_seconds=(0.1, 0.2, 0.3),
+        max_deliver=4,
+        health_port=0,
     )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -25,8 +26,13 @@ from tradelane.runtime.settings import Settings
 
 
 @pytest.fixture
-async def service(nats_url: str) -> AsyncIterator[Service]:
-    settings = Settings(nats_url=nats_url, health_port=0, consumer_lag_interval_seconds=0.2)
+async def service(nats_url: str, nats_credentials_file: Path | None) -> AsyncIterator[Service]:
+    settings = Settings(
+        nats_url=nats_url,
+        nats_credentials_file=nats_credentials_file,
+        health_port=0,
+        consumer_lag_interval_seconds=0.2,
+    )
     service = Service("market-data", settings)
 
     async def refuse(msg: ExecutionRequested) -> StepFailed:
@@ -52,8 +58,10 @@ async def test_probes_answer_over_http(service: Service) -> None:
         assert (await client.get(_health_url(service, "/nope"))).status_code == 404
 
 
-async def test_readiness_is_false_after_close(nats_url: str) -> None:
-    service = Service("indicators", Settings(nats_url=nats_url, health_port=0))
+async def test_readiness_is_false_after_close(nats_url: str, nats_credentials_file: Path | None) -> None:
+    service = Service(
+        "indicators", Settings(nats_url=nats_url, nats_credentials_file=nats_credentials_file, health_port=0)
+    )
     await service.start()
     assert service.is_ready()
     await service.close()

@@ -1,4 +1,4 @@
-"""/api/charts: artefacts from the Object Store, typed by their bytes."""
+"""/api/charts: artefacts from the Object Store, typed by their bytes (stored as the charts service would)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,22 @@ import json
 import httpx
 
 from tradelane.gateway.charts import PNG_SIGNATURE
-from tradelane.gateway.state import GatewayState
+from tradelane.runtime.bus import EventBus
 
 PNG = PNG_SIGNATURE + b"\x00\x00\x00\rIHDR-not-a-real-image"
 
 
-async def test_a_png_is_served_as_image_png(client: httpx.AsyncClient, state: GatewayState) -> None:
-    ref = await state.bus.put_object(PNG, "image/png")
+async def test_a_png_is_served_as_image_png(client: httpx.AsyncClient, bus: EventBus) -> None:
+    ref = await bus.put_object(PNG, "image/png")
     response = await client.get(f"/api/charts/{ref.name}")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content == PNG
 
 
-async def test_a_figure_is_served_as_json(client: httpx.AsyncClient, state: GatewayState) -> None:
+async def test_a_figure_is_served_as_json(client: httpx.AsyncClient, bus: EventBus) -> None:
     figure = json.dumps({"data": [], "layout": {"title": "AAPL"}}).encode()
-    ref = await state.bus.put_object(figure, "application/json")
+    ref = await bus.put_object(figure, "application/json")
     response = await client.get(f"/api/charts/{ref.name.upper()}")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"

@@ -1,4 +1,4 @@
-"""/api/dlq: list, show and redrive dead letters, against a real NATS."""
+"""/api/dlq: list, show and redrive dead letters, against a real NATS (set up by the test's own client)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.gateway.state import GatewayState
-from tradelane.runtime.bus import event_headers
+from tradelane.runtime.bus import EventBus, event_headers
 from tradelane.runtime.deadletters import REDRIVE_PLACES_ORDERS_HEADER, dead_letter_message
 from tradelane.runtime.replay import fetch_message
 
 
-async def _dead_letter(state: GatewayState, error: str = "provider down") -> ExecutionRequested:
+async def _dead_letter(bus: EventBus, error: str = "provider down") -> ExecutionRequested:
     request = ExecutionRequested(
         execution_id=uuid4(),
         strategy_id=uuid4(),
@@ -24,7 +24,7 @@ async def _dead_letter(state: GatewayState, error: str = "provider down") -> Exe
         trigger=Trigger.MANUAL,
         as_of=datetime(2026, 11, 20, tzinfo=UTC),
     )
-    js = state.bus.jetstream
+    js = bus.jetstream
     body = request.model_dump_json().encode()
     ack = await js.publish(subjects.EXECUTION_REQUESTED, body, headers=event_headers(request))
     original = await fetch_message(js, subjects.PIPELINE_STREAM, ack.seq)
@@ -32,8 +32,8 @@ async def _dead_letter(state: GatewayState, error: str = "provider down") -> Exe
     return request
 
 
-async def test_dead_letters_are_listed_with_why_they_gave_up(client: httpx.AsyncClient, state: GatewayState) -> None:
-    request = await _dead_letter(state)
+async def test_dead_letters_are_listed_with_why_they_gave_up(client: httpx.AsyncClient, bus: EventBus) -> None:
+    request = await _dead_letter(bus)
     response = await client.get("/api/dlq")
     assert response.status_code == 200
     [listed] = response.json()
@@ -47,22 +47,22 @@ async def test_dead_letters_are_listed_with_why_they_gave_up(client: httpx.Async
     assert listed["subject"] == subjects.EXECUTION_REQUESTED
 
 
-async def test_a_dead_letter_is_shown_with_its_body(client: httpx.AsyncClient, state: GatewayState) -> None:
-    request = await _dead_letter(state)
+async def test_a_dead_letter_is_shown_with_its_body(client: httpx.AsyncClient, bus: EventBus) -> None:
+    request = await _dead_letter(bus)
     [listed] = (await client.get("/api/dlq")).json()
     shown = (await client.get(f"/api/dlq/{listed['id']}")).json()
     assert ExecutionRequested.model_validate(shown["body"]) == request
     assert shown["headers"]["Tradelane-Step"] == "market_data"
 
 
-async def test_an_unknown_dead_letter_is_a_404(client: httpx.AsyncClient, state: GatewayState) -> None:
+async def test_an_unknown_dead_letter_is_a_404(client: httpx.AsyncClient, bus: EventBus) -> None:
     for response in (await client.get("/api/dlq/77"), await client.post("/api/dlq/77/redrive")):
         assert response.status_code == 404
         assert "no dead letter 77" in response.json()["detail"]
 
 
-async def test_a_redriven_dead_letter_leaves_the_list(client: httpx.AsyncClient, state: GatewayState) -> None:
-    await _dead_letter(state)
+async def test_a_redriven_dead_letter_leaves_the_list(client: httpx.AsyncClient, bus: EventBus) -> None:
+    await _dead_letter(bus)
     [listed] = (await client.get("/api/dlq")).json()
     response = await client.post(f"/api/dlq/{listed['id']}/redrive")
     assert response.status_code == 200
@@ -70,9 +70,9 @@ async def test_a_redriven_dead_letter_leaves_the_list(client: httpx.AsyncClient,
     assert (await client.get("/api/dlq")).json() == []
 
 
-async def test_redrive_all_redrives_each_one(client: httpx.AsyncClient, state: GatewayState) -> None:
+async def test_redrive_all_redrives_each_one(client: httpx.AsyncClient, bus: EventBus) -> None:
     for _ in range(3):
-        await _dead_letter(state)
+        await _dead_letter(bus)
     response = await client.post("/api/dlq/redrive-all")
     assert response.status_code == 200
     assert [item["id"] for item in response.json()["redriven"]] == [1, 2, 3]
@@ -80,9 +80,11 @@ async def test_redrive_all_redrives_each_one(client: httpx.AsyncClient, state: G
     assert (await client.get("/api/dlq")).json() == []
 
 
-async def test_a_redrive_lets_a_signal_trade_only_when_asked(client: httpx.AsyncClient, state: GatewayState) -> None:
-    await _dead_letter(state)
-    await _dead_letter(state)
+async def test_a_redrive_lets_a_signal_trade_only_when_asked(
+    client: httpx.AsyncClient, state: GatewayState, bus: EventBus
+) -> None:
+    await _dead_letter(bus)
+    await _dead_letter(bus)
     first, second = (await client.get("/api/dlq")).json()
     assert (await client.post(f"/api/dlq/{first['id']}/redrive")).status_code == 200
     assert (await client.post(f"/api/dlq/{second['id']}/redrive", params={"place_orders": "true"})).status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import nats
 
@@ -32,8 +34,8 @@ async def test_readyz_is_503_naming_postgres_when_it_cannot_answer(
     assert body["nats"] == "ok"
 
 
-async def test_a_closed_nats_connection_is_a_readiness_problem(nats_url: str) -> None:
-    client = await nats.connect(nats_url)
+async def test_a_closed_nats_connection_is_a_readiness_problem(nats_url: str, nats_options: dict[str, Any]) -> None:
+    client = await nats.connect(nats_url, **nats_options)
     assert nats_problem(client) is None
     await client.close()
     assert nats_problem(client) == "not connected to NATS"

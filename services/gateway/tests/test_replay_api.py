@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import httpx
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from tradelane.contracts import subjects
@@ -69,7 +70,7 @@ async def _run(state: GatewayState, close: float = 1.5) -> tuple[ExecutionReques
 
 
 async def test_a_replay_is_accepted_and_republishes_the_original_with_the_overrides(
-    client: httpx.AsyncClient, state: GatewayState
+    client: httpx.AsyncClient, state: GatewayState, nats_client: NatsClient
 ) -> None:
     request, sequence = await _run(state)
     heard: asyncio.Queue[Msg] = asyncio.Queue()
@@ -77,7 +78,8 @@ async def test_a_replay_is_accepted_and_republishes_the_original_with_the_overri
     async def put(msg: Msg) -> None:
         await heard.put(msg)
 
-    await state.broker.connection.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
+    # the test's own client listens: the gateway may publish pipeline subjects, not read them
+    await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
     response = await client.post(
         f"/api/executions/{request.execution_id}/replay", json={"prompt_version": 2, "model": "gpt-x"}
     )
@@ -111,10 +113,10 @@ async def test_replaying_from_a_step_never_reached_is_a_409_naming_the_possible_
 
 
 async def test_replaying_a_message_that_aged_out_is_a_410_naming_the_retention(
-    client: httpx.AsyncClient, state: GatewayState
+    client: httpx.AsyncClient, state: GatewayState, nats_client: NatsClient
 ) -> None:
     request, sequence = await _run(state)
-    await state.bus.jetstream.delete_msg(subjects.PIPELINE_STREAM, sequence)
+    await nats_client.jetstream().delete_msg(subjects.PIPELINE_STREAM, sequence)
     response = await client.post(f"/api/executions/{request.execution_id}/replay")
     assert response.status_code == 410
     assert "keeps messages for 7 days (max_age)" in response.json()["detail"]

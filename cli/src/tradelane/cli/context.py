@@ -59,6 +59,8 @@ class Connections:
 
     def __init__(self, endpoints: Endpoints) -> None:
         self.endpoints = endpoints
+        self.refused: list[str] = []
+        """What NATS refused this command's user (a publish or subscribe outside its permissions)."""
         self._nats: NatsClient | None = None
         self._pool: asyncpg.Pool[Any] | None = None
 
@@ -72,14 +74,30 @@ class Connections:
                     allow_reconnect=False,
                     max_reconnect_attempts=1,
                     reconnect_time_wait=0.2,
-                    error_cb=_reported_by_us,
+                    error_cb=self._on_error,
                     name="tradelane-cli",
+                    **(self.endpoints.nats_credentials.connect_options() if self.endpoints.nats_credentials else {}),
                 )
             except (OSError, TimeoutError, nats.errors.Error) as error:
                 problem = redact(str(error)) or type(error).__name__
                 msg = f"cannot reach NATS at {endpoint.shown} (from {endpoint.source}): {problem}"
                 raise CliError(msg, EXIT_UNAVAILABLE) from error
         return self._nats
+
+    async def _on_error(self, error: Exception) -> None:
+        """NATS reports a refused publish or subscription only here, after the fact: keep it for the command's end."""
+        if "permissions violation" in str(error).lower():
+            self.refused.append(str(error).removeprefix("nats: "))
+        else:
+            await _reported_by_us(error)
+
+    def raise_if_refused(self) -> None:
+        """A :class:`CliError` naming what NATS refused, if it refused anything (the command did not do it all)."""
+        if self.refused:
+            credentials = self.endpoints.nats_credentials
+            user = credentials.user if credentials is not None else "anonymous"
+            msg = f"NATS refused user {user}: {'; '.join(self.refused)}"
+            raise CliError(msg, EXIT_UNAVAILABLE)
 
     async def pool(self) -> asyncpg.Pool[Any]:
         if self._pool is None:

@@ -1,5 +1,10 @@
 """Where the CLI finds NATS and PostgreSQL: flags, then environment, then what ``tradelane up`` wrote.
 
+The NATS credentials follow the same order: ``--nats-credentials FILE``, then
+``TRADELANE_NATS_USER``/``TRADELANE_NATS_PASSWORD`` or ``TRADELANE_NATS_CREDENTIALS_FILE``, then
+the ``nats-credentials.json`` that ``tradelane up`` keeps in the state directory; the CLI
+connects as the ``operator`` identity (``tradelane provision`` as ``provision``).
+
 ``tradelane up`` in its default embedded mode puts NATS on a random free port and PostgreSQL
 on a Unix socket in a temporary directory, so it writes the URLs it uses to
 ``<state_dir>/endpoints.json`` and removes the file when it stops. Every other command reads
@@ -21,6 +26,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from tradelane.runtime.bus_credentials import NatsCredentials, credentials_for, credentials_path
+from tradelane.runtime.bus_permissions import OPERATOR
 from tradelane.runtime.private_files import write_private_file
 from tradelane.runtime.redaction import MASK, redact, url_passwords
 from tradelane.runtime.settings import Settings
@@ -49,6 +56,8 @@ class Endpoints:
     nats: Endpoint
     database: Endpoint
     gateway_url: str | None = None
+    nats_credentials: NatsCredentials | None = None
+    """Who the CLI connects to NATS as; None: anonymously (a server without users)."""
 
 
 def endpoints_path(state_dir: Path) -> Path:
@@ -111,7 +120,14 @@ def _plain(value: object) -> str:
     return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
-def resolve_endpoints(settings: Settings, *, nats_url: str | None = None, database_url: str | None = None) -> Endpoints:
+def resolve_endpoints(
+    settings: Settings,
+    *,
+    nats_url: str | None = None,
+    database_url: str | None = None,
+    nats_credentials: Path | None = None,
+    identity: str = OPERATOR,
+) -> Endpoints:
     """Each URL from its flag, else its environment variable, else ``endpoints.json``, else the default."""
     written = _written(settings.state_dir)
     file_source = f"{endpoints_path(settings.state_dir)} (written by `tradelane up`)"
@@ -134,4 +150,18 @@ def resolve_endpoints(settings: Settings, *, nats_url: str | None = None, databa
         nats=pick(nats_url, "nats_url", "TRADELANE_NATS_URL"),
         database=pick(database_url, "database_url", "TRADELANE_DATABASE_URL"),
         gateway_url=written.get("gateway_url"),
+        nats_credentials=_nats_credentials(settings, nats_credentials, identity),
+    )
+
+
+def _nats_credentials(settings: Settings, flag: Path | None, identity: str) -> NatsCredentials | None:
+    if flag is not None:
+        return credentials_for(settings.model_copy(update={"nats_credentials_file": flag, "nats_user": None}), identity)
+    if settings.nats_user is not None or settings.nats_credentials_file is not None:
+        return credentials_for(settings, identity)
+    kept = credentials_path(settings.state_dir)
+    return (
+        credentials_for(settings.model_copy(update={"nats_credentials_file": kept}), identity)
+        if kept.exists()
+        else None
     )

@@ -15,7 +15,7 @@ from uuid import UUID
 import asyncpg
 import nats.errors
 
-from tradelane.cli.context import EXIT_UNAVAILABLE, CliError, Connections, Console
+from tradelane.cli.context import EXIT_BAD_INPUT, EXIT_UNAVAILABLE, CliError, Connections, Console
 from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.cli.services import SERVICES, module_of
 from tradelane.cli.timespec import HINT, parse_moment
@@ -23,6 +23,8 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.replay import ReplayOverrides
 from tradelane.contracts.strategy import AssetType, BarSize
 from tradelane.contracts.subjects import Step
+from tradelane.runtime.bus_credentials import CredentialsError
+from tradelane.runtime.bus_permissions import OPERATOR, PROVISION
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
 from tradelane.runtime.settings import Settings
 
@@ -59,6 +61,9 @@ def _connection_options() -> argparse.ArgumentParser:
     group = options.add_argument_group("connections (default: TRADELANE_* variables, then .state/endpoints.json)")
     group.add_argument("--nats-url", help="NATS server(s), comma separated")
     group.add_argument("--database-url", help="PostgreSQL DSN")
+    group.add_argument(
+        "--nats-credentials", type=Path, help="JSON file of NATS passwords (default: .state/nats-credentials.json)"
+    )
     return options
 
 
@@ -317,18 +322,31 @@ def operate(args: argparse.Namespace, root: argparse.ArgumentParser, console: Co
         command = _command(args, root)
         settings = Settings()
         register_settings_secrets(settings)
-        endpoints = resolve_endpoints(settings, nats_url=args.nats_url, database_url=args.database_url)
+        endpoints = resolve_endpoints(
+            settings,
+            nats_url=args.nats_url,
+            database_url=args.database_url,
+            nats_credentials=args.nats_credentials,
+            identity=PROVISION if args.command == "provision" else OPERATOR,
+        )
         for endpoint in (endpoints.nats, endpoints.database):
             register_secret(endpoint.url)
+        if endpoints.nats_credentials is not None:
+            register_secret(endpoints.nats_credentials.password)
 
         async def run() -> int:
             async with Connections(endpoints) as connections:
-                return await command(connections, console)
+                code = await command(connections, console)
+            connections.raise_if_refused()
+            return code
 
         return asyncio.run(run())
     except CliError as error:
         console.note(redact(f"tradelane {args.command}: {error}"))
         return error.exit_code
+    except CredentialsError as error:
+        console.note(f"tradelane {args.command}: {error}")
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

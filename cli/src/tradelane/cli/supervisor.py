@@ -29,9 +29,17 @@ STOP_GRACE_SECONDS = 20.0
 class Supervisor:
     """Starts, watches and stops a set of service processes."""
 
-    def __init__(self, services: tuple[str, ...], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        services: tuple[str, ...],
+        env: Mapping[str, str],
+        *,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        """``env`` is every process's environment; ``service_env`` adds one service's own (its NATS identity)."""
         self._services = services
         self._env = dict(env)
+        self._service_env = {service: dict(values) for service, values in (service_env or {}).items()}
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._stopping = False
         self.restarts: dict[str, int] = dict.fromkeys(services, 0)
@@ -52,7 +60,7 @@ class Supervisor:
     async def _spawn(self, service: str) -> asyncio.subprocess.Process:
         # each process on this machine gets its own health port; a fixed one would clash
         health_port = free_port()
-        env = {**self._env, "TRADELANE_HEALTH_PORT": str(health_port)}
+        env = {**self._env, **self._service_env.get(service, {}), "TRADELANE_HEALTH_PORT": str(health_port)}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", module_of(service), env=env, stdin=asyncio.subprocess.DEVNULL
         )

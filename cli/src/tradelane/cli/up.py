@@ -7,6 +7,11 @@ every service as its own process until Ctrl-C.
 
 The state directory is made private (``0700``) before anything is written into it, and what
 ``tradelane up`` prints or writes shows every URL with its password masked.
+
+The embedded NATS has one user per service (``tradelane.runtime.bus_permissions``), their
+passwords generated on first start into ``<state_dir>/nats-credentials.json`` (0600). The
+streams are provisioned here as the ``provision`` identity; each service process is given only
+its own user and password (``TRADELANE_NATS_USER`` / ``TRADELANE_NATS_PASSWORD``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import nats
 import structlog
 from pydantic import SecretStr
 
@@ -29,6 +33,16 @@ from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.bus_credentials import (
+    CredentialsError,
+    authenticates,
+    connected,
+    credentials_for,
+    credentials_path,
+    load_or_create_credentials,
+    provision_credentials,
+)
+from tradelane.runtime.bus_permissions import OPERATOR, identity_of
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.private_files import make_private_dir
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
@@ -63,20 +77,36 @@ async def prepare(settings: Settings) -> ExecutionRequested | None:
             )
     finally:
         await pool.close()
-    client = await nats.connect(settings.nats_url)
-    try:
-        js = client.jetstream()
-        await provision(js, settings)
-        if first_run is not None:
-            await js.publish(
+    provisioner = provision_credentials(settings)
+    if authenticates(settings) and provisioner is None:
+        msg = "tradelane up provisions the streams, which needs the provision identity's NATS credentials"
+        raise CredentialsError(msg)
+    async with connected(settings, provisioner, "provision") as client:
+        await provision(client.jetstream(), settings)
+    if first_run is not None:
+        async with connected(settings, credentials_for(settings, OPERATOR), "up") as client:
+            await client.jetstream().publish(
                 subjects.EXECUTION_REQUESTED,
                 first_run.model_dump_json().encode(),
                 headers=dedup_headers(first_run),
                 stream=subjects.PIPELINE_STREAM,
             )
-    finally:
-        await client.close()
     return first_run
+
+
+def service_credentials(settings: Settings) -> dict[str, dict[str, str]]:
+    """Each service's own NATS user and password, as environment variables of its process."""
+    if settings.nats_credentials_file is None:
+        return {}
+    environments = {}
+    for service in SERVICES:
+        credentials = credentials_for(settings, identity_of(service))
+        assert credentials is not None
+        environments[service] = {
+            "TRADELANE_NATS_USER": credentials.user,
+            "TRADELANE_NATS_PASSWORD": credentials.password.get_secret_value(),
+        }
+    return environments
 
 
 def banner(gateway: str, nats_url: str, database_url: str, state_dir: str) -> str:
@@ -105,8 +135,15 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
     database_url = env.get("TRADELANE_DATABASE_URL")
     try:
         if not nats_url:
-            embedded_nats = EmbeddedNats(state_dir / "nats")
+            credentials_file = credentials_path(state_dir)
+            passwords = load_or_create_credentials(credentials_file)
+            for password in passwords.values():
+                register_secret(password)
+            embedded_nats = EmbeddedNats(state_dir / "nats", passwords=passwords)
             nats_url = await embedded_nats.start()
+            settings = settings.model_copy(
+                update={"nats_credentials_file": credentials_file, "nats_user": None, "nats_password": None}
+            )
         if not database_url:
             embedded_postgres = EmbeddedPostgres(state_dir / "postgres")
             database_url = await asyncio.to_thread(embedded_postgres.start, "tradelane")
@@ -115,8 +152,13 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
         settings = settings.model_copy(update={"nats_url": nats_url, "database_url": SecretStr(database_url)})
         await prepare(settings)
 
-        child_env = {**env, "TRADELANE_NATS_URL": nats_url, "TRADELANE_DATABASE_URL": database_url}
-        supervisor = Supervisor(SERVICES, child_env)
+        # each service gets its own NATS identity, never the file holding every password
+        child_env = {
+            **{name: value for name, value in env.items() if name != "TRADELANE_NATS_CREDENTIALS_FILE"},
+            "TRADELANE_NATS_URL": nats_url,
+            "TRADELANE_DATABASE_URL": database_url,
+        }
+        supervisor = Supervisor(SERVICES, child_env, service_env=service_credentials(settings))
         host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
         port = env.get("TRADELANE_GATEWAY_PORT", "8000")
         print(banner(f"http://{host}:{port}", nats_url, database_url, str(state_dir)), flush=True)  # noqa: T201

@@ -27,6 +27,7 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.health import HealthReport
 from tradelane.contracts.trading import OrderStatus, signal_order_ref
 from tradelane.runtime.bus import event_headers
+from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.settings import Settings
 from tradelane.store.broker import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
@@ -34,6 +35,14 @@ from tradelane.store.strategies import StrategyRepository
 from .support import signal_generated, stored
 
 BROKER_SOURCES = Path(__file__).parents[2] / "src"
+
+
+def _own_identity(settings: Settings, identity: str) -> dict[str, str]:
+    """The NATS user and password of one service, as ``tradelane up`` hands them to its process."""
+    credentials = credentials_for(settings, identity)
+    if credentials is None:
+        return {}
+    return {"TRADELANE_NATS_USER": credentials.user, "TRADELANE_NATS_PASSWORD": credentials.password.get_secret_value()}
 
 
 class BrokerProcess:
@@ -49,6 +58,7 @@ class BrokerProcess:
             "TRADELANE_HEALTH_PORT": "0",
             "TRADELANE_LOG_FORMAT": "json",
             "TRADELANE_LOG_LEVEL": "WARNING",
+            **_own_identity(settings, "broker"),
         }
         self.process: asyncio.subprocess.Process | None = None
 
@@ -98,6 +108,7 @@ async def test_a_broker_killed_while_placing_a_signals_bracket_places_it_once_af
     nats_client: NatsClient,
     repository: BrokerRepository,
     strategies: StrategyRepository,
+    nats_broker: object,  # provisions the streams: the broker process holds only its own identity
 ) -> None:
     await broker_process.start(nats_client)
     signal_message = await stored(signal_generated(at=utc_now()), repository, strategies)

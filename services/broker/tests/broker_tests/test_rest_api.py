@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tradelane.contracts.envelope import utc_now
+from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import Service
 from tradelane.store.broker import BrokerRepository
 
@@ -222,12 +223,13 @@ async def test_reducing_is_a_state_to_resume_into(gateway: httpx.AsyncClient) ->
 
 @pytest.mark.usefixtures("priced")
 async def test_a_resting_limit_order_fills_when_published_bars_reach_it(
-    gateway: httpx.AsyncClient, broker_service: Service
+    gateway: httpx.AsyncClient, broker_service: Service, bus: EventBus
 ) -> None:
     placed = await gateway.post("/api/orders", json=_order(order_type="LMT", limit_price="59000", tif="GTC"))
     order_id = placed.json()["orders"][0]["id"]
 
-    await broker_service.bus.publish(bars_fetched((bar(utc_now(), 59500, 59600, 58900, 59100),)))
+    # published as market-data would: the broker itself may not publish bars
+    await bus.publish(bars_fetched((bar(utc_now(), 59500, 59600, 58900, 59100),)))
 
     order = await _eventually(gateway, f"/api/orders/{order_id}", lambda body: body["status"] == "filled")
     assert Decimal(order["average_price"]) == 59000

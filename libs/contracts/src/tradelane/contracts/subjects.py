@@ -35,6 +35,8 @@ CHART_BUCKET: Final = "charts"
 PIPELINE_ALL: Final = "pipeline.>"
 TRADING_ALL: Final = "trading.>"
 DEAD_LETTER_ALL: Final = "deadletter.>"
+DEBUG_ALL: Final = "debug.>"
+"""Where operators replay messages to look at them without feeding the pipeline (``--to-subject debug.x``)."""
 
 EXECUTION_REQUESTED: Final = "pipeline.execution.requested"
 MARKET_DATA_FETCHED: Final = "pipeline.market_data.fetched"
@@ -107,6 +109,11 @@ def step_of(subject: str) -> Step | None:
 def consumed_by(step: Step) -> str:
     """The subject a pipeline step consumes."""
     return _CONSUMED_BY_STEP[step]
+
+
+def produced_by(step: Step) -> tuple[str, ...]:
+    """The subjects a pipeline step publishes its output on (the signal step has two)."""
+    return tuple(subject for subject, producer in _STEP_OF_SUBJECT.items() if producer == step)
 
 
 def dead_letter(subject: str) -> str:

@@ -17,13 +17,16 @@ import subprocess
 import sysconfig
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import SecretStr
 
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD
-from tradelane.runtime.private_files import make_private_dir
+from tradelane.runtime.bus_permissions import IDENTITIES, Permissions, authorization_block
+from tradelane.runtime.private_files import make_private_dir, write_private_file
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +53,12 @@ def nats_server_binary() -> Path:
 
 
 class EmbeddedNats:
-    """A NATS server with JetStream (file storage under ``store_dir``) on a free loopback port."""
+    """A NATS server with JetStream (file storage under ``store_dir``) on a free loopback port.
+
+    Given ``passwords`` (identity -> password), it has one user per identity with the
+    permissions of :data:`~tradelane.runtime.bus_permissions.IDENTITIES` (plus ``extra_identities``,
+    which the tests use for their own client) and refuses anonymous clients; without, it has no users.
+    """
 
     def __init__(
         self,
@@ -59,12 +67,23 @@ class EmbeddedNats:
         host: str = "127.0.0.1",
         port: int | None = None,
         max_payload: int = RECOMMENDED_MAX_PAYLOAD,
+        passwords: Mapping[str, SecretStr] | None = None,
+        extra_identities: Mapping[str, Permissions] | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port or free_port(host)
         self.max_payload = max_payload
+        self._passwords = passwords
+        self._identities = {**IDENTITIES, **(extra_identities or {})}
         self._process: subprocess.Popen[bytes] | None = None
+
+    def _config(self) -> str:
+        config = f"max_payload: {self.max_payload}\n"  # no command-line flag sets it
+        if self._passwords is None:
+            return config
+        plain = {identity: password.get_secret_value() for identity, password in self._passwords.items()}
+        return config + authorization_block(plain, self._identities)
 
     @property
     def url(self) -> str:
@@ -75,7 +94,7 @@ class EmbeddedNats:
         make_private_dir(self.store_dir)  # JetStream's files hold every message of the pipeline
         log_file = self.store_dir / "nats-server.log"
         config_file = self.store_dir / "nats-server.conf"
-        config_file.write_text(f"max_payload: {self.max_payload}\n")  # no command-line flag sets it
+        write_private_file(config_file, self._config())  # it holds the passwords
         command = [
             str(nats_server_binary()),
             "-c", str(config_file),

@@ -1,4 +1,4 @@
-"""One service process: connect, provision, register handlers, run until SIGTERM, stop cleanly."""
+"""One service process: connect, provision or await the layout, register handlers, run until SIGTERM, stop."""
 
 from __future__ import annotations
 
@@ -20,13 +20,16 @@ from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.health import HealthReport
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
+from tradelane.runtime.bus_credentials import credentials_for
+from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.health import HealthServer, HealthState
+from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, ServiceStats
 from tradelane.runtime.redaction import register_settings_secrets
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config, provision
+from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +41,14 @@ PULL_TIMEOUT_SECONDS = 1.0
 
 
 def create_broker(settings: Settings, name: str) -> NatsBroker:
-    """A FastStream NATS broker that reconnects forever and names itself on the server."""
+    """A FastStream NATS broker that reconnects forever and names itself on the server.
+
+    It connects as the NATS identity ``name`` (see :func:`~tradelane.runtime.bus_credentials.credentials_for`).
+    """
+    credentials = credentials_for(settings, identity_of(name))
     return NatsBroker(
         settings.nats_url.split(","),
+        **(credentials.broker_options() if credentials is not None else {}),
         name=f"tradelane-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -58,6 +66,8 @@ class Service:
         self.name = name
         self.settings = settings
         self.broker = create_broker(settings, name)
+        credentials = credentials_for(settings, identity_of(name))
+        self._inbox_prefix = inbox_prefix(credentials.user if credentials is not None else identity_of(name))
         self.bus = EventBus(self.broker)
         self._report_failures = report_failures
         self._failing_step = name
@@ -82,6 +92,8 @@ class Service:
             durable=spec.durable,
             config=consumer_config(spec, self.settings),
             pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_SECONDS),
+            # FastStream gives each pull subscription an inbox of its own, outside the broker's prefix
+            inbox_prefix=f"{self._inbox_prefix}.".encode(),
             ack_policy=AckPolicy.REJECT_ON_ERROR,
         )
         return subscriber
@@ -172,7 +184,7 @@ class Service:
                 effect="executions with long histories or several analysis timeframes will fail with a clear error; "
                 "set max_payload: 8MB in the NATS server config",
             )
-        await provision(self.broker.connection.jetstream(), self.settings)
+        await ensure_layout(self.broker.connection.jetstream(), self.settings, self._consumers)
         for hook in self._on_start:
             await hook()
         await self.broker.start()

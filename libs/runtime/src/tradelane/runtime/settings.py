@@ -22,6 +22,19 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRADELANE_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
+    nats_user: str | None = Field(
+        default=None,
+        description="This process's NATS user (one per service); unset: anonymous or the credentials file.",
+    )
+    nats_password: SecretStr | None = Field(default=None, description="The password of nats_user.")
+    nats_credentials_file: Path | None = Field(
+        default=None,
+        description="JSON file of every identity's NATS password (written by `tradelane up`); "
+        "a process takes the entry of its own identity. nats_user wins over it.",
+    )
+    nats_layout_wait_seconds: float = Field(
+        default=60, ge=0, description="How long a service without the provision identity waits for the streams."
+    )
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://postgres@127.0.0.1:5432/tradelane"),
         description="PostgreSQL DSN; may hold a password, so it is read only where a connection is made.",

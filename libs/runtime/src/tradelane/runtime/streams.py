@@ -1,7 +1,8 @@
 """Declarative JetStream layout: streams, durable consumers and the chart object store.
 
-``provision`` is idempotent: every service calls it at start-up, and the first one to run
-creates what is missing; later calls update editable settings in place.
+``provision`` is idempotent: it creates what is missing and updates editable settings in
+place. Only the ``provision`` NATS identity may run it (``tradelane provision``, ``tradelane
+up``); other services wait for the layout (see ``tradelane.runtime.layout``).
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from tradelane.gateway.routes import (
 from tradelane.gateway.state import GatewayState
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.service import create_broker
-from tradelane.runtime.streams import provision
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
 from tradelane.store.migrate import migrate
@@ -62,7 +62,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             broker = create_broker(settings, "gateway")
             await broker.connect()
             stack.push_async_callback(broker.stop)
-            await provision(broker.connection.jetstream(), settings)
+            await ensure_layout(broker.connection.jetstream(), settings, consumers=())
             app.state.gateway = GatewayState(
                 pool=pool,
                 broker=broker,
