@@ -9,6 +9,8 @@ import asyncpg
 from faststream.nats import NatsBroker
 
 from tradelane.runtime.bus import EventBus
+from tradelane.store.audit import AuditRepository
+from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
 from tradelane.store.prompts import PromptRepository
@@ -26,3 +28,6 @@ class GatewayState:
     lineage: LineageRepository
     prompts: PromptRepository
     llm: LlmRepository
+    tokens: TokenRepository
+    sessions: SessionRepository
+    audit: AuditRepository
