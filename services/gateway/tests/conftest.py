@@ -60,10 +60,16 @@ async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def client_of(app: FastAPI, api_token: ApiToken) -> AsyncIterator[ClientOf]:
-    """``await client_of("operate")``: a client with a new token of that scope (closed after the test)."""
+    """``await client_of("operate")``: a client with a new token of that scope (closed after the test).
+
+    The first token of a scope is named ``test-<scope>``, later ones ``test-<scope>-2`` and so on.
+    """
+    made: dict[str, int] = {}
     async with AsyncExitStack() as stack:
 
         async def make(scope: str) -> httpx.AsyncClient:
-            return await stack.enter_async_context(http_client(app, await api_token(scope, name=f"test-{scope}")))
+            made[scope] = made.get(scope, 0) + 1
+            name = f"test-{scope}" if made[scope] == 1 else f"test-{scope}-{made[scope]}"
+            return await stack.enter_async_context(http_client(app, await api_token(scope, name=name)))
 
         yield make
