@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
+from tradelane.store.auth import Scope, TokenRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
@@ -178,3 +180,22 @@ async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
 def bus(nats_broker: NatsBroker) -> EventBus:
     """The event bus services use, on :func:`nats_broker`."""
     return EventBus(nats_broker)
+
+
+ApiToken = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def api_token(pool: asyncpg.Pool[Any]) -> ApiToken:
+    """``await api_token("trade")``: the secret of a new API token of that scope in this test's database.
+
+    Keyword arguments: ``name`` (default ``test-<scope>-<random>``) and ``expires_at``.
+    """
+
+    async def issue(scope: str = "admin", *, name: str | None = None, expires_at: datetime | None = None) -> str:
+        issued = await TokenRepository(pool).create(
+            name or f"test-{scope}-{uuid.uuid4().hex[:6]}", Scope(scope), created_by="test", expires_at=expires_at
+        )
+        return issued.secret
+
+    return issue

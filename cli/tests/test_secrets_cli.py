@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import secrets
+from pathlib import Path
 
 from tradelane.cli.context import EXIT_UNAVAILABLE, Console
+from tradelane.cli.credentials import AdminToken
 from tradelane.cli.main import main
 from tradelane.cli.up import banner
 
@@ -21,7 +23,11 @@ def _run(*argv: str) -> tuple[int, str]:
 
 def test_the_banner_shows_urls_with_their_passwords_masked() -> None:
     shown = banner(
-        "http://127.0.0.1:8000", f"nats://svc:{PASSWORD}@127.0.0.1:4222", f"postgresql://u:{PASSWORD}@db/t", "/s"
+        "http://127.0.0.1:8000",
+        f"nats://svc:{PASSWORD}@127.0.0.1:4222",
+        f"postgresql://u:{PASSWORD}@db/t",
+        "/s",
+        AdminToken(Path("/s/admin-token")),
     )
     assert PASSWORD not in shown
     assert "postgresql://u:***@db/t" in shown and "nats://svc:***@127.0.0.1:4222" in shown

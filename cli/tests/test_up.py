@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -20,23 +21,23 @@ pytestmark = pytest.mark.skipif(
 
 
 async def test_prepare_provisions_the_streams_and_publishes_the_demo_run(
-    settings: Settings, nats_client: NatsClient
+    settings: Settings, nats_client: NatsClient, tmp_path: Path
 ) -> None:
-    first_run = await prepare(settings)
-    assert first_run is not None
+    prepared = await prepare(settings, tmp_path)
+    assert prepared.first_run is not None
     js = nats_client.jetstream()
     assert (await js.stream_info(subjects.PIPELINE_STREAM)).state.messages == 1
     assert (await js.consumer_info(subjects.PIPELINE_STREAM, "signals")).name == "signals"
 
 
-async def test_prepare_refuses_without_the_provision_identity(settings: Settings) -> None:
+async def test_prepare_refuses_without_the_provision_identity(settings: Settings, tmp_path: Path) -> None:
     credentials = credentials_for(settings, "signals")
     assert credentials is not None
     signals_only = settings.model_copy(
         update={"nats_user": "signals", "nats_password": credentials.password, "nats_credentials_file": None}
     )
     with pytest.raises(CredentialsError, match="provision identity"):
-        await prepare(signals_only)
+        await prepare(signals_only, tmp_path)
 
 
 def test_each_service_process_gets_its_own_identity_only(settings: Settings) -> None:

@@ -19,6 +19,8 @@ from tradelane.runtime.bus_credentials import connected, provision_credentials
 from tradelane.runtime.embedded import free_port
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
+from tradelane.store.auth import Scope, TokenRepository
+from tradelane.store.pool import create_pool
 
 
 @dataclass
@@ -26,6 +28,22 @@ class System:
     supervisor: Supervisor
     gateway: str
     settings: Settings
+    token: str
+    """An admin API token of this system's gateway."""
+
+    def client(self, **options: Any) -> httpx.AsyncClient:
+        """An HTTP client of the gateway that sends the admin token (``options`` go to httpx)."""
+        return httpx.AsyncClient(base_url=self.gateway, headers={"Authorization": f"Bearer {self.token}"}, **options)
+
+
+async def admin_token(settings: Settings) -> str:
+    """A new admin token in the system's database (which the test fixture has already migrated)."""
+    pool = await create_pool(settings.database_url)
+    try:
+        issued = await TokenRepository(pool).create("e2e-admin", Scope.ADMIN, created_by="e2e")
+    finally:
+        await pool.close()
+    return issued.secret
 
 
 async def wait_until_ready(gateway: str, timeout: float = 60) -> None:
@@ -75,7 +93,7 @@ async def running_system(settings: Settings, **extra_env: str) -> AsyncIterator[
     gateway = f"http://127.0.0.1:{port}"
     try:
         await wait_until_ready(gateway)
-        yield System(supervisor, gateway, settings)
+        yield System(supervisor, gateway, settings, await admin_token(settings))
     finally:
         await supervisor.stop()
         await running

@@ -68,7 +68,7 @@ async def _run(client: httpx.AsyncClient, strategy_id: str, timeout: float = 60)
 async def test_strategies_run_on_the_ib_servers_bars_and_a_dropped_connection_heals(
     ib_system: System, tws: FakeTws
 ) -> None:
-    async with httpx.AsyncClient(base_url=ib_system.gateway, timeout=30) as client:
+    async with ib_system.client(timeout=30) as client:
         status = await _ib_connected(client)
         assert (status["provider"], status["server_version"], status["accounts"]) == ("ib", 178, ["DU1234567"])
 

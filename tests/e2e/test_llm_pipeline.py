@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import System, finished_execution, running_system
@@ -78,7 +77,7 @@ async def test_each_timeframe_is_charted_and_read_by_the_model_then_consolidated
         "schedule": {"cron": "0 0 1 1 *"},
         "analysis": {"analyst": "llm", "timeframes": ["1 week"]},
     }
-    async with httpx.AsyncClient(base_url=llm_system.gateway, timeout=10) as client:
+    async with llm_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=strategy)
         assert created.status_code == 201, created.text
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
@@ -127,7 +126,7 @@ async def test_a_replay_with_another_prompt_version_asks_the_model_again_with_th
     fake_llm.script(answer(reading(40)), answer(reading(70)))
     version_1 = "Version one: analyse {{ symbol }} on the {{ timeframe }} timeframe at {{ latest_price | price }}."
     version_2 = "Version two: read {{ symbol }} ({{ timeframe }}); RSI {{ indicators.rsi_14 | number(1) }}."
-    async with httpx.AsyncClient(base_url=llm_system.gateway, timeout=10) as client:
+    async with llm_system.client(timeout=10) as client:
         template = await client.post(
             "/api/prompts", json={"name": "e2e-replay-template", "type": "analysis", "text": version_1}
         )

@@ -8,7 +8,6 @@ import os
 import signal
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import System, finished_execution
@@ -30,7 +29,7 @@ def _strategy(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-all-steps"))
         assert created.status_code == 201, created.text
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
@@ -64,7 +63,7 @@ async def test_a_long_intraday_history_with_three_extra_timeframes_fits_through_
         render_png=False,
         analysis={"timeframes": ["5 mins", "1 hour", "1 day"]},
     )
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=strategy)
         assert created.status_code == 201, created.text
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
@@ -81,7 +80,7 @@ async def test_a_long_intraday_history_with_three_extra_timeframes_fits_through_
 
 
 async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: System) -> None:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-unknown", symbol={"symbol": "ZZZZ"}))
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
         execution = await finished_execution(client, run.json()["execution_id"])
@@ -100,7 +99,7 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
 
 
 async def test_a_strategy_runs_on_its_cron(system: System) -> None:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post(
             "/api/strategies", json=_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"})
         )
@@ -116,7 +115,7 @@ async def test_a_strategy_runs_on_its_cron(system: System) -> None:
 
 
 async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(system: System) -> None:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-kill", render_png=False))
         pid = system.supervisor.pid("indicators")
         assert pid is not None
@@ -129,7 +128,7 @@ async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(
 
 async def test_sigterm_under_load_loses_no_execution(system: System) -> None:
     """Services stopped with SIGTERM mid-load finish or hand back their messages; every run ends."""
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-sigterm", render_png=False))
         runs = [await client.post(f"/api/strategies/{created.json()['id']}/run") for _ in range(30)]
         await asyncio.sleep(0.3)

@@ -40,7 +40,7 @@ async def _run_once(client: httpx.AsyncClient, name: str) -> str:
 
 async def test_a_replay_from_each_step_reproduces_the_execution(system: System) -> None:
     """With the deterministic market and the offline analyst, every replay matches its original step for step."""
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         original = await _run_once(client, "e2e-replay-each-step")
         accepted = {}
         for step in STEPS:
@@ -66,7 +66,7 @@ async def test_a_replay_with_another_prompt_version_and_model_differs_only_in_th
     The offline analyst reads neither the prompt nor the model, so its analysis is unchanged; an
     LLM analyst would also change the analysis and the signal, which the diff would then show.
     """
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         original = await _run_once(client, "e2e-replay-prompt")
         connection = [
             "--nats-url",

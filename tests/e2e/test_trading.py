@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
 import nats
 import pytest
 
@@ -87,7 +86,7 @@ async def _market_at(system: System, instrument: ResolvedSymbol, price: Decimal)
 async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(
     system: System, nats_options: dict[str, Any]
 ) -> None:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         definition = _auto_trading("e2e-auto-trade")
         created = await client.post("/api/strategies", json=definition)
         assert created.status_code == 201, created.text
@@ -130,7 +129,7 @@ async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_exe
 
 
 async def test_an_auto_trading_run_places_orders_exactly_when_its_signal_is_a_buy_or_a_sell(system: System) -> None:
-    async with httpx.AsyncClient(base_url=system.gateway, timeout=10) as client:
+    async with system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_auto_trading("e2e-auto-run"))
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
         execution_id = run.json()["execution_id"]

@@ -1,8 +1,14 @@
-"""The gateway app against this test's real NATS and Postgres, and an HTTP client for it."""
+"""The gateway app against this test's real NATS and Postgres, and HTTP clients for it.
+
+``client`` is an admin, addressed to ``localhost`` (a Host the default allow-list accepts);
+``client_of("read")`` gives a client with a new token of another scope, ``anonymous`` one
+with no token at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -12,6 +18,18 @@ from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.settings import Settings
+
+BASE_URL = "http://localhost:8000"
+
+ApiToken = Callable[..., Awaitable[str]]
+"""The root conftest's ``api_token`` fixture: ``await api_token("trade")`` is a new token's secret."""
+ClientOf = Callable[[str], Awaitable[httpx.AsyncClient]]
+
+
+def http_client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    """A client of ``app``, with ``token`` as its bearer token if given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL, headers=headers)
 
 
 @pytest.fixture
@@ -29,6 +47,29 @@ def state(app: FastAPI) -> GatewayState:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+async def client(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app, await api_token("admin", name="test-admin")) as http:
         yield http
+
+
+@pytest.fixture
+async def anonymous(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as http:
+        yield http
+
+
+@pytest.fixture
+async def client_of(app: FastAPI, api_token: ApiToken) -> AsyncIterator[ClientOf]:
+    """``await client_of("operate")``: a client with a new token of that scope (closed after the test).
+
+    The first token of a scope is named ``test-<scope>``, later ones ``test-<scope>-2`` and so on.
+    """
+    made: dict[str, int] = {}
+    async with AsyncExitStack() as stack:
+
+        async def make(scope: str) -> httpx.AsyncClient:
+            made[scope] = made.get(scope, 0) + 1
+            name = f"test-{scope}" if made[scope] == 1 else f"test-{scope}-{made[scope]}"
+            return await stack.enter_async_context(http_client(app, await api_token(scope, name=name)))
+
+        yield make

@@ -69,3 +69,33 @@ async def test_the_page_fetches_only_through_the_api_helper(client: httpx.AsyncC
 async def test_the_ui_is_not_part_of_the_api_schema(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert "/" not in schema["paths"]
+
+
+def _tag(page: str, element_id: str) -> str:
+    """The opening tag of the element with ``element_id``."""
+    match = re.search(rf"<[a-z]+ [^>]*id=\"{element_id}\"[^>]*>", page)
+    assert match is not None, element_id
+    return match.group(0)
+
+
+async def test_controls_show_only_for_the_scope_that_may_use_them(client: httpx.AsyncClient) -> None:
+    """A read token sees no button that changes anything: the page hides each by the scope it needs."""
+    page = await _page(client)
+    assert 'data-needs="trade"' in _tag(page, "resume")
+    assert 'data-needs="operate"' in _tag(page, "halt")
+    assert 'data-needs="operate"' in _tag(page, "create-form")
+    assert 'allows("operate") ? [' in page
+    assert 'const SCOPES = ["read", "operate", "trade", "admin"];' in page
+
+
+async def test_the_login_form_keeps_the_token_out_of_urls_and_storage(client: httpx.AsyncClient) -> None:
+    page = await _page(client)
+    form = _tag(page, "login-form")
+    assert 'method="post"' in form
+    assert 'type="password"' in page and 'autocomplete="off"' in page
+    assert "localStorage" not in page and "sessionStorage" not in page and "document.cookie" not in page
+    assert not re.search(r"[?&]token=", page)
+
+
+async def test_the_page_sends_the_csrf_token_with_changes(client: httpx.AsyncClient) -> None:
+    assert 'options.headers["X-CSRF-Token"] = state.session.csrf_token' in await _page(client)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import runpy
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,7 +20,7 @@ import nats.errors
 from tradelane.cli.context import EXIT_BAD_INPUT, EXIT_UNAVAILABLE, CliError, Connections, Console
 from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.cli.services import SERVICES, module_of
-from tradelane.cli.timespec import HINT, parse_moment
+from tradelane.cli.timespec import HINT, parse_lifetime, parse_moment
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.replay import ReplayOverrides
 from tradelane.contracts.strategy import AssetType, BarSize
@@ -27,6 +29,7 @@ from tradelane.runtime.bus_credentials import CredentialsError
 from tradelane.runtime.bus_permissions import OPERATOR, PROVISION
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
 from tradelane.runtime.settings import Settings
+from tradelane.store.auth import MAX_LIFETIME_DAYS, TOKEN_NAME_PATTERN, Scope
 
 EXIT_INTERRUPTED = 130
 EXECUTION_STATUSES = ("running", "completed", "rejected", "failed")
@@ -44,6 +47,24 @@ def _moment(text: str) -> Any:
         return parse_moment(text, utc_now())
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _token_name(text: str) -> str:
+    if not re.fullmatch(TOKEN_NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a token name: a letter or digit, then up to 99 of those or . _ @ : -"
+        )
+    return text
+
+
+def _lifetime(text: str) -> timedelta:
+    try:
+        lifetime = parse_lifetime(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    if lifetime > timedelta(days=MAX_LIFETIME_DAYS):
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than the {MAX_LIFETIME_DAYS} days a token may last")
+    return lifetime
 
 
 def _positive(text: str) -> int:
@@ -85,6 +106,8 @@ def parser() -> argparse.ArgumentParser:
     _add_dlq(commands, connection, as_json)
     _add_executions(commands, connection, as_json)
     _add_strategies(commands, connection, as_json)
+    _add_tokens(commands, connection, as_json)
+    _add_api(commands, connection)
     commands.add_parser(
         "status",
         parents=[connection, as_json],
@@ -207,6 +230,46 @@ def _add_strategies(commands: Any, connection: argparse.ArgumentParser, as_json:
     run.add_argument("--wait", type=float, metavar="SECONDS", help="follow the run to its end, up to SECONDS")
 
 
+def _add_tokens(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    tokens = commands.add_parser(
+        "tokens",
+        help="API tokens of the gateway: create, list, revoke",
+        description="Tokens are written to the database directly; scopes: read < operate < trade < admin.",
+    ).add_subparsers(dest="action", required=True)
+    create = tokens.add_parser("create", parents=[connection], help="create a token and print it (this once)")
+    create.add_argument("--name", required=True, type=_token_name, help="unique among live tokens, e.g. grafana")
+    create.add_argument(
+        "--scope", required=True, type=Scope, choices=list(Scope), metavar="SCOPE", help="read, operate, trade or admin"
+    )
+    create.add_argument(
+        "--expires", type=_lifetime, metavar="LIFETIME", help="e.g. 90d, 12h, 1y (default: until revoked)"
+    )
+    tokens.add_parser(
+        "list", parents=[connection, as_json], help="every token (never its secret), with when it was last used"
+    )
+    revoke = tokens.add_parser("revoke", parents=[connection], help="revoke a token at once, by name or id")
+    revoke.add_argument("token", metavar="NAME_OR_ID")
+
+
+def _add_api(commands: Any, connection: argparse.ArgumentParser) -> None:
+    from tradelane.cli.api import DEFAULT_GATEWAY, URL_VARIABLE
+    from tradelane.cli.credentials import TOKEN_VARIABLE
+
+    api = commands.add_parser(
+        "api",
+        parents=[connection],
+        help="call the gateway's REST API with the local token",
+        description=f"The token comes from {TOKEN_VARIABLE}, else the admin-token file `tradelane up` writes in the "
+        "state directory. Prints the answer's JSON; exits 1 with the gateway's reason on an error.",
+    )
+    api.add_argument("method", type=str.upper, choices=("GET", "POST", "PUT", "PATCH", "DELETE"), metavar="METHOD")
+    api.add_argument("path", metavar="PATH", help="e.g. /api/strategies or '/api/executions?limit=5'")
+    api.add_argument("--data", help="JSON body; @FILE reads it from a file, - from stdin")
+    api.add_argument(
+        "--url", help=f"the gateway (default: {URL_VARIABLE}, then what `tradelane up` wrote, then {DEFAULT_GATEWAY})"
+    )
+
+
 def _strategy_fields(args: argparse.Namespace) -> dict[str, Any]:
     flags = {
         "name": args.name,
@@ -256,7 +319,7 @@ Command = Callable[[Connections, Console], Awaitable[int]]
 
 
 def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command:  # noqa: PLR0911, PLR0912 - one branch per subcommand
-    from tradelane.cli import dlq, executions, provision, replay, status, strategies, tail
+    from tradelane.cli import api, dlq, executions, provision, replay, status, strategies, tail, tokens
 
     json_output = bool(getattr(args, "json", False))
     match (args.command, getattr(args, "action", None)):
@@ -308,6 +371,15 @@ def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command
             return lambda c, o: strategies.strategies_create(c, o, definition)
         case ("strategies", "run"):
             return lambda c, o: strategies.strategies_run(c, o, args.strategy, wait_seconds=args.wait)
+        case ("tokens", "create"):
+            return lambda c, o: tokens.tokens_create(c, o, args.name, args.scope, args.expires)
+        case ("tokens", "list"):
+            return lambda c, o: tokens.tokens_list(c, o, json_output=json_output)
+        case ("tokens", "revoke"):
+            return lambda c, o: tokens.tokens_revoke(c, o, args.token)
+        case ("api", _):
+            call = api.ApiCall(args.method, args.path, args.data, args.url)
+            return lambda c, o: asyncio.to_thread(api.call_api, c, o, call, dict(os.environ), Settings().state_dir)
         case ("status", _):
             return lambda c, o: status.status(c, o, json_output=json_output)
         case ("provision", _):

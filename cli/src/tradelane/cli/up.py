@@ -2,7 +2,8 @@
 
 Starts an embedded NATS and PostgreSQL (data under the state directory, kept across
 restarts) unless ``TRADELANE_NATS_URL`` / ``TRADELANE_DATABASE_URL`` name existing servers,
-prepares the database and streams, creates the demo strategy on first start, then runs
+prepares the database and streams, creates the demo strategy and an admin API token on
+first start (the token is printed once and kept in ``<state_dir>/admin-token``), then runs
 every service as its own process until Ctrl-C.
 
 The state directory is made private (``0700``) before anything is written into it, and what
@@ -20,12 +21,15 @@ import asyncio
 import os
 import signal
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import structlog
 from pydantic import SecretStr
 
+from tradelane.cli.credentials import AdminToken, ensure_admin_token
 from tradelane.cli.demo import DEMO_STRATEGY
 from tradelane.cli.endpoints import remove_endpoints, write_endpoints
 from tradelane.cli.services import SERVICES
@@ -55,14 +59,20 @@ from tradelane.store.strategies import StrategyRepository
 log = structlog.get_logger(__name__)
 
 
-async def prepare(settings: Settings) -> ExecutionRequested | None:
-    """Migrate the database, provision the streams, and create the demo strategy if there is none.
+@dataclass(frozen=True)
+class Prepared:
+    first_run: ExecutionRequested | None
+    """The first run of the demo strategy, when it was just created."""
+    admin_token: AdminToken
 
-    Returns the first run of the demo strategy when it was just created.
-    """
+
+async def prepare(settings: Settings, state_dir: Path) -> Prepared:
+    """Migrate the database, provision the streams, create the demo strategy if there is none,
+    and the local admin token if there is no live one."""
     pool = await create_pool(settings.database_url)
     try:
         await migrate(pool)
+        admin_token = await ensure_admin_token(pool, state_dir)
         strategies = StrategyRepository(pool)
         first_run = None
         if not await strategies.list():
@@ -91,7 +101,7 @@ async def prepare(settings: Settings) -> ExecutionRequested | None:
                 headers=dedup_headers(first_run),
                 stream=subjects.PIPELINE_STREAM,
             )
-    return first_run
+    return Prepared(first_run, admin_token)
 
 
 def service_credentials(settings: Settings) -> dict[str, dict[str, str]]:
@@ -109,14 +119,28 @@ def service_credentials(settings: Settings) -> dict[str, dict[str, str]]:
     return environments
 
 
-def banner(gateway: str, nats_url: str, database_url: str, state_dir: str) -> str:
+def token_lines(admin: AdminToken) -> list[str]:
+    """What the banner says about the admin token: the secret only when it was just created."""
+    if admin.secret is not None:
+        return [
+            f"    admin API token      {admin.secret}",
+            f"                         shown this once; kept in {admin.path} (mode 0600)",
+            "                         paste it into the web UI's login; `tradelane api GET /api/session` uses it",
+        ]
+    if admin.problem is not None:
+        return [f"    admin API token      {admin.problem}"]
+    return [f"    admin API token      in {admin.path} (`tradelane api` uses it; paste it into the web UI's login)"]
+
+
+def banner(gateway: str, nats_url: str, database_url: str, state_dir: str, admin: AdminToken) -> str:
     """What ``tradelane up`` prints once everything runs; URLs are shown with their passwords masked."""
     nats_url, database_url = redact(nats_url), redact(database_url)
     return "\n".join(
         [
             "",
             "  tradelane is up",
-            f"    web UI and REST API  {gateway}   (OpenAPI: {gateway}/docs)",
+            f"    web UI and REST API  {gateway}   (OpenAPI: {gateway}/openapi.json)",
+            *token_lines(admin),
             f"    NATS JetStream       {nats_url}",
             f"    PostgreSQL           {database_url}",
             f"    state directory      {state_dir}",
@@ -150,7 +174,7 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
         register_secret(nats_url)
         register_secret(database_url)
         settings = settings.model_copy(update={"nats_url": nats_url, "database_url": SecretStr(database_url)})
-        await prepare(settings)
+        prepared = await prepare(settings, state_dir)
 
         # each service gets its own NATS identity, never the file holding every password
         child_env = {
@@ -161,7 +185,8 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
         supervisor = Supervisor(SERVICES, child_env, service_env=service_credentials(settings))
         host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
         port = env.get("TRADELANE_GATEWAY_PORT", "8000")
-        print(banner(f"http://{host}:{port}", nats_url, database_url, str(state_dir)), flush=True)  # noqa: T201
+        gateway = f"http://{host}:{port}"
+        print(banner(gateway, nats_url, database_url, str(state_dir), prepared.admin_token), flush=True)  # noqa: T201
         write_endpoints(state_dir, nats_url=nats_url, database_url=database_url, gateway_url=f"http://{host}:{port}")
 
         stop = asyncio.Event()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +67,14 @@ async def broker_service(broker_settings: BrokerSettings) -> AsyncIterator[Servi
 
 
 @pytest.fixture
-async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway app with its lifespan entered, and an HTTP client for it."""
+async def gateway(settings: Settings, api_token: Callable[..., Awaitable[str]]) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app with its lifespan entered, and an HTTP client for it with an admin token."""
     app = create_app(GatewaySettings.model_validate(settings.model_dump()))
+    headers = {"Authorization": f"Bearer {await api_token('admin')}"}
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=headers
+        ) as client,
     ):
         yield client

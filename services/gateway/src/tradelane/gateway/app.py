@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.errors import redacted_http_error_handler, validation_error_handler
 from tradelane.gateway.routes import (
+    audit,
     charts,
     dlq,
     executions,
@@ -24,15 +25,20 @@ from tradelane.gateway.routes import (
     prompts,
     replay,
     risk,
+    session,
     strategies,
     symbols,
+    tokens,
     ui,
 )
+from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.service import create_broker
+from tradelane.store.audit import AuditRepository
+from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
 from tradelane.store.migrate import migrate
@@ -47,6 +53,9 @@ Manage strategies, run them now, and follow every execution step by step.
 
 Runs are asynchronous: `POST /api/strategies/{id}/run` answers 202 with the execution's
 `status_url`, and the lineage fills in as the pipeline's services publish each step.
+
+Every route but `/healthz` and `/readyz` needs an API token, sent as `Authorization: Bearer <token>`;
+each operation says the scope it needs (`read` < `operate` < `trade` < `admin`).
 """
 
 
@@ -71,6 +80,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 lineage=LineageRepository(pool),
                 prompts=PromptRepository(pool),
                 llm=LlmRepository(pool),
+                tokens=TokenRepository(pool),
+                sessions=SessionRepository(pool),
+                audit=AuditRepository(pool),
                 ceilings=settings.trading_ceilings,
                 render_limits=RenderLimits(
                     timeout_seconds=settings.prompt_render_timeout_seconds,
@@ -91,8 +103,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             RequestValidationError: validation_error_handler,
             StarletteHTTPException: redacted_http_error_handler,
         },
+        # Swagger UI and ReDoc load their code from a CDN; the OpenAPI document is at /openapi.json
+        docs_url=None,
+        redoc_url=None,
     )
-    for module in (
+    app.state.settings = settings
+    modules = (
         strategies,
         executions,
         replay,
@@ -105,8 +121,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         orders,
         portfolio,
         risk,
+        session,
+        tokens,
+        audit,
         health,
         ui,
-    ):
+    )
+    for module in modules:
         app.include_router(module.router)
+    install(app, settings, [module.router for module in modules])
     return app

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tradelane.gateway.security.context import Principal, principal_of
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import EventBus
 from tradelane.store.lineage import LineageRepository
@@ -33,3 +34,10 @@ State = Annotated[GatewayState, Depends(gateway_state)]
 Strategies = Annotated[StrategyRepository, Depends(strategy_repository)]
 Lineage = Annotated[LineageRepository, Depends(lineage_repository)]
 Bus = Annotated[EventBus, Depends(event_bus)]
+
+
+def caller(request: Request) -> Principal:
+    return principal_of(request)
+
+
+Caller = Annotated[Principal, Depends(caller)]

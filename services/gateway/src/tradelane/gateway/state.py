@@ -11,6 +11,8 @@ from faststream.nats import NatsBroker
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.prompts.limits import DEFAULT_LIMITS, RenderLimits
 from tradelane.runtime.bus import EventBus
+from tradelane.store.audit import AuditRepository
+from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.llm import LlmRepository
 from tradelane.store.prompts import PromptRepository
@@ -28,6 +30,9 @@ class GatewayState:
     lineage: LineageRepository
     prompts: PromptRepository
     llm: LlmRepository
+    tokens: TokenRepository
+    sessions: SessionRepository
+    audit: AuditRepository
     ceilings: TradingCeilings = field(default_factory=TradingCeilings)
     """The hard ceilings on the risk limits (``TRADELANE_TRADING_CEILINGS``, the broker reads the same)."""
     render_limits: RenderLimits = DEFAULT_LIMITS

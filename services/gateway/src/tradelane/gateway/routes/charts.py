@@ -34,7 +34,7 @@ Sha256 = Annotated[
     },
 )
 async def get_chart(sha256: Sha256, bus: Bus) -> Response:
-    """The bytes stored under ``sha256``; they never change, so clients may cache them for good."""
+    """The bytes stored under ``sha256``; they never change, so a browser may keep them (privately)."""
     name = sha256.lower()
     ref = ObjectRef(bucket=CHART_BUCKET, name=name, size=0, content_type="application/octet-stream")
     try:
@@ -47,5 +47,5 @@ async def get_chart(sha256: Sha256, bus: Bus) -> Response:
     return Response(
         content=data,
         media_type=artefact_media_type(data),
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
     )

@@ -12,9 +12,12 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.gateway.cron import next_run_at
-from tradelane.gateway.deps import Bus, Strategies
+from tradelane.gateway.deps import Bus, Caller, Strategies
 from tradelane.gateway.errors import BUS_UNAVAILABLE, CONFLICT, NOT_FOUND, ensure_valid_cron, strategy_not_found
-from tradelane.gateway.schemas import STRATEGY_EXAMPLES, RunAccepted, StrategyOut
+from tradelane.gateway.schemas import STRATEGY_EXAMPLES, ErrorOut, RunAccepted, StrategyOut
+from tradelane.gateway.security.access import RefusedError, authorize
+from tradelane.gateway.security.context import Principal
+from tradelane.gateway.security.policy import strategy_write_scope
 from tradelane.store.strategies import StoredStrategy, StrategyNameTakenError
 
 router = APIRouter(prefix="/api/strategies", tags=["strategies"])
@@ -22,18 +25,33 @@ router = APIRouter(prefix="/api/strategies", tags=["strategies"])
 DefinitionBody = Annotated[StrategyDefinition, Body(openapi_examples=STRATEGY_EXAMPLES)]
 
 
+NEEDS_TRADE: dict[int | str, dict[str, object]] = {
+    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Switching auto_trade on needs a trade token."}
+}
+
+
 def _out(stored: StoredStrategy) -> StrategyOut:
     return StrategyOut.of(stored, next_run_at(stored.definition, utc_now()))
+
+
+def _ensure_may_write(caller: Principal, new: StrategyDefinition, old: StrategyDefinition | None) -> None:
+    """A 403 when the write needs more than the caller's scope (see :func:`strategy_write_scope`)."""
+    needed, action = strategy_write_scope(new, old)
+    try:
+        authorize(caller, needed, action)
+    except RefusedError as refused:
+        raise HTTPException(refused.status, refused.detail, refused.headers) from refused
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a strategy",
-    responses=CONFLICT,
+    responses={**CONFLICT, **NEEDS_TRADE},
 )
-async def create_strategy(definition: DefinitionBody, strategies: Strategies) -> StrategyOut:
-    """Store a new strategy; its name must be unique and its cron valid."""
+async def create_strategy(definition: DefinitionBody, strategies: Strategies, caller: Caller) -> StrategyOut:
+    """Store a new strategy; its name must be unique and its cron valid; ``auto_trade`` on needs ``trade``."""
+    _ensure_may_write(caller, definition, None)
     ensure_valid_cron(definition.schedule.cron)
     try:
         stored = await strategies.create(definition)
@@ -56,9 +74,18 @@ async def get_strategy(strategy_id: UUID, strategies: Strategies) -> StrategyOut
     return _out(stored)
 
 
-@router.put("/{strategy_id}", summary="Replace a strategy", responses={**NOT_FOUND, **CONFLICT})
-async def update_strategy(strategy_id: UUID, definition: DefinitionBody, strategies: Strategies) -> StrategyOut:
-    """Replace the whole definition; the version goes up by one."""
+@router.put("/{strategy_id}", summary="Replace a strategy", responses={**NOT_FOUND, **CONFLICT, **NEEDS_TRADE})
+async def update_strategy(
+    strategy_id: UUID, definition: DefinitionBody, strategies: Strategies, caller: Caller
+) -> StrategyOut:
+    """Replace the whole definition; the version goes up by one.
+
+    Switching ``auto_trade`` on, or changing the ``risk`` of a strategy that auto-trades, needs ``trade``.
+    """
+    current = await strategies.get(strategy_id)
+    if current is None:
+        raise strategy_not_found(strategy_id)
+    _ensure_may_write(caller, definition, current.definition)
     ensure_valid_cron(definition.schedule.cron)
     try:
         stored = await strategies.update(strategy_id, definition)
