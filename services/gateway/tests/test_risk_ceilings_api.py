@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from services.gateway.tests.conftest import ApiToken, http_client
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
@@ -15,13 +16,13 @@ from tradelane.runtime.settings import Settings
 
 
 @pytest.fixture
-async def strict(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def strict(settings: Settings, api_token: ApiToken) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway with a 30,000 ceiling on the position notional (as TRADELANE_TRADING_CEILINGS would set)."""
     ceilings = TradingCeilings(max_position_notional=Decimal(30_000))
     app = create_app(GatewaySettings.model_validate({**settings.model_dump(), "trading_ceilings": ceilings}))
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client,
+        http_client(app, await api_token("trade")) as client,
     ):
         yield client
 
