@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -162,6 +163,25 @@ async def test_operate_cannot_change_the_risk_limits_or_place_orders(client_of: 
     limits = (await operator.get("/api/risk")).json()["limits"]
     assert (await operator.put("/api/risk/limits", json=limits)).status_code == 403
     assert (await operator.post("/api/orders", json={})).status_code == 403
+
+
+async def test_a_replay_or_redrive_that_may_place_orders_needs_trade(client_of: ClientOf) -> None:
+    """Replaying and redriving are operate; letting the replayed or redriven signal trade is trade."""
+    operator, trader = await client_of("operate"), await client_of("trade")
+    unknown = uuid4()
+    refused = await operator.post(f"/api/executions/{unknown}/replay", json={"place_orders": True})
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "a replay that may place orders needs a token with scope 'trade' (or above); "
+        "token 'test-operate' has scope 'operate'"
+    )
+    assert (await operator.post(f"/api/executions/{unknown}/replay")).status_code == 404
+    assert (await trader.post(f"/api/executions/{unknown}/replay", json={"place_orders": True})).status_code == 404
+    refused = await operator.post("/api/dlq/77/redrive", params={"place_orders": "true"})
+    assert refused.status_code == 403
+    assert "a redrive that may place orders needs a token with scope 'trade'" in refused.json()["detail"]
+    assert (await operator.post("/api/dlq/77/redrive")).status_code == 404
+    assert (await trader.post("/api/dlq/77/redrive", params={"place_orders": "true"})).status_code == 404
 
 
 async def test_switching_auto_trade_on_needs_trade(client_of: ClientOf) -> None:

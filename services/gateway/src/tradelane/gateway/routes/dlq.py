@@ -15,8 +15,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from nats.js import JetStreamContext
 from pydantic import BaseModel, Field
 
-from tradelane.gateway.deps import State
+from tradelane.gateway.deps import Caller, State
 from tradelane.gateway.schemas import ErrorOut
+from tradelane.gateway.security.access import require_scope
 from tradelane.runtime.deadletters import (
     DeadLetter,
     DeadLetterNotFoundError,
@@ -25,6 +26,7 @@ from tradelane.runtime.deadletters import (
     list_dead_letters,
     redrive,
 )
+from tradelane.store.auth import Scope
 
 router = APIRouter(prefix="/api/dlq", tags=["dead letters"])
 
@@ -140,6 +142,7 @@ async def get_one(dead_letter_id: DeadLetterId, state: State) -> DeadLetterDetai
 async def redrive_one(
     dead_letter_id: DeadLetterId,
     state: State,
+    caller: Caller,
     place_orders: Annotated[
         bool,
         Query(description="Let a redriven signal place orders; off by default (a signal that waited here is stale)."),
@@ -149,6 +152,8 @@ async def redrive_one(
 
     A redriven signal places no order unless ``place_orders`` is true; ``redrive-all`` never lets one trade.
     """
+    if place_orders:
+        require_scope(caller, Scope.TRADE, "a redrive that may place orders")
     try:
         return RedrivenOut.of(await redrive(_jetstream(state), dead_letter_id, place_orders=place_orders))
     except DeadLetterNotFoundError as error:

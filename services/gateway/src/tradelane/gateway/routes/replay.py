@@ -11,9 +11,11 @@ from pydantic import BaseModel, Field
 
 from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, check_overrides
 from tradelane.contracts.subjects import Step
-from tradelane.gateway.deps import State
+from tradelane.gateway.deps import Caller, State
 from tradelane.gateway.schemas import ErrorOut
+from tradelane.gateway.security.access import require_scope
 from tradelane.runtime.replay import MessageAgedOutError, ReplayError, replay_recorded
+from tradelane.store.auth import Scope
 from tradelane.store.diff import IGNORED_FIELDS, IGNORED_PATHS, ExecutionDiff, MessageDiff, diff_executions
 from tradelane.store.lineage import StepStatus
 from tradelane.store.replay import ReplayQueries, StepNotReachedError, UnknownExecutionError, message_to_replay
@@ -69,7 +71,9 @@ class ReplayAccepted(BaseModel):
         **_error(status.HTTP_503_SERVICE_UNAVAILABLE, "The message bus is unavailable."),
     },
 )
-async def replay_execution(execution_id: UUID, state: State, request: ReplayRequest | None = None) -> ReplayAccepted:
+async def replay_execution(
+    execution_id: UUID, state: State, caller: Caller, request: ReplayRequest | None = None
+) -> ReplayAccepted:
     """Fetch the exact message the step consumed from JetStream and republish it as a new execution.
 
     The new execution carries ``replay_of``, the overrides are applied to ``strategy.analysis``,
@@ -78,6 +82,8 @@ async def replay_execution(execution_id: UUID, state: State, request: ReplayRequ
     runs with ``GET /api/executions/{execution_id}/diff/{new execution_id}``.
     """
     asked = request or ReplayRequest()
+    if asked.place_orders:
+        require_scope(caller, Scope.TRADE, "a replay that may place orders")
     overrides = ReplayOverrides(
         prompt_version=asked.prompt_version, model=asked.model, cache=asked.cache, place_orders=asked.place_orders
     )

@@ -15,7 +15,7 @@ from tradelane.gateway.cron import next_run_at
 from tradelane.gateway.deps import Bus, Caller, Strategies
 from tradelane.gateway.errors import BUS_UNAVAILABLE, CONFLICT, NOT_FOUND, ensure_valid_cron, strategy_not_found
 from tradelane.gateway.schemas import STRATEGY_EXAMPLES, ErrorOut, RunAccepted, StrategyOut
-from tradelane.gateway.security.access import RefusedError, authorize
+from tradelane.gateway.security.access import require_scope
 from tradelane.gateway.security.context import Principal
 from tradelane.gateway.security.policy import strategy_write_scope
 from tradelane.store.strategies import StoredStrategy, StrategyNameTakenError
@@ -36,11 +36,7 @@ def _out(stored: StoredStrategy) -> StrategyOut:
 
 def _ensure_may_write(caller: Principal, new: StrategyDefinition, old: StrategyDefinition | None) -> None:
     """A 403 when the write needs more than the caller's scope (see :func:`strategy_write_scope`)."""
-    needed, action = strategy_write_scope(new, old)
-    try:
-        authorize(caller, needed, action)
-    except RefusedError as refused:
-        raise HTTPException(refused.status, refused.detail, refused.headers) from refused
+    require_scope(caller, *strategy_write_scope(new, old))
 
 
 @router.post(

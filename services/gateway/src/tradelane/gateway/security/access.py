@@ -18,6 +18,7 @@ from typing import Final
 
 import asyncpg
 import structlog
+from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
 from tradelane.contracts.envelope import utc_now
@@ -94,6 +95,18 @@ def authorize(principal: Principal, needed: TokenScope, action: str) -> None:
             f"{action} needs a token with scope '{needed}' (or above); token {token.name!r} has scope '{token.scope}'",
             {"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{needed}"'},
         )
+
+
+def require_scope(principal: Principal, needed: TokenScope, action: str) -> None:
+    """In a route: an HTTP 403 naming the scope needed, for what a request asks in its body or query.
+
+    The policy table decides by method and path before the route runs; a route calls this when
+    one of its arguments asks for more (switching ``auto_trade`` on, a replay that may trade).
+    """
+    try:
+        authorize(principal, needed, action)
+    except RefusedError as refused:
+        raise HTTPException(refused.status, refused.detail, refused.headers) from refused
 
 
 def check_csrf(principal: Principal, connection: HTTPConnection) -> None:
