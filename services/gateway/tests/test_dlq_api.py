@@ -78,3 +78,20 @@ async def test_redrive_all_redrives_each_one(client: httpx.AsyncClient, state: G
     assert [item["id"] for item in response.json()["redriven"]] == [1, 2, 3]
     assert response.json()["not_redriven"] == []
     assert (await client.get("/api/dlq")).json() == []
+
+
+async def test_redrive_all_sends_at_most_limit_and_reports_how_many_are_left(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    for _ in range(3):
+        await _dead_letter(state)
+    response = await client.post("/api/dlq/redrive-all", params={"limit": 2})
+    assert [item["id"] for item in response.json()["redriven"]] == [1, 2]
+    assert response.json()["remaining"] == 1
+    assert [item["id"] for item in (await client.get("/api/dlq")).json()] == [3]
+
+
+async def test_redrive_all_refuses_a_limit_above_the_cap(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/dlq/redrive-all", params={"limit": 101})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "limit"]

@@ -29,9 +29,19 @@ async def list_executions(
 
 
 @router.get("/{execution_id}", summary="Get an execution with its steps", responses=NOT_FOUND)
-async def get_execution(execution_id: UUID, lineage: Lineage) -> ExecutionDetailOut:
-    """Its status and every step with the message it consumed and produced, errors and durations."""
+async def get_execution(
+    execution_id: UUID,
+    lineage: Lineage,
+    payloads: Annotated[
+        bool, Query(description="Include each step's input and output messages in full (they can be large).")
+    ] = False,
+) -> ExecutionDetailOut:
+    """Its status and every step with a summary of its output, errors and durations.
+
+    Step messages carry bars, indicator series, prompts and model answers: they come only with
+    ``payloads=true``, so that following an execution stays cheap.
+    """
     detail = await lineage.execution(execution_id)
     if detail is None:
         raise execution_not_found(execution_id)
-    return ExecutionDetailOut.of_detail(detail)
+    return ExecutionDetailOut.of_detail(detail, payloads=payloads)
