@@ -33,7 +33,11 @@ MAX_REDRIVE_BATCH = 100
 """Most dead letters one redrive-all call sends again: each is a publish and a delete, and the
 caller waits for all of them."""
 
-DeadLetterId = Annotated[int, Path(ge=1, description="The dead letter's sequence in the DEADLETTER stream.")]
+MAX_SEQUENCE = 2**63 - 1
+"""Largest stream sequence asked for (JetStream's are unsigned 64-bit; beyond this NATS refuses the request)."""
+DeadLetterId = Annotated[
+    int, Path(ge=1, le=MAX_SEQUENCE, description="The dead letter's sequence in the DEADLETTER stream.")
+]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"model": ErrorOut}}
 
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from tradelane.contracts.fields import PG_INT_MAX
 from tradelane.gateway.deps import Lineage
 from tradelane.gateway.errors import NOT_FOUND, execution_not_found
 from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut
@@ -21,7 +22,7 @@ async def list_executions(
     strategy_id: UUID | None = None,
     status: ExecutionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=PG_INT_MAX)] = 0,
 ) -> list[ExecutionOut]:
     """Most recent first, optionally of one strategy and in one status."""
     summaries = await lineage.executions(strategy_id=strategy_id, status=status, limit=limit, offset=offset)

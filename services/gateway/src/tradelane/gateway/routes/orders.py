@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
-from tradelane.contracts.fields import PlainDecimal
+from tradelane.contracts.fields import PG_INT_MAX, PlainDecimal
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.trading import (
     CancelOrder,
@@ -166,7 +166,7 @@ async def list_orders(
     status: OrderStatus | None = None,
     strategy_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=PG_INT_MAX)] = 0,
 ) -> list[OrderOut]:
     """Most recent first, optionally in one status or of one strategy."""
     orders = await book.orders(status=status, strategy_id=strategy_id, limit=limit, offset=offset)
