@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from tradelane.broker.app import build as build_broker
@@ -36,6 +37,9 @@ from tradelane.runtime.settings import Settings
 EXAMPLES = int(os.environ.get("TRADELANE_FUZZ_EXAMPLES", "30"))
 REQUEST_SECONDS = 30.0
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+Case = schemathesis.Case[Any]
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 
 
 @pytest.fixture(params=[pytest.param({}, id="anonymous")])
@@ -59,7 +63,7 @@ async def services(settings: Settings) -> AsyncIterator[None]:
     await market_data.close()
 
 
-def _httpx_kwargs(case: schemathesis.Case, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+def _httpx_kwargs(case: Case, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
     """The case as ``httpx.AsyncClient.request`` arguments (schemathesis serializes for ``requests``)."""
     kwargs = case.as_transport_kwargs(base_url=base_url, headers=headers)
     data = kwargs.pop("data", None)
@@ -72,7 +76,7 @@ def _httpx_kwargs(case: schemathesis.Case, base_url: str, headers: dict[str, str
     return kwargs
 
 
-def _fuzz(operation: schemathesis.APIOperation, send: Callable[[schemathesis.Case], httpx.Response]) -> None:
+def _fuzz(operation: Operation, send: Callable[[Case], httpx.Response]) -> None:
     cases = st.one_of(
         operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE),
@@ -87,7 +91,7 @@ def _fuzz(operation: schemathesis.APIOperation, send: Callable[[schemathesis.Cas
         suppress_health_check=list(HealthCheck),
     )
     @given(case=cases)
-    def run(case: schemathesis.Case) -> None:
+    def run(case: Case) -> None:
         case.validate_response(send(case), checks=CHECKS)
 
     run()
@@ -101,13 +105,16 @@ async def test_no_generated_request_gets_a_server_error_or_an_off_schema_answer(
     loop = asyncio.get_running_loop()
     base_url = str(client.base_url).rstrip("/")
 
-    def send(case: schemathesis.Case) -> httpx.Response:
+    def send(case: Case) -> httpx.Response:
         request = client.request(**_httpx_kwargs(case, base_url, headers))
         return asyncio.run_coroutine_threadsafe(request, loop).result(REQUEST_SECONDS)
 
     def fuzz_every_operation() -> dict[str, str]:
         findings: dict[str, str] = {}
         for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                findings["the OpenAPI document"] = str(result.err())
+                continue
             operation = result.ok()
             try:
                 _fuzz(operation, send)
