@@ -8,7 +8,8 @@ NATS connection belong to that loop). Findings are collected per operation and r
 
 ``TRADELANE_FUZZ_EXAMPLES`` sets the examples per operation and generation mode (default 30:
 about 3,000 cases, under a minute here on two cores); the run is derandomized, so a finding
-reproduces. A longer hunt: ``TRADELANE_FUZZ_EXAMPLES=300``.
+reproduces; ``TRADELANE_FUZZ_SEED=<n>`` draws other cases. A longer hunt:
+``TRADELANE_FUZZ_EXAMPLES=300 TRADELANE_FUZZ_SEED=7 pytest services/gateway/tests/test_fuzz_api.py --timeout 3600``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
@@ -35,6 +36,8 @@ from tradelane.market_data.config import MarketDataSettings
 from tradelane.runtime.settings import Settings
 
 EXAMPLES = int(os.environ.get("TRADELANE_FUZZ_EXAMPLES", "30"))
+SEED = os.environ.get("TRADELANE_FUZZ_SEED")
+"""Unset: the same cases every run. A number: other cases, the same for the same number."""
 REQUEST_SECONDS = 30.0
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
@@ -86,7 +89,7 @@ def _fuzz(operation: Operation, send: Callable[[Case], httpx.Response]) -> None:
         max_examples=EXAMPLES * 2,
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=SEED is None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
@@ -94,7 +97,7 @@ def _fuzz(operation: Operation, send: Callable[[Case], httpx.Response]) -> None:
     def run(case: Case) -> None:
         case.validate_response(send(case), checks=CHECKS)
 
-    run()
+    (run if SEED is None else seed(int(SEED))(run))()
 
 
 @pytest.mark.usefixtures("services")
