@@ -34,9 +34,6 @@ def refuse_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(refuse_nul)]
 """A string from a user that goes to PostgreSQL; give it a ``max_length`` where it is used."""
 
-PgInt = Annotated[int, Field(ge=-PG_INT_MAX - 1, le=PG_INT_MAX)]
-"""An integer that fits a PostgreSQL ``integer`` column (narrow it further where it is used)."""
-
 Version = Annotated[int, Field(ge=1, le=PG_INT_MAX)]
 """A version number (of a prompt template or a strategy): 1 and up, within an ``integer`` column."""
 
