@@ -103,7 +103,7 @@ async def finished_execution(client: httpx.AsyncClient, execution_id: str, timeo
     """The execution once it is no longer running (TimeoutError after ``timeout`` seconds)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        response = await client.get(f"/api/executions/{execution_id}")
+        response = await client.get(f"/api/executions/{execution_id}", params={"payloads": "true"})
         if response.status_code == 200 and response.json()["status"] != "running":
             return dict(response.json())
         if asyncio.get_running_loop().time() > deadline:

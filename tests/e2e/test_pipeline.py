@@ -88,7 +88,9 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
         assert "ZZZZ" in execution["error"]
         # the dead letter is recorded by its own lineage consumer, a moment after the failure
         for _ in range(40):
-            execution = (await client.get(f"/api/executions/{run.json()['execution_id']}")).json()
+            execution = (
+                await client.get(f"/api/executions/{run.json()['execution_id']}", params={"payloads": "true"})
+            ).json()
             if any(step["step"] == "dead_letter" for step in execution["steps"]):
                 break
             await asyncio.sleep(0.25)

@@ -104,7 +104,7 @@ async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_exe
             await connection.close()
 
         async def position_step() -> dict[str, Any] | None:
-            response = await client.get(f"/api/executions/{signal.execution_id}")
+            response = await client.get(f"/api/executions/{signal.execution_id}", params={"payloads": "true"})
             if response.status_code != 200:
                 return None
             body: dict[str, Any] = response.json()
@@ -135,7 +135,9 @@ async def test_an_auto_trading_run_places_orders_exactly_when_its_signal_is_a_bu
         execution_id = run.json()["execution_id"]
 
         async def finished() -> dict[str, Any] | None:
-            body: dict[str, Any] = (await client.get(f"/api/executions/{execution_id}")).json()
+            body: dict[str, Any] = (
+                await client.get(f"/api/executions/{execution_id}", params={"payloads": "true"})
+            ).json()
             return body if body.get("status") not in {None, "running"} else None
 
         execution = await _eventually(finished, "the run to finish", seconds=90)

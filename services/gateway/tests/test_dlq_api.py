@@ -95,3 +95,21 @@ async def test_a_redrive_lets_a_signal_trade_only_when_asked(
         for sequence in range(info.state.last_seq - 1, info.state.last_seq + 1)
     ]
     assert [headers[REDRIVE_PLACES_ORDERS_HEADER] for headers in flags] == ["false", "true"]
+    assert (await client.get("/api/dlq")).json() == []
+
+
+async def test_redrive_all_sends_at_most_limit_and_reports_how_many_are_left(
+    client: httpx.AsyncClient, bus: EventBus
+) -> None:
+    for _ in range(3):
+        await _dead_letter(bus)
+    response = await client.post("/api/dlq/redrive-all", params={"limit": 2})
+    assert [item["id"] for item in response.json()["redriven"]] == [1, 2]
+    assert response.json()["remaining"] == 1
+    assert [item["id"] for item in (await client.get("/api/dlq")).json()] == [3]
+
+
+async def test_redrive_all_refuses_a_limit_above_the_cap(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/dlq/redrive-all", params={"limit": 101})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "limit"]

@@ -110,7 +110,7 @@ async def test_detail_shows_each_step_with_its_input_and_output(client: httpx.As
             occurred_at=NOW + timedelta(seconds=1),
         )
     )
-    response = await client.get(f"/api/executions/{execution_id}")
+    response = await client.get(f"/api/executions/{execution_id}", params={"payloads": "true"})
     assert response.status_code == 200
     detail = response.json()
     assert detail["status"] == "running"
@@ -185,3 +185,27 @@ async def test_statistics_refuse_a_since_without_time_zone(client: httpx.AsyncCl
     response = await client.get("/api/lineage/steps/chart/statistics", params={"since": "2025-01-01T00:00:00"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "since"]
+
+
+async def test_detail_leaves_the_payloads_out_unless_asked_and_summarizes_each_output(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    execution_id = uuid4()
+    output = {
+        "execution_id": str(execution_id),
+        "provider": "simulated",
+        "bars": [{"close": 1.0}] * 300,
+        "signal": {"action": "BUY", "entry": "61000", "reasons": ["trend"]},
+        "reasoning": "x" * 1000,
+    }
+    await state.lineage.record(_step(execution_id, "signal", payload=output, subject=subjects.SIGNAL_GENERATED))
+    step = (await client.get(f"/api/executions/{execution_id}")).json()["steps"][0]
+    assert (step["input"], step["output"]) == (None, None)
+    assert step["summary"] == {
+        "provider": "simulated",
+        "bars": "[300 items]",
+        "signal.action": "BUY",
+        "signal.entry": "61000",
+        "signal.reasons": "[1 items]",
+        "reasoning": "x" * 199 + "…",
+    }

@@ -125,7 +125,9 @@ async def test_replaying_a_message_that_aged_out_is_a_410_naming_the_retention(
 async def test_overrides_that_cannot_take_effect_are_a_422(client: httpx.AsyncClient) -> None:
     response = await client.post(f"/api/executions/{uuid4()}/replay", json={"from_step": "signal", "cache": True})
     assert response.status_code == 422
-    assert "replay from 'analysis'" in response.json()["detail"]
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "from_step"]
+    assert "replay from 'analysis'" in problem["msg"]
 
 
 async def test_an_unknown_step_is_a_422(client: httpx.AsyncClient) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
@@ -10,6 +9,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from tradelane.contracts.envelope import Contract, Envelope
+from tradelane.contracts.fields import PlainDecimal
 from tradelane.contracts.market import Bar, MarketSnapshot, ObjectRef, PatternHit, ResolvedSymbol
 from tradelane.contracts.strategy import BarSize, StrategyDefinition
 
@@ -146,7 +146,9 @@ class LlmCall(Contract):
     tokens_in: int = Field(default=0, ge=0, description="Prompt tokens, all requests of this call together.")
     tokens_out: int = Field(default=0, ge=0, description="Completion tokens, all requests of this call together.")
     latency_ms: float = Field(default=0, ge=0, description="Time spent waiting for the model.")
-    cost: Decimal | None = Field(default=None, description="Estimated cost from the price table; None if unpriced.")
+    cost: PlainDecimal | None = Field(
+        default=None, description="Estimated cost from the price table; None if unpriced."
+    )
     cached: bool = Field(default=False, description="The answer came from the response cache (no request made).")
     cache_key: str = Field(description="sha256 of (model, prompts, image hashes, parameters).")
 
@@ -179,11 +181,11 @@ class Signal(Contract):
     action: Action
     confidence: int = Field(ge=0, le=100)
     symbol: ResolvedSymbol
-    entry: Decimal | None = Field(default=None, description="Entry price (None for HOLD).")
-    stop: Decimal | None = Field(default=None, description="Stop-loss price.")
-    targets: tuple[Decimal, ...] = Field(default=(), description="Take-profit prices, nearest first.")
-    risk_reward: Decimal | None = Field(default=None, description="Reward to the first target / risk.")
-    target_r_multiples: tuple[Decimal, ...] = Field(default=(), description="R of each target.")
+    entry: PlainDecimal | None = Field(default=None, description="Entry price (None for HOLD).")
+    stop: PlainDecimal | None = Field(default=None, description="Stop-loss price.")
+    targets: tuple[PlainDecimal, ...] = Field(default=(), description="Take-profit prices, nearest first.")
+    risk_reward: PlainDecimal | None = Field(default=None, description="Reward to the first target / risk.")
+    target_r_multiples: tuple[PlainDecimal, ...] = Field(default=(), description="R of each target.")
     suggested_quantity: int | None = Field(
         default=None, ge=0, description="floor(account * risk per trade / |entry - stop|)."
     )

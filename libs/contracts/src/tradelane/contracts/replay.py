@@ -28,6 +28,7 @@ from pydantic import Field
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Contract
 from tradelane.contracts.events import Trigger
+from tradelane.contracts.fields import Text, Version
 from tradelane.contracts.strategy import AnalysisSettings
 from tradelane.contracts.subjects import Step
 
@@ -39,8 +40,8 @@ class NotReplayableError(ValueError):
 class ReplayOverrides(Contract):
     """Changes a replay makes to the strategy's analysis settings (``strategy.analysis``); None keeps the original."""
 
-    prompt_version: int | None = Field(default=None, ge=1, description="Pin this prompt template version.")
-    model: str | None = Field(default=None, min_length=1, description="Analyse with this model.")
+    prompt_version: Version | None = Field(default=None, description="Pin this prompt template version.")
+    model: Text | None = Field(default=None, min_length=1, max_length=200, description="Analyse with this model.")
     cache: bool | None = Field(default=None, description="Reuse (true) or bypass (false) cached LLM answers.")
     place_orders: bool = Field(
         default=False,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from tradelane.contracts.envelope import Contract
+from tradelane.contracts.fields import MAX_RATIO, Conid, Fraction, Money, PlainDecimal, Ratio, Text, Version
 
 
 class BarSize(StrEnum):
@@ -92,11 +93,11 @@ class AssetType(StrEnum):
 class SymbolRef(Contract):
     """How a strategy names its instrument: by symbol (and venue), or by IB contract id."""
 
-    symbol: str = Field(min_length=1, max_length=32, description="Ticker, e.g. 'AAPL'.")
-    exchange: str = Field(default="SMART", min_length=1, description="Exchange or 'SMART'.")
+    symbol: Text = Field(min_length=1, max_length=32, description="Ticker, e.g. 'AAPL'.")
+    exchange: Text = Field(default="SMART", min_length=1, max_length=32, description="Exchange or 'SMART'.")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO currency.")
     asset_type: AssetType = Field(default=AssetType.STOCK, description="IB secType.")
-    conid: int | None = Field(default=None, gt=0, description="IB contract id, if known.")
+    conid: Conid | None = Field(default=None, description="IB contract id, if known.")
 
     @field_validator("symbol")
     @classmethod
@@ -107,6 +108,11 @@ class SymbolRef(Contract):
             raise ValueError(msg)
         return stripped
 
+
+MAX_PATTERNS = 100
+"""Most candlestick patterns one scan may name (TA-Lib has 61)."""
+MAX_INDICATORS = 40
+"""Most indicators one strategy may compute."""
 
 PriceSource = Literal["close", "open", "high", "low", "hl2", "hlc3", "ohlc4"]
 Period = Annotated[int, Field(ge=2, le=500)]
@@ -230,7 +236,7 @@ class CandlePatternSpec(Contract):
     """
 
     kind: Literal["patterns"] = "patterns"
-    patterns: tuple[str, ...] = ()
+    patterns: tuple[Annotated[Text, Field(max_length=40)], ...] = Field(default=(), max_length=MAX_PATTERNS)
     lookback: Annotated[int, Field(ge=1, le=50)] = 5
 
     @field_validator("patterns")
@@ -282,23 +288,29 @@ def default_indicators() -> tuple[IndicatorSpec, ...]:
 class RiskLimits(Contract):
     """Per-strategy limits the signal step enforces in code (not only in a prompt)."""
 
-    account_size: Decimal = Field(default=Decimal(100_000), gt=0, description="Equity in currency.")
-    risk_per_trade: Decimal = Field(
-        default=Decimal("0.01"), gt=0, le=1, description="Fraction of equity risked per trade."
+    account_size: Money = Field(default=Decimal(100_000), description="Equity in currency.")
+    risk_per_trade: Fraction = Field(default=Decimal("0.01"), description="Fraction of equity risked per trade.")
+    min_risk_reward: PlainDecimal = Field(
+        default=Decimal("1.5"),
+        gt=0,
+        le=MAX_RATIO,
+        decimal_places=6,
+        description="Smallest reward/risk a signal may have.",
     )
-    min_risk_reward: Decimal = Field(
-        default=Decimal("1.5"), gt=0, description="Smallest reward/risk a signal may have."
-    )
-    min_profit_margin: Decimal = Field(
+    min_profit_margin: PlainDecimal = Field(
         default=Decimal("0.01"),
         ge=0,
+        le=1,
+        decimal_places=6,
         description="Smallest distance from entry to the first target, as a fraction of entry.",
     )
     min_confidence: int = Field(
         default=55, ge=0, le=100, description="Below this analysis confidence, the action is HOLD."
     )
-    stop_atr_multiple: Decimal = Field(default=Decimal(2), gt=0, le=20, description="Stop distance from entry in ATRs.")
-    target_r_multiples: tuple[Decimal, ...] = Field(
+    stop_atr_multiple: PlainDecimal = Field(
+        default=Decimal(2), gt=0, le=20, decimal_places=6, description="Stop distance from entry in ATRs."
+    )
+    target_r_multiples: tuple[Ratio, ...] = Field(
         default=(Decimal("1.5"), Decimal(3)),
         min_length=1,
         max_length=5,
@@ -318,8 +330,8 @@ class RiskLimits(Contract):
 class Schedule(Contract):
     """When a strategy runs: a five-field cron expression in a time zone."""
 
-    cron: str = Field(default="*/5 * * * *", min_length=9, description="Cron, e.g. '0 16 * * 1-5'.")
-    timezone: str = Field(default="UTC", description="IANA time zone the cron is read in.")
+    cron: Text = Field(default="*/5 * * * *", min_length=9, max_length=120, description="Cron, e.g. '0 16 * * 1-5'.")
+    timezone: Text = Field(default="UTC", max_length=64, description="IANA time zone the cron is read in.")
 
     @field_validator("timezone")
     @classmethod
@@ -347,12 +359,12 @@ class AnalysisSettings(Contract):
         default="auto",
         description="'auto' uses the configured LLM endpoint when there is one, else the offline analyst.",
     )
-    model: str | None = Field(default=None, description="Model name; None uses the service's default.")
+    model: Text | None = Field(default=None, max_length=200, description="Model name; None uses the service's default.")
     temperature: float = Field(default=0.2, ge=0, le=2)
     max_tokens: int = Field(default=2000, ge=1, le=32000)
     language: Literal["en", "zh"] = Field(default="en", description="Language of the analysis.")
     prompt_template_id: UUID | None = Field(default=None, description="Prompt template; None uses the default.")
-    prompt_version: int | None = Field(default=None, ge=1, description="Pinned version; None follows the latest.")
+    prompt_version: Version | None = Field(default=None, description="Pinned version; None follows the latest.")
     timeframes: tuple[BarSize, ...] = Field(
         default=(),
         max_length=3,
@@ -372,12 +384,14 @@ WhatToShow = Literal["TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LA
 class StrategyDefinition(Contract):
     """Everything a user sets on a strategy."""
 
-    name: str = Field(min_length=1, max_length=120, description="Unique name.")
-    description: str = Field(default="", max_length=2000)
+    name: Text = Field(min_length=1, max_length=120, description="Unique name.")
+    description: Text = Field(default="", max_length=2000)
     symbol: SymbolRef
     bar_size: BarSize = BarSize.DAY_1
-    duration: str = Field(default="1 Y", description="History to fetch, IB style: '1 Y', '30 D'.")
-    indicators: tuple[IndicatorSpec, ...] = Field(default_factory=default_indicators, min_length=1)
+    duration: Text = Field(default="1 Y", max_length=16, description="History to fetch, IB style: '1 Y', '30 D'.")
+    indicators: tuple[IndicatorSpec, ...] = Field(
+        default_factory=default_indicators, min_length=1, max_length=MAX_INDICATORS
+    )
     risk: RiskLimits = Field(default_factory=RiskLimits)
     schedule: Schedule = Field(default_factory=Schedule)
     active: bool = Field(default=True, description="Whether the scheduler runs it.")

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, field_validator
 
 from tradelane.contracts.envelope import Contract
+from tradelane.contracts.fields import Conid, Text
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType
 
@@ -94,7 +95,7 @@ class SymbolDetails(Contract):
 class SymbolSearchRequest(Contract):
     """Find instruments whose symbol or name matches ``text``."""
 
-    text: str = Field(min_length=1, max_length=64, description="Symbol or part of a company name.")
+    text: Text = Field(min_length=1, max_length=64, description="Symbol or part of a company name.")
     limit: int = Field(default=10, ge=1, le=MAX_SEARCH_RESULTS, description="Most results to return.")
 
     @field_validator("text")
@@ -127,7 +128,7 @@ class SymbolSearchResult(Contract):
 class SymbolDetailsRequest(Contract):
     """The details of one contract."""
 
-    conid: int = Field(gt=0, description="IB contract id.")
+    conid: Conid = Field(description="IB contract id.")
 
 
 class SymbolDetailsResult(Contract):
@@ -146,16 +147,12 @@ class SymbolDetailsResult(Contract):
 class BatchCacheRequest(Contract):
     """Fetch and cache the details of a list of contracts."""
 
-    conids: tuple[int, ...] = Field(min_length=1, max_length=MAX_BATCH_CONIDS, description="IB contract ids.")
+    conids: tuple[Conid, ...] = Field(min_length=1, max_length=MAX_BATCH_CONIDS, description="IB contract ids.")
     force: bool = Field(default=False, description="Fetch even entries whose cached details are still fresh.")
 
     @field_validator("conids")
     @classmethod
-    def _conids_are_positive_and_unique(cls, values: tuple[int, ...]) -> tuple[int, ...]:
-        wrong = [value for value in values if value <= 0]
-        if wrong:
-            msg = f"conids must be positive; not: {', '.join(map(str, wrong))}"
-            raise ValueError(msg)
+    def _conids_are_unique(cls, values: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(dict.fromkeys(values))
 
 

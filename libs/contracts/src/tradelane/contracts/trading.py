@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from tradelane.contracts.envelope import Contract, Envelope
+from tradelane.contracts.fields import Fraction, Money, PlainDecimal, Price, Quantity, Ratio
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
 
@@ -29,6 +30,8 @@ MANUAL_STRATEGY_ID = UUID(int=0)
 
 _REFERENCES = uuid5(NAMESPACE_URL, "https://tradelane/orders")
 CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+MAX_OPEN_POSITIONS = 1000
+"""The most a max_open_positions limit may be set to."""
 
 
 class OrderSide(StrEnum):
@@ -146,12 +149,6 @@ def order_id(client_ref: str) -> UUID:
     return uuid5(_REFERENCES, f"order/{client_ref}")
 
 
-def _positive_price(value: Decimal | None, name: str) -> None:
-    if value is not None and value <= 0:
-        msg = f"{name} must be above 0, got {value}"
-        raise ValueError(msg)
-
-
 class OrderTicket(Contract):
     """One order as the broker sends it to the venue."""
 
@@ -159,9 +156,9 @@ class OrderTicket(Contract):
     instrument: ResolvedSymbol
     side: OrderSide
     order_type: OrderType
-    quantity: Decimal = Field(ge=0, description="Units; 0 only on an order the risk engine refused before sizing.")
-    limit_price: Decimal | None = Field(default=None, description="For LMT and STP LMT.")
-    stop_price: Decimal | None = Field(default=None, description="Trigger price for STP and STP LMT.")
+    quantity: PlainDecimal = Field(ge=0, description="Units; 0 only on an order the risk engine refused before sizing.")
+    limit_price: PlainDecimal | None = Field(default=None, description="For LMT and STP LMT.")
+    stop_price: PlainDecimal | None = Field(default=None, description="Trigger price for STP and STP LMT.")
     tif: TimeInForce = TimeInForce.DAY
     role: OrderRole = OrderRole.ENTRY
     parent_ref: str | None = Field(default=None, description="The entry of a bracket, for its children.")
@@ -172,10 +169,10 @@ class Fill(Contract):
     """One execution of (part of) an order."""
 
     exec_id: str = Field(description="The venue's execution id (unique).")
-    quantity: Decimal = Field(gt=0)
-    price: Decimal = Field(gt=0)
-    commission: Decimal = Field(default=Decimal(0), ge=0)
-    realized_pnl: Decimal = Field(default=Decimal(0), description="P&L this fill realized, net of commission.")
+    quantity: PlainDecimal = Field(gt=0)
+    price: PlainDecimal = Field(gt=0)
+    commission: PlainDecimal = Field(default=Decimal(0), ge=0)
+    realized_pnl: PlainDecimal = Field(default=Decimal(0), description="P&L this fill realized, net of commission.")
     filled_at: AwareDatetime
 
 
@@ -204,17 +201,17 @@ class OrderPartiallyFilled(OrderEvent):
     """Part of the order executed."""
 
     fill: Fill
-    filled_quantity: Decimal = Field(description="Cumulative quantity filled.")
-    remaining_quantity: Decimal
-    average_price: Decimal
+    filled_quantity: PlainDecimal = Field(description="Cumulative quantity filled.")
+    remaining_quantity: PlainDecimal
+    average_price: PlainDecimal
 
 
 class OrderFilled(OrderEvent):
     """The order executed completely."""
 
     fill: Fill = Field(description="The execution that completed it.")
-    filled_quantity: Decimal
-    average_price: Decimal
+    filled_quantity: PlainDecimal
+    average_price: PlainDecimal
 
 
 class OrderCancelled(OrderEvent):
@@ -236,10 +233,10 @@ class PositionChanged(Envelope):
     """A fill moved a position; quantity 0 means it is closed."""
 
     instrument: ResolvedSymbol
-    quantity: Decimal = Field(description="Signed: negative is short.")
-    previous_quantity: Decimal
-    average_cost: Decimal = Field(description="Average entry price of the open quantity (0 when flat).")
-    realized_pnl: Decimal = Field(description="Realized P&L of this position so far, net of commissions.")
+    quantity: PlainDecimal = Field(description="Signed: negative is short.")
+    previous_quantity: PlainDecimal
+    average_cost: PlainDecimal = Field(description="Average entry price of the open quantity (0 when flat).")
+    realized_pnl: PlainDecimal = Field(description="Realized P&L of this position so far, net of commissions.")
     client_ref: str = Field(description="The order whose fill changed it.")
     signal_id: UUID | None
     exec_id: str
@@ -264,23 +261,25 @@ class SignalSkipped(Envelope):
 class TradingLimits(Contract):
     """Account-wide limits the risk engine checks before every order."""
 
-    risk_per_trade: Decimal = Field(
-        default=Decimal("0.02"), gt=0, le=1, description="Most of equity one trade may risk (entry to stop)."
+    risk_per_trade: Fraction = Field(
+        default=Decimal("0.02"), description="Most of equity one trade may risk (entry to stop)."
     )
-    max_position_notional: Decimal = Field(
-        default=Decimal(25_000), gt=0, description="Largest |quantity x price| of one position, in currency."
+    max_position_notional: Money = Field(
+        default=Decimal(25_000), description="Largest |quantity x price| of one position, in currency."
     )
-    max_open_positions: int = Field(default=5, ge=1, description="Most instruments held (or being entered) at once.")
-    max_gross_exposure: Decimal = Field(
-        default=Decimal(100_000), gt=0, description="Largest sum of |position value| plus working entries, in currency."
+    max_open_positions: int = Field(
+        default=5, ge=1, le=MAX_OPEN_POSITIONS, description="Most instruments held (or being entered) at once."
     )
-    daily_loss_limit: Decimal = Field(
-        default=Decimal(2_000), gt=0, description="Loss since the start of the UTC day that halts trading."
+    max_gross_exposure: Money = Field(
+        default=Decimal(100_000), description="Largest sum of |position value| plus working entries, in currency."
     )
-    min_risk_reward: Decimal = Field(
-        default=Decimal(1), ge=0, description="Smallest reward/risk of an order with a stop and a target."
+    daily_loss_limit: Money = Field(
+        default=Decimal(2_000), description="Loss since the start of the UTC day that halts trading."
     )
-    max_order_quantity: Decimal = Field(default=Decimal(10_000), gt=0, description="Largest quantity of one order.")
+    min_risk_reward: Ratio = Field(
+        default=Decimal(1), description="Smallest reward/risk of an order with a stop and a target."
+    )
+    max_order_quantity: Quantity = Field(default=Decimal(10_000), description="Largest quantity of one order.")
     enforce_trading_hours: bool = Field(default=True, description="Refuse orders outside the exchange's hours.")
 
 
@@ -290,12 +289,12 @@ class ManualOrder(Contract):
     instrument: SymbolRef = Field(description="What to trade; the conid is used when given.")
     side: OrderSide
     order_type: OrderType = OrderType.MARKET
-    quantity: Decimal = Field(gt=0, description="Units to buy or sell.")
-    limit_price: Decimal | None = Field(default=None, validate_default=True, description="Required for LMT, STP LMT.")
-    stop_price: Decimal | None = Field(default=None, validate_default=True, description="Required for STP, STP LMT.")
+    quantity: Quantity = Field(description="Units to buy or sell.")
+    limit_price: Price | None = Field(default=None, validate_default=True, description="Required for LMT, STP LMT.")
+    stop_price: Price | None = Field(default=None, validate_default=True, description="Required for STP, STP LMT.")
     tif: TimeInForce = TimeInForce.DAY
-    take_profit: Decimal | None = Field(default=None, description="Bracket: limit price of the take-profit child.")
-    stop_loss: Decimal | None = Field(default=None, description="Bracket: stop price of the stop-loss child.")
+    take_profit: Price | None = Field(default=None, description="Bracket: limit price of the take-profit child.")
+    stop_loss: Price | None = Field(default=None, description="Bracket: stop price of the stop-loss child.")
     client_order_id: str | None = Field(
         default=None,
         pattern=CLIENT_ORDER_ID_PATTERN,
@@ -305,7 +304,6 @@ class ManualOrder(Contract):
     @field_validator("limit_price")
     @classmethod
     def _limit_price_fits_the_type(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        _positive_price(value, "limit_price")
         order_type = info.data.get("order_type")
         if order_type is not None and order_type.needs_limit_price and value is None:
             msg = f"a {order_type.value} order needs a limit_price"
@@ -318,7 +316,6 @@ class ManualOrder(Contract):
     @field_validator("stop_price")
     @classmethod
     def _stop_price_fits_the_type(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        _positive_price(value, "stop_price")
         order_type = info.data.get("order_type")
         if order_type is not None and order_type.needs_stop_price and value is None:
             msg = f"a {order_type.value} order needs a stop_price"
@@ -339,7 +336,6 @@ class ManualOrder(Contract):
     @field_validator("take_profit")
     @classmethod
     def _take_profit_on_the_profit_side(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        _positive_price(value, "take_profit")
         reference = _entry_reference(info)
         side = info.data.get("side")
         if value is not None and reference is not None and side is not None and (value - reference) * side.sign <= 0:
@@ -351,7 +347,6 @@ class ManualOrder(Contract):
     @field_validator("stop_loss")
     @classmethod
     def _stop_loss_on_the_loss_side(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        _positive_price(value, "stop_loss")
         reference = _entry_reference(info)
         side = info.data.get("side")
         if value is not None and reference is not None and side is not None and (reference - value) * side.sign <= 0:

@@ -102,23 +102,79 @@ class ExecutionOut(BaseModel):
         return cls.model_validate(summary, from_attributes=True)
 
 
+Scalar = str | int | float | bool | None
+
+_ENVELOPE_FIELDS = frozenset(
+    {"message_id", "execution_id", "strategy_id", "occurred_at", "schema_version", "replay_of", "causation_id"}
+)
+SUMMARY_FIELDS = 24
+SUMMARY_TEXT = 200
+
+
+def _brief(value: Any) -> Scalar:
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
+    if isinstance(value, dict):
+        return f"{{{len(value)} fields}}"
+    if isinstance(value, str) and len(value) > SUMMARY_TEXT:
+        return value[: SUMMARY_TEXT - 1] + "…"
+    brief: Scalar = value
+    return brief
+
+
+def summarize(payload: dict[str, Any]) -> dict[str, Scalar]:
+    """A step output's fields, and those of the objects it holds, each in brief (lists as their length).
+
+    What the execution detail shows by default: enough to follow a run (the signal's action and
+    prices, the analysis' confidence, a failure's error) without the bars, series and prompts.
+    """
+    summary: dict[str, Scalar] = {}
+    for key, value in payload.items():
+        if key in _ENVELOPE_FIELDS:
+            continue
+        nested = value.items() if isinstance(value, dict) and value else [("", value)]
+        for sub, item in nested:
+            summary[f"{key}.{sub}" if sub else key] = _brief(item)
+    return dict(list(summary.items())[:SUMMARY_FIELDS])
+
+
 class StepOut(BaseModel):
-    """One step of an execution: the message it consumed and the message it produced."""
+    """One step of an execution: a summary of the message it produced, and on request both messages in full."""
 
     step: str
     status: StepStatus
     subject: str = Field(description="Subject the step's output was published on.")
     message_id: UUID
     stream_sequence: int | None = Field(description="JetStream sequence of the output message (for replays).")
-    input: dict[str, Any] | None = Field(description="The message the step consumed, if recorded.")
-    output: dict[str, Any] = Field(description="The message the step published.")
+    summary: dict[str, Scalar] = Field(
+        description=f"The output's fields in brief (nested objects one level down, lists as their length; "
+        f"at most {SUMMARY_FIELDS})."
+    )
+    input: dict[str, Any] | None = Field(
+        default=None, description="The message the step consumed, if recorded; only with ?payloads=true."
+    )
+    output: dict[str, Any] | None = Field(
+        default=None, description="The message the step published; only with ?payloads=true."
+    )
     error: str | None
     duration_ms: float | None
     occurred_at: datetime
 
     @classmethod
-    def of(cls, view: StepView) -> StepOut:
-        return cls.model_validate(view, from_attributes=True)
+    def of(cls, view: StepView, *, payloads: bool) -> StepOut:
+        return cls(
+            step=view.step,
+            status=view.status,
+            subject=view.subject,
+            message_id=view.message_id,
+            stream_sequence=view.stream_sequence,
+            summary=summarize(view.output),
+            input=view.input if payloads else None,
+            output=view.output if payloads else None,
+            error=view.error,
+            duration_ms=view.duration_ms,
+            occurred_at=view.occurred_at,
+        )
 
 
 class ExecutionDetailOut(ExecutionOut):
@@ -127,10 +183,10 @@ class ExecutionDetailOut(ExecutionOut):
     steps: list[StepOut]
 
     @classmethod
-    def of_detail(cls, detail: ExecutionDetail) -> ExecutionDetailOut:
+    def of_detail(cls, detail: ExecutionDetail, *, payloads: bool = False) -> ExecutionDetailOut:
         return cls(
             **ExecutionOut.of(detail.execution).model_dump(),
-            steps=[StepOut.of(view) for view in detail.steps],
+            steps=[StepOut.of(view, payloads=payloads) for view in detail.steps],
         )
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from nats.js import JetStreamContext
 from pydantic import BaseModel, Field
 
+from tradelane.contracts import subjects
 from tradelane.gateway.deps import Caller, State
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.gateway.security.access import require_scope
@@ -30,7 +31,15 @@ from tradelane.store.auth import Scope
 
 router = APIRouter(prefix="/api/dlq", tags=["dead letters"])
 
-DeadLetterId = Annotated[int, Path(ge=1, description="The dead letter's sequence in the DEADLETTER stream.")]
+MAX_REDRIVE_BATCH = 100
+"""Most dead letters one redrive-all call sends again: each is a publish and a delete, and the
+caller waits for all of them."""
+
+MAX_SEQUENCE = 2**63 - 1
+"""Largest stream sequence asked for (JetStream's are unsigned 64-bit; beyond this NATS refuses the request)."""
+DeadLetterId = Annotated[
+    int, Path(ge=1, le=MAX_SEQUENCE, description="The dead letter's sequence in the DEADLETTER stream.")
+]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {status.HTTP_404_NOT_FOUND: {"model": ErrorOut}}
 
 
@@ -101,8 +110,11 @@ class NotRedrivenOut(BaseModel):
 
 
 class RedriveAllOut(BaseModel):
+    """What one batch of redrives did, and how many dead letters are still waiting."""
+
     redriven: list[RedrivenOut]
     not_redriven: list[NotRedrivenOut]
+    remaining: int = Field(description="Dead letters still in the stream (those not redriven included); call again.")
 
 
 def _jetstream(state: State) -> JetStreamContext:
@@ -164,14 +176,22 @@ async def redrive_one(
         raise _unavailable(error) from error
 
 
-@router.post("/redrive-all", summary="Redrive every dead letter")
-async def redrive_all(state: State) -> RedriveAllOut:
-    """Redrive each dead letter in turn, oldest first; those that cannot be are listed with the reason."""
+@router.post("/redrive-all", summary="Redrive the oldest dead letters")
+async def redrive_all(
+    state: State,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_REDRIVE_BATCH, description="Most dead letters to redrive in this call.")
+    ] = MAX_REDRIVE_BATCH,
+) -> RedriveAllOut:
+    """Redrive up to ``limit`` dead letters in turn, oldest first; those that cannot be are listed with the reason.
+
+    ``remaining`` says how many are left: call again until it is 0 (or only refused ones are left).
+    """
     js = _jetstream(state)
     redriven: list[RedrivenOut] = []
     refused: list[NotRedrivenOut] = []
     try:
-        found = await list_dead_letters(js)
+        found = await list_dead_letters(js, limit=limit)
     except nats.errors.Error as error:
         raise _unavailable(error) from error
     for dead_letter in found:
@@ -179,4 +199,8 @@ async def redrive_all(state: State) -> RedriveAllOut:
             redriven.append(RedrivenOut.of(await redrive(js, dead_letter.id)))
         except (LookupError, nats.errors.Error) as error:
             refused.append(NotRedrivenOut(id=dead_letter.id, error=str(error)))
-    return RedriveAllOut(redriven=redriven, not_redriven=refused)
+    try:
+        remaining = (await js.stream_info(subjects.DEAD_LETTER_STREAM)).state.messages
+    except nats.errors.Error as error:
+        raise _unavailable(error) from error
+    return RedriveAllOut(redriven=redriven, not_redriven=refused, remaining=remaining)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime
 
 from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.fields import Moment
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.deps import Lineage
 from tradelane.gateway.schemas import StepStatisticsOut
@@ -18,7 +18,7 @@ DEFAULT_WINDOW = timedelta(hours=24)
 
 
 @router.get("/steps/{step}/statistics", summary="Statistics of one step")
-async def step_statistics(step: Step, lineage: Lineage, since: AwareDatetime | None = None) -> StepStatisticsOut:
+async def step_statistics(step: Step, lineage: Lineage, since: Moment | None = None) -> StepStatisticsOut:
     """Count, successes, failures, success rate, durations and top errors since ``since`` (default: 24 h ago)."""
     start = since if since is not None else utc_now() - DEFAULT_WINDOW
     stats = await lineage.step_statistics(step.value, start)

@@ -9,9 +9,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.fields import Moment, PlainDecimal, Text
 from tradelane.gateway.deps import State
 from tradelane.store.llm import CallRecord, CallStatus, UsageRow
 
@@ -32,7 +33,7 @@ class UsageRowOut(BaseModel):
     failed_calls: int = Field(description="Calls that got no usable reply (their tokens, if any, still count).")
     tokens_in: int
     tokens_out: int
-    cost: Decimal = Field(description="Estimated, in the price table's currency (USD by default).")
+    cost: PlainDecimal = Field(description="Estimated, in the price table's currency (USD by default).")
     unpriced_calls: int = Field(description="Calls with tokens whose model is not in the price table.")
 
     @classmethod
@@ -46,7 +47,7 @@ class UsageTotals(BaseModel):
     failed_calls: int
     tokens_in: int
     tokens_out: int
-    cost: Decimal
+    cost: PlainDecimal
     unpriced_calls: int
 
 
@@ -74,7 +75,7 @@ class CallOut(BaseModel):
     tokens_in: int
     tokens_out: int
     latency_ms: float
-    cost: Decimal | None
+    cost: PlainDecimal | None
     error: str | None
     record: dict[str, Any]
     occurred_at: datetime
@@ -87,10 +88,10 @@ class CallOut(BaseModel):
 @router.get("/usage", summary="Model usage and cost")
 async def usage(
     state: State,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     strategy_id: UUID | None = None,
-    model: str | None = None,
+    model: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> UsageOut:
     """Calls, tokens and estimated cost per UTC day, strategy and model from ``since`` (default: 30 days
     ago) to ``until`` (default: now)."""

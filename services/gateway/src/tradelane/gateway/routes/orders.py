@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Final
 from uuid import UUID, uuid4
 
@@ -12,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
+from tradelane.contracts.fields import PG_INT_MAX, PlainDecimal
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.trading import (
     CancelOrder,
@@ -76,14 +76,14 @@ class OrderOut(BaseModel):
     instrument: ResolvedSymbol
     side: OrderSide
     order_type: OrderType
-    quantity: Decimal
-    limit_price: Decimal | None
-    stop_price: Decimal | None
+    quantity: PlainDecimal
+    limit_price: PlainDecimal | None
+    stop_price: PlainDecimal | None
     tif: TimeInForce
     status: OrderStatus
-    filled_quantity: Decimal
-    average_price: Decimal | None
-    commission: Decimal
+    filled_quantity: PlainDecimal
+    average_price: PlainDecimal | None
+    commission: PlainDecimal
     broker_order_id: str | None
     reject_rule: str | None = Field(description="The risk rule that refused it.")
     reject_code: int | None = Field(description="The venue's (IB's) error code when it refused it.")
@@ -166,7 +166,7 @@ async def list_orders(
     status: OrderStatus | None = None,
     strategy_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=PG_INT_MAX)] = 0,
 ) -> list[OrderOut]:
     """Most recent first, optionally in one status or of one strategy."""
     orders = await book.orders(status=status, strategy_id=strategy_id, limit=limit, offset=offset)

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.fields import Moment, PlainDecimal
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.trading import TradingMode, Venue
 from tradelane.gateway.book import Book
@@ -33,14 +34,14 @@ class PositionOut(BaseModel):
     exchange: str
     currency: str
     asset_type: AssetType
-    quantity: Decimal = Field(description="Signed: negative is short; 0 once closed.")
-    average_cost: Decimal
-    mark_price: Decimal | None = Field(description="Latest price seen; null when none (valued at cost).")
+    quantity: PlainDecimal = Field(description="Signed: negative is short; 0 once closed.")
+    average_cost: PlainDecimal
+    mark_price: PlainDecimal | None = Field(description="Latest price seen; null when none (valued at cost).")
     marked_at: datetime | None
-    market_value: Decimal
-    unrealized_pnl: Decimal
-    realized_pnl: Decimal = Field(description="Net of commissions.")
-    weight_pct: Decimal | None = Field(description="Market value as a percentage of equity.")
+    market_value: PlainDecimal
+    unrealized_pnl: PlainDecimal
+    realized_pnl: PlainDecimal = Field(description="Net of commissions.")
+    weight_pct: PlainDecimal | None = Field(description="Market value as a percentage of equity.")
     opened_at: datetime | None
 
     @classmethod
@@ -73,16 +74,16 @@ class PortfolioOut(BaseModel):
     account_id: str
     connected: bool = Field(description="Whether the broker's link to the venue is up.")
     currency: str
-    initial_cash: Decimal
-    cash: Decimal
-    market_value: Decimal
-    equity: Decimal = Field(description="Cash plus the market value of every position.")
-    gross_exposure: Decimal = Field(description="Sum of |position market value|.")
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    total_pnl: Decimal = Field(description="Equity minus initial cash.")
-    daily_pnl: Decimal = Field(description="Equity minus equity at the start of the UTC day.")
-    return_pct: Decimal = Field(description="Total P&L as a percentage of initial cash.")
+    initial_cash: PlainDecimal
+    cash: PlainDecimal
+    market_value: PlainDecimal
+    equity: PlainDecimal = Field(description="Cash plus the market value of every position.")
+    gross_exposure: PlainDecimal = Field(description="Sum of |position market value|.")
+    realized_pnl: PlainDecimal
+    unrealized_pnl: PlainDecimal
+    total_pnl: PlainDecimal = Field(description="Equity minus initial cash.")
+    daily_pnl: PlainDecimal = Field(description="Equity minus equity at the start of the UTC day.")
+    return_pct: PlainDecimal = Field(description="Total P&L as a percentage of initial cash.")
     open_positions: int
     as_of: datetime
 
@@ -90,12 +91,12 @@ class PortfolioOut(BaseModel):
 class SnapshotOut(BaseModel):
     taken_at: datetime
     reason: str = Field(description="'fill', 'schedule' or 'reconcile'.")
-    cash: Decimal
-    equity: Decimal
-    gross_exposure: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    daily_pnl: Decimal
+    cash: PlainDecimal
+    equity: PlainDecimal
+    gross_exposure: PlainDecimal
+    realized_pnl: PlainDecimal
+    unrealized_pnl: PlainDecimal
+    daily_pnl: PlainDecimal
     open_positions: int
 
     @classmethod
@@ -150,7 +151,7 @@ async def get_portfolio(book: Book) -> PortfolioOut:
 @router.get("/api/portfolio/snapshots", summary="Portfolio snapshots over time")
 async def list_snapshots(
     book: Book,
-    since: AwareDatetime | None = None,
+    since: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[SnapshotOut]:
     """Snapshots (one per fill and one on a schedule) taken since ``since`` (default: 7 days ago), oldest first."""

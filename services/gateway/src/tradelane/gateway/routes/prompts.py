@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tradelane.contracts.fields import PG_INT_MAX, Text, Version
 from tradelane.gateway.deps import State
 from tradelane.gateway.errors import CONFLICT, NOT_FOUND
 from tradelane.prompts.context import IndicatorValues, sample_context
@@ -34,6 +35,13 @@ from tradelane.store.prompts import PromptFields, PromptInUseError, PromptNameTa
 router = APIRouter(prefix="/api/prompts", tags=["prompts"])
 
 MAX_TAGS = 20
+MAX_TAG_CHARS = 40
+MAX_NAME_CHARS = 120
+MAX_NOTES_CHARS = 2000
+MAX_CONTEXT_VARIABLES = 200
+"""Most variables a render request may set (each replaces one of the sample's)."""
+
+Tag = Annotated[Text, Field(max_length=MAX_TAG_CHARS)]
 
 EXAMPLE_TEXT = (
     "Analyse {{ symbol }} on the {{ timeframe }} chart. Latest price {{ latest_price | price }} {{ currency }}; "
@@ -45,8 +53,8 @@ def _clean_tags(tags: list[str]) -> list[str]:
     cleaned = []
     for tag in tags:
         stripped = tag.strip().lower()
-        if not stripped or len(stripped) > 40:
-            msg = f"tag {tag!r} must have 1 to 40 characters"
+        if not stripped or len(stripped) > MAX_TAG_CHARS:
+            msg = f"tag {tag!r} must have 1 to {MAX_TAG_CHARS} characters"
             raise ValueError(msg)
         if stripped not in cleaned:
             cleaned.append(stripped)
@@ -58,17 +66,17 @@ class PromptIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120, examples=["swing-daily-en"])
+    name: Text = Field(min_length=1, max_length=MAX_NAME_CHARS, examples=["swing-daily-en"])
     type: TemplateType = Field(description="analysis, consolidation or system.")
     language: Language = "en"
-    text: str = Field(min_length=1, max_length=MAX_TEMPLATE_CHARS, examples=[EXAMPLE_TEXT])
+    text: Text = Field(min_length=1, max_length=MAX_TEMPLATE_CHARS, examples=[EXAMPLE_TEXT])
     strategy_id: UUID | None = Field(default=None, description="Scope: null is global, else the one strategy.")
     active: bool = Field(default=True, description="Only active templates are picked as defaults.")
     is_default: bool = Field(
         default=False, description="Use it for its type and language (in its scope) when a strategy names none."
     )
-    tags: list[str] = Field(default=[], max_length=MAX_TAGS)
-    notes: str = Field(default="", max_length=2000)
+    tags: list[Tag] = Field(default=[], max_length=MAX_TAGS)
+    notes: Text = Field(default="", max_length=MAX_NOTES_CHARS)
 
     @field_validator("tags")
     @classmethod
@@ -81,15 +89,15 @@ class PromptUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: Text | None = Field(default=None, min_length=1, max_length=MAX_NAME_CHARS)
     type: TemplateType | None = Field(default=None, description="Cannot change; accepted when it is the same.")
     language: Language | None = None
-    text: str | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE_CHARS)
+    text: Text | None = Field(default=None, min_length=1, max_length=MAX_TEMPLATE_CHARS)
     strategy_id: UUID | None = Field(default=None, description="null makes the template global.")
     active: bool | None = None
     is_default: bool | None = None
-    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
-    notes: str | None = Field(default=None, max_length=2000)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    notes: Text | None = Field(default=None, max_length=MAX_NOTES_CHARS)
 
     @field_validator("tags")
     @classmethod
@@ -183,12 +191,14 @@ class RenderIn(BaseModel):
 
     text: str | None = Field(default=None, max_length=MAX_TEMPLATE_CHARS * 2, examples=[EXAMPLE_TEXT])
     template_id: UUID | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     type: TemplateType | None = Field(
         default=None, description="Which sample to render with; default: the stored template's type, else analysis."
     )
     language: Language | None = None
-    context: dict[str, Any] = Field(default={}, description="Variables to use; they replace the sample's.")
+    context: dict[str, Any] = Field(
+        default={}, max_length=MAX_CONTEXT_VARIABLES, description="Variables to use; they replace the sample's."
+    )
     use_sample: bool = Field(default=True, description="Start from the sample execution's variables.")
 
     @model_validator(mode="after")
@@ -363,7 +373,7 @@ async def list_prompts(
     language: Language | None = None,
     strategy_id: Annotated[UUID | None, Query(description="Templates scoped to this strategy.")] = None,
     active: bool | None = None,
-    tag: Annotated[list[str], Query(description="Keep templates carrying every tag given.")] = [],  # noqa: B006
+    tag: Annotated[list[Tag], Query(max_length=MAX_TAGS, description="Keep templates carrying every tag given.")] = [],  # noqa: B006
 ) -> list[PromptOut]:
     """Templates at their latest version, by name; each filter narrows the list."""
     templates = await state.prompts.list(
@@ -396,7 +406,7 @@ async def list_versions(template_id: UUID, state: State) -> list[PromptVersionOu
 
 
 @router.get("/{template_id}/versions/{version}", summary="Get one version of a template", responses=NOT_FOUND)
-async def get_version(template_id: UUID, version: int, state: State) -> PromptOut:
+async def get_version(template_id: UUID, version: Annotated[int, Path(ge=1, le=PG_INT_MAX)], state: State) -> PromptOut:
     """The template with the text of ``version`` (old executions point to these)."""
     stored = await state.prompts.get(template_id, version)
     if stored is None:

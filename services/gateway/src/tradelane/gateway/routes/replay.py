@@ -7,8 +7,10 @@ from uuid import UUID
 
 import nats.errors
 from fastapi import APIRouter, HTTPException, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from tradelane.contracts.fields import Text, Version
 from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, check_overrides
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.deps import Caller, State
@@ -37,8 +39,8 @@ class ReplayRequest(BaseModel):
         default=Step.REQUESTED,
         description="First step to run again; 'requested' (the default) re-runs the whole execution.",
     )
-    prompt_version: int | None = Field(default=None, ge=1, description="Analyse with this prompt template version.")
-    model: str | None = Field(default=None, min_length=1, description="Analyse with this model.")
+    prompt_version: Version | None = Field(default=None, description="Analyse with this prompt template version.")
+    model: Text | None = Field(default=None, min_length=1, max_length=200, description="Analyse with this model.")
     cache: bool | None = Field(default=None, description="Reuse cached LLM answers (true) or not (false).")
     place_orders: bool = Field(
         default=False,
@@ -90,7 +92,8 @@ async def replay_execution(
     try:
         check_overrides(asked.from_step, overrides)
     except NotReplayableError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+        problem = {"type": "value_error", "loc": ("body", "from_step"), "msg": str(error), "input": asked.from_step}
+        raise RequestValidationError([problem]) from error
     try:
         messages = await ReplayQueries(state.pool).messages(execution_id)
         source = message_to_replay(execution_id, messages, asked.from_step)

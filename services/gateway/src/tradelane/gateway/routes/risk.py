@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from tradelane.contracts import subjects
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.fields import PlainDecimal, Text
 from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits, TradingState
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
@@ -35,15 +36,17 @@ CANCEL_SECONDS: Final = 15.0
 class RiskUsage(BaseModel):
     """How much of each limit the book uses now (null where there is no book yet)."""
 
-    equity: Decimal | None
-    daily_pnl: Decimal | None
-    daily_loss_limit: Decimal
-    gross_exposure: Decimal | None = Field(description="Sum of |position market value| (working entries not included).")
-    max_gross_exposure: Decimal
+    equity: PlainDecimal | None
+    daily_pnl: PlainDecimal | None
+    daily_loss_limit: PlainDecimal
+    gross_exposure: PlainDecimal | None = Field(
+        description="Sum of |position market value| (working entries not included)."
+    )
+    max_gross_exposure: PlainDecimal
     open_positions: int
     max_open_positions: int
-    largest_position_notional: Decimal
-    max_position_notional: Decimal
+    largest_position_notional: PlainDecimal
+    max_position_notional: PlainDecimal
     working_orders: int
 
 
@@ -65,7 +68,7 @@ class RiskOut(BaseModel):
 class HaltIn(BaseModel):
     """The kill switch."""
 
-    reason: str = Field(min_length=1, max_length=500, examples=["stop everything: checking a data problem"])
+    reason: Text = Field(min_length=1, max_length=500, examples=["stop everything: checking a data problem"])
     cancel_working_orders: bool = Field(
         default=False, description="Also ask the venue to cancel every working order (stop-losses included)."
     )
@@ -86,7 +89,7 @@ class ResumeIn(BaseModel):
     state: Literal[TradingState.ACTIVE, TradingState.REDUCING] = Field(
         default=TradingState.ACTIVE, description="ACTIVE, or REDUCING to allow only orders that reduce a position."
     )
-    reason: str = Field(default="resumed through the API", min_length=1, max_length=500)
+    reason: Text = Field(default="resumed through the API", min_length=1, max_length=500)
 
 
 async def _risk_out(book: BrokerRepository, risk: RiskRecord, ceilings: TradingCeilings) -> RiskOut:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Contract
+from tradelane.contracts.fields import PG_INT_MAX
 from tradelane.contracts.symbols import (
     MAX_SEARCH_RESULTS,
     BatchCacheRequest,
@@ -35,7 +36,6 @@ from tradelane.contracts.symbols import (
 from tradelane.gateway.deps import State
 from tradelane.gateway.errors import BUS_UNAVAILABLE, NOT_FOUND
 from tradelane.gateway.requests import ReplyT, ServiceDidNotAnswerError, ask_service
-from tradelane.gateway.schemas import ErrorOut
 from tradelane.gateway.state import GatewayState
 
 router = APIRouter()
@@ -49,12 +49,10 @@ BATCH_SECONDS: Final = 120.0
 """A batch or refresh asks IB once per contract, paced to IB's limits."""
 
 _STATUS_OF_ERROR: Final = {
-    "invalid_request": status.HTTP_422_UNPROCESSABLE_CONTENT,
     "not_found": status.HTTP_404_NOT_FOUND,
-    "provider_error": status.HTTP_422_UNPROCESSABLE_CONTENT,
     "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
 }
-REFUSED: dict[int | str, dict[str, object]] = {status.HTTP_422_UNPROCESSABLE_CONTENT: {"model": ErrorOut}}
+"""Errors that are no fault of one field; the others ('invalid_request', 'provider_error') are a 422 at the field."""
 
 
 async def _ask(state: GatewayState, subject: str, request: Contract, reply: type[ReplyT], seconds: float) -> ReplyT:
@@ -67,9 +65,16 @@ async def _ask(state: GatewayState, subject: str, request: Contract, reply: type
         ) from error
 
 
-def _raise_for(error: SymbolServiceError | None) -> None:
-    if error is not None:
+def _raise_for(error: SymbolServiceError | None, *location: str | int) -> None:
+    """The HTTP answer to a reply's error: 404 or 503, or a 422 at ``location`` (what the request sent)."""
+    if error is None:
+        return
+    if error.kind in _STATUS_OF_ERROR:
         raise HTTPException(_STATUS_OF_ERROR[error.kind], error.message)
+    context = {"ib_code": error.ib_code} if error.ib_code is not None else {}
+    raise RequestValidationError(
+        [{"type": error.kind, "loc": location, "msg": error.message, "input": None, "ctx": context}]
+    )
 
 
 def _query_error(location: str, error: ValidationError) -> RequestValidationError:
@@ -83,7 +88,7 @@ def _query_error(location: str, error: ValidationError) -> RequestValidationErro
     "/api/symbols/search",
     tags=["symbols"],
     summary="Search symbols",
-    responses={**REFUSED, **BUS_UNAVAILABLE},
+    responses=BUS_UNAVAILABLE,
 )
 async def search_symbols(
     state: State,
@@ -99,7 +104,7 @@ async def search_symbols(
     except ValidationError as error:
         raise _query_error("q", error) from error
     result = await _ask(state, subjects.SYMBOLS_SEARCH, request, SymbolSearchResult, LOOKUP_SECONDS)
-    _raise_for(result.error)
+    _raise_for(result.error, "query", "q")
     return result
 
 
@@ -117,7 +122,7 @@ async def symbol_cache_stats(
     stats = await _ask(
         state, subjects.SYMBOLS_CACHE_STATS, CacheStatsRequest(top_exchanges=top_exchanges), CacheStats, QUICK_SECONDS
     )
-    _raise_for(stats.error)
+    _raise_for(stats.error, "query", "top_exchanges")
     return stats
 
 
@@ -133,7 +138,7 @@ async def batch_cache_symbols(state: State, request: BatchCacheRequest) -> Batch
     Each conid gets its own status, so one unknown conid does not fail the batch.
     """
     result = await _ask(state, subjects.SYMBOLS_BATCH_CACHE, request, BatchCacheResult, BATCH_SECONDS)
-    _raise_for(result.error)
+    _raise_for(result.error, "body", "conids")
     return result
 
 
@@ -146,7 +151,7 @@ async def batch_cache_symbols(state: State, request: BatchCacheRequest) -> Batch
 async def refresh_symbols(state: State, request: Annotated[RefreshRequest | None, Body()] = None) -> RefreshResult:
     """Re-fetch the stalest entries (older than the TTL), at most ``limit`` (50 by default) per call."""
     result = await _ask(state, subjects.SYMBOLS_REFRESH, request or RefreshRequest(), RefreshResult, BATCH_SECONDS)
-    _raise_for(result.error)
+    _raise_for(result.error, "body", "limit")
     return result
 
 
@@ -154,16 +159,16 @@ async def refresh_symbols(state: State, request: Annotated[RefreshRequest | None
     "/api/symbols/{conid}",
     tags=["symbols"],
     summary="Get a contract by conid",
-    responses={**NOT_FOUND, **REFUSED, **BUS_UNAVAILABLE},
+    responses={**NOT_FOUND, **BUS_UNAVAILABLE},
 )
 async def get_symbol(
-    state: State, conid: Annotated[int, Path(gt=0, description="IB contract id.")]
+    state: State, conid: Annotated[int, Path(gt=0, le=PG_INT_MAX, description="IB contract id.")]
 ) -> SymbolDetailsResult:
     """A contract's details: from the cache while fresh, else from the provider (and then cached)."""
     result = await _ask(
         state, subjects.SYMBOLS_DETAILS, SymbolDetailsRequest(conid=conid), SymbolDetailsResult, LOOKUP_SECONDS
     )
-    _raise_for(result.error)
+    _raise_for(result.error, "path", "conid")
     return result
 
 
