@@ -1,12 +1,13 @@
 """Planted secrets never come out: not in a log line, a stored row, an API answer or CLI output.
 
 The whole system runs with a database URL that carries a password (the embedded PostgreSQL
-trusts local connections, so a made-up one still connects) and an LLM API key for the fake
-model server. An LLM analysis runs through every pipeline step, a second one is refused by
-the model server with the key quoted back (as OpenAI's "Incorrect API key provided: ..."
-does), and an auto-trading signal becomes orders, fills and a position. Then every line the
-services wrote, every row of every table, every GET endpoint of the gateway (and its error
-answers) and the CLI's output are searched for the secrets.
+trusts local connections, so a made-up one still connects), an LLM API key for the fake
+model server, a NATS password per service and an admin API token. An LLM analysis runs
+through every pipeline step, a second one is refused by the model server with the key quoted
+back (as OpenAI's "Incorrect API key provided: ..." does), and an auto-trading signal becomes
+orders, fills and a position. Then every line the services wrote, every row of every table,
+every GET endpoint of the gateway (and its error answers) and the CLI's output are searched
+for the secrets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import io
 import secrets
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,12 +29,13 @@ import nats
 import pytest
 from pydantic import SecretStr
 
-from tests.e2e.conftest import finished_execution, running_system
-from tests.e2e.test_trading import _auto_trading, _eventually, _signal
+from tests.e2e.conftest import System, finished_execution, running_system
+from tests.e2e.test_trading import _auto_trading, _eventually, _market_at, _signal
 from tradelane.cli.context import Console
 from tradelane.cli.main import main
 from tradelane.contracts import subjects
 from tradelane.runtime.bus import event_headers
+from tradelane.runtime.bus_credentials import load_or_create_credentials
 from tradelane.runtime.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "llm-analyst" / "tests"))
@@ -92,13 +95,14 @@ async def _run_to_the_end(client: httpx.AsyncClient, strategy_id: str) -> dict[s
     return await finished_execution(client, run.json()["execution_id"])
 
 
-async def _trade_a_signal(client: httpx.AsyncClient, nats_url: str) -> dict[str, Any]:
+async def _trade_a_signal(client: httpx.AsyncClient, system: System, nats_options: dict[str, Any]) -> dict[str, Any]:
     """An auto-trading signal published as the signals service would: orders, fills and a position follow."""
     definition = _auto_trading("secrets-auto-trade")
     created = await client.post("/api/strategies", json=definition)
     assert created.status_code == 201, created.text
     signal = _signal(UUID(created.json()["id"]), definition)
-    connection = await nats.connect(nats_url)
+    await _market_at(system, signal.signal.symbol, Decimal(60_000))
+    connection = await nats.connect(system.settings.nats_url, **nats_options)
     try:
         await connection.jetstream().publish(
             subjects.SIGNAL_GENERATED,
@@ -178,10 +182,15 @@ async def _cli_output(argv: list[str]) -> str:
 
 
 async def test_planted_secrets_reach_no_log_line_row_api_answer_or_cli_output(
-    settings: Settings, fake_llm: FakeLlmServer, capfd: pytest.CaptureFixture[str]
+    settings: Settings, fake_llm: FakeLlmServer, capfd: pytest.CaptureFixture[str], nats_options: dict[str, Any]
 ) -> None:
+    """The secrets: a database password, an LLM API key, every NATS identity's password and the admin API token."""
     password, api_key = f"pw-{secrets.token_hex(10)}", f"sk-{secrets.token_hex(16)}"
-    leaks = Leaks(password, api_key)
+    assert settings.nats_credentials_file is not None, "the test NATS server has users"
+    nats_passwords = [
+        secret.get_secret_value() for secret in load_or_create_credentials(settings.nats_credentials_file).values()
+    ]
+    leaks = Leaks(password, api_key, *nats_passwords)
     dsn = with_password(settings.database_url.get_secret_value(), password)
     planted = settings.model_copy(update={"database_url": SecretStr(dsn)})
     fake_llm.script(answer(NEUTRAL_READING))
@@ -193,7 +202,8 @@ async def test_planted_secrets_reach_no_log_line_row_api_answer_or_cli_output(
         "TRADELANE_LOG_LEVEL": "DEBUG",
     }
     async with running_system(planted, **environment) as system:
-        async with httpx.AsyncClient(base_url=system.gateway, timeout=20) as client:
+        leaks.planted = (*leaks.planted, system.token)
+        async with system.client(timeout=20) as client:
             strategy = {
                 "name": "secrets-llm",
                 "symbol": {"symbol": "AAPL"},
@@ -211,7 +221,7 @@ async def test_planted_secrets_reach_no_log_line_row_api_answer_or_cli_output(
             assert refused["status"] == "failed", refused
             assert len(fake_llm.requests) == 2
 
-            traded = await _trade_a_signal(client, planted.nats_url)
+            traded = await _trade_a_signal(client, system, nats_options)
             dead_letters = (await client.get("/api/dlq")).json()
             prompts = (await client.get("/api/prompts")).json()
             orders = (await client.get("/api/orders")).json()
@@ -233,6 +243,7 @@ async def test_planted_secrets_reach_no_log_line_row_api_answer_or_cli_output(
                 leaks.search(f"execution {execution['execution_id']}", str(execution))
 
             connection = ["--nats-url", planted.nats_url, "--database-url", dsn]
+            connection += ["--nats-credentials", str(settings.nats_credentials_file)]
             for command in (["status"], ["executions", "list"], ["executions", "show", refused["execution_id"]]):
                 leaks.search(f"tradelane {' '.join(command)}", await _cli_output([*command, *connection]))
         rows = await _every_row(dsn, leaks)

@@ -33,11 +33,14 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from services.gateway.tests.conftest import ApiToken, http_client
 from tradelane.broker.app import build as build_broker
 from tradelane.broker.config import BrokerSettings
+from tradelane.gateway.security.policy import required_scope
 from tradelane.market_data.app import build as build_market_data
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.runtime.settings import Settings
+from tradelane.store.auth import Scope
 
 EXAMPLES = int(os.environ.get("TRADELANE_FUZZ_EXAMPLES", "50"))
 SEED = os.environ.get("TRADELANE_FUZZ_SEED")
@@ -50,11 +53,50 @@ Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 Location = tuple[str | int, ...]
 
 
-@pytest.fixture(params=[pytest.param({}, id="anonymous")])
-def headers(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Headers every generated request carries (one parameter per credential to try)."""
-    given_headers: dict[str, str] = request.param
-    return given_headers
+ESCALATE_TO_TRADE = {
+    ("POST", "/api/strategies"),
+    ("PUT", "/api/strategies/{strategy_id}"),
+    ("POST", "/api/executions/{execution_id}/replay"),
+    ("POST", "/api/dlq/{dead_letter_id}/redrive"),
+}
+"""Operations whose body or query may ask for ``trade`` beyond what the policy table says
+(``auto_trade`` switched on, a replay or redrive that may place orders): a 403 there is right
+for a scope below ``trade``."""
+
+
+@pytest.fixture(params=[None, *Scope], ids=lambda scope: str(scope or "anonymous"))
+def scope(request: pytest.FixtureRequest) -> Scope | None:
+    """The credential every generated request carries: none, or a token of each scope."""
+    given: Scope | None = request.param
+    return given
+
+
+@pytest.fixture
+async def fuzz_client(app: FastAPI, api_token: ApiToken, scope: Scope | None) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app, await api_token(scope) if scope else None) as client:
+        yield client
+
+
+def _examples(scope: Scope | None) -> int:
+    """Every example for the widest scope, which reaches every route's code; a fifth for the others,
+    whose answers are mostly the access decision."""
+    return EXAMPLES if scope is Scope.ADMIN else max(EXAMPLES // 5, 5)
+
+
+def check_access(case: Case, status: int, scope: Scope | None) -> None:
+    """401 without a token and 403 below the scope the policy names, exactly there and nowhere else."""
+    method, path = case.method.upper(), case.operation.path
+    needed = required_scope(method, path)
+    where = f"{method} {path} with {scope or 'no'} token answered {status}"
+    if needed is None:
+        return
+    if scope is None:
+        assert status == 401, f"{where}, not 401"
+    elif not scope.covers(needed):
+        assert status == 403, f"{where}, not 403 (needs {needed})"
+    else:
+        assert status != 401, where
+        assert status != 403 or ((method, path) in ESCALATE_TO_TRADE and not scope.covers(Scope.TRADE)), where
 
 
 @pytest.fixture
@@ -71,9 +113,9 @@ async def services(settings: Settings) -> AsyncIterator[None]:
     await market_data.close()
 
 
-def _httpx_kwargs(case: Case, base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+def _httpx_kwargs(case: Case, base_url: str) -> dict[str, Any]:
     """The case as ``httpx.AsyncClient.request`` arguments (schemathesis serializes for ``requests``)."""
-    kwargs = case.as_transport_kwargs(base_url=base_url, headers=headers)
+    kwargs = case.as_transport_kwargs(base_url=base_url)
     data = kwargs.pop("data", None)
     if isinstance(data, str | bytes):
         kwargs["content"] = data
@@ -129,14 +171,14 @@ def _nul_probe(case: Case, data: st.DataObject) -> Case | None:
     return probe
 
 
-def _fuzz(operation: Operation, send: Callable[[Case], httpx.Response]) -> None:
+def _fuzz(operation: Operation, send: Callable[[Case], httpx.Response], scope: Scope | None) -> None:
     cases = st.one_of(
         operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE),
     )
 
     @settings(
-        max_examples=EXAMPLES * 2,
+        max_examples=_examples(scope) * 2,
         deadline=None,
         database=None,
         derandomize=SEED is None,
@@ -145,25 +187,29 @@ def _fuzz(operation: Operation, send: Callable[[Case], httpx.Response]) -> None:
     )
     @given(case=cases, data=st.data())
     def run(case: Case, data: st.DataObject) -> None:
-        case.validate_response(send(case), checks=CHECKS)
+        response = send(case)
+        case.validate_response(response, checks=CHECKS)
+        check_access(case, response.status_code, scope)
         probe = _nul_probe(case, data)
         if probe is not None:
-            probe.validate_response(send(probe), checks=CHECKS)
+            answer = send(probe)
+            probe.validate_response(answer, checks=CHECKS)
+            check_access(probe, answer.status_code, scope)
 
     (run if SEED is None else seed(int(SEED))(run))()
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.usefixtures("services")
-async def test_no_generated_request_gets_a_server_error_or_an_off_schema_answer(
-    app: FastAPI, client: httpx.AsyncClient, headers: dict[str, str]
+async def test_no_generated_request_gets_a_server_error_an_off_schema_answer_or_a_wrong_access_decision(
+    app: FastAPI, fuzz_client: httpx.AsyncClient, scope: Scope | None
 ) -> None:
     schema = schemathesis.openapi.from_dict(app.openapi())
     loop = asyncio.get_running_loop()
-    base_url = str(client.base_url).rstrip("/")
+    base_url = str(fuzz_client.base_url).rstrip("/")
 
     def send(case: Case) -> httpx.Response:
-        request = client.request(**_httpx_kwargs(case, base_url, headers))
+        request = fuzz_client.request(**_httpx_kwargs(case, base_url))
         return asyncio.run_coroutine_threadsafe(request, loop).result(REQUEST_SECONDS)
 
     def fuzz_every_operation() -> dict[str, str]:
@@ -174,7 +220,7 @@ async def test_no_generated_request_gets_a_server_error_or_an_off_schema_answer(
                 continue
             operation = result.ok()
             try:
-                _fuzz(operation, send)
+                _fuzz(operation, send, scope)
             except (Exception, BaseExceptionGroup) as error:  # every finding is collected, then all are reported
                 findings[operation.label] = str(error)
         return findings
