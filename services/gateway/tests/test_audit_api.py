@@ -56,6 +56,18 @@ async def test_refused_changes_are_recorded_too(client: httpx.AsyncClient, clien
     ]
 
 
+async def test_a_refused_body_with_characters_postgresql_cannot_store_is_recorded_escaped(
+    client: httpx.AsyncClient,
+) -> None:
+    """NUL characters and lone surrogates come with bad requests, which the trail must record too."""
+    body = b'{"na\\u0000me": "x\\ud800", "symbol": 1}'
+    refused = await client.post("/api/strategies%00", content=body, headers={"content-type": "application/json"})
+    assert refused.status_code in {404, 405, 422}
+    [row] = await _audit(client, path_prefix="/api/strategies")
+    assert (row["path"], row["status"]) == ("/api/strategies\\x00", refused.status_code)
+    assert row["summary"] == 'na\\x00me="x\\ud800", symbol=1'
+
+
 async def test_an_oversized_body_is_recorded_as_refused(client: httpx.AsyncClient) -> None:
     assert (await client.post("/api/prompts", content=b"x" * (2 * 1024 * 1024))).status_code == 413
     [row] = await _audit(client)

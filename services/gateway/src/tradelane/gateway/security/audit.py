@@ -28,6 +28,14 @@ MAX_VALUE_CHARS: Final = 40
 MAX_SUMMARY_CHARS: Final = 300
 
 
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL characters and lone surrogates written as escapes.
+
+    The audit row records requests the API refuses, and those are where such characters come in.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def _shown(key: str, value: Any) -> str:
     if any(word in key.lower() for word in SECRET_WORDS):
         return "***"
@@ -65,13 +73,13 @@ def entry_for(scope: Scope, context: RequestContext, status: int) -> AuditEntry:
     client = scope.get("client")
     return AuditEntry(
         method=scope["method"],
-        path=scope["path"],
+        path=storable(scope["path"]),
         status=status,
         token_id=token.id if token else None,
         token_name=token.name if token else None,
         scope=token.scope.value if token else None,
         body_sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
-        summary=context.body_refused or summarize(body, scope.get("query_string", b"").decode("latin-1")),
+        summary=storable(context.body_refused or summarize(body, scope.get("query_string", b"").decode("latin-1"))),
         client=client[0] if client else None,
     )
 
