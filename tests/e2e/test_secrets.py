@@ -17,24 +17,20 @@ import io
 import secrets
 import sys
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import asyncpg
 import httpx
-import nats
 import pytest
 from pydantic import SecretStr
 
-from tests.e2e.conftest import System, finished_execution, running_system
-from tests.e2e.test_trading import _auto_trading, _eventually, _market_at, _signal
+from tests.e2e.conftest import finished_execution, running_system
+from tests.e2e.test_trading import position_changed, publish_auto_trading_signal
 from tradelane.cli.context import Console
 from tradelane.cli.main import main
-from tradelane.contracts import subjects
-from tradelane.runtime.bus import event_headers
 from tradelane.runtime.bus_credentials import load_or_create_credentials
 from tradelane.runtime.settings import Settings
 
@@ -93,33 +89,6 @@ async def _run_to_the_end(client: httpx.AsyncClient, strategy_id: str) -> dict[s
     run = await client.post(f"/api/strategies/{strategy_id}/run")
     assert run.status_code == 202, run.text
     return await finished_execution(client, run.json()["execution_id"])
-
-
-async def _trade_a_signal(client: httpx.AsyncClient, system: System, nats_options: dict[str, Any]) -> dict[str, Any]:
-    """An auto-trading signal published as the signals service would: orders, fills and a position follow."""
-    definition = _auto_trading("secrets-auto-trade")
-    created = await client.post("/api/strategies", json=definition)
-    assert created.status_code == 201, created.text
-    signal = _signal(UUID(created.json()["id"]), definition)
-    await _market_at(system, signal.signal.symbol, Decimal(60_000))
-    connection = await nats.connect(system.settings.nats_url, **nats_options)
-    try:
-        await connection.jetstream().publish(
-            subjects.SIGNAL_GENERATED,
-            signal.model_dump_json().encode(),
-            headers=event_headers(signal),
-            stream=subjects.PIPELINE_STREAM,
-        )
-    finally:
-        await connection.close()
-
-    async def position_changed() -> dict[str, Any] | None:
-        response = await client.get(f"/api/executions/{signal.execution_id}")
-        body: dict[str, Any] = response.json() if response.status_code == 200 else {}
-        return body if any(step["step"] == "position_changed" for step in body.get("steps", [])) else None
-
-    execution: dict[str, Any] = await _eventually(position_changed, "the position change in the lineage")
-    return execution
 
 
 async def _every_get_answer(client: httpx.AsyncClient, known: dict[str, str], leaks: Leaks) -> None:
@@ -221,7 +190,9 @@ async def test_planted_secrets_reach_no_log_line_row_api_answer_or_cli_output(
             assert refused["status"] == "failed", refused
             assert len(fake_llm.requests) == 2
 
-            traded = await _trade_a_signal(client, system, nats_options)
+            traded = await position_changed(
+                client, await publish_auto_trading_signal(client, system, nats_options, "secrets-auto-trade")
+            )
             dead_letters = (await client.get("/api/dlq")).json()
             prompts = (await client.get("/api/prompts")).json()
             orders = (await client.get("/api/orders")).json()

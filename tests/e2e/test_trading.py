@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import nats
 import pytest
 
@@ -83,34 +84,48 @@ async def _market_at(system: System, instrument: ResolvedSymbol, price: Decimal)
         await pool.close()
 
 
+async def publish_auto_trading_signal(
+    client: httpx.AsyncClient, system: System, nats_options: dict[str, Any], name: str
+) -> SignalGenerated:
+    """A stored auto-trading strategy, the market priced, and its signal published as the signals service would."""
+    definition = _auto_trading(name)
+    created = await client.post("/api/strategies", json=definition)
+    assert created.status_code == 201, created.text
+    signal = _signal(UUID(created.json()["id"]), definition)
+    await _market_at(system, signal.signal.symbol, Decimal(60_000))
+    connection = await nats.connect(system.settings.nats_url, **nats_options)
+    try:
+        await connection.jetstream().publish(
+            subjects.SIGNAL_GENERATED,
+            signal.model_dump_json().encode(),
+            headers=event_headers(signal),
+            stream=subjects.PIPELINE_STREAM,
+        )
+    finally:
+        await connection.close()
+    return signal
+
+
+async def position_changed(client: httpx.AsyncClient, signal: SignalGenerated) -> dict[str, Any]:
+    """The signal's execution, with its step payloads, once the position change is in its lineage."""
+
+    async def position_step() -> dict[str, Any] | None:
+        response = await client.get(f"/api/executions/{signal.execution_id}", params={"payloads": "true"})
+        if response.status_code != 200:
+            return None
+        body: dict[str, Any] = response.json()
+        return body if any(step["step"] == "position_changed" for step in body["steps"]) else None
+
+    execution: dict[str, Any] = await _eventually(position_step, "the position change in the lineage")
+    return execution
+
+
 async def test_an_auto_trading_signal_becomes_a_paper_position_linked_in_its_execution(
     system: System, nats_options: dict[str, Any]
 ) -> None:
     async with system.client(timeout=10) as client:
-        definition = _auto_trading("e2e-auto-trade")
-        created = await client.post("/api/strategies", json=definition)
-        assert created.status_code == 201, created.text
-        signal = _signal(UUID(created.json()["id"]), definition)
-        await _market_at(system, signal.signal.symbol, Decimal(60_000))
-        connection = await nats.connect(system.settings.nats_url, **nats_options)
-        try:
-            await connection.jetstream().publish(
-                subjects.SIGNAL_GENERATED,
-                signal.model_dump_json().encode(),
-                headers=event_headers(signal),
-                stream=subjects.PIPELINE_STREAM,
-            )
-        finally:
-            await connection.close()
-
-        async def position_step() -> dict[str, Any] | None:
-            response = await client.get(f"/api/executions/{signal.execution_id}", params={"payloads": "true"})
-            if response.status_code != 200:
-                return None
-            body: dict[str, Any] = response.json()
-            return body if any(step["step"] == "position_changed" for step in body["steps"]) else None
-
-        execution = await _eventually(position_step, "the position change in the lineage")
+        signal = await publish_auto_trading_signal(client, system, nats_options, "e2e-auto-trade")
+        execution = await position_changed(client, signal)
         steps = {step["step"]: step for step in execution["steps"]}
         assert {"signal", "order_submitted", "order_accepted", "order_filled", "position_changed"} <= set(steps)
         filled = steps["order_filled"]
