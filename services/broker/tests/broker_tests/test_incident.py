@@ -171,7 +171,7 @@ async def test_a_forged_signal_with_the_models_numbers_is_refused_by_the_broker(
     refused = await eventually(refusal, "the broker to refuse the order")
     assert refused["rule"] == "price_collar"
     assert refused["reason"] == (
-        "the limit price 1.00 is 100.00 % from the mark 61140 of BTC, beyond the price collar of 5.00 %"
+        "the limit price 1 is 100.00 % from the mark 61140 of BTC, beyond the price collar of 5.00 %"
     )
     [order] = await repository.orders()
     assert (order.status, order.reject_rule, order.filled_quantity) == (
