@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any, Final
 import asyncpg
 
 from tradelane.contracts.envelope import utc_now
+from tradelane.runtime.private_files import write_private_file
 from tradelane.store.audit import CLI_METHOD, AuditEntry, AuditRepository
 from tradelane.store.auth import Scope, TokenNameTakenError, TokenRecord, TokenRepository
 
@@ -30,15 +30,6 @@ BOOTSTRAP_NAME: Final = "admin"
 
 def admin_token_path(state_dir: Path) -> Path:
     return state_dir / ADMIN_TOKEN_FILE
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (0600), whatever the umask or an older file's mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        os.fchmod(file.fileno(), 0o600)
-        file.write(text)
 
 
 def find_token(env: Mapping[str, str], state_dir: Path) -> tuple[str, str] | None:
@@ -107,6 +98,6 @@ async def ensure_admin_token(pool: asyncpg.Pool[Any], state_dir: Path) -> AdminT
     except TokenNameTakenError:
         name = f"{BOOTSTRAP_NAME}-{now:%Y%m%d-%H%M%S}"
         issued = await tokens.create(name, Scope.ADMIN, created_by="tradelane up")
-    write_private(path, issued.secret + "\n")
+    write_private_file(path, issued.secret + "\n")
     await audit_cli(pool, "up", issued.record, "created")
     return AdminToken(path, issued.secret)
