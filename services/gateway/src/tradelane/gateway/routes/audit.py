@@ -33,18 +33,7 @@ class AuditOut(BaseModel):
 
     @classmethod
     def of(cls, record: AuditRecord) -> AuditOut:
-        return cls(
-            id=record.id,
-            at=record.at,
-            token_name=record.token_name,
-            scope=record.scope,
-            method=record.method,
-            path=record.path,
-            body_sha256=record.body_sha256,
-            summary=record.summary,
-            status=record.status,
-            client=record.client,
-        )
+        return cls.model_validate(record, from_attributes=True)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -41,16 +41,7 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, token: TokenRecord) -> TokenOut:
-        return cls(
-            id=token.id,
-            name=token.name,
-            scope=token.scope,
-            created_by=token.created_by,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            revoked_at=token.revoked_at,
-            last_used_at=token.last_used_at,
-        )
+        return cls.model_validate(token, from_attributes=True)
 
 
 class IssuedTokenOut(TokenOut):
