@@ -48,10 +48,10 @@ class BodyLimitMiddleware:
             return
         context = context_of(scope)
         declared = header(scope, "content-length")
-        if declared is not None and (not declared.strip().isdigit() or int(declared) > self.max_bytes):
-            if not declared.strip().isdigit():
-                await send_error(send, 400, f"Content-Length {declared[:40]!r} is not a number of bytes")
-                return
+        if declared is not None and not declared.strip().isdigit():
+            await send_error(send, 400, f"Content-Length {declared[:40]!r} is not a number of bytes")
+            return
+        if declared is not None and int(declared) > self.max_bytes:
             context.body_refused = too_large(f"{int(declared)} bytes", self.max_bytes)
             await send_error(send, 413, context.body_refused)
             return
