@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from tradelane.contracts.events import Analysis
 
@@ -83,8 +83,8 @@ def outside_entry_collar(entry: Decimal, close: Decimal, atr: Decimal, guards: S
     if distance <= collar:
         return None
     return (
-        f"the entry {entry} is {_round(distance)} from the last close {close}, beyond the entry collar "
-        f"{_round(collar)} = min({guards.entry_collar_atr} x ATR {_round(atr)}, "
+        f"the entry {entry} is {shown(distance)} from the last close {close}, beyond the entry collar "
+        f"{shown(collar)} = min({guards.entry_collar_atr} x ATR {shown(atr)}, "
         f"{guards.entry_collar_fraction} x last close)"
     )
 
@@ -100,11 +100,11 @@ def outside_price_band(
         return None
     verb = "lies" if len(far) == 1 else "lie"
     return (
-        f"{', '.join(far)} {verb} farther from the last close {close} than the price band {_round(band)} = "
-        f"min({guards.price_band_atr} x ATR {_round(atr)}, {guards.price_band_fraction} x last close)"
+        f"{', '.join(far)} {verb} farther from the last close {close} than the price band {shown(band)} = "
+        f"min({guards.price_band_atr} x ATR {shown(atr)}, {guards.price_band_fraction} x last close)"
     )
 
 
-def _round(value: Decimal) -> str:
-    """``value`` to four decimals, without trailing zeros and in plain notation (``6000``, never ``6E+3``)."""
-    return f"{value.quantize(Decimal('0.0001')).normalize():f}"
+def shown(value: Decimal) -> str:
+    """``value`` for a reason: four decimals at most, in plain notation (``6000``, never ``6E+3``)."""
+    return f"{value.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN).normalize():f}"

@@ -54,6 +54,7 @@ from tradelane.signals.guards import (
     SignalGuards,
     outside_entry_collar,
     outside_price_band,
+    shown,
     unusable_numbers,
 )
 
@@ -250,7 +251,7 @@ def _stop(
             return stop, f"stop {stop} as the analysis suggested"
     stop = _on_tick(entry - distance if buy else entry + distance, tick, away_from_entry)
     why = "" if suggested is None else f" (suggested {suggested} was on the wrong side or too far)"
-    return stop, f"stop {stop} at {multiple} x ATR {_round(atr)} from the entry{why}"
+    return stop, f"stop {stop} at {multiple} x ATR {shown(atr)} from the entry{why}"
 
 
 def _targets(
@@ -327,11 +328,6 @@ def _decimal(value: float) -> Decimal:
 def _on_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:
     """``value`` as a whole number of ticks, written with the tick's decimals (``150.00``)."""
     return ((value / tick).to_integral_value(rounding=rounding) * tick).quantize(tick)
-
-
-def _round(value: Decimal) -> str:
-    """Four decimals at most, in plain notation (``6000``, never ``6E+3``)."""
-    return f"{value.quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN).normalize():f}"
 
 
 def _listed(values: Sequence[Decimal]) -> str:
