@@ -15,10 +15,9 @@ import pytest
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
 from tradelane.cli.up import service_credentials
-from tradelane.runtime.bus_credentials import connected, provision_credentials
 from tradelane.runtime.embedded import free_port
+from tradelane.runtime.layout import provision_as_provisioner
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
 from tradelane.store.auth import Scope, TokenRepository
 from tradelane.store.pool import create_pool
 
@@ -84,8 +83,7 @@ async def running_system(settings: Settings, **extra_env: str) -> AsyncIterator[
     and each process gets only its own NATS user and password.
     """
     port = free_port()
-    async with connected(settings, provision_credentials(settings), "provision") as provisioner:
-        await provision(provisioner.jetstream(), settings)
+    await provision_as_provisioner(settings)
     supervisor = Supervisor(
         SERVICES, system_env(settings, port, **extra_env), service_env=service_credentials(settings)
     )

@@ -38,20 +38,17 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.runtime.bus import dedup_headers
 from tradelane.runtime.bus_credentials import (
-    CredentialsError,
-    authenticates,
     connected,
     credentials_for,
     credentials_path,
     load_or_create_credentials,
-    provision_credentials,
 )
 from tradelane.runtime.bus_permissions import OPERATOR, identity_of
 from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.layout import provision_as_provisioner
 from tradelane.runtime.private_files import make_private_dir
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
@@ -87,12 +84,7 @@ async def prepare(settings: Settings, state_dir: Path) -> Prepared:
             )
     finally:
         await pool.close()
-    provisioner = provision_credentials(settings)
-    if authenticates(settings) and provisioner is None:
-        msg = "tradelane up provisions the streams, which needs the provision identity's NATS credentials"
-        raise CredentialsError(msg)
-    async with connected(settings, provisioner, "provision") as client:
-        await provision(client.jetstream(), settings)
+    await provision_as_provisioner(settings)
     if first_run is not None:
         async with connected(settings, credentials_for(settings, OPERATOR), "up") as client:
             await client.jetstream().publish(

@@ -17,7 +17,7 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from tradelane.runtime.bus_credentials import authenticates, connected, provision_credentials
+from tradelane.runtime.bus_credentials import CredentialsError, authenticates, connected, provision_credentials
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import ConsumerSpec, provision, stream_configs
 
@@ -35,12 +35,23 @@ async def ensure_layout(js: JetStreamContext, settings: Settings, consumers: Ite
     if not authenticates(settings):
         await provision(js, settings)
         return
-    credentials = provision_credentials(settings)
-    if credentials is not None:
-        async with connected(settings, credentials, "provision") as client:
-            await provision(client.jetstream(), settings)
+    if provision_credentials(settings) is not None:
+        await provision_as_provisioner(settings)
         return
     await wait_for_layout(js, settings, tuple(consumers))
+
+
+async def provision_as_provisioner(settings: Settings) -> None:
+    """Provision over a connection of its own as the ``provision`` identity (anonymous on a server without users).
+
+    Raises :class:`CredentialsError` when the server has users but this process lacks that identity.
+    """
+    credentials = provision_credentials(settings)
+    if authenticates(settings) and credentials is None:
+        msg = "provisioning the streams needs the provision identity's NATS credentials"
+        raise CredentialsError(msg)
+    async with connected(settings, credentials, "provision") as client:
+        await provision(client.jetstream(), settings)
 
 
 async def wait_for_layout(js: JetStreamContext, settings: Settings, consumers: tuple[ConsumerSpec, ...]) -> None:

@@ -139,7 +139,7 @@ def working_on_side(working: Sequence[OrderRecord], conid: int, side: OrderSide)
     return sum(by_group.values(), Decimal(0))
 
 
-async def _publish_later(tx: BookTransaction, event: OrderEvent | PositionChanged) -> None:
+async def _publish_later(tx: BookTransaction, event: OrderEvent | PositionChanged | SignalSkipped) -> None:
     await tx.enqueue(subjects.subject_for(event), event)
 
 
@@ -316,7 +316,7 @@ class Broker:
             reason=skip.reason,
         )
         async with self._repository.transaction() as tx:
-            await tx.enqueue(subjects.subject_for(event), event)
+            await _publish_later(tx, event)
         await self._outbox.flush()
 
     async def place_manual(self, command: PlaceOrder) -> OrderPlaced:
