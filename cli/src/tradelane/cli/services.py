@@ -14,6 +14,9 @@ SERVICES: tuple[str, ...] = (
     "gateway",
 )
 
+ENTRY_SERVICES: frozenset[str] = frozenset({"gateway", "scheduler"})
+"""The services through which new work enters the pipeline: stopped first, so the others can drain."""
+
 
 def module_of(service: str) -> str:
     """The module ``python -m`` runs for a service name ('market-data' or 'market_data')."""

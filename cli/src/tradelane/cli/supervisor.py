@@ -1,8 +1,14 @@
 """Runs every service as its own process and restarts one that dies.
 
 A process that exits is restarted after a delay that doubles on each quick death (1 s up to
-30 s) and resets once it has stayed up for a minute. Stopping sends SIGTERM to every
-process, waits for them to finish their in-flight work, then SIGKILLs what is left.
+30 s) and resets once it has stayed up for a minute (:class:`~tradelane.cli.backoff.RestartBackoff`).
+Stopping sends SIGTERM first to the services through which work enters (the gateway, the
+scheduler) and waits for them, so nothing new arrives while the others finish; then to the
+rest, waiting for them to finish their in-flight work; what is left after the grace period
+is SIGKILLed.
+
+Each process runs in a session of its own, so Ctrl-C in the terminal reaches only
+``tradelane up``, which stops them in that order, not all of them at once.
 """
 
 from __future__ import annotations
@@ -12,17 +18,16 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
-from tradelane.cli.services import module_of
+from tradelane.cli.backoff import RestartBackoff
+from tradelane.cli.services import ENTRY_SERVICES, module_of
 from tradelane.runtime.embedded import free_port
 
 log = structlog.get_logger(__name__)
 
-MAX_RESTART_DELAY = 30.0
-HEALTHY_AFTER_SECONDS = 60.0
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -35,9 +40,15 @@ class Supervisor:
         env: Mapping[str, str],
         *,
         service_env: Mapping[str, Mapping[str, str]] | None = None,
+        on_started: Callable[[str, int], None] | None = None,
     ) -> None:
-        """``env`` is every process's environment; ``service_env`` adds one service's own (its NATS identity)."""
+        """``env`` is every process's environment; ``service_env`` adds one service's own (its NATS identity).
+
+        ``on_started(service, pid)`` is called each time a process starts (``tradelane up``
+        keeps ``processes.json`` with it).
+        """
         self._services = services
+        self._on_started = on_started
         self._env = dict(env)
         self._service_env = {service: dict(values) for service, values in (service_env or {}).items()}
         self._processes: dict[str, asyncio.subprocess.Process] = {}
@@ -62,32 +73,39 @@ class Supervisor:
         health_port = free_port()
         env = {**self._env, **self._service_env.get(service, {}), "TRADELANE_HEALTH_PORT": str(health_port)}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module_of(service), env=env, stdin=asyncio.subprocess.DEVNULL
+            sys.executable, "-m", module_of(service), env=env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True
         )
         self._processes[service] = process
         self.health_ports[service] = health_port
+        if self._on_started is not None:
+            self._on_started(service, process.pid)
         log.info("service_process_started", service=service, pid=process.pid, health_port=health_port)
         return process
 
     async def _keep_running(self, service: str) -> None:
-        delay = 1.0
+        backoff = RestartBackoff()
         while not self._stopping:
             started = time.monotonic()
             process = await self._spawn(service)
             code = await process.wait()
             if self.stopping:
                 return
-            if time.monotonic() - started > HEALTHY_AFTER_SECONDS:
-                delay = 1.0
+            delay = backoff.after_death(time.monotonic() - started)
             self.restarts[service] += 1
             log.warning("service_process_exited", service=service, exit_code=code, restart_in_seconds=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_RESTART_DELAY)
 
     async def stop(self) -> None:
-        """SIGTERM every process, wait for them, SIGKILL stragglers."""
+        """SIGTERM the entry services, wait for them; then the others; SIGKILL stragglers."""
         self._stopping = True
-        running = [process for process in self._processes.values() if process.returncode is None]
+        entry = [service for service in self._services if service in ENTRY_SERVICES]
+        await self._terminate(entry)
+        await self._terminate([service for service in self._services if service not in ENTRY_SERVICES])
+
+    async def _terminate(self, services: Iterable[str]) -> None:
+        """SIGTERM the processes of ``services``, wait for them, SIGKILL those still running after the grace period."""
+        candidates = (self._processes.get(service) for service in services)
+        running = [process for process in candidates if process is not None and process.returncode is None]
         for process in running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)

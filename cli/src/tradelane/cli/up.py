@@ -6,6 +6,13 @@ prepares the database and streams, creates the demo strategy and an admin API to
 first start (the token is printed once and kept in ``<state_dir>/admin-token``), then runs
 every service as its own process until Ctrl-C.
 
+It heals what dies: a service process is restarted by the :class:`Supervisor`, and the
+embedded NATS and PostgreSQL by :func:`keep_server_running` (same data, same port or socket,
+so every client reconnects to the URL it has). ``<state_dir>/processes.json`` names the
+process id of each, rewritten on every (re)start. Ctrl-C stops the services first (the
+gateway and scheduler before the others, so nothing new enters while the rest drain), then
+the servers they were using.
+
 The state directory is made private (``0700``) before anything is written into it, and what
 ``tradelane up`` prints or writes shows every URL with its password masked.
 
@@ -20,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +40,8 @@ from pydantic import SecretStr
 from tradelane.cli.credentials import AdminToken, ensure_admin_token
 from tradelane.cli.demo import DEMO_STRATEGY
 from tradelane.cli.endpoints import remove_endpoints, write_endpoints
+from tradelane.cli.processes import ProcessRegistry
+from tradelane.cli.server_watch import watched
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
@@ -142,14 +152,21 @@ def banner(gateway: str, nats_url: str, database_url: str, state_dir: str, admin
     )
 
 
-async def up(settings: Settings, env: Mapping[str, str]) -> None:
-    """Bring the system up and keep it running until SIGINT or SIGTERM."""
-    state_dir = make_private_dir(settings.state_dir.resolve())
-    embedded_nats: EmbeddedNats | None = None
-    embedded_postgres: EmbeddedPostgres | None = None
+@dataclass(frozen=True)
+class Servers:
+    nats_url: str
+    database_url: str
+    nats_credentials_file: Path | None
+    """Every identity's NATS password, when the NATS server is the embedded one."""
+
+
+@asynccontextmanager
+async def running_servers(state_dir: Path, env: Mapping[str, str], registry: ProcessRegistry) -> AsyncIterator[Servers]:
+    """The NATS and PostgreSQL servers ``env`` names, or embedded ones kept running (and stopped) here."""
     nats_url = env.get("TRADELANE_NATS_URL")
     database_url = env.get("TRADELANE_DATABASE_URL")
-    try:
+    credentials_file = None
+    async with AsyncExitStack() as stack:
         if not nats_url:
             credentials_file = credentials_path(state_dir)
             passwords = load_or_create_credentials(credentials_file)
@@ -157,45 +174,64 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
                 register_secret(password)
             embedded_nats = EmbeddedNats(state_dir / "nats", passwords=passwords)
             nats_url = await embedded_nats.start()
-            settings = settings.model_copy(
-                update={"nats_credentials_file": credentials_file, "nats_user": None, "nats_password": None}
-            )
+            stack.callback(embedded_nats.stop)
+            await stack.enter_async_context(watched("nats", embedded_nats, registry))
         if not database_url:
             embedded_postgres = EmbeddedPostgres(state_dir / "postgres")
             database_url = await asyncio.to_thread(embedded_postgres.start, "tradelane")
+            stack.callback(embedded_postgres.stop)
+            await stack.enter_async_context(watched("postgres", embedded_postgres, registry))
         register_secret(nats_url)
         register_secret(database_url)
-        settings = settings.model_copy(update={"nats_url": nats_url, "database_url": SecretStr(database_url)})
-        prepared = await prepare(settings, state_dir)
+        yield Servers(nats_url, database_url, credentials_file)
 
-        # each service gets its own NATS identity, never the file holding every password
-        child_env = {
-            **{name: value for name, value in env.items() if name != "TRADELANE_NATS_CREDENTIALS_FILE"},
-            "TRADELANE_NATS_URL": nats_url,
-            "TRADELANE_DATABASE_URL": database_url,
-        }
-        supervisor = Supervisor(SERVICES, child_env, service_env=service_credentials(settings))
-        host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
-        port = env.get("TRADELANE_GATEWAY_PORT", "8000")
-        gateway = f"http://{host}:{port}"
-        print(banner(gateway, nats_url, database_url, str(state_dir), prepared.admin_token), flush=True)  # noqa: T201
-        write_endpoints(state_dir, nats_url=nats_url, database_url=database_url, gateway_url=f"http://{host}:{port}")
 
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        running = asyncio.create_task(supervisor.run())
-        await stop.wait()
-        log.info("stopping")
-        await supervisor.stop()
-        await running
+async def up(settings: Settings, env: Mapping[str, str]) -> None:
+    """Bring the system up and keep it running until SIGINT or SIGTERM."""
+    state_dir = make_private_dir(settings.state_dir.resolve())
+    registry = ProcessRegistry(state_dir)
+    try:
+        async with running_servers(state_dir, env, registry) as servers:
+            nats_url, database_url = servers.nats_url, servers.database_url
+            if servers.nats_credentials_file is not None:
+                settings = settings.model_copy(
+                    update={
+                        "nats_credentials_file": servers.nats_credentials_file,
+                        "nats_user": None,
+                        "nats_password": None,
+                    }
+                )
+            settings = settings.model_copy(update={"nats_url": nats_url, "database_url": SecretStr(database_url)})
+            prepared = await prepare(settings, state_dir)
+
+            # each service gets its own NATS identity, never the file holding every password
+            child_env = {
+                **{name: value for name, value in env.items() if name != "TRADELANE_NATS_CREDENTIALS_FILE"},
+                "TRADELANE_NATS_URL": nats_url,
+                "TRADELANE_DATABASE_URL": database_url,
+            }
+            supervisor = Supervisor(
+                SERVICES, child_env, service_env=service_credentials(settings), on_started=registry.started
+            )
+            host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
+            port = env.get("TRADELANE_GATEWAY_PORT", "8000")
+            gateway = f"http://{host}:{port}"
+            print(banner(gateway, nats_url, database_url, str(state_dir), prepared.admin_token), flush=True)  # noqa: T201
+            write_endpoints(state_dir, nats_url=nats_url, database_url=database_url, gateway_url=gateway)
+
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            running = asyncio.create_task(supervisor.run())
+            await stop.wait()
+            log.info("stopping")
+            # the services first: the servers stop only once nothing uses them
+            await supervisor.stop()
+            await running
     finally:
         remove_endpoints(state_dir)
-        if embedded_nats is not None:
-            embedded_nats.stop()
-        if embedded_postgres is not None:
-            embedded_postgres.stop()
+        registry.remove()
     log.info("stopped")
 
 

@@ -3,6 +3,10 @@
 They make ``tradelane up`` and the test suite self-contained: no server to install. Neither
 assumes a standard port is free: NATS takes a free port, PostgreSQL listens on a Unix
 socket only.
+
+Each can say whether its process still runs and be restarted in place after it died (even
+of ``kill -9``): same data, same port or socket, same configuration, so its clients
+reconnect to the URL they already have. ``tradelane up`` watches them and does so.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import stat
@@ -38,6 +43,25 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and is not a zombie waiting to be reaped.
+
+    A server killed outright whose parent is not this process (the postmaster, which
+    ``pg_ctl`` detaches) can linger as a zombie where nothing reaps orphans (a container
+    whose first process is not an init): it still has its pid, but it is dead.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user (the postmaster runs as its own user under root)
+    with contextlib.suppress(OSError):
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        return state not in {"Z", "X"}
+    return True
 
 
 def nats_server_binary() -> Path:
@@ -89,8 +113,21 @@ class EmbeddedNats:
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id, while it runs."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    async def restart(self) -> None:
+        """Start the server again after it died (see :meth:`start`)."""
+        await self.start()
+
     async def start(self) -> str:
-        """Start the server and wait until it accepts connections; returns its URL."""
+        """Start the server and wait until it accepts connections; returns its URL.
+
+        Called again after the server died, it restarts it on the same port, with the same
+        configuration and JetStream store (which the server recovers on start).
+        """
         make_private_dir(self.store_dir)  # JetStream's files hold every message of the pipeline
         log_file = self.store_dir / "nats-server.log"
         config_file = self.store_dir / "nats-server.conf"
@@ -104,7 +141,8 @@ class EmbeddedNats:
             "-sd", str(self.store_dir),
             "-l", str(log_file),
         ]  # fmt: skip
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL)  # noqa: ASYNC220, S603 - our own binary; Popen returns at once
+        # a session of its own: Ctrl-C in the terminal reaches its owner, which stops it after its clients
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: ASYNC220, S603 - our own binary; Popen returns at once
         deadline = time.monotonic() + NATS_START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -163,11 +201,55 @@ class EmbeddedPostgres:
         log.info("embedded_postgres_started", data_dir=str(self.data_dir))
         return dsn
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id, while it runs."""
+        if self._server is None:
+            return None
+        pid = int(self._server.get_postmaster_info().pid)
+        return pid if process_alive(pid) else None
+
+    async def restart(self) -> None:
+        """Start the server again after it died (in a thread: ``pg_ctl`` blocks until it is ready)."""
+        await asyncio.to_thread(self._restart)
+
+    def _restart(self) -> None:
+        """Start the server again after it died, on the same data directory and socket.
+
+        A postmaster killed outright leaves its ``postmaster.pid`` (and its socket's lock
+        file) behind; PostgreSQL replaces them itself unless their pid still looks alive (a
+        zombie, or a recycled pid), so they are removed first when their process is dead.
+        PostgreSQL then recovers from its write-ahead log before it accepts connections.
+        """
+        assert self._server is not None, "restart() is for a server that start() started"
+        remove_stale_lock_files(self.data_dir)
+        # the library's own inter-process lock, which it holds around every start and stop
+        with self._server._lock:
+            self._server.ensure_postgres_running()
+        log.info("embedded_postgres_restarted", data_dir=str(self.data_dir), pid=self.pid)
+
     def stop(self) -> None:
         """Stop the server if this process is its last user."""
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def remove_stale_lock_files(data_dir: Path) -> None:
+    """Remove ``postmaster.pid`` and its socket's lock file when the process they name is dead."""
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    if lines and lines[0].strip().isdigit() and process_alive(int(lines[0])):
+        return
+    # postmaster.pid: pid, data directory, start time, port, socket directory, ...
+    if len(lines) > 4 and lines[3].strip() and lines[4].strip():
+        socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
+        socket_lock.unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
+    log.warning("embedded_postgres_stale_lock_removed", data_dir=str(data_dir))
 
 
 def _undo_widening(directory: Path, mode: int, system_user: str | None) -> None:
