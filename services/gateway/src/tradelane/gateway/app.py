@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.errors import redacted_http_error_handler, validation_error_handler
+from tradelane.gateway.outage import NATS_UNREACHABLE, POSTGRES_UNREACHABLE, dependency_unavailable_handler
 from tradelane.gateway.routes import (
     audit,
     charts,
@@ -102,6 +103,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         exception_handlers={
             RequestValidationError: validation_error_handler,
             StarletteHTTPException: redacted_http_error_handler,
+            **dict.fromkeys(NATS_UNREACHABLE + POSTGRES_UNREACHABLE, dependency_unavailable_handler),
         },
         # Swagger UI and ReDoc load their code from a CDN; the OpenAPI document is at /openapi.json
         docs_url=None,

@@ -12,8 +12,9 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.gateway.cron import next_run_at
-from tradelane.gateway.deps import Bus, Caller, Strategies
+from tradelane.gateway.deps import Bus, Caller, State, Strategies
 from tradelane.gateway.errors import BUS_UNAVAILABLE, CONFLICT, NOT_FOUND, ensure_valid_cron, strategy_not_found
+from tradelane.gateway.outage import RETRY_AFTER, require_nats
 from tradelane.gateway.schemas import STRATEGY_EXAMPLES, ErrorOut, RunAccepted, StrategyOut
 from tradelane.gateway.security.access import require_scope
 from tradelane.gateway.security.context import Principal
@@ -111,8 +112,12 @@ async def delete_strategy(strategy_id: UUID, strategies: Strategies) -> Response
     summary="Run a strategy now",
     responses={**NOT_FOUND, **BUS_UNAVAILABLE},
 )
-async def run_strategy(strategy_id: UUID, strategies: Strategies, bus: Bus) -> RunAccepted:
-    """Request an execution of the strategy as it is now, even when it is inactive."""
+async def run_strategy(strategy_id: UUID, strategies: Strategies, bus: Bus, state: State) -> RunAccepted:
+    """Request an execution of the strategy as it is now, even when it is inactive.
+
+    202 only once JetStream has stored the request; 503 (with ``Retry-After``) when it could not.
+    """
+    require_nats(state.broker)
     stored = await strategies.get(strategy_id)
     if stored is None:
         raise strategy_not_found(strategy_id)
@@ -129,5 +134,6 @@ async def run_strategy(strategy_id: UUID, strategies: Strategies, bus: Bus) -> R
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             f"the message bus did not accept the run request ({type(error).__name__}); try again shortly",
+            headers=RETRY_AFTER,
         ) from error
     return RunAccepted(execution_id=request.execution_id, status_url=f"/api/executions/{request.execution_id}")

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hmac
 from typing import Final
 
-import asyncpg
 import structlog
 from fastapi import HTTPException
 from starlette.requests import HTTPConnection
 
 from tradelane.contracts.envelope import utc_now
+from tradelane.gateway.outage import POSTGRES, POSTGRES_FAILED, RETRY_AFTER, unavailable_detail
 from tradelane.gateway.security.asgi import App, Receive, Scope, Send, changes_state, send_error
 from tradelane.gateway.security.context import Principal, context_of
 from tradelane.gateway.security.policy import RoutePolicy
@@ -143,9 +143,10 @@ class AccessMiddleware:
         except RefusedError as refused:
             await send_error(send, refused.status, refused.detail, refused.headers)
             return
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except POSTGRES_FAILED as error:
             log.error("token_check_failed", error=f"{type(error).__name__}: {error}")
-            await send_error(send, 503, "cannot check the API token now: the database is unavailable; retry shortly")
+            detail = f"cannot check the API token now: {unavailable_detail(POSTGRES, error)}"
+            await send_error(send, 503, detail, RETRY_AFTER)
             return
         context_of(scope).principal = principal
         try:

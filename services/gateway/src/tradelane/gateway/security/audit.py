@@ -13,9 +13,9 @@ import hashlib
 import json
 from typing import Any, Final
 
-import asyncpg
 import structlog
 
+from tradelane.gateway.outage import POSTGRES_FAILED
 from tradelane.gateway.security.asgi import App, Message, Receive, Scope, Send, changes_state
 from tradelane.gateway.security.context import RequestContext, context_of
 from tradelane.gateway.state import GatewayState
@@ -104,7 +104,7 @@ class AuditMiddleware:
             entry = entry_for(scope, context, status)
             try:
                 await state.audit.append(entry)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except POSTGRES_FAILED as error:
                 log.error(
                     "audit_write_failed",
                     method=entry.method,

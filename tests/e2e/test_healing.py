@@ -1,0 +1,158 @@
+"""``tradelane up`` as a user runs it, healing itself: NATS or PostgreSQL killed outright comes back.
+
+Each kill is of the pid ``processes.json`` names; within 30 s the gateway serves again and a
+run requested after the kill completes. Meanwhile every answer is a 503 that names the
+dependency (or, when the server is already back, a normal one): never a 500, never a hang.
+A normal stop (SIGINT, Ctrl-C) exits 0 without a traceback or a lost-connection warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import finished_execution, wait_until_ready
+from tradelane.cli.processes import read_processes
+from tradelane.runtime.embedded import free_port, process_alive
+
+pytestmark = pytest.mark.e2e
+
+RECOVERY_SECONDS = 30.0
+STRATEGY = {
+    "name": "healing",
+    "symbol": {"symbol": "AAPL"},
+    "bar_size": "1 day",
+    "duration": "1 Y",
+    "schedule": {"cron": "0 0 1 1 *"},
+    "render_png": False,
+}
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    gateway: str
+    output: Path
+
+    def client(self) -> httpx.AsyncClient:
+        token = (self.state_dir / "admin-token").read_text().strip()
+        return httpx.AsyncClient(base_url=self.gateway, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    def interrupt(self, timeout: float = 60) -> tuple[int, str]:
+        """Ctrl-C: SIGINT to ``tradelane up``; its exit code and everything it printed."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        return code, self.output.read_text(errors="replace")
+
+
+def start_up(state_dir: Path) -> Up:
+    """``tradelane up`` as a process of its own, on a free gateway port, with its state in ``state_dir``."""
+    port = free_port()
+    output = state_dir.parent / f"{state_dir.name}.log"
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"TRADELANE_NATS_URL", "TRADELANE_DATABASE_URL", "TRADELANE_NATS_CREDENTIALS_FILE"}
+    }
+    env |= {
+        "TRADELANE_STATE_DIR": str(state_dir),
+        "TRADELANE_GATEWAY_PORT": str(port),
+        "TRADELANE_ACK_WAIT_SECONDS": "5",
+        "TRADELANE_LOG_FORMAT": "json",
+        "TRADELANE_SCHEDULER_RELOAD_SECONDS": "2",
+    }
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tradelane.cli", "up"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Up(process, state_dir, f"http://127.0.0.1:{port}", output)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    running = start_up(tmp_path_factory.mktemp("healing") / "state")
+    try:
+        yield running
+    finally:
+        running.interrupt()
+
+
+@pytest.fixture
+async def ready(up: Up) -> AsyncIterator[Up]:
+    await wait_until_ready(up.gateway, timeout=120)
+    yield up
+
+
+async def kill_and_recover(up: Up, server: str) -> None:
+    """kill -9 ``server``; every answer until it is back is a 503 naming it or a success; then a run completes."""
+    async with up.client() as client:
+        created = await client.post("/api/strategies", json={**STRATEGY, "name": f"healing-{server}"})
+        assert created.status_code == 201, created.text
+        run_url = f"/api/strategies/{created.json()['id']}/run"
+        victim = read_processes(up.state_dir)[server]
+        os.kill(victim, signal.SIGKILL)
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
+        accepted = None
+        while accepted is None:
+            assert loop.time() - killed_at < RECOVERY_SECONDS, (
+                f"still no 202 {RECOVERY_SECONDS} s after killing {server}"
+            )
+            try:
+                answer = await client.post(run_url)
+            except httpx.TimeoutException:
+                pytest.fail(f"the gateway hung while {server} was down")
+            if answer.status_code == 202:
+                accepted = answer.json()["execution_id"]
+                break
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"]
+            assert "retry shortly" in answer.json()["detail"]
+            await asyncio.sleep(0.2)
+        assert not process_alive(victim)
+        assert read_processes(up.state_dir)[server] != victim
+        execution = await finished_execution(client, accepted, timeout=RECOVERY_SECONDS)
+        assert execution["status"] in {"completed", "rejected"}, execution
+
+
+async def test_nats_killed_outright_is_restarted_and_a_run_completes(ready: Up) -> None:
+    await kill_and_recover(ready, "nats")
+
+
+async def test_postgres_killed_outright_is_restarted_and_a_run_completes(ready: Up) -> None:
+    await kill_and_recover(ready, "postgres")
+
+
+async def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
+    up = start_up(tmp_path / "state")
+    try:
+        await wait_until_ready(up.gateway, timeout=120)
+        pids = read_processes(up.state_dir)
+        assert {"nats", "postgres", "gateway", "lineage"} <= set(pids)
+    finally:
+        code, output = up.interrupt()
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert "Connection broken" not in output, output[-3000:]
+    assert "reconnecting" not in output.lower(), output[-3000:]
+    assert not any(process_alive(pid) for pid in pids.values())
+    assert not (up.state_dir / "processes.json").exists()
