@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
+import nats.errors
 import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
@@ -57,6 +58,20 @@ def create_broker(settings: Settings, name: str) -> NatsBroker:
         # FastStream logs every message it handles; at INFO that costs more than the hop itself.
         log_level=logging.DEBUG,
     )
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop ``broker``: drain its connection, or just close it when it is down.
+
+    Draining needs the server; stopping while it is gone (killed, restarting) would raise
+    from ``drain`` and turn a stop into a traceback. Nothing unacked is lost by closing:
+    JetStream redelivers it.
+    """
+    try:
+        await broker.stop()
+    except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as error:
+        log.warning("nats_unreachable_at_stop", error=type(error).__name__)
+        await broker.connection.close()
 
 
 class Service:
@@ -202,7 +217,7 @@ class Service:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.broker.stop()
+        await stop_broker(self.broker)
         for hook in reversed(self._on_stop):
             await hook()
         await self.resources.aclose()

@@ -37,7 +37,7 @@ from tradelane.gateway.state import GatewayState
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.layout import ensure_layout
-from tradelane.runtime.service import create_broker
+from tradelane.runtime.service import create_broker, stop_broker
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
@@ -71,7 +71,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await migrate(pool)
             broker = create_broker(settings, "gateway")
             await broker.connect()
-            stack.push_async_callback(broker.stop)
+            stack.push_async_callback(stop_broker, broker)
             await ensure_layout(broker.connection.jetstream(), settings, consumers=())
             app.state.gateway = GatewayState(
                 pool=pool,
