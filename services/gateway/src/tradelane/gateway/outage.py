@@ -47,7 +47,11 @@ POSTGRES_UNREACHABLE: Final[tuple[type[Exception], ...]] = (
 )
 """What asyncpg raises while the server is down, restarting or recovering."""
 
-POSTGRES_FAILED: Final = (*POSTGRES_UNREACHABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
+POSTGRES_FAILED: Final[tuple[type[Exception], ...]] = (
+    *POSTGRES_UNREACHABLE,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 """Any failure of a statement: what a middleware that must answer anyway (token check, audit) catches."""
 
 
