@@ -156,3 +156,25 @@ async def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     assert "reconnecting" not in output.lower(), output[-3000:]
     assert not any(process_alive(pid) for pid in pids.values())
     assert not (up.state_dir / "processes.json").exists()
+
+
+async def test_tradelane_up_killed_outright_takes_its_services_and_nats_with_it(tmp_path: Path) -> None:
+    up = start_up(tmp_path / "state")
+    try:
+        await wait_until_ready(up.gateway, timeout=120)
+        pids = read_processes(up.state_dir)
+        up.process.kill()
+        up.process.wait()
+        children = {name: pid for name, pid in pids.items() if name != "postgres"}
+        deadline = asyncio.get_running_loop().time() + RECOVERY_SECONDS
+        while any(process_alive(pid) for pid in children.values()):
+            alive = [name for name, pid in children.items() if process_alive(pid)]
+            assert asyncio.get_running_loop().time() < deadline, f"still running after tradelane up died: {alive}"
+            await asyncio.sleep(0.2)
+    finally:
+        if up.process.poll() is None:
+            up.interrupt()
+        # the postmaster is detached by pg_ctl and outlives its starter by design (the next `up` attaches to it)
+        postgres = read_processes(up.state_dir).get("postgres")
+        if postgres is not None and process_alive(postgres):
+            os.kill(postgres, signal.SIGTERM)

@@ -8,7 +8,8 @@ rest, waiting for them to finish their in-flight work; what is left after the gr
 is SIGKILLed.
 
 Each process runs in a session of its own, so Ctrl-C in the terminal reaches only
-``tradelane up``, which stops them in that order, not all of them at once.
+``tradelane up``, which stops them in that order, not all of them at once; and each gets
+SIGTERM from the kernel if the supervisor dies without stopping them (Linux).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import structlog
 
 from tradelane.cli.backoff import RestartBackoff
 from tradelane.cli.services import ENTRY_SERVICES, module_of
+from tradelane.runtime.child_processes import terminate_with_parent
 from tradelane.runtime.embedded import free_port
 
 log = structlog.get_logger(__name__)
 
 STOP_GRACE_SECONDS = 20.0
+"""How long a stopping process is given before it is killed, unless the supervisor is told otherwise."""
 
 
 class Supervisor:
@@ -41,12 +44,15 @@ class Supervisor:
         *,
         service_env: Mapping[str, Mapping[str, str]] | None = None,
         on_started: Callable[[str, int], None] | None = None,
+        stop_grace_seconds: float = STOP_GRACE_SECONDS,
     ) -> None:
         """``env`` is every process's environment; ``service_env`` adds one service's own (its NATS identity).
 
         ``on_started(service, pid)`` is called each time a process starts (``tradelane up``
-        keeps ``processes.json`` with it).
+        keeps ``processes.json`` with it). ``stop_grace_seconds`` should exceed the services'
+        own :func:`~tradelane.runtime.service.graceful_timeout`, or they are killed mid-drain.
         """
+        self._stop_grace_seconds = stop_grace_seconds
         self._services = services
         self._on_started = on_started
         self._env = dict(env)
@@ -73,7 +79,13 @@ class Supervisor:
         health_port = free_port()
         env = {**self._env, **self._service_env.get(service, {}), "TRADELANE_HEALTH_PORT": str(health_port)}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module_of(service), env=env, stdin=asyncio.subprocess.DEVNULL, start_new_session=True
+            sys.executable,
+            "-m",
+            module_of(service),
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=terminate_with_parent,
         )
         self._processes[service] = process
         self.health_ports[service] = health_port
@@ -110,7 +122,7 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.gather(*(process.wait() for process in running)), STOP_GRACE_SECONDS)
+            await asyncio.wait_for(asyncio.gather(*(process.wait() for process in running)), self._stop_grace_seconds)
         except TimeoutError:
             for process in running:
                 if process.returncode is None:

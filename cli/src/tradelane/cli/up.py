@@ -58,12 +58,16 @@ from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.layout import provision_as_provisioner
 from tradelane.runtime.private_files import make_private_dir
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
+from tradelane.runtime.service import graceful_timeout
 from tradelane.runtime.settings import Settings
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
 
 log = structlog.get_logger(__name__)
+
+STOP_MARGIN_SECONDS = 5.0
+"""What a stopping service is given beyond its graceful timeout (to close its pools and exit) before it is killed."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,11 @@ async def up(settings: Settings, env: Mapping[str, str]) -> None:
                 "TRADELANE_DATABASE_URL": database_url,
             }
             supervisor = Supervisor(
-                SERVICES, child_env, service_env=service_credentials(settings), on_started=registry.started
+                SERVICES,
+                child_env,
+                service_env=service_credentials(settings),
+                on_started=registry.started,
+                stop_grace_seconds=graceful_timeout(settings) + STOP_MARGIN_SECONDS,
             )
             host = env.get("TRADELANE_GATEWAY_HOST", "127.0.0.1")
             port = env.get("TRADELANE_GATEWAY_PORT", "8000")

@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD
 from tradelane.runtime.bus_permissions import IDENTITIES, Permissions, authorization_block
+from tradelane.runtime.child_processes import terminate_with_parent
 from tradelane.runtime.private_files import make_private_dir, write_private_file
 
 log = structlog.get_logger(__name__)
@@ -142,7 +143,13 @@ class EmbeddedNats:
             "-l", str(log_file),
         ]  # fmt: skip
         # a session of its own: Ctrl-C in the terminal reaches its owner, which stops it after its clients
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)  # noqa: ASYNC220, S603 - our own binary; Popen returns at once
+        # our own binary; Popen returns at once; the preexec makes one prctl call, which takes no lock
+        self._process = subprocess.Popen(  # noqa: ASYNC220, S603
+            command,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=terminate_with_parent,  # noqa: PLW1509
+        )
         deadline = time.monotonic() + NATS_START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -39,6 +39,18 @@ StepHandler = Callable[[InputT], Awaitable[Envelope]]
 Hook = Callable[[], Awaitable[None]]
 
 PULL_TIMEOUT_SECONDS = 1.0
+CLOSE_MARGIN_SECONDS = 3.0
+"""What closing may take beyond the handlers' graceful timeout (pools, HTTP clients, the health server)."""
+
+
+def graceful_timeout(settings: Settings) -> float:
+    """How long a stopping service lets its in-flight handlers finish before it disconnects.
+
+    Half the ack wait: what is still unfinished then is left unacked, and JetStream
+    redelivers it no later than it would have anyway. A supervisor waits longer than this
+    before it kills a service that is stopping.
+    """
+    return max(settings.ack_wait_seconds / 2, 5.0)
 
 
 def create_broker(settings: Settings, name: str) -> NatsBroker:
@@ -53,7 +65,7 @@ def create_broker(settings: Settings, name: str) -> NatsBroker:
         name=f"tradelane-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
-        graceful_timeout=max(settings.ack_wait_seconds / 2, 5.0),
+        graceful_timeout=graceful_timeout(settings),
         logger=structlog.get_logger("faststream"),
         # FastStream logs every message it handles; at INFO that costs more than the hop itself.
         log_level=logging.DEBUG,
@@ -226,15 +238,37 @@ class Service:
         log.info("service_stopped", service=self.name, handled=self.stats.handled, failed=self.stats.failed)
 
     async def run(self) -> None:
-        """Run until SIGTERM or SIGINT."""
+        """Run until SIGTERM or SIGINT, then stop within the grace period.
+
+        A stop asked for while the service is still starting (waiting for a NATS or
+        PostgreSQL that is down) ends the start: there is nothing to drain yet. Closing is
+        bounded by :func:`graceful_timeout` plus a margin, so a dependency that is gone
+        cannot keep a stopping process alive.
+        """
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
-        await self.start()
+        starting = asyncio.create_task(self.start(), name="start")
+        stop_requested = asyncio.create_task(self._stopping.wait(), name="stop-requested")
+        await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            stop_requested.cancel()
+            log.info("service_stopped_while_starting", service=self.name)
+            return
+        if starting.exception() is not None:
+            stop_requested.cancel()
+        starting.result()
         try:
-            await self._stopping.wait()
+            await stop_requested
         finally:
-            await self.close()
+            stop_requested.cancel()
+            try:
+                async with asyncio.timeout(graceful_timeout(self.settings) + CLOSE_MARGIN_SECONDS):
+                    await self.close()
+            except TimeoutError:
+                log.error("service_stop_timed_out", service=self.name, seconds=graceful_timeout(self.settings))
 
 
 def run_service(build: Callable[[], Service]) -> None:
