@@ -126,8 +126,23 @@ async def postgres_inserts(dsn: str, synchronous_commit: str, inserts: int, in_f
         await pool.close()
 
 
+def file_system_of(directory: Path) -> str:
+    """The mount point and type of the file system holding ``directory`` (a tmpfs would make fsync free)."""
+    mounts = Path("/proc/self/mounts")
+    if not mounts.exists():
+        return "unknown (no /proc/self/mounts)"
+    resolved = directory.resolve()
+    best = ("", "unknown")
+    for line in mounts.read_text().splitlines():
+        _device, mount_point, fs_type, *_ = line.split()
+        if resolved.is_relative_to(mount_point) and len(mount_point) > len(best[0]):
+            best = (mount_point, fs_type)
+    return f"{best[1]} mounted on {best[0]}"
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="tradelane-bench-durability-"))
+    # the disk tradelane up writes to (its .state is under the working directory), not /tmp
+    workdir = Path(tempfile.mkdtemp(prefix=".bench-durability-", dir=args.dir))
     try:
         jetstream = []
         for sync_interval in (NATS_DEFAULT_SYNC_INTERVAL, "always"):
@@ -152,7 +167,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "platform": platform.platform(),
             "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine slows the disk too
         },
-        "disk": f"the file system of {tempfile.gettempdir()}",
+        "disk": f"{args.dir.resolve()}, {file_system_of(args.dir)}",
         "payload_bytes": args.payload_bytes,
         "jetstream_sync_interval": jetstream,
         "postgres_synchronous_commit": postgres,
@@ -215,6 +230,7 @@ def cli() -> None:
     parser.add_argument("--payload-bytes", type=int, default=4096)
     parser.add_argument("--inserts", type=int, default=2000, help="PostgreSQL transactions per setting and load")
     parser.add_argument("--in-flight", type=int, default=16, help="concurrent publishers or connections")
+    parser.add_argument("--dir", type=Path, default=Path(), help="where the servers write (default: here)")
     args = parser.parse_args()
     configure_logging("WARNING", "json")
     result = asyncio.run(main(args))
