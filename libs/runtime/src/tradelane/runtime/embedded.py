@@ -38,6 +38,26 @@ log = structlog.get_logger(__name__)
 
 NATS_START_TIMEOUT_SECONDS = 10.0
 
+SYNC_INTERVAL = "always"
+"""How often the embedded JetStream flushes its file store to disk: before it acknowledges each message.
+
+One embedded server holds the only copy of every message, and nats-server's default (``2m``)
+keeps up to two minutes of acknowledged messages in the page cache only, which a power cut
+or a kernel crash loses. ``always`` makes every acknowledged message one that is on disk, the
+same choice as docker-compose.yml and deploy/k8s/base/nats/nats.conf; its cost is measured in
+bench/results/durability.md (``make bench``).
+"""
+
+POSTGRES_DURABILITY = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+"""PostgreSQL's settings that make a commit survive a power cut, pinned rather than left to defaults.
+
+A commit returns once its WAL is flushed (``synchronous_commit``), flushing really reaches the
+disk (``fsync``), and a page torn by a crash mid-write can be repaired (``full_page_writes``).
+They are PostgreSQL's defaults; pinned, a tuned ``postgresql.conf`` or a copied data directory
+cannot turn them off unnoticed. docker-compose.yml and deploy/k8s/overlays/dev/postgres.yaml
+pass the same values.
+"""
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now."""
@@ -83,6 +103,8 @@ class EmbeddedNats:
     Given ``passwords`` (identity -> password), it has one user per identity with the
     permissions of :data:`~tradelane.runtime.bus_permissions.IDENTITIES` (plus ``extra_identities``,
     which the tests use for their own client) and refuses anonymous clients; without, it has no users.
+    ``sync_interval`` is :data:`SYNC_INTERVAL` unless a benchmark compares another; ``monitor_port``
+    opens nats-server's HTTP monitoring (``/varz``, ``/healthz``) on ``host``, closed by default.
     """
 
     def __init__(
@@ -94,17 +116,25 @@ class EmbeddedNats:
         max_payload: int = RECOMMENDED_MAX_PAYLOAD,
         passwords: Mapping[str, SecretStr] | None = None,
         extra_identities: Mapping[str, Permissions] | None = None,
+        sync_interval: str = SYNC_INTERVAL,
+        monitor_port: int | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port or free_port(host)
         self.max_payload = max_payload
+        self.sync_interval = sync_interval
+        self.monitor_port = monitor_port
         self._passwords = passwords
         self._identities = {**IDENTITIES, **(extra_identities or {})}
         self._process: subprocess.Popen[bytes] | None = None
 
     def _config(self) -> str:
-        config = f"max_payload: {self.max_payload}\n"  # no command-line flag sets it
+        # No command-line flag sets max_payload or sync_interval. A duration is quoted: unquoted,
+        # nats-server reads `2m` as a size (two million) and that as seconds.
+        config = f'max_payload: {self.max_payload}\njetstream {{\n  sync_interval: "{self.sync_interval}"\n}}\n'
+        if self.monitor_port is not None:
+            config += f"http: {self.host}:{self.monitor_port}\n"
         if self._passwords is None:
             return config
         plain = {identity: password.get_secret_value() for identity, password in self._passwords.items()}
@@ -201,6 +231,7 @@ class EmbeddedPostgres:
         parent_mode = stat.S_IMODE(self.data_dir.parent.stat().st_mode)
         self._server = get_server(self.data_dir)
         _undo_widening(self.data_dir.parent, parent_mode, self._server.system_user)
+        self._server.psql(_pin_settings_sql(POSTGRES_DURABILITY))
         exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # our constant
         if "1 row" not in exists:
             self._server.psql(f'CREATE DATABASE "{database}";')
@@ -257,6 +288,12 @@ def remove_stale_lock_files(data_dir: Path) -> None:
         socket_lock.unlink(missing_ok=True)
     pid_file.unlink(missing_ok=True)
     log.warning("embedded_postgres_stale_lock_removed", data_dir=str(data_dir))
+
+
+def _pin_settings_sql(settings: Mapping[str, str]) -> str:
+    """``ALTER SYSTEM`` for each setting (kept in ``postgresql.auto.conf``, so restarts keep it), then a reload."""
+    statements = [f"ALTER SYSTEM SET {name} = '{value}';" for name, value in settings.items()]  # our constants
+    return "\n".join([*statements, "SELECT pg_reload_conf();"])
 
 
 def _undo_widening(directory: Path, mode: int, system_user: str | None) -> None:

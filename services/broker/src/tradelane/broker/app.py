@@ -144,7 +144,10 @@ def build(settings: BrokerSettings | None = None) -> Service:
 
     handlers = BrokerHandlers(broker)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)
-    service.broker.subscriber(subjects.MARKET_DATA_FETCHED, queue=subjects.BROKER_SERVICE_QUEUE)(
+    # A core subscriber of a stream subject gets the JetStream publisher's inbox as reply: without
+    # no_reply, its empty answer can beat the stream's PubAck and fail market-data's publish (the
+    # slower `sync_interval: always` acknowledgement made that race frequent).
+    service.broker.subscriber(subjects.MARKET_DATA_FETCHED, queue=subjects.BROKER_SERVICE_QUEUE, no_reply=True)(
         handlers.on_bars_fetched
     )
     service.broker.subscriber(subjects.BROKER_PLACE_ORDER, queue=subjects.BROKER_SERVICE_QUEUE)(handlers.place_order)
