@@ -52,7 +52,8 @@ def create_broker(settings: Settings, name: str) -> NatsBroker:
         name=f"tradelane-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
-        graceful_timeout=max(settings.ack_wait_seconds / 2, 5.0),
+        # in-flight handlers may finish this long on SIGTERM; their heartbeats keep their messages meanwhile
+        graceful_timeout=settings.shutdown_grace_seconds,
         logger=structlog.get_logger("faststream"),
         # FastStream logs every message it handles; at INFO that costs more than the hop itself.
         log_level=logging.DEBUG,
