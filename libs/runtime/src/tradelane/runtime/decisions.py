@@ -119,8 +119,8 @@ class DeliveryDecisions(BaseMiddleware):
             self._stats.started()
             self._heartbeat.start()
             if not self._raw.data:
-                # never seen, but a message with no body was once suspected of coming from
-                # somewhere other than a publisher: say exactly what it is if one ever comes
+                # every publisher sends a JSON body; should an empty message ever come, say exactly
+                # what it is (a status message, a stray ack?) before it is rejected as invalid input
                 log.warning(
                     "empty_message_received",
                     subject=self._raw.subject,
