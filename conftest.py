@@ -144,7 +144,8 @@ def settings(nats_url: str, database_url: str, nats_credentials_file: Path | Non
         nats_credentials_file=nats_credentials_file,
         database_url=SecretStr(database_url),
         ack_wait_seconds=5,
-        retry_delays_seconds=(0.2, 0.4, 0.8, 1.0),
+        retry_backoff_seconds=0.2,
+        retry_backoff_max_seconds=1.0,
         log_format="console",
         health_port=0,
     )

@@ -60,7 +60,10 @@ class Provider:
 
 @pytest.fixture
 def poison_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"max_deliver": MAX_DELIVER, "retry_delays_seconds": (0.1, 0.2)})
+    """The provider's transient failures are given up after MAX_DELIVER deliveries (a horizon of 0.1 s)."""
+    return settings.model_copy(
+        update={"max_deliver": MAX_DELIVER, "retry_horizon_seconds": 0.1, "retry_backoff_seconds": 0.1}
+    )
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import nats
@@ -25,6 +27,7 @@ from tradelane.runtime.embedded import EmbeddedNats
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import STEP_CONSUMERS, provision
 
 Handler = Callable[[ExecutionRequested], Awaitable[BarsFetched]]
 StepRunner = Callable[..., Awaitable[Service]]
@@ -60,8 +63,8 @@ def nats_settings(nats_url: str, nats_credentials_file: Path | None) -> Settings
     return Settings(
         nats_url=nats_url,
         nats_credentials_file=nats_credentials_file,
-        ack_wait_seconds=5,
-        retry_delays_seconds=(0.1, 0.2, 0.3),
+        retry_backoff_seconds=0.1,
+        retry_backoff_max_seconds=0.3,
         max_deliver=4,
         health_port=0,
     )
@@ -183,9 +186,36 @@ async def test_a_transient_error_is_retried_until_it_succeeds(run_step: StepRunn
     assert calls == 3
 
 
-async def test_retries_run_out_into_a_failed_step(
+async def test_an_outage_longer_than_max_deliver_is_retried_and_never_dead_lettered(
     run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
 ) -> None:
+    """PostgreSQL refusing connections for twice max_deliver deliveries: the message waits, then goes through."""
+    outage = 2 * nats_settings.max_deliver
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        if calls <= outage:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        return _bars_for(msg)
+
+    await run_step(handler)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    dead = await _collect(nats_client, subjects.DEAD_LETTER_ALL)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await _publish(nats_client, _request())
+    await asyncio.wait_for(fetched.get(), 15)
+    assert calls == outage + 1
+    await asyncio.sleep(0.3)
+    assert failures.empty()
+    assert dead.empty()
+
+
+async def test_a_spent_retry_horizon_dead_letters_the_message_as_retries_exhausted(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    horizon = 1.5
     calls = 0
 
     async def handler(msg: ExecutionRequested) -> BarsFetched:
@@ -193,17 +223,113 @@ async def test_retries_run_out_into_a_failed_step(
         calls += 1
         raise TransientStepError("provider down")
 
-    await run_step(handler)
+    await run_step(handler, nats_settings.model_copy(update={"retry_horizon_seconds": horizon}))
     failures = await _collect(nats_client, subjects.STEP_FAILED)
     dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    published = time.monotonic()
     await _publish(nats_client, _request())
     failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 10)).data)
+    assert time.monotonic() - published >= horizon
     assert failure.kind == "retries_exhausted"
-    assert failure.deliveries == nats_settings.max_deliver
-    assert calls == nats_settings.max_deliver
+    assert failure.error == "TransientStepError: provider down"
+    assert failure.deliveries == calls
+    assert calls > nats_settings.max_deliver
     letter = await asyncio.wait_for(dead.get(), 5)
     assert letter.headers is not None
-    assert letter.headers[DELIVERIES_HEADER] == str(nats_settings.max_deliver)
+    assert letter.headers[ERROR_KIND_HEADER] == "retries_exhausted"
+    assert letter.headers[DELIVERIES_HEADER] == str(calls)
+
+
+async def test_a_bug_is_given_up_after_max_deliver_deliveries(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        raise KeyError("close")
+
+    await run_step(handler)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    await _publish(nats_client, _request())
+    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 10)).data)
+    assert (failure.kind, failure.deliveries) == ("retries_exhausted", nats_settings.max_deliver)
+    assert calls == nats_settings.max_deliver
+
+
+async def test_a_json_error_of_the_handlers_own_is_a_bug_not_invalid_input(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    """A valid message whose handler meets bad JSON elsewhere (an answer it awaited) is retried, not rejected."""
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            json.loads(b"")
+        return _bars_for(msg)
+
+    await run_step(handler)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await _publish(nats_client, _request())
+    await asyncio.wait_for(fetched.get(), 5)
+    assert calls == 2
+    assert failures.empty()
+
+
+async def test_a_handler_running_three_ack_waits_is_kept_in_progress_not_redelivered(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    """Two replicas and a handler three times slower than ack_wait: the other replica never gets the message."""
+    settings = nats_settings.model_copy(update={"ack_wait_seconds": 1.0})
+    js = nats_client.jetstream()
+    await provision(js, settings)  # the consumer provisioned with the default ack wait is updated in place
+    spec = STEP_CONSUMERS[Step.MARKET_DATA]
+    config = (await js.consumer_info(spec.stream, spec.durable)).config
+    assert (config.ack_wait, config.max_deliver) == (1.0, settings.retry_rules.consumer_max_deliver())
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(3 * settings.ack_wait_seconds)
+        return _bars_for(msg)
+
+    await run_step(handler, settings)
+    await run_step(handler, settings)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await _publish(nats_client, _request())
+    await asyncio.wait_for(fetched.get(), 10)
+    await asyncio.sleep(1.5 * settings.ack_wait_seconds)
+    assert calls == 1
+    assert fetched.empty()
+    info = await js.consumer_info(spec.stream, spec.durable)
+    assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
+
+
+async def test_a_message_held_by_a_killed_consumer_is_redelivered_within_15_seconds(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings, nats_url: str, nats_options: dict[str, Any]
+) -> None:
+    """A process fetches a message and dies before acking it: with the default ack wait it is back in 15 s."""
+    assert nats_settings.ack_wait_seconds == Settings().ack_wait_seconds
+    await _publish(nats_client, _request())
+    killed = await nats.connect(nats_url, **nats_options)
+    spec = STEP_CONSUMERS[Step.MARKET_DATA]
+    held = await (await killed.jetstream().pull_subscribe_bind(spec.durable, spec.stream)).fetch(1, timeout=5)
+    assert len(held) == 1
+    await killed.close()
+    died = time.monotonic()
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        return _bars_for(msg)
+
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await run_step(handler)
+    await asyncio.wait_for(fetched.get(), 15)
+    assert time.monotonic() - died < 15
 
 
 async def test_the_same_message_published_twice_is_stored_once(run_step: StepRunner, nats_client: NatsClient) -> None:
@@ -216,8 +342,6 @@ async def test_the_same_message_published_twice_is_stored_once(run_step: StepRun
 
 @pytest.fixture(autouse=True)
 async def _streams(nats_settings: Settings, nats_client: NatsClient) -> None:
-    from tradelane.runtime.streams import provision
-
     await provision(nats_client.jetstream(), nats_settings)
 
 

@@ -29,8 +29,8 @@ Condition = Callable[[], Awaitable[bool]]
 
 @pytest.fixture
 def fast_settings(settings: Settings) -> Settings:
-    """Two deliveries, one second apart, so a crash loop runs out quickly."""
-    return settings.model_copy(update={"max_deliver": 2, "ack_wait_seconds": 1.0})
+    """A crash loop runs out of its few JetStream deliveries (``consumer_max_deliver``), one second apart."""
+    return settings.model_copy(update={"max_deliver": 1, "retry_horizon_seconds": 0.1, "ack_wait_seconds": 1.0})
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ async def test_a_dead_letter_of_no_execution_is_kept_once_not_dead_lettered_agai
 
 
 async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lettered(
-    lineage: Service, nats_client: NatsClient, pool: asyncpg.Pool[Any]
+    lineage: Service, nats_client: NatsClient, pool: asyncpg.Pool[Any], fast_settings: Settings
 ) -> None:
     """A crash loop (delivered, never acked, every time) ends in the dead-letter stream and fails the execution."""
     request = _request()
@@ -108,7 +108,9 @@ async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lette
     sequence = await _publish(nats_client, subjects.MARKET_DATA_FETCHED, bars)
     js = nats_client.jetstream()
     crashing = await js.pull_subscribe_bind("indicators", subjects.PIPELINE_STREAM)
-    for _ in range(2):
+    deliveries = fast_settings.retry_rules.consumer_max_deliver()
+    assert deliveries <= 5
+    for _ in range(deliveries):
         delivered = await crashing.fetch(1, timeout=5)
         assert delivered[0].metadata.sequence.stream == sequence
     with pytest.raises(NatsTimeoutError):  # the restarted process asks again; the server has given up on it
@@ -123,7 +125,7 @@ async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lette
         subjects.MARKET_DATA_FETCHED,
         "indicators",
         "retries_exhausted",
-        2,
+        deliveries,
     )
     assert dead.original_sequence == sequence
     assert dead.message_id == str(bars.message_id)

@@ -10,10 +10,11 @@ from tradelane.llm_analyst import offline
 from tradelane.llm_analyst.analyst import LlmAnalyst
 from tradelane.llm_analyst.handlers import Analyst
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.settings import Settings
 
 
 def _analyst(llm: LlmAnalyst | None) -> Analyst:
-    return Analyst(llm, max_deliver=5, heartbeat_seconds=10)
+    return Analyst(llm, retry_rules=Settings().retry_rules)
 
 
 async def test_without_an_endpoint_auto_strategies_get_the_offline_analysis(make_chart: MakeChart) -> None:

@@ -31,11 +31,17 @@ StartService = Callable[..., Awaitable[Service]]
 
 @pytest.fixture
 async def start_service(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIterator[StartService]:
-    """Start the analyst service (pointed at the fake model unless ``llm=False``) with two deliveries per message."""
+    """Start the analyst service (pointed at the fake model unless ``llm=False``); transient retries end after
+    two deliveries (a retry horizon of half a second)."""
     services: list[Service] = []
 
     async def start(*, llm: bool = True) -> Service:
-        overrides: dict[str, Any] = {"max_deliver": 2, "health_port": None, "llm_retry_budget": 0}
+        overrides: dict[str, Any] = {
+            "max_deliver": 2,
+            "retry_horizon_seconds": 0.5,
+            "health_port": None,
+            "llm_retry_budget": 0,
+        }
         if llm:
             overrides |= {"llm_base_url": fake_llm.base_url, "llm_api_key": "test-key", "llm_model": "vision-test"}
         service = build(AnalystSettings.model_validate(settings.model_dump() | overrides))

@@ -5,8 +5,14 @@ instead, for every subscriber of a service:
 
 - invalid input (a contract that does not validate) or ``PermanentStepError``: terminate,
   publish ``StepFailed``, and keep a copy in the dead-letter stream;
-- ``TransientStepError`` or an unexpected exception: nak with a growing delay so JetStream
-  redelivers it; on the last allowed delivery, give up as above with ``retries_exhausted``.
+- a transient failure (``is_transient``: ``TransientStepError``, a connection refused or
+  reset, a timeout, PostgreSQL or NATS unavailable): nak with a capped exponential delay so
+  JetStream redelivers it, until the retry horizon is spent; then give up as above with
+  ``retries_exhausted`` (see ``tradelane.runtime.retries``);
+- any other exception (a bug): the same backoff, for ``max_deliver`` deliveries in all.
+
+While the handler runs it keeps a JetStream message in progress (``tradelane.runtime.heartbeats``),
+and stops doing so before the message is acked, nak'ed or terminated.
 
 It also binds ``execution_id``, ``subject`` and ``message_id`` to every log line written
 while the message is handled.
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -32,7 +39,8 @@ from pydantic import ValidationError
 from tradelane.contracts import subjects
 from tradelane.contracts.events import FailureKind, StepFailed
 from tradelane.runtime.bus import MESSAGE_ID_HEADER, EventBus
-from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.errors import PermanentStepError, TransientStepError, is_transient
+from tradelane.runtime.heartbeats import Heartbeat
 from tradelane.runtime.metrics import ServiceStats
 from tradelane.runtime.redaction import redact
 from tradelane.runtime.settings import Settings
@@ -102,12 +110,23 @@ class DeliveryDecisions(BaseMiddleware):
         self._raw: Msg = msg
         self._started = 0.0
         self._from_stream = False
+        self._heartbeat = Heartbeat(msg, settings.heartbeat_seconds)
 
     async def on_receive(self) -> None:
         self._from_stream = self._stream_sequence() is not None
         if self._from_stream:
             self._started = time.perf_counter()
             self._stats.started()
+            self._heartbeat.start()
+            if not self._raw.data:
+                # every publisher sends a JSON body; should an empty message ever come, say exactly
+                # what it is (a status message, a stray ack?) before it is rejected as invalid input
+                log.warning(
+                    "empty_message_received",
+                    subject=self._raw.subject,
+                    reply=self._raw.reply,
+                    headers=dict(self._raw.headers or {}),
+                )
         body = _peek_envelope(self._raw.data)
         structlog.contextvars.bind_contextvars(
             subject=self._raw.subject,
@@ -135,6 +154,8 @@ class DeliveryDecisions(BaseMiddleware):
                     outcome = "given_up"
                     raise
         finally:
+            # before FastStream acks, naks or terminates the message (it does so once this returns)
+            await self._heartbeat.stop()
             structlog.contextvars.unbind_contextvars("subject", "message_id", "execution_id")
             if self._from_stream:
                 self._stats.finished(self._raw.subject, outcome, time.perf_counter() - self._started)
@@ -142,33 +163,72 @@ class DeliveryDecisions(BaseMiddleware):
 
     async def _decide(self, error: Exception) -> None:
         deliveries = self._deliveries()
-        if isinstance(error, ValidationError | json.JSONDecodeError):
-            await self._give_up(error, "invalid_input", deliveries)
-            raise RejectMessage
+        if self._is_invalid_input(error):
+            await self._give_up_or_retry(error, "invalid_input", deliveries)
         if isinstance(error, PermanentStepError):
-            await self._give_up(error, "permanent", deliveries)
-            raise RejectMessage
-        if deliveries >= self._settings.max_deliver:
-            await self._give_up(error, "retries_exhausted", deliveries)
-            raise RejectMessage
-        delay = self._settings.retry_delay(deliveries)
-        if isinstance(error, TransientStepError) and error.retry_after is not None:
-            delay = max(delay, error.retry_after)
+            await self._give_up_or_retry(error, "permanent", deliveries)
+        rules = self._settings.retry_rules
+        transient = is_transient(error)
+        if (
+            rules.horizon_spent(deliveries, self._stored_at(), datetime.now(UTC))
+            if transient
+            else rules.bug_retries_spent(deliveries)
+        ):
+            await self._give_up_or_retry(error, "retries_exhausted", deliveries)
+        retry_after = error.retry_after if isinstance(error, TransientStepError) else None
+        delay = rules.delay(deliveries, retry_after=retry_after)
         log.warning(
             "step_retry_scheduled",
             step=self._step,
             error=describe(error),
+            transient=transient,
             deliveries=deliveries,
-            retry_in_seconds=delay,
-            exc_info=not isinstance(error, TransientStepError),
+            retry_in_seconds=round(delay, 3),
+            exc_info=not transient,
         )
         raise NackMessage(delay=delay)
+
+    def _is_invalid_input(self, error: Exception) -> bool:
+        """The message itself does not parse or validate (a JSON error of the handler's own is a bug, not bad input)."""
+        if isinstance(error, ValidationError):
+            return True
+        if isinstance(error, json.JSONDecodeError):
+            try:
+                json.loads(self._raw.data)
+            except ValueError:
+                return True
+        return False
+
+    async def _give_up_or_retry(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
+        """Give up on the message (always raises); if its failure cannot be recorded now, retry it instead.
+
+        Terminating a message whose dead letter was not stored would lose it: when NATS is
+        unreachable the message is nak'ed, and the decision is taken again on its next delivery.
+        """
+        try:
+            await self._give_up(error, kind, deliveries)
+        except Exception as unrecorded:
+            if not is_transient(unrecorded):
+                raise
+            delay = self._settings.retry_rules.delay(deliveries)
+            log.warning(
+                "step_failure_not_recorded", step=self._step, error=describe(unrecorded), retry_in_seconds=delay
+            )
+            raise NackMessage(delay=delay) from unrecorded
+        raise RejectMessage
 
     def _deliveries(self) -> int:
         try:
             return int(self._raw.metadata.num_delivered or 1)
         except (ValueError, NotJSMessageError):  # a core NATS message (request/reply) has no JetStream metadata
             return 1
+
+    def _stored_at(self) -> datetime | None:
+        """When the message was stored in its stream: when it was first published."""
+        try:
+            return self._raw.metadata.timestamp
+        except (ValueError, NotJSMessageError):
+            return None
 
     def _stream_sequence(self) -> int | None:
         try:

@@ -1,6 +1,15 @@
-"""The two kinds of failure a step can report; the bus middleware turns each into a decision."""
+"""The kinds of failure a step can meet, and which of them a retry can fix.
+
+The bus middleware (``tradelane.runtime.decisions``) turns each into a delivery decision:
+permanent errors dead-letter at once, transient ones are retried for the retry horizon, and
+anything else is a bug that gets a bounded number of deliveries.
+"""
 
 from __future__ import annotations
+
+import asyncpg
+import nats.errors
+import nats.js.errors
 
 
 class PermanentStepError(Exception):
@@ -14,7 +23,7 @@ class PermanentStepError(Exception):
 class TransientStepError(Exception):
     """A dependency is briefly unavailable (IB disconnected, LLM 429, Postgres down): retry.
 
-    The message is nak'ed with a delay and redelivered, until its deliveries run out.
+    The message is nak'ed with a growing delay and redelivered until the retry horizon is spent.
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
@@ -24,3 +33,52 @@ class TransientStepError(Exception):
 
 class MessageTooLargeError(PermanentStepError):
     """The event a step produced is larger than the NATS server accepts (its ``max_payload``)."""
+
+
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    TransientStepError,
+    # the network: refused, reset, broken pipe, unreachable, and every timeout
+    # (asyncio.TimeoutError and nats.errors.TimeoutError are both TimeoutError, an OSError)
+    OSError,
+    # PostgreSQL down, restarting, in recovery, out of connections, or the connection lost
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.TransactionRollbackError,
+    # NATS reconnecting, or JetStream without a leader (restart, cluster election)
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.NoRespondersError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.FlushTimeoutError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.ServerError,
+    nats.js.errors.NoStreamResponseError,
+)
+_CLOSED_CONNECTION_HINTS = ("connection is closed", "connection was closed", "pool is closing", "pool is closed")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a retry later can succeed: ``error`` says a dependency is unreachable, not that the input is bad.
+
+    A permanent error wins over everything (a ``PermanentStepError`` raised from a timeout
+    stays permanent). asyncpg's ``InterfaceError`` is transient only when it says the
+    connection is gone (a pool whose server restarted); otherwise it is a programming error.
+    An exception group is transient when every exception in it is.
+    """
+    if isinstance(error, PermanentStepError):
+        return False
+    if isinstance(error, _TRANSIENT_TYPES):
+        return True
+    if isinstance(error, asyncpg.InterfaceError):
+        text = str(error).lower()
+        return any(hint in text for hint in _CLOSED_CONNECTION_HINTS)
+    if isinstance(error, BaseExceptionGroup):
+        return all(is_transient(inner) for inner in error.exceptions)
+    return False

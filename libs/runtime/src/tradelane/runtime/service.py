@@ -46,11 +46,11 @@ CLOSE_MARGIN_SECONDS = 3.0
 def graceful_timeout(settings: Settings) -> float:
     """How long a stopping service lets its in-flight handlers finish before it disconnects.
 
-    Half the ack wait: what is still unfinished then is left unacked, and JetStream
-    redelivers it no later than it would have anyway. A supervisor waits longer than this
-    before it kills a service that is stopping.
+    ``TRADELANE_SHUTDOWN_GRACE_SECONDS``: their heartbeats keep their messages meanwhile; what is
+    still unfinished then is left unacked, and JetStream redelivers it within ``ack_wait``. A
+    supervisor waits longer than this before it kills a service that is stopping.
     """
-    return max(settings.ack_wait_seconds / 2, 5.0)
+    return settings.shutdown_grace_seconds
 
 
 def create_broker(settings: Settings, name: str) -> NatsBroker:

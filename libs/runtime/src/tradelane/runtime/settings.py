@@ -7,12 +7,16 @@ arguments and never read the environment themselves.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradelane.contracts.ceilings import TradingCeilings
+from tradelane.runtime.retries import RetryRules
+
+_DAY_SECONDS = 86400.0
+HEARTBEATS_PER_ACK_WAIT = 3
 
 
 class Settings(BaseSettings):
@@ -46,12 +50,33 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default=Path(".state"), description="Where embedded servers keep data.")
     stream_max_age_days: float = Field(default=7, gt=0, description="Replay window of the streams.")
     duplicate_window_seconds: float = Field(default=120, ge=120, description="JetStream de-dup window.")
-    max_deliver: int = Field(default=5, ge=1, description="Deliveries of one message before giving up.")
-    ack_wait_seconds: float = Field(
-        default=60, gt=0, description="Redeliver a message not acked within this (above handler p99)."
+    max_deliver: int = Field(
+        default=5,
+        ge=1,
+        description="Deliveries of a message whose handler fails with an unexpected error (a bug) before it is "
+        "dead-lettered; a transient failure is retried for retry_horizon_seconds instead.",
     )
-    retry_delays_seconds: tuple[float, ...] = Field(
-        default=(1, 2, 5, 10), min_length=1, description="Nak delay after the 1st, 2nd, ... failure."
+    retry_horizon_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="How long a message that fails transiently (a dependency down) is retried, counted from its "
+        "publication; at most the streams' replay window.",
+    )
+    retry_backoff_seconds: float = Field(
+        default=1, gt=0, description="Delay before the first retry; it doubles on each retry."
+    )
+    retry_backoff_max_seconds: float = Field(default=60, gt=0, description="The longest delay between two retries.")
+    ack_wait_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="Redeliver a message not acked within this; handlers send in-progress heartbeats every third "
+        "of it, so it bounds how long a crashed process's messages wait, not how long a handler may run.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="On SIGTERM, how long in-flight handlers may finish (heartbeats keep their messages meanwhile); "
+        "the supervisor waits this plus a margin before SIGKILL.",
     )
     stream_replicas: int = Field(default=1, ge=1, le=5, description="R3 on a production cluster.")
     service_version: str = "0.1.0"
@@ -66,10 +91,31 @@ class Settings(BaseSettings):
     )
     consumer_lag_interval_seconds: float = Field(default=15, gt=0, description="How often lag metrics refresh.")
 
-    def retry_delay(self, deliveries: int) -> float:
-        """How long to wait before redelivering a message that has failed ``deliveries`` times."""
-        index = min(max(deliveries, 1), len(self.retry_delays_seconds)) - 1
-        return self.retry_delays_seconds[index]
+    @model_validator(mode="after")
+    def _horizon_within_replay_window(self) -> Self:
+        """A message retried past the replay window would age out of its stream mid-retry and be lost."""
+        if self.retry_horizon_seconds > self.stream_max_age_days * _DAY_SECONDS:
+            msg = (
+                f"retry_horizon_seconds ({self.retry_horizon_seconds:g}) is longer than the streams' replay window "
+                f"(stream_max_age_days {self.stream_max_age_days:g} = {self.stream_max_age_days * _DAY_SECONDS:g} s)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def retry_rules(self) -> RetryRules:
+        """When a failed message is retried and when it is given up (``tradelane.runtime.retries``)."""
+        return RetryRules(
+            horizon_seconds=self.retry_horizon_seconds,
+            backoff_initial_seconds=self.retry_backoff_seconds,
+            backoff_max_seconds=self.retry_backoff_max_seconds,
+            max_deliver=self.max_deliver,
+        )
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a running handler tells JetStream its message is in progress: three times per ack_wait."""
+        return self.ack_wait_seconds / HEARTBEATS_PER_ACK_WAIT
 
 
 class PromptRenderSettings(Settings):

@@ -85,7 +85,14 @@ def stream_configs(settings: Settings) -> list[api.StreamConfig]:
 
 
 def consumer_config(spec: ConsumerSpec, settings: Settings) -> api.ConsumerConfig:
-    """Durable pull consumer with explicit acks and bounded deliveries (DESIGN.md delivery rules)."""
+    """Durable pull consumer with explicit acks, a short ack wait, and a crash-loop bound on deliveries.
+
+    The delivery middleware decides retries (nak with a delay) and when to give up; the
+    consumer's ``max_deliver`` only stops a message whose handler never returns (see
+    :meth:`~tradelane.runtime.retries.RetryRules.consumer_max_deliver`). No ``BackOff`` list:
+    it would stretch the ack wait of redeliveries, and a crashed process's messages must come
+    back within one short ``ack_wait``.
+    """
     return api.ConsumerConfig(
         durable_name=spec.durable,
         name=spec.durable,
@@ -93,7 +100,7 @@ def consumer_config(spec: ConsumerSpec, settings: Settings) -> api.ConsumerConfi
         deliver_policy=api.DeliverPolicy.ALL,
         ack_policy=api.AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_seconds,
-        max_deliver=settings.max_deliver,
+        max_deliver=settings.retry_rules.consumer_max_deliver(),
         max_ack_pending=1000,
         num_replicas=settings.stream_replicas,
     )

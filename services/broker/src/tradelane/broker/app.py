@@ -144,9 +144,9 @@ def build(settings: BrokerSettings | None = None) -> Service:
 
     handlers = BrokerHandlers(broker)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)
-    # A core subscriber of a stream subject gets the JetStream publisher's inbox as reply: without
-    # no_reply, its empty answer can beat the stream's PubAck and fail market-data's publish (the
-    # slower `sync_interval: always` acknowledgement made that race frequent).
+    # no_reply: the reply subject of a message on a stream subject is the publisher's inbox, where
+    # its js.publish awaits the stream's acknowledgement; an empty answer there (this handler's
+    # None) that arrived first made the publisher (market-data) fail with a JSONDecodeError
     service.broker.subscriber(subjects.MARKET_DATA_FETCHED, queue=subjects.BROKER_SERVICE_QUEUE, no_reply=True)(
         handlers.on_bars_fetched
     )

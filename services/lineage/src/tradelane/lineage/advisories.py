@@ -1,8 +1,10 @@
 """Messages that ran out of deliveries without a handler giving up on them become dead letters.
 
 The delivery middleware dead-letters a message on its last delivery. When a handler never
-returns (the process crashes, or outlives ``ack_wait``) on every delivery, the middleware never
-sees the last one; JetStream then publishes a max-deliveries advisory. Those advisories are kept
+returns (the process crashes, or hangs without heartbeats past ``ack_wait``) on every delivery,
+the middleware never sees the last one; JetStream stops at the consumer's ``max_deliver`` (a
+crash-loop bound above every retry the middleware may ask for) and publishes a
+max-deliveries advisory. Those advisories are kept
 in the ``ADVISORIES`` stream (every service provisions it, so none is lost while the lineage is
 down), and the lineage dead-letters the message here, with a ``StepFailed`` for pipeline steps,
 exactly as the middleware would have.
@@ -40,7 +42,7 @@ def failing_step(consumer: str) -> str:
 def exhausted_error(advisory: MaxDeliveriesAdvisory) -> str:
     return (
         f"delivered {advisory.deliveries} times to consumer {advisory.consumer} without an acknowledgement: "
-        "its handler crashed or ran longer than ack_wait every time"
+        "its handler crashed, or stopped sending in-progress heartbeats, before it could decide"
     )
 
 

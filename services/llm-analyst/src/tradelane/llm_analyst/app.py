@@ -28,8 +28,6 @@ from tradelane.store.prompts import PromptRepository
 
 log = structlog.get_logger(__name__)
 
-HEARTBEATS_PER_ACK_WAIT = 3
-
 
 def build(settings: AnalystSettings | None = None) -> Service:
     """The analyst service; with an LLM endpoint configured, strategies with analyst 'auto' or 'llm' use it."""
@@ -37,8 +35,7 @@ def build(settings: AnalystSettings | None = None) -> Service:
     service = Service("llm-analyst", settings)
     analyst = Analyst(
         None,
-        max_deliver=settings.max_deliver,
-        heartbeat_seconds=settings.ack_wait_seconds / HEARTBEATS_PER_ACK_WAIT,
+        retry_rules=settings.retry_rules,
         current_delivery=lambda: current_delivery(service.broker),
     )
     service.step(Step.ANALYSIS)(analyst.on_chart_rendered)

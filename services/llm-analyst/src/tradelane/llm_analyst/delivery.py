@@ -1,23 +1,19 @@
-"""The JetStream delivery a handler is working on: how many times it came, and keeping it alive.
+"""The JetStream delivery a handler is working on: how many times it came, and since when.
 
-A model call can take longer than the consumer's ack wait, and one execution may make several;
-:func:`kept_alive` tells the server the message is still in progress (``+WPI``) every third of
-the ack wait, so it is not redelivered to another replica meanwhile. The delivery count lets
-the handler know a retry is the last one (``max_deliver``).
+With ``analysis.on_failure: hold``, an unavailable model gives a neutral analysis only on the
+delivery the retry rules say is the last (``RetryRules.horizon_spent``); earlier ones are
+retried. Heartbeats for a long model call come from the delivery middleware, which keeps every
+JetStream message in progress while its handler runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Protocol
 
-import structlog
 from faststream.nats import NatsBroker
 from faststream.nats.message import NatsMessage
-
-log = structlog.get_logger(__name__)
+from nats.errors import NotJSMessageError
 
 
 class Delivery(Protocol):
@@ -28,8 +24,9 @@ class Delivery(Protocol):
         """How many times the message has been delivered, this time included."""
         ...
 
-    async def in_progress(self) -> None:
-        """Reset the message's ack timer."""
+    @property
+    def stored_at(self) -> datetime | None:
+        """When the message was stored in its stream (first published); None for a core NATS message."""
         ...
 
 
@@ -43,38 +40,18 @@ class NatsDelivery:
     def deliveries(self) -> int:
         try:
             return int(self._message.raw_message.metadata.num_delivered or 1)
-        except ValueError:  # a core NATS message has no JetStream metadata
+        except (ValueError, NotJSMessageError):  # a core NATS message has no JetStream metadata
             return 1
 
-    async def in_progress(self) -> None:
-        await self._message.in_progress()
+    @property
+    def stored_at(self) -> datetime | None:
+        try:
+            return self._message.raw_message.metadata.timestamp
+        except (ValueError, NotJSMessageError):
+            return None
 
 
 def current_delivery(broker: NatsBroker) -> Delivery | None:
     """The delivery being handled in this task, or None outside a handler."""
     message = broker.context.get_local("message")
     return NatsDelivery(message) if isinstance(message, NatsMessage) else None
-
-
-@contextlib.asynccontextmanager
-async def kept_alive(delivery: Delivery | None, every_seconds: float) -> AsyncIterator[None]:
-    """Send ``in_progress`` every ``every_seconds`` while the block runs."""
-    if delivery is None:
-        yield
-        return
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                await delivery.in_progress()
-            except Exception as error:
-                log.warning("in_progress_not_sent", error=f"{type(error).__name__}: {error}")
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

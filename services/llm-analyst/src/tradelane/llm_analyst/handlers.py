@@ -8,10 +8,10 @@ When the model analysis fails, the strategy's ``analysis.on_failure`` decides:
 - ``fail``: an invalid answer, a refused request or an unusable template fails the step at
   once (``PermanentStepError``: ``StepFailed`` with the reason, and a dead letter); an
   unavailable model (429, 5xx, timeouts past the retry budget) naks the message with the
-  server's delay (``TransientStepError``) until its deliveries run out.
+  server's delay (``TransientStepError``) until the retry horizon is spent.
 - ``hold``: the same failures give a neutral analysis with confidence 0 and the key factor
   ``analysis_unavailable``, which the signal step turns into HOLD - at once for a permanent
-  failure, on the last delivery for an unavailable model.
+  failure, on the last delivery the retry rules allow for an unavailable model.
 
 Either way a failure never becomes a BUY or SELL.
 """
@@ -19,6 +19,7 @@ Either way a failure never becomes a BUY or SELL.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 
@@ -31,8 +32,9 @@ from tradelane.llm_analyst.analyst import (
     LlmAnalyst,
     unavailable_analysis,
 )
-from tradelane.llm_analyst.delivery import Delivery, kept_alive
+from tradelane.llm_analyst.delivery import Delivery
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.retries import RetryRules
 
 log = structlog.get_logger(__name__)
 
@@ -49,13 +51,11 @@ class Analyst:
         self,
         llm: LlmAnalyst | None,
         *,
-        max_deliver: int,
-        heartbeat_seconds: float,
+        retry_rules: RetryRules,
         current_delivery: Callable[[], Delivery | None] = lambda: None,
     ) -> None:
         self._llm = llm
-        self._max_deliver = max_deliver
-        self._heartbeat_seconds = heartbeat_seconds
+        self._retry_rules = retry_rules
         self._current_delivery = current_delivery
 
     def use_llm(self, llm: LlmAnalyst) -> None:
@@ -69,18 +69,22 @@ class Analyst:
             return _offline(msg)
         if self._llm is None:
             return self._failed(msg, NO_ENDPOINT, settings.model or "none")
-        delivery = self._current_delivery()
         try:
-            async with kept_alive(delivery, self._heartbeat_seconds):
-                outcome = await self._llm.analyse(msg)
+            outcome = await self._llm.analyse(msg)
         except AnalysisFailedError as error:
             return self._failed(msg, str(error), self._llm.model_for(msg), error.calls, error.charts)
         except AnalysisInterruptedError as error:
-            deliveries = delivery.deliveries if delivery is not None else 1
-            if settings.on_failure == "hold" and deliveries >= self._max_deliver:
+            if settings.on_failure == "hold" and self._last_try():
                 return self._held(msg, str(error), self._llm.model_for(msg), error.calls, ())
             raise TransientStepError(str(error), retry_after=error.retry_after) from error
         return _completed(msg, outcome.analysis, outcome.charts, outcome.calls)
+
+    def _last_try(self) -> bool:
+        """The retry rules give up on a transient failure of this delivery (see ``RetryRules.horizon_spent``)."""
+        delivery = self._current_delivery()
+        if delivery is None:
+            return self._retry_rules.horizon_spent(1, None, datetime.now(UTC))
+        return self._retry_rules.horizon_spent(delivery.deliveries, delivery.stored_at, datetime.now(UTC))
 
     def _failed(
         self,

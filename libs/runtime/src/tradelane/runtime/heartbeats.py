@@ -1,0 +1,64 @@
+"""In-progress heartbeats (``+WPI``) for a JetStream message while its handler runs.
+
+``ack_wait`` is short so that the messages of a crashed process come back within seconds; a
+handler that runs longer (an LLM call, a PNG render, an IB request) would then be redelivered
+to another replica while it still works. The heartbeat resets the server's ack timer every
+third of ``ack_wait``.
+
+Only a JetStream delivery gets heartbeats. A core NATS message's reply subject belongs to its
+sender: for a message a JetStream publisher stored in a stream (``js.publish`` is a request),
+that is the inbox where the publisher awaits the stream's acknowledgement, and anything we
+sent there would reach the publisher instead of that acknowledgement.
+
+The heartbeat task is stopped (and awaited) before the message is acked, nak'ed or
+terminated, so no ``+WPI`` ever follows the final acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from nats.aio.msg import Msg
+
+log = structlog.get_logger(__name__)
+
+JETSTREAM_ACK_PREFIX = "$JS.ACK."
+
+
+def is_jetstream_delivery(msg: Msg) -> bool:
+    """A message delivered by a JetStream consumer: its reply subject is the consumer's ack subject."""
+    return bool(msg.reply) and msg.reply.startswith(JETSTREAM_ACK_PREFIX)
+
+
+class Heartbeat:
+    """Sends ``in_progress`` for one message every ``every_seconds`` from :meth:`start` until :meth:`stop`."""
+
+    def __init__(self, msg: Msg, every_seconds: float) -> None:
+        self._msg = msg
+        self._every = every_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and is_jetstream_delivery(self._msg):
+            self._task = asyncio.create_task(self._beat(), name=f"heartbeat {self._msg.reply}")
+
+    async def stop(self) -> None:
+        """Stop beating; once this returns no heartbeat is in flight or will be sent."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            if self._msg.is_acked:
+                return
+            try:
+                await self._msg.in_progress()
+            except Exception as error:  # disconnected: the server redelivers after ack_wait, as for a crash
+                log.warning("in_progress_not_sent", error=f"{type(error).__name__}: {error}")
