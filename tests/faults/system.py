@@ -93,16 +93,21 @@ class UpSystem:
         self._process = None
 
     async def stop(self) -> None:
-        """Stop everything this system started, whatever state a fault left it in."""
-        leftovers = self.pids()
-        await self.terminate()
-        for pid in leftovers.values():
+        """Stop everything this system started, whatever state a fault left it in.
+
+        What outlives ``tradelane up`` is killed only if it is still the very process seen
+        before (same pid and start time): a pid freed meanwhile may belong to someone else now.
+        """
+        started = {pid: _start_time(pid) for pid in self.pids().values()}
+        for pid in started:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)  # a paused server must wake to see its own stop
+        await self.terminate()
         await asyncio.sleep(1)
-        for pid in self.pids().values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for pid, start_time in started.items():
+            if start_time is not None and _start_time(pid) == start_time:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     async def restart(self) -> None:
         await self.stop()
@@ -194,7 +199,16 @@ def _read_processes(path: Path) -> dict[str, int]:
         return {}
     if not isinstance(body, dict):
         return {}
-    return {str(name): pid for name, pid in body.items() if isinstance(pid, int)}
+    return {str(name).replace("-", "_"): pid for name, pid in body.items() if isinstance(pid, int)}
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), None when it does not run."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
 
 
 def _alive(pid: int) -> bool:
