@@ -63,6 +63,10 @@ class FakeLlmServer:
         """Queue replies; each request takes the next one (a 500 once they run out)."""
         self._script.extend(replies)
 
+    def script_next(self, *replies: Scripted) -> None:
+        """Put replies before the queued ones: the next requests take them (a fault injected mid-script)."""
+        self._script[:0] = replies
+
     @property
     def pending(self) -> int:
         """Scripted replies not used yet."""
