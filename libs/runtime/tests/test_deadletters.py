@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
-from tradelane.runtime.bus import MESSAGE_ID_HEADER, event_headers
+from tradelane.runtime.bus import MESSAGE_ID_HEADER, RECOMMENDED_MAX_PAYLOAD, event_headers
 from tradelane.runtime.deadletters import (
     REDRIVE_HEADER,
     REDRIVE_PLACES_ORDERS_HEADER,
@@ -66,7 +66,15 @@ async def _dead_letter(js: JetStreamContext, error: str = "provider down") -> Ex
         subjects.EXECUTION_REQUESTED, request.model_dump_json().encode(), headers=event_headers(request)
     )
     original = await fetch_message(js, subjects.PIPELINE_STREAM, ack.seq)
-    await dead_letter_message(js, original, step="market_data", kind="retries_exhausted", error=error, deliveries=5)
+    await dead_letter_message(
+        js,
+        original,
+        step="market_data",
+        kind="retries_exhausted",
+        error=error,
+        deliveries=5,
+        max_payload=RECOMMENDED_MAX_PAYLOAD,
+    )
     return request
 
 
@@ -96,7 +104,15 @@ async def test_the_same_message_dead_lettered_twice_by_the_same_step_is_kept_onc
     )
     original = await fetch_message(js, subjects.PIPELINE_STREAM, ack.seq)
     for _ in range(2):
-        await dead_letter_message(js, original, step="market_data", kind="retries_exhausted", error="e", deliveries=5)
+        await dead_letter_message(
+            js,
+            original,
+            step="market_data",
+            kind="retries_exhausted",
+            error="e",
+            deliveries=5,
+            max_payload=RECOMMENDED_MAX_PAYLOAD,
+        )
     assert await count_dead_letters(js) == 1
 
 

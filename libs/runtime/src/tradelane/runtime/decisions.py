@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import nats.errors
 import structlog
 from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
@@ -31,7 +32,16 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import FailureKind, StepFailed
-from tradelane.runtime.bus import MESSAGE_ID_HEADER, EventBus
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.dead_letter_copy import (
+    BODY_OMITTED_HEADER,
+    DELIVERIES_HEADER,
+    ERROR_HEADER,
+    ERROR_KIND_HEADER,
+    STEP_HEADER,
+    STREAM_SEQUENCE_HEADER,
+    dead_letter_copy,
+)
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.metrics import ServiceStats
 from tradelane.runtime.redaction import redact
@@ -39,20 +49,27 @@ from tradelane.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-ERROR_HEADER = "Tradelane-Error"
-ERROR_KIND_HEADER = "Tradelane-Error-Kind"
-STEP_HEADER = "Tradelane-Step"
-DELIVERIES_HEADER = "Tradelane-Deliveries"
-STREAM_SEQUENCE_HEADER = "Tradelane-Stream-Sequence"
-_MAX_ERROR_HEADER = 2000
 _DEAD_LETTER_PREFIX = subjects.dead_letter("")
+__all__ = [
+    "DELIVERIES_HEADER",
+    "ERROR_HEADER",
+    "ERROR_KIND_HEADER",
+    "STEP_HEADER",
+    "STREAM_SEQUENCE_HEADER",
+    "DeliveryDecisions",
+    "delivery_decisions",
+    "describe",
+]
 
 
 def _peek_envelope(data: bytes) -> dict[str, Any]:
-    """Best-effort read of a message body, for logging and failure reports of bad input."""
+    """Best-effort read of a message body, for logging and failure reports of bad input.
+
+    Any body must do: not JSON, not UTF-8, or nested deeper than the parser recurses.
+    """
     try:
         body = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -183,26 +200,41 @@ class DeliveryDecisions(BaseMiddleware):
             # a dead letter that cannot be handled is dropped here: copying it to
             # deadletter.deadletter... would loop for ever
             return
-        if self._report_failures:
-            await self._report(reason, kind, deliveries)
-        await self._dead_letter(reason, kind, deliveries)
+        try:
+            if self._report_failures:
+                await self._report(reason, kind, deliveries)
+            await self._dead_letter(reason, kind, deliveries)
+        except (TimeoutError, nats.errors.Error) as unrecorded:
+            # not terminated: given up on again at a later delivery, rather than lost without a trace
+            delay = self._settings.retry_delay(deliveries)
+            log.error(
+                "failure_not_recorded", error=f"{type(unrecorded).__name__}: {unrecorded}", retry_in_seconds=delay
+            )
+            raise NackMessage(delay=delay) from unrecorded
 
     async def _dead_letter(self, reason: str, kind: FailureKind, deliveries: int) -> None:
-        sequence = self._stream_sequence()
-        headers = dict(self._raw.headers or {})
-        headers.update(
-            {
-                MESSAGE_ID_HEADER: f"dead-letter/{self._raw.subject}/{sequence}/{self._step}",
-                ERROR_HEADER: reason[:_MAX_ERROR_HEADER].replace("\r", " ").replace("\n", " "),
-                ERROR_KIND_HEADER: kind,
-                STEP_HEADER: self._step,
-                DELIVERIES_HEADER: str(deliveries),
-                STREAM_SEQUENCE_HEADER: str(sequence or ""),
-            }
+        """Copy the message to the dead-letter stream (a reference to it when the copy would not fit)."""
+        copy = dead_letter_copy(
+            subject=self._raw.subject,
+            data=self._raw.data,
+            headers=self._raw.headers,
+            stream=self._stream_name(),
+            sequence=self._stream_sequence(),
+            step=self._step,
+            kind=kind,
+            error=reason,
+            deliveries=deliveries,
+            max_payload=self._bus.max_payload,
         )
-        await self._bus.publish_raw(
-            subjects.dead_letter(self._raw.subject), self._raw.data, headers, subjects.DEAD_LETTER_STREAM
-        )
+        if copy.body_omitted:
+            log.warning("dead_letter_body_omitted", size=len(self._raw.data), reason=copy.headers[BODY_OMITTED_HEADER])
+        await self._bus.publish_raw(copy.subject, copy.body, copy.headers, subjects.DEAD_LETTER_STREAM)
+
+    def _stream_name(self) -> str | None:
+        try:
+            return self._raw.metadata.stream
+        except (ValueError, NotJSMessageError):
+            return None
 
     async def _report(self, reason: str, kind: FailureKind, deliveries: int) -> None:
         body = _peek_envelope(self._raw.data)

@@ -68,6 +68,7 @@ class ExhaustedDeliveries:
             kind="retries_exhausted",
             error=reason,
             deliveries=advisory.deliveries,
+            max_payload=self._bus.max_payload,
         )
         log.error("step_failed", step=step, kind="retries_exhausted", error=reason, deliveries=advisory.deliveries)
         if step != "lineage":
