@@ -144,7 +144,9 @@ def build(settings: BrokerSettings | None = None) -> Service:
 
     handlers = BrokerHandlers(broker)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)
-    service.broker.subscriber(subjects.MARKET_DATA_FETCHED, queue=subjects.BROKER_SERVICE_QUEUE)(
+    # A feed, not a request: a JetStream publish of bars carries a reply subject for the stream's ack,
+    # and a reply from here would reach the publisher in its place (an empty "ack" it cannot read).
+    service.broker.subscriber(subjects.MARKET_DATA_FETCHED, queue=subjects.BROKER_SERVICE_QUEUE, no_reply=True)(
         handlers.on_bars_fetched
     )
     service.broker.subscriber(subjects.BROKER_PLACE_ORDER, queue=subjects.BROKER_SERVICE_QUEUE)(handlers.place_order)
