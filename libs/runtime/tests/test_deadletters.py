@@ -141,7 +141,7 @@ async def test_redriving_republishes_the_original_body_under_a_new_id_and_remove
         await heard.put(msg)
 
     await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
-    redriven = await redrive(js, dead.id)
+    redriven = await redrive(js, dead.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
     msg = await asyncio.wait_for(heard.get(), 5)
     assert msg.data == request.model_dump_json().encode()
     assert msg.headers is not None
@@ -155,9 +155,9 @@ async def test_redriving_republishes_the_original_body_under_a_new_id_and_remove
 async def test_a_dead_letter_redriven_already_cannot_be_redriven_again(js: JetStreamContext) -> None:
     await _dead_letter(js)
     [dead] = await list_dead_letters(js)
-    await redrive(js, dead.id)
+    await redrive(js, dead.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
     with pytest.raises(DeadLetterNotFoundError):
-        await redrive(js, dead.id)
+        await redrive(js, dead.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
 
 
 async def test_a_redrive_places_no_orders_unless_asked(js: JetStreamContext, nats_client: NatsClient) -> None:
@@ -171,8 +171,8 @@ async def test_a_redrive_places_no_orders_unless_asked(js: JetStreamContext, nat
         await heard.put(msg)
 
     await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
-    await redrive(js, first.id)
-    await redrive(js, second.id, place_orders=True)
+    await redrive(js, first.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
+    await redrive(js, second.id, max_payload=RECOMMENDED_MAX_PAYLOAD, place_orders=True)
     plain, asked = (await asyncio.wait_for(heard.get(), 5), await asyncio.wait_for(heard.get(), 5))
     assert plain.headers is not None and asked.headers is not None
     assert plain.headers[REDRIVE_PLACES_ORDERS_HEADER] == "false"

@@ -4,9 +4,10 @@ A dead letter is the original body and headers on ``deadletter.<subject>``, plus
 the step that gave up, the kind of failure, the error and the deliveries. Both the delivery
 middleware and the lineage (for messages whose deliveries ran out unseen) build it here.
 
-The copy must fit the server's ``max_payload``, headers included, or its publish fails and the
-message can never be given up on. The copy is larger than the original by the headers added here,
-so an original close to ``max_payload`` (or one carrying huge headers) does not fit: its dead letter
+The copy must fit the server's ``max_payload``, headers included (and JetStream's 64 KiB of
+headers), or its publish fails and the message can never be given up on. The copy is larger than
+the original by the headers added here, so an original close to ``max_payload`` (or one carrying
+huge headers) does not fit: its dead letter
 then carries a **reference** instead of the body, a small JSON object naming the stream and sequence
 where the original still is (``body_omitted``), marked by the ``Tradelane-Body-Omitted`` header. The
 reference keeps the original's identity fields (``execution_id``, ``message_id``...), so the lineage
@@ -52,6 +53,8 @@ DEAD_LETTER_HEADERS: Final = frozenset(
 )
 """Headers only a dead letter carries: written here, dropped from an original and from a redriven message."""
 
+MAX_HEADERS: Final = 64 * 1024
+"""The most header bytes JetStream stores with a message (it refuses a publish with more)."""
 OMITTED_KEY: Final = "body_omitted"
 """The key of a reference body that holds where the original is."""
 
@@ -113,13 +116,13 @@ def dead_letter_copy(
     }
     full = {**_kept_headers(headers), **notes}
     where = subjects.dead_letter(subject)
-    if _size(data, full) <= max_payload:
+    if message_size(data, full) <= max_payload and header_size(full) <= MAX_HEADERS:
         return DeadLetterCopy(where, data, full)
-    size = _size(data, headers or {})
+    size = message_size(data, headers or {})
     original = f"{stream}:{sequence}" if stream is not None and sequence is not None else None
     why = (
         f"the original ({size} bytes with its headers) and the dead-letter headers exceed the server's "
-        f"max_payload of {max_payload} bytes"
+        f"max_payload of {max_payload} bytes or JetStream's {MAX_HEADERS} bytes of headers"
     )
     why += f"; it is kept at {original}" if original else "; it was a core NATS message, so it is kept nowhere"
     reference = {
@@ -156,11 +159,15 @@ def _kept_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     }
 
 
-def _size(data: bytes, headers: Mapping[str, str]) -> int:
+def message_size(data: bytes, headers: Mapping[str, str]) -> int:
     """Bytes the server counts against ``max_payload``: the body and the header block, as NATS clients encode it."""
+    return len(data) + header_size(headers)
+
+
+def header_size(headers: Mapping[str, str]) -> int:
+    """Bytes of the header block, with room for the expected-stream header a JetStream publish adds."""
     block = len("NATS/1.0\r\n\r\n") + _EXPECTED_STREAM_ALLOWANCE
-    block += sum(len(name.encode()) + len(str(value).encode()) + 4 for name, value in headers.items())
-    return len(data) + block
+    return block + sum(len(name.encode()) + len(str(value).encode()) + 4 for name, value in headers.items())
 
 
 def _identity(data: bytes) -> dict[str, Any]:

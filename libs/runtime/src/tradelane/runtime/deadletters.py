@@ -41,6 +41,7 @@ from tradelane.runtime.dead_letter_copy import (
     STEP_HEADER,
     STREAM_SEQUENCE_HEADER,
     dead_letter_copy,
+    message_size,
     original_location,
 )
 from tradelane.runtime.replay import MessageAgedOutError, StoredMessage, fetch_message
@@ -208,11 +209,19 @@ def redrive_places_orders(headers: Mapping[str, str] | None) -> bool:
     return (headers or {}).get(REDRIVE_PLACES_ORDERS_HEADER, "").strip().lower() == "true"
 
 
-async def redrive(js: JetStreamContext, dead_letter_id: int, *, place_orders: bool = False) -> Redriven:
+class RedriveTooLargeError(LookupError):
+    """The original with the redrive's headers would exceed the server's max_payload (the server would cut the line)."""
+
+
+async def redrive(
+    js: JetStreamContext, dead_letter_id: int, *, max_payload: int, place_orders: bool = False
+) -> Redriven:
     """Publish the dead letter's original body on its original subject, then delete the dead letter.
 
     A dead letter that carries a reference (its original was too large to copy) republishes the
-    original from its stream. ``place_orders`` lets a redriven signal place orders; off by default.
+    original from its stream. ``max_payload`` is the server's: a message the server would refuse is
+    not sent (the server closes the connection of a client that sends one), :class:`RedriveTooLargeError`
+    says so. ``place_orders`` lets a redriven signal place orders; off by default.
     """
     dead_letter = await with_original(js, await get_dead_letter(js, dead_letter_id))
     try:
@@ -221,6 +230,13 @@ async def redrive(js: JetStreamContext, dead_letter_id: int, *, place_orders: bo
         msg = f"dead letter {dead_letter_id} came from {dead_letter.subject!r}, which no stream stores any more"
         raise LookupError(msg) from error
     headers = redrive_headers(dead_letter, place_orders=place_orders)
+    size = message_size(dead_letter.data, headers)
+    if size > max_payload:
+        msg = (
+            f"dead letter {dead_letter_id}: its original with the redrive's headers is {size} bytes, more than the "
+            f"server's max_payload of {max_payload}; raise max_payload on the server, or replay its execution"
+        )
+        raise RedriveTooLargeError(msg)
     ack = await js.publish(dead_letter.subject, dead_letter.data, headers=headers, stream=stream, timeout=5.0)
     # NotFound: redriven concurrently by someone else; both copies went out, and handlers are idempotent
     with contextlib.suppress(NotFoundError):
