@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID, uuid5
 
 import nats.errors
 import structlog
@@ -59,6 +59,7 @@ __all__ = [
     "DeliveryDecisions",
     "delivery_decisions",
     "describe",
+    "failure_id",
 ]
 
 
@@ -79,6 +80,21 @@ def _uuid_or_none(value: object) -> UUID | None:
         return UUID(str(value))
     except ValueError:
         return None
+
+
+def failure_id(
+    *, step: str, subject: str, input_message_id: UUID | None, execution_id: UUID, sequence: int | None
+) -> UUID:
+    """The ``message_id`` of the ``StepFailed`` that ``step`` publishes about a message of ``subject``.
+
+    Derived from the input's id, so every delivery of one message yields the same failure, which
+    JetStream and the lineage keep once. An input without a readable id is told apart by its
+    execution and stream sequence instead: one fixed id for all of them would make JetStream drop
+    the failure of every such message after the first as a duplicate.
+    """
+    if input_message_id is not None:
+        return uuid5(input_message_id, f"StepFailed/{step}/{subject}")
+    return uuid5(execution_id, f"StepFailed/{step}/{subject}/{sequence}")
 
 
 def describe(error: BaseException) -> str:
@@ -245,7 +261,13 @@ class DeliveryDecisions(BaseMiddleware):
             log.error("failure_not_attributable", reason="no execution_id/strategy_id in the message")
             return
         failure = StepFailed(
-            message_id=uuid5(message_id or NAMESPACE_URL, f"StepFailed/{self._step}/{self._raw.subject}"),
+            message_id=failure_id(
+                step=self._step,
+                subject=self._raw.subject,
+                input_message_id=message_id,
+                execution_id=execution_id,
+                sequence=self._stream_sequence(),
+            ),
             execution_id=execution_id,
             strategy_id=strategy_id,
             replay_of=_uuid_or_none(body.get("replay_of")),
