@@ -118,14 +118,18 @@ def _replaced(value: Any, at: tuple[str | int, ...], new: Any) -> Any:
     return copy
 
 
-def _without(value: dict[str, Any], at: tuple[str | int, ...]) -> Any:
+def _without(value: Any, at: tuple[str | int, ...]) -> Any:
+    """``value`` without the item at ``at`` (a key of an object, or an item of a list)."""
     head, *rest = at
-    if not rest:
-        return {key: item for key, item in value.items() if key != head}
-    copy = dict(value)
-    inner = value[head]
-    copy[head] = _without(inner, tuple(rest)) if isinstance(inner, dict) else inner
-    return copy
+    if isinstance(value, dict):
+        if not rest:
+            return {key: item for key, item in value.items() if key != head}
+        return {**value, head: _without(value[head], tuple(rest))}
+    if isinstance(value, list) and isinstance(head, int):
+        if not rest:
+            return [item for index, item in enumerate(value) if index != head]
+        return [*value[:head], _without(value[head], tuple(rest)), *value[head + 1 :]]
+    return value
 
 
 def malformed(template: dict[str, Any]) -> st.SearchStrategy[bytes]:
@@ -158,7 +162,7 @@ def wrong_schema(template: dict[str, Any]) -> st.SearchStrategy[bytes]:
 
 
 def wrong_version(template: dict[str, Any]) -> st.SearchStrategy[tuple[object, bytes]]:
-    versions = st.one_of(
+    versions: st.SearchStrategy[object] = st.one_of(
         st.integers(min_value=SCHEMA_VERSION + 1, max_value=10**9),
         st.integers(min_value=-(10**9), max_value=0),
         st.sampled_from([str(SCHEMA_VERSION), str(SCHEMA_VERSION + 1), float(SCHEMA_VERSION), 1.5, True, None, []]),
