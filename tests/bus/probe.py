@@ -24,7 +24,7 @@ from tradelane.lineage.advisories import failing_step
 from tradelane.runtime.dead_letter_copy import STEP_HEADER, STREAM_SEQUENCE_HEADER
 from tradelane.runtime.streams import BROKER_CONSUMER, LINEAGE_CONSUMERS, STEP_CONSUMERS, ConsumerSpec
 
-SETTLE_SECONDS = 15.0
+SETTLE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class BusProbe:
             await asyncio.sleep(0.01)
 
 
-async def eventually(find: Any, what: str, timeout: float = 5.0) -> Any:
+async def eventually(find: Any, what: str, timeout: float = 15.0) -> Any:
     """Poll the coroutine function ``find`` until it returns something truthy; AssertionError naming ``what``."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
