@@ -20,6 +20,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,13 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 @pytest.fixture
 async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
     """A fresh, migrated database for one test, dropped afterwards."""
+    async with fresh_database(postgres_server_url) as dsn:
+        yield dsn
+
+
+@asynccontextmanager
+async def fresh_database(postgres_server_url: str) -> AsyncIterator[str]:
+    """A new, migrated database on the server, dropped when the block ends (for fixtures of any scope)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(postgres_server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -89,16 +97,17 @@ TEST_PERMISSIONS = Permissions(publish=(">",), subscribe=(">",), allow_responses
 @pytest.fixture
 def nats_credentials_file(tmp_path: Path) -> Path | None:
     """Every identity's NATS password (and the test identity's), as ``tradelane up`` keeps them; None: no users."""
-    if os.environ.get("TRADELANE_TEST_NATS_URL"):
-        return None
-    path = tmp_path / "nats-credentials.json"
-    load_or_create_credentials(path, [*IDENTITIES, TEST_IDENTITY])
-    return path
+    return credentials_file(tmp_path)
 
 
 @pytest.fixture
 def nats_options(nats_credentials_file: Path | None) -> dict[str, Any]:
     """``nats.connect`` keyword arguments of the test identity (none for a server without users)."""
+    return options_of_test_identity(nats_credentials_file)
+
+
+def options_of_test_identity(nats_credentials_file: Path | None) -> dict[str, Any]:
+    """``nats.connect`` keyword arguments of the test identity, from a credentials file (none: no users)."""
     if nats_credentials_file is None:
         return {}
     credentials = credentials_for(Settings(nats_credentials_file=nats_credentials_file), TEST_IDENTITY)
@@ -109,6 +118,22 @@ def nats_options(nats_credentials_file: Path | None) -> dict[str, Any]:
 @pytest.fixture
 async def nats_url(tmp_path: Path, nats_credentials_file: Path | None) -> AsyncIterator[str]:
     """A NATS server with JetStream and tradelane's users, empty at the start of each test."""
+    async with nats_server(tmp_path / "nats", nats_credentials_file) as url:
+        yield url
+
+
+def credentials_file(directory: Path) -> Path | None:
+    """Every identity's NATS password (and the test identity's) in a file in ``directory``; None: no users."""
+    if os.environ.get("TRADELANE_TEST_NATS_URL"):
+        return None
+    path = directory / "nats-credentials.json"
+    load_or_create_credentials(path, [*IDENTITIES, TEST_IDENTITY])
+    return path
+
+
+@asynccontextmanager
+async def nats_server(directory: Path, nats_credentials_file: Path | None) -> AsyncIterator[str]:
+    """A NATS server with JetStream and tradelane's users, empty at the start, until the block ends."""
     external = os.environ.get("TRADELANE_TEST_NATS_URL")
     if external:
         await _delete_tradelane_streams(external)
@@ -116,7 +141,7 @@ async def nats_url(tmp_path: Path, nats_credentials_file: Path | None) -> AsyncI
         return
     assert nats_credentials_file is not None
     server = EmbeddedNats(
-        tmp_path / "nats",
+        directory,
         passwords=load_or_create_credentials(nats_credentials_file, [*IDENTITIES, TEST_IDENTITY]),
         extra_identities={TEST_IDENTITY: TEST_PERMISSIONS},
     )

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from tradelane.contracts import subjects
+from tradelane.contracts.envelope import SCHEMA_VERSION
 from tradelane.contracts.events import (
     Action,
     Analysis,
@@ -108,6 +109,21 @@ def test_unknown_fields_are_ignored_for_independent_deploys() -> None:
 def test_naive_datetimes_are_refused() -> None:
     body = _request().model_dump(mode="json") | {"as_of": "2026-11-20T21:00:00"}
     with pytest.raises(ValidationError, match="as_of"):
+        ExecutionRequested.model_validate(body)
+
+
+def test_a_newer_schema_version_is_refused_naming_it() -> None:
+    body = _request().model_dump(mode="json") | {"schema_version": SCHEMA_VERSION + 1}
+    with pytest.raises(
+        ValidationError, match=f"schema_version {SCHEMA_VERSION + 1} is newer than the {SCHEMA_VERSION}"
+    ):
+        ExecutionRequested.model_validate(body)
+
+
+@pytest.mark.parametrize("version", [0, -1, "1", True, 1.0, None])
+def test_a_schema_version_never_written_is_refused(version: object) -> None:
+    body = _request().model_dump(mode="json") | {"schema_version": version}
+    with pytest.raises(ValidationError, match="schema_version"):
         ExecutionRequested.model_validate(body)
 
 

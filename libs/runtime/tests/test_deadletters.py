@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
-from tradelane.runtime.bus import MESSAGE_ID_HEADER, event_headers
+from tradelane.runtime.bus import MESSAGE_ID_HEADER, RECOMMENDED_MAX_PAYLOAD, event_headers
 from tradelane.runtime.deadletters import (
     REDRIVE_HEADER,
     REDRIVE_PLACES_ORDERS_HEADER,
@@ -66,7 +66,15 @@ async def _dead_letter(js: JetStreamContext, error: str = "provider down") -> Ex
         subjects.EXECUTION_REQUESTED, request.model_dump_json().encode(), headers=event_headers(request)
     )
     original = await fetch_message(js, subjects.PIPELINE_STREAM, ack.seq)
-    await dead_letter_message(js, original, step="market_data", kind="retries_exhausted", error=error, deliveries=5)
+    await dead_letter_message(
+        js,
+        original,
+        step="market_data",
+        kind="retries_exhausted",
+        error=error,
+        deliveries=5,
+        max_payload=RECOMMENDED_MAX_PAYLOAD,
+    )
     return request
 
 
@@ -96,7 +104,15 @@ async def test_the_same_message_dead_lettered_twice_by_the_same_step_is_kept_onc
     )
     original = await fetch_message(js, subjects.PIPELINE_STREAM, ack.seq)
     for _ in range(2):
-        await dead_letter_message(js, original, step="market_data", kind="retries_exhausted", error="e", deliveries=5)
+        await dead_letter_message(
+            js,
+            original,
+            step="market_data",
+            kind="retries_exhausted",
+            error="e",
+            deliveries=5,
+            max_payload=RECOMMENDED_MAX_PAYLOAD,
+        )
     assert await count_dead_letters(js) == 1
 
 
@@ -125,7 +141,7 @@ async def test_redriving_republishes_the_original_body_under_a_new_id_and_remove
         await heard.put(msg)
 
     await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
-    redriven = await redrive(js, dead.id)
+    redriven = await redrive(js, dead.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
     msg = await asyncio.wait_for(heard.get(), 5)
     assert msg.data == request.model_dump_json().encode()
     assert msg.headers is not None
@@ -139,9 +155,9 @@ async def test_redriving_republishes_the_original_body_under_a_new_id_and_remove
 async def test_a_dead_letter_redriven_already_cannot_be_redriven_again(js: JetStreamContext) -> None:
     await _dead_letter(js)
     [dead] = await list_dead_letters(js)
-    await redrive(js, dead.id)
+    await redrive(js, dead.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
     with pytest.raises(DeadLetterNotFoundError):
-        await redrive(js, dead.id)
+        await redrive(js, dead.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
 
 
 async def test_a_redrive_places_no_orders_unless_asked(js: JetStreamContext, nats_client: NatsClient) -> None:
@@ -155,8 +171,8 @@ async def test_a_redrive_places_no_orders_unless_asked(js: JetStreamContext, nat
         await heard.put(msg)
 
     await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
-    await redrive(js, first.id)
-    await redrive(js, second.id, place_orders=True)
+    await redrive(js, first.id, max_payload=RECOMMENDED_MAX_PAYLOAD)
+    await redrive(js, second.id, max_payload=RECOMMENDED_MAX_PAYLOAD, place_orders=True)
     plain, asked = (await asyncio.wait_for(heard.get(), 5), await asyncio.wait_for(heard.get(), 5))
     assert plain.headers is not None and asked.headers is not None
     assert plain.headers[REDRIVE_PLACES_ORDERS_HEADER] == "false"

@@ -11,7 +11,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.gateway.state import GatewayState
-from tradelane.runtime.bus import EventBus, event_headers
+from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus, event_headers
 from tradelane.runtime.deadletters import REDRIVE_PLACES_ORDERS_HEADER, dead_letter_message
 from tradelane.runtime.replay import fetch_message
 
@@ -28,7 +28,15 @@ async def _dead_letter(bus: EventBus, error: str = "provider down") -> Execution
     body = request.model_dump_json().encode()
     ack = await js.publish(subjects.EXECUTION_REQUESTED, body, headers=event_headers(request))
     original = await fetch_message(js, subjects.PIPELINE_STREAM, ack.seq)
-    await dead_letter_message(js, original, step="market_data", kind="retries_exhausted", error=error, deliveries=5)
+    await dead_letter_message(
+        js,
+        original,
+        step="market_data",
+        kind="retries_exhausted",
+        error=error,
+        deliveries=5,
+        max_payload=RECOMMENDED_MAX_PAYLOAD,
+    )
     return request
 
 

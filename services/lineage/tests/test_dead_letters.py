@@ -156,7 +156,7 @@ async def test_a_redrive_reopens_the_failed_execution_and_its_later_steps_settle
 
     await _eventually(failed)
     [dead] = await list_dead_letters(nats_client.jetstream())
-    await redrive(nats_client.jetstream(), dead.id)
+    await redrive(nats_client.jetstream(), dead.id, max_payload=nats_client.max_payload)
 
     async def reopened() -> bool:
         return await _status(pool, request.execution_id) == "running"

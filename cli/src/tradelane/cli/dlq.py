@@ -92,13 +92,14 @@ async def dlq_redrive(
 
     A redriven signal places orders only with ``place_orders`` (one dead letter at a time).
     """
-    js = (await connections.nats()).jetstream()
+    client = await connections.nats()
+    js = client.jetstream()
     ids = [dead_letter.id for dead_letter in await list_dead_letters(js)] if every else [dead_letter_id]
     failures = 0
     for one in ids:
         assert one is not None
         try:
-            redriven = await redrive(js, one, place_orders=place_orders)
+            redriven = await redrive(js, one, max_payload=client.max_payload, place_orders=place_orders)
         except DeadLetterNotFoundError as error:
             if not every:
                 raise CliError(str(error)) from error

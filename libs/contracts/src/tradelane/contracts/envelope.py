@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Self, TypeVar
 from uuid import UUID, uuid4, uuid5
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -44,7 +44,12 @@ class Envelope(Contract):
         default_factory=utc_now,
         description="When the producer created this message (aware UTC).",
     )
-    schema_version: int = Field(default=SCHEMA_VERSION, description="Version of the contract the producer wrote.")
+    schema_version: int = Field(
+        default=SCHEMA_VERSION,
+        strict=True,
+        description="Version of the contract the producer wrote: from 1 up to the version this code reads "
+        "(a JSON integer: not a string, a boolean or a float).",
+    )
     replay_of: UUID | None = Field(
         default=None,
         description="When this execution is a replay: the execution_id it replays.",
@@ -63,6 +68,25 @@ class Envelope(Contract):
         default=None,
         description="How long the producing step spent handling its input, in milliseconds.",
     )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _readable_version(cls, version: int) -> int:
+        """Refuse a version this code cannot read, rather than read a newer message as if it were current.
+
+        A newer producer may add fields (ignored) but a new version means the meaning changed; versions
+        before 1 were never written. Older versions this code still reads are accepted as they are.
+        """
+        if version > SCHEMA_VERSION:
+            msg = (
+                f"schema_version {version} is newer than the {SCHEMA_VERSION} this service reads; "
+                "upgrade this service before the producers that write it"
+            )
+            raise ValueError(msg)
+        if version < 1:
+            msg = f"schema_version {version} was never written; versions start at 1"
+            raise ValueError(msg)
+        return version
 
     def follow(self, event_type: type[EventT], **fields: object) -> EventT:
         """Build the next event of the same execution, caused by this message.

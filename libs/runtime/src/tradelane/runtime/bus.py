@@ -43,6 +43,11 @@ class EventBus:
     def jetstream(self) -> JetStreamContext:
         return self._broker.connection.jetstream()
 
+    @property
+    def max_payload(self) -> int:
+        """The largest message (body and headers) the connected server accepts."""
+        return self._broker.connection.max_payload
+
     async def publish(self, event: Envelope) -> None:
         """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
         subject = subjects.subject_for(event)
@@ -53,7 +58,7 @@ class EventBus:
         log.debug("event_published", subject=subject, message_id=str(event.message_id))
 
     def _refuse_too_large(self, event: Envelope, data: bytes) -> None:
-        limit = self._broker.connection.max_payload
+        limit = self.max_payload
         if len(data) > limit:
             msg = (
                 f"the {type(event).__name__} message is {_megabytes(len(data))}, more than the "

@@ -2,8 +2,8 @@
 
 A dead letter is a copy of the original message (body and headers untouched) on
 ``deadletter.<original subject>`` in the ``DEADLETTER`` stream, with headers saying which step
-gave up, why, and after how many deliveries (see ``decisions``). Its id is its sequence in
-``DEADLETTER``.
+gave up, why, and after how many deliveries (see ``dead_letter_copy``); an original too large to
+copy is referred to by its stream and sequence instead. Its id is its sequence in ``DEADLETTER``.
 
 Redriving publishes the original body to the original subject again, with a new
 ``Nats-Msg-Id`` (the original id would be dropped by JetStream's de-duplication) and a
@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -33,24 +33,25 @@ from nats.js.errors import NotFoundError
 from tradelane.contracts import subjects
 from tradelane.contracts.events import FailureKind
 from tradelane.runtime.bus import MESSAGE_ID_HEADER
-from tradelane.runtime.decisions import (
+from tradelane.runtime.dead_letter_copy import (
+    DEAD_LETTER_HEADERS,
     DELIVERIES_HEADER,
     ERROR_HEADER,
     ERROR_KIND_HEADER,
     STEP_HEADER,
     STREAM_SEQUENCE_HEADER,
+    dead_letter_copy,
+    message_size,
+    original_location,
 )
-from tradelane.runtime.replay import StoredMessage
+from tradelane.runtime.replay import MessageAgedOutError, StoredMessage, fetch_message
 
 REDRIVE_HEADER = "Tradelane-Redrive-Of"
 """On a redriven message: the id (DEADLETTER sequence) of the dead letter it came from."""
 REDRIVE_PLACES_ORDERS_HEADER = "Tradelane-Redrive-Places-Orders"
 """On a redriven message: ``true`` when the operator asked that a redriven signal may place orders."""
 _PREFIX = subjects.dead_letter("")
-_DEAD_LETTER_HEADERS = frozenset(
-    {MESSAGE_ID_HEADER, ERROR_HEADER, ERROR_KIND_HEADER, STEP_HEADER, DELIVERIES_HEADER, STREAM_SEQUENCE_HEADER}
-)
-_MAX_ERROR_HEADER = 2000
+_SERVER_HEADER_PREFIX = "nats-"
 
 
 class DeadLetterNotFoundError(LookupError):
@@ -172,13 +173,35 @@ class Redriven:
 def redrive_headers(dead_letter: DeadLetter, *, place_orders: bool = False) -> dict[str, str]:
     """The original message's headers, with a new de-duplication id, a note of the dead letter, and the trading flag.
 
+    A dead letter's own notes and the original publish's server instructions (``Nats-*``) are left out.
     The flag is always written (``false`` unless asked), so a header left from an earlier redrive never carries over.
     """
-    headers = {name: value for name, value in dead_letter.headers.items() if name not in _DEAD_LETTER_HEADERS}
+    headers = {
+        name: value
+        for name, value in dead_letter.headers.items()
+        if name not in DEAD_LETTER_HEADERS and not name.lower().startswith(_SERVER_HEADER_PREFIX)
+    }
     headers[MESSAGE_ID_HEADER] = f"redrive/{dead_letter.id}/{uuid4()}"
     headers[REDRIVE_HEADER] = str(dead_letter.id)
     headers[REDRIVE_PLACES_ORDERS_HEADER] = "true" if place_orders else "false"
     return headers
+
+
+async def with_original(js: JetStreamContext, dead_letter: DeadLetter) -> DeadLetter:
+    """The dead letter with the original body and headers, fetched from their stream when it carries a reference.
+
+    Raises :class:`LookupError` when the reference names a message its stream no longer holds.
+    """
+    location = original_location(dead_letter.headers)
+    if location is None:
+        return dead_letter
+    stream, sequence = location
+    try:
+        original = await fetch_message(js, stream, sequence)
+    except MessageAgedOutError as error:
+        msg = f"dead letter {dead_letter.id} refers to its original, which is gone: {error}"
+        raise LookupError(msg) from error
+    return replace(dead_letter, data=original.data, headers=original.headers)
 
 
 def redrive_places_orders(headers: Mapping[str, str] | None) -> bool:
@@ -186,18 +209,34 @@ def redrive_places_orders(headers: Mapping[str, str] | None) -> bool:
     return (headers or {}).get(REDRIVE_PLACES_ORDERS_HEADER, "").strip().lower() == "true"
 
 
-async def redrive(js: JetStreamContext, dead_letter_id: int, *, place_orders: bool = False) -> Redriven:
+class RedriveTooLargeError(LookupError):
+    """The original with the redrive's headers would exceed the server's max_payload (the server would cut the line)."""
+
+
+async def redrive(
+    js: JetStreamContext, dead_letter_id: int, *, max_payload: int, place_orders: bool = False
+) -> Redriven:
     """Publish the dead letter's original body on its original subject, then delete the dead letter.
 
-    ``place_orders`` lets a redriven signal place orders; off by default.
+    A dead letter that carries a reference (its original was too large to copy) republishes the
+    original from its stream. ``max_payload`` is the server's: a message the server would refuse is
+    not sent (the server closes the connection of a client that sends one), :class:`RedriveTooLargeError`
+    says so. ``place_orders`` lets a redriven signal place orders; off by default.
     """
-    dead_letter = await get_dead_letter(js, dead_letter_id)
+    dead_letter = await with_original(js, await get_dead_letter(js, dead_letter_id))
     try:
         stream = await js.find_stream_name_by_subject(dead_letter.subject)
     except NotFoundError as error:
         msg = f"dead letter {dead_letter_id} came from {dead_letter.subject!r}, which no stream stores any more"
         raise LookupError(msg) from error
     headers = redrive_headers(dead_letter, place_orders=place_orders)
+    size = message_size(dead_letter.data, headers)
+    if size > max_payload:
+        msg = (
+            f"dead letter {dead_letter_id}: its original with the redrive's headers is {size} bytes, more than the "
+            f"server's max_payload of {max_payload}; raise max_payload on the server, or replay its execution"
+        )
+        raise RedriveTooLargeError(msg)
     ack = await js.publish(dead_letter.subject, dead_letter.data, headers=headers, stream=stream, timeout=5.0)
     # NotFound: redriven concurrently by someone else; both copies went out, and handlers are idempotent
     with contextlib.suppress(NotFoundError):
@@ -205,37 +244,31 @@ async def redrive(js: JetStreamContext, dead_letter_id: int, *, place_orders: bo
     return Redriven(dead_letter_id, dead_letter.subject, ack.stream, ack.seq, headers[MESSAGE_ID_HEADER])
 
 
-def dead_letter_headers(
-    original: StoredMessage, *, step: str, kind: FailureKind, error: str, deliveries: int
-) -> dict[str, str]:
-    """Headers of a dead letter of ``original``, as the delivery middleware writes them.
-
-    The ``Nats-Msg-Id`` is the middleware's, so a message dead-lettered by both the middleware
-    and the max-deliveries advisory is kept once.
-    """
-    headers = dict(original.headers)
-    headers.update(
-        {
-            MESSAGE_ID_HEADER: f"dead-letter/{original.subject}/{original.sequence}/{step}",
-            ERROR_HEADER: error[:_MAX_ERROR_HEADER].replace("\r", " ").replace("\n", " "),
-            ERROR_KIND_HEADER: kind,
-            STEP_HEADER: step,
-            DELIVERIES_HEADER: str(deliveries),
-            STREAM_SEQUENCE_HEADER: str(original.sequence),
-        }
-    )
-    return headers
-
-
 async def dead_letter_message(
-    js: JetStreamContext, original: StoredMessage, *, step: str, kind: FailureKind, error: str, deliveries: int
+    js: JetStreamContext,
+    original: StoredMessage,
+    *,
+    step: str,
+    kind: FailureKind,
+    error: str,
+    deliveries: int,
+    max_payload: int,
 ) -> None:
-    """Put a copy of ``original`` in the dead-letter stream."""
-    headers = dead_letter_headers(original, step=step, kind=kind, error=error, deliveries=deliveries)
-    await js.publish(
-        subjects.dead_letter(original.subject),
-        original.data,
-        headers=headers,
-        stream=subjects.DEAD_LETTER_STREAM,
-        timeout=5.0,
+    """Put a copy of ``original`` in the dead-letter stream, as the delivery middleware would have.
+
+    The copy's ``Nats-Msg-Id`` is the middleware's, so a message dead-lettered by both the
+    middleware and the max-deliveries advisory is kept once.
+    """
+    copy = dead_letter_copy(
+        subject=original.subject,
+        data=original.data,
+        headers=original.headers,
+        stream=original.stream,
+        sequence=original.sequence,
+        step=step,
+        kind=kind,
+        error=error,
+        deliveries=deliveries,
+        max_payload=max_payload,
     )
+    await js.publish(copy.subject, copy.body, headers=copy.headers, stream=subjects.DEAD_LETTER_STREAM, timeout=5.0)

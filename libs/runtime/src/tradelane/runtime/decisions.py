@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID, uuid5
 
 import structlog
 from faststream import BaseMiddleware
@@ -38,7 +38,16 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import FailureKind, StepFailed
-from tradelane.runtime.bus import MESSAGE_ID_HEADER, EventBus
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.dead_letter_copy import (
+    BODY_OMITTED_HEADER,
+    DELIVERIES_HEADER,
+    ERROR_HEADER,
+    ERROR_KIND_HEADER,
+    STEP_HEADER,
+    STREAM_SEQUENCE_HEADER,
+    dead_letter_copy,
+)
 from tradelane.runtime.errors import PermanentStepError, TransientStepError, is_transient
 from tradelane.runtime.heartbeats import Heartbeat
 from tradelane.runtime.metrics import ServiceStats
@@ -47,20 +56,28 @@ from tradelane.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-ERROR_HEADER = "Tradelane-Error"
-ERROR_KIND_HEADER = "Tradelane-Error-Kind"
-STEP_HEADER = "Tradelane-Step"
-DELIVERIES_HEADER = "Tradelane-Deliveries"
-STREAM_SEQUENCE_HEADER = "Tradelane-Stream-Sequence"
-_MAX_ERROR_HEADER = 2000
 _DEAD_LETTER_PREFIX = subjects.dead_letter("")
+__all__ = [
+    "DELIVERIES_HEADER",
+    "ERROR_HEADER",
+    "ERROR_KIND_HEADER",
+    "STEP_HEADER",
+    "STREAM_SEQUENCE_HEADER",
+    "DeliveryDecisions",
+    "delivery_decisions",
+    "describe",
+    "failure_id",
+]
 
 
 def _peek_envelope(data: bytes) -> dict[str, Any]:
-    """Best-effort read of a message body, for logging and failure reports of bad input."""
+    """Best-effort read of a message body, for logging and failure reports of bad input.
+
+    Any body must do: not JSON, not UTF-8, or nested deeper than the parser recurses.
+    """
     try:
         body = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -70,6 +87,21 @@ def _uuid_or_none(value: object) -> UUID | None:
         return UUID(str(value))
     except ValueError:
         return None
+
+
+def failure_id(
+    *, step: str, subject: str, input_message_id: UUID | None, execution_id: UUID, sequence: int | None
+) -> UUID:
+    """The ``message_id`` of the ``StepFailed`` that ``step`` publishes about a message of ``subject``.
+
+    Derived from the input's id, so every delivery of one message yields the same failure, which
+    JetStream and the lineage keep once. An input without a readable id is told apart by its
+    execution and stream sequence instead: one fixed id for all of them would make JetStream drop
+    the failure of every such message after the first as a duplicate.
+    """
+    if input_message_id is not None:
+        return uuid5(input_message_id, f"StepFailed/{step}/{subject}")
+    return uuid5(execution_id, f"StepFailed/{step}/{subject}/{sequence}")
 
 
 def describe(error: BaseException) -> str:
@@ -243,26 +275,34 @@ class DeliveryDecisions(BaseMiddleware):
             # a dead letter that cannot be handled is dropped here: copying it to
             # deadletter.deadletter... would loop for ever
             return
+        # a failure that cannot be recorded now (NATS unreachable) is retried by _give_up_or_retry, never lost
         if self._report_failures:
             await self._report(reason, kind, deliveries)
         await self._dead_letter(reason, kind, deliveries)
 
     async def _dead_letter(self, reason: str, kind: FailureKind, deliveries: int) -> None:
-        sequence = self._stream_sequence()
-        headers = dict(self._raw.headers or {})
-        headers.update(
-            {
-                MESSAGE_ID_HEADER: f"dead-letter/{self._raw.subject}/{sequence}/{self._step}",
-                ERROR_HEADER: reason[:_MAX_ERROR_HEADER].replace("\r", " ").replace("\n", " "),
-                ERROR_KIND_HEADER: kind,
-                STEP_HEADER: self._step,
-                DELIVERIES_HEADER: str(deliveries),
-                STREAM_SEQUENCE_HEADER: str(sequence or ""),
-            }
+        """Copy the message to the dead-letter stream (a reference to it when the copy would not fit)."""
+        copy = dead_letter_copy(
+            subject=self._raw.subject,
+            data=self._raw.data,
+            headers=self._raw.headers,
+            stream=self._stream_name(),
+            sequence=self._stream_sequence(),
+            step=self._step,
+            kind=kind,
+            error=reason,
+            deliveries=deliveries,
+            max_payload=self._bus.max_payload,
         )
-        await self._bus.publish_raw(
-            subjects.dead_letter(self._raw.subject), self._raw.data, headers, subjects.DEAD_LETTER_STREAM
-        )
+        if copy.body_omitted:
+            log.warning("dead_letter_body_omitted", size=len(self._raw.data), reason=copy.headers[BODY_OMITTED_HEADER])
+        await self._bus.publish_raw(copy.subject, copy.body, copy.headers, subjects.DEAD_LETTER_STREAM)
+
+    def _stream_name(self) -> str | None:
+        try:
+            return self._raw.metadata.stream
+        except (ValueError, NotJSMessageError):
+            return None
 
     async def _report(self, reason: str, kind: FailureKind, deliveries: int) -> None:
         body = _peek_envelope(self._raw.data)
@@ -273,7 +313,13 @@ class DeliveryDecisions(BaseMiddleware):
             log.error("failure_not_attributable", reason="no execution_id/strategy_id in the message")
             return
         failure = StepFailed(
-            message_id=uuid5(message_id or NAMESPACE_URL, f"StepFailed/{self._step}/{self._raw.subject}"),
+            message_id=failure_id(
+                step=self._step,
+                subject=self._raw.subject,
+                input_message_id=message_id,
+                execution_id=execution_id,
+                sequence=self._stream_sequence(),
+            ),
             execution_id=execution_id,
             strategy_id=strategy_id,
             replay_of=_uuid_or_none(body.get("replay_of")),

@@ -24,6 +24,7 @@ from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
 from tradelane.runtime.decisions import delivery_decisions
+from tradelane.runtime.decoding import decode_body
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.logging import configure_logging
@@ -54,7 +55,7 @@ def graceful_timeout(settings: Settings) -> float:
 
 
 def create_broker(settings: Settings, name: str) -> NatsBroker:
-    """A FastStream NATS broker that reconnects forever and names itself on the server.
+    """A FastStream NATS broker that reconnects forever, names itself on the server, and refuses unreadable bodies.
 
     It connects as the NATS identity ``name`` (see :func:`~tradelane.runtime.bus_credentials.credentials_for`).
     """
@@ -67,6 +68,7 @@ def create_broker(settings: Settings, name: str) -> NatsBroker:
         reconnect_time_wait=1,
         graceful_timeout=graceful_timeout(settings),
         logger=structlog.get_logger("faststream"),
+        decoder=decode_body,
         # FastStream logs every message it handles; at INFO that costs more than the hop itself.
         log_level=logging.DEBUG,
     )

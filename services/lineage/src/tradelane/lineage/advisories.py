@@ -12,8 +12,6 @@ exactly as the middleware would have.
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, uuid5
-
 import structlog
 from pydantic import ValidationError
 
@@ -23,6 +21,7 @@ from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import StepFailed
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.deadletters import dead_letter_message
+from tradelane.runtime.decisions import failure_id
 from tradelane.runtime.replay import MessageAgedOutError, StoredMessage, fetch_message
 from tradelane.runtime.streams import LINEAGE_CONSUMERS, STEP_CONSUMERS
 
@@ -70,6 +69,7 @@ class ExhaustedDeliveries:
             kind="retries_exhausted",
             error=reason,
             deliveries=advisory.deliveries,
+            max_payload=self._bus.max_payload,
         )
         log.error("step_failed", step=step, kind="retries_exhausted", error=reason, deliveries=advisory.deliveries)
         if step != "lineage":
@@ -85,7 +85,13 @@ class ExhaustedDeliveries:
         message_id = envelope.message_id if "message_id" in body else None
         await self._bus.publish(
             StepFailed(
-                message_id=uuid5(message_id or NAMESPACE_URL, f"StepFailed/{step}/{original.subject}"),
+                message_id=failure_id(
+                    step=step,
+                    subject=original.subject,
+                    input_message_id=message_id,
+                    execution_id=envelope.execution_id,
+                    sequence=original.sequence,
+                ),
                 execution_id=envelope.execution_id,
                 strategy_id=envelope.strategy_id,
                 replay_of=envelope.replay_of,

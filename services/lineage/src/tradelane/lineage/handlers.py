@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from faststream.nats.annotations import NatsMessage
 
@@ -26,7 +27,10 @@ class LineageRecorder:
         self._repository = repository
 
     async def on_message(self, body: dict[str, Any], message: NatsMessage) -> None:
-        """Record one message (Postgres errors propagate and are retried by the delivery rules)."""
+        """Record one message (Postgres errors propagate and are retried by the delivery rules).
+
+        A message PostgreSQL refuses as data (``DataError``) is a permanent failure: it is dead-lettered at once.
+        """
         raw = message.raw_message
         try:
             record = step_record(raw.subject, body, stream_sequence=raw.metadata.sequence.stream, headers=raw.headers)
@@ -39,10 +43,16 @@ class LineageRecorder:
         redrive_of = (raw.headers or {}).get(REDRIVE_HEADER)
         if redrive_of is not None and record.step == DEAD_LETTER_STEP:
             record = redrive_failure(record, redrive_of)
-        inserted = await self._repository.record(record)
+        try:
+            inserted = await self._repository.record(record)
+            if redrive_of is not None and record.step != DEAD_LETTER_STEP:
+                await self._record_redrive(record, redrive_of)
+        except asyncpg.DataError as error:
+            # PostgreSQL will never store it (a NUL character, Infinity or NaN in the JSON): retrying cannot help
+            raise PermanentStepError(
+                f"the lineage cannot store this message: {type(error).__name__}: {error}"
+            ) from error
         log.debug("step_recorded" if inserted else "step_already_recorded", step=record.step)
-        if redrive_of is not None and record.step != DEAD_LETTER_STEP:
-            await self._record_redrive(record, redrive_of)
 
     async def _record_redrive(self, record: StepRecord, redrive_of: str) -> None:
         await self._repository.record(redriven_step(record, redrive_of))

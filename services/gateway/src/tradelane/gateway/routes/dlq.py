@@ -167,7 +167,11 @@ async def redrive_one(
     if place_orders:
         require_scope(caller, Scope.TRADE, "a redrive that may place orders")
     try:
-        return RedrivenOut.of(await redrive(_jetstream(state), dead_letter_id, place_orders=place_orders))
+        return RedrivenOut.of(
+            await redrive(
+                _jetstream(state), dead_letter_id, max_payload=state.bus.max_payload, place_orders=place_orders
+            )
+        )
     except DeadLetterNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     except LookupError as error:
@@ -196,7 +200,7 @@ async def redrive_all(
         raise _unavailable(error) from error
     for dead_letter in found:
         try:
-            redriven.append(RedrivenOut.of(await redrive(js, dead_letter.id)))
+            redriven.append(RedrivenOut.of(await redrive(js, dead_letter.id, max_payload=state.bus.max_payload)))
         except (LookupError, nats.errors.Error) as error:
             refused.append(NotRedrivenOut(id=dead_letter.id, error=str(error)))
     try:
