@@ -13,6 +13,7 @@ gets one of its own (:func:`manual_execution_id`) under :data:`MANUAL_STRATEGY_I
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -116,6 +117,15 @@ class Venue(StrEnum):
 
 
 TradingMode = Literal["paper", "live"]
+
+
+def trading_day_start(now: datetime) -> datetime:
+    """Midnight UTC of ``now``'s day in UTC: the daily P&L and the daily loss limit count from here.
+
+    ``now`` may be in any time zone: 23:30 in New York on 4 December is 04:30 UTC on 5 December,
+    whose day starts at 5 December 00:00 UTC.
+    """
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def signal_order_ref(signal_id: UUID) -> str:
