@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.trading import (
+    ORDER_REF_PREFIX,
     ManualOrder,
     OrderAccepted,
     OrderCancelled,
@@ -23,6 +24,7 @@ from tradelane.contracts.trading import (
     PositionChanged,
     child_order_ref,
     manual_execution_id,
+    manual_order_ref,
     signal_order_ref,
     trading_day_start,
 )
@@ -33,6 +35,13 @@ def test_a_signal_always_yields_the_same_client_reference() -> None:
     assert signal_order_ref(signal_id) == signal_order_ref(signal_id)
     assert signal_order_ref(signal_id) != signal_order_ref(uuid4())
     assert child_order_ref(signal_order_ref(signal_id), OrderRole.STOP_LOSS).endswith("-sl")
+
+
+def test_every_order_tradelane_places_carries_its_reference_prefix() -> None:
+    """The IB venue tells tradelane's orders from others' by this prefix alone."""
+    signal_ref = signal_order_ref(uuid4())
+    for ref in (signal_ref, child_order_ref(signal_ref, OrderRole.TAKE_PROFIT), manual_order_ref("buy-1")):
+        assert ref.startswith(ORDER_REF_PREFIX) and ORDER_REF_PREFIX == "tl-"
 
 
 def test_the_trading_day_starts_at_midnight_utc() -> None:
