@@ -256,6 +256,8 @@ class IbVenue:
             for trade in self._ib.trades():
                 if trade.order.orderId == req_id:
                     self._answer_cancel(trade.order.orderRef, trade.orderStatus.status, IbError(code, text))
+        else:  # order rejections reach the engine as the order's status, and are logged there
+            log.info("ib_notice", code=code, text=text, req_id=req_id)
 
     def _on_disconnected(self) -> None:
         if self._closing:
