@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 
 help:
 	@echo "make run        start the whole system (embedded NATS + PostgreSQL) on http://127.0.0.1:8000"
-	@echo "make test       lint, type-check and run every test (real NATS and PostgreSQL)"
+	@echo "make test       lint (style and layering), type-check and run every test (real NATS and PostgreSQL)"
 	@echo "make bench      run the benchmarks; figures go to bench/results/"
 	@echo "make install    create .venv from uv.lock (and install Chromium if none is found)"
 	@echo "make deploy-check  lint the Dockerfile, validate docker-compose.yml and the Kubernetes manifests (offline)"
@@ -44,9 +44,11 @@ chromium:
 run: install
 	$(BIN)/tradelane up
 
+# lint-imports checks the layering: the contracts are in [tool.importlinter] of pyproject.toml.
 lint: $(BIN)/tradelane
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/tradelane
 	$(BIN)/mypy libs services cli bench tests conftest.py

@@ -143,6 +143,23 @@ def test_every_event_has_a_subject_and_back() -> None:
         assert subject.startswith("pipeline.")
 
 
+@pytest.mark.parametrize(
+    ("subject", "stream"),
+    [
+        (subjects.SIGNAL_GENERATED, subjects.PIPELINE_STREAM),
+        (subjects.PIPELINE_ALL, subjects.PIPELINE_STREAM),
+        (subjects.ORDER_FILLED, subjects.TRADING_STREAM),
+        (subjects.TRADING_ALL, subjects.TRADING_STREAM),
+        (subjects.dead_letter(subjects.ORDER_FILLED), subjects.DEAD_LETTER_STREAM),
+        (subjects.BROKER_PLACE_ORDER, None),
+        (subjects.health_of("broker"), None),
+        (subjects.DEBUG_ALL, None),
+    ],
+)
+def test_a_subject_belongs_to_the_stream_of_its_first_token(subject: str, stream: str | None) -> None:
+    assert subjects.stream_of(subject) == stream
+
+
 def test_each_step_consumes_the_previous_steps_subject() -> None:
     order = list(subjects.Step)
     for previous, step in itertools.pairwise(order):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.trading import (
+    ORDER_REF_PREFIX,
     ManualOrder,
     OrderAccepted,
     OrderCancelled,
@@ -22,7 +24,9 @@ from tradelane.contracts.trading import (
     PositionChanged,
     child_order_ref,
     manual_execution_id,
+    manual_order_ref,
     signal_order_ref,
+    trading_day_start,
 )
 
 
@@ -31,6 +35,25 @@ def test_a_signal_always_yields_the_same_client_reference() -> None:
     assert signal_order_ref(signal_id) == signal_order_ref(signal_id)
     assert signal_order_ref(signal_id) != signal_order_ref(uuid4())
     assert child_order_ref(signal_order_ref(signal_id), OrderRole.STOP_LOSS).endswith("-sl")
+
+
+def test_every_order_tradelane_places_carries_its_reference_prefix() -> None:
+    """The IB venue tells tradelane's orders from others' by this prefix alone."""
+    signal_ref = signal_order_ref(uuid4())
+    for ref in (signal_ref, child_order_ref(signal_ref, OrderRole.TAKE_PROFIT), manual_order_ref("buy-1")):
+        assert ref.startswith(ORDER_REF_PREFIX) and ORDER_REF_PREFIX == "tl-"
+
+
+def test_the_trading_day_starts_at_midnight_utc() -> None:
+    assert trading_day_start(datetime(2026, 12, 4, 15, 42, 7, 123, tzinfo=UTC)) == datetime(2026, 12, 4, tzinfo=UTC)
+
+
+def test_the_trading_day_of_a_local_time_is_its_day_in_utc() -> None:
+    """23:30 in New York (UTC-5) is 04:30 UTC the next day: that day counts, at its UTC midnight."""
+    new_york_evening = datetime(2026, 12, 4, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    start = trading_day_start(new_york_evening)
+    assert start == datetime(2026, 12, 5, tzinfo=UTC)
+    assert start.utcoffset() == timedelta(0)
 
 
 def test_a_manual_order_has_an_execution_of_its_own() -> None:

@@ -1,34 +1,17 @@
-"""Cron checks and next-run times (pure)."""
+"""A strategy's next run as the gateway shows it (pure)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from tradelane.contracts.strategy import Schedule, StrategyDefinition, SymbolRef
-from tradelane.gateway.cron import cron_problem, next_run_at
+from tradelane.gateway.cron import next_run_at
 
 
 def _strategy(cron: str, timezone: str = "UTC", *, active: bool = True) -> StrategyDefinition:
     return StrategyDefinition(
         name="s", symbol=SymbolRef(symbol="AAPL"), schedule=Schedule(cron=cron, timezone=timezone), active=active
     )
-
-
-def test_a_valid_cron_has_no_problem() -> None:
-    assert cron_problem("0 16 * * 1-5") is None
-
-
-def test_an_out_of_range_field_is_a_problem_that_says_so() -> None:
-    problem = cron_problem("61 * * * *")
-    assert problem is not None
-    assert "61 * * * *" in problem
-    assert "out of range" in problem
-
-
-def test_a_day_that_never_occurs_is_a_problem() -> None:
-    problem = cron_problem("0 0 31 2 *")
-    assert problem is not None
-    assert "never occur" in problem
 
 
 def test_next_run_reads_the_cron_in_the_strategy_time_zone() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
 from pydantic import AwareDatetime, Field
 
 from tradelane.contracts.envelope import Contract
@@ -18,6 +21,27 @@ class ResolvedSymbol(Contract):
     asset_type: AssetType = Field(description="IB secType.")
     description: str = Field(default="", description="Long name, e.g. 'APPLE INC'.")
     min_tick: float = Field(default=0.01, gt=0, description="Smallest price increment.")
+
+
+MAX_PRICE_DECIMALS: Final = 8
+"""The most decimals a price is written with: a satoshi (1e-8) is the finest tick traded."""
+DEFAULT_PRICE_DECIMALS: Final = 2
+"""The decimals of a price whose tick is not a finite number (a template's own ``min_tick``)."""
+
+
+def price_decimals(min_tick: float | Decimal | str) -> int:
+    """How many decimals prices of an instrument are written with: as many as its tick has.
+
+    0.01 gives 2, 0.00005 gives 5, 0.25 gives 2 and 1 or 5 give 0; never more than
+    :data:`MAX_PRICE_DECIMALS`. Charts, prompts and the offline analyst all write prices so.
+    """
+    try:
+        exponent = Decimal(str(min_tick)).normalize().as_tuple().exponent
+    except InvalidOperation:
+        return DEFAULT_PRICE_DECIMALS
+    if not isinstance(exponent, int):
+        return DEFAULT_PRICE_DECIMALS
+    return min(max(-exponent, 0), MAX_PRICE_DECIMALS)
 
 
 class Bar(Contract):

@@ -116,6 +116,17 @@ def produced_by(step: Step) -> tuple[str, ...]:
     return tuple(subject for subject, producer in _STEP_OF_SUBJECT.items() if producer == step)
 
 
+_STREAM_OF_ROOT: Final = {"pipeline": PIPELINE_STREAM, "trading": TRADING_STREAM, "deadletter": DEAD_LETTER_STREAM}
+
+
+def stream_of(subject: str) -> str | None:
+    """The stream that stores messages of ``subject`` (or of a wildcard such as ``trading.>``).
+
+    None for subjects no stream stores: request/reply (``tradelane.*``) and ``debug.>``.
+    """
+    return _STREAM_OF_ROOT.get(subject.split(".", maxsplit=1)[0])
+
+
 def dead_letter(subject: str) -> str:
     """Where a message of ``subject`` goes when its step gives up on it."""
     return f"deadletter.{subject}"

@@ -13,9 +13,10 @@ gets one of its own (:func:`manual_execution_id`) under :data:`MANUAL_STRATEGY_I
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
@@ -118,14 +119,27 @@ class Venue(StrEnum):
 TradingMode = Literal["paper", "live"]
 
 
+def trading_day_start(now: datetime) -> datetime:
+    """Midnight UTC of ``now``'s day in UTC: the daily P&L and the daily loss limit count from here.
+
+    ``now`` may be in any time zone: 23:30 in New York on 4 December is 04:30 UTC on 5 December,
+    whose day starts at 5 December 00:00 UTC.
+    """
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+ORDER_REF_PREFIX: Final = "tl-"
+"""Every order tradelane places has a client reference (IB's ``orderRef``) starting so; others' orders never do."""
+
+
 def signal_order_ref(signal_id: UUID) -> str:
     """The client reference of the order a signal places (its bracket children add a suffix)."""
-    return f"tl-s-{uuid5(_REFERENCES, str(signal_id)).hex[:20]}"
+    return f"{ORDER_REF_PREFIX}s-{uuid5(_REFERENCES, str(signal_id)).hex[:20]}"
 
 
 def manual_order_ref(client_order_id: str) -> str:
     """The client reference of a manual order, from the id its caller chose."""
-    return f"tl-m-{client_order_id}"
+    return f"{ORDER_REF_PREFIX}m-{client_order_id}"
 
 
 def child_order_ref(parent_ref: str, role: OrderRole) -> str:

@@ -24,7 +24,6 @@ Filters, on top of Jinja2's own (``round``, ``join``, ``default``, ``upper``...)
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes, pass_context
@@ -32,6 +31,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tradelane.contracts.market import price_decimals
 from tradelane.prompts.limits import (
     MAX_FORMAT_WIDTH,
     CheckedRange,
@@ -44,7 +44,6 @@ from tradelane.prompts.limits import (
 )
 
 MISSING = "n/a"
-DEFAULT_PRICE_DECIMALS = 2
 
 
 def _number(value: Any) -> float | None:
@@ -64,21 +63,13 @@ def _places(digits: int) -> int:
     return digits
 
 
-def _decimals_of(tick: Any) -> int:
-    try:
-        exponent = Decimal(str(tick)).normalize().as_tuple().exponent
-    except InvalidOperation:
-        return DEFAULT_PRICE_DECIMALS
-    return max(0, -exponent) if isinstance(exponent, int) else DEFAULT_PRICE_DECIMALS
-
-
 @pass_context
 def price_filter(context: Context, value: Any, decimals: int | None = None) -> str:
     """A price with the symbol tick's decimals (or ``decimals``)."""
     number = _number(value)
     if number is None:
         return MISSING
-    places = _places(decimals) if decimals is not None else _decimals_of(context.get("min_tick", 0.01))
+    places = _places(decimals) if decimals is not None else price_decimals(context.get("min_tick", 0.01))
     return f"{number:.{places}f}"
 
 

@@ -51,7 +51,7 @@ class EventBus:
     async def publish(self, event: Envelope) -> None:
         """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
         subject = subjects.subject_for(event)
-        stream = subjects.PIPELINE_STREAM if subject.startswith("pipeline.") else subjects.TRADING_STREAM
+        stream = subjects.stream_of(subject)
         data = event.model_dump_json().encode()
         self._refuse_too_large(event, data)
         await self.jetstream.publish(subject, data, headers=event_headers(event), stream=stream, timeout=5.0)

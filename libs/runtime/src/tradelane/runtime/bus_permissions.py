@@ -57,7 +57,8 @@ _JS_API: Final = "$JS.API"
 _STREAMS: Final = (subjects.PIPELINE_STREAM, subjects.TRADING_STREAM, subjects.DEAD_LETTER_STREAM, ADVISORY_STREAM)
 _CHART_STREAM: Final = f"OBJ_{subjects.CHART_BUCKET}"
 _CHART_SUBJECTS: Final = f"$O.{subjects.CHART_BUCKET}.>"
-_STORED_PREFIXES: Final = ("pipeline.", "trading.")
+_DEAD_LETTERED_STREAMS: Final = frozenset({subjects.PIPELINE_STREAM, subjects.TRADING_STREAM})
+"""Streams whose messages get a dead-letter copy when a consumer gives up on them."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,8 @@ class _Grant:
 
     def dead_letters(self, *consumed: str) -> _Grant:
         """Copies of messages it gives up on, for subjects a stream stores (the others have no dead-letter home)."""
-        return self.pub(
-            *(subjects.dead_letter(subject) for subject in consumed if subject.startswith(_STORED_PREFIXES))
-        )
+        stored = [subject for subject in consumed if subjects.stream_of(subject) in _DEAD_LETTERED_STREAMS]
+        return self.pub(*(subjects.dead_letter(subject) for subject in stored))
 
     def answer(self, *requests: str) -> _Grant:
         """Subscribe to request subjects and reply to whoever asked."""

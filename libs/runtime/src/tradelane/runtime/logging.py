@@ -7,16 +7,23 @@ Every line, ours or a library's (uvicorn, FastStream, asyncpg through the standa
 passes :func:`redact_secrets` last, after its exception has been rendered to text, so neither a
 value nor a traceback can carry a password or a registered secret
 (:mod:`tradelane.runtime.redaction`). Uncaught exceptions that end a process are redacted too.
+
+Libraries that narrate their work at INFO (:data:`QUIETED_LOGGERS`) are held at WARNING, and
+any handler of their own is taken away so that their lines, too, come out through structlog.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from types import TracebackType
-from typing import Literal
+from typing import Final, Literal
 
+# FastStream gives its "faststream" logger a handler of its own when it is imported; importing it
+# here first means configure_logging always finds that handler, and takes it away.
+import faststream  # noqa: F401
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
@@ -24,6 +31,33 @@ from tradelane.runtime.redaction import MASK, is_sensitive_name, redact, redact_
 
 _PROCESSOR_META = ("_record", "_from_structlog")
 """Keys structlog's ProcessorFormatter adds for its own use; they are never rendered."""
+
+
+QUIETED_LOGGERS: Final = {
+    # Chromium's start and stop, and every PNG ("Getting tab from queue", "Got 153D")
+    "kaleido": logging.WARNING,
+    "choreographer": logging.WARNING,
+    "logistro": logging.WARNING,
+    # "callback for Task-12 is being executed..." each time a pull subscription's task ends
+    "faststream": logging.WARNING,
+    # every order status, execution, commission and position, as a dump of ib_async's objects
+    "ib_async": logging.WARNING,
+    # connecting, connected, refused, peer closed: the IB adapters log each attempt and drop
+    # themselves, with the delay of the next attempt, so these lines would only repeat them
+    "ib_async.client": logging.CRITICAL,
+    # the server's start and stop in four lines each (the gateway logs gateway_started itself),
+    # and one line per HTTP request, the web UI's polling and the probes included
+    "uvicorn": logging.WARNING,
+}
+"""Third-party loggers and the least level they log at; every other logger logs at the configured level."""
+
+_IB_REPORT: Final = re.compile(r"^(Error|Warning) -?\d+, reqId -?\d+: ")
+"""ib_async's echo of a code IB reported, which the IB adapters receive (errorEvent) and log with their decision."""
+
+
+def _not_an_ib_report(record: logging.LogRecord) -> bool:
+    """Drop ib_async's own line for an IB code: tradelane logs it once, at the level its handling deserves."""
+    return not _IB_REPORT.match(record.getMessage())
 
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -82,4 +116,12 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name, least in QUIETED_LOGGERS.items():
+        quieted = logging.getLogger(name)
+        quieted.handlers.clear()
+        quieted.propagate = True
+        quieted.setLevel(max(least, root.level))
+    ib_reports = logging.getLogger("ib_async.wrapper")
+    if _not_an_ib_report not in ib_reports.filters:
+        ib_reports.addFilter(_not_an_ib_report)
     sys.excepthook = _redacting_excepthook

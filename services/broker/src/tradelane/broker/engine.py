@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
@@ -79,6 +79,7 @@ from tradelane.contracts.trading import (
     Venue,
     order_id,
     signal_order_ref,
+    trading_day_start,
     trading_message_id,
 )
 from tradelane.store.broker import BookTransaction, BrokerRepository, OrderRecord
@@ -89,11 +90,6 @@ log = structlog.get_logger(__name__)
 RISK_ENGINE = "risk-engine"
 """Who changes the trading state when the broker halts by itself."""
 _MAX_FILL_ROUNDS = 50
-
-
-def day_start(now: datetime) -> datetime:
-    """Midnight UTC of ``now``'s day: daily P&L counts from here."""
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _submitted_id(order: OrderRecord) -> UUID:
@@ -444,7 +440,7 @@ class Broker:
         )
 
     async def _exposure(self, tx: BookTransaction, plan: GroupPlan, now: datetime) -> Exposure:
-        portfolio = await tx.portfolio(day_start(now))
+        portfolio = await tx.portfolio(trading_day_start(now))
         assert portfolio is not None, "the account is opened at start"
         positions = {position.instrument.conid: position for position in await tx.positions()}
         working = await tx.working_orders()
@@ -558,7 +554,7 @@ class Broker:
         """A scheduled portfolio snapshot."""
         now = self._clock()
         async with self._repository.transaction() as tx:
-            portfolio = await tx.portfolio(day_start(now))
+            portfolio = await tx.portfolio(trading_day_start(now))
             if portfolio is not None:
                 await tx.insert_snapshot(portfolio, "schedule", now)
 
@@ -570,7 +566,7 @@ class Broker:
         risk = await tx.risk()
         if risk.state is TradingState.HALTED:
             return
-        portfolio = await tx.portfolio(day_start(now))
+        portfolio = await tx.portfolio(trading_day_start(now))
         if portfolio is None or portfolio.daily_pnl > -risk.limits.daily_loss_limit:
             return
         reason = (
@@ -719,7 +715,7 @@ class Broker:
             position=str(effect.holding.quantity),
         )
         await self._after_fill(tx, updated, complete, event.at)
-        portfolio = await tx.portfolio(day_start(event.at))
+        portfolio = await tx.portfolio(trading_day_start(event.at))
         assert portfolio is not None
         await tx.insert_snapshot(portfolio, "fill", event.at)
         await self._halt_on_daily_loss(tx, event.at)

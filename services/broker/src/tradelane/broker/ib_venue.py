@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
 
 import asyncpg
 import structlog
@@ -65,13 +64,11 @@ from tradelane.broker.venue import (
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
-from tradelane.contracts.trading import OrderStatus, TradingMode, Venue
+from tradelane.contracts.trading import ORDER_REF_PREFIX, OrderStatus, TradingMode, Venue
 from tradelane.store.broker import OrderRecord
 
 log = structlog.get_logger(__name__)
 
-OUR_REFERENCES: Final = "tl-"
-"""Every order tradelane places has an orderRef starting so; IB orders of other origins are left alone."""
 _BOOK_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 """Postgres briefly unreachable: applying the event again later will work."""
 _SECURITY_TYPES = {"STK": "STK", "ETF": "STK", "CASH": "CASH", "FUT": "FUT", "IND": "IND", "CRYPTO": "CRYPTO"}
@@ -214,7 +211,7 @@ class IbVenue:
 
     def _on_status(self, trade: Trade) -> None:
         ref = trade.order.orderRef
-        if not ref.startswith(OUR_REFERENCES):
+        if not ref.startswith(ORDER_REF_PREFIX):
             return
         status = trade.orderStatus.status
         entry = trade.log[-1] if trade.log else None
@@ -246,7 +243,7 @@ class IbVenue:
 
     def _on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
         ref = fill.execution.orderRef or trade.order.orderRef
-        if ref.startswith(OUR_REFERENCES):
+        if ref.startswith(ORDER_REF_PREFIX):
             self._report(_executed(ref, fill, report.commission))
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Contract | None) -> None:
@@ -259,6 +256,8 @@ class IbVenue:
             for trade in self._ib.trades():
                 if trade.order.orderId == req_id:
                     self._answer_cancel(trade.order.orderRef, trade.orderStatus.status, IbError(code, text))
+        else:  # order rejections reach the engine as the order's status, and are logged there
+            log.info("ib_notice", code=code, text=text, req_id=req_id)
 
     def _on_disconnected(self) -> None:
         if self._closing:
@@ -384,7 +383,7 @@ class IbVenue:
                 await self._sink(event)
         known = {order.client_ref for order in working}
         for ref, ref_fills in fills_by_ref.items():
-            if ref.startswith(OUR_REFERENCES) and ref not in known:
+            if ref.startswith(ORDER_REF_PREFIX) and ref not in known:
                 for fill in ref_fills:
                     await self._sink(_executed(ref, fill, fill.commissionReport.commission))
 

@@ -21,12 +21,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import plotly.io as pio
 
-from tradelane.contracts.market import Bar, PatternHit, ResolvedSymbol
+from tradelane.contracts.market import Bar, PatternHit, ResolvedSymbol, price_decimals
 from tradelane.contracts.strategy import BarSize
 
 Figure = dict[str, Any]
@@ -190,19 +189,13 @@ def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, Sequ
         close=[float(bar.close) for bar in bars],
         volume=[float(bar.volume) for bar in bars],
         series={key: _finite(values) for key, values in series.items()},
-        decimals=_decimals(symbol.min_tick),
+        decimals=price_decimals(symbol.min_tick),
     )
 
 
 def _finite(values: Sequence[float | None]) -> list[float | None]:
     """The values as plain floats (numpy scalars included), None where one is missing, NaN or inf."""
     return [float(value) if value is not None and -math.inf < value < math.inf else None for value in values]
-
-
-def _decimals(min_tick: float) -> int:
-    """Decimal places of prices: as many as the smallest price increment has (0.01 gives 2)."""
-    exponent = Decimal(str(min_tick)).normalize().as_tuple().exponent
-    return min(max(-exponent, 0), 8) if isinstance(exponent, int) else 2
 
 
 def _numbered(data: _Data, prefix: str) -> list[str]:

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tradelane.gateway.cron import cron_problem
+from tradelane.cron import cron_problem
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.runtime.redaction import redact
 

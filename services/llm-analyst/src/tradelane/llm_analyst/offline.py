@@ -54,11 +54,10 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Literal
 
 from tradelane.contracts.events import Analysis, Bias, Trend
-from tradelane.contracts.market import Bar, MarketSnapshot
+from tradelane.contracts.market import Bar, MarketSnapshot, price_decimals
 
 MODEL = "offline-rules-v1"
 
@@ -134,8 +133,7 @@ class _Reader:
     def __init__(self, snapshot: MarketSnapshot) -> None:
         self.snapshot = snapshot
         self.close = snapshot.last_close
-        exponent = Decimal(str(snapshot.symbol.min_tick)).normalize().as_tuple().exponent
-        self._decimals = max(0, -exponent) if isinstance(exponent, int) else 2
+        self._decimals = price_decimals(snapshot.symbol.min_tick)
 
     def latest(self, key: str) -> float | None:
         return self.snapshot.latest.get(key)

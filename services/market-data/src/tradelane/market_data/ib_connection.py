@@ -225,7 +225,7 @@ class IbConnection:
             self._last_error = IbError(
                 code=326, message=str(error), decision=Decision.CHANGE_CLIENT_ID.value, at=datetime.now(UTC)
             )
-            log.error("ib_client_id_in_use", error=str(error), retry_in_seconds=delay)
+            log.warning("ib_client_id_in_use", error=str(error), retry_in_seconds=delay)
             return
         message = f"could not connect to {self.endpoint.address}: {type(error).__name__}: {error}".rstrip(": ")
         self._last_error = IbError(code=None, message=message, decision=Decision.RECONNECT.value, at=datetime.now(UTC))

@@ -33,7 +33,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.market import Bar, ResolvedSymbol, price_decimals
 from tradelane.contracts.strategy import MAX_BARS, AssetType, BarSize, SymbolRef, WhatToShow, duration_seconds
 from tradelane.contracts.symbols import IbStatus, SymbolDetails, SymbolSummary
 from tradelane.market_data.provider import SymbolNotFoundError
@@ -390,8 +390,8 @@ def _trading_days(asset_type: AssetType, seconds: IntArray) -> FloatArray:
 
 
 def _to_tick(prices: FloatArray, tick: float) -> FloatArray:
-    decimals = max(0, -math.floor(math.log10(tick))) + 1
-    return np.maximum(np.round(np.round(prices / tick) * tick, decimals), tick)
+    """Prices on whole ticks (one tick at least), rounded to the tick's decimals: 150.23, never 150.23000000000002."""
+    return np.maximum(np.round(np.round(prices / tick) * tick, price_decimals(tick)), tick)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import structlog
 
 from tradelane.contracts.events import ExecutionRequested
 from tradelane.contracts.strategy import StrategyDefinition
-from tradelane.scheduler.schedule import next_fire, scheduled_request
+from tradelane.cron import next_fire
+from tradelane.scheduler.schedule import scheduled_request
 from tradelane.store.strategies import StoredStrategy
 
 log = structlog.get_logger(__name__)

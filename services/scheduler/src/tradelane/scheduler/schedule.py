@@ -1,34 +1,15 @@
-"""Cron arithmetic and the requests a schedule produces (pure: no I/O, no clock)."""
+"""The requests a schedule produces (pure: no I/O, no clock); :mod:`tradelane.cron` says when."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from uuid import UUID, uuid5
-from zoneinfo import ZoneInfo
-
-from croniter import croniter
 
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition
 
 _SCHEDULED_RUN = UUID("6f1d3c52-8a4e-4d0b-9a51-4f0e5cbd2a10")
 """Namespace of the ids of scheduled runs: the same (strategy, due time) gives the same ids."""
-
-
-def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
-    """The first time strictly after ``after`` that ``cron`` matches, read in ``timezone``.
-
-    The cron is evaluated in local time (so '0 16 * * 1-5' in America/New_York is 4 pm New
-    York across daylight-saving changes); the result is aware UTC.
-    """
-    local_after = after.astimezone(ZoneInfo(timezone))
-    fire: datetime = croniter(cron, local_after).get_next(datetime)
-    return fire.astimezone(UTC)
-
-
-def is_valid_cron(cron: str) -> bool:
-    """Whether croniter accepts ``cron`` as a five-field expression."""
-    return len(cron.split()) == 5 and bool(croniter.is_valid(cron))
 
 
 def scheduled_execution_id(strategy_id: UUID, due: datetime) -> UUID:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import Moment, PlainDecimal
 from tradelane.contracts.strategy import AssetType
-from tradelane.contracts.trading import TradingMode, Venue
+from tradelane.contracts.trading import TradingMode, Venue, trading_day_start
 from tradelane.gateway.book import Book
 from tradelane.gateway.errors import BUS_UNAVAILABLE
 from tradelane.store.broker import PositionRecord, SnapshotRecord
@@ -20,10 +20,6 @@ from tradelane.store.broker import PositionRecord, SnapshotRecord
 router = APIRouter(tags=["portfolio"])
 
 DEFAULT_SNAPSHOT_WINDOW: Final = timedelta(days=7)
-
-
-def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class PositionOut(BaseModel):
@@ -114,7 +110,7 @@ def no_book() -> HTTPException:
 @router.get("/api/positions", summary="List positions")
 async def list_positions(book: Book, open_only: bool = True) -> list[PositionOut]:
     """Positions with their mark, market value and P&L; ``open_only=false`` includes closed ones."""
-    portfolio = await book.portfolio(_day_start(utc_now()))
+    portfolio = await book.portfolio(trading_day_start(utc_now()))
     equity = portfolio.equity if portfolio is not None else None
     return [PositionOut.of(position, equity) for position in await book.positions(open_only=open_only)]
 
@@ -124,7 +120,7 @@ async def get_portfolio(book: Book) -> PortfolioOut:
     """Value, cash, realized and unrealized P&L, today's P&L and the return, with the venue and mode."""
     now = utc_now()
     account = await book.account()
-    portfolio = await book.portfolio(_day_start(now))
+    portfolio = await book.portfolio(trading_day_start(now))
     if account is None or portfolio is None:
         raise no_book()
     return PortfolioOut(

@@ -21,7 +21,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import PlainDecimal, Text
-from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits, TradingState
+from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits, TradingState, trading_day_start
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
 from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
@@ -94,7 +94,7 @@ class ResumeIn(BaseModel):
 
 async def _risk_out(book: BrokerRepository, risk: RiskRecord, ceilings: TradingCeilings) -> RiskOut:
     now = utc_now()
-    portfolio = await book.portfolio(now.replace(hour=0, minute=0, second=0, microsecond=0))
+    portfolio = await book.portfolio(trading_day_start(now))
     positions = await book.positions(open_only=True)
     limits = risk.limits
     return RiskOut(

@@ -1,0 +1,57 @@
+"""Whether a cron can run, and when it runs next in its time zone (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tradelane.cron import CronError, cron_problem, next_fire
+
+
+def test_a_valid_cron_has_no_problem() -> None:
+    assert cron_problem("0 16 * * 1-5") is None
+
+
+def test_an_out_of_range_field_is_a_problem_that_says_so() -> None:
+    problem = cron_problem("61 * * * *")
+    assert problem is not None
+    assert "61 * * * *" in problem
+    assert "out of range" in problem
+
+
+def test_a_day_that_never_occurs_is_a_problem() -> None:
+    problem = cron_problem("0 0 31 2 *")
+    assert problem is not None
+    assert "never occur" in problem
+
+
+def test_next_fire_is_strictly_after_the_given_time() -> None:
+    at = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    assert next_fire("*/5 * * * *", "UTC", at) == datetime(2026, 11, 23, 10, 10, tzinfo=UTC)
+
+
+def test_next_fire_reads_the_cron_in_the_strategy_time_zone() -> None:
+    """4 pm in New York is 21:00 UTC in winter."""
+    at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert next_fire("0 16 * * 1-5", "America/New_York", at) == datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
+
+
+def test_next_fire_follows_daylight_saving_time() -> None:
+    """4 pm in New York is 20:00 UTC in summer."""
+    at = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert next_fire("0 16 * * *", "America/New_York", at) == datetime(2026, 7, 1, 20, 0, tzinfo=UTC)
+
+
+def test_next_fire_skips_the_weekend_for_weekday_crons() -> None:
+    friday_evening = datetime(2026, 11, 27, 22, 0, tzinfo=UTC)
+    assert next_fire("30 14 * * 1-5", "UTC", friday_evening) == datetime(2026, 11, 30, 14, 30, tzinfo=UTC)
+
+
+def test_a_cron_without_five_fields_is_a_problem() -> None:
+    assert cron_problem("* * * *") is not None
+
+
+def test_a_cron_that_never_fires_has_no_next_fire() -> None:
+    with pytest.raises(CronError, match="0 0 30 2"):
+        next_fire("0 0 30 2 *", "UTC", datetime(2026, 1, 1, tzinfo=UTC))
