@@ -2,8 +2,8 @@
 
 A process that crashes at once (bad configuration, a port taken, a dependency still down)
 would otherwise be restarted in a tight loop that floods the log and the machine; one that
-ran for a while and then died is restarted at once, since its death says nothing about the
-next start.
+ran for a while and then died is restarted after the first, shortest delay again, since its
+death says nothing about the next start.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """JetStream's own advisories that tradelane listens to, and where it keeps them.
 
-When a message is delivered ``max_deliver`` times without being acknowledged (its handler
-crashed or outlived ``ack_wait`` every time, so the delivery middleware never saw it fail),
+When a message is delivered ``max_deliver`` times without being acknowledged (its process
+crashed, or its handler hung without heartbeats, every time, so the delivery middleware never
+saw it fail),
 the server publishes a max-deliveries advisory naming the stream, the consumer and the
 message's stream sequence. The lineage service keeps these in their own stream and turns each
 into a dead letter, so such a message is as visible and re-drivable as one a handler gave up on.

@@ -5,8 +5,8 @@ returns (the process crashes, or hangs without heartbeats past ``ack_wait``) on 
 the middleware never sees the last one; JetStream stops at the consumer's ``max_deliver`` (a
 crash-loop bound above every retry the middleware may ask for) and publishes a
 max-deliveries advisory. Those advisories are kept
-in the ``ADVISORIES`` stream (every service provisions it, so none is lost while the lineage is
-down), and the lineage dead-letters the message here, with a ``StepFailed`` for pipeline steps,
+in the ``ADVISORIES`` stream (provisioned with the other streams, so none is lost while the
+lineage is down), and the lineage dead-letters the message here, with a ``StepFailed`` for pipeline steps,
 exactly as the middleware would have.
 """
 
