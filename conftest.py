@@ -21,6 +21,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,28 @@ async def _delete_tradelane_streams(url: str) -> None:
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(name)
     await client.close()
+
+
+@dataclass(frozen=True)
+class ModuleServers:
+    """A NATS server and a database that every test of one module shares."""
+
+    nats_url: str
+    nats_credentials_file: Path | None
+    database_url: str
+    nats_options: dict[str, Any]
+    """``nats.connect`` keyword arguments of the test identity."""
+
+
+@pytest.fixture(scope="module")
+async def module_servers(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str
+) -> AsyncIterator[ModuleServers]:
+    """Servers for a module that runs its services once for all its tests (the bus fuzz does)."""
+    directory = tmp_path_factory.mktemp("servers")
+    credentials = credentials_file(directory)
+    async with nats_server(directory / "nats", credentials) as url, fresh_database(postgres_server_url) as dsn:
+        yield ModuleServers(url, credentials, dsn, options_of_test_identity(credentials))
 
 
 @pytest.fixture

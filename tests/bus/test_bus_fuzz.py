@@ -32,7 +32,6 @@ import os
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -43,7 +42,6 @@ from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from nats.aio.client import Client as NatsClient
 from pydantic import SecretStr
 
-from conftest import credentials_file, fresh_database, nats_server, options_of_test_identity
 from tests.bus.bodies import (
     Fuzzed,
     attributable,
@@ -211,40 +209,38 @@ async def _output(produced: list[tuple[str, dict[str, Any]]], subject: str) -> d
 
 
 @pytest.fixture(scope="module")
-async def system(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str) -> AsyncIterator[FuzzSystem]:
-    directory: Path = tmp_path_factory.mktemp("bus-fuzz")
-    credentials = credentials_file(directory)
-    options = options_of_test_identity(credentials)
-    async with nats_server(directory / "nats", credentials) as url, fresh_database(postgres_server_url) as dsn:
-        settings = Settings(
-            nats_url=url,
-            nats_credentials_file=credentials,
-            database_url=SecretStr(dsn),
-            retry_backoff_seconds=0.2,
-            retry_backoff_max_seconds=1.0,
-            log_format="console",
-            log_level="WARNING",
-            health_port=None,
-        )
-        await provision_as_provisioner(settings)
-        client = await nats.connect(url, **options)
-        pool = await create_pool(dsn)
-        probe = BusProbe(client, pool)
-        await probe.start()
-        services = _services(settings)
-        raw = await RawPublisher.connect(url, options)
-        try:
-            for service in services:
-                await service.start()
-            running = FuzzSystem(settings, client, pool, probe, raw, {}, options, itertools.count())
-            running.templates = await _templates(running)
-            yield running
-        finally:
-            await raw.close()
-            for service in reversed(services):
-                await service.close()
-            await pool.close()
-            await client.close()
+async def system(module_servers: Any) -> AsyncIterator[FuzzSystem]:
+    """Every consuming service, once for the module (``module_servers`` is the root conftest's ``ModuleServers``)."""
+    url, dsn, options = module_servers.nats_url, module_servers.database_url, module_servers.nats_options
+    settings = Settings(
+        nats_url=url,
+        nats_credentials_file=module_servers.nats_credentials_file,
+        database_url=SecretStr(dsn),
+        retry_backoff_seconds=0.2,
+        retry_backoff_max_seconds=1.0,
+        log_format="console",
+        log_level="WARNING",
+        health_port=None,
+    )
+    await provision_as_provisioner(settings)
+    client = await nats.connect(url, **options)
+    pool = await create_pool(dsn)
+    probe = BusProbe(client, pool)
+    await probe.start()
+    services = _services(settings)
+    raw = await RawPublisher.connect(url, options)
+    try:
+        for service in services:
+            await service.start()
+        running = FuzzSystem(settings, client, pool, probe, raw, {}, options, itertools.count())
+        running.templates = await _templates(running)
+        yield running
+    finally:
+        await raw.close()
+        for service in reversed(services):
+            await service.close()
+        await pool.close()
+        await client.close()
 
 
 def _on_the_loop(loop: asyncio.AbstractEventLoop, check: Coroutine[Any, Any, None]) -> None:
