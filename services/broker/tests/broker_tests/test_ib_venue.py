@@ -8,7 +8,6 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from fake_tws import FakeContract
 from faststream.nats import NatsBroker
 
 from tradelane.broker.engine import Broker
@@ -24,6 +23,7 @@ from tradelane.contracts.trading import (
     TimeInForce,
     TradingState,
 )
+from tradelane.ib.testing import FakeContract
 from tradelane.runtime.bus import EventBus
 from tradelane.store.broker import BrokerRepository
 from tradelane.store.strategies import StrategyRepository

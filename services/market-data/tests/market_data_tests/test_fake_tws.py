@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from fake_tws import FakeTws, In
 from ib_async import IB, Stock
+
+from tradelane.ib.testing import FakeTws, In
 
 START_UP_REQUESTS = {
     In.START_API,

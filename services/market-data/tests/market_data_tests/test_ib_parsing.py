@@ -8,7 +8,7 @@ import pytest
 from ib_async import BarData, Contract, ContractDescription, ContractDetails
 
 from tradelane.contracts.strategy import MAX_BARS, AssetType, SymbolRef
-from tradelane.market_data.ib_parsing import (
+from tradelane.ib.parsing import (
     asset_type_of,
     bar_time,
     bars_from_ib,

@@ -21,16 +21,16 @@ from ib_async.util import formatIBDatetime
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import BarSize, SymbolRef, WhatToShow
 from tradelane.contracts.symbols import IbStatus, PacingStatus, SymbolDetails, SymbolSummary
-from tradelane.market_data import ib_parsing
-from tradelane.market_data.ib_codes import (
+from tradelane.ib import parsing as ib_parsing
+from tradelane.ib.codes import (
     NO_SECURITY_DEFINITION_CODES,
     Decision,
     decide,
     is_no_data,
     is_pacing_violation,
 )
-from tradelane.market_data.ib_connection import IbConnection
-from tradelane.market_data.pacing import HistoricalRequest, PacingDelayError, PacingLimiter
+from tradelane.ib.connection import IbConnection
+from tradelane.ib.pacing import HistoricalRequest, PacingDelayError, PacingLimiter
 from tradelane.market_data.provider import ProviderRequestError, ProviderUnavailableError, SymbolNotFoundError
 
 log = structlog.get_logger(__name__)

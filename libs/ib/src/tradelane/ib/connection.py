@@ -1,7 +1,7 @@
 """One ``ib_async`` client kept connected to TWS / IB Gateway, and what IB says about the link.
 
 It connects at start, reconnects with exponential backoff after a drop or a refused
-attempt, and sorts every code IB reports into a decision (:mod:`tradelane.market_data.ib_codes`).
+attempt, and sorts every code IB reports into a decision (:mod:`tradelane.ib.codes`).
 Callers ask for the client with :meth:`IbConnection.client`, which raises
 :class:`ProviderUnavailableError` (with the seconds until the next attempt) while the link is
 down, so a pipeline step is nak'ed with a delay rather than failed for good.
@@ -19,8 +19,8 @@ from ib_async import IB, Contract, RequestError
 from ib_async.ib import StartupFetchNONE
 
 from tradelane.contracts.symbols import IbError, IbStatus, PacingStatus
-from tradelane.market_data.ib_codes import DATA_LOST_ON_RESTORE_CODES, Decision, decide, farm_name, farm_state
-from tradelane.market_data.provider import ProviderUnavailableError
+from tradelane.ib.codes import DATA_LOST_ON_RESTORE_CODES, Decision, decide, farm_name, farm_state
+from tradelane.ib.errors import ProviderUnavailableError
 
 log = structlog.get_logger(__name__)
 
