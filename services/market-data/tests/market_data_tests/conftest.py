@@ -9,8 +9,8 @@ import pytest
 from market_data_tests.tws_fixtures import BARS, CONTRACTS, FAST_RULES, endpoint_for
 from tradelane.ib.connection import IbConnection
 from tradelane.ib.pacing import PacingLimiter
+from tradelane.ib.provider import IbProvider
 from tradelane.ib.testing import FakeTws
-from tradelane.market_data.ib_provider import IbProvider
 
 
 @pytest.fixture

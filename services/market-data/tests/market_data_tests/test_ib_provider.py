@@ -24,8 +24,8 @@ from tradelane.contracts.strategy import AssetType, BarSize, SymbolRef
 from tradelane.ib.connection import IbConnection
 from tradelane.ib.pacing import PacingLimiter
 from tradelane.ib.parsing import bar_time
+from tradelane.ib.provider import IbProvider
 from tradelane.ib.testing import AAPL, CLIENT_ID_IN_USE, PACING_VIOLATION, FakeTws, In
-from tradelane.market_data.ib_provider import IbProvider
 from tradelane.market_data.provider import (
     MarketDataProvider,
     ProviderRequestError,

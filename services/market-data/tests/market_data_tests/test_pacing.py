@@ -18,8 +18,8 @@ from tradelane.ib.pacing import (
     PacingRules,
     SlidingWindow,
 )
+from tradelane.ib.provider import IbProvider
 from tradelane.ib.testing import AAPL, FakeTws, In
-from tradelane.market_data.ib_provider import IbProvider
 
 
 def request(conid: int = 1, duration: str = "1 Y", what_to_show: str = "TRADES") -> HistoricalRequest:

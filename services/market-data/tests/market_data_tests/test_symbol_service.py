@@ -19,8 +19,8 @@ from tradelane.contracts.symbols import (
     SymbolSearchRequest,
 )
 from tradelane.ib.connection import IbConnection
+from tradelane.ib.provider import IbProvider
 from tradelane.ib.testing import AAPL, FakeTws, In
-from tradelane.market_data.ib_provider import IbProvider
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.symbol_service import SymbolService
 from tradelane.store.symbols import SymbolRepository

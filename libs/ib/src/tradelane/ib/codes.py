@@ -45,7 +45,7 @@ class Decision(StrEnum):
 CONNECTIVITY_LOST_CODES: Final = frozenset({1100, 2110})
 """1100: TWS lost its connection to IB; 2110: TWS-to-server connectivity broken (restores itself)."""
 CONNECTIVITY_RESTORED_CODES: Final = frozenset({1101, 1102})
-"""1101: restored, market data subscriptions lost; 1102: restored, data kept."""
+"""1101: restored, market data subscriptions lost (orders must be reconciled); 1102: restored, data kept."""
 DATA_LOST_ON_RESTORE_CODES: Final = frozenset({1101})
 FARM_BROKEN_CODES: Final = frozenset({2103, 2105, 2157})
 """Market data farm, historical data (HMDS) farm and security definition farm disconnected."""
@@ -59,6 +59,11 @@ NOT_CONNECTED_CODES: Final = frozenset({502, 504, 507, 1300})
 CLIENT_ID_IN_USE_CODES: Final = frozenset({326})
 PACING_VIOLATION_CODES: Final = frozenset({162, 420})
 """These codes carry many messages; only those saying "pacing violation" are about pacing."""
+CANCEL_REFUSED_CODES: Final = frozenset({10147, 10148, 161})
+"""IB refused *our cancel* and the order lives on. 10147: no such order to cancel; 10148: order
+cannot be cancelled in its state; 161: not in a cancellable state."""
+ORDER_CANCELLED_CODES: Final = frozenset({202})
+"""202: IB cancelled the order, with its reason."""
 NO_SECURITY_DEFINITION_CODES: Final = frozenset({200})
 WARNING_CODES: Final = frozenset({165, 2109, 2119, 2137, 2176, 10167})
 """Notes that never end a request: HMDS query message (165), order-event warnings, and

@@ -1,5 +1,8 @@
 """The IB market-data provider: contracts, symbol search and historical bars through ``ib_async``.
 
+Market-data uses it as its ``MarketDataProvider`` when ``TRADELANE_MARKET_DATA_PROVIDER=ib``;
+it lives here, in the one IB adapter, because it is where IB's requests are made.
+
 Every request goes through the shared :class:`PacingLimiter`, on the one connection
 :class:`IbConnection` keeps up. IB's answers become tradelane's three outcomes: a result,
 a permanent refusal (``SymbolNotFoundError`` / ``ProviderRequestError``, carrying IB's code
@@ -30,8 +33,8 @@ from tradelane.ib.codes import (
     is_pacing_violation,
 )
 from tradelane.ib.connection import IbConnection
+from tradelane.ib.errors import ProviderRequestError, ProviderUnavailableError, SymbolNotFoundError
 from tradelane.ib.pacing import HistoricalRequest, PacingDelayError, PacingLimiter
-from tradelane.market_data.provider import ProviderRequestError, ProviderUnavailableError, SymbolNotFoundError
 
 log = structlog.get_logger(__name__)
 
