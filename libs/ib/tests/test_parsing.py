@@ -8,6 +8,7 @@ import pytest
 from ib_async import BarData, Contract, ContractDescription, ContractDetails
 
 from tradelane.contracts.strategy import MAX_BARS, AssetType, SymbolRef
+from tradelane.ib.errors import ProviderRequestError, SymbolNotFoundError
 from tradelane.ib.parsing import (
     asset_type_of,
     bar_time,
@@ -18,7 +19,6 @@ from tradelane.ib.parsing import (
     summaries,
     what_to_show_for,
 )
-from tradelane.market_data.provider import ProviderRequestError, SymbolNotFoundError
 
 TODAY = date(2026, 3, 2)
 
