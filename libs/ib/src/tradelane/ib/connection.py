@@ -175,7 +175,7 @@ class IbConnection:
             try:
                 await self._connect_once()
             except Exception as error:  # every failed attempt is retried after the backoff; none ends the loop
-                wait = _jittered(delay)
+                wait = jittered_wait(delay)
                 self._note_failed_attempt(error, wait)
                 self._first_attempt_done.set()
                 if await self._closing_within(wait):
@@ -190,7 +190,7 @@ class IbConnection:
             await self._until_dropped_or_closing()
             if self._closing.is_set():
                 return
-            wait = _jittered(delay)
+            wait = jittered_wait(delay)
             self._note_drop(wait)
             if await self._closing_within(wait):
                 return
@@ -320,6 +320,6 @@ class IbConnection:
             wrapper._endReq(req_id, RequestError(req_id, code, text), success=False)  # type: ignore[no-untyped-call]
 
 
-def _jittered(delay: float) -> float:
+def jittered_wait(delay: float) -> float:
     """The backoff ``delay`` less a random share of up to :data:`RECONNECT_JITTER` (never longer than ``delay``)."""
     return delay * (1 - RECONNECT_JITTER * random.random())

@@ -159,7 +159,11 @@ class IbVenue:
                 "check TRADELANE_IB_HOST / TRADELANE_IB_PORT and that the API is on"
             )
             raise VenueUnavailableError(msg)
-        self._account = self._choose_account(ib.managedAccounts())
+        try:
+            self._account = self._choose_account(ib.managedAccounts())
+        except IbAccountRefusedError:
+            await self.close()  # the supervisor would otherwise keep a session for an account we refuse
+            raise
         self._tasks.append(asyncio.create_task(self._deliver(), name="ib-venue-events"))
         log.info("ib_venue_connected", address=self._settings.address, account=self._account, mode=self.mode)
 
