@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
 from ib_async import IB, Stock
 
-from tradelane.ib.testing import FakeTws, In
+from tradelane.ib.testing import AAPL, FakeTws, In
+
+
+@pytest.fixture
+async def tws() -> AsyncIterator[FakeTws]:
+    async with FakeTws([AAPL]) as server:
+        yield server
+
 
 START_UP_REQUESTS = {
     In.START_API,
