@@ -151,11 +151,12 @@ class IbVenue:
         ib.disconnectedEvent += self._on_disconnected
         await self._connection.start()
         if not self._connection.connected:
-            await self.close()
+            failure = self._connection.status().last_error
+            await self.close()  # the broker does not start without IB: no attempt goes on in the background
             settings = self._settings
             msg = (
                 f"cannot connect to TWS / IB Gateway at {settings.address} as client id {settings.client_id} "
-                f"({self._connection.status().detail}); "
+                f"({failure.message if failure is not None else 'no answer'}); "
                 "check TRADELANE_IB_HOST / TRADELANE_IB_PORT and that the API is on"
             )
             raise VenueUnavailableError(msg)
