@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import System, finished_execution, running_system
+from tradelane.ib.testing import AAPL, FakeTws, daily_bars
 from tradelane.runtime.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "market-data" / "tests"))
-
-from fake_tws import FakeTws
-from market_data_tests.tws_fixtures import AAPL, daily_bars
 
 pytestmark = pytest.mark.e2e
 

@@ -8,10 +8,8 @@ answering it, as a TWS restart or a network cut does.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -20,11 +18,7 @@ from tests.faults.case import fault_case
 from tests.faults.conftest import healthy_system, started_system
 from tests.faults.report import FaultTable
 from tests.faults.system import UpSystem
-
-sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "market-data" / "tests"))
-
-from fake_tws import FakeTws, In
-from market_data_tests.tws_fixtures import AAPL, daily_bars
+from tradelane.ib.testing import AAPL, FakeTws, In, daily_bars
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(420)]
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from faststream.nats import NatsBroker
-
-# The fake TWS is a plain module (standard library only) in market-data's tests folder, made for reuse.
-sys.path.insert(0, str(Path(__file__).parents[3] / "market-data" / "tests"))
 
 from tradelane.broker.app import build
 from tradelane.broker.config import BrokerSettings

@@ -5,20 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ib_async import Contract
-
-from tradelane.broker.ib_orders import (
-    IbError,
+from tradelane.broker.ib_orders import status_event
+from tradelane.broker.venue import Accepted, Cancelled, Rejected
+from tradelane.contracts.strategy import AssetType
+from tradelane.contracts.trading import OrderSide, OrderTicket, OrderType, TimeInForce
+from tradelane.ib.orders import (
+    Contract,
+    IbOrderError,
     contract_of,
     error_of_log,
     instrument_of,
     is_paper_account,
     order_of,
-    status_event,
 )
-from tradelane.broker.venue import Accepted, Cancelled, Rejected
-from tradelane.contracts.strategy import AssetType
-from tradelane.contracts.trading import OrderSide, OrderTicket, OrderType, TimeInForce
 
 from .support import AAPL, BTC
 
@@ -48,18 +47,18 @@ def test_working_statuses_mean_accepted() -> None:
 
 def test_an_error_on_an_unacknowledged_order_is_a_rejection_with_ibs_code() -> None:
     event = status_event(
-        "r", "Cancelled", IbError(201, "no buying power"), acknowledged=False, broker_order_id="4", at=AT
+        "r", "Cancelled", IbOrderError(201, "no buying power"), acknowledged=False, broker_order_id="4", at=AT
     )
     assert event == Rejected("r", 201, "no buying power", AT)
 
 
 def test_an_error_on_a_working_order_cancels_it_with_the_reason() -> None:
-    event = status_event("r", "Cancelled", IbError(201, "margin"), acknowledged=True, broker_order_id="4", at=AT)
+    event = status_event("r", "Cancelled", IbOrderError(201, "margin"), acknowledged=True, broker_order_id="4", at=AT)
     assert event == Cancelled("r", "IB 201: margin", AT)
 
 
 def test_a_refused_cancel_changes_nothing() -> None:
-    error = IbError(10148, "cannot be cancelled, state: Filled")
+    error = IbOrderError(10148, "cannot be cancelled, state: Filled")
     assert status_event("r", "Cancelled", error, acknowledged=True, broker_order_id="4", at=AT) is None
 
 
@@ -73,7 +72,9 @@ def test_an_inactive_order_is_rejected() -> None:
 
 
 def test_ib_async_log_prefixes_are_stripped_from_error_texts() -> None:
-    assert error_of_log(202, "Error 202, reqId 4: Order Canceled - reason:") == IbError(202, "Order Canceled - reason:")
+    assert error_of_log(202, "Error 202, reqId 4: Order Canceled - reason:") == IbOrderError(
+        202, "Order Canceled - reason:"
+    )
 
 
 def test_paper_accounts_start_with_d() -> None:

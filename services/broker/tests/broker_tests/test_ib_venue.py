@@ -8,13 +8,13 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from fake_tws import FakeContract
 from faststream.nats import NatsBroker
 
 from tradelane.broker.engine import Broker
 from tradelane.broker.ib_venue import IbAccountRefusedError, IbVenue, IbVenueSettings
 from tradelane.broker.orders import plan_for_signal
 from tradelane.broker.outbox import Outbox
+from tradelane.broker.venue import VenueUnavailableError
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import (
     CancelOrder,
@@ -24,6 +24,7 @@ from tradelane.contracts.trading import (
     TimeInForce,
     TradingState,
 )
+from tradelane.ib.testing import FakeContract
 from tradelane.runtime.bus import EventBus
 from tradelane.store.broker import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
@@ -248,6 +249,16 @@ async def test_an_ib_paper_broker_refuses_a_live_account(
     async with TradingTws(CONTRACTS, accounts=("U7654321",)) as live:
         with pytest.raises(IbAccountRefusedError, match="U7654321 is a live account"):
             await start_ib_broker(live, repository, nats_broker, strategies)
+
+
+async def test_an_ib_broker_whose_client_id_is_taken_says_which_setting_to_change(
+    repository: BrokerRepository, nats_broker: NatsBroker, strategies: StrategyRepository
+) -> None:
+    async with TradingTws(CONTRACTS) as tws:
+        tws.reserved_client_ids.add(12)
+        with pytest.raises(VenueUnavailableError, match=r"326.*TRADELANE_BROKER_IB_CLIENT_ID"):
+            await start_ib_broker(tws, repository, nats_broker, strategies)
+        assert tws.sessions_started == 0
 
 
 async def _is(repository: BrokerRepository, client_ref: str, status: OrderStatus) -> bool:

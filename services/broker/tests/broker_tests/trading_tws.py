@@ -1,6 +1,6 @@
 """market-data's fake TWS, extended with an order book: it trades over the real TWS API socket protocol.
 
-On top of what :class:`fake_tws.FakeTws` answers (handshake, accounts, contract details, bars), it
+On top of what :class:`tradelane.ib.testing.FakeTws` answers (handshake, accounts, contract details, bars), it
 handles ``placeOrder`` (brackets held until the last order transmits them), ``cancelOrder``,
 ``reqOpenOrders``, ``reqExecutions``, ``reqPositions`` and account values, and sends what TWS sends:
 ``openOrder``, ``orderStatus``, ``execDetails``, ``commissionReport``, ``position``, errors. Orders
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
 
-from fake_tws import FakeTws, _Session, frame
+from tradelane.ib.testing import FakeTws, Session, frame
 
 
 class OrderIn(IntEnum):
@@ -173,7 +173,7 @@ class TradingTws(FakeTws):
 
     # Requests ----------------------------------------------------------------------------
 
-    async def _handle(self, session: _Session, fields: list[str]) -> bool:
+    async def handle(self, session: Session, fields: list[str]) -> bool:
         message_id = int(fields[0])
         handlers: dict[int, Callable[[int, list[str]], list[bytes]]] = {
             OrderIn.PLACE_ORDER: self._place,
@@ -188,7 +188,7 @@ class TradingTws(FakeTws):
             if message_id == OrderIn.REQ_ACCOUNT_UPDATES and fields[2] == "1":
                 await self._send(session, self._account_value("TotalCashValue", self.cash, fields[3]))
                 await self._send(session, self._account_value("NetLiquidation", self._net_liquidation(), fields[3]))
-            return await super()._handle(session, fields)
+            return await super().handle(session, fields)
         script = self._scripts.get(message_id)
         if script is not None and script.drops:
             script.drops -= 1

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-# The fake TWS is a plain module in the folder above (stdlib only), so any suite can put that
-# folder on the path and import it, as this one does.
-sys.path.insert(0, str(Path(__file__).parents[1]))
-
-from fake_tws import FakeTws
-
 from market_data_tests.tws_fixtures import BARS, CONTRACTS, FAST_RULES, endpoint_for
-from tradelane.market_data.ib_connection import IbConnection
-from tradelane.market_data.ib_provider import IbProvider
-from tradelane.market_data.pacing import PacingLimiter
+from tradelane.ib.connection import IbConnection
+from tradelane.ib.pacing import PacingLimiter
+from tradelane.ib.provider import IbProvider
+from tradelane.ib.testing import FakeTws
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from fake_tws import CLIENT_ID_IN_USE, PACING_VIOLATION, FakeTws, In
 
 from market_data_tests.tws_fixtures import (
-    AAPL,
     AAPL_BARS,
     ACME_ARCA,
     ACME_NYSE,
@@ -23,10 +21,11 @@ from market_data_tests.tws_fixtures import (
     endpoint_for,
 )
 from tradelane.contracts.strategy import AssetType, BarSize, SymbolRef
-from tradelane.market_data.ib_connection import IbConnection
-from tradelane.market_data.ib_parsing import bar_time
-from tradelane.market_data.ib_provider import IbProvider
-from tradelane.market_data.pacing import PacingLimiter
+from tradelane.ib.connection import IbConnection
+from tradelane.ib.pacing import PacingLimiter
+from tradelane.ib.parsing import bar_time
+from tradelane.ib.provider import IbProvider
+from tradelane.ib.testing import AAPL, CLIENT_ID_IN_USE, PACING_VIOLATION, FakeTws, In
 from tradelane.market_data.provider import (
     MarketDataProvider,
     ProviderRequestError,

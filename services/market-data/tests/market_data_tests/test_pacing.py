@@ -6,20 +6,20 @@ import asyncio
 import time
 
 import pytest
-from fake_tws import FakeTws, In
 
-from market_data_tests.tws_fixtures import AAPL, AS_OF, EURUSD, SPY
+from market_data_tests.tws_fixtures import AS_OF, EURUSD, SPY
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize
-from tradelane.market_data.ib_connection import IbConnection
-from tradelane.market_data.ib_provider import IbProvider
-from tradelane.market_data.pacing import (
+from tradelane.ib.connection import IbConnection
+from tradelane.ib.pacing import (
     HistoricalRequest,
     PacingDelayError,
     PacingLimiter,
     PacingRules,
     SlidingWindow,
 )
+from tradelane.ib.provider import IbProvider
+from tradelane.ib.testing import AAPL, FakeTws, In
 
 
 def request(conid: int = 1, duration: str = "1 Y", what_to_show: str = "TRADES") -> HistoricalRequest:

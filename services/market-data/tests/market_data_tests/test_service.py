@@ -10,15 +10,15 @@ from uuid import uuid4
 
 import nats.errors
 import pytest
-from fake_tws import FakeTws, In
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from market_data_tests.tws_fixtures import AAPL, AAPL_BARS, AS_OF
+from market_data_tests.tws_fixtures import AAPL_BARS, AS_OF
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.symbols import IbStatus, SymbolSearchRequest, SymbolSearchResult
+from tradelane.ib.testing import AAPL, FakeTws, In
 from tradelane.market_data.app import build
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.runtime.bus import dedup_headers

@@ -8,9 +8,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from fake_tws import FakeTws, In
 
-from market_data_tests.tws_fixtures import AAPL, ES_JUNE, EURUSD, SPY
+from market_data_tests.tws_fixtures import ES_JUNE, EURUSD, SPY
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.symbols import (
     BatchCacheRequest,
@@ -19,8 +18,9 @@ from tradelane.contracts.symbols import (
     SymbolDetailsRequest,
     SymbolSearchRequest,
 )
-from tradelane.market_data.ib_connection import IbConnection
-from tradelane.market_data.ib_provider import IbProvider
+from tradelane.ib.connection import IbConnection
+from tradelane.ib.provider import IbProvider
+from tradelane.ib.testing import AAPL, FakeTws, In
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.symbol_service import SymbolService
 from tradelane.store.symbols import SymbolRepository

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fake_tws import FakeBar, FakeContract, FakeTws
-
-from tradelane.market_data.ib_connection import IbEndpoint
-from tradelane.market_data.pacing import PacingRules
+from tradelane.ib.connection import IbEndpoint
+from tradelane.ib.pacing import PacingRules
+from tradelane.ib.testing import AAPL, FakeContract, FakeTws, daily_bars, hourly_bars
 
 FAST_RULES = PacingRules(identical_gap=0.0, violation_pause=0.2, max_wait=5.0)
 """IB's limits, except that identical requests may repeat at once and a violation pauses briefly."""
@@ -20,9 +19,6 @@ def endpoint_for(tws: FakeTws, client_id: int = 11) -> IbEndpoint:
     )
 
 
-AAPL = FakeContract(
-    265598, "AAPL", long_name="APPLE INC", industry="Technology", category="Computers", valid_exchanges="SMART,NASDAQ"
-)
 SPY = FakeContract(
     756733, "SPY", primary_exchange="ARCA", long_name="SPDR S&P 500 ETF TRUST", stock_type="ETF",
     valid_exchanges="SMART,ARCA",
@@ -59,32 +55,6 @@ CONTRACTS = (AAPL, SPY, EURUSD, SPX, ES_EXPIRED, ES_SEPTEMBER, ES_JUNE, ACME_NYS
 
 AS_OF = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
 """The runs' as_of: a Monday evening after the US close."""
-
-
-def daily_bars(first: datetime, count: int, base: float) -> list[FakeBar]:
-    """Weekday bars at midnight UTC with prices that wander deterministically."""
-    bars: list[FakeBar] = []
-    day = first
-    price = base
-    while len(bars) < count:
-        if day.weekday() < 5:
-            step = ((len(bars) * 37) % 11 - 5) / 100 * base / 10
-            close = round(price + step, 2)
-            high = round(max(price, close) + base / 200, 2)
-            low = round(min(price, close) - base / 200, 2)
-            bars.append(FakeBar(day, price, high, low, close, 1_000_000 + len(bars) * 1_000, (high + low) / 2, 5_000))
-            price = close
-        day += timedelta(days=1)
-    return bars
-
-
-def hourly_bars(first: datetime, count: int, base: float) -> list[FakeBar]:
-    """Round-the-clock hourly midpoint bars (volume -1, as IB sends for MIDPOINT)."""
-    return [
-        FakeBar(first + timedelta(hours=i), base + i / 1e4, base + i / 1e4 + 5e-4, base + i / 1e4 - 5e-4,
-                base + (i + 1) / 1e4, -1)
-        for i in range(count)
-    ]  # fmt: skip
 
 
 AAPL_BARS = daily_bars(datetime(2025, 3, 3, tzinfo=UTC), 260, 200.0)

@@ -1,7 +1,9 @@
 """The IB venue: orders through ``ib_async`` to TWS / IB Gateway, and IB's news about them as venue events.
 
-- One ``IB`` client with the broker's own API client id, kept connected: after a drop it
-  reconnects with backoff and reports ``ConnectionRestored``, upon which the broker reconciles.
+- One ``IB`` client with the broker's own API client id, kept connected by the shared
+  supervisor (:class:`tradelane.ib.connection.IbConnection`, as market-data's is): after a drop
+  it reconnects with backoff and jitter and the venue reports ``ConnectionRestored``, upon which
+  the broker reconciles.
 - The account is ``TRADELANE_IB_ACCOUNT``, or the only one the login manages. In paper mode an
   account that is not a paper account (paper ids start with D) is refused at start.
 - ``ib_async`` calls back synchronously; every event goes through one queue and one worker, in
@@ -27,25 +29,8 @@ from decimal import Decimal
 
 import asyncpg
 import structlog
-from ib_async import IB, Contract, Fill, Trade
-from ib_async.objects import CommissionReport
-from ib_async.wrapper import RequestError
 
-from tradelane.broker.ib_orders import (
-    CANCEL_REFUSED_CODES,
-    CANCELLED_STATUSES,
-    CONNECTIVITY_LOST_CODES,
-    CONNECTIVITY_RESTORED_CODES,
-    WORKING_STATUSES,
-    IbError,
-    contract_of,
-    decimal_of,
-    error_of_log,
-    instrument_of,
-    is_paper_account,
-    order_of,
-    status_event,
-)
+from tradelane.broker.ib_orders import status_event
 from tradelane.broker.reconcile import Holdings, VenuePosition
 from tradelane.broker.venue import (
     Accepted,
@@ -65,6 +50,25 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
 from tradelane.contracts.trading import ORDER_REF_PREFIX, OrderStatus, TradingMode, Venue
+from tradelane.ib.codes import CANCEL_REFUSED_CODES, CONNECTIVITY_LOST_CODES, CONNECTIVITY_RESTORED_CODES
+from tradelane.ib.connection import IbConnection, IbEndpoint
+from tradelane.ib.orders import (
+    CANCELLED_STATUSES,
+    IB,
+    WORKING_STATUSES,
+    CommissionReport,
+    Contract,
+    Fill,
+    IbOrderError,
+    RequestError,
+    Trade,
+    contract_of,
+    decimal_of,
+    error_of_log,
+    instrument_of,
+    is_paper_account,
+    order_of,
+)
 from tradelane.store.broker import OrderRecord
 
 log = structlog.get_logger(__name__)
@@ -94,6 +98,20 @@ class IbVenueSettings:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def endpoint(self) -> IbEndpoint:
+        """The trading session the connection supervisor keeps up."""
+        return IbEndpoint(
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id,
+            account=self.account,
+            timeout=self.timeout,
+            reconnect_initial=self.reconnect_initial,
+            reconnect_max=self.reconnect_max,
+            trading=True,
+            client_id_setting="TRADELANE_BROKER_IB_CLIENT_ID",
+        )
+
 
 class IbVenue:
     """Interactive Brokers through ``ib_async``; see the module docstring."""
@@ -106,13 +124,12 @@ class IbVenue:
     ) -> None:
         self._settings = settings
         self.mode: TradingMode = settings.mode
-        self._ib = ib or IB()
-        self._ib.RaiseRequestErrors = True
+        self._connection = IbConnection(settings.endpoint(), ib=ib, on_reconnected=self._on_reconnected)
+        self._ib = self._connection.ib
         self._clock = clock
         self._sink: EventSink | None = None
         self._events: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._reconnecting: asyncio.Task[None] | None = None
         self._account = ""
         self._closing = False
         self._cancels: dict[str, asyncio.Future[CancelResult]] = {}
@@ -132,35 +149,32 @@ class IbVenue:
         ib.commissionReportEvent += self._on_commission
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
-        await self._connect()
-        self._account = self._choose_account(ib.managedAccounts())
+        await self._connection.start()
+        if not self._connection.connected:
+            failure = self._connection.status().last_error
+            await self.close()  # the broker does not start without IB: no attempt goes on in the background
+            settings = self._settings
+            msg = (
+                f"cannot connect to TWS / IB Gateway at {settings.address} as client id {settings.client_id} "
+                f"({failure.message if failure is not None else 'no answer'}); "
+                "check TRADELANE_IB_HOST / TRADELANE_IB_PORT and that the API is on"
+            )
+            raise VenueUnavailableError(msg)
+        try:
+            self._account = self._choose_account(ib.managedAccounts())
+        except IbAccountRefusedError:
+            await self.close()  # the supervisor would otherwise keep a session for an account we refuse
+            raise
         self._tasks.append(asyncio.create_task(self._deliver(), name="ib-venue-events"))
         log.info("ib_venue_connected", address=self._settings.address, account=self._account, mode=self.mode)
 
     async def close(self) -> None:
         self._closing = True
-        for task in [*self._tasks, *([self._reconnecting] if self._reconnecting else [])]:
+        for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._ib.disconnect()
-
-    async def _connect(self) -> None:
-        settings = self._settings
-        try:
-            await self._ib.connectAsync(
-                settings.host,
-                settings.port,
-                clientId=settings.client_id,
-                timeout=settings.timeout,
-                account=settings.account or "",
-            )
-        except (OSError, TimeoutError, ConnectionError) as error:
-            msg = (
-                f"cannot connect to TWS / IB Gateway at {settings.address} as client id {settings.client_id} "
-                f"({type(error).__name__}: {error}); check TRADELANE_IB_HOST / TRADELANE_IB_PORT and that the API is on"
-            )
-            raise VenueUnavailableError(msg) from error
+        await self._connection.close()
 
     def _choose_account(self, accounts: Sequence[str]) -> str:
         wanted = self._settings.account
@@ -230,7 +244,7 @@ class IbVenue:
         if event is not None:
             self._report(event)
 
-    def _answer_cancel(self, ref: str, status: str, error: IbError | None) -> None:
+    def _answer_cancel(self, ref: str, status: str, error: IbOrderError | None) -> None:
         waiter = self._cancels.get(ref)
         if waiter is None or waiter.done():
             return
@@ -255,7 +269,7 @@ class IbVenue:
         elif code in CANCEL_REFUSED_CODES:
             for trade in self._ib.trades():
                 if trade.order.orderId == req_id:
-                    self._answer_cancel(trade.order.orderRef, trade.orderStatus.status, IbError(code, text))
+                    self._answer_cancel(trade.order.orderRef, trade.orderStatus.status, IbOrderError(code, text))
         else:  # order rejections reach the engine as the order's status, and are logged there
             log.info("ib_notice", code=code, text=text, req_id=req_id)
 
@@ -265,22 +279,11 @@ class IbVenue:
         self._report(
             ConnectionLost(f"the connection to TWS / IB Gateway at {self._settings.address} dropped", self._clock())
         )
-        if self._reconnecting is None or self._reconnecting.done():
-            self._reconnecting = asyncio.create_task(self._reconnect(), name="ib-venue-reconnect")
 
-    async def _reconnect(self) -> None:
-        delay = self._settings.reconnect_initial
-        while not self._closing:
-            await asyncio.sleep(delay)
-            try:
-                await self._connect()
-            except VenueUnavailableError as error:
-                log.warning("ib_reconnect_failed", error=str(error), retry_in_seconds=delay)
-                delay = min(delay * 2, self._settings.reconnect_max)
-                continue
-            log.info("ib_venue_reconnected", address=self._settings.address)
-            self._report(ConnectionRestored(self._clock()))
-            return
+    def _on_reconnected(self) -> None:
+        """The supervisor has the session back after a drop: the broker reconciles on ``ConnectionRestored``."""
+        log.info("ib_venue_reconnected", address=self._settings.address)
+        self._report(ConnectionRestored(self._clock()))
 
     # What the broker asks ----------------------------------------------------------------
 

@@ -24,11 +24,11 @@ from tradelane.contracts.symbols import (
     SymbolSearchRequest,
     SymbolSearchResult,
 )
+from tradelane.ib.connection import IbConnection, IbEndpoint
+from tradelane.ib.pacing import PacingLimiter, PacingRules
+from tradelane.ib.provider import IbProvider
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.market_data.handlers import BarsFetcher
-from tradelane.market_data.ib_connection import IbConnection, IbEndpoint
-from tradelane.market_data.ib_provider import IbProvider
-from tradelane.market_data.pacing import PacingLimiter, PacingRules
 from tradelane.market_data.provider import MarketDataProvider
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.symbol_service import SymbolService

@@ -1,4 +1,8 @@
-"""What market-data needs from a source of prices and contracts, and the ways it can fail."""
+"""What market-data needs from a source of prices and contracts, and the ways it can fail.
+
+The failures are defined in :mod:`tradelane.ib.errors` (the IB adapter raises them) and named
+here too, since every provider (the simulator as well) raises the same three.
+"""
 
 from __future__ import annotations
 
@@ -8,36 +12,9 @@ from typing import Protocol
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import BarSize, SymbolRef, WhatToShow
 from tradelane.contracts.symbols import IbStatus, SymbolDetails, SymbolSummary
+from tradelane.ib.errors import ProviderRequestError, ProviderUnavailableError, SymbolNotFoundError
 
-
-class SymbolNotFoundError(LookupError):
-    """The provider does not know the instrument; asking again will not help.
-
-    The message names what was asked for (symbol, exchange, currency, type) and what the
-    provider does know, so the user can correct the strategy.
-    """
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        """The provider's error code (IB's), when it gave one."""
-
-
-class ProviderRequestError(Exception):
-    """The provider refused the request as asked (bad parameters, no permission); asking again will not help."""
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class ProviderUnavailableError(ConnectionError):
-    """The provider cannot answer right now (e.g. IB Gateway disconnected); retry later."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        """Seconds after which asking again makes sense, when the provider knows."""
+__all__ = ["MarketDataProvider", "ProviderRequestError", "ProviderUnavailableError", "SymbolNotFoundError"]
 
 
 class MarketDataProvider(Protocol):

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
-from fake_tws import FakeTws, In
+import pytest
 from ib_async import IB, Stock
+
+from tradelane.ib.testing import AAPL, FakeTws, In
+
+
+@pytest.fixture
+async def tws() -> AsyncIterator[FakeTws]:
+    async with FakeTws([AAPL]) as server:
+        yield server
+
 
 START_UP_REQUESTS = {
     In.START_API,

@@ -1,4 +1,4 @@
-"""IB's error and status codes as named sets, and what market-data decides for each (pure).
+"""IB's error and status codes as named sets, and what the IB adapter decides for each (pure).
 
 TWS and IB Gateway report everything, from "your contract does not exist" to "the market
 data farm is back", through one ``error(reqId, code, text)`` callback. Sorting the codes
@@ -10,7 +10,8 @@ into sets (as NautilusTrader's IB adapter does) turns each into a decision:
   link itself (1101 / 1102), and steps are nak'ed with a delay until it does;
 * another session uses our client id (326): **change client id**: the connection is
   refused, retried with backoff (the other session may be our own previous process), and
-  the status names ``TRADELANE_IB_CLIENT_ID`` as the setting to change;
+  the status names the setting to change (``TRADELANE_IB_CLIENT_ID`` for market-data,
+  ``TRADELANE_BROKER_IB_CLIENT_ID`` for the broker);
 * a data farm changed state (2103-2108, 2157, 2158): **note farm**; requests go on, since
   IB reconnects farms on demand;
 * a pacing violation (162 / 420 with "pacing violation"): **pace**: wait out the window,
@@ -19,6 +20,9 @@ into sets (as NautilusTrader's IB adapter does) turns each into a decision:
   allowed for the account 203, invalid parameters 321, no market data subscription 354,
   historical data refused 162): **reject**: fail it once with IB's code and text, never retry;
 * anything else in 2100-2199 and the listed warnings: **inform**: log and carry on.
+
+Orders add two sets the broker decides by: IB refused our cancel (10147, 10148, 161) and IB
+cancelled the order itself (202).
 
 Codes from https://www.interactivebrokers.com/campus/ibkr-api-page/tws-api-error-codes/.
 """
@@ -30,7 +34,7 @@ from typing import Final
 
 
 class Decision(StrEnum):
-    """What market-data does about an IB code."""
+    """What the IB adapter (market-data's provider, the broker's venue) does about an IB code."""
 
     RECONNECT = "reconnect"
     WAIT_FOR_SERVERS = "wait_for_servers"
@@ -45,7 +49,7 @@ class Decision(StrEnum):
 CONNECTIVITY_LOST_CODES: Final = frozenset({1100, 2110})
 """1100: TWS lost its connection to IB; 2110: TWS-to-server connectivity broken (restores itself)."""
 CONNECTIVITY_RESTORED_CODES: Final = frozenset({1101, 1102})
-"""1101: restored, market data subscriptions lost; 1102: restored, data kept."""
+"""1101: restored, market data subscriptions lost (orders must be reconciled); 1102: restored, data kept."""
 DATA_LOST_ON_RESTORE_CODES: Final = frozenset({1101})
 FARM_BROKEN_CODES: Final = frozenset({2103, 2105, 2157})
 """Market data farm, historical data (HMDS) farm and security definition farm disconnected."""
@@ -59,6 +63,11 @@ NOT_CONNECTED_CODES: Final = frozenset({502, 504, 507, 1300})
 CLIENT_ID_IN_USE_CODES: Final = frozenset({326})
 PACING_VIOLATION_CODES: Final = frozenset({162, 420})
 """These codes carry many messages; only those saying "pacing violation" are about pacing."""
+CANCEL_REFUSED_CODES: Final = frozenset({10147, 10148, 161})
+"""IB refused *our cancel* and the order lives on. 10147: no such order to cancel; 10148: order
+cannot be cancelled in its state; 161: not in a cancellable state."""
+ORDER_CANCELLED_CODES: Final = frozenset({202})
+"""202: IB cancelled the order, with its reason."""
 NO_SECURITY_DEFINITION_CODES: Final = frozenset({200})
 WARNING_CODES: Final = frozenset({165, 2109, 2119, 2137, 2176, 10167})
 """Notes that never end a request: HMDS query message (165), order-event warnings, and

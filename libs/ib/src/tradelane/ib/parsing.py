@@ -13,7 +13,7 @@ from ib_async import BarData, Contract, ContractDescription, ContractDetails
 from tradelane.contracts.market import Bar
 from tradelane.contracts.strategy import MAX_BARS, AssetType, SymbolRef, WhatToShow
 from tradelane.contracts.symbols import SymbolDetails, SymbolSummary
-from tradelane.market_data.provider import ProviderRequestError, SymbolNotFoundError
+from tradelane.ib.errors import ProviderRequestError, SymbolNotFoundError
 
 SEC_TYPE_OF: dict[AssetType, str] = {
     AssetType.STOCK: "STK",

@@ -1,31 +1,40 @@
 """One ``ib_async`` client kept connected to TWS / IB Gateway, and what IB says about the link.
 
-It connects at start, reconnects with exponential backoff after a drop or a refused
-attempt, and sorts every code IB reports into a decision (:mod:`tradelane.market_data.ib_codes`).
+The one connection supervisor of tradelane: market-data's provider and the broker's IB venue
+each keep their client through it, so both reconnect the same way. It connects at start,
+reconnects with exponential backoff (with jitter, so that several clients do not knock on
+TWS at the same instant) after a drop or a refused attempt, refuses a client id already in
+use (326) with the setting to change, and sorts every code IB reports into a decision
+(:mod:`tradelane.ib.codes`): servers lost and restored (1100/1101/1102), farm status.
 Callers ask for the client with :meth:`IbConnection.client`, which raises
 :class:`ProviderUnavailableError` (with the seconds until the next attempt) while the link is
-down, so a pipeline step is nak'ed with a delay rather than failed for good.
+down, so a pipeline step is nak'ed with a delay rather than failed for good; a caller that
+must act on a reconnection (the broker reconciles) passes ``on_reconnected``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
 from ib_async import IB, Contract, RequestError
-from ib_async.ib import StartupFetchNONE
+from ib_async.ib import StartupFetchALL, StartupFetchNONE
 
 from tradelane.contracts.symbols import IbError, IbStatus, PacingStatus
-from tradelane.market_data.ib_codes import DATA_LOST_ON_RESTORE_CODES, Decision, decide, farm_name, farm_state
-from tradelane.market_data.provider import ProviderUnavailableError
+from tradelane.ib.codes import DATA_LOST_ON_RESTORE_CODES, Decision, decide, farm_name, farm_state
+from tradelane.ib.errors import ProviderUnavailableError
 
 log = structlog.get_logger(__name__)
 
 SERVERS_LOST_RETRY_SECONDS = 5.0
 """How soon a step retries while TWS / IB Gateway waits for IB's servers to come back."""
+RECONNECT_JITTER = 0.25
+"""Each wait before a new attempt is shortened by up to this share of the backoff, at random."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,11 @@ class IbEndpoint:
     timeout: float = 10.0
     reconnect_initial: float = 1.0
     reconnect_max: float = 60.0
+    trading: bool = False
+    """A trading session (the broker's) may place orders and fetches the account's orders,
+    executions and values at connect; a data session (market-data's) is read-only and fetches none."""
+    client_id_setting: str = "TRADELANE_IB_CLIENT_ID"
+    """The setting that chooses ``client_id``, named when TWS refuses it (326)."""
 
     @property
     def address(self) -> str:
@@ -52,8 +66,12 @@ class ClientIdInUseError(ConnectionError):
 class IbConnection:
     """Keeps one ``IB`` client connected; see the module docstring."""
 
-    def __init__(self, endpoint: IbEndpoint, *, ib: IB | None = None) -> None:
+    def __init__(
+        self, endpoint: IbEndpoint, *, ib: IB | None = None, on_reconnected: Callable[[], None] | None = None
+    ) -> None:
         self.endpoint = endpoint
+        self._on_reconnected = on_reconnected
+        self._sessions = 0
         self.ib = ib or IB()
         self.ib.RaiseRequestErrors = True
         self.ib.errorEvent += self._on_error
@@ -157,19 +175,24 @@ class IbConnection:
             try:
                 await self._connect_once()
             except Exception as error:  # every failed attempt is retried after the backoff; none ends the loop
-                self._note_failed_attempt(error, delay)
+                wait = jittered_wait(delay)
+                self._note_failed_attempt(error, wait)
                 self._first_attempt_done.set()
-                if await self._closing_within(delay):
+                if await self._closing_within(wait):
                     return
                 delay = min(delay * 2, self.endpoint.reconnect_max)
                 continue
             delay = self.endpoint.reconnect_initial
             self._first_attempt_done.set()
+            self._sessions += 1
+            if self._sessions > 1 and self._on_reconnected is not None:
+                self._on_reconnected()
             await self._until_dropped_or_closing()
             if self._closing.is_set():
                 return
-            self._note_drop(delay)
-            if await self._closing_within(delay):
+            wait = jittered_wait(delay)
+            self._note_drop(wait)
+            if await self._closing_within(wait):
                 return
 
     async def _connect_once(self) -> None:
@@ -184,9 +207,9 @@ class IbConnection:
                 endpoint.port,
                 clientId=endpoint.client_id,
                 timeout=endpoint.timeout,
-                readonly=True,
+                readonly=not endpoint.trading,
                 account=endpoint.account or "",
-                fetchFields=StartupFetchNONE,
+                fetchFields=StartupFetchALL if endpoint.trading else StartupFetchNONE,
             )
         )
         try:
@@ -194,7 +217,8 @@ class IbConnection:
             if refusal.done():
                 msg = (
                     f"client id {endpoint.client_id} is already in use at {endpoint.address} "
-                    f"(326: {refusal.result()}); another session holds it: set TRADELANE_IB_CLIENT_ID to an unused id"
+                    f"(326: {refusal.result()}); another session holds it: "
+                    f"set {endpoint.client_id_setting} to an unused id"
                 )
                 raise ClientIdInUseError(msg)
             await connecting
@@ -294,3 +318,8 @@ class IbConnection:
         wrapper = self.ib.wrapper
         if req_id in wrapper._futures:
             wrapper._endReq(req_id, RequestError(req_id, code, text), success=False)  # type: ignore[no-untyped-call]
+
+
+def jittered_wait(delay: float) -> float:
+    """The backoff ``delay`` less a random share of up to :data:`RECONNECT_JITTER` (never longer than ``delay``)."""
+    return delay * (1 - RECONNECT_JITTER * random.random())

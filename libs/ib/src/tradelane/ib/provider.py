@@ -1,5 +1,8 @@
 """The IB market-data provider: contracts, symbol search and historical bars through ``ib_async``.
 
+Market-data uses it as its ``MarketDataProvider`` when ``TRADELANE_MARKET_DATA_PROVIDER=ib``;
+it lives here, in the one IB adapter, because it is where IB's requests are made.
+
 Every request goes through the shared :class:`PacingLimiter`, on the one connection
 :class:`IbConnection` keeps up. IB's answers become tradelane's three outcomes: a result,
 a permanent refusal (``SymbolNotFoundError`` / ``ProviderRequestError``, carrying IB's code
@@ -21,17 +24,17 @@ from ib_async.util import formatIBDatetime
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import BarSize, SymbolRef, WhatToShow
 from tradelane.contracts.symbols import IbStatus, PacingStatus, SymbolDetails, SymbolSummary
-from tradelane.market_data import ib_parsing
-from tradelane.market_data.ib_codes import (
+from tradelane.ib import parsing as ib_parsing
+from tradelane.ib.codes import (
     NO_SECURITY_DEFINITION_CODES,
     Decision,
     decide,
     is_no_data,
     is_pacing_violation,
 )
-from tradelane.market_data.ib_connection import IbConnection
-from tradelane.market_data.pacing import HistoricalRequest, PacingDelayError, PacingLimiter
-from tradelane.market_data.provider import ProviderRequestError, ProviderUnavailableError, SymbolNotFoundError
+from tradelane.ib.connection import IbConnection
+from tradelane.ib.errors import ProviderRequestError, ProviderUnavailableError, SymbolNotFoundError
+from tradelane.ib.pacing import HistoricalRequest, PacingDelayError, PacingLimiter
 
 log = structlog.get_logger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradelane.market_data.ib_codes import Decision, decide, farm_name, farm_state, is_no_data, is_pacing_violation
+from tradelane.ib.codes import Decision, decide, farm_name, farm_state, is_no_data, is_pacing_violation
 
 
 @pytest.mark.parametrize(

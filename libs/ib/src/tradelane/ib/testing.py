@@ -13,15 +13,15 @@ connection when a request arrives, refuse a client id that is in use (326), send
 connectivity codes (1100 / 1102), delay answers. It records every request with its arrival
 time, so pacing can be checked from the server's side.
 
-It depends on the standard library only, so any test suite (the broker's, later) can use it:
+It depends on the standard library only, and is public so that every test suite (market-data's,
+the broker's, the end-to-end and fault tests) uses the same one:
 
-    sys.path.insert(0, str(<repo>/"services"/"market-data"/"tests"))
-    from fake_tws import FakeContract, FakeTws
+    from tradelane.ib.testing import FakeContract, FakeTws
 
     async with FakeTws([FakeContract(265598, "AAPL")]) as tws:
         await IB().connectAsync(tws.host, tws.port, clientId=1)
 
-Extend it for orders by answering more message ids in ``FakeTws._answer``.
+Extend it (orders, as the broker's tests do) by overriding :meth:`FakeTws.handle` for more message ids.
 """
 
 from __future__ import annotations
@@ -156,7 +156,9 @@ class ReceivedRequest:
 
 
 @dataclass
-class _Session:
+class Session:
+    """One client connected to the fake (what a subclass's :meth:`FakeTws.handle` answers to)."""
+
     writer: asyncio.StreamWriter
     client_id: int | None = None
 
@@ -229,7 +231,7 @@ class FakeTws:
         self.answer_delay: dict[int, float] = {}
         """Seconds to wait before answering a request, by incoming message id."""
         self._scripts: dict[int, _Script] = defaultdict(_Script)
-        self._sessions: list[_Session] = []
+        self._sessions: list[Session] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
 
@@ -296,14 +298,14 @@ class FakeTws:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        session = _Session(writer)
+        session = Session(writer)
         self._sessions.append(session)
         try:
             await self._handshake(reader, session)
             while True:
                 fields = await _read_fields(reader)
                 self.requests.append(ReceivedRequest(time.monotonic(), session.client_id, tuple(fields)))
-                if not await self._handle(session, fields):
+                if not await self.handle(session, fields):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -315,7 +317,7 @@ class FakeTws:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _handshake(self, reader: asyncio.StreamReader, session: _Session) -> None:
+    async def _handshake(self, reader: asyncio.StreamReader, session: Session) -> None:
         prefix = await reader.readexactly(4)
         if prefix != b"API\0":
             msg = f"expected the API\\0 prefix, got {prefix!r}"
@@ -329,8 +331,8 @@ class FakeTws:
         session.writer.write(frame([self.server_version, connection_time]))
         await session.writer.drain()
 
-    async def _handle(self, session: _Session, fields: list[str]) -> bool:
-        """Answer one request; False when the session must end."""
+    async def handle(self, session: Session, fields: list[str]) -> bool:
+        """Answer one request; False when the session must end (override to answer more message ids)."""
         message_id = int(fields[0])
         if message_id == In.START_API:
             return await self._start_api(session, int(fields[2]))
@@ -349,7 +351,7 @@ class FakeTws:
             await self._send(session, reply)
         return True
 
-    async def _start_api(self, session: _Session, client_id: int) -> bool:
+    async def _start_api(self, session: Session, client_id: int) -> bool:
         if client_id in self.reserved_client_ids or client_id in self.client_ids:
             await self._send(session, self._error(-1, *CLIENT_ID_IN_USE))
             return False
@@ -465,7 +467,7 @@ class FakeTws:
     def _error(self, req_id: int, code: int, text: str) -> bytes:
         return frame([Out.ERROR, 2, req_id, code, text, ""])
 
-    async def _send(self, session: _Session, message: bytes) -> None:
+    async def _send(self, session: Session, message: bytes) -> None:
         with contextlib.suppress(ConnectionError):
             session.writer.write(message)
             await session.writer.drain()
@@ -544,3 +546,37 @@ async def _read_message(reader: asyncio.StreamReader) -> str:
 
 async def _read_fields(reader: asyncio.StreamReader) -> list[str]:
     return (await _read_message(reader)).split("\0")[:-1]
+
+
+# Sample data every suite shares ---------------------------------------------------------
+
+AAPL = FakeContract(
+    265598, "AAPL", long_name="APPLE INC", industry="Technology", category="Computers", valid_exchanges="SMART,NASDAQ"
+)
+"""Apple on SMART, the instrument most tests trade."""
+
+
+def daily_bars(first: datetime, count: int, base: float) -> list[FakeBar]:
+    """Weekday bars at midnight UTC with prices that wander deterministically."""
+    bars: list[FakeBar] = []
+    day = first
+    price = base
+    while len(bars) < count:
+        if day.weekday() < 5:
+            step = ((len(bars) * 37) % 11 - 5) / 100 * base / 10
+            close = round(price + step, 2)
+            high = round(max(price, close) + base / 200, 2)
+            low = round(min(price, close) - base / 200, 2)
+            bars.append(FakeBar(day, price, high, low, close, 1_000_000 + len(bars) * 1_000, (high + low) / 2, 5_000))
+            price = close
+        day += timedelta(days=1)
+    return bars
+
+
+def hourly_bars(first: datetime, count: int, base: float) -> list[FakeBar]:
+    """Round-the-clock hourly midpoint bars (volume -1, as IB sends for MIDPOINT)."""
+    return [
+        FakeBar(first + timedelta(hours=i), base + i / 1e4, base + i / 1e4 + 5e-4, base + i / 1e4 - 5e-4,
+                base + (i + 1) / 1e4, -1)
+        for i in range(count)
+    ]  # fmt: skip

@@ -8,7 +8,8 @@ import pytest
 from ib_async import BarData, Contract, ContractDescription, ContractDetails
 
 from tradelane.contracts.strategy import MAX_BARS, AssetType, SymbolRef
-from tradelane.market_data.ib_parsing import (
+from tradelane.ib.errors import ProviderRequestError, SymbolNotFoundError
+from tradelane.ib.parsing import (
     asset_type_of,
     bar_time,
     bars_from_ib,
@@ -18,7 +19,6 @@ from tradelane.market_data.ib_parsing import (
     summaries,
     what_to_show_for,
 )
-from tradelane.market_data.provider import ProviderRequestError, SymbolNotFoundError
 
 TODAY = date(2026, 3, 2)
 
