@@ -41,7 +41,9 @@ WORKDIR /src
 ARG SERVICE
 RUN test -n "${SERVICE}" || { echo "set --build-arg SERVICE=<lineage|market-data|...|gateway>" >&2; exit 1; }
 # The gateway image also carries the `tradelane` command (operator commands, and the
-# stream provisioning Job): all it depends on is already a gateway dependency.
+# stream provisioning Job): all it depends on is already a gateway dependency. No extra is
+# installed: the embedded NATS and PostgreSQL of `tradelane up` (tradelane-cli's `embedded`
+# extra) stay out of every image (tests/deploy/test_image_dependencies.py).
 COPY --from=manifests /src /src
 RUN --mount=type=cache,target=/root/.cache/uv \
     set -- --package "tradelane-${SERVICE}"; \

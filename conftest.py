@@ -34,10 +34,10 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
+from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.bus_credentials import credentials_for, load_or_create_credentials
 from tradelane.runtime.bus_permissions import IDENTITIES, Permissions
-from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision

@@ -1,7 +1,7 @@
 """What durability costs on this machine: JetStream's ``sync_interval`` and PostgreSQL's ``synchronous_commit``.
 
 tradelane runs JetStream with ``sync_interval: always`` and PostgreSQL with
-``synchronous_commit = on`` (``tradelane.runtime.embedded``, docker-compose.yml, deploy/k8s),
+``synchronous_commit = on`` (``tradelane.cli.embedded``, docker-compose.yml, deploy/k8s),
 so that nothing acknowledged or committed is lost to a power cut. This measures the price,
 each side against the setting that is fast and not durable:
 
@@ -35,7 +35,7 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 
 from bench.pipeline import RESULTS, summary
-from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tradelane.runtime.logging import configure_logging
 from tradelane.store.pool import create_pool
 

@@ -32,6 +32,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from pydantic import SecretStr
 
+from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
@@ -39,7 +40,6 @@ from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import dedup_headers
-from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings

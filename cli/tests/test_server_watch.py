@@ -12,9 +12,9 @@ import nats
 import pytest
 
 from tradelane.cli.backoff import RestartBackoff
+from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres, process_alive
 from tradelane.cli.processes import ProcessRegistry, read_processes
 from tradelane.cli.server_watch import keep_server_running, watched
-from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres, process_alive
 from tradelane.store.pool import create_pool
 
 FAST = RestartBackoff(first=0.1, ceiling=0.4, healthy_after=60.0)

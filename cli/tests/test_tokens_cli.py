@@ -17,13 +17,13 @@ import uvicorn
 
 from cli.tests.conftest import Cli, LiveConsole, Result
 from tradelane.cli.credentials import ensure_admin_token
+from tradelane.cli.embedded import free_port
 from tradelane.cli.main import main
 from tradelane.cli.timespec import parse_lifetime
 from tradelane.cli.up import banner
 from tradelane.contracts.envelope import utc_now
 from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
-from tradelane.runtime.embedded import free_port
 from tradelane.runtime.settings import Settings
 from tradelane.store.audit import AuditFilter, AuditRepository
 from tradelane.store.auth import Scope, TokenRepository

@@ -1,6 +1,6 @@
 """Docker Compose and Kubernetes run NATS and PostgreSQL with the durability the embedded servers have.
 
-One choice everywhere (``tradelane.runtime.embedded``): JetStream writes every message to disk
+One choice everywhere (``tradelane.cli.embedded``): JetStream writes every message to disk
 before acknowledging it, and a PostgreSQL commit returns once it is on disk. The managed
 PostgreSQL of the prod overlay is the operator's (README, Durability).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from tradelane.runtime.embedded import POSTGRES_DURABILITY, SYNC_INTERVAL
+from tradelane.cli.embedded import POSTGRES_DURABILITY, SYNC_INTERVAL
 
 from .test_nats_configs import K8S, ROOT, _compose_nats_conf
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tradelane.cli.embedded import free_port
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
 from tradelane.cli.up import service_credentials
-from tradelane.runtime.embedded import free_port
 from tradelane.runtime.layout import provision_as_provisioner
 from tradelane.runtime.settings import Settings
 from tradelane.store.auth import Scope, TokenRepository

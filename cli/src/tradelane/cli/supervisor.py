@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Mapping
 import structlog
 
 from tradelane.cli.backoff import RestartBackoff
+from tradelane.cli.embedded import free_port
 from tradelane.cli.services import ENTRY_SERVICES, module_of
 from tradelane.runtime.child_processes import terminate_with_parent
-from tradelane.runtime.embedded import free_port
 
 log = structlog.get_logger(__name__)
 

@@ -39,6 +39,7 @@ from pydantic import SecretStr
 
 from tradelane.cli.credentials import AdminToken, ensure_admin_token
 from tradelane.cli.demo import DEMO_STRATEGY
+from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.cli.endpoints import remove_endpoints, write_endpoints
 from tradelane.cli.processes import ProcessRegistry
 from tradelane.cli.server_watch import watched
@@ -54,7 +55,6 @@ from tradelane.runtime.bus_credentials import (
     load_or_create_credentials,
 )
 from tradelane.runtime.bus_permissions import OPERATOR, identity_of
-from tradelane.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.layout import provision_as_provisioner
 from tradelane.runtime.private_files import make_private_dir
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets

@@ -1,1 +1,1 @@
-"""Shared runtime of tradelane services: settings, logging, the bus, streams, embedded servers."""
+"""Shared runtime of tradelane services: settings, logging, the bus, streams."""

