@@ -64,6 +64,15 @@ def unavailable_detail(dependency: str, error: BaseException | None = None) -> s
     )
 
 
+def bus_unavailable(what_failed: str, error: BaseException) -> HTTPException:
+    """The 503 of a route whose publish or read on NATS failed: what failed, then the outage message."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"{what_failed}: {unavailable_detail(NATS, error)}",
+        headers=RETRY_AFTER,
+    )
+
+
 def dependency_of(error: BaseException) -> str:
     return NATS if isinstance(error, NATS_UNREACHABLE) else POSTGRES
 

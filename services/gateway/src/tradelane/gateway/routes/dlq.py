@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
 from tradelane.gateway.deps import Caller, State
+from tradelane.gateway.outage import bus_unavailable
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.gateway.security.access import require_scope
 from tradelane.runtime.deadletters import (
@@ -122,10 +123,7 @@ def _jetstream(state: State) -> JetStreamContext:
 
 
 def _unavailable(error: nats.errors.Error) -> HTTPException:
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        f"the message bus did not answer ({type(error).__name__}); try again shortly",
-    )
+    return bus_unavailable("the dead-letter stream did not answer", error)
 
 
 @router.get("", summary="List dead letters")

@@ -14,6 +14,7 @@ from tradelane.contracts.fields import Text, Version
 from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, check_overrides
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.deps import Caller, State
+from tradelane.gateway.outage import bus_unavailable
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.gateway.security.access import require_scope
 from tradelane.runtime.replay import MessageAgedOutError, ReplayError, replay_recorded
@@ -112,10 +113,7 @@ async def replay_execution(
     except (StepNotReachedError, NotReplayableError, ReplayError) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     except nats.errors.Error as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"the message bus did not accept the replay ({type(error).__name__}); try again shortly",
-        ) from error
+        raise bus_unavailable("the replay was not accepted", error) from error
     new_id = replayed.execution_id
     return ReplayAccepted(
         execution_id=new_id,

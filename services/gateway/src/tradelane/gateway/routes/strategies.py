@@ -14,7 +14,7 @@ from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.gateway.cron import next_run_at
 from tradelane.gateway.deps import Bus, Caller, State, Strategies
 from tradelane.gateway.errors import BUS_UNAVAILABLE, CONFLICT, NOT_FOUND, ensure_valid_cron, strategy_not_found
-from tradelane.gateway.outage import RETRY_AFTER, require_nats
+from tradelane.gateway.outage import bus_unavailable, require_nats
 from tradelane.gateway.schemas import STRATEGY_EXAMPLES, ErrorOut, RunAccepted, StrategyOut
 from tradelane.gateway.security.access import require_scope
 from tradelane.gateway.security.context import Principal
@@ -131,9 +131,5 @@ async def run_strategy(strategy_id: UUID, strategies: Strategies, bus: Bus, stat
     try:
         await bus.publish(request)
     except nats.errors.Error as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"the message bus did not accept the run request ({type(error).__name__}); try again shortly",
-            headers=RETRY_AFTER,
-        ) from error
+        raise bus_unavailable("the run request was not accepted", error) from error
     return RunAccepted(execution_id=request.execution_id, status_url=f"/api/executions/{request.execution_id}")
