@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -42,6 +44,8 @@ Hook = Callable[[], Awaitable[None]]
 PULL_TIMEOUT_SECONDS = 1.0
 CLOSE_MARGIN_SECONDS = 3.0
 """What closing may take beyond the handlers' graceful timeout (pools, HTTP clients, the health server)."""
+EXIT_MARGIN_SECONDS = 5.0
+"""How long after its bounded close a stopping process may still take to exit before it is ended."""
 
 
 def graceful_timeout(settings: Settings) -> float:
@@ -190,6 +194,10 @@ class Service:
         """Ask :meth:`run` to stop (what SIGTERM and SIGINT do)."""
         self._stopping.set()
 
+    async def stop_requested(self) -> None:
+        """Return once :meth:`stop` has been called."""
+        await self._stopping.wait()
+
     async def start(self) -> None:
         """Connect, provision streams and consumers, run start hooks, start consuming."""
         self.broker.add_middleware(
@@ -280,6 +288,29 @@ def run_service(build: Callable[[], Service]) -> None:
         service = build()
         register_settings_secrets(service.settings)
         configure_logging(service.settings.log_level, service.settings.log_format)
-        await service.run()
+        watchdog = asyncio.create_task(_exit_if_stopping_hangs(service), name="stop-watchdog")
+        try:
+            await service.run()
+        finally:
+            watchdog.cancel()
 
     asyncio.run(main())
+
+
+async def _exit_if_stopping_hangs(service: Service) -> None:
+    """Once a stop is asked for, end the process outright should it still run well past its grace period.
+
+    :meth:`Service.run` bounds its own close, but what runs after it (asyncio cancelling tasks
+    a library keeps alive, a worker thread) is not bounded by anything; a process that does not
+    exit is one a supervisor has to kill. Its unacked messages are redelivered after ``ack_wait``.
+    """
+    await service.stop_requested()
+    seconds = graceful_timeout(service.settings) + CLOSE_MARGIN_SECONDS + EXIT_MARGIN_SECONDS
+    timer = threading.Timer(seconds, _exit_now, args=(service.name, seconds))
+    timer.daemon = True  # a process that exits in time is not held back by it
+    timer.start()
+
+
+def _exit_now(service: str, seconds: float) -> None:
+    log.error("service_exit_forced", service=service, seconds=seconds)
+    os._exit(1)
