@@ -103,7 +103,12 @@ async def ready(up: Up) -> AsyncIterator[Up]:
 
 
 async def kill_and_recover(up: Up, server: str) -> None:
-    """kill -9 ``server``; every answer until it is back is a 503 naming it or a success; then a run completes."""
+    """kill -9 ``server``; every answer until it is restarted is a 503 naming it or a success; then a run completes.
+
+    A success can come before the restart: a postmaster killed outright leaves its backends
+    serving their open connections until they notice, so the gateway may still be served.
+    The recovery is proven by a new pid in ``processes.json`` and a run accepted after it.
+    """
     async with up.client() as client:
         created = await client.post("/api/strategies", json={**STRATEGY, "name": f"healing-{server}"})
         assert created.status_code == 201, created.text
@@ -115,21 +120,21 @@ async def kill_and_recover(up: Up, server: str) -> None:
         accepted = None
         while accepted is None:
             assert loop.time() - killed_at < RECOVERY_SECONDS, (
-                f"still no 202 {RECOVERY_SECONDS} s after killing {server}"
+                f"{server} not restarted and serving {RECOVERY_SECONDS} s after it was killed"
             )
+            restarted = read_processes(up.state_dir).get(server) not in {None, victim}
             try:
                 answer = await client.post(run_url)
             except httpx.TimeoutException:
                 pytest.fail(f"the gateway hung while {server} was down")
-            if answer.status_code == 202:
+            if answer.status_code != 202:
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["retry-after"]
+                assert "retry shortly" in answer.json()["detail"]
+            elif restarted:
                 accepted = answer.json()["execution_id"]
-                break
-            assert answer.status_code == 503, answer.text
-            assert answer.headers["retry-after"]
-            assert "retry shortly" in answer.json()["detail"]
             await asyncio.sleep(0.2)
         assert not process_alive(victim)
-        assert read_processes(up.state_dir)[server] != victim
         execution = await finished_execution(client, accepted, timeout=RECOVERY_SECONDS)
         assert execution["status"] in {"completed", "rejected"}, execution
 
