@@ -19,7 +19,7 @@ from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition
 from tradelane.runtime.bus import event_headers
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.pool import create_pool
 
 pytestmark = pytest.mark.e2e

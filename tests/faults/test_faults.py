@@ -36,7 +36,7 @@ from tradelane.runtime.bus import event_headers
 from tradelane.runtime.bus_credentials import credentials_for, credentials_path
 from tradelane.runtime.bus_permissions import OPERATOR
 from tradelane.runtime.settings import Settings
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.pool import create_pool
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "llm-analyst" / "tests"))

@@ -11,6 +11,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.trading import (
@@ -24,7 +25,7 @@ from tradelane.contracts.trading import (
     Venue,
     order_id,
 )
-from tradelane.store.broker import BookBelongsToAnotherVenueError, BrokerRepository, OrderRecord
+from tradelane.store.book.transactions import BookBelongsToAnotherVenueError, BrokerRepository
 from tradelane.store.pool import create_pool
 
 AAPL = ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)

@@ -16,7 +16,7 @@ from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import Clock, PaperBook, start_paper_broker

@@ -17,11 +17,12 @@ from tradelane.broker.outbox import Outbox
 from tradelane.broker.paper import PaperCosts
 from tradelane.broker.paper_venue import PaperVenue
 from tradelane.contracts import subjects
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.events import Action, Analysis, BarsFetched, Signal, SignalGenerated
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
-from tradelane.store.broker import BrokerRepository, OrderRecord
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 BTC = ResolvedSymbol(

@@ -29,7 +29,7 @@ from tradelane.contracts.trading import OrderStatus, signal_order_ref
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.settings import Settings
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import signal_generated, stored

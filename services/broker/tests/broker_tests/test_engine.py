@@ -25,7 +25,7 @@ from tradelane.contracts.trading import (
     TradingLimits,
     TradingState,
 )
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import (

@@ -23,7 +23,7 @@ from tradelane.contracts.trading import ManualOrder, OrderStatus, PlaceOrder, Tr
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.deadletters import REDRIVE_HEADER
 from tradelane.runtime.service import Service
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import BTC, NOW, PaperBook, signal_generated, stored, trading_events

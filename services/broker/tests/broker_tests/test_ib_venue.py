@@ -26,7 +26,7 @@ from tradelane.contracts.trading import (
 )
 from tradelane.ib.testing import FakeContract
 from tradelane.runtime.bus import EventBus
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import AAPL, BTC, Clock, signal_generated, stored

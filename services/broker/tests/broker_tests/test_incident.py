@@ -30,7 +30,7 @@ from tradelane.runtime.bus import event_headers
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.signals.app import build as build_signals
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import BTC, strategy

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from tradelane.broker.reconcile import Holdings, VenuePosition, corrections
 from tradelane.broker.venue import CashCorrected, PositionCorrected
-from tradelane.store.broker import PositionRecord
+from tradelane.contracts.portfolio import PositionRecord
 
 from .support import AAPL, BTC
 

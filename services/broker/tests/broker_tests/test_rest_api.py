@@ -13,7 +13,7 @@ import pytest
 from tradelane.contracts.envelope import utc_now
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import Service
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 
 from .support import BTC, bar, bars_fetched
 

@@ -21,7 +21,7 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import Venue
 from tradelane.runtime.service import Service
 from tradelane.runtime.streams import BROKER_CONSUMER
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository

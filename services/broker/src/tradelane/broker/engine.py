@@ -52,6 +52,7 @@ from tradelane.broker.venue import (
     VenueUnavailableError,
 )
 from tradelane.contracts import subjects
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action, BarsFetched, SignalGenerated
 from tradelane.contracts.market import ResolvedSymbol
@@ -82,7 +83,7 @@ from tradelane.contracts.trading import (
     trading_day_start,
     trading_message_id,
 )
-from tradelane.store.broker import BookTransaction, BrokerRepository, OrderRecord
+from tradelane.store.book.transactions import BookTransaction, BrokerRepository
 from tradelane.store.strategies import StoredStrategy
 
 log = structlog.get_logger(__name__)
@@ -198,7 +199,7 @@ class Broker:
         await self._repository.open_account(
             self._venue.name, self._venue.mode, self._venue.account_id, await self._venue.initial_cash()
         )
-        await self._repository.risk()
+        await self._repository.ensure_risk()
         await self.reconcile()
         await self._outbox.flush()
 

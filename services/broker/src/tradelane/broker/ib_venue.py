@@ -46,6 +46,7 @@ from tradelane.broker.venue import (
     VenueEvent,
     VenueUnavailableError,
 )
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
@@ -69,7 +70,6 @@ from tradelane.ib.orders import (
     is_paper_account,
     order_of,
 )
-from tradelane.store.broker import OrderRecord
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ import structlog
 
 from tradelane.contracts import subjects
 from tradelane.runtime.bus import EventBus
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.transactions import BrokerRepository
 
 log = structlog.get_logger(__name__)
 

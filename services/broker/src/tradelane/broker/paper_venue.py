@@ -18,10 +18,10 @@ from tradelane.broker.calendar import calendar_for
 from tradelane.broker.paper import PaperCosts, fill_in_bar, fill_on_arrival, fill_priority
 from tradelane.broker.reconcile import Holdings
 from tradelane.broker.venue import Accepted, Cancelled, CancelResult, EventSink, Executed, Unsent
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
 from tradelane.contracts.trading import OrderStatus, TimeInForce, TradingMode, Venue
-from tradelane.store.broker import OrderRecord
 
 log = structlog.get_logger(__name__)
 

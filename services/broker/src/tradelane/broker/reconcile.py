@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from tradelane.broker.venue import CashCorrected, PositionCorrected
 from tradelane.contracts.market import ResolvedSymbol
-from tradelane.store.broker import PositionRecord
+from tradelane.contracts.portfolio import PositionRecord
 
 CASH_TOLERANCE = Decimal("0.01")
 

@@ -14,10 +14,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
 from tradelane.contracts.trading import TradingMode, Venue
-from tradelane.store.broker import OrderRecord
 
 if TYPE_CHECKING:
     from tradelane.broker.reconcile import Holdings

@@ -1,8 +1,9 @@
 """What the trading routes share: the book, read from Postgres.
 
-The gateway reads orders, positions and snapshots straight from the book the broker keeps,
-and writes only the risk limits and the trading state there (so the kill switch works even
-while the broker is down). Placing and cancelling orders are commands to the broker service:
+The gateway reads orders, positions and snapshots straight from the book the broker keeps, through
+:class:`~tradelane.store.book.reads.BookReads`, which cannot write. Its only writes there are the
+trading state and the risk limits, through :mod:`tradelane.store.book.controls` (so the kill switch
+works even while the broker is down). Placing and cancelling orders are commands to the broker service:
 one NATS request each (:func:`tradelane.gateway.requests.ask_service`), whose reply says what happened.
 """
 
@@ -14,11 +15,11 @@ from fastapi import Depends
 
 from tradelane.gateway.deps import gateway_state
 from tradelane.gateway.state import GatewayState
-from tradelane.store.broker import BrokerRepository
+from tradelane.store.book.reads import BookReads
 
 
-def book_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -> BrokerRepository:
-    return BrokerRepository(state.pool)
+def book_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -> BookReads:
+    return BookReads(state.pool)
 
 
-Book = Annotated[BrokerRepository, Depends(book_repository)]
+Book = Annotated[BookReads, Depends(book_repository)]

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
+from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.fields import PG_INT_MAX, PlainDecimal
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.trading import (
@@ -32,7 +33,7 @@ from tradelane.gateway.deps import State
 from tradelane.gateway.errors import BUS_UNAVAILABLE, NOT_FOUND
 from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
 from tradelane.gateway.schemas import ErrorOut
-from tradelane.store.broker import BrokerRepository, OrderRecord
+from tradelane.store.book.reads import BookReads
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 
@@ -155,7 +156,7 @@ def order_not_found(order_id: UUID) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no order with id {order_id}; list orders with GET /api/orders")
 
 
-async def _orders(book: BrokerRepository, ids: tuple[UUID, ...]) -> list[OrderOut]:
+async def _orders(book: BookReads, ids: tuple[UUID, ...]) -> list[OrderOut]:
     found = [await book.order(order_id) for order_id in ids]
     return [OrderOut.of(order) for order in found if order is not None]
 

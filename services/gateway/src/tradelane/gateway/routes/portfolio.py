@@ -9,13 +9,14 @@ from typing import Annotated, Final
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from tradelane.contracts.book import SnapshotRecord
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import Moment, PlainDecimal
+from tradelane.contracts.portfolio import PositionRecord
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.trading import TradingMode, Venue, trading_day_start
 from tradelane.gateway.book import Book
 from tradelane.gateway.errors import BUS_UNAVAILABLE
-from tradelane.store.broker import PositionRecord, SnapshotRecord
 
 router = APIRouter(tags=["portfolio"])
 

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
+from tradelane.contracts.book import RiskRecord
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import PlainDecimal, Text
@@ -25,7 +26,8 @@ from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits,
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
 from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
-from tradelane.store.broker import BrokerRepository, RiskRecord
+from tradelane.store.book import controls
+from tradelane.store.book.reads import BookReads
 
 router = APIRouter(prefix="/api/risk", tags=["risk"])
 
@@ -92,7 +94,7 @@ class ResumeIn(BaseModel):
     reason: Text = Field(default="resumed through the API", min_length=1, max_length=500)
 
 
-async def _risk_out(book: BrokerRepository, risk: RiskRecord, ceilings: TradingCeilings) -> RiskOut:
+async def _risk_out(book: BookReads, risk: RiskRecord, ceilings: TradingCeilings) -> RiskOut:
     now = utc_now()
     portfolio = await book.portfolio(trading_day_start(now))
     positions = await book.positions(open_only=True)
@@ -143,13 +145,13 @@ async def put_limits(limits: TradingLimits, book: Book, state: State) -> RiskOut
                 for violation in violations
             ]
         )
-    return await _risk_out(book, await book.set_limits(limits, API_USER), state.ceilings)
+    return await _risk_out(book, await controls.set_limits(state.pool, limits, API_USER), state.ceilings)
 
 
 @router.post("/halt", summary="Halt trading (kill switch)")
 async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> HaltOut:
     """From now on only cancels go through; optionally cancel every working order too."""
-    risk = await book.set_trading_state(TradingState.HALTED, body.reason, API_USER)
+    risk = await controls.set_trading_state(state.pool, TradingState.HALTED, body.reason, API_USER)
     cancels: list[CancelResultOut] = []
     if body.cancel_working_orders:
         for order in await book.working_orders():
@@ -179,5 +181,5 @@ async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> Hal
 async def resume(book: Book, state: State, body: Annotated[ResumeIn | None, Body()] = None) -> RiskOut:
     """Back to ACTIVE (or REDUCING); the daily loss rule still refuses new exposure while the limit is reached."""
     request = body or ResumeIn()
-    risk = await book.set_trading_state(request.state, request.reason, API_USER)
+    risk = await controls.set_trading_state(state.pool, request.state, request.reason, API_USER)
     return await _risk_out(book, risk, state.ceilings)
