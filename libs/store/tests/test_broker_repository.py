@@ -25,6 +25,7 @@ from tradelane.contracts.trading import (
     Venue,
     order_id,
 )
+from tradelane.store.book import controls
 from tradelane.store.book.transactions import BookBelongsToAnotherVenueError, BrokerRepository
 from tradelane.store.pool import create_pool
 
@@ -33,13 +34,18 @@ AT = datetime(2025, 3, 4, 15, tzinfo=UTC)
 
 
 @pytest.fixture
-async def book(database_url: str) -> AsyncIterator[BrokerRepository]:
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
     pool: asyncpg.Pool[Any] = await create_pool(database_url)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def book(pool: asyncpg.Pool[Any]) -> BrokerRepository:
     repository = BrokerRepository(pool)
     await repository.open_account(Venue.PAPER, "paper", "", Decimal(100_000))
     await repository.remember_instrument(AAPL, Decimal(190), AT)
-    yield repository
-    await pool.close()
+    return repository
 
 
 def _order(client_ref: str = "tl-m-1") -> OrderRecord:
@@ -109,9 +115,9 @@ async def test_risk_starts_active_with_default_limits(book: BrokerRepository) ->
     assert (risk.state, risk.limits) == (TradingState.ACTIVE, TradingLimits())
 
 
-async def test_state_and_limit_changes_are_kept(book: BrokerRepository) -> None:
-    await book.set_limits(TradingLimits(max_open_positions=2), "api")
-    halted = await book.set_trading_state(TradingState.HALTED, "kill switch", "api")
+async def test_state_and_limit_changes_are_kept(book: BrokerRepository, pool: asyncpg.Pool[Any]) -> None:
+    await controls.set_limits(pool, TradingLimits(max_open_positions=2), "api")
+    halted = await controls.set_trading_state(pool, TradingState.HALTED, "kill switch", "api")
     assert (halted.state, halted.reason, halted.limits.max_open_positions) == (TradingState.HALTED, "kill switch", 2)
     async with book.transaction() as tx:
         assert (await tx.risk()).state is TradingState.HALTED

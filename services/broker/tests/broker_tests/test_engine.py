@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
+import asyncpg
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
@@ -25,6 +27,7 @@ from tradelane.contracts.trading import (
     TradingLimits,
     TradingState,
 )
+from tradelane.store.book import controls
 from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
@@ -159,8 +162,10 @@ async def test_a_manual_market_order_without_a_price_is_refused(paper: PaperBook
     assert (reply.outcome, reply.rule) == ("rejected", "no_market_price")
 
 
-async def test_the_daily_loss_limit_halts_trading_by_itself_with_the_reason(paper: PaperBook) -> None:
-    await paper.repository.set_limits(TradingLimits(daily_loss_limit=Decimal(500)), "test")
+async def test_the_daily_loss_limit_halts_trading_by_itself_with_the_reason(
+    paper: PaperBook, pool: asyncpg.Pool[Any]
+) -> None:
+    await controls.set_limits(pool, TradingLimits(daily_loss_limit=Decimal(500)), "test")
     await paper.on_signal(signal_generated(entry="60000", stop="58000", targets=("62000",)))
     paper.clock.advance(minutes=2)
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import asyncpg
 from nats.aio.client import Client as NatsClient
 
 from tradelane.broker.engine import Redrive
@@ -23,6 +24,7 @@ from tradelane.contracts.trading import ManualOrder, OrderStatus, PlaceOrder, Tr
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.deadletters import REDRIVE_HEADER
 from tradelane.runtime.service import Service
+from tradelane.store.book import controls
 from tradelane.store.book.transactions import BrokerRepository
 from tradelane.store.strategies import StrategyRepository
 
@@ -68,9 +70,11 @@ async def test_ten_resting_buys_against_a_short_are_not_all_reducing(paper: Pape
     )
 
 
-async def test_while_reducing_only_the_buy_that_truly_reduces_goes_through(paper: PaperBook) -> None:
+async def test_while_reducing_only_the_buy_that_truly_reduces_goes_through(
+    paper: PaperBook, pool: asyncpg.Pool[Any]
+) -> None:
     await short_031_btc(paper)
-    await paper.repository.set_trading_state(TradingState.REDUCING, "wind down", "test")
+    await controls.set_trading_state(pool, TradingState.REDUCING, "wind down", "test")
     assert await ten_resting_buys(paper) == [None] + ["trading_reducing"] * 9
 
 
@@ -232,7 +236,7 @@ async def test_a_redelivered_signal_decided_before_the_strategy_changed_is_not_s
     assert await skipped(nats_client) == []
 
 
-async def test_a_brackets_exits_claim_the_position_once(paper: PaperBook) -> None:
+async def test_a_brackets_exits_claim_the_position_once(paper: PaperBook, pool: asyncpg.Pool[Any]) -> None:
     """A filled bracket's take-profit and stop-loss (one OCA group) both would sell the 0.4166 held, but only one can.
 
     So a manual SELL of 0.4166 reduces nothing (the exits already will): it is refused while REDUCING. Counted
@@ -241,10 +245,10 @@ async def test_a_brackets_exits_claim_the_position_once(paper: PaperBook) -> Non
     """
     [entry, *_] = await paper.on_signal(signal_generated())
     assert entry.status is OrderStatus.FILLED
-    await paper.repository.set_trading_state(TradingState.REDUCING, "wind down", "test")
+    await controls.set_trading_state(pool, TradingState.REDUCING, "wind down", "test")
     reducing = await paper.broker.place_manual(btc("close-while-reducing", "SELL", "0.4166"))
     assert reducing.rule == "trading_reducing"
 
-    await paper.repository.set_trading_state(TradingState.ACTIVE, "back", "test")
+    await controls.set_trading_state(pool, TradingState.ACTIVE, "back", "test")
     active = await paper.broker.place_manual(btc("close-while-active", "SELL", "0.4166"))
     assert active.outcome == "submitted", active

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
+from tradelane.contracts.book import OrderSource
 from tradelane.contracts.events import Action, SignalGenerated
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.trading import (
@@ -30,7 +31,6 @@ from tradelane.contracts.trading import (
     signal_order_ref,
 )
 
-OrderSource = Literal["signal", "manual"]
 EntryType = Literal["MKT", "LMT"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -81,6 +83,30 @@ def instrument(row: asyncpg.Record) -> ResolvedSymbol:
         asset_type=row["asset_type"],
         description=row["description"],
         min_tick=float(row["min_tick"]),
+    )
+
+
+INSERT_INSTRUMENT = (
+    "INSERT INTO broker.instruments (conid, symbol, exchange, currency, asset_type, description, min_tick,"
+    " last_price, priced_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+"""The insert of an instrument and its mark, with the values of :func:`instrument_values`."""
+
+
+def instrument_values(
+    instrument: ResolvedSymbol, price: Decimal | None, at: datetime | None
+) -> tuple[int, str, str, str, str, str, Decimal, Decimal | None, datetime | None]:
+    """The parameters $1 to $9 of :data:`INSERT_INSTRUMENT`."""
+    return (
+        instrument.conid,
+        instrument.symbol,
+        instrument.exchange,
+        instrument.currency,
+        instrument.asset_type.value,
+        instrument.description,
+        Decimal(str(instrument.min_tick)),
+        price,
+        at,
     )
 
 

@@ -21,9 +21,9 @@ from tradelane.contracts.book import AccountRecord, OrderRecord, RiskRecord, Sna
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.portfolio import Portfolio
-from tradelane.contracts.trading import Fill, TradingLimits, TradingMode, TradingState, Venue
+from tradelane.contracts.trading import Fill, TradingMode, TradingState, Venue
 from tradelane.store.book import rows
-from tradelane.store.book.controls import change_trading_state, ensure_risk, set_limits, set_trading_state
+from tradelane.store.book.controls import change_trading_state, ensure_risk
 from tradelane.store.book.reads import BookReads
 from tradelane.store.book.rows import Connection
 
@@ -260,55 +260,28 @@ class BrokerRepository(BookReads):
     async def upsert_instrument(self, instrument: ResolvedSymbol, price: Decimal | None, at: datetime | None) -> None:
         """Remember an instrument; its price replaces the stored one only when it is newer."""
         await self._pool.execute(
-            "INSERT INTO broker.instruments (conid, symbol, exchange, currency, asset_type, description, min_tick,"
-            " last_price, priced_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (conid) DO UPDATE SET symbol = $2, exchange = $3, currency = $4, asset_type = $5,"
+            rows.INSERT_INSTRUMENT
+            + " ON CONFLICT (conid) DO UPDATE SET symbol = $2, exchange = $3, currency = $4, asset_type = $5,"
             " description = $6, min_tick = $7,"
             " last_price = CASE WHEN $9::timestamptz IS NOT NULL AND (broker.instruments.priced_at IS NULL"
             "   OR broker.instruments.priced_at <= $9) THEN $8 ELSE broker.instruments.last_price END,"
             " priced_at = CASE WHEN $9::timestamptz IS NOT NULL AND (broker.instruments.priced_at IS NULL"
             "   OR broker.instruments.priced_at <= $9) THEN $9 ELSE broker.instruments.priced_at END",
-            instrument.conid,
-            instrument.symbol,
-            instrument.exchange,
-            instrument.currency,
-            instrument.asset_type.value,
-            instrument.description,
-            Decimal(str(instrument.min_tick)),
-            price,
-            at,
+            *rows.instrument_values(instrument, price, at),
         )
 
     async def remember_instrument(self, instrument: ResolvedSymbol, price: Decimal | None, at: datetime) -> None:
         """Remember an instrument; ``price`` becomes its mark only when it has none yet."""
         await self._pool.execute(
-            "INSERT INTO broker.instruments (conid, symbol, exchange, currency, asset_type, description, min_tick,"
-            " last_price, priced_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (conid) DO UPDATE SET"
+            rows.INSERT_INSTRUMENT + " ON CONFLICT (conid) DO UPDATE SET"
             " last_price = COALESCE(broker.instruments.last_price, $8),"
             " priced_at = COALESCE(broker.instruments.priced_at, $9)",
-            instrument.conid,
-            instrument.symbol,
-            instrument.exchange,
-            instrument.currency,
-            instrument.asset_type.value,
-            instrument.description,
-            Decimal(str(instrument.min_tick)),
-            price,
-            at if price is not None else None,
+            *rows.instrument_values(instrument, price, at if price is not None else None),
         )
 
     async def ensure_risk(self) -> None:
         """Keep the initial risk controls, so the state and limits the broker starts with have a first change."""
         await ensure_risk(self._pool)
-
-    async def set_trading_state(self, state: TradingState, reason: str, changed_by: str) -> RiskRecord:
-        """Switch the trading state: :func:`tradelane.store.book.controls.set_trading_state`."""
-        return await set_trading_state(self._pool, state, reason, changed_by)
-
-    async def set_limits(self, limits: TradingLimits, changed_by: str) -> RiskRecord:
-        """Replace the risk limits: :func:`tradelane.store.book.controls.set_limits`."""
-        return await set_limits(self._pool, limits, changed_by)
 
     async def unpublished(self, limit: int = 500) -> list[OutboxEntry]:
         """Events committed but not yet published, in the order they were written."""
