@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tradelane.ib.connection import RECONNECT_JITTER, jittered_wait
+from tradelane.ib.connection import RECONNECT_JITTER, IbEndpoint
 
 
 def test_a_jittered_wait_stays_within_the_backoff_and_varies() -> None:
-    waits = [jittered_wait(2.0) for _ in range(200)]
+    backoff = IbEndpoint(host="127.0.0.1", port=7497, client_id=1, reconnect_initial=2.0).reconnect_backoff
+    waits = [backoff.delay(1) for _ in range(200)]
     assert all(2.0 * (1 - RECONNECT_JITTER) <= wait <= 2.0 for wait in waits)
     assert len(set(waits)) > 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from ib_async.ib import StartupFetchALL, StartupFetchNONE
 from tradelane.contracts.symbols import IbError, IbStatus, PacingStatus
 from tradelane.ib.codes import DATA_LOST_ON_RESTORE_CODES, Decision, decide, farm_name, farm_state
 from tradelane.ib.errors import ProviderUnavailableError
+from tradelane.runtime.retrying import Backoff, retry
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,11 @@ class IbEndpoint:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def reconnect_backoff(self) -> Backoff:
+        """The wait before each new attempt: from ``reconnect_initial`` doubling up to ``reconnect_max``, jittered."""
+        return Backoff(initial=self.reconnect_initial, cap=self.reconnect_max, jitter_below=RECONNECT_JITTER)
 
 
 class ClientIdInUseError(ConnectionError):
@@ -170,19 +175,10 @@ class IbConnection:
         return max((self._next_attempt_at - datetime.now(UTC)).total_seconds(), 0.0) + self.endpoint.timeout
 
     async def _keep_connected(self) -> None:
-        delay = self.endpoint.reconnect_initial
-        while not self._closing.is_set():
-            try:
-                await self._connect_once()
-            except Exception as error:  # every failed attempt is retried after the backoff; none ends the loop
-                wait = jittered_wait(delay)
-                self._note_failed_attempt(error, wait)
-                self._first_attempt_done.set()
-                if await self._closing_within(wait):
-                    return
-                delay = min(delay * 2, self.endpoint.reconnect_max)
-                continue
-            delay = self.endpoint.reconnect_initial
+        backoff = self.endpoint.reconnect_backoff
+        while await retry(
+            self._connect_unless_closing, wait=backoff, on_retry=self._note_failed_attempt, sleep=self._sleep
+        ):
             self._first_attempt_done.set()
             self._sessions += 1
             if self._sessions > 1 and self._on_reconnected is not None:
@@ -190,10 +186,21 @@ class IbConnection:
             await self._until_dropped_or_closing()
             if self._closing.is_set():
                 return
-            wait = jittered_wait(delay)
+            wait = backoff.delay(1)
             self._note_drop(wait)
             if await self._closing_within(wait):
                 return
+
+    async def _connect_unless_closing(self, attempt: int) -> bool:
+        """One connection attempt of the retry loop (every failure is retried); False once closing."""
+        if self._closing.is_set():
+            return False
+        await self._connect_once()
+        return True
+
+    async def _sleep(self, seconds: float) -> None:
+        """The wait between attempts, cut short by :meth:`close`."""
+        await self._closing_within(seconds)
 
     async def _connect_once(self) -> None:
         endpoint = self.endpoint
@@ -243,7 +250,9 @@ class IbConnection:
         if endpoint.account and endpoint.account not in accounts:
             log.warning("ib_account_not_managed", account=endpoint.account, accounts=accounts)
 
-    def _note_failed_attempt(self, error: Exception, delay: float) -> None:
+    def _note_failed_attempt(self, failures: int, error: BaseException, delay: float) -> None:
+        """Say why the attempt failed and when the next one is; :meth:`start` waits for the first outcome."""
+        self._first_attempt_done.set()
         self._next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
         if isinstance(error, ClientIdInUseError):
             self._last_error = IbError(
@@ -254,7 +263,7 @@ class IbConnection:
         message = f"could not connect to {self.endpoint.address}: {type(error).__name__}: {error}".rstrip(": ")
         self._last_error = IbError(code=None, message=message, decision=Decision.RECONNECT.value, at=datetime.now(UTC))
         expected = isinstance(error, OSError | TimeoutError)
-        log.warning("ib_connect_failed", error=message, retry_in_seconds=delay, exc_info=not expected)
+        log.warning("ib_connect_failed", error=message, retry_in_seconds=delay, exc_info=False if expected else error)
 
     def _note_drop(self, delay: float) -> None:
         self._connected_since = None
@@ -318,8 +327,3 @@ class IbConnection:
         wrapper = self.ib.wrapper
         if req_id in wrapper._futures:
             wrapper._endReq(req_id, RequestError(req_id, code, text), success=False)  # type: ignore[no-untyped-call]
-
-
-def jittered_wait(delay: float) -> float:
-    """The backoff ``delay`` less a random share of up to :data:`RECONNECT_JITTER` (never longer than ``delay``)."""
-    return delay * (1 - RECONNECT_JITTER * random.random())

@@ -19,8 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from tradelane.runtime.retrying import Backoff
+
 JITTER_FRACTION = 0.2
 """A delay is drawn between 80 % and 100 % of its step, so retries of one outage spread out."""
+
+
+def _redelivery_backoff(*, initial: float, cap: float) -> Backoff:
+    """The project's backoff with this module's jitter: what every nak'ed delivery waits."""
+    return Backoff(initial=initial, cap=cap, jitter_below=JITTER_FRACTION)
 
 
 def backoff_delay(deliveries: int, *, initial: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -28,18 +35,16 @@ def backoff_delay(deliveries: int, *, initial: float, cap: float, rand: Callable
 
     ``initial * 2 ** (deliveries - 1)``, capped at ``cap``, less up to 20 % of jitter.
     """
-    exponent = min(max(deliveries, 1) - 1, 62)
-    step = min(cap, initial * 2.0**exponent)
-    return step * (1 - JITTER_FRACTION * rand())
+    return _redelivery_backoff(initial=initial, cap=cap).delay(deliveries, rand)
 
 
 def deliveries_within(horizon: float, *, initial: float, cap: float) -> int:
     """How many nak'ed deliveries fit in ``horizon`` seconds when every delay is the shortest the jitter allows."""
-    shortest = 1 - JITTER_FRACTION
+    backoff = _redelivery_backoff(initial=initial, cap=cap)
     deliveries, elapsed = 0, 0.0
     while elapsed < horizon:
         deliveries += 1
-        elapsed += min(cap, initial * 2.0 ** min(deliveries - 1, 62)) * shortest
+        elapsed += backoff.shortest(deliveries)
     return deliveries
 
 

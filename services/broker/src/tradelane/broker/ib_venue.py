@@ -70,11 +70,14 @@ from tradelane.ib.orders import (
     is_paper_account,
     order_of,
 )
+from tradelane.runtime.retrying import Backoff, retry
 
 log = structlog.get_logger(__name__)
 
 _BOOK_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 """Postgres briefly unreachable: applying the event again later will work."""
+_BOOK_BACKOFF = Backoff(initial=0.5, cap=30.0)
+"""How an IB event waits for the book to come back: 0.5 s, doubling up to 30 s, for as long as it takes."""
 _SECURITY_TYPES = {"STK": "STK", "ETF": "STK", "CASH": "CASH", "FUT": "FUT", "IND": "IND", "CRYPTO": "CRYPTO"}
 
 
@@ -208,20 +211,17 @@ class IbVenue:
                 self._events.task_done()
 
     async def _apply(self, event: VenueEvent) -> None:
-        assert self._sink is not None, "bind() the venue to the broker before starting it"
-        delay = 0.5
-        while True:
-            try:
-                await self._sink(event)
-            except _BOOK_UNAVAILABLE as error:
-                log.warning("ib_event_retry", event=type(event).__name__, error=str(error), retry_in_seconds=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            except Exception:
-                # The next reconciliation (restart or reconnect) finds what this event would have recorded.
-                log.exception("ib_event_not_applied", event=repr(event))
-            return
+        sink = self._sink
+        assert sink is not None, "bind() the venue to the broker before starting it"
+
+        def log_retry(failures: int, error: BaseException, wait: float) -> None:
+            log.warning("ib_event_retry", event=type(event).__name__, error=str(error), retry_in_seconds=wait)
+
+        try:
+            await retry(lambda _: sink(event), wait=_BOOK_BACKOFF, retry_on=_BOOK_UNAVAILABLE, on_retry=log_retry)
+        except Exception:
+            # The next reconciliation (restart or reconnect) finds what this event would have recorded.
+            log.exception("ib_event_not_applied", event=repr(event))
 
     def _on_status(self, trade: Trade) -> None:
         ref = trade.order.orderRef

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -44,6 +43,7 @@ from openai.types.chat import (
 
 from tradelane.prompts.answer import ANSWER_SCHEMA_NAME, answer_json_schema
 from tradelane.runtime.redaction import redact
+from tradelane.runtime.retrying import Backoff, Sleep, retry
 
 log = structlog.get_logger(__name__)
 
@@ -56,11 +56,9 @@ PERMANENT_STATUS_HINTS: Mapping[int, str] = {
     403: "check that the API key may use this model",
     404: "check the model name (TRADELANE_LLM_MODEL or the strategy's analysis.model) and TRADELANE_LLM_BASE_URL",
 }
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 30.0
+BACKOFF = Backoff(initial=0.5, cap=30.0, jitter_below=0.2, jitter_above=0.2)
+"""Without a ``Retry-After``: about 0.5 s, 1 s, 2 s... capped at 30 s, each within 20 % either way."""
 MAX_ERROR_CHARS = 500
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -136,54 +134,67 @@ class LlmClient:
 
     async def complete(self, request: ChatRequest, budget: RetryBudget) -> ChatReply:
         """Ask once (retrying transient failures); raises :class:`LlmUnavailableError` or :class:`LlmRequestError`."""
-        formats = RESPONSE_FORMATS[RESPONSE_FORMATS.index(self._accepted_format.get(request.model, "json_schema")) :]
-        attempts = 0
-        waited_attempts = 0
-        while True:
-            response_format = formats[0]
-            attempts += 1
-            started = time.perf_counter()
-            try:
-                async with self._slots:
-                    completion = await self._client.chat.completions.create(
-                        model=request.model,
-                        messages=_messages(request),
-                        temperature=request.temperature,
-                        max_tokens=request.max_tokens,
-                        response_format=_response_format(response_format),
-                    )
-            except openai.BadRequestError as error:
-                if len(formats) > 1:
+        accepted = self._accepted_format.get(request.model, "json_schema")
+        formats = list(RESPONSE_FORMATS[RESPONSE_FORMATS.index(accepted) :])
+        requests = 0
+
+        async def attempt(number: int) -> ChatReply:
+            """One try of the retry loop: a request in each format the server may accept, until one is not refused."""
+            nonlocal requests
+            while True:
+                response_format = formats[0]
+                requests += 1
+                started = time.perf_counter()
+                try:
+                    completion = await self._create(request, response_format)
+                except openai.BadRequestError as error:
+                    if len(formats) == 1:
+                        raise LlmRequestError(_refusal_message(error)) from error
                     log.warning(
                         "llm_response_format_refused",
                         model=request.model,
                         response_format=response_format,
                         error=_error_text(error),
                     )
-                    formats = formats[1:]
+                    formats.pop(0)
                     continue
-                raise LlmRequestError(_refusal_message(error)) from error
-            except (openai.APIConnectionError, openai.APIStatusError) as error:
-                retry_after = _transient_retry_after(error)
-                waited_attempts += 1
-                delay = retry_after if retry_after is not None else _backoff(waited_attempts)
-                if waited_attempts >= self._max_attempts or delay > budget.remaining():
-                    message = (
-                        f"the LLM endpoint is unavailable after {waited_attempts} attempt(s): {_error_text(error)}"
-                    )
-                    raise LlmUnavailableError(message, retry_after=retry_after) from error
-                log.warning(
-                    "llm_retry_scheduled",
-                    model=request.model,
-                    attempt=waited_attempts,
-                    retry_in_seconds=round(delay, 3),
-                    error=_error_text(error),
-                )
-                await self._sleep(delay)
-                continue
-            latency_ms = (time.perf_counter() - started) * 1000
-            self._accepted_format[request.model] = response_format
-            return _reply(completion, latency_ms, response_format, attempts)
+                except (openai.APIConnectionError, openai.APIStatusError) as error:
+                    raise _unavailable(error, failures=number) from error
+                latency_ms = (time.perf_counter() - started) * 1000
+                self._accepted_format[request.model] = response_format
+                return _reply(completion, latency_ms, response_format, requests)
+
+        def give_up(failures: int, delay: float) -> bool:
+            return failures >= self._max_attempts or delay > budget.remaining()
+
+        def log_retry(failures: int, error: BaseException, delay: float) -> None:
+            log.warning(
+                "llm_retry_scheduled",
+                model=request.model,
+                attempt=failures,
+                retry_in_seconds=round(delay, 3),
+                error=_error_text(_server_error(error)),
+            )
+
+        return await retry(
+            attempt,
+            wait=_retry_delay,
+            retry_on=LlmUnavailableError,
+            give_up=give_up,
+            on_retry=log_retry,
+            sleep=self._sleep,
+        )
+
+    async def _create(self, request: ChatRequest, response_format: ResponseFormat) -> openai.types.chat.ChatCompletion:
+        """One request, holding a concurrency slot only while it is in flight."""
+        async with self._slots:
+            return await self._client.chat.completions.create(
+                model=request.model,
+                messages=_messages(request),
+                temperature=request.temperature,
+                max_tokens=request.max_tokens,
+                response_format=_response_format(response_format),
+            )
 
 
 def _messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
@@ -270,9 +281,24 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
     return max(0.0, waited)
 
 
-def _backoff(attempt: int) -> float:
-    """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s... capped at 30 s."""
-    return min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+def _unavailable(error: openai.APIConnectionError | openai.APIStatusError, *, failures: int) -> LlmUnavailableError:
+    """A transient failure as the error to retry (or to nak with); raises :class:`LlmRequestError` for the others."""
+    retry_after = _transient_retry_after(error)
+    message = f"the LLM endpoint is unavailable after {failures} attempt(s): {_error_text(error)}"
+    return LlmUnavailableError(message, retry_after=retry_after)
+
+
+def _server_error(error: BaseException) -> openai.OpenAIError:
+    """The openai error an :class:`LlmUnavailableError` was raised from (see :func:`_unavailable`)."""
+    cause = error.__cause__
+    assert isinstance(cause, openai.OpenAIError), "an LlmUnavailableError is raised from the openai error"
+    return cause
+
+
+def _retry_delay(failures: int, error: BaseException) -> float:
+    """The server's ``Retry-After`` when it sent one, else :data:`BACKOFF`."""
+    retry_after = error.retry_after if isinstance(error, LlmUnavailableError) else None
+    return retry_after if retry_after is not None else BACKOFF.delay(failures)
 
 
 def _error_text(error: openai.OpenAIError) -> str:
