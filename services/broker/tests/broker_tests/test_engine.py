@@ -207,7 +207,7 @@ async def test_a_restart_sends_an_order_that_was_recorded_but_never_acknowledged
     plan = plan_for_signal(signal, "LMT", TimeInForce.DAY)
     await repository.remember_instrument(BTC, Decimal(60_000), NOW)
     async with repository.transaction() as tx:
-        await first.broker._decide(tx, plan, NOW)
+        await first.broker.placement.decide(tx, plan, NOW)
         await tx.claim_unsent(plan.group_ref)
 
     restarted = await start_paper_broker(repository, nats_broker, clock, strategies)
@@ -230,7 +230,7 @@ async def test_events_committed_but_not_published_are_published_at_start(
     book = await start_paper_broker(repository, nats_broker, clock, strategies)
     await repository.upsert_instrument(BTC, Decimal(60_000), NOW)
     async with repository.transaction() as tx:
-        await book.broker._decide(tx, plan, NOW)
+        await book.broker.placement.decide(tx, plan, NOW)
 
     await start_paper_broker(repository, nats_broker, clock, strategies)
 

@@ -15,7 +15,7 @@ from uuid import uuid4
 import asyncpg
 from nats.aio.client import Client as NatsClient
 
-from tradelane.broker.engine import Redrive
+from tradelane.broker.placement import Redrive
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action, SignalGenerated

@@ -329,7 +329,7 @@ async def test_an_order_that_never_reached_ib_is_sent_exactly_once_after_a_resta
     signal = signal_generated(at=utc_now())
     plan = plan_for_signal(signal, "LMT", TimeInForce.DAY)
     async with repository.transaction() as tx:
-        await ib_broker._decide(tx, plan, utc_now())
+        await ib_broker.placement.decide(tx, plan, utc_now())
         await tx.claim_unsent(plan.group_ref)
 
     restarted = await restart(ib_broker, tws, repository, nats_broker, strategies)

@@ -16,7 +16,8 @@ import asyncpg
 import structlog
 from faststream.nats.annotations import NatsMessage
 
-from tradelane.broker.engine import Broker, Redrive
+from tradelane.broker.engine import Broker
+from tradelane.broker.placement import Redrive
 from tradelane.broker.venue import VenueUnavailableError
 from tradelane.contracts.events import BarsFetched, SignalGenerated
 from tradelane.contracts.trading import CancelOrder, CancelReply, OrderPlaced, PlaceOrder, manual_order_ref

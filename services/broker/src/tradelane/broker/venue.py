@@ -3,7 +3,8 @@
 A venue (the paper simulator, or Interactive Brokers) never writes the book. It reports what
 happened to orders as events, and the broker applies each one to the book in its own
 transaction: status comes from these events, never from polling. Applying an event twice
-changes nothing (fills are unique by execution id, statuses only move forward).
+changes nothing (fills are unique by execution id; statuses move only as the transition table in
+:mod:`tradelane.broker.order_states` allows).
 """
 
 from __future__ import annotations
