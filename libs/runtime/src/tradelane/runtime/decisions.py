@@ -56,7 +56,6 @@ from tradelane.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-_DEAD_LETTER_PREFIX = subjects.dead_letter("")
 __all__ = [
     "DELIVERIES_HEADER",
     "ERROR_HEADER",
@@ -271,7 +270,7 @@ class DeliveryDecisions(BaseMiddleware):
     async def _give_up(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
         reason = describe(error)
         log.error("step_failed", step=self._step, kind=kind, error=reason, deliveries=deliveries)
-        if self._raw.subject.startswith(_DEAD_LETTER_PREFIX):
+        if subjects.is_dead_letter(self._raw.subject):
             # a dead letter that cannot be handled is dropped here: copying it to
             # deadletter.deadletter... would loop for ever
             return
