@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from nats.aio.msg import Msg
 
 from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
-from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, IndicatorsComputed, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
@@ -365,6 +366,36 @@ async def test_a_body_that_is_not_json_is_dead_lettered_not_retried(
     await asyncio.sleep(0.5)
     assert calls == 0
     assert dead.empty()
+
+
+async def test_a_number_that_is_not_finite_in_a_message_is_invalid_input_and_dead_lettered(
+    nats_settings: Settings, nats_client: NatsClient
+) -> None:
+    """JSON from another producer may hold an Infinity literal: the contract refuses it, naming the field."""
+    calls = 0
+
+    async def on_bars(msg: BarsFetched) -> IndicatorsComputed:
+        nonlocal calls
+        calls += 1
+        raise AssertionError("a bar with an infinite close reached the handler")
+
+    service = Service("indicators", nats_settings)
+    service.step(Step.INDICATORS)(on_bars)
+    await service.start()
+    try:
+        dead = await _collect(nats_client, subjects.dead_letter(subjects.MARKET_DATA_FETCHED))
+        body = _bars_for(_request()).model_dump(mode="json")
+        body["bars"][0]["close"] = math.inf
+        await nats_client.jetstream().publish(subjects.MARKET_DATA_FETCHED, json.dumps(body).encode())
+
+        letter = await asyncio.wait_for(dead.get(), 5)
+        assert letter.headers is not None
+        assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
+        assert "bars.0.close" in letter.headers[ERROR_HEADER]
+        assert "finite number" in letter.headers[ERROR_HEADER]
+        assert calls == 0
+    finally:
+        await service.close()
 
 
 async def test_a_dead_letter_that_fails_is_not_dead_lettered_again(
