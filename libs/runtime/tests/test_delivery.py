@@ -311,6 +311,60 @@ async def test_a_handler_running_three_ack_waits_is_kept_in_progress_not_redeliv
     assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
 
 
+async def test_a_handler_that_hangs_is_cancelled_and_its_message_retried(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    """Past handler_timeout_seconds the handler is cancelled and the message nak'ed; the next delivery succeeds."""
+    settings = nats_settings.model_copy(update={"handler_timeout_seconds": 0.5})
+    calls = 0
+    cancelled = asyncio.Event()
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            try:
+                await asyncio.Event().wait()  # hangs: no dependency will ever answer
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        return _bars_for(msg)
+
+    await run_step(handler, settings)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    await _publish(nats_client, _request())
+
+    await asyncio.wait_for(fetched.get(), 10)
+    assert cancelled.is_set()
+    assert calls == 2
+    assert failures.empty()
+
+
+async def test_a_handler_that_hangs_on_every_delivery_is_dead_lettered_after_max_deliver(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    settings = nats_settings.model_copy(update={"handler_timeout_seconds": 0.5})
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    await run_step(handler, settings)
+    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    await _publish(nats_client, _request())
+
+    letter = await asyncio.wait_for(dead.get(), 20)
+    assert letter.headers is not None
+    assert letter.headers[ERROR_KIND_HEADER] == "retries_exhausted"
+    assert "handler_timeout_seconds" in letter.headers[ERROR_HEADER]
+    assert letter.headers[DELIVERIES_HEADER] == str(settings.max_deliver)
+    assert calls == settings.max_deliver
+
+
 async def test_a_message_held_by_a_killed_consumer_is_redelivered_within_15_seconds(
     run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings, nats_url: str, nats_options: dict[str, Any]
 ) -> None:

@@ -31,6 +31,20 @@ class TransientStepError(Exception):
         self.retry_after = retry_after
 
 
+class HandlerTimeoutError(Exception):
+    """A handler ran past ``handler_timeout_seconds`` and was cancelled.
+
+    Neither permanent nor transient: every dependency has a timeout of its own well below the
+    limit, so a handler this slow hangs (a deadlock, a call without a timeout). It is retried
+    with backoff like a bug and dead-lettered after ``max_deliver`` deliveries; not a
+    ``TimeoutError``, which would count as a dependency timing out and be retried for the horizon.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the handler ran longer than {seconds:g} s (handler_timeout_seconds) and was cancelled")
+        self.seconds = seconds
+
+
 class MessageTooLargeError(PermanentStepError):
     """The event a step produced is larger than the NATS server accepts (its ``max_payload``)."""
 
