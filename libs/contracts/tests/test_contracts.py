@@ -160,6 +160,34 @@ def test_a_subject_belongs_to_the_stream_of_its_first_token(subject: str, stream
     assert subjects.stream_of(subject) == stream
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        subjects.dead_letter(subjects.SIGNAL_GENERATED),
+        subjects.dead_letter(subjects.ORDER_FILLED),
+        subjects.DEAD_LETTER_ALL,
+    ],
+)
+def test_a_dead_letter_subject_is_known_as_one_and_gives_back_its_original(subject: str) -> None:
+    assert subjects.is_dead_letter(subject)
+    assert subjects.dead_letter(subjects.original_of(subject)) == subject
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        subjects.SIGNAL_GENERATED,
+        subjects.ORDER_FILLED,
+        subjects.health_of("broker"),
+        "debug.deadletter.x",
+        "deadletters.x",
+    ],
+)
+def test_any_other_subject_is_no_dead_letter_and_its_own_original(subject: str) -> None:
+    assert not subjects.is_dead_letter(subject)
+    assert subjects.original_of(subject) == subject
+
+
 def test_each_step_consumes_the_previous_steps_subject() -> None:
     order = list(subjects.Step)
     for previous, step in itertools.pairwise(order):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -9,8 +11,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from tradelane.contracts.events import Analysis
 from tradelane.contracts.fields import PG_INT_MAX, Moment, PlainDecimal, Price, Quantity, Text, Version, plain
-from tradelane.contracts.strategy import RiskLimits, StrategyDefinition
+from tradelane.contracts.market import Bar, MarketSnapshot
+from tradelane.contracts.strategy import BollingerSpec, RiskLimits, StrategyDefinition
 from tradelane.contracts.trading import ManualOrder, TradingLimits
 
 
@@ -60,6 +64,10 @@ def test_limits_and_risk_settings_are_written_in_plain_notation() -> None:
         {"price": "NaN"},
         {"price": "Infinity"},
         {"price": "-Infinity"},
+        {"price": "sNaN"},
+        {"amount": "sNaN"},
+        {"amount": "NaN"},
+        {"amount": "Infinity"},
         {"price": "0"},
         {"price": "-1"},
         {"price": "1E+10"},
@@ -73,6 +81,48 @@ def test_prices_and_quantities_are_finite_positive_and_bounded(fields: dict[str,
     with pytest.raises(ValidationError) as raised:
         _Holder.model_validate({"amount": "1", **fields})
     assert raised.value.errors()[0]["loc"] == (next(iter(fields)),)
+
+
+_BAR = {"time": "2026-11-20T00:00:00Z", "open": 1, "high": 2, "low": 0.5, "close": 1.5, "volume": 10}
+_ANALYSIS = {"bias": "bullish", "trend": "uptrend", "confidence": 60, "model": "offline-rules-v1"}
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    ("contract", "fields", "loc"),
+    [
+        (Bar, {**_BAR, "close": "{number}"}, ("close",)),
+        (Bar, {**_BAR, "volume": "{number}"}, ("volume",)),
+        (Analysis, {**_ANALYSIS, "suggested_entry": "{number}"}, ("suggested_entry",)),
+        (Analysis, {**_ANALYSIS, "support": [10.0, "{number}"]}, ("support", 1)),
+        (BollingerSpec, {"std_dev": "{number}"}, ("std_dev",)),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else None,
+)
+def test_a_float_that_is_not_finite_is_refused_naming_the_field(
+    contract: type[BaseModel], fields: dict[str, Any], loc: tuple[str | int, ...], number: float
+) -> None:
+    """A NaN would slip past every bound (it compares false), an infinity past a one-sided one."""
+    body = json.loads(json.dumps(fields).replace('"{number}"', json.dumps(number)))
+    with pytest.raises(ValidationError) as raised:
+        contract.model_validate(body)
+    assert [(error["loc"], error["type"]) for error in raised.value.errors()] == [(loc, "finite_number")]
+
+
+def test_an_indicator_without_a_value_yet_is_null_never_nan() -> None:
+    snapshot = {
+        "symbol": {"conid": 1, "symbol": "AAPL", "exchange": "NASDAQ", "currency": "USD", "asset_type": "STK"},
+        "bar_size": "1 day",
+        "last_bar_time": _BAR["time"],
+        "last_close": 1.5,
+        "recent_bars": [_BAR],
+        "latest": {"sma_20": None, "rsi_14": 55.5},
+        "previous": {"sma_20": None, "rsi_14": None},
+    }
+    assert MarketSnapshot.model_validate(snapshot).model_dump(mode="json")["latest"] == {"sma_20": None, "rsi_14": 55.5}
+    with pytest.raises(ValidationError) as raised:
+        MarketSnapshot.model_validate({**snapshot, "latest": {"sma_20": math.nan}})
+    assert [error["loc"] for error in raised.value.errors()] == [("latest", "sma_20")]
 
 
 def test_a_manual_order_refuses_a_price_beyond_the_bound_naming_the_field() -> None:

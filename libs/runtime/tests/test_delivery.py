@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from nats.aio.msg import Msg
 
 from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
-from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
+from tradelane.contracts.events import BarsFetched, ExecutionRequested, IndicatorsComputed, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
@@ -310,6 +311,60 @@ async def test_a_handler_running_three_ack_waits_is_kept_in_progress_not_redeliv
     assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
 
 
+async def test_a_handler_that_hangs_is_cancelled_and_its_message_retried(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    """Past handler_timeout_seconds the handler is cancelled and the message nak'ed; the next delivery succeeds."""
+    settings = nats_settings.model_copy(update={"handler_timeout_seconds": 0.5})
+    calls = 0
+    cancelled = asyncio.Event()
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            try:
+                await asyncio.Event().wait()  # hangs: no dependency will ever answer
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        return _bars_for(msg)
+
+    await run_step(handler, settings)
+    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    await _publish(nats_client, _request())
+
+    await asyncio.wait_for(fetched.get(), 10)
+    assert cancelled.is_set()
+    assert calls == 2
+    assert failures.empty()
+
+
+async def test_a_handler_that_hangs_on_every_delivery_is_dead_lettered_after_max_deliver(
+    run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings
+) -> None:
+    settings = nats_settings.model_copy(update={"handler_timeout_seconds": 0.5})
+    calls = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal calls
+        calls += 1
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    await run_step(handler, settings)
+    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    await _publish(nats_client, _request())
+
+    letter = await asyncio.wait_for(dead.get(), 20)
+    assert letter.headers is not None
+    assert letter.headers[ERROR_KIND_HEADER] == "retries_exhausted"
+    assert "handler_timeout_seconds" in letter.headers[ERROR_HEADER]
+    assert letter.headers[DELIVERIES_HEADER] == str(settings.max_deliver)
+    assert calls == settings.max_deliver
+
+
 async def test_a_message_held_by_a_killed_consumer_is_redelivered_within_15_seconds(
     run_step: StepRunner, nats_client: NatsClient, nats_settings: Settings, nats_url: str, nats_options: dict[str, Any]
 ) -> None:
@@ -365,6 +420,36 @@ async def test_a_body_that_is_not_json_is_dead_lettered_not_retried(
     await asyncio.sleep(0.5)
     assert calls == 0
     assert dead.empty()
+
+
+async def test_a_number_that_is_not_finite_in_a_message_is_invalid_input_and_dead_lettered(
+    nats_settings: Settings, nats_client: NatsClient
+) -> None:
+    """JSON from another producer may hold an Infinity literal: the contract refuses it, naming the field."""
+    calls = 0
+
+    async def on_bars(msg: BarsFetched) -> IndicatorsComputed:
+        nonlocal calls
+        calls += 1
+        raise AssertionError("a bar with an infinite close reached the handler")
+
+    service = Service("indicators", nats_settings)
+    service.step(Step.INDICATORS)(on_bars)
+    await service.start()
+    try:
+        dead = await _collect(nats_client, subjects.dead_letter(subjects.MARKET_DATA_FETCHED))
+        body = _bars_for(_request()).model_dump(mode="json")
+        body["bars"][0]["close"] = math.inf
+        await nats_client.jetstream().publish(subjects.MARKET_DATA_FETCHED, json.dumps(body).encode())
+
+        letter = await asyncio.wait_for(dead.get(), 5)
+        assert letter.headers is not None
+        assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
+        assert "bars.0.close" in letter.headers[ERROR_HEADER]
+        assert "finite number" in letter.headers[ERROR_HEADER]
+        assert calls == 0
+    finally:
+        await service.close()
 
 
 async def test_a_dead_letter_that_fails_is_not_dead_lettered_again(

@@ -31,6 +31,7 @@ from tradelane.runtime.settings import Settings
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.CrashShutdownError("terminating connection because of crash of another server process"),
         asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation is in progress"),
         asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
         asyncpg.SerializationError("could not serialize access"),
         asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),

@@ -7,6 +7,7 @@ PostgreSQL (or NATS) and came back as a server error before it was checked at th
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -108,3 +109,21 @@ async def test_decimals_are_written_in_plain_notation(client: httpx.AsyncClient)
     strategy = (await client.post("/api/strategies", json={**STRATEGY, "risk": {"account_size": "5E+4"}})).json()
     assert strategy["definition"]["risk"]["account_size"] == "50000"
     assert Decimal(strategy["definition"]["risk"]["min_risk_reward"]) == Decimal("1.5")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+async def test_a_number_that_is_not_finite_is_422_naming_the_field(client: httpx.AsyncClient, number: str) -> None:
+    """Python's JSON reader takes NaN and Infinity literals; the contracts refuse them, floats and Decimals alike."""
+    strategy = json.dumps({**STRATEGY, "indicators": [{"kind": "bbands", "std_dev": 0}]}).replace("0}", f"{number}}}")
+    response = await client.post("/api/strategies", content=strategy, headers={"Content-Type": "application/json"})
+    assert _field_of(response) == ["body", "indicators", 0, "bbands", "std_dev"]
+    assert response.json()["detail"][0]["msg"] == "Input should be a finite number"
+
+    limits = json.dumps({"max_position_notional": 0}).replace("0}", f"{number}}}")
+    response = await client.put("/api/risk/limits", content=limits, headers={"Content-Type": "application/json"})
+    assert _field_of(response) == ["body", "max_position_notional"]
+
+
+async def test_a_signalling_nan_in_a_money_field_is_422_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.put("/api/risk/limits", json={"max_gross_exposure": "sNaN"})
+    assert _field_of(response) == ["body", "max_gross_exposure"]

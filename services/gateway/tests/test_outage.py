@@ -7,7 +7,8 @@ import json
 import asyncpg
 import httpx
 import nats.errors
-from fastapi import Request
+import pytest
+from fastapi import FastAPI, Request
 from nats.aio.client import Client as NatsClient
 
 from tradelane.contracts import subjects
@@ -49,3 +50,29 @@ async def test_a_dependency_error_from_a_route_names_the_dependency() -> None:
         assert answer.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
         assert body["unavailable"] == dependency
         assert body["detail"].startswith(f"{dependency} is unreachable ({type(error).__name__}")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation is in progress"),
+        asyncpg.CrashShutdownError("terminating connection because of crash of another server process"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+async def test_a_route_meeting_a_postgres_outage_answers_503(
+    app: FastAPI, client: httpx.AsyncClient, error: Exception
+) -> None:
+    """Every error the bus middleware retries as "PostgreSQL unreachable" is a 503 at the HTTP edge too."""
+
+    async def failing_read() -> None:
+        raise error
+
+    app.add_api_route("/api/outage-probe", failing_read)
+
+    answer = await client.get("/api/outage-probe")
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert answer.json()["unavailable"] == "PostgreSQL"

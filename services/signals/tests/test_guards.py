@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
 from uuid import uuid4
 
 import pytest
+from pydantic import BaseModel
 
 from tradelane.contracts.events import Action, Analysis, AnalysisCompleted, Bias, SignalGenerated, SignalRejected
 from tradelane.contracts.market import MarketSnapshot, ResolvedSymbol
@@ -23,6 +25,7 @@ BTC = ResolvedSymbol(
     conid=2, symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO, min_tick=0.01
 )
 RISK = RiskLimits()
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def snapshot(close: float = 100.0, atr: float = 2.0, symbol: ResolvedSymbol = STOCK) -> MarketSnapshot:
@@ -52,6 +55,15 @@ def analysis(
         suggested_targets=targets,
         model="fake-model",
     )
+
+
+def unchecked(model: ModelT, **fields: Any) -> ModelT:
+    """``model`` with ``fields`` set past validation.
+
+    The contracts refuse a NaN or an infinity (on the bus, and in a model's reply); the guards
+    are the second line for a reading built without them, and are tested so.
+    """
+    return model.model_copy(update=fields)
 
 
 def rejected(reading: Analysis, market: MarketSnapshot | None = None, guards: SignalGuards | None = None) -> Rejected:
@@ -84,10 +96,10 @@ def test_the_incident_a_sell_at_1_for_btc_near_61000_is_rejected_by_the_entry_co
 @pytest.mark.parametrize(
     ("reading", "named"),
     [
-        (analysis(entry=math.inf), "suggested entry inf"),
-        (analysis(stop=math.inf), "suggested stop inf"),
-        (analysis(targets=(math.nan,)), "suggested target nan"),
-        (analysis(targets=(106.0, -math.inf)), "suggested target 2 -inf"),
+        (unchecked(analysis(), suggested_entry=math.inf), "suggested entry inf"),
+        (unchecked(analysis(), suggested_stop=math.inf), "suggested stop inf"),
+        (unchecked(analysis(), suggested_targets=(math.nan,)), "suggested target nan"),
+        (unchecked(analysis(), suggested_targets=(106.0, -math.inf)), "suggested target 2 -inf"),
     ],
 )
 def test_a_price_that_is_not_finite_is_rejected_naming_it(reading: Analysis, named: str) -> None:
@@ -106,11 +118,11 @@ def test_a_price_at_or_below_zero_is_rejected_naming_it(targets: tuple[float, ..
 
 def test_a_neutral_analysis_with_unusable_numbers_is_still_a_hold() -> None:
     """A HOLD places nothing, so its numbers are never used and never checked."""
-    assert accepted(analysis("neutral", targets=(math.nan,))).signal.action == Action.HOLD
+    assert accepted(unchecked(analysis("neutral"), suggested_targets=(math.nan,))).signal.action == Action.HOLD
 
 
 def test_an_infinite_atr_value_is_not_used() -> None:
-    outcome = decide(analysis(), snapshot(atr=math.inf), RISK, NOW)
+    outcome = decide(analysis(), unchecked(snapshot(), latest={"atr_14": math.inf}), RISK, NOW)
     assert isinstance(outcome, Rejected)
     assert outcome.rule == "atr_unavailable"
 

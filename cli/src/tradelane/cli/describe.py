@@ -22,7 +22,6 @@ from tradelane.contracts.events import (
 )
 from tradelane.runtime.decisions import ERROR_HEADER, STEP_HEADER
 
-_DEAD_LETTER_PREFIX = subjects.dead_letter("")
 _MAX_TEXT = 160
 
 
@@ -37,7 +36,7 @@ class Described:
 
 def describe(subject: str, data: bytes, headers: Mapping[str, str] | None = None) -> Described:
     """Decode ``data`` with the contract of ``subject`` (of the original subject, for a dead letter)."""
-    original = subject.removeprefix(_DEAD_LETTER_PREFIX)
+    original = subjects.original_of(subject)
     contract = subjects.event_type_for(original) or Envelope
     try:
         event = contract.model_validate_json(data)

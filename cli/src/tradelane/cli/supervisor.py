@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Mapping
 import structlog
 
 from tradelane.cli.backoff import RestartBackoff
-from tradelane.cli.embedded import free_port
 from tradelane.cli.services import ENTRY_SERVICES, module_of
 from tradelane.runtime.child_processes import terminate_with_parent
 
@@ -60,7 +59,6 @@ class Supervisor:
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._stopping = False
         self.restarts: dict[str, int] = dict.fromkeys(services, 0)
-        self.health_ports: dict[str, int] = {}
 
     @property
     def stopping(self) -> bool:
@@ -75,9 +73,9 @@ class Supervisor:
         await asyncio.gather(*(self._keep_running(service) for service in self._services))
 
     async def _spawn(self, service: str) -> asyncio.subprocess.Process:
-        # each process on this machine gets its own health port; a fixed one would clash
-        health_port = free_port()
-        env = {**self._env, **self._service_env.get(service, {}), "TRADELANE_HEALTH_PORT": str(health_port)}
+        # each process binds a port of the kernel's choosing for its health endpoint (it logs the URL):
+        # a fixed one would clash, and one picked free here could be taken by anything before the child binds it
+        env = {**self._env, **self._service_env.get(service, {}), "TRADELANE_HEALTH_PORT": "0"}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -88,10 +86,9 @@ class Supervisor:
             preexec_fn=terminate_with_parent,
         )
         self._processes[service] = process
-        self.health_ports[service] = health_port
         if self._on_started is not None:
             self._on_started(service, process.pid)
-        log.info("service_process_started", service=service, pid=process.pid, health_port=health_port)
+        log.info("service_process_started", service=service, pid=process.pid)
         return process
 
     async def _keep_running(self, service: str) -> None:

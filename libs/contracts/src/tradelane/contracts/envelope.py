@@ -19,13 +19,20 @@ def utc_now() -> datetime:
 
 
 class Contract(BaseModel):
-    """Base of every contract model: immutable, and tolerant of fields it does not know.
+    """Base of every contract model: immutable, tolerant of fields it does not know, and finite.
 
     Services deploy independently, so a newer producer may add fields an older consumer
     has never seen; those are ignored rather than refused.
+
+    Every number is finite: a NaN or an infinity in a float (a bar's close, an analyst's
+    entry, an indicator value) is refused with "Input should be a finite number" naming the
+    field, a 422 at the HTTP edge and invalid input (dead-lettered) on the bus. JSON has no
+    such numbers, a NaN passes every ``gt``/``le`` bound unnoticed, and pydantic would write
+    either as ``null``. Decimals refuse NaN, sNaN and infinities by pydantic's own default;
+    an indicator with no value yet is ``None``, never NaN.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class Envelope(Contract):

@@ -132,6 +132,16 @@ def dead_letter(subject: str) -> str:
     return f"deadletter.{subject}"
 
 
+def is_dead_letter(subject: str) -> bool:
+    """Whether ``subject`` is a dead letter's: a copy of a message its step gave up on."""
+    return stream_of(subject) == DEAD_LETTER_STREAM
+
+
+def original_of(subject: str) -> str:
+    """The subject a dead letter's message had before its step gave up on it; any other subject as it is."""
+    return subject.removeprefix(dead_letter(""))
+
+
 # Operations (core NATS request/reply, not stored in a stream)
 HEALTH: Final = "tradelane.health"
 """Every service process answers a request here with a HealthReport (gather all replies)."""

@@ -50,7 +50,6 @@ REDRIVE_HEADER = "Tradelane-Redrive-Of"
 """On a redriven message: the id (DEADLETTER sequence) of the dead letter it came from."""
 REDRIVE_PLACES_ORDERS_HEADER = "Tradelane-Redrive-Places-Orders"
 """On a redriven message: ``true`` when the operator asked that a redriven signal may place orders."""
-_PREFIX = subjects.dead_letter("")
 _SERVER_HEADER_PREFIX = "nats-"
 
 
@@ -115,7 +114,7 @@ def _dead_letter(
     found = dict(headers or {})
     return DeadLetter(
         id=sequence,
-        subject=subject.removeprefix(_PREFIX),
+        subject=subjects.original_of(subject),
         step=found.get(STEP_HEADER),
         error=found.get(ERROR_HEADER),
         kind=found.get(ERROR_KIND_HEADER),

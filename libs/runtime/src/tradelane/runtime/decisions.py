@@ -12,7 +12,9 @@ instead, for every subscriber of a service:
 - any other exception (a bug): the same backoff, for ``max_deliver`` deliveries in all.
 
 While the handler runs it keeps a JetStream message in progress (``tradelane.runtime.heartbeats``),
-and stops doing so before the message is acked, nak'ed or terminated.
+and stops doing so before the message is acked, nak'ed or terminated. A handler of a JetStream
+delivery that runs past ``handler_timeout_seconds`` is cancelled (``HandlerTimeoutError``): a bug,
+by the rules above, so a handler that hangs on every delivery ends as a dead letter.
 
 It also binds ``execution_id``, ``subject`` and ``message_id`` to every log line written
 while the message is handled.
@@ -20,6 +22,7 @@ while the message is handled.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -30,8 +33,10 @@ from uuid import UUID, uuid5
 
 import structlog
 from faststream import BaseMiddleware
+from faststream._internal.basic_types import AsyncFuncAny
 from faststream._internal.context.repository import ContextRepo
 from faststream.exceptions import HandlerException, NackMessage, RejectMessage
+from faststream.message import StreamMessage
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 from pydantic import ValidationError
@@ -48,7 +53,7 @@ from tradelane.runtime.dead_letter_copy import (
     STREAM_SEQUENCE_HEADER,
     dead_letter_copy,
 )
-from tradelane.runtime.errors import PermanentStepError, TransientStepError, is_transient
+from tradelane.runtime.errors import HandlerTimeoutError, PermanentStepError, TransientStepError, is_transient
 from tradelane.runtime.heartbeats import Heartbeat
 from tradelane.runtime.metrics import ServiceStats
 from tradelane.runtime.redaction import redact
@@ -56,7 +61,6 @@ from tradelane.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-_DEAD_LETTER_PREFIX = subjects.dead_letter("")
 __all__ = [
     "DELIVERIES_HEADER",
     "ERROR_HEADER",
@@ -142,7 +146,9 @@ class DeliveryDecisions(BaseMiddleware):
         self._raw: Msg = msg
         self._started = 0.0
         self._from_stream = False
-        self._heartbeat = Heartbeat(msg, settings.heartbeat_seconds)
+        self._heartbeat = Heartbeat(
+            msg, settings.heartbeat_seconds, for_at_most_seconds=settings.handler_timeout_seconds
+        )
 
     async def on_receive(self) -> None:
         self._from_stream = self._stream_sequence() is not None
@@ -165,6 +171,21 @@ class DeliveryDecisions(BaseMiddleware):
             message_id=body.get("message_id"),
             execution_id=body.get("execution_id"),
         )
+
+    async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+        """Run the handler; cancel it past ``handler_timeout_seconds`` (JetStream deliveries only)."""
+        if not self._from_stream:
+            return await call_next(msg)
+        seconds = self._settings.handler_timeout_seconds
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                return await call_next(msg)
+        except TimeoutError as error:
+            if deadline.expired():
+                log.error("handler_cancelled", step=self._step, after_seconds=seconds)
+                raise HandlerTimeoutError(seconds) from error
+            raise
 
     async def after_processed(
         self,
@@ -271,7 +292,7 @@ class DeliveryDecisions(BaseMiddleware):
     async def _give_up(self, error: Exception, kind: FailureKind, deliveries: int) -> None:
         reason = describe(error)
         log.error("step_failed", step=self._step, kind=kind, error=reason, deliveries=deliveries)
-        if self._raw.subject.startswith(_DEAD_LETTER_PREFIX):
+        if subjects.is_dead_letter(self._raw.subject):
             # a dead letter that cannot be handled is dropped here: copying it to
             # deadletter.deadletter... would loop for ever
             return

@@ -31,21 +31,48 @@ class TransientStepError(Exception):
         self.retry_after = retry_after
 
 
+class HandlerTimeoutError(Exception):
+    """A handler ran past ``handler_timeout_seconds`` and was cancelled.
+
+    Neither permanent nor transient: every dependency has a timeout of its own well below the
+    limit, so a handler this slow hangs (a deadlock, a call without a timeout). It is retried
+    with backoff like a bug and dead-lettered after ``max_deliver`` deliveries; not a
+    ``TimeoutError``, which would count as a dependency timing out and be retried for the horizon.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the handler ran longer than {seconds:g} s (handler_timeout_seconds) and was cancelled")
+        self.seconds = seconds
+
+
 class MessageTooLargeError(PermanentStepError):
     """The event a step produced is larger than the NATS server accepts (its ``max_payload``)."""
 
+
+POSTGRES_UNREACHABLE: tuple[type[Exception], ...] = (
+    OSError,  # refused, reset, or the Unix socket gone: asyncpg's connect passes these on as they are
+    asyncpg.PostgresConnectionError,  # the connection lost, or never made
+    asyncpg.CannotConnectNowError,  # starting up, recovering after a crash
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,  # up, but out of connection slots until another client leaves
+    # a pooled connection whose server died mid-statement can be left in a state it cannot leave
+    # ("cannot switch to state ...; another operation is in progress"); the pool replaces it on release
+    asyncpg.exceptions.InternalClientError,
+)
+"""What asyncpg raises while PostgreSQL is down, restarting, recovering or full.
+
+The one list: the bus middleware retries these (``is_transient``) and the gateway answers
+them with a 503 naming PostgreSQL.
+"""
 
 _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     TransientStepError,
     # the network: refused, reset, broken pipe, unreachable, and every timeout
     # (asyncio.TimeoutError and nats.errors.TimeoutError are both TimeoutError, an OSError)
     OSError,
-    # PostgreSQL down, restarting, in recovery, out of connections, or the connection lost
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.TooManyConnectionsError,
+    *POSTGRES_UNREACHABLE,
+    # PostgreSQL up, but this statement lost to a timeout, a cancel, a deadlock or a serialization conflict
     asyncpg.QueryCanceledError,
     asyncpg.TransactionRollbackError,
     # NATS reconnecting, or JetStream without a leader (restart, cluster election)

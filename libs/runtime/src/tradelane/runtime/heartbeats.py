@@ -3,7 +3,9 @@
 ``ack_wait`` is short so that the messages of a crashed process come back within seconds; a
 handler that runs longer (an LLM call, a PNG render, an IB request) would then be redelivered
 to another replica while it still works. The heartbeat resets the server's ack timer every
-third of ``ack_wait``.
+third of ``ack_wait``, for at most ``handler_timeout_seconds``: by then the delivery rules have
+cancelled the handler, and should it not end, its message is redelivered after ``ack_wait``
+like a crashed process's rather than held in progress for ever.
 
 Only a JetStream delivery gets heartbeats. A core NATS message's reply subject belongs to its
 sender: for a message a JetStream publisher stored in a stream (``js.publish`` is a request),
@@ -33,11 +35,13 @@ def is_jetstream_delivery(msg: Msg) -> bool:
 
 
 class Heartbeat:
-    """Sends ``in_progress`` for one message every ``every_seconds`` from :meth:`start` until :meth:`stop`."""
+    """Sends ``in_progress`` for one message every ``every_seconds`` from :meth:`start` until :meth:`stop`,
+    for at most ``for_at_most_seconds``."""
 
-    def __init__(self, msg: Msg, every_seconds: float) -> None:
+    def __init__(self, msg: Msg, every_seconds: float, *, for_at_most_seconds: float) -> None:
         self._msg = msg
         self._every = every_seconds
+        self._for_at_most = for_at_most_seconds
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -54,9 +58,13 @@ class Heartbeat:
             await task
 
     async def _beat(self) -> None:
+        deadline = asyncio.get_running_loop().time() + self._for_at_most
         while True:
             await asyncio.sleep(self._every)
             if self._msg.is_acked:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("in_progress_stopped", reason="the handler ran past handler_timeout_seconds")
                 return
             try:
                 await self._msg.in_progress()

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="Redeliver a message not acked within this; handlers send in-progress heartbeats every third "
         "of it, so it bounds how long a crashed process's messages wait, not how long a handler may run.",
     )
+    handler_timeout_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="The longest a handler may run on one delivery: then its heartbeats stop and it is cancelled, "
+        "and the delivery counts as failed (retried with backoff, dead-lettered after max_deliver deliveries).",
+    )
     shutdown_grace_seconds: float = Field(
         default=10,
         gt=0,

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.errors import redacted_http_error_handler, validation_error_handler
-from tradelane.gateway.outage import NATS_UNREACHABLE, POSTGRES_UNREACHABLE, dependency_unavailable_handler
+from tradelane.gateway.outage import NATS_UNREACHABLE, dependency_unavailable_handler
 from tradelane.gateway.routes import (
     audit,
     charts,
@@ -36,6 +36,7 @@ from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.errors import POSTGRES_UNREACHABLE
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.service import create_broker, stop_broker
 from tradelane.store.audit import AuditRepository

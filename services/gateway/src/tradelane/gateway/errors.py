@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -60,10 +61,30 @@ def without_knock_on_errors(errors: Sequence[Any]) -> list[Any]:
     return [error for error in errors if not knock_on(error)]
 
 
+_NON_FINITE_NAMES: dict[str, str] = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by its JSON-literal name (``"NaN"``, ``"Infinity"``).
+
+    A 422 quotes the input it refuses, and the refused input can be a NaN the request's JSON
+    held as a literal; the response's strict JSON has no such number, so echoing it as is
+    would turn the 422 into a 500.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE_NAMES[repr(value)]
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
-    """FastAPI's 422 answer, with only the errors that point at what to change."""
+    """FastAPI's 422 answer, with only the errors that point at what to change, in strict JSON."""
     assert isinstance(error, RequestValidationError)
-    cleaned = RequestValidationError(without_knock_on_errors(error.errors()), body=error.body)
+    errors = [json_safe(found) for found in without_knock_on_errors(error.errors())]
+    cleaned = RequestValidationError(errors, body=error.body)
     return await request_validation_exception_handler(request, cleaned)
 
 

@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 
+from tradelane.runtime.errors import POSTGRES_UNREACHABLE  # the one list, shared with the bus middleware's retries
 from tradelane.runtime.redaction import redact
 
 RETRY_AFTER_SECONDS: Final = 5
@@ -34,18 +35,6 @@ NATS_UNREACHABLE: Final[tuple[type[Exception], ...]] = (
     nats.errors.TimeoutError,
 )
 """What nats-py raises while the server is down or restarting (its TimeoutError: no ack came)."""
-
-POSTGRES_UNREACHABLE: Final[tuple[type[Exception], ...]] = (
-    OSError,  # refused, reset, or the Unix socket gone: asyncpg's connect passes these on as they are
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,  # starting up, recovering after a crash
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    # a pooled connection whose server died mid-statement can be left in a state it cannot leave
-    # ("cannot switch to state ...; another operation is in progress"); the pool replaces it on release
-    asyncpg.exceptions.InternalClientError,
-)
-"""What asyncpg raises while the server is down, restarting or recovering."""
 
 POSTGRES_FAILED: Final[tuple[type[Exception], ...]] = (
     *POSTGRES_UNREACHABLE,

@@ -270,8 +270,11 @@ def _talib_lookback(function: str, **parameters: float) -> int:
 
 
 def _optional(values: FloatArray) -> tuple[float | None, ...]:
-    """The values as floats, None where TA-Lib left NaN (no value yet)."""
+    """The values as floats, None where TA-Lib left NaN (no value yet) or divided by zero (an infinity).
+
+    Contracts carry finite numbers only; a series says "no value" with None.
+    """
     converted: list[float | None] = np.asarray(values, dtype=np.float64).tolist()
-    for index in np.flatnonzero(np.isnan(values)).tolist():
+    for index in np.flatnonzero(~np.isfinite(values)).tolist():
         converted[index] = None
     return tuple(converted)

@@ -17,8 +17,6 @@ from tradelane.store.lineage import LineageRepository, StepRecord
 
 log = structlog.get_logger(__name__)
 
-_DEAD_LETTER_PREFIX = subjects.dead_letter("")
-
 
 class LineageRecorder:
     """Writes what it hears to the lineage tables; a redelivered message adds nothing."""
@@ -35,7 +33,7 @@ class LineageRecorder:
         try:
             record = step_record(raw.subject, body, stream_sequence=raw.metadata.sequence.stream, headers=raw.headers)
         except UnattributableMessageError as error:
-            if raw.subject.startswith(_DEAD_LETTER_PREFIX):
+            if subjects.is_dead_letter(raw.subject):
                 # It stays in the dead-letter stream; failing here would dead-letter the dead letter, endlessly.
                 log.warning("dead_letter_unattributable", dead_letter_subject=raw.subject, error=str(error))
                 return

@@ -32,7 +32,6 @@ from tradelane.runtime.decisions import ERROR_HEADER, describe
 from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
 
 DEAD_LETTER_STEP = "dead_letter"
-_DEAD_LETTER_PREFIX = subjects.dead_letter("")
 
 _EXECUTION_STATUS_AFTER: dict[str, ExecutionStatus] = {
     subjects.SIGNAL_GENERATED: "completed",
@@ -57,7 +56,7 @@ def step_record(
     except ValidationError as error:
         raise UnattributableMessageError(describe(error)) from error
 
-    if subject.startswith(_DEAD_LETTER_PREFIX):
+    if subjects.is_dead_letter(subject):
         reason = (headers or {}).get(ERROR_HEADER, "dead-lettered")
         return _record(envelope, subject, payload, stream_sequence, DEAD_LETTER_STEP, "failed", reason, "failed")
 

@@ -1,9 +1,10 @@
 """Guardrails on a model's numbers: they are untrusted input, bounded before they can become a signal.
 
-A model (or anything that writes an ``Analysis``) may answer with any float: NaN, infinity, a
-negative price, or a price that has nothing to do with the market (an entry of 1.00 for BTC
-trading near 61,000). These rules bound every number against the last close before the signal
-rules price anything:
+A model (or anything that writes an ``Analysis``) may answer with any number: a negative price,
+or a price that has nothing to do with the market (an entry of 1.00 for BTC trading near
+61,000). The contracts already refuse NaN and infinities; ``price_not_finite`` is the second line
+for a reading built without validation. These rules bound every number against the last close
+before the signal rules price anything:
 
 ``price_not_finite``    a suggested entry, stop or target is NaN or infinite (or the last close is)
 ``price_not_positive``  a suggested entry, stop or target (or the last close) is zero or negative
