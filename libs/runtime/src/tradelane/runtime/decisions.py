@@ -30,7 +30,7 @@ from uuid import UUID, uuid5
 
 import structlog
 from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
+from faststream.context import ContextRepo
 from faststream.exceptions import HandlerException, NackMessage, RejectMessage
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
@@ -336,10 +336,16 @@ class DeliveryDecisions(BaseMiddleware):
 
 def delivery_decisions(
     *, step: str, bus: EventBus, settings: Settings, stats: ServiceStats, report_failures: bool = True
-) -> Callable[..., DeliveryDecisions]:
-    """A FastStream broker middleware that applies the delivery rules for ``step``."""
+) -> Callable[..., BaseMiddleware]:
+    """A FastStream broker middleware that applies the delivery rules for ``step``.
 
-    def build(msg: Msg, /, *, context: ContextRepo) -> DeliveryDecisions:
+    FastStream builds broker middlewares for publishes too, without a message: those pass
+    through untouched (a plain ``BaseMiddleware``).
+    """
+
+    def build(msg: Msg | None, /, *, context: ContextRepo) -> BaseMiddleware:
+        if msg is None:
+            return BaseMiddleware(msg, context=context)
         return DeliveryDecisions(
             msg,
             context=context,

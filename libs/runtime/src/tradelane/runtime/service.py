@@ -16,6 +16,7 @@ from typing import TypeVar
 import nats.errors
 import structlog
 from faststream import AckPolicy
+from faststream.context import ContextRepo
 from faststream.nats import JStream, NatsBroker, PullSub
 
 from tradelane.contracts import subjects
@@ -27,6 +28,7 @@ from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.decoding import decode_body
+from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.logging import configure_logging
@@ -101,7 +103,7 @@ class Service:
         self.broker = create_broker(settings, name)
         credentials = credentials_for(settings, identity_of(name))
         self._inbox_prefix = inbox_prefix(credentials.user if credentials is not None else identity_of(name))
-        self.bus = EventBus(self.broker)
+        self.bus = EventBus(self.broker, filter(is_concrete, role_of(identity_of(name)).publishes))
         self._report_failures = report_failures
         self._failing_step = name
         self._consumers: list[ConsumerSpec] = []
@@ -115,6 +117,15 @@ class Service:
         self._on_stop: list[Hook] = []
         self._stopping = asyncio.Event()
         self.resources = AsyncExitStack()
+
+    @property
+    def context(self) -> ContextRepo:
+        """FastStream's context of this service's broker: what start hooks open for the handlers.
+
+        A start hook puts a dependency there (``service.context.set_global("recorder", recorder)``)
+        and a handler receives it as a parameter (``recorder: LineageRecorder = Context()``).
+        """
+        return self.broker.context
 
     def subscriber(self, spec: ConsumerSpec) -> Callable[[Callable[..., Awaitable[None]]], object]:
         """A durable pull subscriber bound to a consumer that :func:`provision` declared."""
@@ -137,9 +148,16 @@ class Service:
         The handler stays a plain typed coroutine (``async def on_bars(msg: BarsFetched) ->
         IndicatorsComputed``) that tests call directly; FastStream validates its input from the
         annotation, and the returned event is stamped with the handling time and published.
+
+        The step's output subjects get declared FastStream publishers (they document the flow in
+        AsyncAPI), called explicitly by :meth:`EventBus.publish` rather than by FastStream from
+        the return value: the event must carry its ``Nats-Msg-Id`` de-duplication header and its
+        handling time, and its publish must complete before the input is acked, failing into the
+        delivery rules when NATS is unreachable. So the subscriber itself returns nothing.
         """
         subscriber = self.subscriber(STEP_CONSUMERS[step])
         self._failing_step = step.value
+        self.bus.declare(*subjects.produced_by(step))
 
         def register(handler: StepHandler[InputT]) -> StepHandler[InputT]:
             async def consume(msg: InputT) -> None:

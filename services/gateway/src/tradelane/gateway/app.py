@@ -14,6 +14,7 @@ from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.errors import redacted_http_error_handler, validation_error_handler
 from tradelane.gateway.outage import NATS_UNREACHABLE, POSTGRES_UNREACHABLE, dependency_unavailable_handler
 from tradelane.gateway.routes import (
+    asyncapi,
     audit,
     charts,
     dlq,
@@ -36,6 +37,7 @@ from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.service import create_broker, stop_broker
 from tradelane.store.audit import AuditRepository
@@ -57,6 +59,8 @@ Runs are asynchronous: `POST /api/strategies/{id}/run` answers 202 with the exec
 
 Every route but `/healthz` and `/readyz` needs an API token, sent as `Authorization: Bearer <token>`;
 each operation says the scope it needs (`read` < `operate` < `trade` < `admin`).
+
+The bus behind it is described by its AsyncAPI document: `/asyncapi.json`, rendered at `/asyncapi` (scope `read`).
 """
 
 
@@ -76,7 +80,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             app.state.gateway = GatewayState(
                 pool=pool,
                 broker=broker,
-                bus=EventBus(broker),
+                bus=EventBus(broker, filter(is_concrete, role_of("gateway").publishes)),
                 strategies=StrategyRepository(pool),
                 lineage=LineageRepository(pool),
                 prompts=PromptRepository(pool),
@@ -127,6 +131,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         tokens,
         audit,
         health,
+        asyncapi,
         ui,
     )
     for module in modules:
