@@ -39,7 +39,7 @@ from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.layout import ensure_layout
-from tradelane.runtime.service import create_broker, stop_broker
+from tradelane.runtime.service import create_broker
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
@@ -75,7 +75,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await migrate(pool)
             broker = create_broker(settings, "gateway")
             await broker.connect()
-            stack.push_async_callback(stop_broker, broker)
+            stack.push_async_callback(broker.stop)
             await ensure_layout(broker.connection.jetstream(), settings, consumers=())
             app.state.gateway = GatewayState(
                 pool=pool,
