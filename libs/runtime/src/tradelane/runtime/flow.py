@@ -69,9 +69,11 @@ def _service(
     )
 
 
-def _step(name: str, step: Step) -> Role:
+def _step(name: str, step: Step, *, answers: tuple[str, ...] = ()) -> Role:
     """A pipeline step: consumes its subject, publishes its output."""
-    return _service(name, consumes=(STEP_CONSUMERS[step].filter_subject,), publishes=subjects.produced_by(step))
+    return _service(
+        name, consumes=(STEP_CONSUMERS[step].filter_subject,), publishes=subjects.produced_by(step), answers=answers
+    )
 
 
 _REPUBLISHED: Final = (subjects.PIPELINE_ALL, subjects.TRADING_ALL)
@@ -79,7 +81,7 @@ _REPUBLISHED: Final = (subjects.PIPELINE_ALL, subjects.TRADING_ALL)
 
 FLOW: Final[Mapping[str, Role]] = {
     "scheduler": _service("scheduler", publishes=(subjects.EXECUTION_REQUESTED,)),
-    "market-data": _step("market-data", Step.MARKET_DATA),
+    "market-data": _step("market-data", Step.MARKET_DATA, answers=SYMBOL_REQUESTS),
     "indicators": _step("indicators", Step.INDICATORS),
     "charts": _step("charts", Step.CHART),
     "llm-analyst": _step("llm-analyst", Step.ANALYSIS),
@@ -92,7 +94,7 @@ FLOW: Final[Mapping[str, Role]] = {
     ),
     "lineage": Role(
         consumes=(*(spec.filter_subject for spec in LINEAGE_CONSUMERS), ADVISORY_CONSUMER.filter_subject),
-        publishes=(subjects.STEP_FAILED, subjects.DEAD_LETTER_ALL),
+        publishes=(subjects.STEP_FAILED, *(subjects.dead_letter(subject) for subject in _REPUBLISHED)),
         answers=(subjects.HEALTH, subjects.health_of("lineage")),
     ),
     "gateway": Role(
