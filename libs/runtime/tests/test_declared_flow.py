@@ -44,8 +44,14 @@ def test_a_service_declares_what_the_flow_says_it_publishes() -> None:
 
 
 def test_the_flow_document_has_a_channel_for_each_part_of_each_participant() -> None:
-    document = flow_specification("test").to_jsonable()
+    document = flow_specification("test", ["nats://user:secret@nats.example:4222"]).to_jsonable()
     parts = sum(len(r.consumes) + len(r.publishes) + len(r.answers) + len(r.requests) for r in FLOW.values())
     assert len(document["channels"]) == parts
     assert "indicators receives pipeline.market_data.fetched" in document["channels"]
     assert "indicators publishes pipeline.indicators.computed" in document["channels"]
+
+
+def test_the_flow_document_names_the_servers_without_their_credentials() -> None:
+    document = flow_specification("test", ["nats://user:secret@nats.example:4222"]).to_jsonable()
+    assert [server["host"] for server in document["servers"].values()] == ["nats.example:4222"]
+    assert "secret" not in str(document)

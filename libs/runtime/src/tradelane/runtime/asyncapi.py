@@ -10,8 +10,9 @@ subject stay apart.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI, Specification
@@ -48,9 +49,16 @@ def _documented_handler(participant: str, subject: str) -> Callable[..., Awaitab
     return receive
 
 
-def flow_broker() -> NatsBroker:
-    """A broker (never connected) declaring every participant's subscriptions and publications."""
-    broker = NatsBroker()
+def without_credentials(url: str) -> str:
+    """``url`` without a user or password, fit to be shown in a document."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
+
+
+def flow_broker(servers: Sequence[str]) -> NatsBroker:
+    """A broker (never connected) on ``servers``, declaring every participant's subscriptions and publications."""
+    broker = NatsBroker(servers, specification_url=[without_credentials(server) for server in servers])
     for participant, role in FLOW.items():
         for verb, received in (("receives", role.consumes), ("answers", role.answers)):
             for subject in received:
@@ -62,6 +70,7 @@ def flow_broker() -> NatsBroker:
     return broker
 
 
-def flow_specification(version: str) -> Specification:
-    """The AsyncAPI (3.0) document of the flow, for the release ``version``."""
-    return AsyncAPI(flow_broker(), title="tradelane bus", version=version, description=DESCRIPTION).to_specification()
+def flow_specification(version: str, servers: Sequence[str]) -> Specification:
+    """The AsyncAPI (3.0) document of the flow for the release ``version``, on the NATS ``servers``."""
+    broker = flow_broker(servers)
+    return AsyncAPI(broker, title="tradelane bus", version=version, description=DESCRIPTION).to_specification()

@@ -27,15 +27,15 @@ VIEWER_STYLESHEET: Final = ASYNCAPI_CSS_DEFAULT_URL
 
 
 @cache
-def specification(version: str) -> Specification:
+def specification(version: str, nats_url: str) -> Specification:
     """The document of release ``version`` (the flow is fixed for a release, so it is built once)."""
-    return flow_specification(version)
+    return flow_specification(version, nats_url.split(","))
 
 
 @cache
-def page(version: str) -> str:
-    """The viewer page of release ``version``: no "try it out" (publishing goes through the REST API)."""
-    return get_asyncapi_html(specification(version), try_it_out_path=None)
+def page(version: str, nats_url: str) -> str:
+    """The viewer page of the document: no "try it out" (publishing goes through the REST API)."""
+    return get_asyncapi_html(specification(version, nats_url), try_it_out_path=None)
 
 
 def page_policy(html: str) -> str:
@@ -57,20 +57,21 @@ def page_policy(html: str) -> str:
     )
 
 
-def _version(request: Request) -> str:
-    version: str = request.app.state.settings.service_version
-    return version
+def _release(request: Request) -> tuple[str, str]:
+    """The gateway's version and the NATS servers it is configured with."""
+    settings = request.app.state.settings
+    return settings.service_version, settings.nats_url
 
 
 @router.get("/asyncapi.json")
 async def asyncapi_document(request: Request) -> dict[str, Any]:
     """The AsyncAPI 3.0 document: every subject, who publishes and who consumes it, and its contract."""
-    document: dict[str, Any] = specification(_version(request)).to_jsonable()
+    document: dict[str, Any] = specification(*_release(request)).to_jsonable()
     return document
 
 
 @router.get("/asyncapi")
 async def asyncapi_page(request: Request) -> HTMLResponse:
     """The AsyncAPI document rendered by FastStream's viewer."""
-    html = page(_version(request))
+    html = page(*_release(request))
     return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(html), "Cache-Control": "no-cache"})
