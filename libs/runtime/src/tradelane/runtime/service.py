@@ -141,7 +141,7 @@ class Service:
         """FastStream's context of this service's broker: what start hooks open for the handlers.
 
         A start hook puts a dependency there (``service.context.set_global("recorder", recorder)``)
-        and a handler receives it as a parameter (``recorder: LineageRecorder = Context()``).
+        and a handler receives it as a parameter (``recorder: Annotated[LineageRecorder, Context("recorder")]``).
         """
         return self.broker.context
 
