@@ -19,6 +19,7 @@ from tradelane.contracts.events import AnalysisCompleted, SignalGenerated
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import IDENTITIES, OPERATOR, PROVISION, Permissions
+from tradelane.runtime.flow import FLOW
 from tradelane.runtime.layout import LayoutMissingError
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
@@ -213,3 +214,13 @@ def test_the_operator_cannot_place_orders_or_manage_streams() -> None:
     assert not _may_publish(operator, subjects.BROKER_PLACE_ORDER)
     assert not _may_publish(operator, f"$JS.API.STREAM.DELETE.{subjects.PIPELINE_STREAM}")
     assert _may_publish(operator, subjects.EXECUTION_REQUESTED)
+
+
+@pytest.mark.parametrize("participant", sorted(FLOW))
+def test_the_flow_table_asks_only_for_what_the_permissions_allow(participant: str) -> None:
+    """What the AsyncAPI document says a participant publishes, requests and answers, its NATS user may do."""
+    role, permissions = FLOW[participant], IDENTITIES[participant]
+    sent = (*role.publishes, *role.requests)
+    assert [subject for subject in sent if not any(_matches(allowed, subject) for allowed in permissions.publish)] == []
+    answered = role.answers
+    assert [s for s in answered if not any(_matches(allowed, s) for allowed in permissions.subscribe)] == []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import structlog
-from faststream.nats import NatsBroker
+from faststream.nats import JStream, NatsBroker
+from faststream.nats.publisher.usecase import LogicPublisher
 from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta
 from nats.js.errors import ObjectNotFoundError
@@ -33,11 +35,49 @@ def event_headers(event: Envelope) -> dict[str, str]:
     return {**dedup_headers(event), "content-type": "application/json"}
 
 
-class EventBus:
-    """Publishes contract events on their subjects, and keeps artefacts in the Object Store."""
+PUBLISH_TIMEOUT_SECONDS = 5.0
+"""How long a publish waits for its stream's acknowledgement."""
 
-    def __init__(self, broker: NatsBroker) -> None:
+
+def declare_publisher(broker: NatsBroker, subject: str, *, title: str | None = None) -> LogicPublisher:
+    """A FastStream publisher of ``subject``, documented with the contract it carries (AsyncAPI).
+
+    A subject a stream stores is published through JetStream, so the publish waits for the
+    stream's acknowledgement; the stream is provisioned elsewhere (``declare=False``).
+    """
+    stream = subjects.stream_of(subject)
+    return broker.publisher(
+        subject,
+        stream=JStream(stream, declare=False) if stream is not None else None,
+        timeout=PUBLISH_TIMEOUT_SECONDS,
+        title=title,
+        schema=subjects.event_type_for(subject),
+    )
+
+
+class EventBus:
+    """Publishes contract events on their subjects, and keeps artefacts in the Object Store.
+
+    Events go out through FastStream publishers declared on the broker, one per subject:
+    those of ``publishes`` up front (so the service's AsyncAPI document lists them), any
+    other on its first publish.
+    """
+
+    def __init__(self, broker: NatsBroker, publishes: Iterable[str] = ()) -> None:
         self._broker = broker
+        self._publishers: dict[str, LogicPublisher] = {}
+        self.declare(*publishes)
+
+    def declare(self, *publishes: str) -> None:
+        """Declare the publishers of ``publishes`` now (each once), so the AsyncAPI document lists them."""
+        for subject in publishes:
+            self._publisher(subject)
+
+    def _publisher(self, subject: str) -> LogicPublisher:
+        publisher = self._publishers.get(subject)
+        if publisher is None:
+            publisher = self._publishers[subject] = declare_publisher(self._broker, subject)
+        return publisher
 
     @property
     def jetstream(self) -> JetStreamContext:
@@ -51,10 +91,11 @@ class EventBus:
     async def publish(self, event: Envelope) -> None:
         """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
         subject = subjects.subject_for(event)
-        stream = subjects.stream_of(subject)
         data = event.model_dump_json().encode()
         self._refuse_too_large(event, data)
-        await self.jetstream.publish(subject, data, headers=event_headers(event), stream=stream, timeout=5.0)
+        # the body is serialised here, not by FastStream: its bytes are the contract's JSON exactly,
+        # and the headers carry the de-duplication id JetStream needs
+        await self._publisher(subject).publish(data, headers=event_headers(event), correlation_id=str(event.message_id))
         log.debug("event_published", subject=subject, message_id=str(event.message_id))
 
     def _refuse_too_large(self, event: Envelope, data: bytes) -> None:
@@ -70,7 +111,7 @@ class EventBus:
 
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str], stream: str) -> None:
         """Publish bytes as they are (dead letters keep the original body untouched)."""
-        await self.jetstream.publish(subject, payload, headers=headers, stream=stream, timeout=5.0)
+        await self.jetstream.publish(subject, payload, headers=headers, stream=stream, timeout=PUBLISH_TIMEOUT_SECONDS)
 
     async def put_object(self, data: bytes, content_type: str, bucket: str = subjects.CHART_BUCKET) -> ObjectRef:
         """Store ``data`` under its sha256 (idempotent: the same bytes land once)."""

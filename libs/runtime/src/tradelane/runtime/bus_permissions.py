@@ -40,6 +40,7 @@ from typing import Final
 from tradelane.contracts import subjects
 from tradelane.contracts.advisories import ADVISORY_STREAM
 from tradelane.contracts.subjects import Step
+from tradelane.runtime.flow import BROKER_COMMANDS, SYMBOL_REQUESTS
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
@@ -161,22 +162,13 @@ def _operator(identity: str) -> _Grant:
     )
 
 
-_SYMBOL_REQUESTS: Final = (
-    subjects.SYMBOLS_SEARCH,
-    subjects.SYMBOLS_DETAILS,
-    subjects.SYMBOLS_BATCH_CACHE,
-    subjects.SYMBOLS_REFRESH,
-    subjects.SYMBOLS_CACHE_STATS,
-    subjects.IB_STATUS,
-)
-_BROKER_COMMANDS: Final = (subjects.BROKER_PLACE_ORDER, subjects.BROKER_CANCEL_ORDER)
 _CHART_READER: Final = (f"{_JS_API}.STREAM.INFO.{_CHART_STREAM}", f"{_JS_API}.STREAM.MSG.GET.{_CHART_STREAM}")
 
 
 def _identities() -> dict[str, Permissions]:
     grants = {
         "scheduler": _service("scheduler").pub(subjects.EXECUTION_REQUESTED),
-        "market-data": _step("market-data", Step.MARKET_DATA).answer(*_SYMBOL_REQUESTS),
+        "market-data": _step("market-data", Step.MARKET_DATA).answer(*SYMBOL_REQUESTS),
         "indicators": _step("indicators", Step.INDICATORS),
         "charts": _step("charts", Step.CHART).pub(
             _CHART_SUBJECTS, *_CHART_READER, f"{_JS_API}.STREAM.PURGE.{_CHART_STREAM}"
@@ -185,7 +177,7 @@ def _identities() -> dict[str, Permissions]:
         "signals": _step("signals", Step.SIGNAL),
         "broker": _service("broker")
         .consume(BROKER_CONSUMER)
-        .answer(subjects.MARKET_DATA_FETCHED, *_BROKER_COMMANDS)
+        .answer(subjects.MARKET_DATA_FETCHED, *BROKER_COMMANDS)
         .pub(subjects.TRADING_ALL),
         # Lineage reads everything for the audit trail; it writes only dead letters (and the
         # StepFailed) of messages that ran out of deliveries, which it reads back from their stream.
@@ -193,7 +185,7 @@ def _identities() -> dict[str, Permissions]:
         .consume(*LINEAGE_CONSUMERS, ADVISORY_CONSUMER)
         .read(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .dead_letters(subjects.PIPELINE_ALL, subjects.TRADING_ALL),
-        "gateway": _operator("gateway").pub(*_SYMBOL_REQUESTS, *_BROKER_COMMANDS).read_charts(),
+        "gateway": _operator("gateway").pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS).read_charts(),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -33,8 +33,7 @@ from uuid import UUID, uuid5
 
 import structlog
 from faststream import BaseMiddleware
-from faststream._internal.basic_types import AsyncFuncAny
-from faststream._internal.context.repository import ContextRepo
+from faststream.context import ContextRepo
 from faststream.exceptions import HandlerException, NackMessage, RejectMessage
 from faststream.message import StreamMessage
 from nats.aio.msg import Msg
@@ -172,7 +171,9 @@ class DeliveryDecisions(BaseMiddleware):
             execution_id=body.get("execution_id"),
         )
 
-    async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
         """Run the handler; cancel it past ``handler_timeout_seconds`` (JetStream deliveries only)."""
         if not self._from_stream:
             return await call_next(msg)
@@ -357,10 +358,16 @@ class DeliveryDecisions(BaseMiddleware):
 
 def delivery_decisions(
     *, step: str, bus: EventBus, settings: Settings, stats: ServiceStats, report_failures: bool = True
-) -> Callable[..., DeliveryDecisions]:
-    """A FastStream broker middleware that applies the delivery rules for ``step``."""
+) -> Callable[..., BaseMiddleware]:
+    """A FastStream broker middleware that applies the delivery rules for ``step``.
 
-    def build(msg: Msg, /, *, context: ContextRepo) -> DeliveryDecisions:
+    FastStream builds broker middlewares for publishes too, without a message: those pass
+    through untouched (a plain ``BaseMiddleware``).
+    """
+
+    def build(msg: Msg | None, /, *, context: ContextRepo) -> BaseMiddleware:
+        if msg is None:
+            return BaseMiddleware(msg, context=context)
         return DeliveryDecisions(
             msg,
             context=context,

@@ -1,4 +1,9 @@
-"""One service process: connect, provision or await the layout, register handlers, run until SIGTERM, stop."""
+"""One service process: connect, provision or await the layout, register handlers, run until SIGTERM, stop.
+
+The lifecycle is FastStream's application's: a :class:`Service` holds a ``FastStream`` app whose
+start-up hooks connect and provision, then open what the handlers need (they leave it in
+FastStream's context); the app then starts the broker. Stopping runs it backwards.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from types import TracebackType
 from typing import TypeVar
 
 import nats.errors
 import structlog
-from faststream import AckPolicy
+from faststream import AckPolicy, FastStream
+from faststream.context import ContextRepo
 from faststream.nats import JStream, NatsBroker, PullSub
 
 from tradelane.contracts import subjects
@@ -27,6 +34,7 @@ from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.decoding import decode_body
+from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.logging import configure_logging
@@ -58,13 +66,34 @@ def graceful_timeout(settings: Settings) -> float:
     return settings.shutdown_grace_seconds
 
 
-def create_broker(settings: Settings, name: str) -> NatsBroker:
+class ServiceBroker(NatsBroker):
+    """FastStream's NATS broker that stops even when the server is gone.
+
+    Draining needs the server; stopping while it is gone (killed, restarting) would raise
+    from ``drain`` and turn a stop into a traceback, and skip what comes after the stop.
+    Nothing unacked is lost by closing instead: JetStream redelivers it.
+    """
+
+    async def stop(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> None:
+        try:
+            await super().stop(exc_type, exc_val, exc_tb)
+        except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as error:
+            log.warning("nats_unreachable_at_stop", error=type(error).__name__)
+            await self.connection.close()
+
+
+def create_broker(settings: Settings, name: str) -> ServiceBroker:
     """A FastStream NATS broker that reconnects forever, names itself on the server, and refuses unreadable bodies.
 
     It connects as the NATS identity ``name`` (see :func:`~tradelane.runtime.bus_credentials.credentials_for`).
     """
     credentials = credentials_for(settings, identity_of(name))
-    return NatsBroker(
+    return ServiceBroker(
         settings.nats_url.split(","),
         **(credentials.broker_options() if credentials is not None else {}),
         name=f"tradelane-{name}",
@@ -78,30 +107,23 @@ def create_broker(settings: Settings, name: str) -> NatsBroker:
     )
 
 
-async def stop_broker(broker: NatsBroker) -> None:
-    """Stop ``broker``: drain its connection, or just close it when it is down.
-
-    Draining needs the server; stopping while it is gone (killed, restarting) would raise
-    from ``drain`` and turn a stop into a traceback. Nothing unacked is lost by closing:
-    JetStream redelivers it.
-    """
-    try:
-        await broker.stop()
-    except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as error:
-        log.warning("nats_unreachable_at_stop", error=type(error).__name__)
-        await broker.connection.close()
-
-
 class Service:
-    """A tradelane service: its broker, its bus, its subscribers and its lifecycle hooks."""
+    """A tradelane service: its broker, its bus, its subscribers, and the FastStream app that runs them."""
 
     def __init__(self, name: str, settings: Settings, *, report_failures: bool = True) -> None:
         self.name = name
         self.settings = settings
         self.broker = create_broker(settings, name)
+        self.app = FastStream(
+            self.broker,
+            logger=None,  # start and stop are logged here, as service_started and service_stopped
+            on_startup=[self._connect],
+            after_startup=[self._consume],
+            on_shutdown=[self._stop_consuming],
+        )
         credentials = credentials_for(settings, identity_of(name))
         self._inbox_prefix = inbox_prefix(credentials.user if credentials is not None else identity_of(name))
-        self.bus = EventBus(self.broker)
+        self.bus = EventBus(self.broker, filter(is_concrete, role_of(identity_of(name)).publishes))
         self._report_failures = report_failures
         self._failing_step = name
         self._consumers: list[ConsumerSpec] = []
@@ -111,10 +133,17 @@ class Service:
         self._health_server: HealthServer | None = None
         self._background: list[asyncio.Task[None]] = []
         self._answer_health_requests()
-        self._on_start: list[Hook] = []
-        self._on_stop: list[Hook] = []
         self._stopping = asyncio.Event()
         self.resources = AsyncExitStack()
+
+    @property
+    def context(self) -> ContextRepo:
+        """FastStream's context of this service's broker: what start hooks open for the handlers.
+
+        A start hook puts a dependency there (``service.context.set_global("recorder", recorder)``)
+        and a handler receives it as a parameter (``recorder: Annotated[LineageRecorder, Context("recorder")]``).
+        """
+        return self.broker.context
 
     def subscriber(self, spec: ConsumerSpec) -> Callable[[Callable[..., Awaitable[None]]], object]:
         """A durable pull subscriber bound to a consumer that :func:`provision` declared."""
@@ -137,9 +166,16 @@ class Service:
         The handler stays a plain typed coroutine (``async def on_bars(msg: BarsFetched) ->
         IndicatorsComputed``) that tests call directly; FastStream validates its input from the
         annotation, and the returned event is stamped with the handling time and published.
+
+        The step's output subjects get declared FastStream publishers (they document the flow in
+        AsyncAPI), called explicitly by :meth:`EventBus.publish` rather than by FastStream from
+        the return value: the event must carry its ``Nats-Msg-Id`` de-duplication header and its
+        handling time, and its publish must complete before the input is acked, failing into the
+        delivery rules when NATS is unreachable. So the subscriber itself returns nothing.
         """
         subscriber = self.subscriber(STEP_CONSUMERS[step])
         self._failing_step = step.value
+        self.bus.declare(*subjects.produced_by(step))
 
         def register(handler: StepHandler[InputT]) -> StepHandler[InputT]:
             async def consume(msg: InputT) -> None:
@@ -181,13 +217,16 @@ class Service:
             await asyncio.sleep(self.settings.consumer_lag_interval_seconds)
 
     def on_start(self, hook: Hook) -> Hook:
-        """Run ``hook`` after connecting and provisioning, before consuming."""
-        self._on_start.append(hook)
+        """Run ``hook`` after connecting and provisioning, before consuming (FastStream's ``on_startup``)."""
+        self.app.on_startup(hook)
         return hook
 
     def on_stop(self, hook: Hook) -> Hook:
-        """Run ``hook`` after consuming has stopped."""
-        self._on_stop.append(hook)
+        """Run ``hook`` after consuming has stopped and the broker is closed (FastStream's ``after_shutdown``).
+
+        Hooks run in the order they were added; what must be released last goes in :attr:`resources`.
+        """
+        self.app.after_shutdown(hook)
         return hook
 
     def stop(self) -> None:
@@ -199,7 +238,7 @@ class Service:
         await self._stopping.wait()
 
     async def start(self) -> None:
-        """Connect, provision streams and consumers, run start hooks, start consuming."""
+        """Connect, provision streams and consumers, run start hooks, start consuming (the app's start)."""
         self.broker.add_middleware(
             delivery_decisions(
                 step=self._failing_step,
@@ -212,6 +251,10 @@ class Service:
         if self.settings.health_port is not None:
             self._health_server = HealthServer(self.health, self.settings.health_host, self.settings.health_port)
             await self._health_server.start()
+        await self.app.start()
+
+    async def _connect(self) -> None:
+        """The first start-up hook: connect, and see the streams and consumers provisioned."""
         await self.broker.connect()
         if self.broker.connection.max_payload < RECOMMENDED_MAX_PAYLOAD:
             log.warning(
@@ -222,9 +265,9 @@ class Service:
                 "set max_payload: 8MB in the NATS server config",
             )
         await ensure_layout(self.broker.connection.jetstream(), self.settings, self._consumers)
-        for hook in self._on_start:
-            await hook()
-        await self.broker.start()
+
+    async def _consume(self) -> None:
+        """After the broker has started: ready, and watching the consumers' lag."""
         self._ready = True
         self._background.append(asyncio.create_task(self._track_consumer_lag(), name="consumer-lag"))
         log.info("service_started", service=self.name, version=self.settings.service_version)
@@ -235,17 +278,18 @@ class Service:
         A message still unfinished when the grace period ends is not acked, so JetStream
         redelivers it (to another replica, or to this one after a restart): nothing is lost.
         """
-        self._ready = False
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await stop_broker(self.broker)
-        for hook in reversed(self._on_stop):
-            await hook()
+        await self.app.stop()
         await self.resources.aclose()
         if self._health_server is not None:
             await self._health_server.close()
         log.info("service_stopped", service=self.name, handled=self.stats.handled, failed=self.stats.failed)
+
+    async def _stop_consuming(self) -> None:
+        """The first shutdown hook, before the broker stops: no longer ready, no more lag probes."""
+        self._ready = False
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT, then stop within the grace period.

@@ -93,6 +93,10 @@ async def _every(seconds: float, chore: Callable[[], Awaitable[object]], name: s
             log.warning("broker_chore_failed", chore=name, error=f"{type(error).__name__}: {error}")
 
 
+TRADING_ENGINE = "trading_engine"
+"""Where the start hook leaves the trading engine in FastStream's context for the subscribers."""
+
+
 def build(settings: BrokerSettings | None = None) -> Service:
     """The broker service; refuses to build when the settings ask for unconfirmed live trading."""
     settings = settings or BrokerSettings()
@@ -100,11 +104,11 @@ def build(settings: BrokerSettings | None = None) -> Service:
     if problem is not None:
         raise LiveTradingNotConfirmedError(problem)
     service = Service("broker", settings)
-    holder: dict[str, Broker] = {}
     tasks: list[asyncio.Task[None]] = []
 
     def broker() -> Broker:
-        return holder["broker"]
+        engine: Broker = service.context.get(TRADING_ENGINE)
+        return engine
 
     @service.on_start
     async def open_book() -> None:
@@ -126,7 +130,7 @@ def build(settings: BrokerSettings | None = None) -> Service:
         )
         service.resources.push_async_callback(venue.close)
         await engine.start()
-        holder["broker"] = engine
+        service.context.set_global(TRADING_ENGINE, engine)
         announce(venue)
         chores: tuple[tuple[float, Callable[[], Awaitable[object]], str], ...] = (
             (settings.broker_snapshot_interval_seconds, engine.take_snapshot, "snapshot"),

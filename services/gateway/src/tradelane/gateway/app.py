@@ -14,6 +14,7 @@ from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.errors import redacted_http_error_handler, validation_error_handler
 from tradelane.gateway.outage import NATS_UNREACHABLE, dependency_unavailable_handler
 from tradelane.gateway.routes import (
+    asyncapi,
     audit,
     charts,
     dlq,
@@ -37,8 +38,9 @@ from tradelane.gateway.state import GatewayState
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
+from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.layout import ensure_layout
-from tradelane.runtime.service import create_broker, stop_broker
+from tradelane.runtime.service import create_broker
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
@@ -58,6 +60,8 @@ Runs are asynchronous: `POST /api/strategies/{id}/run` answers 202 with the exec
 
 Every route but `/healthz` and `/readyz` needs an API token, sent as `Authorization: Bearer <token>`;
 each operation says the scope it needs (`read` < `operate` < `trade` < `admin`).
+
+The bus behind it is described by its AsyncAPI document: `/asyncapi.json`, rendered at `/asyncapi` (scope `read`).
 """
 
 
@@ -72,12 +76,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await migrate(pool)
             broker = create_broker(settings, "gateway")
             await broker.connect()
-            stack.push_async_callback(stop_broker, broker)
+            stack.push_async_callback(broker.stop)
             await ensure_layout(broker.connection.jetstream(), settings, consumers=())
             app.state.gateway = GatewayState(
                 pool=pool,
                 broker=broker,
-                bus=EventBus(broker),
+                bus=EventBus(broker, filter(is_concrete, role_of("gateway").publishes)),
                 strategies=StrategyRepository(pool),
                 lineage=LineageRepository(pool),
                 prompts=PromptRepository(pool),
@@ -128,6 +132,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         tokens,
         audit,
         health,
+        asyncapi,
         ui,
     )
     for module in modules:

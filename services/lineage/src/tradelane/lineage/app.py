@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from faststream import Context
 from faststream.nats.annotations import NatsMessage
 
 from tradelane.contracts.advisories import MaxDeliveriesAdvisory
@@ -14,6 +17,10 @@ from tradelane.store.lineage import LineageRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
+RECORDER = "lineage_recorder"
+"""Where the start hook leaves the recorder in FastStream's context for the subscribers."""
+Recorder = Annotated[LineageRecorder, Context(RECORDER)]
+
 
 def build(settings: Settings | None = None) -> Service:
     """The lineage service: one durable consumer per stream, all feeding the recorder."""
@@ -21,20 +28,19 @@ def build(settings: Settings | None = None) -> Service:
     # Lineage reports its own failures only to the dead-letter stream: a StepFailed about
     # lineage would come straight back to lineage.
     service = Service("lineage", settings, report_failures=False)
-    holder: dict[str, LineageRecorder] = {}
 
     @service.on_start
     async def open_database() -> None:
         pool = await create_pool(settings.database_url)
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
-        holder["recorder"] = LineageRecorder(LineageRepository(pool))
+        service.context.set_global(RECORDER, LineageRecorder(LineageRepository(pool)))
 
     for spec in LINEAGE_CONSUMERS:
 
         @service.subscriber(spec)
-        async def record(body: dict[str, object], message: NatsMessage) -> None:
-            await holder["recorder"].on_message(body, message)
+        async def record(body: dict[str, object], message: NatsMessage, recorder: Recorder) -> None:
+            await recorder.on_message(body, message)
 
     exhausted = ExhaustedDeliveries(service.bus)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Annotated
 
 import structlog
+from faststream import Context
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Contract
@@ -53,6 +55,11 @@ def pacing_rules(settings: MarketDataSettings) -> PacingRules:
     )
 
 
+SYMBOL_SERVICE = "symbol_service"
+"""Where the start hook leaves the symbol service in FastStream's context for the request subscribers."""
+Symbols = Annotated[SymbolService, Context(SYMBOL_SERVICE)]
+
+
 def ib_endpoint(settings: MarketDataSettings) -> IbEndpoint:
     return IbEndpoint(
         host=settings.ib_host,
@@ -83,18 +90,18 @@ def build(settings: MarketDataSettings | None = None) -> Service:
     else:
         provider = SimulatedProvider()
     service.step(Step.MARKET_DATA)(BarsFetcher(provider).on_execution_requested)
-    symbols: dict[str, SymbolService] = {}
 
     @service.on_start
     async def open_symbol_cache() -> None:
         pool = await create_pool(settings.database_url)
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
-        symbols["service"] = SymbolService(
+        symbols = SymbolService(
             provider,
             SymbolRepository(pool, provider.name),
             ttl=timedelta(days=settings.symbol_cache_ttl_days),
         )
+        service.context.set_global(SYMBOL_SERVICE, symbols)
         log.info("market_data_provider_selected", provider=provider.name)
 
     def answers(subject: str) -> Callable[[Callable[..., Awaitable[Contract]]], object]:
@@ -105,24 +112,24 @@ def build(settings: MarketDataSettings | None = None) -> Service:
         return subscriber
 
     @answers(subjects.SYMBOLS_SEARCH)
-    async def search(request: SymbolSearchRequest) -> SymbolSearchResult:
-        return await symbols["service"].search(request)
+    async def search(request: SymbolSearchRequest, symbols: Symbols) -> SymbolSearchResult:
+        return await symbols.search(request)
 
     @answers(subjects.SYMBOLS_DETAILS)
-    async def details(request: SymbolDetailsRequest) -> SymbolDetailsResult:
-        return await symbols["service"].details(request)
+    async def details(request: SymbolDetailsRequest, symbols: Symbols) -> SymbolDetailsResult:
+        return await symbols.details(request)
 
     @answers(subjects.SYMBOLS_BATCH_CACHE)
-    async def batch_cache(request: BatchCacheRequest) -> BatchCacheResult:
-        return await symbols["service"].batch_cache(request)
+    async def batch_cache(request: BatchCacheRequest, symbols: Symbols) -> BatchCacheResult:
+        return await symbols.batch_cache(request)
 
     @answers(subjects.SYMBOLS_REFRESH)
-    async def refresh(request: RefreshRequest) -> RefreshResult:
-        return await symbols["service"].refresh(request)
+    async def refresh(request: RefreshRequest, symbols: Symbols) -> RefreshResult:
+        return await symbols.refresh(request)
 
     @answers(subjects.SYMBOLS_CACHE_STATS)
-    async def cache_stats(request: CacheStatsRequest) -> CacheStats:
-        return await symbols["service"].stats(request)
+    async def cache_stats(request: CacheStatsRequest, symbols: Symbols) -> CacheStats:
+        return await symbols.stats(request)
 
     @answers(subjects.IB_STATUS)
     async def ib_status(request: IbStatusRequest) -> IbStatus:

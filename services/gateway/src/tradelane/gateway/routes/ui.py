@@ -7,26 +7,17 @@ else inline, and lets it reach only this origin.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from pathlib import Path
 from typing import Final
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from tradelane.gateway.security.headers import inline_hashes
+
 router = APIRouter(include_in_schema=False)
 
 INDEX = Path(__file__).resolve().parent.parent / "static" / "index.html"
-
-
-def _hashes(html: str, tag: str) -> str:
-    """CSP sources for each inline ``<tag>`` element of ``html``, by the SHA-256 of its content."""
-    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
-    return " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()}'" for block in blocks
-    )
 
 
 def page_policy(html: str) -> str:
@@ -34,8 +25,8 @@ def page_policy(html: str) -> str:
     return "; ".join(
         [
             "default-src 'none'",
-            f"script-src {_hashes(html, 'script')}",
-            f"style-src {_hashes(html, 'style')}",
+            f"script-src {inline_hashes(html, 'script')}",
+            f"style-src {inline_hashes(html, 'style')}",
             "img-src 'self'",
             "connect-src 'self'",
             "form-action 'self'",

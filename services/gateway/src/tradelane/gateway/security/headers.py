@@ -1,14 +1,18 @@
 """Security headers on every answer, including the errors the other layers send.
 
 The default Content-Security-Policy lets a response load nothing at all (JSON needs nothing);
-the web UI page sends its own, naming its inline script and style by hash
-(:mod:`tradelane.gateway.routes.ui`). API answers are ``no-store`` unless a route says
-otherwise (chart artefacts are immutable and may be cached privately).
+the web UI page and the AsyncAPI page send their own, naming their inline script and style by
+hash (:mod:`tradelane.gateway.routes.ui`, :mod:`tradelane.gateway.routes.asyncapi`). API answers
+are ``no-store`` unless a route says otherwise (chart artefacts are immutable and may be cached
+privately).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 from typing import Final
 
 from tradelane.gateway.security.asgi import App, Message, Receive, Scope, Send
@@ -25,6 +29,14 @@ UNLESS_SET: Final = {
     b"content-security-policy": DEFAULT_CSP.encode(),
     b"cache-control": b"no-store",
 }
+
+
+def inline_hashes(html: str, tag: str) -> str:
+    """CSP sources for each inline ``<tag>`` element (one without attributes) of ``html``, by its SHA-256."""
+    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()}'" for block in blocks
+    )
 
 
 def with_security_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

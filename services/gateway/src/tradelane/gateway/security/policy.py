@@ -45,6 +45,9 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("DELETE", "/api/session"): READ,
     ("GET", "/metrics"): READ,
     ("GET", "/openapi.json"): READ,
+    # the AsyncAPI document of the bus, like the OpenAPI one
+    ("GET", "/asyncapi.json"): READ,
+    ("GET", "/asyncapi"): READ,
     # strategies (create and replace need trade when they switch auto_trade on)
     ("GET", "/api/strategies"): READ,
     ("GET", "/api/strategies/{strategy_id}"): READ,

@@ -1,0 +1,120 @@
+"""Who speaks on which subject: the flow of tradelane as one table.
+
+Each participant of the bus (a service by its ``tradelane run`` name, the gateway, the
+operator CLI) has a :class:`Role`: what it consumes, what it publishes, which requests it
+answers and which it sends. A service declares a FastStream publisher for every subject it
+publishes (see :class:`~tradelane.runtime.bus.EventBus`), and the AsyncAPI document of the
+whole flow (:mod:`tradelane.runtime.asyncapi`) is built from this same table, so the gateway
+can serve it without importing any service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from tradelane.contracts import subjects
+from tradelane.contracts.subjects import Step
+from tradelane.runtime.streams import ADVISORY_CONSUMER, BROKER_CONSUMER, LINEAGE_CONSUMERS, STEP_CONSUMERS
+
+SYMBOL_REQUESTS: Final = (
+    subjects.SYMBOLS_SEARCH,
+    subjects.SYMBOLS_DETAILS,
+    subjects.SYMBOLS_BATCH_CACHE,
+    subjects.SYMBOLS_REFRESH,
+    subjects.SYMBOLS_CACHE_STATS,
+    subjects.IB_STATUS,
+)
+"""Core NATS requests market-data answers: the symbol service and IB status."""
+BROKER_COMMANDS: Final = (subjects.BROKER_PLACE_ORDER, subjects.BROKER_CANCEL_ORDER)
+"""Core NATS requests the broker answers: manual orders and cancels."""
+TRADING_EVENTS: Final = (
+    subjects.ORDER_SUBMITTED,
+    subjects.ORDER_ACCEPTED,
+    subjects.ORDER_PARTIALLY_FILLED,
+    subjects.ORDER_FILLED,
+    subjects.ORDER_CANCELLED,
+    subjects.ORDER_REJECTED,
+    subjects.POSITION_CHANGED,
+    subjects.SIGNAL_SKIPPED,
+)
+"""Everything the broker publishes on the TRADING stream."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """What one participant does on the bus.
+
+    ``consumes``: subjects (or wildcards) it subscribes to; ``publishes``: subjects it publishes
+    events on (wildcards where it republishes stored messages: replays, redrives, dead letters);
+    ``answers``: core NATS requests it replies to; ``requests``: requests it sends.
+    """
+
+    consumes: tuple[str, ...] = ()
+    publishes: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()
+
+
+def _service(
+    name: str, *, consumes: tuple[str, ...] = (), publishes: tuple[str, ...] = (), answers: tuple[str, ...] = ()
+) -> Role:
+    """A bus service: answers health requests, reports a step it gives up on and dead-letters its input."""
+    stored = tuple(subject for subject in consumes if subjects.stream_of(subject) is not None)
+    return Role(
+        consumes=consumes,
+        publishes=(*publishes, subjects.STEP_FAILED, *(subjects.dead_letter(subject) for subject in stored)),
+        answers=(*answers, subjects.HEALTH, subjects.health_of(name)),
+    )
+
+
+def _step(name: str, step: Step, *, answers: tuple[str, ...] = ()) -> Role:
+    """A pipeline step: consumes its subject, publishes its output."""
+    return _service(
+        name, consumes=(STEP_CONSUMERS[step].filter_subject,), publishes=subjects.produced_by(step), answers=answers
+    )
+
+
+_REPUBLISHED: Final = (subjects.PIPELINE_ALL, subjects.TRADING_ALL)
+"""Replays and redrives publish stored messages again on their original subjects."""
+
+FLOW: Final[Mapping[str, Role]] = {
+    "scheduler": _service("scheduler", publishes=(subjects.EXECUTION_REQUESTED,)),
+    "market-data": _step("market-data", Step.MARKET_DATA, answers=SYMBOL_REQUESTS),
+    "indicators": _step("indicators", Step.INDICATORS),
+    "charts": _step("charts", Step.CHART),
+    "llm-analyst": _step("llm-analyst", Step.ANALYSIS),
+    "signals": _step("signals", Step.SIGNAL),
+    "broker": _service(
+        "broker",
+        consumes=(BROKER_CONSUMER.filter_subject, subjects.MARKET_DATA_FETCHED),
+        publishes=TRADING_EVENTS,
+        answers=BROKER_COMMANDS,
+    ),
+    "lineage": Role(
+        consumes=(*(spec.filter_subject for spec in LINEAGE_CONSUMERS), ADVISORY_CONSUMER.filter_subject),
+        publishes=(subjects.STEP_FAILED, *(subjects.dead_letter(subject) for subject in _REPUBLISHED)),
+        answers=(subjects.HEALTH, subjects.health_of("lineage")),
+    ),
+    "gateway": Role(
+        publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED),
+        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS),
+    ),
+    "operator": Role(
+        consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),
+        publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED, subjects.DEBUG_ALL),
+        requests=(subjects.HEALTH,),
+    ),
+}
+"""Every participant of the bus and its role (services by their ``tradelane run`` name; the CLI is ``operator``)."""
+
+
+def role_of(participant: str) -> Role:
+    """The role of ``participant``; an unknown one (a test's service) has none declared."""
+    return FLOW.get(participant, Role())
+
+
+def is_concrete(subject: str) -> bool:
+    """A subject one can publish on (no ``*`` or ``>`` wildcard)."""
+    return not ({"*", ">"} & set(subject.split(".")))
