@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import httpx
 from nats.aio.client import Client as NatsClient
 
+from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.runtime.bus import MESSAGE_ID_HEADER
@@ -164,8 +165,8 @@ async def test_run_publishes_a_manual_execution_request_on_jetstream(
     accepted = response.json()
     assert accepted["status_url"] == f"/api/executions/{accepted['execution_id']}"
 
-    subscription = await nats_client.jetstream().subscribe(subjects.EXECUTION_REQUESTED, ordered_consumer=True)
-    message = await subscription.next_msg(timeout=5)
+    requested = await collect(nats_client, subjects.EXECUTION_REQUESTED, from_stream=True)
+    message = await requested.next(5)
     request = ExecutionRequested.model_validate_json(message.data)
     assert request.execution_id == UUID(accepted["execution_id"])
     assert request.strategy_id == UUID(created["id"])
@@ -174,4 +175,3 @@ async def test_run_publishes_a_manual_execution_request_on_jetstream(
     assert request.strategy.active is False
     assert message.headers is not None
     assert message.headers[MESSAGE_ID_HEADER] == str(request.message_id)
-    await subscription.unsubscribe()
