@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import httpx
 from nats.aio.client import Client as NatsClient
 
+from tests.support.http import refusal
 from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
@@ -126,7 +127,7 @@ async def test_overrides_that_cannot_take_effect_are_a_422(client: httpx.AsyncCl
 
 async def test_an_unknown_step_is_a_422(client: httpx.AsyncClient) -> None:
     response = await client.post(f"/api/executions/{uuid4()}/replay", json={"from_step": "broker"})
-    assert response.status_code == 422
+    assert "body.from_step: Input should be 'requested'" in refusal(response, 422)
 
 
 async def test_the_diff_of_two_equal_runs_is_identical_and_lists_what_it_ignores(
@@ -181,4 +182,4 @@ async def test_place_orders_may_go_with_a_replay_from_the_signal_step(client: ht
     response = await client.post(
         f"/api/executions/{uuid4()}/replay", json={"from_step": "signal", "place_orders": True}
     )
-    assert response.status_code == 404
+    assert "no execution with id" in refusal(response, 404)

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import httpx
 from nats.aio.client import Client as NatsClient
 
+from tests.support.http import refusal
 from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
@@ -86,7 +87,7 @@ async def test_delete_removes_the_strategy(client: httpx.AsyncClient) -> None:
     created = await _create(client)
     deleted = await client.delete(f"/api/strategies/{created['id']}")
     assert deleted.status_code == 204
-    assert (await client.get(f"/api/strategies/{created['id']}")).status_code == 404
+    assert f"no strategy with id {created['id']}" in refusal(await client.get(f"/api/strategies/{created['id']}"), 404)
 
 
 async def test_invalid_cron_is_a_422_at_schedule_cron_saying_what_is_wrong(client: httpx.AsyncClient) -> None:
@@ -137,7 +138,7 @@ async def test_renaming_onto_a_taken_name_is_a_409(client: httpx.AsyncClient) ->
     await _create(client, name="first")
     second = await _create(client, name="second")
     response = await client.put(f"/api/strategies/{second['id']}", json=_definition(name="first"))
-    assert response.status_code == 409
+    assert "a strategy named 'first' already exists" in refusal(response, 409)
 
 
 async def test_unknown_id_is_a_404_for_every_verb(client: httpx.AsyncClient) -> None:

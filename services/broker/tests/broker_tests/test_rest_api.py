@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.http import refusal
 from tests.support.waiting import eventually
 from tradelane.contracts.envelope import utc_now
 from tradelane.runtime.bus import EventBus
@@ -162,8 +163,8 @@ async def test_cancelling_a_filled_order_is_refused_not_reported_done(gateway: h
 
 async def test_an_unknown_order_is_a_404(gateway: httpx.AsyncClient) -> None:
     unknown = "6f0b3c3e-0000-4000-8000-000000000000"
-    assert (await gateway.get(f"/api/orders/{unknown}")).status_code == 404
-    assert (await gateway.post(f"/api/orders/{unknown}/cancel")).status_code == 404
+    assert f"no order with id {unknown}" in refusal(await gateway.get(f"/api/orders/{unknown}"), 404)
+    assert f"no order with id {unknown}" in refusal(await gateway.post(f"/api/orders/{unknown}/cancel"), 404)
 
 
 async def test_risk_shows_the_state_the_limits_and_their_use(gateway: httpx.AsyncClient) -> None:
