@@ -13,6 +13,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
+from tests.support.http import refusal
 from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
@@ -55,7 +56,9 @@ async def test_probes_answer_over_http(service: Service) -> None:
         ready = await client.get(_health_url(service, "/readyz"))
         assert ready.status_code == 200
         assert ready.json()["ready"] is True
-        assert (await client.get(_health_url(service, "/nope"))).status_code == 404
+        assert "no /nope; try /livez, /readyz, /metrics" in refusal(
+            await client.get(_health_url(service, "/nope")), 404
+        )
 
 
 async def test_readiness_is_false_after_close(nats_url: str, nats_credentials_file: Path | None) -> None:
