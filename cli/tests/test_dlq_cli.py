@@ -8,9 +8,8 @@ redriven.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,6 +19,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from cli.tests.conftest import Cli
+from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
@@ -80,14 +80,6 @@ async def provider(poison_settings: Settings) -> AsyncIterator[Provider]:
     await lineage.close()
 
 
-async def _eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 15) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 async def _request(client: NatsClient) -> ExecutionRequested:
     request = ExecutionRequested(
         execution_id=uuid4(),
@@ -122,7 +114,7 @@ async def test_a_poison_message_is_dead_lettered_after_its_deliveries_and_redriv
     async def dead_lettered() -> bool:
         return bool(await _dead_letters(cli))
 
-    await _eventually(dead_lettered)
+    await eventually(dead_lettered, "the message to be dead-lettered")
     [dead] = await _dead_letters(cli)
     assert provider.calls == MAX_DELIVER
     assert (dead["step"], dead["kind"], dead["deliveries"]) == ("market_data", "retries_exhausted", MAX_DELIVER)
@@ -133,7 +125,7 @@ async def test_a_poison_message_is_dead_lettered_after_its_deliveries_and_redriv
         status, steps = await _execution(pool, request.execution_id)
         return status == "failed" and ("dead_letter", "failed") in steps
 
-    await _eventually(failed_in_the_lineage)
+    await eventually(failed_in_the_lineage, "the lineage to fail the execution")
 
     provider.down = False
     redriven = await cli("dlq", "redrive", str(dead["id"]))
@@ -144,7 +136,7 @@ async def test_a_poison_message_is_dead_lettered_after_its_deliveries_and_redriv
         _, steps = await _execution(pool, request.execution_id)
         return request.execution_id in provider.served and ("market_data", "succeeded") in steps
 
-    await _eventually(served)
+    await eventually(served, "the redriven request to be served")
     status, steps = await _execution(pool, request.execution_id)
     assert status == "running"  # reopened: its later steps will settle it
     assert ("redriven", "succeeded") in steps
@@ -159,7 +151,7 @@ async def test_a_dead_letter_is_shown_with_its_original_body(
     async def dead_lettered() -> bool:
         return bool(await _dead_letters(cli))
 
-    await _eventually(dead_lettered)
+    await eventually(dead_lettered, "the message to be dead-lettered")
     [dead] = await _dead_letters(cli)
     shown = await cli("dlq", "show", str(dead["id"]))
     assert shown.code == 0
@@ -175,7 +167,7 @@ async def test_redrive_all_sends_every_dead_letter_again(cli: Cli, provider: Pro
     async def both_dead_lettered() -> bool:
         return len(await _dead_letters(cli)) == 2
 
-    await _eventually(both_dead_lettered)
+    await eventually(both_dead_lettered, "both messages to be dead-lettered")
     provider.down = False
     result = await cli("dlq", "redrive", "--all")
     assert result.code == 0, result.err
@@ -184,7 +176,7 @@ async def test_redrive_all_sends_every_dead_letter_again(cli: Cli, provider: Pro
     async def both_served() -> bool:
         return sorted(provider.served) == sorted(r.execution_id for r in requests)
 
-    await _eventually(both_served)
+    await eventually(both_served, "both redriven requests to be served")
 
 
 async def test_an_unknown_dead_letter_exits_2(cli: Cli, provider: Provider) -> None:

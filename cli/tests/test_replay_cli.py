@@ -10,10 +10,11 @@ from uuid import UUID, uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from cli.tests.conftest import Cli
+from tests.support.messages import collect
+from tests.support.waiting import consistently
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope, utc_now
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
@@ -94,27 +95,16 @@ async def _recorded_run(js: JetStreamContext, lineage: LineageRepository) -> tup
     return request, request_sequence, bars_sequence
 
 
-async def _collect(client: NatsClient, subject: str) -> asyncio.Queue[Msg]:
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def put(msg: Msg) -> None:
-        await queue.put(msg)
-
-    await client.subscribe(subject, cb=put)
-    await client.flush()
-    return queue
-
-
 async def test_an_execution_replays_from_a_step_with_overrides_as_a_new_execution(
     cli: Cli, js: JetStreamContext, lineage: LineageRepository, nats_client: NatsClient
 ) -> None:
     request, _, bars_sequence = await _recorded_run(js, lineage)
-    heard = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    heard = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     result = await cli(
         "replay", str(request.execution_id), "--from-step", "indicators", "--prompt-version", "3", "--no-cache"
     )
     assert result.code == 0, result.err
-    replayed = BarsFetched.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
+    replayed = BarsFetched.model_validate_json((await heard.next(5)).data)
     assert str(replayed.execution_id) == result.out.strip()
     assert replayed.replay_of == request.execution_id
     assert (replayed.strategy.analysis.prompt_version, replayed.strategy.analysis.cache) == (3, False)
@@ -126,11 +116,11 @@ async def test_a_replay_lets_its_signal_trade_only_with_place_orders(
     cli: Cli, js: JetStreamContext, lineage: LineageRepository, nats_client: NatsClient
 ) -> None:
     request, _, _ = await _recorded_run(js, lineage)
-    heard = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    heard = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     plain = await cli("replay", str(request.execution_id), "--from-step", "indicators")
     asked = await cli("replay", str(request.execution_id), "--from-step", "indicators", "--place-orders")
     assert (plain.code, asked.code) == (0, 0), (plain.err, asked.err)
-    replays = [BarsFetched.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data) for _ in range(2)]
+    replays = [BarsFetched.model_validate_json((await heard.next(5)).data) for _ in range(2)]
     flags = {str(replay.execution_id): replay.replay_places_orders for replay in replays}
     assert (flags[plain.out.strip()], flags[asked.out.strip()]) == (False, True)
 
@@ -184,19 +174,11 @@ async def _window_of_requests(js: JetStreamContext, strategy_id: UUID) -> tuple[
     return since, until, [*inside, other_strategy]
 
 
-async def _drain(queue: asyncio.Queue[Msg], settle: float = 0.5) -> list[Msg]:
-    await asyncio.sleep(settle)
-    drained = []
-    while not queue.empty():
-        drained.append(queue.get_nowait())
-    return drained
-
-
 async def test_a_subject_replay_republishes_exactly_the_messages_in_the_window(
     cli: Cli, js: JetStreamContext, nats_client: NatsClient
 ) -> None:
     since, until, inside = await _window_of_requests(js, uuid4())
-    heard = await _collect(nats_client, "debug.replayed")
+    heard = await collect(nats_client, "debug.replayed")
     result = await cli(
         "replay",
         "--subject",
@@ -209,7 +191,8 @@ async def test_a_subject_replay_republishes_exactly_the_messages_in_the_window(
         "debug.replayed",
     )
     assert result.code == 0, result.err
-    republished = await _drain(heard)
+    republished = await heard.take(len(inside))
+    await consistently(heard.empty, "nothing republished beyond the window", seconds=0.5)
     assert [msg.headers[REPLAYED_FROM_HEADER] for msg in republished if msg.headers] == [
         f"PIPELINE:{sequence}" for sequence in inside
     ]
@@ -224,7 +207,7 @@ async def test_a_subject_replay_can_keep_to_one_strategy(
 ) -> None:
     strategy_id = uuid4()
     since, until, _ = await _window_of_requests(js, strategy_id)
-    heard = await _collect(nats_client, "debug.replayed")
+    heard = await collect(nats_client, "debug.replayed")
     result = await cli(
         "replay",
         "--subject",
@@ -239,7 +222,8 @@ async def test_a_subject_replay_can_keep_to_one_strategy(
         "debug.replayed",
     )
     assert result.code == 0, result.err
-    republished = await _drain(heard)
+    republished = await heard.take(3)
+    await consistently(heard.empty, "nothing republished of the other strategy", seconds=0.5)
     assert [json.loads(msg.data)["strategy_id"] for msg in republished] == [str(strategy_id)] * 3
     assert "4 read, 3 republished, 1 skipped" in result.err
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import nats
 import pytest
 
+from tests.support.waiting import eventually
 from tradelane.cli.backoff import RestartBackoff
 from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres, process_alive
 from tradelane.cli.processes import ProcessRegistry, read_processes
@@ -18,14 +18,6 @@ from tradelane.cli.server_watch import keep_server_running, watched
 from tradelane.store.pool import create_pool
 
 FAST = RestartBackoff(first=0.1, ceiling=0.4, healthy_after=60.0)
-
-
-async def until(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"not within {seconds} s")
-        await asyncio.sleep(0.05)
 
 
 async def test_a_killed_nats_comes_back_on_its_url_with_its_stream(tmp_path: Path) -> None:
@@ -41,10 +33,10 @@ async def test_a_killed_nats_comes_back_on_its_url_with_its_stream(tmp_path: Pat
             first = server.pid
             assert first is not None and read_processes(tmp_path) == {"nats": first}
             os.kill(first, signal.SIGKILL)
-            await until(lambda: read_processes(tmp_path)["nats"] != first, 15)
+            await eventually(lambda: read_processes(tmp_path)["nats"] != first, "a new nats pid", timeout=15)
             assert read_processes(tmp_path) == {"nats": server.pid}
             assert server.url == url
-            await until(lambda: client.is_connected, 15)
+            await eventually(lambda: client.is_connected, "the client to reconnect", timeout=15)
             await js.publish("kept.two", b"after the restart")
             assert (await js.stream_info("KEPT")).state.messages == 2
         await client.close()
@@ -65,8 +57,10 @@ async def test_a_killed_postgres_restarts_on_its_socket_and_a_pool_recovers(tmp_
         watcher = asyncio.create_task(keep_server_running("postgres", server, registry, backoff=FAST))
         try:
             os.kill(first, signal.SIGKILL)
-            await until(lambda: not process_alive(first), 10)
-            await until(lambda: read_processes(tmp_path).get("postgres") not in (None, first), 30)
+            await eventually(lambda: not process_alive(first), "the killed postmaster to be gone", timeout=10)
+            await eventually(
+                lambda: read_processes(tmp_path).get("postgres") not in (None, first), "a new postgres pid", timeout=30
+            )
             # each pooled connection died with the server: the pool replaces it on its next use
             values = None
             for _attempt in range(5):

@@ -10,6 +10,7 @@ from uuid import uuid4
 from nats.aio.client import Client as NatsClient
 
 from cli.tests.conftest import Cli, LiveConsole, Result
+from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
@@ -30,11 +31,8 @@ async def _tail(cli: Cli, *argv: str) -> tuple[LiveConsole, asyncio.Task[Result]
     """Start `tail` and wait until it listens."""
     console = LiveConsole()
     running = asyncio.create_task(cli("tail", *argv, console=console))
-    for _ in range(100):
-        if "tailing" in console.notes():
-            return console, running
-        await asyncio.sleep(0.05)
-    raise AssertionError("tail did not start listening")
+    await eventually(lambda: "tailing" in console.notes(), "tail to start listening", timeout=5)
+    return console, running
 
 
 async def test_tail_prints_one_decoded_line_per_message(cli: Cli, nats_client: NatsClient) -> None:

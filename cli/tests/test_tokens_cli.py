@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from cli.tests.conftest import Cli, LiveConsole, Result
+from tests.support.waiting import eventually
 from tradelane.cli.credentials import ensure_admin_token
 from tradelane.cli.embedded import free_port
 from tradelane.cli.main import main
@@ -142,9 +143,8 @@ async def served_gateway(settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not serving.done(), "the gateway did not start"
-        await asyncio.sleep(0.05)
+    await eventually(lambda: server.started or serving.done(), "the gateway to start")
+    assert server.started, "the gateway did not start"
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await serving

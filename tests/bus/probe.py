@@ -129,18 +129,6 @@ class BusProbe:
             await asyncio.sleep(0.01)
 
 
-async def eventually(find: Any, what: str, timeout: float = 15.0) -> Any:
-    """Poll the coroutine function ``find`` until it returns something truthy; AssertionError naming ``what``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        found = await find()
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout} s")
-        await asyncio.sleep(0.02)
-
-
 async def lineage_steps(pool: asyncpg.Pool[Any], execution_id: UUID) -> list[Mapping[str, Any]]:
     """The lineage's step rows of an execution (step, status, error, message_id, subject)."""
     rows = await pool.fetch(

@@ -32,6 +32,7 @@ import os
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -50,8 +51,9 @@ from tests.bus.bodies import (
     encoded,
     valid_with_bad_headers,
 )
-from tests.bus.probe import BusProbe, consumers_of, deliveries_match_messages, eventually, lineage_steps
+from tests.bus.probe import BusProbe, consumers_of, deliveries_match_messages, lineage_steps
 from tests.bus.raw_nats import PublishRefusedError, RawPublisher, Stored, header_block
+from tests.support.waiting import eventually
 from tradelane.broker.app import build as build_broker
 from tradelane.broker.config import BrokerSettings
 from tradelane.charts.app import build as build_charts
@@ -176,7 +178,7 @@ async def _templates(system: FuzzSystem) -> dict[str, dict[str, Any]]:
     cause = body["message_id"]
     for subject in (*PIPELINE_STEPS[1:], subjects.SIGNAL_GENERATED):
         produced = await eventually(
-            lambda cause=cause, subject=subject: _output(system.probe.outputs.get(cause, []), subject),
+            partial(_output, system.probe, cause, subject),
             f"the demo execution's {subject}",
             timeout=60,
         )
@@ -204,8 +206,9 @@ async def _templates(system: FuzzSystem) -> dict[str, dict[str, Any]]:
     return found
 
 
-async def _output(produced: list[tuple[str, dict[str, Any]]], subject: str) -> dict[str, Any] | None:
-    return next((body for seen, body in produced if seen == subject), None)
+def _output(probe: BusProbe, cause: str, subject: str) -> dict[str, Any] | None:
+    """The message on ``subject`` that the message ``cause`` caused, once the probe has seen it."""
+    return next((body for seen, body in probe.outputs.get(cause, []) if seen == subject), None)
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +286,7 @@ async def _given_up_on_at_once(system: FuzzSystem, subject: str, fuzzed: Fuzzed)
         if not ended or subject.startswith(subjects.dead_letter("")):
             continue
         letter = await eventually(
-            lambda c=consumer: _found(probe.dead_letters.get((subject, stored.sequence, c.step))),
+            partial(probe.dead_letters.get, (subject, stored.sequence, consumer.step)),
             f"the dead letter of {consumer.durable}",
         )
         headers = letter.headers or {}
@@ -294,10 +297,6 @@ async def _given_up_on_at_once(system: FuzzSystem, subject: str, fuzzed: Fuzzed)
         if consumer.owner:
             assert headers[ERROR_KIND_HEADER] == "invalid_input"
             await _reported(system, subject, fuzzed, consumer.step, headers[ERROR_HEADER])
-
-
-async def _found(value: Any) -> Any:
-    return value
 
 
 async def _reported(system: FuzzSystem, subject: str, fuzzed: Fuzzed, step: str, error: str) -> None:
@@ -342,16 +341,16 @@ async def _serves(system: FuzzSystem, subject: str) -> None:
     assert (stored.stream, stored.sequence) not in system.probe.terminated
     if subject in PIPELINE_STEPS:
         await eventually(
-            lambda: _found(system.probe.outputs.get(body["message_id"])),
+            lambda: system.probe.outputs.get(body["message_id"]),
             f"the output of a valid {subject}",
-            HANDLING_SECONDS,
+            timeout=HANDLING_SECONDS,
         )
 
     async def recorded() -> bool:
         rows = await lineage_steps(system.pool, UUID(body["execution_id"]))
         return any(str(row["message_id"]) == body["message_id"] for row in rows)
 
-    await eventually(recorded, f"the lineage's record of a valid {subject}", 15)
+    await eventually(recorded, f"the lineage's record of a valid {subject}", timeout=15)
 
 
 async def _nothing_delivered_twice(system: FuzzSystem) -> None:
@@ -387,12 +386,12 @@ async def _decided_once(system: FuzzSystem, subject: str, fuzzed: Fuzzed) -> Non
     owner = consumers_of(subject)[0]
     if any(t.consumer == owner.durable for t in terminations):
         await eventually(
-            lambda: _found(system.probe.dead_letters.get((subject, stored.sequence, owner.step))), "the dead letter"
+            lambda: system.probe.dead_letters.get((subject, stored.sequence, owner.step)), "the dead letter"
         )
     elif subject in PIPELINE_STEPS:
         message_id = json.loads(fuzzed.body)["message_id"]
         await eventually(
-            lambda: _found(system.probe.outputs.get(message_id)), f"the output of {subject}", HANDLING_SECONDS
+            lambda: system.probe.outputs.get(message_id), f"the output of {subject}", timeout=HANDLING_SECONDS
         )
 
 
@@ -421,7 +420,7 @@ def _padded(body: dict[str, Any], size: int) -> bytes:
 async def _dead_letter_of(system: FuzzSystem, subject: str, stored: Stored, step: str) -> Any:
     await system.probe.settled(subject, stored.stream, stored.sequence)
     return await eventually(
-        lambda: _found(system.probe.dead_letters.get((subject, stored.sequence, step))), "the dead letter", 15
+        lambda: system.probe.dead_letters.get((subject, stored.sequence, step)), "the dead letter", timeout=15
     )
 
 

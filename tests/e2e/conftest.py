@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.waiting import eventually
 from tradelane.cli.embedded import free_port
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
@@ -46,17 +47,15 @@ async def admin_token(settings: Settings) -> str:
 
 
 async def wait_until_ready(gateway: str, timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
     async with httpx.AsyncClient(base_url=gateway) as client:
-        while True:
+
+        async def ready() -> bool:
             try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
+                return (await client.get("/readyz")).status_code == 200
             except httpx.TransportError:
-                pass
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"gateway {gateway} not ready within {timeout} s")
-            await asyncio.sleep(0.2)
+                return False
+
+        await eventually(ready, f"gateway {gateway} to be ready", timeout=timeout)
 
 
 def system_env(settings: Settings, gateway_port: int, **extra: str) -> dict[str, str]:
@@ -99,15 +98,21 @@ async def running_system(settings: Settings, **extra_env: str) -> AsyncIterator[
 
 
 async def finished_execution(client: httpx.AsyncClient, execution_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The execution once it is no longer running (TimeoutError after ``timeout`` seconds)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    """The execution once it is no longer running (AssertionError with its last state after ``timeout`` seconds)."""
+    last_state = ""
+
+    async def finished() -> dict[str, Any] | None:
+        nonlocal last_state
         response = await client.get(f"/api/executions/{execution_id}", params={"payloads": "true"})
         if response.status_code == 200 and response.json()["status"] != "running":
             return dict(response.json())
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"execution {execution_id} still not finished: {response.text[:500]}")
-        await asyncio.sleep(0.25)
+        last_state = response.text[:500]
+        return None
+
+    try:
+        return await eventually(finished, f"execution {execution_id} to finish", timeout=timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}: {last_state}") from None
 
 
 @pytest.fixture

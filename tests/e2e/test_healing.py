@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import finished_execution, wait_until_ready
+from tests.support.waiting import eventually
 from tradelane.cli.embedded import free_port, process_alive
 from tradelane.cli.processes import read_processes
 
@@ -171,11 +172,11 @@ async def test_tradelane_up_killed_outright_takes_its_services_and_nats_with_it(
         up.process.kill()
         up.process.wait()
         children = {name: pid for name, pid in pids.items() if name != "postgres"}
-        deadline = asyncio.get_running_loop().time() + RECOVERY_SECONDS
-        while any(process_alive(pid) for pid in children.values()):
-            alive = [name for name, pid in children.items() if process_alive(pid)]
-            assert asyncio.get_running_loop().time() < deadline, f"still running after tradelane up died: {alive}"
-            await asyncio.sleep(0.2)
+        await eventually(
+            lambda: not [name for name, pid in children.items() if process_alive(pid)],
+            f"every child of tradelane up ({', '.join(children)}) to end after it died",
+            timeout=RECOVERY_SECONDS,
+        )
     finally:
         if up.process.poll() is None:
             up.interrupt()

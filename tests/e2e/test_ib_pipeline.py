@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import System, finished_execution, running_system
+from tests.support.waiting import eventually
 from tradelane.ib.testing import AAPL, FakeTws, daily_bars
 from tradelane.runtime.settings import Settings
 
@@ -43,14 +43,11 @@ async def ib_system(settings: Settings, tws: FakeTws) -> AsyncIterator[System]:
 
 
 async def _ib_connected(client: httpx.AsyncClient, timeout: float = 30) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    async def connected() -> dict[str, Any] | None:
         response = await client.get("/api/ib/status")
-        if response.status_code == 200 and response.json()["connected"]:
-            return dict(response.json())
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"market-data not connected to the fake TWS: {response.text[:500]}")
-        await asyncio.sleep(0.2)
+        return dict(response.json()) if response.status_code == 200 and response.json()["connected"] else None
+
+    return await eventually(connected, "market-data to connect to the fake TWS", timeout=timeout)
 
 
 async def _run(client: httpx.AsyncClient, strategy_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -90,10 +87,7 @@ async def test_strategies_run_on_the_ib_servers_bars_and_a_dropped_connection_he
 
         sessions = tws.sessions_started
         await tws.drop_all()
-        deadline = asyncio.get_running_loop().time() + 30
-        while tws.sessions_started == sessions:
-            assert asyncio.get_running_loop().time() < deadline, "market-data did not reconnect"
-            await asyncio.sleep(0.1)
+        await eventually(lambda: tws.sessions_started != sessions, "market-data to reconnect", timeout=30)
         await _ib_connected(client)
         again = await _run(client, created.json()["id"])
         assert again["status"] in {"completed", "rejected"}, again

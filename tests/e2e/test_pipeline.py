@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import System, finished_execution
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -87,13 +88,14 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
         assert execution["status"] == "failed"
         assert "ZZZZ" in execution["error"]
         # the dead letter is recorded by its own lineage consumer, a moment after the failure
-        for _ in range(40):
-            execution = (
+
+        async def with_dead_letter() -> dict[str, Any] | None:
+            body: dict[str, Any] = (
                 await client.get(f"/api/executions/{run.json()['execution_id']}", params={"payloads": "true"})
             ).json()
-            if any(step["step"] == "dead_letter" for step in execution["steps"]):
-                break
-            await asyncio.sleep(0.25)
+            return body if any(step["step"] == "dead_letter" for step in body["steps"]) else None
+
+        execution = await eventually(with_dead_letter, "the dead letter in the lineage", timeout=10)
         failed = {step["step"]: step for step in execution["steps"] if step["status"] == "failed"}
         assert set(failed) == {"market_data", "dead_letter"}
         assert "ZZZZ" in failed["market_data"]["error"]
@@ -106,14 +108,15 @@ async def test_a_strategy_runs_on_its_cron(system: System) -> None:
             "/api/strategies", json=_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"})
         )
         strategy_id = created.json()["id"]
-        deadline = asyncio.get_running_loop().time() + 75
-        while asyncio.get_running_loop().time() < deadline:
-            listed = (await client.get("/api/executions", params={"strategy_id": strategy_id})).json()
-            if listed:
-                assert listed[0]["trigger"] == "schedule"
-                return
-            await asyncio.sleep(0.5)
-        pytest.fail("the scheduler did not run the strategy within 75 s")
+
+        async def listed() -> list[dict[str, Any]]:
+            executions: list[dict[str, Any]] = (
+                await client.get("/api/executions", params={"strategy_id": strategy_id})
+            ).json()
+            return executions
+
+        executions = await eventually(listed, "the scheduler to run the strategy", timeout=75)
+        assert executions[0]["trigger"] == "schedule"
 
 
 async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(system: System) -> None:

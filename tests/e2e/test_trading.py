@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +12,7 @@ import nats
 import pytest
 
 from tests.e2e.conftest import System
+from tests.support.waiting import consistently, eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated
 from tradelane.contracts.market import ResolvedSymbol
@@ -39,17 +38,6 @@ def _auto_trading(name: str) -> dict[str, Any]:
         "risk": {"min_profit_margin": "0.001", "min_risk_reward": "1.0"},
         "auto_trade": True,
     }
-
-
-async def _eventually(check: Callable[[], Awaitable[Any]], what: str, seconds: float = 60) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"waited {seconds} s for {what}")
-        await asyncio.sleep(0.25)
 
 
 def _signal(strategy_id: UUID, definition: dict[str, Any]) -> SignalGenerated:
@@ -116,7 +104,7 @@ async def position_changed(client: httpx.AsyncClient, signal: SignalGenerated) -
         body: dict[str, Any] = response.json()
         return body if any(step["step"] == "position_changed" for step in body["steps"]) else None
 
-    execution: dict[str, Any] = await _eventually(position_step, "the position change in the lineage")
+    execution: dict[str, Any] = await eventually(position_step, "the position change in the lineage", timeout=60)
     return execution
 
 
@@ -155,7 +143,7 @@ async def test_an_auto_trading_run_places_orders_exactly_when_its_signal_is_a_bu
             ).json()
             return body if body.get("status") not in {None, "running"} else None
 
-        execution = await _eventually(finished, "the run to finish", seconds=90)
+        execution = await eventually(finished, "the run to finish", timeout=90)
         signal_step = next(step for step in execution["steps"] if step["step"] == "signal")
         action = (signal_step["output"].get("signal") or {}).get("action")
         if execution["status"] == "completed" and action in {"BUY", "SELL"}:
@@ -164,9 +152,12 @@ async def test_an_auto_trading_run_places_orders_exactly_when_its_signal_is_a_bu
                 orders: list[Any] = (await client.get("/api/orders")).json()
                 return [order for order in orders if order["execution_id"] == execution_id]
 
-            orders = await _eventually(traded, "the run's orders")
+            orders = await eventually(traded, "the run's orders", timeout=60)
             [entry] = [order for order in orders if order["role"] == "entry"]
             assert entry["side"] == action
         else:
-            await asyncio.sleep(2)
-            assert (await client.get("/api/orders")).json() == []
+
+            async def no_orders() -> bool:
+                return bool((await client.get("/api/orders")).json() == [])
+
+            await consistently(no_orders, "no order for a run without a trade", seconds=2)

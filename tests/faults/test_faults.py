@@ -27,6 +27,7 @@ from tests.faults.case import fault_case
 from tests.faults.conftest import healthy_system, started_system
 from tests.faults.report import FaultTable
 from tests.faults.system import NATS, POSTGRES, UpSystem, process_tree
+from tests.support.waiting import eventually
 from tradelane.cli.services import SERVICES
 from tradelane.contracts import subjects
 from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated
@@ -189,14 +190,11 @@ async def _entry_orders(system: UpSystem, signal_id: UUID) -> list[asyncpg.Recor
 
 
 async def _eventually_entry_status(system: UpSystem, signal_id: UUID, wanted: str, seconds: float) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
+    async def entry_is_wanted() -> bool:
         orders = await _entry_orders(system, signal_id)
-        if orders and all(order["status"] == wanted for order in orders):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"the signal's entry order is not {wanted} after {seconds} s: {orders}")
-        await asyncio.sleep(0.25)
+        return bool(orders) and all(order["status"] == wanted for order in orders)
+
+    await eventually(entry_is_wanted, f"the signal's entry order to be {wanted}", timeout=seconds)
 
 
 async def test_the_broker_killed_between_an_order_and_its_fill_places_no_second_order_and_reconciles_the_fill(

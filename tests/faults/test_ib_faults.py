@@ -7,7 +7,6 @@ answering it, as a TWS restart or a network cut does.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -18,6 +17,7 @@ from tests.faults.case import fault_case
 from tests.faults.conftest import healthy_system, started_system
 from tests.faults.report import FaultTable
 from tests.faults.system import UpSystem
+from tests.support.waiting import eventually
 from tradelane.ib.testing import AAPL, FakeTws, In, daily_bars
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -54,15 +54,13 @@ async def ib_system(tmp_path_factory: pytest.TempPathFactory, tws: FakeTws) -> A
 
 
 async def _ib_connected(system: UpSystem, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
     async with system.client() as client:
-        while True:
+
+        async def connected() -> bool:
             response = await client.get("/api/ib/status")
-            if response.status_code == 200 and response.json()["connected"]:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"market-data not connected to the fake TWS: {response.text[:500]}")
-            await asyncio.sleep(0.2)
+            return response.status_code == 200 and bool(response.json()["connected"])
+
+        await eventually(connected, "market-data to connect to the fake TWS", timeout=timeout)
 
 
 async def test_an_ib_connection_dropped_mid_request_under_a_burst(

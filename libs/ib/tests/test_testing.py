@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from ib_async import IB, Stock
 
+from tests.support.waiting import eventually
 from tradelane.ib.testing import AAPL, FakeTws, In
 
 
@@ -48,9 +49,7 @@ async def test_a_second_session_with_the_same_client_id_is_refused(tws: FakeTws)
     try:
         await first.connectAsync(tws.host, tws.port, clientId=5, timeout=3)
         connecting = asyncio.ensure_future(second.connectAsync(tws.host, tws.port, clientId=5, timeout=3))
-        async with asyncio.timeout(3):
-            while 326 not in errors:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: 326 in errors, "error 326 (client id in use) for the second session", timeout=3)
         connecting.cancel()
         await asyncio.gather(connecting, return_exceptions=True)
         assert tws.client_ids == [5]

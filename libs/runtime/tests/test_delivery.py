@@ -15,8 +15,9 @@ from uuid import uuid4
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
+from tests.support.messages import collect
+from tests.support.waiting import consistently, eventually
 from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, IndicatorsComputed, StepFailed, Trigger
@@ -87,16 +88,6 @@ async def run_step(nats_settings: Settings) -> AsyncIterator[StepRunner]:
         await service.close()
 
 
-async def _collect(client: NatsClient, subject: str) -> asyncio.Queue[Msg]:
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def put(msg: Msg) -> None:
-        await queue.put(msg)
-
-    await client.subscribe(subject, cb=put)
-    return queue
-
-
 async def _publish(client: NatsClient, request: ExecutionRequested) -> None:
     js = client.jetstream()
     await js.publish(
@@ -112,10 +103,10 @@ async def test_a_handled_message_publishes_the_next_event(run_step: StepRunner, 
         return _bars_for(msg)
 
     await run_step(handler)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     request = _request()
     await _publish(nats_client, request)
-    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 5)).data)
+    event = BarsFetched.model_validate_json((await fetched.next(5)).data)
     assert event.execution_id == request.execution_id
     assert event.causation_id == request.message_id
     assert event.handled_in_ms is not None
@@ -132,24 +123,22 @@ async def test_invalid_input_fails_the_step_once_and_is_dead_lettered(
         return _bars_for(msg)
 
     await run_step(handler)
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
-    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    failures = await collect(nats_client, subjects.STEP_FAILED)
+    dead = await collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
     body = _request().model_dump(mode="json")
     body["strategy"]["bar_size"] = "2 days"
     await nats_client.jetstream().publish(subjects.EXECUTION_REQUESTED, json.dumps(body).encode())
 
-    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 5)).data)
+    failure = StepFailed.model_validate_json((await failures.next(5)).data)
     assert failure.kind == "invalid_input"
     assert "bar_size" in failure.error
     assert str(failure.execution_id) == body["execution_id"]
-    letter = await asyncio.wait_for(dead.get(), 5)
+    letter = await dead.next(5)
     assert json.loads(letter.data) == body
     assert letter.headers is not None
     assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
     assert "bar_size" in letter.headers[ERROR_HEADER]
-    await asyncio.sleep(0.5)
-    assert calls == 0
-    assert failures.empty()
+    await consistently(lambda: calls == 0 and failures.empty(), "no handler call and no second failure", seconds=0.5)
 
 
 async def test_a_permanent_error_is_not_retried(run_step: StepRunner, nats_client: NatsClient) -> None:
@@ -161,13 +150,12 @@ async def test_a_permanent_error_is_not_retried(run_step: StepRunner, nats_clien
         raise PermanentStepError("no such symbol ZZZZ on SMART in USD")
 
     await run_step(handler)
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    failures = await collect(nats_client, subjects.STEP_FAILED)
     await _publish(nats_client, _request())
-    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 5)).data)
+    failure = StepFailed.model_validate_json((await failures.next(5)).data)
     assert failure.kind == "permanent"
     assert failure.error == "no such symbol ZZZZ on SMART in USD"
-    await asyncio.sleep(0.5)
-    assert calls == 1
+    await consistently(lambda: calls == 1, "no second call for a permanent error", seconds=0.5)
 
 
 async def test_a_transient_error_is_retried_until_it_succeeds(run_step: StepRunner, nats_client: NatsClient) -> None:
@@ -181,9 +169,9 @@ async def test_a_transient_error_is_retried_until_it_succeeds(run_step: StepRunn
         return _bars_for(msg)
 
     await run_step(handler)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await _publish(nats_client, _request())
-    await asyncio.wait_for(fetched.get(), 5)
+    await fetched.next(5)
     assert calls == 3
 
 
@@ -202,15 +190,15 @@ async def test_an_outage_longer_than_max_deliver_is_retried_and_never_dead_lette
         return _bars_for(msg)
 
     await run_step(handler)
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
-    dead = await _collect(nats_client, subjects.DEAD_LETTER_ALL)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failures = await collect(nats_client, subjects.STEP_FAILED)
+    dead = await collect(nats_client, subjects.DEAD_LETTER_ALL)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await _publish(nats_client, _request())
-    await asyncio.wait_for(fetched.get(), 15)
+    await fetched.next(15)
     assert calls == outage + 1
-    await asyncio.sleep(0.3)
-    assert failures.empty()
-    assert dead.empty()
+    await consistently(
+        lambda: failures.empty() and dead.empty(), "no failure and no dead letter after the success", seconds=0.3
+    )
 
 
 async def test_a_spent_retry_horizon_dead_letters_the_message_as_retries_exhausted(
@@ -225,17 +213,17 @@ async def test_a_spent_retry_horizon_dead_letters_the_message_as_retries_exhaust
         raise TransientStepError("provider down")
 
     await run_step(handler, nats_settings.model_copy(update={"retry_horizon_seconds": horizon}))
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
-    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    failures = await collect(nats_client, subjects.STEP_FAILED)
+    dead = await collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
     published = time.monotonic()
     await _publish(nats_client, _request())
-    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 10)).data)
+    failure = StepFailed.model_validate_json((await failures.next(10)).data)
     assert time.monotonic() - published >= horizon
     assert failure.kind == "retries_exhausted"
     assert failure.error == "TransientStepError: provider down"
     assert failure.deliveries == calls
     assert calls > nats_settings.max_deliver
-    letter = await asyncio.wait_for(dead.get(), 5)
+    letter = await dead.next(5)
     assert letter.headers is not None
     assert letter.headers[ERROR_KIND_HEADER] == "retries_exhausted"
     assert letter.headers[DELIVERIES_HEADER] == str(calls)
@@ -252,9 +240,9 @@ async def test_a_bug_is_given_up_after_max_deliver_deliveries(
         raise KeyError("close")
 
     await run_step(handler)
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    failures = await collect(nats_client, subjects.STEP_FAILED)
     await _publish(nats_client, _request())
-    failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 10)).data)
+    failure = StepFailed.model_validate_json((await failures.next(10)).data)
     assert (failure.kind, failure.deliveries) == ("retries_exhausted", nats_settings.max_deliver)
     assert calls == nats_settings.max_deliver
 
@@ -273,10 +261,10 @@ async def test_a_json_error_of_the_handlers_own_is_a_bug_not_invalid_input(
         return _bars_for(msg)
 
     await run_step(handler)
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failures = await collect(nats_client, subjects.STEP_FAILED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await _publish(nats_client, _request())
-    await asyncio.wait_for(fetched.get(), 5)
+    await fetched.next(5)
     assert calls == 2
     assert failures.empty()
 
@@ -301,12 +289,14 @@ async def test_a_handler_running_three_ack_waits_is_kept_in_progress_not_redeliv
 
     await run_step(handler, settings)
     await run_step(handler, settings)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await _publish(nats_client, _request())
-    await asyncio.wait_for(fetched.get(), 10)
-    await asyncio.sleep(1.5 * settings.ack_wait_seconds)
-    assert calls == 1
-    assert fetched.empty()
+    await fetched.next(10)
+    await consistently(
+        lambda: calls == 1 and fetched.empty(),
+        "no redelivery to the other replica",
+        seconds=1.5 * settings.ack_wait_seconds,
+    )
     info = await js.consumer_info(spec.stream, spec.durable)
     assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
 
@@ -331,11 +321,11 @@ async def test_a_handler_that_hangs_is_cancelled_and_its_message_retried(
         return _bars_for(msg)
 
     await run_step(handler, settings)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
-    failures = await _collect(nats_client, subjects.STEP_FAILED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    failures = await collect(nats_client, subjects.STEP_FAILED)
     await _publish(nats_client, _request())
 
-    await asyncio.wait_for(fetched.get(), 10)
+    await fetched.next(10)
     assert cancelled.is_set()
     assert calls == 2
     assert failures.empty()
@@ -354,10 +344,10 @@ async def test_a_handler_that_hangs_on_every_delivery_is_dead_lettered_after_max
         raise AssertionError("unreachable")
 
     await run_step(handler, settings)
-    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    dead = await collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
     await _publish(nats_client, _request())
 
-    letter = await asyncio.wait_for(dead.get(), 20)
+    letter = await dead.next(20)
     assert letter.headers is not None
     assert letter.headers[ERROR_KIND_HEADER] == "retries_exhausted"
     assert "handler_timeout_seconds" in letter.headers[ERROR_HEADER]
@@ -381,9 +371,9 @@ async def test_a_message_held_by_a_killed_consumer_is_redelivered_within_15_seco
     async def handler(msg: ExecutionRequested) -> BarsFetched:
         return _bars_for(msg)
 
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await run_step(handler)
-    await asyncio.wait_for(fetched.get(), 15)
+    await fetched.next(15)
     assert time.monotonic() - died < 15
 
 
@@ -411,15 +401,13 @@ async def test_a_body_that_is_not_json_is_dead_lettered_not_retried(
         return _bars_for(msg)
 
     await run_step(handler)
-    dead = await _collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+    dead = await collect(nats_client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
     await nats_client.jetstream().publish(subjects.EXECUTION_REQUESTED, b"\x00not json")
-    letter = await asyncio.wait_for(dead.get(), 5)
+    letter = await dead.next(5)
     assert letter.data == b"\x00not json"
     assert letter.headers is not None
     assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
-    await asyncio.sleep(0.5)
-    assert calls == 0
-    assert dead.empty()
+    await consistently(lambda: calls == 0 and dead.empty(), "no handler call and no second dead letter", seconds=0.5)
 
 
 async def test_a_number_that_is_not_finite_in_a_message_is_invalid_input_and_dead_lettered(
@@ -437,12 +425,12 @@ async def test_a_number_that_is_not_finite_in_a_message_is_invalid_input_and_dea
     service.step(Step.INDICATORS)(on_bars)
     await service.start()
     try:
-        dead = await _collect(nats_client, subjects.dead_letter(subjects.MARKET_DATA_FETCHED))
+        dead = await collect(nats_client, subjects.dead_letter(subjects.MARKET_DATA_FETCHED))
         body = _bars_for(_request()).model_dump(mode="json")
         body["bars"][0]["close"] = math.inf
         await nats_client.jetstream().publish(subjects.MARKET_DATA_FETCHED, json.dumps(body).encode())
 
-        letter = await asyncio.wait_for(dead.get(), 5)
+        letter = await dead.next(5)
         assert letter.headers is not None
         assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
         assert "bars.0.close" in letter.headers[ERROR_HEADER]
@@ -467,13 +455,10 @@ async def test_a_dead_letter_that_fails_is_not_dead_lettered_again(
 
     await service.start()
     try:
-        again = await _collect(nats_client, subjects.dead_letter(subjects.dead_letter(subjects.EXECUTION_REQUESTED)))
+        again = await collect(nats_client, subjects.dead_letter(subjects.dead_letter(subjects.EXECUTION_REQUESTED)))
         await nats_client.jetstream().publish(subjects.dead_letter(subjects.EXECUTION_REQUESTED), b'{"a": 1}')
-        for _ in range(20):
-            if service.stats.failed:
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)
+        await eventually(lambda: service.stats.failed, "the dead letter to fail", timeout=2)
+        await consistently(again.empty, "no dead letter of the dead letter", seconds=0.3)
     finally:
         await service.close()
     assert service.stats.failed == 1
@@ -487,9 +472,9 @@ async def test_the_embedded_server_takes_a_two_megabyte_event(run_step: StepRunn
         return _bars_for(msg, count=25_000)
 
     await run_step(handler)
-    fetched = await _collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await _publish(nats_client, _request())
-    message = await asyncio.wait_for(fetched.get(), 10)
+    message = await fetched.next(10)
     assert len(message.data) > 2 * 1024 * 1024
     assert len(BarsFetched.model_validate_json(message.data).bars) == 25_000
 
@@ -517,13 +502,13 @@ async def test_an_event_larger_than_the_servers_max_payload_fails_the_step_sayin
     await run_step(handler, nats_settings.model_copy(update={"nats_url": small_nats_url}))
     client = await nats.connect(small_nats_url)
     try:
-        failures = await _collect(client, subjects.STEP_FAILED)
-        dead = await _collect(client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
+        failures = await collect(client, subjects.STEP_FAILED)
+        dead = await collect(client, subjects.dead_letter(subjects.EXECUTION_REQUESTED))
         await _publish(client, _request())
-        failure = StepFailed.model_validate_json((await asyncio.wait_for(failures.get(), 5)).data)
+        failure = StepFailed.model_validate_json((await failures.next(5)).data)
         assert failure.kind == "permanent"
         assert "the BarsFetched message is 1.2 MB, more than the 0.5 MB the NATS server accepts" in failure.error
-        await asyncio.wait_for(dead.get(), 5)
+        await dead.next(5)
         assert calls == 1
     finally:
         await client.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,6 +13,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from prometheus_client import REGISTRY
 
+from tests.support.http import refusal
+from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.health import HealthReport
@@ -55,7 +56,9 @@ async def test_probes_answer_over_http(service: Service) -> None:
         ready = await client.get(_health_url(service, "/readyz"))
         assert ready.status_code == 200
         assert ready.json()["ready"] is True
-        assert (await client.get(_health_url(service, "/nope"))).status_code == 404
+        assert "no /nope; try /livez, /readyz, /metrics" in refusal(
+            await client.get(_health_url(service, "/nope")), 404
+        )
 
 
 async def test_readiness_is_false_after_close(nats_url: str, nats_credentials_file: Path | None) -> None:
@@ -89,16 +92,18 @@ async def test_metrics_count_outcomes_and_lag(service: Service, nats_client: Nat
     await nats_client.jetstream().publish(
         subjects.EXECUTION_REQUESTED, request.model_dump_json().encode(), headers=dedup_headers(request)
     )
-    for _ in range(50):
-        if service.stats.failed:
-            break
-        await asyncio.sleep(0.1)
+    await eventually(lambda: service.stats.failed, "the step to fail", timeout=5)
     assert (service.stats.failed, service.stats.in_flight) == (1, 0)
-    await asyncio.sleep(0.3)
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(_health_url(service, "/metrics"))).text
+    no_lag = 'tradelane_consumer_pending{consumer="market-data"} 0.0'
+
+    async def metrics_without_lag() -> str | None:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(_health_url(service, "/metrics"))).text
+        return text if no_lag in text else None
+
+    text = await eventually(metrics_without_lag, "the metrics to show the consumer without lag", timeout=5)
     assert "tradelane_messages_total{" in text
     assert REGISTRY.get_sample_value("tradelane_messages_total", labels) == given_up_before + 1
-    assert 'tradelane_consumer_pending{consumer="market-data"} 0.0' in text
+    assert no_lag in text
     report = HealthReport.model_validate(json.loads((await nats_client.request(subjects.HEALTH, b"")).data))
     assert report.failed == 1

@@ -10,9 +10,9 @@ from uuid import UUID, uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import ExecutionRequested, Trigger
@@ -58,16 +58,6 @@ async def _publish(js: JetStreamContext, event: ExecutionRequested) -> int:
     return ack.seq
 
 
-async def _collect(client: NatsClient, subject: str) -> asyncio.Queue[Msg]:
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def put(msg: Msg) -> None:
-        await queue.put(msg)
-
-    await client.subscribe(subject, cb=put)
-    return queue
-
-
 async def test_a_stored_message_is_fetched_byte_for_byte(js: JetStreamContext) -> None:
     request = _request()
     sequence = await _publish(js, request)
@@ -95,7 +85,7 @@ async def test_a_recorded_message_is_republished_as_a_replay_with_the_overrides(
 ) -> None:
     original = _request()
     sequence = await _publish(js, original)
-    heard = await _collect(nats_client, subjects.EXECUTION_REQUESTED)
+    heard = await collect(nats_client, subjects.EXECUTION_REQUESTED)
     replayed = await replay_recorded(
         nats_client,
         subject=subjects.EXECUTION_REQUESTED,
@@ -103,7 +93,7 @@ async def test_a_recorded_message_is_republished_as_a_replay_with_the_overrides(
         message_id=original.message_id,
         overrides=ReplayOverrides(prompt_version=4, model="gpt-test"),
     )
-    msg = await asyncio.wait_for(heard.get(), 5)
+    msg = await heard.next(5)
     event = ExecutionRequested.model_validate_json(msg.data)
     assert event.execution_id == replayed.execution_id != original.execution_id
     assert event.replay_of == original.execution_id

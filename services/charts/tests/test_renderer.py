@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from tests.support.waiting import eventually
 from tradelane.charts.figure import DEFAULT_HEIGHT, DEFAULT_WIDTH, Figure, build_figure
 from tradelane.charts.renderer import ChromiumFailedError, ChromiumMissingError, PngRenderer
 from tradelane.contracts.market import Bar, ResolvedSymbol
@@ -37,13 +38,15 @@ def crash_chromium_under(launcher: int) -> None:
 
 async def gone(pid: int) -> None:
     """Wait until process ``pid`` has exited and been reaped (kaleido's watchdog reaps it)."""
-    async with asyncio.timeout(20):
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            await asyncio.sleep(0.05)
+    await eventually(lambda: not _exists(pid), f"process {pid} to be reaped", timeout=20)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

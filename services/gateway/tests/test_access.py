@@ -12,6 +12,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from services.gateway.tests.conftest import ApiToken, ClientOf, http_client
+from tests.support.http import refusal
 from tradelane.contracts.envelope import utc_now
 from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
@@ -70,21 +71,21 @@ async def test_health_and_the_login_page_answer_without_a_token(anonymous: httpx
 
 
 async def test_a_path_no_route_serves_needs_a_token_too(anonymous: httpx.AsyncClient) -> None:
-    assert (await anonymous.get("/api/nothing-here")).status_code == 401
-    assert (await anonymous.get("/docs")).status_code == 401
+    assert "this needs an API token" in refusal(await anonymous.get("/api/nothing-here"), 401)
+    assert "this needs an API token" in refusal(await anonymous.get("/docs"), 401)
 
 
 async def test_with_a_token_an_unknown_path_is_a_404_and_the_docs_are_off(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/nothing-here")).status_code == 404
-    assert (await client.get("/docs")).status_code == 404
-    assert (await client.get("/redoc")).status_code == 404
+    assert "Not Found" in refusal(await client.get("/api/nothing-here"), 404)
+    assert "Not Found" in refusal(await client.get("/docs"), 404)
+    assert "Not Found" in refusal(await client.get("/redoc"), 404)
 
 
 async def test_a_malformed_body_without_a_token_is_a_401_not_a_422(anonymous: httpx.AsyncClient) -> None:
     response = await anonymous.post(
         "/api/strategies", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert response.status_code == 401
+    assert "this needs an API token" in refusal(response, 401)
 
 
 async def test_a_token_that_is_not_a_bearer_token_is_a_401(anonymous: httpx.AsyncClient) -> None:
@@ -137,7 +138,7 @@ async def test_a_read_token_reads_everything_but_changes_nothing(client_of: Clie
 
 async def test_a_403_names_the_scope_in_the_challenge_too(client_of: ClientOf) -> None:
     response = await (await client_of("read")).post("/api/risk/halt", json={"reason": "x"})
-    assert response.status_code == 403
+    assert "POST /api/risk/halt needs a token with scope 'operate'" in refusal(response, 403)
     assert 'error="insufficient_scope", scope="operate"' in response.headers["www-authenticate"]
 
 
@@ -161,8 +162,12 @@ async def test_trade_can_resume(client_of: ClientOf) -> None:
 async def test_operate_cannot_change_the_risk_limits_or_place_orders(client_of: ClientOf) -> None:
     operator = await client_of("operate")
     limits = (await operator.get("/api/risk")).json()["limits"]
-    assert (await operator.put("/api/risk/limits", json=limits)).status_code == 403
-    assert (await operator.post("/api/orders", json={})).status_code == 403
+    assert "PUT /api/risk/limits needs a token with scope 'trade'" in refusal(
+        await operator.put("/api/risk/limits", json=limits), 403
+    )
+    assert "POST /api/orders needs a token with scope 'trade'" in refusal(
+        await operator.post("/api/orders", json={}), 403
+    )
 
 
 async def test_a_replay_or_redrive_that_may_place_orders_needs_trade(client_of: ClientOf) -> None:
@@ -175,13 +180,17 @@ async def test_a_replay_or_redrive_that_may_place_orders_needs_trade(client_of: 
         "a replay that may place orders needs a token with scope 'trade' (or above); "
         "token 'test-operate' has scope 'operate'"
     )
-    assert (await operator.post(f"/api/executions/{unknown}/replay")).status_code == 404
-    assert (await trader.post(f"/api/executions/{unknown}/replay", json={"place_orders": True})).status_code == 404
+    assert f"no execution with id {unknown}" in refusal(await operator.post(f"/api/executions/{unknown}/replay"), 404)
+    assert f"no execution with id {unknown}" in refusal(
+        await trader.post(f"/api/executions/{unknown}/replay", json={"place_orders": True}), 404
+    )
     refused = await operator.post("/api/dlq/77/redrive", params={"place_orders": "true"})
     assert refused.status_code == 403
     assert "a redrive that may place orders needs a token with scope 'trade'" in refused.json()["detail"]
-    assert (await operator.post("/api/dlq/77/redrive")).status_code == 404
-    assert (await trader.post("/api/dlq/77/redrive", params={"place_orders": "true"})).status_code == 404
+    assert "no dead letter 77 in stream DEADLETTER" in refusal(await operator.post("/api/dlq/77/redrive"), 404)
+    assert "no dead letter 77 in stream DEADLETTER" in refusal(
+        await trader.post("/api/dlq/77/redrive", params={"place_orders": "true"}), 404
+    )
 
 
 async def test_switching_auto_trade_on_needs_trade(client_of: ClientOf) -> None:
@@ -193,12 +202,16 @@ async def test_switching_auto_trade_on_needs_trade(client_of: ClientOf) -> None:
     assert created.status_code == 201
     url = f"/api/strategies/{created.json()['id']}"
     definition: dict[str, Any] = created.json()["definition"]
-    assert (await operator.put(url, json={**definition, "auto_trade": True})).status_code == 403
+    assert "switching auto_trade on needs a token with scope 'trade'" in refusal(
+        await operator.put(url, json={**definition, "auto_trade": True}), 403
+    )
     assert (await trader.put(url, json={**definition, "auto_trade": True})).status_code == 200
     trading = (await operator.get(url)).json()["definition"]
     assert (await operator.put(url, json={**trading, "description": "nightly"})).status_code == 200
     bigger = {**trading, "risk": {**trading["risk"], "risk_per_trade": "0.02"}}
-    assert (await operator.put(url, json=bigger)).status_code == 403
+    assert "changing the risk sizing of a strategy that auto-trades needs a token with scope 'trade'" in refusal(
+        await operator.put(url, json=bigger), 403
+    )
     assert (await operator.put(url, json={**trading, "auto_trade": False})).status_code == 200
 
 
@@ -212,22 +225,28 @@ async def test_admin_creates_lists_and_revokes_tokens(client: httpx.AsyncClient,
     assert {row["name"]: row["scope"] for row in listed}["grafana"] == "read"
     async with http_client(app, secret) as grafana:
         assert (await grafana.get("/api/executions")).status_code == 200
-        assert (await grafana.get("/api/tokens")).status_code == 403
-    assert (await client.post("/api/tokens", json={"name": "grafana", "scope": "read"})).status_code == 409
+        assert "GET /api/tokens needs a token with scope 'admin'" in refusal(await grafana.get("/api/tokens"), 403)
+    assert "a live token named 'grafana' already exists" in refusal(
+        await client.post("/api/tokens", json={"name": "grafana", "scope": "read"}), 409
+    )
     revoked = await client.delete(f"/api/tokens/{created.json()['id']}")
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
-    assert (await client.delete(f"/api/tokens/{created.json()['id']}")).status_code == 404
+    assert f"no live token with id {created.json()['id']}" in refusal(
+        await client.delete(f"/api/tokens/{created.json()['id']}"), 404
+    )
 
 
 async def test_a_token_name_is_checked(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/tokens", json={"name": "bad name\u0000", "scope": "read"})
-    assert response.status_code == 422
+    assert "body.name: String should match pattern" in refusal(response, 422)
 
 
 async def test_trade_cannot_manage_tokens(client_of: ClientOf) -> None:
     trader = await client_of("trade")
-    assert (await trader.post("/api/tokens", json={"name": "mine", "scope": "admin"})).status_code == 403
-    assert (await trader.get("/api/audit")).status_code == 403
+    assert "POST /api/tokens needs a token with scope 'admin'" in refusal(
+        await trader.post("/api/tokens", json={"name": "mine", "scope": "admin"}), 403
+    )
+    assert "GET /api/audit needs a token with scope 'admin'" in refusal(await trader.get("/api/audit"), 403)
 
 
 async def test_the_openapi_document_declares_the_bearer_scheme_and_each_scope(client: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from services.gateway.tests.conftest import ClientOf
+from tests.support.http import refusal
 from tradelane.gateway.security.audit import summarize
 
 STRATEGY = {"name": "aapl", "symbol": {"symbol": "AAPL"}, "schedule": {"cron": "0 16 * * 1-5"}}
@@ -46,9 +47,11 @@ async def test_reads_are_not_recorded(client: httpx.AsyncClient) -> None:
 
 async def test_refused_changes_are_recorded_too(client: httpx.AsyncClient, client_of: ClientOf) -> None:
     reader = await client_of("read")
-    assert (await reader.post("/api/risk/resume")).status_code == 403
+    assert "POST /api/risk/resume needs a token with scope 'trade'" in refusal(
+        await reader.post("/api/risk/resume"), 403
+    )
     anonymous_attempt = await reader.post("/api/risk/halt", headers={"Authorization": "Bearer tl_nope"})
-    assert anonymous_attempt.status_code == 401
+    assert "unknown API token" in refusal(anonymous_attempt, 401)
     rows = await _audit(client, outcome="4xx")
     assert [(row["path"], row["status"], row["token_name"]) for row in rows] == [
         ("/api/risk/halt", 401, None),
@@ -69,7 +72,9 @@ async def test_a_refused_body_with_characters_postgresql_cannot_store_is_recorde
 
 
 async def test_an_oversized_body_is_recorded_as_refused(client: httpx.AsyncClient) -> None:
-    assert (await client.post("/api/prompts", content=b"x" * (2 * 1024 * 1024))).status_code == 413
+    assert "the request body (2097152 bytes) is over the gateway's limit of 1048576 bytes" in refusal(
+        await client.post("/api/prompts", content=b"x" * (2 * 1024 * 1024)), 413
+    )
     [row] = await _audit(client)
     assert row["status"] == 413 and "over the gateway's limit" in row["summary"] and row["body_sha256"] is None
 
@@ -78,7 +83,7 @@ async def test_no_secret_reaches_the_audit_trail(client: httpx.AsyncClient) -> N
     created = await client.post("/api/tokens", json={"name": "ci", "scope": "read"})
     secret = created.json()["token"]
     assert (await client.post("/api/session", json={"token": secret})).status_code == 200
-    assert (await client.post("/api/session", json={"token": "tl_wrong"})).status_code == 401
+    assert "unknown API token" in refusal(await client.post("/api/session", json={"token": "tl_wrong"}), 401)
     rows = await _audit(client)
     assert [row["path"] for row in rows] == ["/api/session", "/api/session", "/api/tokens"]
     assert secret not in json.dumps(rows) and "tl_wrong" not in json.dumps(rows)

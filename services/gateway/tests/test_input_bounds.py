@@ -15,6 +15,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.support.http import refusal
 from tradelane.contracts.fields import PG_INT_MAX
 
 STRATEGY = {"name": "AAPL daily", "symbol": {"symbol": "AAPL"}}
@@ -34,7 +35,9 @@ async def test_a_prompt_version_beyond_postgresqls_integer_range_is_422(client: 
 
 
 async def test_the_largest_prompt_version_postgresql_holds_is_a_plain_404(client: httpx.AsyncClient) -> None:
-    assert (await client.get(f"/api/prompts/{uuid4()}/versions/{PG_INT_MAX}")).status_code == 404
+    assert f"no version {PG_INT_MAX} of prompt template" in refusal(
+        await client.get(f"/api/prompts/{uuid4()}/versions/{PG_INT_MAX}"), 404
+    )
 
 
 @pytest.mark.parametrize("field", ["name", "text", "notes"])

@@ -7,6 +7,8 @@ from uuid import uuid4
 
 import httpx
 
+from tests.support.http import refusal
+
 TEXT = "Analyse {{ symbol }} at {{ latest_price | price }}."
 
 
@@ -118,7 +120,7 @@ async def test_the_type_cannot_change(client: httpx.AsyncClient) -> None:
 
 async def test_an_unknown_template_or_version_is_404_saying_where_to_look(client: httpx.AsyncClient) -> None:
     created = await _create(client)
-    assert (await client.get(f"/api/prompts/{uuid4()}")).status_code == 404
+    assert "no prompt template" in refusal(await client.get(f"/api/prompts/{uuid4()}"), 404)
     missing = await client.get(f"/api/prompts/{created['id']}/versions/9")
     assert missing.status_code == 404
     assert "GET /api/prompts" in missing.json()["detail"]
@@ -127,8 +129,8 @@ async def test_an_unknown_template_or_version_is_404_saying_where_to_look(client
 async def test_delete_removes_a_template(client: httpx.AsyncClient) -> None:
     created = await _create(client)
     assert (await client.delete(f"/api/prompts/{created['id']}")).status_code == 204
-    assert (await client.get(f"/api/prompts/{created['id']}")).status_code == 404
-    assert (await client.delete(f"/api/prompts/{created['id']}")).status_code == 404
+    assert f"no prompt template {created['id']}" in refusal(await client.get(f"/api/prompts/{created['id']}"), 404)
+    assert f"no prompt template {created['id']}" in refusal(await client.delete(f"/api/prompts/{created['id']}"), 404)
 
 
 async def test_delete_is_refused_while_a_strategy_uses_the_template(client: httpx.AsyncClient) -> None:

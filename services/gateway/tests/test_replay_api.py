@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import httpx
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
+from tests.support.http import refusal
+from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
@@ -73,19 +73,14 @@ async def test_a_replay_is_accepted_and_republishes_the_original_with_the_overri
     client: httpx.AsyncClient, state: GatewayState, nats_client: NatsClient
 ) -> None:
     request, sequence = await _run(state)
-    heard: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def put(msg: Msg) -> None:
-        await heard.put(msg)
-
     # the test's own client listens: the gateway may publish pipeline subjects, not read them
-    await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)
+    heard = await collect(nats_client, subjects.EXECUTION_REQUESTED)
     response = await client.post(
         f"/api/executions/{request.execution_id}/replay", json={"prompt_version": 2, "model": "gpt-x"}
     )
     assert response.status_code == 202, response.text
     body = response.json()
-    replayed = ExecutionRequested.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
+    replayed = ExecutionRequested.model_validate_json((await heard.next(5)).data)
     assert str(replayed.execution_id) == body["execution_id"]
     assert replayed.replay_of == request.execution_id
     assert (replayed.strategy.analysis.prompt_version, replayed.strategy.analysis.model) == (2, "gpt-x")
@@ -132,7 +127,7 @@ async def test_overrides_that_cannot_take_effect_are_a_422(client: httpx.AsyncCl
 
 async def test_an_unknown_step_is_a_422(client: httpx.AsyncClient) -> None:
     response = await client.post(f"/api/executions/{uuid4()}/replay", json={"from_step": "broker"})
-    assert response.status_code == 422
+    assert "body.from_step: Input should be 'requested'" in refusal(response, 422)
 
 
 async def test_the_diff_of_two_equal_runs_is_identical_and_lists_what_it_ignores(
@@ -171,17 +166,12 @@ async def test_a_replay_places_orders_only_when_asked(
     client: httpx.AsyncClient, state: GatewayState, nats_client: NatsClient
 ) -> None:
     request, _ = await _run(state)
-    heard: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def put(msg: Msg) -> None:
-        await heard.put(msg)
-
-    await nats_client.subscribe(subjects.EXECUTION_REQUESTED, cb=put)  # the gateway may not read pipeline subjects
+    heard = await collect(nats_client, subjects.EXECUTION_REQUESTED)  # the gateway may not read pipeline subjects
     plain = await client.post(f"/api/executions/{request.execution_id}/replay")
     asked = await client.post(f"/api/executions/{request.execution_id}/replay", json={"place_orders": True})
     assert (plain.status_code, asked.status_code) == (202, 202)
-    first = ExecutionRequested.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
-    second = ExecutionRequested.model_validate_json((await asyncio.wait_for(heard.get(), 5)).data)
+    first = ExecutionRequested.model_validate_json((await heard.next(5)).data)
+    second = ExecutionRequested.model_validate_json((await heard.next(5)).data)
     by_execution = {str(first.execution_id): first, str(second.execution_id): second}
     assert not by_execution[plain.json()["execution_id"]].replay_places_orders
     assert by_execution[asked.json()["execution_id"]].replay_places_orders
@@ -192,4 +182,4 @@ async def test_place_orders_may_go_with_a_replay_from_the_signal_step(client: ht
     response = await client.post(
         f"/api/executions/{uuid4()}/replay", json={"from_step": "signal", "place_orders": True}
     )
-    assert response.status_code == 404
+    assert "no execution with id" in refusal(response, 404)

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
+from tests.support.http import refusal
 from tradelane.contracts.envelope import utc_now
 
 
@@ -67,7 +68,7 @@ async def test_a_change_through_the_session_needs_the_csrf_header(
     without = await browser.post("/api/risk/halt", json={"reason": "x"})
     assert without.status_code == 403 and "X-CSRF-Token" in without.json()["detail"]
     wrong = await browser.post("/api/risk/halt", json={"reason": "x"}, headers={"X-CSRF-Token": "guess"})
-    assert wrong.status_code == 403
+    assert "needs its X-CSRF-Token header" in refusal(wrong, 403)
     right = await browser.post("/api/risk/halt", json={"reason": "x"}, headers={"X-CSRF-Token": csrf})
     assert right.status_code == 200
 
@@ -94,22 +95,23 @@ async def test_revoking_the_token_ends_its_sessions(
     await _log_in(browser, await api_token("read", name="carol"))
     [carol] = [row for row in (await client.get("/api/tokens")).json() if row["name"] == "carol"]
     await client.delete(f"/api/tokens/{carol['id']}")
-    assert (await browser.get("/api/strategies")).status_code == 401
+    assert "your web UI session has ended" in refusal(await browser.get("/api/strategies"), 401)
 
 
 async def test_a_bad_token_opens_no_session(browser: httpx.AsyncClient, api_token: ApiToken) -> None:
     expired = await api_token("admin", expires_at=utc_now() - timedelta(minutes=1))
     for token in ("tl_wrong", expired):
         response = await browser.post("/api/session", json={"token": token})
-        assert response.status_code == 401
+        assert "create one with `tradelane tokens create" in refusal(response, 401)
         assert "set-cookie" not in response.headers
-    assert (await browser.get("/api/strategies")).status_code == 401
+    assert "this needs an API token" in refusal(await browser.get("/api/strategies"), 401)
 
 
 async def test_a_cross_site_login_is_refused(browser: httpx.AsyncClient, api_token: ApiToken) -> None:
     token = await api_token("admin")
     response = await browser.post("/api/session", json={"token": token}, headers={"Sec-Fetch-Site": "cross-site"})
-    assert response.status_code == 403 and "set-cookie" not in response.headers
+    assert "a POST from another site is refused (Sec-Fetch-Site: cross-site)" in refusal(response, 403)
+    assert "set-cookie" not in response.headers
 
 
 async def test_the_bearer_header_wins_over_the_cookie(browser: httpx.AsyncClient, api_token: ApiToken) -> None:

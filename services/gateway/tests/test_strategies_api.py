@@ -8,6 +8,8 @@ from uuid import UUID, uuid4
 import httpx
 from nats.aio.client import Client as NatsClient
 
+from tests.support.http import refusal
+from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.runtime.bus import MESSAGE_ID_HEADER
@@ -85,7 +87,7 @@ async def test_delete_removes_the_strategy(client: httpx.AsyncClient) -> None:
     created = await _create(client)
     deleted = await client.delete(f"/api/strategies/{created['id']}")
     assert deleted.status_code == 204
-    assert (await client.get(f"/api/strategies/{created['id']}")).status_code == 404
+    assert f"no strategy with id {created['id']}" in refusal(await client.get(f"/api/strategies/{created['id']}"), 404)
 
 
 async def test_invalid_cron_is_a_422_at_schedule_cron_saying_what_is_wrong(client: httpx.AsyncClient) -> None:
@@ -136,7 +138,7 @@ async def test_renaming_onto_a_taken_name_is_a_409(client: httpx.AsyncClient) ->
     await _create(client, name="first")
     second = await _create(client, name="second")
     response = await client.put(f"/api/strategies/{second['id']}", json=_definition(name="first"))
-    assert response.status_code == 409
+    assert "a strategy named 'first' already exists" in refusal(response, 409)
 
 
 async def test_unknown_id_is_a_404_for_every_verb(client: httpx.AsyncClient) -> None:
@@ -164,8 +166,8 @@ async def test_run_publishes_a_manual_execution_request_on_jetstream(
     accepted = response.json()
     assert accepted["status_url"] == f"/api/executions/{accepted['execution_id']}"
 
-    subscription = await nats_client.jetstream().subscribe(subjects.EXECUTION_REQUESTED, ordered_consumer=True)
-    message = await subscription.next_msg(timeout=5)
+    requested = await collect(nats_client, subjects.EXECUTION_REQUESTED, from_stream=True)
+    message = await requested.next(5)
     request = ExecutionRequested.model_validate_json(message.data)
     assert request.execution_id == UUID(accepted["execution_id"])
     assert request.strategy_id == UUID(created["id"])
@@ -174,4 +176,3 @@ async def test_run_publishes_a_manual_execution_request_on_jetstream(
     assert request.strategy.active is False
     assert message.headers is not None
     assert message.headers[MESSAGE_ID_HEADER] == str(request.message_id)
-    await subscription.unsubscribe()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.support.http import refusal
 from tradelane.market_data.app import build
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.market_data.simulated import UNIVERSE
@@ -69,7 +70,7 @@ async def test_an_unknown_conid_is_404_saying_what_is_known(client: httpx.AsyncC
 
 
 async def test_a_conid_that_is_not_positive_is_422(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/symbols/0")).status_code == 422
+    assert "path.conid: Input should be greater than 0" in refusal(await client.get("/api/symbols/0"), 422)
 
 
 @pytest.mark.usefixtures("market_data")
@@ -88,7 +89,7 @@ async def test_batch_cache_reports_each_conid_and_stats_count_them(client: httpx
 
 @pytest.mark.parametrize("body", [{"conids": []}, {"conids": [0]}, {"conids": list(range(1, 102))}, {}])
 async def test_a_bad_batch_is_422(client: httpx.AsyncClient, body: dict[str, object]) -> None:
-    assert (await client.post("/api/symbols/batch-cache", json=body)).status_code == 422
+    assert "body.conids" in refusal(await client.post("/api/symbols/batch-cache", json=body), 422)
 
 
 @pytest.mark.usefixtures("market_data")
@@ -99,7 +100,9 @@ async def test_refresh_without_a_body_uses_the_default_cap(client: httpx.AsyncCl
 
 
 async def test_a_refresh_cap_out_of_range_is_422(client: httpx.AsyncClient) -> None:
-    assert (await client.post("/api/symbols/refresh", json={"limit": 0})).status_code == 422
+    assert "body.limit: Input should be greater than or equal to 1" in refusal(
+        await client.post("/api/symbols/refresh", json={"limit": 0}), 422
+    )
 
 
 @pytest.mark.usefixtures("market_data")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,6 +13,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from tests.support.waiting import consistently, eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
@@ -23,8 +23,6 @@ from tradelane.runtime.bus import dedup_headers, event_headers
 from tradelane.runtime.deadletters import list_dead_letters, redrive
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-
-Condition = Callable[[], Awaitable[bool]]
 
 
 @pytest.fixture
@@ -39,14 +37,6 @@ async def lineage(fast_settings: Settings) -> AsyncIterator[Service]:
     await service.start()
     yield service
     await service.close()
-
-
-async def _eventually(condition: Condition, timeout: float = 10) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 def _request() -> ExecutionRequested:
@@ -93,9 +83,11 @@ async def test_a_dead_letter_of_no_execution_is_kept_once_not_dead_lettered_agai
 ) -> None:
     js = nats_client.jetstream()
     await js.publish(subjects.dead_letter(subjects.EXECUTION_REQUESTED), json.dumps({"no": "envelope"}).encode())
-    await asyncio.sleep(1.5)
-    info = await js.stream_info(subjects.DEAD_LETTER_STREAM)
-    assert info.state.messages == 1
+
+    async def kept_once() -> bool:
+        return (await js.stream_info(subjects.DEAD_LETTER_STREAM)).state.messages == 1
+
+    await consistently(kept_once, "one message in the dead-letter stream while lineage reads it", seconds=1.5)
 
 
 async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lettered(
@@ -119,7 +111,7 @@ async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lette
     async def dead_lettered() -> bool:
         return bool(await list_dead_letters(js))
 
-    await _eventually(dead_lettered)
+    await eventually(dead_lettered, "the message in the dead-letter stream", timeout=10)
     [dead] = await list_dead_letters(js)
     assert (dead.subject, dead.step, dead.kind, dead.deliveries) == (
         subjects.MARKET_DATA_FETCHED,
@@ -133,7 +125,7 @@ async def test_a_message_that_ran_out_of_deliveries_unacknowledged_is_dead_lette
     async def failed() -> bool:
         return await _status(pool, request.execution_id) == "failed"
 
-    await _eventually(failed)
+    await eventually(failed, "the execution to fail", timeout=10)
     steps = await _steps(pool, request.execution_id)
     assert ("indicators", "failed") in steps
     assert ("dead_letter", "failed") in steps
@@ -154,13 +146,13 @@ async def test_a_redrive_reopens_the_failed_execution_and_its_later_steps_settle
         recorded = await _steps(pool, request.execution_id)
         return await _status(pool, request.execution_id) == "failed" and len(recorded) == 3
 
-    await _eventually(failed)
+    await eventually(failed, "the execution to fail", timeout=10)
     [dead] = await list_dead_letters(nats_client.jetstream())
     await redrive(nats_client.jetstream(), dead.id, max_payload=nats_client.max_payload)
 
     async def reopened() -> bool:
         return await _status(pool, request.execution_id) == "running"
 
-    await _eventually(reopened)
+    await eventually(reopened, "the redrive to reopen the execution", timeout=10)
     assert ("redriven", "succeeded") in await _steps(pool, request.execution_id)
     assert await list_dead_letters(nats_client.jetstream()) == []

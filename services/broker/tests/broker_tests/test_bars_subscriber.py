@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
+from tests.support.messages import collect
+from tests.support.waiting import consistently
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
@@ -43,17 +43,14 @@ async def test_only_the_stream_answers_a_publisher_of_bars(nats_client: NatsClie
     subject; an answer of its own there (an empty body) that came before the acknowledgement
     made market-data fail with a JSONDecodeError and dead-letter a valid request.
     """
-    answers: list[bytes] = []
     inbox = nats_client.new_inbox()
-
-    async def collect(msg: Msg) -> None:
-        answers.append(msg.data)
-
-    await nats_client.subscribe(inbox, cb=collect)
+    answers = await collect(nats_client, inbox)
     bars = _bars()
     await nats_client.publish(
         subjects.MARKET_DATA_FETCHED, bars.model_dump_json().encode(), reply=inbox, headers=event_headers(bars)
     )
-    await asyncio.sleep(1.5)  # the broker's handler has long finished
-    assert len(answers) == 1, answers
-    assert json.loads(answers[0])["stream"] == subjects.PIPELINE_STREAM
+    first = await answers.next()
+    await consistently(
+        lambda: len(answers.messages) == 1, "no second answer while the broker's handler runs", seconds=1.5
+    )
+    assert json.loads(first.data)["stream"] == subjects.PIPELINE_STREAM

@@ -13,15 +13,15 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.health import HealthReport
@@ -66,7 +66,7 @@ class BrokerProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tradelane.broker", env=self._env, stdin=asyncio.subprocess.DEVNULL
         )
-        await _until(lambda: _ready(nats_client), "the broker process to be ready", seconds=30)
+        await eventually(lambda: _ready(nats_client), "the broker process to be ready", timeout=30)
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -85,14 +85,6 @@ async def _ready(nats_client: NatsClient) -> bool:
     except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
         return False
     return HealthReport.model_validate_json(reply.data).ready
-
-
-async def _until(check: Callable[[], Any], what: str, seconds: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"waited {seconds} s for {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -129,7 +121,7 @@ async def test_a_broker_killed_while_placing_a_signals_bracket_places_it_once_af
             order = await repository.order_by_ref(group_ref)
             return order is not None and order.status is OrderStatus.ACCEPTED
 
-        await _until(entry_accepted, "the entry to be accepted (its fill then waits for the lock)")
+        await eventually(entry_accepted, "the entry to be accepted (its fill then waits for the lock)")
         await broker_process.kill()
         await transaction.rollback()
     finally:
@@ -142,8 +134,8 @@ async def test_a_broker_killed_while_placing_a_signals_bracket_places_it_once_af
         order = await repository.order_by_ref(group_ref)
         return order is not None and order.status is OrderStatus.FILLED
 
-    await _until(entry_filled, "the restarted broker to fill the entry")
-    await _until(lambda: _signal_acknowledged(nats_client), "the redelivered signal to be acknowledged")
+    await eventually(entry_filled, "the restarted broker to fill the entry")
+    await eventually(lambda: _signal_acknowledged(nats_client), "the redelivered signal to be acknowledged")
     orders = await repository.orders()
     assert sorted(order.client_ref for order in orders) == sorted([group_ref, f"{group_ref}-tp", f"{group_ref}-sl"])
     assert [order.status for order in await repository.group(group_ref)] == [

@@ -7,7 +7,6 @@ published (and so recorded in the lineage) with its reason.
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -15,6 +14,7 @@ from uuid import uuid4
 import asyncpg
 from nats.aio.client import Client as NatsClient
 
+from tests.support.waiting import eventually
 from tradelane.broker.placement import Redrive
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
@@ -210,11 +210,7 @@ async def test_the_broker_service_skips_a_signal_redriven_from_the_dead_letter_s
         subjects.SIGNAL_GENERATED, msg.model_dump_json().encode(), headers=headers, stream=subjects.PIPELINE_STREAM
     )
 
-    deadline = asyncio.get_running_loop().time() + 10
-    while not (found := await skipped(nats_client)):
-        assert asyncio.get_running_loop().time() < deadline, "no SignalSkipped was published"
-        await asyncio.sleep(0.05)
-
+    found = await eventually(lambda: skipped(nats_client), "a SignalSkipped to be published", timeout=10)
     assert [skip["rule"] for skip in found] == ["redrive"]
     assert await repository.orders() == []
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 from faststream.nats import NatsBroker
 
+from tests.support.waiting import eventually
 from tradelane.broker.engine import Broker
 from tradelane.broker.ib_venue import IbAccountRefusedError, IbVenue, IbVenueSettings
 from tradelane.broker.orders import plan_for_signal
@@ -62,13 +62,6 @@ async def start_ib_broker(
     return broker
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "the condition never held"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_signal_places_a_bracket_at_ib_that_its_last_order_transmits(
     tws: TradingTws, repository: BrokerRepository, nats_broker: NatsBroker, strategies: StrategyRepository
 ) -> None:
@@ -81,7 +74,7 @@ async def test_a_signal_places_a_bracket_at_ib_that_its_last_order_transmits(
         orders = await repository.group(ref)
         return [order.status for order in orders] == [OrderStatus.FILLED, OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
 
-    await eventually(settled)
+    await eventually(settled, "the entry to fill and both exits to be accepted")
     placed = [request.fields for request in tws.requests_of(OrderIn.PLACE_ORDER)]
     assert [fields[26] for fields in placed] == [ref, f"{ref}-tp", f"{ref}-sl"]
     assert [fields[27] for fields in placed] == ["0", "0", "1"]
@@ -119,11 +112,11 @@ async def test_an_exit_filled_at_ib_closes_the_position_and_ib_cancels_the_other
 ) -> None:
     signal = await stored(signal_generated(at=utc_now()), repository, strategies)
     ref = (await ib_broker.on_signal(signal))[0].client_ref
-    await eventually(lambda: _is(repository, f"{ref}-tp", OrderStatus.ACCEPTED))
+    await reaches(repository, f"{ref}-tp", OrderStatus.ACCEPTED)
 
     await tws.fill(f"{ref}-tp", 60_600.0)
 
-    await eventually(lambda: _is(repository, f"{ref}-sl", OrderStatus.CANCELLED))
+    await reaches(repository, f"{ref}-sl", OrderStatus.CANCELLED)
     assert await status_of(repository, f"{ref}-tp") is OrderStatus.FILLED
     [position] = await repository.positions()
     assert position.quantity == 0
@@ -134,11 +127,11 @@ async def test_a_partial_fill_is_recorded_as_such(
     tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
 ) -> None:
     reply = await ib_broker.place_manual(btc_order("partial", order_type="LMT", limit_price="59000", tif="GTC"))
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.ACCEPTED))
+    await reaches(repository, reply.client_ref, OrderStatus.ACCEPTED)
 
     await tws.fill(reply.client_ref, 59_000.0, quantity=0.04)
 
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.PARTIALLY_FILLED))
+    await reaches(repository, reply.client_ref, OrderStatus.PARTIALLY_FILLED)
     order = await repository.order_by_ref(reply.client_ref)
     assert order is not None
     assert (order.filled_quantity, order.remaining) == (Decimal("0.04"), Decimal("0.06"))
@@ -150,7 +143,7 @@ async def test_an_order_ib_rejects_is_recorded_with_ibs_code_and_text(
     tws.reject_next_order = ORDER_REJECTED
     reply = await ib_broker.place_manual(btc_order("rejected"))
 
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.REJECTED))
+    await reaches(repository, reply.client_ref, OrderStatus.REJECTED)
     order = await repository.order_by_ref(reply.client_ref)
     assert order is not None
     assert order.reject_code == 201
@@ -162,7 +155,7 @@ async def test_a_cancel_ib_confirms_is_reported_done(
     tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
 ) -> None:
     reply = await ib_broker.place_manual(btc_order("to-cancel", order_type="LMT", limit_price="59000", tif="GTC"))
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.ACCEPTED))
+    await reaches(repository, reply.client_ref, OrderStatus.ACCEPTED)
 
     answer = await ib_broker.cancel(CancelOrder(order_id=reply.order_ids[0]))
 
@@ -174,7 +167,7 @@ async def test_a_cancel_ib_refuses_is_reported_refused_with_ibs_reason(
     tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
 ) -> None:
     reply = await ib_broker.place_manual(btc_order("refused", order_type="LMT", limit_price="59000", tif="GTC"))
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.ACCEPTED))
+    await reaches(repository, reply.client_ref, OrderStatus.ACCEPTED)
     tws.refuse_cancels = True
 
     answer = await ib_broker.cancel(CancelOrder(order_id=reply.order_ids[0]))
@@ -188,11 +181,11 @@ async def test_an_order_ib_cancels_by_itself_is_recorded_with_the_reason(
     tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
 ) -> None:
     reply = await ib_broker.place_manual(btc_order("ib-cancels", order_type="LMT", limit_price="59000", tif="GTC"))
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.ACCEPTED))
+    await reaches(repository, reply.client_ref, OrderStatus.ACCEPTED)
 
     await tws.cancel_at_ib(reply.client_ref, 202, "Order Canceled - reason:margin")
 
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.CANCELLED))
+    await reaches(repository, reply.client_ref, OrderStatus.CANCELLED)
     order = await repository.order_by_ref(reply.client_ref)
     assert order is not None
     assert order.reason == "IB 202: Order Canceled - reason:margin"
@@ -202,14 +195,14 @@ async def test_losing_ib_with_orders_working_halts_trading_and_says_why(
     tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
 ) -> None:
     reply = await ib_broker.place_manual(btc_order("working", order_type="LMT", limit_price="59000", tif="GTC"))
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.ACCEPTED))
+    await reaches(repository, reply.client_ref, OrderStatus.ACCEPTED)
 
     await tws.drop_all()
 
     async def halted() -> bool:
         return (await repository.risk()).state is TradingState.HALTED
 
-    await eventually(halted)
+    await eventually(halted, "trading to halt")
     risk = await repository.risk()
     assert "connection to the broker lost with 1 working orders" in risk.reason
     assert risk.changed_by == "risk-engine"
@@ -224,7 +217,7 @@ async def test_losing_ib_with_nothing_working_does_not_halt(
         account = await repository.account()
         return account is not None and not account.connected
 
-    await eventually(disconnected)
+    await eventually(disconnected, "the account to show IB disconnected")
     assert (await repository.risk()).state is TradingState.ACTIVE
 
 
@@ -232,13 +225,13 @@ async def test_after_a_reconnect_executions_missed_while_away_are_applied(
     tws: TradingTws, ib_broker: Broker, repository: BrokerRepository
 ) -> None:
     reply = await ib_broker.place_manual(btc_order("away", order_type="LMT", limit_price="59000", tif="GTC"))
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.ACCEPTED))
+    await reaches(repository, reply.client_ref, OrderStatus.ACCEPTED)
     await tws.stop()
     [order] = tws.orders_with_ref(reply.client_ref)
     tws._execute(order, 59_000.0, order.quantity)
     await tws.start()
 
-    await eventually(lambda: _is(repository, reply.client_ref, OrderStatus.FILLED), seconds=10)
+    await reaches(repository, reply.client_ref, OrderStatus.FILLED, timeout=10)
     [position] = await repository.positions()
     assert position.quantity == Decimal("0.1")
 
@@ -263,6 +256,11 @@ async def test_an_ib_broker_whose_client_id_is_taken_says_which_setting_to_chang
 
 async def _is(repository: BrokerRepository, client_ref: str, status: OrderStatus) -> bool:
     return await status_of(repository, client_ref) is status
+
+
+async def reaches(repository: BrokerRepository, client_ref: str, status: OrderStatus, timeout: float = 5) -> None:
+    """Wait until the order ``client_ref`` has ``status``."""
+    await eventually(lambda: _is(repository, client_ref, status), f"order {client_ref} to be {status}", timeout=timeout)
 
 
 async def restart(
@@ -337,7 +335,7 @@ async def test_an_order_that_never_reached_ib_is_sent_exactly_once_after_a_resta
 
     placed = [request.fields[26] for request in tws.requests_of(OrderIn.PLACE_ORDER)]
     assert sorted(placed) == sorted([plan.group_ref, f"{plan.group_ref}-tp", f"{plan.group_ref}-sl"])
-    await eventually(lambda: _is(repository, plan.group_ref, OrderStatus.FILLED))
+    await reaches(repository, plan.group_ref, OrderStatus.FILLED)
     resent = {record.client_ref for record in await repository.reconciliations() if record.kind == "resent"}
     assert resent == {plan.group_ref, f"{plan.group_ref}-tp", f"{plan.group_ref}-sl"}
     await restarted.venue.close()

@@ -9,17 +9,17 @@ service is refused by the broker (outside the price collar around the mark): no 
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action, Analysis, AnalysisCompleted, Signal, SignalGenerated
@@ -35,7 +35,6 @@ from tradelane.store.strategies import StrategyRepository
 
 from .support import BTC, strategy
 
-T = TypeVar("T")
 MARK = Decimal(61_140)
 MODEL_SAYS = Analysis(
     bias="bearish",
@@ -55,14 +54,6 @@ async def signals_service(settings: Settings) -> AsyncIterator[Service]:
     await service.start()
     yield service
     await service.close()
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str, seconds: float = 15) -> T:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while (found := await check()) is None:
-        assert asyncio.get_running_loop().time() < deadline, f"waited {seconds} s for {what}"
-        await asyncio.sleep(0.05)
-    return found
 
 
 async def stored_message(client: NatsClient, stream: str, subject: str, execution_id: UUID) -> dict[str, Any] | None:

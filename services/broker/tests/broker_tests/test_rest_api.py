@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -10,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.http import refusal
+from tests.support.waiting import eventually
 from tradelane.contracts.envelope import utc_now
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import Service
@@ -162,8 +163,8 @@ async def test_cancelling_a_filled_order_is_refused_not_reported_done(gateway: h
 
 async def test_an_unknown_order_is_a_404(gateway: httpx.AsyncClient) -> None:
     unknown = "6f0b3c3e-0000-4000-8000-000000000000"
-    assert (await gateway.get(f"/api/orders/{unknown}")).status_code == 404
-    assert (await gateway.post(f"/api/orders/{unknown}/cancel")).status_code == 404
+    assert f"no order with id {unknown}" in refusal(await gateway.get(f"/api/orders/{unknown}"), 404)
+    assert f"no order with id {unknown}" in refusal(await gateway.post(f"/api/orders/{unknown}/cancel"), 404)
 
 
 async def test_risk_shows_the_state_the_limits_and_their_use(gateway: httpx.AsyncClient) -> None:
@@ -231,16 +232,12 @@ async def test_a_resting_limit_order_fills_when_published_bars_reach_it(
     # published as market-data would: the broker itself may not publish bars
     await bus.publish(bars_fetched((bar(utc_now(), 59500, 59600, 58900, 59100),)))
 
-    order = await _eventually(gateway, f"/api/orders/{order_id}", lambda body: body["status"] == "filled")
+    path = f"/api/orders/{order_id}"
+    order = await eventually(lambda: _when(gateway, path, lambda body: body["status"] == "filled"), "the order to fill")
     assert Decimal(order["average_price"]) == 59000
 
 
-async def _eventually(
-    client: httpx.AsyncClient, path: str, done: Callable[[dict[str, Any]], bool], seconds: float = 5
-) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        body: dict[str, Any] = (await client.get(path)).json()
-        if done(body) or asyncio.get_running_loop().time() > deadline:
-            return body
-        await asyncio.sleep(0.05)
+async def _when(client: httpx.AsyncClient, path: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The body at ``path`` if ``done`` says it is what the test waits for."""
+    body: dict[str, Any] = (await client.get(path)).json()
+    return body if done(body) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +14,7 @@ from structlog.testing import capture_logs
 
 from llm_analyst_tests.fake_llm import FakeLlmServer, answer, failure
 from llm_analyst_tests.support import MakeChart, MakeStrategy, Reply
+from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import AnalysisCompleted, StepFailed
 from tradelane.llm_analyst import offline
@@ -57,17 +57,16 @@ async def start_service(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIte
 async def _last(client: NatsClient, subject: str, timeout: float = 20) -> dict[str, Any]:
     """The last message on ``subject`` in the pipeline stream, waiting for one to arrive."""
     js = client.jetstream()
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def last() -> dict[str, Any] | None:
         try:
             message = await js.get_last_msg(subjects.PIPELINE_STREAM, subject)
         except nats.js.errors.NotFoundError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing on {subject} within {timeout} s") from None
-            await asyncio.sleep(0.1)
-            continue
+            return None
         body: dict[str, Any] = json.loads(message.data or b"{}")
         return body
+
+    return await eventually(last, f"a message on {subject}", timeout=timeout)
 
 
 async def test_the_service_publishes_the_models_analysis_with_its_calls(

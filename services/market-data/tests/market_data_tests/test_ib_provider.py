@@ -20,6 +20,7 @@ from market_data_tests.tws_fixtures import (
     SPY,
     endpoint_for,
 )
+from tests.support.waiting import eventually
 from tradelane.contracts.strategy import AssetType, BarSize, SymbolRef
 from tradelane.ib.connection import IbConnection
 from tradelane.ib.pacing import PacingLimiter
@@ -199,9 +200,7 @@ async def test_while_disconnected_requests_are_unavailable_with_a_retry_delay(
     tws: FakeTws, connection: IbConnection, provider: IbProvider
 ) -> None:
     await tws.stop()
-    async with asyncio.timeout(5):
-        while connection.connected:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: not connection.connected, "the connection to notice TWS stopped", timeout=5)
     with pytest.raises(ProviderUnavailableError, match=r"not connected to TWS / IB Gateway at 127\.0\.0\.1") as caught:
         await provider.resolve(ref("AAPL"))
     assert caught.value.retry_after is not None
@@ -212,9 +211,8 @@ async def test_reconnects_after_the_connection_drops(
     tws: FakeTws, connection: IbConnection, provider: IbProvider
 ) -> None:
     await tws.drop_all()
+    await eventually(lambda: tws.sessions_started >= 2, "a second session at TWS", timeout=5)
     async with asyncio.timeout(5):
-        while tws.sessions_started < 2:
-            await asyncio.sleep(0.01)
         await connection.wait_connected()
     assert (await provider.resolve(ref("AAPL"))).conid == AAPL.conid
     last_error = connection.status().last_error
@@ -238,15 +236,11 @@ async def test_lost_ib_servers_make_requests_unavailable_until_restored(
     tws: FakeTws, connection: IbConnection, provider: IbProvider
 ) -> None:
     await tws.send_error(1100, "Connectivity between IB and Trader Workstation has been lost.")
-    async with asyncio.timeout(5):
-        while connection.status().servers_connected is not False:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: connection.status().servers_connected is False, "IB's servers to be lost", timeout=5)
     with pytest.raises(ProviderUnavailableError, match=r"lost its connection to IB's servers \(1100\)"):
         await provider.resolve(ref("AAPL"))
     await tws.send_error(1102, "Connectivity between IB and Trader Workstation has been restored - data maintained.")
-    async with asyncio.timeout(5):
-        while connection.status().servers_connected is not True:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: connection.status().servers_connected is True, "IB's servers to be back", timeout=5)
     assert (await provider.resolve(ref("AAPL"))).conid == AAPL.conid
 
 

@@ -11,9 +11,9 @@ from uuid import uuid4
 import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 
 from market_data_tests.tws_fixtures import AAPL_BARS, AS_OF
+from tests.support.messages import collect
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
@@ -82,16 +82,6 @@ async def publish(client: NatsClient, request: ExecutionRequested) -> None:
     )
 
 
-async def collect(client: NatsClient, subject: str) -> asyncio.Queue[Msg]:
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def put(msg: Msg) -> None:
-        await queue.put(msg)
-
-    await client.subscribe(subject, cb=put)
-    return queue
-
-
 async def ask(client: NatsClient, subject: str, body: dict[str, object]) -> dict[str, object]:
     """The service's answer; "no responders" is asked again for up to 2 s.
 
@@ -120,7 +110,7 @@ async def test_a_step_fetches_the_fixture_bars_from_ib(
     fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     request = execution()
     await publish(nats_client, request)
-    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 10)).data)
+    event = BarsFetched.model_validate_json((await fetched.next(10)).data)
     assert (event.execution_id, event.provider, event.symbol.conid) == (request.execution_id, "ib", AAPL.conid)
     expected = [bar for bar in AAPL_BARS if AS_OF - timedelta(days=365) <= bar.time < AS_OF]
     assert [(bar.time, bar.close) for bar in event.bars] == [(bar.time, bar.close) for bar in expected]
@@ -132,7 +122,7 @@ async def test_an_extra_timeframe_is_fetched_from_ib_at_its_own_bar_size_and_his
     await start_market_data(**ib_settings(tws))
     fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await publish(nats_client, execution(timeframes=(BarSize.WEEK_1,)))
-    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 10)).data)
+    event = BarsFetched.model_validate_json((await fetched.next(10)).data)
     asked = [(request.fields[16], request.fields[17]) for request in tws.requests_of(In.REQ_HISTORICAL_DATA)]
     assert asked == [("1 day", "1 Y"), ("1 week", "5 Y")]
     [weekly] = event.timeframes
@@ -149,7 +139,7 @@ async def test_a_step_cut_by_a_dropped_connection_is_retried_after_reconnecting_
     tws.drop_on_next(In.REQ_HISTORICAL_DATA)
     request = execution()
     await publish(nats_client, request)
-    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 15)).data)
+    event = BarsFetched.model_validate_json((await fetched.next(15)).data)
     assert event.execution_id == request.execution_id
     assert len(event.bars) > 200
     assert len(tws.requests_of(In.REQ_HISTORICAL_DATA)) == 2
@@ -163,7 +153,7 @@ async def test_an_unknown_symbol_fails_the_step_once_with_ibs_code(
     await start_market_data(**ib_settings(tws))
     failed = await collect(nats_client, subjects.STEP_FAILED)
     await publish(nats_client, execution("NOPE"))
-    failure = StepFailed.model_validate_json((await asyncio.wait_for(failed.get(), 10)).data)
+    failure = StepFailed.model_validate_json((await failed.next(10)).data)
     assert (failure.step, failure.kind, failure.deliveries) == ("market_data", "permanent", 1)
     assert "error 200: No security definition has been found" in failure.error
     assert len(tws.requests_of(In.REQ_CONTRACT_DETAILS)) == 1
@@ -180,7 +170,7 @@ async def test_while_ib_is_down_the_step_is_retried_not_failed(
     await publish(nats_client, execution())
     await asyncio.sleep(0.5)
     await tws.start()
-    event = BarsFetched.model_validate_json((await asyncio.wait_for(fetched.get(), 15)).data)
+    event = BarsFetched.model_validate_json((await fetched.next(15)).data)
     assert event.provider == "ib"
     assert failed.empty()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +9,7 @@ import asyncpg
 import pytest
 
 from market_data_tests.tws_fixtures import ES_JUNE, EURUSD, SPY
+from tests.support.waiting import eventually
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.symbols import (
     BatchCacheRequest,
@@ -51,9 +51,7 @@ def symbols(provider: IbProvider, pool: asyncpg.Pool[Any], clock: Clock) -> Symb
 async def cut_ib(tws: FakeTws, connection: IbConnection) -> None:
     """Stop the fake TWS and wait until the connection knows."""
     await tws.stop()
-    async with asyncio.timeout(5):
-        while connection.connected:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: not connection.connected, "the connection to notice TWS stopped", timeout=5)
 
 
 async def test_a_search_asks_ib_then_a_repeat_is_answered_from_the_cache(symbols: SymbolService, tws: FakeTws) -> None:
