@@ -2,28 +2,38 @@
 
 The document is FastStream's, generated from the flow table of :mod:`tradelane.runtime.flow`
 (the gateway imports no service). It describes the bus, not its data, but like
-``/openapi.json`` it needs the ``read`` scope. The page is FastStream's AsyncAPI viewer, which
-loads its script and stylesheet from a CDN: its Content-Security-Policy allows exactly those
-two files and the page's own inline script and style, and nothing else.
+``/openapi.json`` it needs the ``read`` scope.
+
+The page is rendered here, from the same document, as one table of subjects: who publishes,
+who consumes, which contract. It loads nothing: FastStream's own viewer fetches its script
+from a public CDN, which would leave the page blank on a machine without internet and put a
+third party's script inside the gateway's origin.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from functools import cache
+from html import escape
 from typing import Any, Final
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from faststream.specification import Specification, get_asyncapi_html
-from faststream.specification.asyncapi.site import ASYNCAPI_CSS_DEFAULT_URL, ASYNCAPI_JS_DEFAULT_URL
+from faststream.specification import Specification
 
 from tradelane.gateway.security.headers import inline_hashes
 from tradelane.runtime.asyncapi import flow_specification
 
 router = APIRouter(include_in_schema=False)
 
-VIEWER_SCRIPT: Final = ASYNCAPI_JS_DEFAULT_URL
-VIEWER_STYLESHEET: Final = ASYNCAPI_CSS_DEFAULT_URL
+STYLE: Final = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem; color: #1b1f24; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: .35rem .6rem; border-bottom: 1px solid #d0d7de; }
+th { background: #f6f8fa; }
+code { font: 13px ui-monospace, monospace; }
+"""
 
 
 @cache
@@ -32,24 +42,57 @@ def specification(version: str, nats_url: str) -> Specification:
     return flow_specification(version, nats_url.split(","))
 
 
+def _contract(document: dict[str, Any], channel: dict[str, Any]) -> str:
+    """The name of the schema a channel's message carries (``JSON`` where no contract is known)."""
+    components = document["components"]
+    for reference in channel["messages"].values():
+        message = components["messages"][unquote(reference["$ref"].rsplit("/", 1)[-1])]
+        schema = message["payload"].get("$ref", "").rsplit("/", 1)[-1]
+        return schema if schema in components["schemas"] and ":" not in schema else "JSON"
+    return "JSON"
+
+
+def subject_rows(document: dict[str, Any]) -> list[tuple[str, str, list[str], list[str]]]:
+    """One row per subject: its address, its contract, who sends on it, who receives it."""
+    senders: dict[str, list[str]] = defaultdict(list)
+    receivers: dict[str, list[str]] = defaultdict(list)
+    contracts: dict[str, str] = {}
+    for title, channel in document["channels"].items():
+        address = channel["address"]
+        participant, verb = title.split(" ", 2)[:2]
+        (senders if verb in {"publishes", "requests"} else receivers)[address].append(f"{participant} {verb}")
+        if contracts.get(address, "JSON") == "JSON":
+            contracts[address] = _contract(document, channel)
+    return [(address, contracts[address], senders[address], receivers[address]) for address in sorted(contracts)]
+
+
 @cache
 def page(version: str, nats_url: str) -> str:
-    """The viewer page of the document: no "try it out" (publishing goes through the REST API)."""
-    return get_asyncapi_html(specification(version, nats_url), try_it_out_path=None)
+    """The document as an HTML table; the JSON (``/asyncapi.json``) holds the schemas."""
+    document: dict[str, Any] = specification(version, nats_url).to_jsonable()
+    rows = "".join(
+        f"<tr><td><code>{escape(address)}</code></td><td>{escape(contract)}</td>"
+        f"<td>{escape(', '.join(senders))}</td><td>{escape(', '.join(receivers))}</td></tr>"
+        for address, contract, senders, receivers in subject_rows(document)
+    )
+    info = document["info"]
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{escape(info['title'])} {escape(info['version'])}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{escape(info['title'])} <small>{escape(info['version'])}</small></h1>"
+        "<p>Every subject of the bus, who sends on it and who receives it. "
+        'The schemas are in <a href="/asyncapi.json">the AsyncAPI document</a>.</p>'
+        "<table><thead><tr><th>Subject</th><th>Contract</th><th>Sent by</th><th>Received by</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )
 
 
 def page_policy(html: str) -> str:
-    """The page's Content-Security-Policy: the viewer's two CDN files, its inline script and style, no connections.
-
-    The viewer sets style attributes as it renders, hence ``'unsafe-inline'`` for styles only.
-    """
+    """The page's Content-Security-Policy: its own inline style, nothing else."""
     return "; ".join(
         [
             "default-src 'none'",
-            f"script-src {VIEWER_SCRIPT} {inline_hashes(html, 'script')}",
-            f"style-src {VIEWER_STYLESHEET} 'unsafe-inline'",
-            "img-src 'self' data:",
-            "font-src data:",
+            f"style-src {inline_hashes(html, 'style')}",
             "form-action 'none'",
             "frame-ancestors 'none'",
             "base-uri 'none'",
@@ -72,6 +115,6 @@ async def asyncapi_document(request: Request) -> dict[str, Any]:
 
 @router.get("/asyncapi")
 async def asyncapi_page(request: Request) -> HTMLResponse:
-    """The AsyncAPI document rendered by FastStream's viewer."""
+    """The AsyncAPI document as a table of subjects."""
     html = page(*_release(request))
     return HTMLResponse(html, headers={"Content-Security-Policy": page_policy(html), "Cache-Control": "no-cache"})
