@@ -18,7 +18,7 @@ from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition
 from tradelane.runtime.bus import event_headers
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.pool import create_pool
 
 pytestmark = pytest.mark.e2e
@@ -67,7 +67,7 @@ async def _market_at(system: System, instrument: ResolvedSymbol, price: Decimal)
     """The broker's mark, as a run's bars would have set it: a signal's own entry is never taken for the market."""
     pool = await create_pool(system.settings.database_url)
     try:
-        await BrokerRepository(pool).upsert_instrument(instrument, price, datetime.now(UTC))
+        await BookRepository(pool).upsert_instrument(instrument, price, datetime.now(UTC))
     finally:
         await pool.close()
 

@@ -37,7 +37,7 @@ from tradelane.runtime.bus import event_headers
 from tradelane.runtime.bus_credentials import credentials_for, credentials_path
 from tradelane.runtime.bus_permissions import OPERATOR
 from tradelane.runtime.settings import Settings
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.pool import create_pool
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "services" / "llm-analyst" / "tests"))
@@ -139,7 +139,7 @@ async def _set_mark(system: UpSystem, instrument: ResolvedSymbol, price: Decimal
     """The paper broker's mark of the instrument, as a run's bars would set it."""
     pool = await create_pool(system.database_url, min_size=1, max_size=1)
     try:
-        await BrokerRepository(pool).upsert_instrument(instrument, price, datetime.now(UTC))
+        await BookRepository(pool).upsert_instrument(instrument, price, datetime.now(UTC))
     finally:
         await pool.close()
 

@@ -16,15 +16,15 @@ from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
 
-from .support import Clock, PaperBook, start_paper_broker
+from .support import Clock, PaperTrading, start_paper_broker
 
 
 @pytest.fixture
-def repository(pool: asyncpg.Pool[Any]) -> BrokerRepository:
-    return BrokerRepository(pool)
+def repository(pool: asyncpg.Pool[Any]) -> BookRepository:
+    return BookRepository(pool)
 
 
 @pytest.fixture
@@ -39,8 +39,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def paper(
-    repository: BrokerRepository, nats_broker: NatsBroker, clock: Clock, strategies: StrategyRepository
-) -> PaperBook:
+    repository: BookRepository, nats_broker: NatsBroker, clock: Clock, strategies: StrategyRepository
+) -> PaperTrading:
     return await start_paper_broker(repository, nats_broker, clock, strategies)
 
 

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
-from tradelane.broker.engine import Broker
+from tradelane.broker.engine import TradingEngine
 from tradelane.broker.outbox import Outbox
 from tradelane.broker.paper import PaperCosts
 from tradelane.broker.paper_venue import PaperVenue
@@ -22,7 +22,7 @@ from tradelane.contracts.events import Action, Analysis, BarsFetched, Signal, Si
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
 
 BTC = ResolvedSymbol(
@@ -116,7 +116,7 @@ def bars_fetched(bars: tuple[Bar, ...], instrument: ResolvedSymbol = BTC) -> Bar
     )
 
 
-async def stored(msg: SignalGenerated, book: BrokerRepository, strategies: StrategyRepository) -> SignalGenerated:
+async def stored(msg: SignalGenerated, book: BookRepository, strategies: StrategyRepository) -> SignalGenerated:
     """The signal, with what the broker finds in production when one arrives: its strategy stored (as the gateway
     stores it, under the signal's strategy id) and its instrument priced (at the signal's entry, as the execution's
     bars would have priced it, unless a test priced it already)."""
@@ -131,22 +131,22 @@ async def stored(msg: SignalGenerated, book: BrokerRepository, strategies: Strat
 
 
 @dataclass
-class PaperBook:
-    """A started paper broker and what tests look at."""
+class PaperTrading:
+    """A started paper trading engine and what tests look at."""
 
-    broker: Broker
-    repository: BrokerRepository
+    engine: TradingEngine
+    repository: BookRepository
     clock: Clock
     outbox: Outbox
     strategies: StrategyRepository
 
     async def on_signal(self, msg: SignalGenerated) -> list[OrderRecord]:
-        """The broker's ``on_signal`` for a signal as it arrives in production (see :func:`stored`)."""
-        return await self.broker.on_signal(await stored(msg, self.repository, self.strategies))
+        """The engine's ``on_signal`` for a signal as it arrives in production (see :func:`stored`)."""
+        return await self.engine.on_signal(await stored(msg, self.repository, self.strategies))
 
 
 async def start_paper_broker(
-    repository: BrokerRepository,
+    repository: BookRepository,
     nats_broker: NatsBroker,
     clock: Clock,
     strategies: StrategyRepository,
@@ -155,13 +155,13 @@ async def start_paper_broker(
     cash: Decimal = Decimal(100_000),
     entry_type: str = "LMT",
     trade_replays: bool = False,
-) -> PaperBook:
+) -> PaperTrading:
     async def mark(conid: int) -> Decimal | None:
         known = await repository.instrument(conid)
         return known[1] if known is not None else None
 
     outbox = Outbox(repository, EventBus(nats_broker))
-    broker = Broker(
+    engine = TradingEngine(
         repository,
         PaperVenue(costs, cash, mark, clock),
         outbox,
@@ -170,8 +170,8 @@ async def start_paper_broker(
         trade_replays=trade_replays,
         clock=clock,
     )
-    await broker.start()
-    return PaperBook(broker, repository, clock, outbox, strategies)
+    await engine.start()
+    return PaperTrading(engine, repository, clock, outbox, strategies)
 
 
 async def trading_events(client: NatsClient) -> list[tuple[str, dict[str, Any]]]:

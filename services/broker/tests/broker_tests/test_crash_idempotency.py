@@ -29,7 +29,7 @@ from tradelane.contracts.trading import OrderStatus, signal_order_ref
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.settings import Settings
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import signal_generated, stored
@@ -98,7 +98,7 @@ async def test_a_broker_killed_while_placing_a_signals_bracket_places_it_once_af
     settings: Settings,
     broker_process: BrokerProcess,
     nats_client: NatsClient,
-    repository: BrokerRepository,
+    repository: BookRepository,
     strategies: StrategyRepository,
     nats_broker: object,  # provisions the streams: the broker process holds only its own identity
 ) -> None:

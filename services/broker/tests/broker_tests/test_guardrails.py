@@ -25,10 +25,10 @@ from tradelane.runtime.bus import event_headers
 from tradelane.runtime.deadletters import REDRIVE_HEADER
 from tradelane.runtime.service import Service
 from tradelane.store.book import controls
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
 
-from .support import BTC, NOW, PaperBook, signal_generated, stored, trading_events
+from .support import BTC, NOW, PaperTrading, signal_generated, stored, trading_events
 
 BTC_REF = SymbolRef(symbol="BTC", exchange="PAXOS", asset_type=AssetType.CRYPTO, conid=BTC.conid)
 
@@ -38,27 +38,27 @@ def btc(client_order_id: str, side: str, quantity: str, **fields: str) -> PlaceO
     return PlaceOrder(order=order, client_order_id=client_order_id)
 
 
-async def short_031_btc(paper: PaperBook) -> None:
+async def short_031_btc(paper: PaperTrading) -> None:
     """A short of 0.31 BTC with the market at 60,000."""
     await paper.repository.upsert_instrument(BTC, Decimal(60_000), NOW)
-    opened = await paper.broker.place_manual(btc("open-short", "SELL", "0.31"))
+    opened = await paper.engine.place_manual(btc("open-short", "SELL", "0.31"))
     assert opened.outcome == "submitted", opened
     [position] = await paper.repository.positions()
     assert position.quantity == Decimal("-0.31")
 
 
-async def ten_resting_buys(paper: PaperBook) -> list[str | None]:
+async def ten_resting_buys(paper: PaperTrading) -> list[str | None]:
     """Ten BUY LMT 0.31 at 59,000 (below the market, so they rest); the rule that refused each, None if none."""
     rules = []
     for n in range(10):
-        reply = await paper.broker.place_manual(
+        reply = await paper.engine.place_manual(
             btc(f"buy-{n}", "BUY", "0.31", order_type="LMT", limit_price="59000", tif="GTC")
         )
         rules.append(reply.rule)
     return rules
 
 
-async def test_ten_resting_buys_against_a_short_are_not_all_reducing(paper: PaperBook) -> None:
+async def test_ten_resting_buys_against_a_short_are_not_all_reducing(paper: PaperTrading) -> None:
     """The first buy reduces the short, the second opens 0.31 long, the third would make the long too large."""
     await short_031_btc(paper)
     rules = await ten_resting_buys(paper)
@@ -71,7 +71,7 @@ async def test_ten_resting_buys_against_a_short_are_not_all_reducing(paper: Pape
 
 
 async def test_while_reducing_only_the_buy_that_truly_reduces_goes_through(
-    paper: PaperBook, pool: asyncpg.Pool[Any]
+    paper: PaperTrading, pool: asyncpg.Pool[Any]
 ) -> None:
     await short_031_btc(paper)
     await controls.set_trading_state(pool, TradingState.REDUCING, "wind down", "test")
@@ -93,7 +93,7 @@ async def store_as(strategies: StrategyRepository, msg: SignalGenerated, **chang
 
 
 async def test_a_strategy_with_auto_trade_off_now_places_nothing_whatever_the_message_says(
-    paper: PaperBook, nats_client: NatsClient
+    paper: PaperTrading, nats_client: NatsClient
 ) -> None:
     msg = signal_generated(auto_trade=True)
     await store_as(paper.strategies, msg, auto_trade=False)
@@ -111,26 +111,26 @@ async def test_a_strategy_with_auto_trade_off_now_places_nothing_whatever_the_me
     assert "has auto_trade off now" in skip["reason"]
 
 
-async def test_a_paused_strategy_places_nothing(paper: PaperBook, nats_client: NatsClient) -> None:
+async def test_a_paused_strategy_places_nothing(paper: PaperTrading, nats_client: NatsClient) -> None:
     msg = signal_generated()
     await store_as(paper.strategies, msg, active=False)
     assert await paper.on_signal(msg) == []
     assert [skip["rule"] for skip in await skipped(nats_client)] == ["strategy_inactive"]
 
 
-async def test_a_deleted_strategy_places_nothing(paper: PaperBook, nats_client: NatsClient) -> None:
+async def test_a_deleted_strategy_places_nothing(paper: PaperTrading, nats_client: NatsClient) -> None:
     msg = signal_generated()
     await paper.on_signal(signal_generated())  # another strategy trades, so the book works
     await paper.repository.upsert_instrument(BTC, Decimal(60_000), NOW)
 
-    assert await paper.broker.on_signal(msg) == []  # its strategy was never stored (or was deleted)
+    assert await paper.engine.on_signal(msg) == []  # its strategy was never stored (or was deleted)
 
     [skip] = await skipped(nats_client)
     assert (skip["rule"], skip["reason"]) == ("strategy_deleted", f"strategy {msg.strategy_id} no longer exists")
 
 
 async def test_a_strategy_that_now_trades_another_symbol_places_nothing(
-    paper: PaperBook, nats_client: NatsClient
+    paper: PaperTrading, nats_client: NatsClient
 ) -> None:
     msg = signal_generated()
     await store_as(paper.strategies, msg, symbol=SymbolRef(symbol="ETH", asset_type=AssetType.CRYPTO))
@@ -138,7 +138,7 @@ async def test_a_strategy_that_now_trades_another_symbol_places_nothing(
     assert [skip["rule"] for skip in await skipped(nats_client)] == ["strategy_symbol_changed"]
 
 
-async def test_the_risk_per_trade_is_the_stored_strategys(paper: PaperBook) -> None:
+async def test_the_risk_per_trade_is_the_stored_strategys(paper: PaperTrading) -> None:
     """The message says 1 % (0.3333 BTC over a 3,000 stop); the strategy now says 0.5 %: 0.1666."""
     msg = signal_generated(entry="60000", stop="57000", targets=("66000",), risk_per_trade="0.01")
     await store_as(
@@ -149,7 +149,7 @@ async def test_the_risk_per_trade_is_the_stored_strategys(paper: PaperBook) -> N
 
 
 async def test_a_hold_or_a_strategy_without_auto_trade_in_the_message_is_not_reported(
-    paper: PaperBook, nats_client: NatsClient
+    paper: PaperTrading, nats_client: NatsClient
 ) -> None:
     """Nothing was asked of the broker, so nothing is skipped."""
     assert await paper.on_signal(signal_generated(action=Action.HOLD)) == []
@@ -157,7 +157,7 @@ async def test_a_hold_or_a_strategy_without_auto_trade_in_the_message_is_not_rep
     assert await skipped(nats_client) == []
 
 
-async def test_a_replay_places_nothing_unless_it_asked(paper: PaperBook, nats_client: NatsClient) -> None:
+async def test_a_replay_places_nothing_unless_it_asked(paper: PaperTrading, nats_client: NatsClient) -> None:
     replayed = signal_generated(replay_of=uuid4())
     assert await paper.on_signal(replayed) == []
     [skip] = await skipped(nats_client)
@@ -170,26 +170,26 @@ async def test_a_replay_places_nothing_unless_it_asked(paper: PaperBook, nats_cl
 
 
 async def test_a_redriven_signal_places_nothing_unless_the_redrive_asked(
-    paper: PaperBook, nats_client: NatsClient
+    paper: PaperTrading, nats_client: NatsClient
 ) -> None:
     msg = await stored(signal_generated(), paper.repository, paper.strategies)
-    assert await paper.broker.on_signal(msg, Redrive("7")) == []
+    assert await paper.engine.on_signal(msg, Redrive("7")) == []
     [skip] = await skipped(nats_client)
     assert (skip["rule"], skip["reason"]) == (
         "redrive",
         "a redriven signal (dead letter 7) places no orders unless the redrive asks for it (place_orders: true)",
     )
 
-    group = await paper.broker.on_signal(msg, Redrive("7", places_orders=True))
+    group = await paper.engine.on_signal(msg, Redrive("7", places_orders=True))
     assert group[0].status is OrderStatus.FILLED
 
 
-async def test_a_signal_never_sets_the_market_price(paper: PaperBook, repository: BrokerRepository) -> None:
+async def test_a_signal_never_sets_the_market_price(paper: PaperTrading, repository: BookRepository) -> None:
     """Without bars the broker has no mark, and the signal's entry is not taken for one: the order is refused."""
     msg = signal_generated(entry="1.00", stop="0.50", targets=("2.00",))
     await store_as(paper.strategies, msg)
 
-    [order] = await paper.broker.on_signal(msg)
+    [order] = await paper.engine.on_signal(msg)
 
     assert (order.status, order.reject_rule) == (OrderStatus.REJECTED, "no_market_price")
     known = await repository.instrument(BTC.conid)
@@ -200,7 +200,7 @@ async def test_a_signal_never_sets_the_market_price(paper: PaperBook, repository
 async def test_the_broker_service_skips_a_signal_redriven_from_the_dead_letter_stream(
     broker_service: Service,
     nats_client: NatsClient,
-    repository: BrokerRepository,
+    repository: BookRepository,
     strategies: StrategyRepository,
 ) -> None:
     """The real subscriber reads the redrive header: the signal places nothing and the skip is published."""
@@ -216,7 +216,7 @@ async def test_the_broker_service_skips_a_signal_redriven_from_the_dead_letter_s
 
 
 async def test_a_redelivered_signal_decided_before_the_strategy_changed_is_not_skipped(
-    paper: PaperBook, nats_client: NatsClient
+    paper: PaperTrading, nats_client: NatsClient
 ) -> None:
     """Its orders were placed while the strategy traded; the redelivery finds them and reports no skip."""
     msg = signal_generated()
@@ -226,13 +226,13 @@ async def test_a_redelivered_signal_decided_before_the_strategy_changed_is_not_s
     paused = stored_strategy.definition.model_copy(update={"active": False})
     await paper.strategies.update(msg.strategy_id, paused)
 
-    again = await paper.broker.on_signal(msg)
+    again = await paper.engine.on_signal(msg)
 
     assert again[0].client_ref == entry.client_ref
     assert await skipped(nats_client) == []
 
 
-async def test_a_brackets_exits_claim_the_position_once(paper: PaperBook, pool: asyncpg.Pool[Any]) -> None:
+async def test_a_brackets_exits_claim_the_position_once(paper: PaperTrading, pool: asyncpg.Pool[Any]) -> None:
     """A filled bracket's take-profit and stop-loss (one OCA group) both would sell the 0.4166 held, but only one can.
 
     So a manual SELL of 0.4166 reduces nothing (the exits already will): it is refused while REDUCING. Counted
@@ -242,9 +242,9 @@ async def test_a_brackets_exits_claim_the_position_once(paper: PaperBook, pool: 
     [entry, *_] = await paper.on_signal(signal_generated())
     assert entry.status is OrderStatus.FILLED
     await controls.set_trading_state(pool, TradingState.REDUCING, "wind down", "test")
-    reducing = await paper.broker.place_manual(btc("close-while-reducing", "SELL", "0.4166"))
+    reducing = await paper.engine.place_manual(btc("close-while-reducing", "SELL", "0.4166"))
     assert reducing.rule == "trading_reducing"
 
     await controls.set_trading_state(pool, TradingState.ACTIVE, "back", "test")
-    active = await paper.broker.place_manual(btc("close-while-active", "SELL", "0.4166"))
+    active = await paper.engine.place_manual(btc("close-while-active", "SELL", "0.4166"))
     assert active.outcome == "submitted", active

@@ -30,7 +30,7 @@ from tradelane.runtime.bus import event_headers
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.signals.app import build as build_signals
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
 
 from .support import BTC, strategy
@@ -87,7 +87,7 @@ def btc_snapshot() -> MarketSnapshot:
 
 
 @pytest.fixture
-async def btc_strategy(strategies: StrategyRepository, repository: BrokerRepository) -> UUID:
+async def btc_strategy(strategies: StrategyRepository, repository: BookRepository) -> UUID:
     """An auto-trading BTC strategy, stored, with the broker's mark at 61,140 (from the execution's bars)."""
     created = await strategies.create(strategy(auto_trade=True))
     await repository.upsert_instrument(BTC, MARK, utc_now())
@@ -96,7 +96,7 @@ async def btc_strategy(strategies: StrategyRepository, repository: BrokerReposit
 
 @pytest.mark.usefixtures("broker_service", "signals_service")
 async def test_a_far_off_model_entry_places_no_order(
-    nats_client: NatsClient, repository: BrokerRepository, btc_strategy: UUID
+    nats_client: NatsClient, repository: BookRepository, btc_strategy: UUID
 ) -> None:
     analysis = AnalysisCompleted(
         execution_id=uuid4(),
@@ -129,7 +129,7 @@ async def test_a_far_off_model_entry_places_no_order(
 
 @pytest.mark.usefixtures("broker_service")
 async def test_a_forged_signal_with_the_models_numbers_is_refused_by_the_broker(
-    nats_client: NatsClient, repository: BrokerRepository, btc_strategy: UUID
+    nats_client: NatsClient, repository: BookRepository, btc_strategy: UUID
 ) -> None:
     """Defence in depth: even a signal that never went through the signals service cannot trade at 1.00."""
     forged = SignalGenerated(

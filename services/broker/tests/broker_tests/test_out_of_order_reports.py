@@ -11,12 +11,12 @@ from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.strategy import AssetType, SymbolRef
 from tradelane.contracts.trading import CancelOrder, ManualOrder, OrderSide, OrderStatus, OrderType, PlaceOrder
 
-from .support import BTC, NOW, PaperBook
+from .support import BTC, NOW, PaperTrading
 
 PRICE = Decimal(60_000)
 
 
-async def _cancelled_resting_order(paper: PaperBook, client_order_id: str) -> OrderRecord:
+async def _cancelled_resting_order(paper: PaperTrading, client_order_id: str) -> OrderRecord:
     """A 0.1 BTC buy limit below the market (so it rests), then cancelled."""
     await paper.repository.upsert_instrument(BTC, Decimal(60_500), NOW)
     order = ManualOrder(
@@ -26,35 +26,35 @@ async def _cancelled_resting_order(paper: PaperBook, client_order_id: str) -> Or
         order_type=OrderType.LIMIT,
         limit_price=PRICE,
     )
-    placed = await paper.broker.place_manual(PlaceOrder(order=order, client_order_id=client_order_id))
+    placed = await paper.engine.place_manual(PlaceOrder(order=order, client_order_id=client_order_id))
     assert placed.outcome == "submitted"
-    reply = await paper.broker.cancel(CancelOrder(order_id=placed.order_ids[0]))
+    reply = await paper.engine.cancel(CancelOrder(order_id=placed.order_ids[0]))
     assert reply.outcome == "cancelled"
     cancelled = await paper.repository.order(placed.order_ids[0])
     assert cancelled is not None
     return cancelled
 
 
-def _execution(order: OrderRecord, exec_id: str, quantity: str, paper: PaperBook) -> Executed:
+def _execution(order: OrderRecord, exec_id: str, quantity: str, paper: PaperTrading) -> Executed:
     return Executed(order.client_ref, exec_id, Decimal(quantity), PRICE, Decimal(0), paper.clock.now)
 
 
-async def _cash(paper: PaperBook) -> Decimal:
+async def _cash(paper: PaperTrading) -> Decimal:
     account = await paper.repository.account()
     assert account is not None
     return account.cash
 
 
-async def _position(paper: PaperBook) -> Decimal:
+async def _position(paper: PaperTrading) -> Decimal:
     position = await paper.repository.position(BTC.conid)
     return position.quantity if position is not None else Decimal(0)
 
 
-async def test_a_fill_that_raced_the_cancel_is_booked_and_fills_the_order(paper: PaperBook) -> None:
+async def test_a_fill_that_raced_the_cancel_is_booked_and_fills_the_order(paper: PaperTrading) -> None:
     order = await _cancelled_resting_order(paper, "raced-cancel")
     cash = await _cash(paper)
 
-    await paper.broker.apply(_execution(order, "late-full", "0.1", paper))
+    await paper.engine.apply(_execution(order, "late-full", "0.1", paper))
 
     after = await paper.repository.order(order.id)
     assert after is not None
@@ -65,10 +65,10 @@ async def test_a_fill_that_raced_the_cancel_is_booked_and_fills_the_order(paper:
     assert await _cash(paper) == cash - Decimal(6_000)
 
 
-async def test_a_partial_fill_after_the_cancel_is_booked_and_the_order_stays_cancelled(paper: PaperBook) -> None:
+async def test_a_partial_fill_after_the_cancel_is_booked_and_the_order_stays_cancelled(paper: PaperTrading) -> None:
     order = await _cancelled_resting_order(paper, "partial-after-cancel")
 
-    await paper.broker.apply(_execution(order, "late-part", "0.04", paper))
+    await paper.engine.apply(_execution(order, "late-part", "0.04", paper))
 
     after = await paper.repository.order(order.id)
     assert after is not None
@@ -78,13 +78,13 @@ async def test_a_partial_fill_after_the_cancel_is_booked_and_the_order_stays_can
     assert await paper.repository.working_orders() == []
 
 
-async def test_a_repeated_execution_id_is_booked_once(paper: PaperBook) -> None:
+async def test_a_repeated_execution_id_is_booked_once(paper: PaperTrading) -> None:
     order = await _cancelled_resting_order(paper, "repeated-exec")
     cash = await _cash(paper)
     execution = _execution(order, "exec-twice", "0.04", paper)
 
-    await paper.broker.apply(execution)
-    await paper.broker.apply(execution)
+    await paper.engine.apply(execution)
+    await paper.engine.apply(execution)
 
     after = await paper.repository.order(order.id)
     assert after is not None
@@ -94,12 +94,12 @@ async def test_a_repeated_execution_id_is_booked_once(paper: PaperBook) -> None:
     assert await _cash(paper) == cash - Decimal(2_400)
 
 
-async def test_a_late_acknowledgement_of_a_filled_order_is_refused_and_logged(paper: PaperBook) -> None:
+async def test_a_late_acknowledgement_of_a_filled_order_is_refused_and_logged(paper: PaperTrading) -> None:
     order = await _cancelled_resting_order(paper, "late-ack")
-    await paper.broker.apply(_execution(order, "fills-it", "0.1", paper))
+    await paper.engine.apply(_execution(order, "fills-it", "0.1", paper))
 
     with capture_logs() as logs:
-        await paper.broker.apply(Accepted(order.client_ref, "late-id", paper.clock.now))
+        await paper.engine.apply(Accepted(order.client_ref, "late-id", paper.clock.now))
 
     after = await paper.repository.order(order.id)
     assert after is not None

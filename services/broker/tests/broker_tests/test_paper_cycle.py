@@ -12,10 +12,10 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import Action
 from tradelane.contracts.trading import OrderRole, OrderStatus, signal_order_ref
 
-from .support import NOW, PaperBook, bar, bars_fetched, signal_generated, trading_events
+from .support import NOW, PaperTrading, bar, bars_fetched, signal_generated, trading_events
 
 
-async def test_a_buy_signal_places_a_bracket_whose_entry_fills_at_once(paper: PaperBook) -> None:
+async def test_a_buy_signal_places_a_bracket_whose_entry_fills_at_once(paper: PaperTrading) -> None:
     group = await paper.on_signal(signal_generated())
 
     roles = {order.ticket.role: order for order in group}
@@ -27,7 +27,7 @@ async def test_a_buy_signal_places_a_bracket_whose_entry_fills_at_once(paper: Pa
     assert roles[OrderRole.TAKE_PROFIT].working_since is not None
 
 
-async def test_the_quantity_comes_from_risk_capped_by_the_position_notional(paper: PaperBook) -> None:
+async def test_the_quantity_comes_from_risk_capped_by_the_position_notional(paper: PaperTrading) -> None:
     group = await paper.on_signal(signal_generated(entry="60000", stop="59700"))
 
     entry = group[0]
@@ -36,7 +36,7 @@ async def test_the_quantity_comes_from_risk_capped_by_the_position_notional(pape
     assert "max_position_notional" in entry.sizing
 
 
-async def test_the_fill_opens_a_position_and_moves_cash(paper: PaperBook) -> None:
+async def test_the_fill_opens_a_position_and_moves_cash(paper: PaperTrading) -> None:
     await paper.on_signal(signal_generated())
 
     [position] = await paper.repository.positions()
@@ -47,11 +47,11 @@ async def test_the_fill_opens_a_position_and_moves_cash(paper: PaperBook) -> Non
     assert account.cash == Decimal(100_000) - Decimal("0.4166") * 60000
 
 
-async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the_stop(paper: PaperBook) -> None:
+async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the_stop(paper: PaperTrading) -> None:
     group = await paper.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
     paper.clock.advance(minutes=2)
 
-    await paper.broker.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),)))
+    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),)))
 
     after = {order.ticket.role: order for order in await paper.repository.group(group[0].group_ref)}
     assert after[OrderRole.TAKE_PROFIT].status is OrderStatus.FILLED
@@ -62,20 +62,20 @@ async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the
     assert position.realized_pnl == Decimal("0.4166") * 600
 
 
-async def test_a_bar_that_started_before_the_fill_is_not_used(paper: PaperBook) -> None:
+async def test_a_bar_that_started_before_the_fill_is_not_used(paper: PaperTrading) -> None:
     group = await paper.on_signal(signal_generated())
 
-    await paper.broker.on_bars(bars_fetched((bar(NOW - timedelta(minutes=1), 60000, 60700, 59000, 60000),)))
+    await paper.engine.on_bars(bars_fetched((bar(NOW - timedelta(minutes=1), 60000, 60700, 59000, 60000),)))
 
     after = await paper.repository.group(group[0].group_ref)
     assert [order.status for order in after[1:]] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
 
 
-async def test_when_one_bar_reaches_both_exits_the_stop_loss_is_taken(paper: PaperBook) -> None:
+async def test_when_one_bar_reaches_both_exits_the_stop_loss_is_taken(paper: PaperTrading) -> None:
     group = await paper.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
     paper.clock.advance(minutes=2)
 
-    await paper.broker.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60000, 60700, 59600, 60100),)))
+    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60000, 60700, 59600, 60100),)))
 
     after = {order.ticket.role: order for order in await paper.repository.group(group[0].group_ref)}
     assert after[OrderRole.STOP_LOSS].status is OrderStatus.FILLED
@@ -84,7 +84,7 @@ async def test_when_one_bar_reaches_both_exits_the_stop_loss_is_taken(paper: Pap
     assert position.realized_pnl == Decimal("0.4166") * -300
 
 
-async def test_the_same_signal_delivered_twice_places_one_group(paper: PaperBook) -> None:
+async def test_the_same_signal_delivered_twice_places_one_group(paper: PaperTrading) -> None:
     signal = signal_generated()
 
     first = await paper.on_signal(signal)
@@ -95,22 +95,22 @@ async def test_the_same_signal_delivered_twice_places_one_group(paper: PaperBook
     assert len(await paper.repository.fills(signal_order_ref(signal.message_id))) == 1
 
 
-async def test_a_hold_signal_places_nothing(paper: PaperBook) -> None:
+async def test_a_hold_signal_places_nothing(paper: PaperTrading) -> None:
     assert await paper.on_signal(signal_generated(action=Action.HOLD)) == []
     assert await paper.repository.orders() == []
 
 
-async def test_a_strategy_without_auto_trade_places_nothing(paper: PaperBook) -> None:
+async def test_a_strategy_without_auto_trade_places_nothing(paper: PaperTrading) -> None:
     assert await paper.on_signal(signal_generated(auto_trade=False)) == []
     assert await paper.repository.orders() == []
 
 
-async def test_a_replayed_signal_places_nothing_unless_replays_are_paper_traded(paper: PaperBook) -> None:
+async def test_a_replayed_signal_places_nothing_unless_replays_are_paper_traded(paper: PaperTrading) -> None:
     assert await paper.on_signal(signal_generated(replay_of=uuid4())) == []
     assert await paper.repository.orders() == []
 
 
-async def test_a_fill_takes_a_portfolio_snapshot(paper: PaperBook) -> None:
+async def test_a_fill_takes_a_portfolio_snapshot(paper: PaperTrading) -> None:
     await paper.on_signal(signal_generated())
 
     snapshots = await paper.repository.snapshots(NOW - timedelta(days=1))
@@ -120,7 +120,7 @@ async def test_a_fill_takes_a_portfolio_snapshot(paper: PaperBook) -> None:
 
 
 async def test_every_trading_event_is_published_once_with_the_signal_execution(
-    paper: PaperBook, nats_client: NatsClient
+    paper: PaperTrading, nats_client: NatsClient
 ) -> None:
     signal = signal_generated()
     await paper.on_signal(signal)

@@ -14,7 +14,7 @@ from tests.support.waiting import eventually
 from tradelane.contracts.envelope import utc_now
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.service import Service
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 
 from .support import BTC, bar, bars_fetched
 
@@ -37,7 +37,7 @@ def _locs(response: httpx.Response) -> list[list[str | int]]:
 
 
 @pytest.fixture
-async def priced(repository: BrokerRepository) -> None:
+async def priced(repository: BookRepository) -> None:
     """BTC has a known price (as if a strategy on it had just run)."""
     await repository.upsert_instrument(BTC, Decimal(60_000), utc_now())
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import structlog
 
 from tradelane.broker.config import BrokerSettings, LiveTradingNotConfirmedError
-from tradelane.broker.engine import Broker
+from tradelane.broker.engine import TradingEngine
 from tradelane.broker.handlers import BrokerHandlers
 from tradelane.broker.outbox import Outbox
 from tradelane.broker.paper import PaperCosts
@@ -21,7 +21,7 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import Venue
 from tradelane.runtime.service import Service
 from tradelane.runtime.streams import BROKER_CONSUMER
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
@@ -29,7 +29,7 @@ from tradelane.store.strategies import StrategyRepository
 log = structlog.get_logger(__name__)
 
 
-def paper_venue(settings: BrokerSettings, repository: BrokerRepository) -> PaperVenue:
+def paper_venue(settings: BrokerSettings, repository: BookRepository) -> PaperVenue:
     async def mark(conid: int) -> Decimal | None:
         known = await repository.instrument(conid)
         return known[1] if known is not None else None
@@ -42,7 +42,7 @@ def paper_venue(settings: BrokerSettings, repository: BrokerRepository) -> Paper
     return PaperVenue(costs, settings.paper_cash, mark, utc_now)
 
 
-def make_venue(settings: BrokerSettings, repository: BrokerRepository) -> OrderVenue:
+def make_venue(settings: BrokerSettings, repository: BookRepository) -> OrderVenue:
     """The configured venue: the paper simulator, or IB through ib_async."""
     if settings.broker_venue is Venue.PAPER:
         return paper_venue(settings, repository)
@@ -106,8 +106,8 @@ def build(settings: BrokerSettings | None = None) -> Service:
     service = Service("broker", settings)
     tasks: list[asyncio.Task[None]] = []
 
-    def broker() -> Broker:
-        engine: Broker = service.context.get(TRADING_ENGINE)
+    def current_engine() -> TradingEngine:
+        engine: TradingEngine = service.context.get(TRADING_ENGINE)
         return engine
 
     @service.on_start
@@ -115,10 +115,10 @@ def build(settings: BrokerSettings | None = None) -> Service:
         pool = await create_pool(settings.database_url)
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
-        repository = BrokerRepository(pool)
+        repository = BookRepository(pool)
         venue = make_venue(settings, repository)
         outbox = Outbox(repository, service.bus)
-        engine = Broker(
+        engine = TradingEngine(
             repository,
             venue,
             outbox,
@@ -146,7 +146,7 @@ def build(settings: BrokerSettings | None = None) -> Service:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    handlers = BrokerHandlers(broker)
+    handlers = BrokerHandlers(current_engine)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)
     # no_reply: the reply subject of a message on a stream subject is the publisher's inbox, where
     # its js.publish awaits the stream's acknowledgement; an empty answer there (this handler's

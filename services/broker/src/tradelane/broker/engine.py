@@ -7,7 +7,7 @@ each event in its own transaction. This module wires them to one venue and keeps
 that span both: start-up and reconciliation, prices, expiry, snapshots and the daily loss watch.
 
 A redelivered signal finds its group and sends nothing twice, and a crash between recording and
-sending leaves orders marked unsent (or sent but unacknowledged), which :meth:`Broker.start`
+sending leaves orders marked unsent (or sent but unacknowledged), which :meth:`TradingEngine.start`
 reconciles with the venue and sends exactly once. Every change writes its events to the outbox
 in the same transaction; they are published after commit.
 """
@@ -36,17 +36,17 @@ from tradelane.contracts.trading import (
     TimeInForce,
     trading_day_start,
 )
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 
 _MAX_FILL_ROUNDS = 50
 
 
-class Broker:
+class TradingEngine:
     """Places orders through one venue under the risk engine, and keeps the book from the venue's events."""
 
     def __init__(
         self,
-        repository: BrokerRepository,
+        repository: BookRepository,
         venue: OrderVenue,
         outbox: Outbox,
         strategies: StrategySource,

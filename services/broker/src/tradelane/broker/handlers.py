@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 from faststream.nats.annotations import NatsMessage
 
-from tradelane.broker.engine import Broker
+from tradelane.broker.engine import TradingEngine
 from tradelane.broker.placement import Redrive
 from tradelane.broker.venue import VenueUnavailableError
 from tradelane.contracts.events import BarsFetched, SignalGenerated
@@ -31,10 +31,10 @@ _STORAGE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class BrokerHandlers:
-    """Subscribers over the broker built at start-up (``broker`` returns it)."""
+    """Subscribers over the trading engine built at start-up (``engine`` returns it)."""
 
-    def __init__(self, broker: Callable[[], Broker]) -> None:
-        self._broker = broker
+    def __init__(self, engine: Callable[[], TradingEngine]) -> None:
+        self._engine = engine
 
     async def on_signal_generated(self, msg: SignalGenerated, message: NatsMessage) -> None:
         """Place the order a signal of an auto-trading strategy asks for (a redriven one: if the redrive says so)."""
@@ -42,21 +42,21 @@ class BrokerHandlers:
         redrive_of = headers.get(REDRIVE_HEADER)
         redrive = None if redrive_of is None else Redrive(redrive_of, redrive_places_orders(headers))
         try:
-            await self._broker().on_signal(msg, redrive)
+            await self._engine().on_signal(msg, redrive)
         except VenueUnavailableError as error:
             raise TransientStepError(f"broker venue unavailable: {error}", retry_after=VENUE_RETRY_SECONDS) from error
 
     async def on_bars_fetched(self, msg: BarsFetched) -> None:
         """Keep marks and let the paper venue fill against the new bars."""
         try:
-            await self._broker().on_bars(msg)
+            await self._engine().on_bars(msg)
         except _STORAGE_ERRORS as error:
             log.warning("prices_not_applied", symbol=msg.symbol.symbol, error=f"{type(error).__name__}: {error}")
 
     async def place_order(self, command: PlaceOrder) -> OrderPlaced:
         """A manual order from the gateway."""
         try:
-            return await self._broker().place_manual(command)
+            return await self._engine().place_manual(command)
         except VenueUnavailableError as error:
             return OrderPlaced(
                 outcome="unavailable",
@@ -74,7 +74,7 @@ class BrokerHandlers:
     async def cancel_order(self, command: CancelOrder) -> CancelReply:
         """A cancel from the gateway."""
         try:
-            return await self._broker().cancel(command)
+            return await self._engine().cancel(command)
         except VenueUnavailableError as error:
             return CancelReply(outcome="unavailable", reason=f"the venue is unavailable ({error}); try again")
         except _STORAGE_ERRORS as error:

@@ -15,7 +15,7 @@ import structlog
 
 from tradelane.contracts import subjects
 from tradelane.runtime.bus import EventBus
-from tradelane.store.book.transactions import BrokerRepository
+from tradelane.store.book.transactions import BookRepository
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 class Outbox:
     """Publishes what the book committed, in commit order."""
 
-    def __init__(self, repository: BrokerRepository, bus: EventBus) -> None:
+    def __init__(self, repository: BookRepository, bus: EventBus) -> None:
         self._repository = repository
         self._bus = bus
         self._lock = asyncio.Lock()

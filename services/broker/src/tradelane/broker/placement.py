@@ -55,7 +55,7 @@ from tradelane.contracts.trading import (
     trading_day_start,
     trading_message_id,
 )
-from tradelane.store.book.transactions import BookTransaction, BrokerRepository
+from tradelane.store.book.transactions import BookRepository, BookTransaction
 from tradelane.store.strategies import StoredStrategy
 
 log = structlog.get_logger(__name__)
@@ -107,7 +107,7 @@ class Placement:
 
     def __init__(
         self,
-        repository: BrokerRepository,
+        repository: BookRepository,
         venue: OrderVenue,
         outbox: Outbox,
         strategies: StrategySource,

@@ -16,10 +16,10 @@ from decimal import Decimal
 
 import structlog
 
-from tradelane.broker.book import Holding, apply_fill
 from tradelane.broker.order_events import order_event, publish_later, submitted_id
 from tradelane.broker.order_states import status_after_report
 from tradelane.broker.outbox import Outbox
+from tradelane.broker.position_accounting import Holding, apply_fill
 from tradelane.broker.venue import (
     Accepted,
     Cancelled,
@@ -50,7 +50,7 @@ from tradelane.contracts.trading import (
     trading_day_start,
     trading_message_id,
 )
-from tradelane.store.book.transactions import BookTransaction, BrokerRepository
+from tradelane.store.book.transactions import BookRepository, BookTransaction
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ class VenueReports:
     """Applies a venue's reports to the book, and publishes what they changed."""
 
     def __init__(
-        self, repository: BrokerRepository, venue: OrderVenue, outbox: Outbox, clock: Callable[[], datetime]
+        self, repository: BookRepository, venue: OrderVenue, outbox: Outbox, clock: Callable[[], datetime]
     ) -> None:
         self._repository = repository
         self._venue = venue

@@ -51,9 +51,9 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from tradelane.broker.book import reduces
 from tradelane.broker.calendar import calendar_for
 from tradelane.broker.orders import GroupPlan
+from tradelane.broker.position_accounting import reduces
 from tradelane.broker.sizing import Cap, quantity_step, size_from_risk
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.trading import OrderSide, TradingLimits, TradingState

@@ -4,7 +4,7 @@ Storage only; the records and their valuation are contracts (:mod:`tradelane.con
 :mod:`tradelane.contracts.portfolio`). Who may do what:
 
 - :mod:`.reads`: :class:`~.reads.BookReads`, the queries. The gateway gets only this.
-- :mod:`.transactions`: :class:`~.transactions.BrokerRepository` and the
+- :mod:`.transactions`: :class:`~.transactions.BookRepository` and the
   :class:`~.transactions.BookTransaction` it opens, the writes and the outbox: the broker service's.
 - :mod:`.controls`: the trading state and the risk limits, the only writes made outside the
   broker service (the gateway's kill switch must work while the broker is down).

@@ -1,7 +1,7 @@
 """Reading the book: orders, fills, positions, instruments, the account, snapshots, risk state.
 
 :class:`BookReads` never writes. The gateway gets it on the pool; the broker service reads
-through the same queries on the pool (:class:`~tradelane.store.book.transactions.BrokerRepository`)
+through the same queries on the pool (:class:`~tradelane.store.book.transactions.BookRepository`)
 and inside a transaction (:class:`~tradelane.store.book.transactions.BookTransaction`).
 """
 

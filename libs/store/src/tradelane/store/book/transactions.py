@@ -1,9 +1,9 @@
 """Changing the book: the broker service's transactions, its pool-level writes and the outbox.
 
-:meth:`BrokerRepository.transaction` serialises every change to the book behind one advisory
+:meth:`BookRepository.transaction` serialises every change to the book behind one advisory
 lock, so a risk check and the order it approves see the same positions even with several broker
 replicas. Events to publish are written to ``broker.outbox`` in the same transaction
-(:meth:`BookTransaction.enqueue`) and published after commit (:meth:`BrokerRepository.unpublished`).
+(:meth:`BookTransaction.enqueue`) and published after commit (:meth:`BookRepository.unpublished`).
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class BookTransaction(BookReads):
         )
 
 
-class BrokerRepository(BookReads):
+class BookRepository(BookReads):
     """Reads the book, and opens the transactions that change it."""
 
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tradelane.broker.book import Holding, apply_fill, reduces
+from tradelane.broker.position_accounting import Holding, apply_fill, reduces
 from tradelane.contracts.trading import OrderSide
 
 AT = datetime(2025, 3, 4, 15, tzinfo=UTC)
