@@ -1,4 +1,4 @@
-"""``/api/orders``: the order book, manual orders (checked by the broker's risk engine) and cancels."""
+"""``/api/orders``: the book's orders, manual orders (checked by the broker's risk engine) and cancels."""
 
 from __future__ import annotations
 
