@@ -77,7 +77,12 @@ async def test_every_page_allows_only_this_origin_and_nothing_inline(
 async def test_the_static_files_the_pages_load_are_served_without_a_token(browser: httpx.AsyncClient) -> None:
     page = await _page(browser, "/login")
     files = {match["path"] for match in LOCAL_FILE.finditer(page)}
-    assert {"/static/vendor/htmx.min.js", "/static/vendor/htmx-ext-sse.js", "/static/app.js", "/static/app.css"} <= files
+    assert {
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/htmx-ext-sse.js",
+        "/static/app.js",
+        "/static/app.css",
+    } <= files
     for path in files:
         response = await browser.get(path)
         assert response.status_code == 200, path
@@ -143,9 +148,7 @@ async def test_an_operate_token_may_halt_but_not_resume_and_sees_no_auto_trade(
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-async def test_the_pages_send_the_csrf_token_with_every_change(
-    browser: httpx.AsyncClient, api_token: ApiToken
-) -> None:
+async def test_the_pages_send_the_csrf_token_with_every_change(browser: httpx.AsyncClient, api_token: ApiToken) -> None:
     csrf = await _log_in(browser, await api_token("operate"))
     page = await _page(browser, "/strategies")
     assert f"hx-headers='{{&#34;X-CSRF-Token&#34;: &#34;{csrf}&#34;}}'" in page

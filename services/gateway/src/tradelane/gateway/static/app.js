@@ -36,6 +36,7 @@
       credentials: "same-origin",
     });
     if (response.ok) {
+      await response.json(); // read to the end, so leaving the page does not abort the answer
       window.location.assign(nextPage());
       return;
     }
@@ -45,7 +46,8 @@
   }
 
   async function logOut() {
-    await fetch("/api/session", { method: "DELETE", headers: sessionHeaders(), credentials: "same-origin" });
+    const response = await fetch("/api/session", { method: "DELETE", headers: sessionHeaders(), credentials: "same-origin" });
+    await response.text();
     window.location.assign("/login");
   }
 

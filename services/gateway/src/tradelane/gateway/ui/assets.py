@@ -16,7 +16,13 @@ from fastapi.responses import Response
 router = APIRouter(include_in_schema=False)
 
 STATIC: Final = Path(__file__).resolve().parent.parent / "static"
-MEDIA_TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".md": "text/markdown", ".txt": "text/plain"}
+MEDIA_TYPES: Final = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".md": "text/markdown",
+    ".txt": "text/plain",
+}
 ASSETS: Final = {
     path.relative_to(STATIC).as_posix(): path for path in sorted(STATIC.rglob("*")) if path.suffix in MEDIA_TYPES
 }
