@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Request,
+    Response,
+    async_playwright,
+)
 from playwright.async_api import expect as expect_that
 
 from tests.e2e.conftest import finished_execution, wait_until_ready
@@ -119,6 +128,11 @@ async def page(browser: Browser, gateway: str, admin_token: str) -> AsyncIterato
     assert problems.seen == [], "\n".join(problems.seen)
 
 
+def step(page: Page, name: str) -> Locator:
+    """The execution page's collapsible entry of the step called ``name``."""
+    return page.locator("ol.steps details").filter(has=page.locator(".step-name", has_text=re.compile(f"^{name}$")))
+
+
 async def created_strategy(up: Up, name: str) -> dict[str, Any]:
     async with up.client() as client:
         created = await client.post("/api/strategies", json={**STRATEGY, "name": name})
@@ -159,7 +173,7 @@ async def test_a_run_completes_on_the_execution_page_without_a_reload(page: Page
     assert await page.evaluate("window.stillTheSamePage === true")
     steps = page.locator("ol.steps > li")
     await expect_that(steps.first).to_contain_text("requested")
-    signal = page.locator("ol.steps details", has_text="signal").first
+    signal = step(page, "signal")
     await signal.locator("summary").click()
     await expect_that(signal.locator(".messages")).to_contain_text("Output message")
     await expect_that(signal.locator(".messages")).to_contain_text("execution_id")
@@ -209,7 +223,7 @@ async def test_every_page_fits_the_screen_and_is_saved_as_a_screenshot(
         await shoot(name)
     await page.goto(f"/executions/{execution_id}")
     await expect_that(page.locator("#execution-status")).to_have_text(FINISHED)
-    analysis = page.locator("ol.steps details", has_text="analysis").first
+    analysis = step(page, "analysis")
     await analysis.locator("summary").click()
     await expect_that(analysis.locator(".messages")).to_contain_text("Output message")
     await shoot("execution")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ PAGE_POLICY: Final = "; ".join(
     ]
 )
 """Every page: script, style, images and requests from this origin only; nothing inline, no eval."""
+CENT: Final = Decimal("0.01")
 
 
 def moment(value: datetime | None) -> str:
@@ -40,12 +41,15 @@ def milliseconds(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
-def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
+def money(value: Decimal | None) -> str:
+    """An amount to the cent with thousands separators (``—`` when there is none)."""
+    if value is None:
+        return "—"
+    return f"{value.quantize(CENT, rounding=ROUND_HALF_EVEN):,}"
 
 
 templates: Final = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-templates.env.filters.update(moment=moment, milliseconds=milliseconds, pretty_json=pretty_json)
+templates.env.filters.update(moment=moment, milliseconds=milliseconds, money=money)
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
