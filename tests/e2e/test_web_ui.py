@@ -133,9 +133,9 @@ def step(page: Page, name: str) -> Locator:
     return page.locator("ol.steps details").filter(has=page.locator(".step-name", has_text=re.compile(f"^{name}$")))
 
 
-async def created_strategy(up: Up, name: str) -> dict[str, Any]:
+async def created_strategy(up: Up, name: str, **changes: Any) -> dict[str, Any]:
     async with up.client() as client:
-        created = await client.post("/api/strategies", json={**STRATEGY, "name": name})
+        created = await client.post("/api/strategies", json={**STRATEGY, "name": name, **changes})
         assert created.status_code == 201, created.text
         return dict(created.json())
 
@@ -177,6 +177,7 @@ async def test_a_run_completes_on_the_execution_page_without_a_reload(page: Page
     await signal.locator("summary").click()
     await expect_that(signal.locator(".messages")).to_contain_text("Output message")
     await expect_that(signal.locator(".messages")).to_contain_text("execution_id")
+    await expect_that(signal.locator(".signal-card h3")).to_have_text(re.compile("^(Signal|Rejected candidate)$"))
 
 
 async def test_the_kill_switch_halts_trading_after_a_confirm_and_resumes(page: Page) -> None:
@@ -197,7 +198,7 @@ async def test_the_kill_switch_halts_trading_after_a_confirm_and_resumes(page: P
 async def test_every_page_fits_the_screen_and_is_saved_as_a_screenshot(
     browser: Browser, gateway: str, admin_token: str, up: Up, viewport: dict[str, int]
 ) -> None:
-    strategy = await created_strategy(up, f"ui-shots-{viewport['width']}")
+    strategy = await created_strategy(up, f"ui-shots-{viewport['width']}", render_png=True)
     async with up.client() as client:
         run = await client.post(f"/api/strategies/{strategy['id']}/run")
         execution_id = run.json()["execution_id"]
@@ -226,6 +227,9 @@ async def test_every_page_fits_the_screen_and_is_saved_as_a_screenshot(
     analysis = step(page, "analysis")
     await analysis.locator("summary").click()
     await expect_that(analysis.locator(".messages")).to_contain_text("Output message")
+    await expect_that(step(page, "chart").locator("figure.chart img")).to_have_count(1)
+    await step(page, "chart").locator("summary").click()
+    await expect_that(step(page, "chart").locator("figure.chart img")).to_have_js_property("complete", True)
     await shoot("execution")
     await context.close()
     assert problems.seen == [], "\n".join(problems.seen)

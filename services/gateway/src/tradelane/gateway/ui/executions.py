@@ -84,9 +84,10 @@ def _detail_context(execution_id: UUID, detail: ExecutionDetailOut | None) -> di
 
 
 async def _detail(lineage: Lineage, execution_id: UUID) -> ExecutionDetailOut | None:
-    """The execution with its steps, or None while the lineage has not recorded it yet (it was just requested)."""
+    """The execution with its steps (and their messages, for the chart and signal), or None while the lineage
+    has not recorded it yet (it was just requested). Messages are small (payloads travel by reference)."""
     try:
-        return await api.get_execution(execution_id, lineage)
+        return await api.get_execution(execution_id, lineage, payloads=True)
     except HTTPException as error:
         if error.status_code == status.HTTP_404_NOT_FOUND:
             return None
