@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import TradingState, trading_day_start
@@ -82,10 +83,14 @@ async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State
 async def halt(request: Request, viewer: SignedIn, book: Book, state: State) -> HTMLResponse:
     """The kill switch, as ``POST /api/risk/halt``: the risk card again, HALTED."""
     values = await form_values(request)
-    body = risk.HaltIn(
-        reason=values.get("reason") or "halted from the web UI",
-        cancel_working_orders="cancel_working_orders" in values,
-    )
+    try:
+        body = risk.HaltIn(
+            reason=values.get("reason") or "halted from the web UI",
+            cancel_working_orders="cancel_working_orders" in values,
+        )
+    except ValidationError as error:
+        problems = "; ".join(str(problem["msg"]) for problem in error.errors())
+        return _risk_card(request, viewer, await risk.get_risk(book, state), f"Not halted: the reason: {problems}")
     halted = await risk.halt(body, book, state)
     cancelled = f"; {len(halted.cancels)} working order(s) asked to cancel" if body.cancel_working_orders else ""
     return _risk_card(request, viewer, halted, f"Trading halted{cancelled}.")
@@ -95,6 +100,10 @@ async def halt(request: Request, viewer: SignedIn, book: Book, state: State) -> 
 async def resume(request: Request, viewer: SignedIn, book: Book, state: State) -> HTMLResponse:
     """As ``POST /api/risk/resume``: back to ACTIVE or REDUCING."""
     values = await form_values(request)
-    wanted = TradingState.REDUCING if values.get("state") == TradingState.REDUCING else TradingState.ACTIVE
-    resumed = await risk.resume(book, state, risk.ResumeIn(state=wanted, reason="resumed from the web UI"))
+    body = (
+        risk.ResumeIn(state=TradingState.REDUCING, reason="resumed from the web UI (reducing only)")
+        if values.get("state") == TradingState.REDUCING
+        else risk.ResumeIn(state=TradingState.ACTIVE, reason="resumed from the web UI")
+    )
+    resumed = await risk.resume(book, state, body)
     return _risk_card(request, viewer, resumed, f"Trading is {resumed.state}.")
