@@ -77,8 +77,16 @@ async def browser() -> AsyncIterator[Browser]:
 class Problems:
     """What went wrong in a page that no test expects: console errors, page errors, failed requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, expected: tuple[str, int] | None = None) -> None:
         self.seen: list[str] = []
+        self.expected = expected
+        """One answer the test provokes on purpose: (path, status); its console line is expected too."""
+
+    def _is_expected(self, url: str, status: int | None = None) -> bool:
+        if self.expected is None:
+            return False
+        path, expected_status = self.expected
+        return url.endswith(path) and status in {None, expected_status}
 
     def watch(self, page: Page) -> None:
         page.on("console", self._console)
@@ -87,7 +95,7 @@ class Problems:
         page.on("response", self._response)
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" and not self._is_expected(message.location.get("url", "")):
             self.seen.append(f"console error: {message.text}")
 
     def _failed(self, request: Request) -> None:
@@ -97,7 +105,7 @@ class Problems:
         self.seen.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _response(self, response: Response) -> None:
-        if response.status >= 400:
+        if response.status >= 400 and not self._is_expected(response.url, response.status):
             self.seen.append(f"HTTP {response.status}: {response.request.method} {response.url}")
 
 
@@ -146,6 +154,65 @@ async def test_logging_in_shows_the_dashboard_with_the_tokens_scope(page: Page) 
     await expect_that(page.locator("#trading-mode")).to_contain_text("paper")
 
 
+async def test_a_refused_token_is_explained_on_the_login_page(browser: Browser, gateway: str) -> None:
+    context = await _context(browser, gateway, DESKTOP)
+    problems = Problems(expected=("/api/session", 401))
+    page = await context.new_page()
+    problems.watch(page)
+    await page.goto("/login")
+    await page.locator("#token").fill("tl_not-a-token")
+    await page.locator("#token").press("Enter")
+    await expect_that(page.locator("#login-error")).to_contain_text("unknown API token")
+    await expect_that(page.locator("#token")).to_be_focused()
+    await context.close()
+    assert problems.seen == [], "\n".join(problems.seen)
+
+
+async def test_a_page_opened_without_a_session_comes_back_after_logging_in(
+    browser: Browser, gateway: str, admin_token: str
+) -> None:
+    context = await _context(browser, gateway, DESKTOP)
+    problems = Problems()
+    page = await context.new_page()
+    problems.watch(page)
+    await page.goto("/executions?status=failed")
+    await expect_that(page).to_have_url(re.compile(r"/login\?next="))
+    await page.locator("#token").fill(admin_token)
+    await page.locator("#token").press("Enter")
+    await expect_that(page).to_have_url(re.compile(r"/executions\?status=failed$"))
+    await expect_that(page.locator("#filter-status")).to_have_value("failed")
+    await context.close()
+    assert problems.seen == [], "\n".join(problems.seen)
+
+
+async def test_the_pages_are_reached_with_the_keyboard_and_logging_out_ends_the_session(page: Page) -> None:
+    focused: list[str] = []
+    for _ in range(4):
+        await page.keyboard.press("Tab")
+        focused.append(await page.evaluate("document.activeElement.textContent.trim()"))
+    assert focused[:4] == ["Skip to content", "tradelane", "Dashboard", "Strategies"]
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"/strategies$"))
+    await page.locator("#logout").focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"/login$"))
+    await page.goto("/strategies")
+    await expect_that(page).to_have_url(re.compile(r"/login\?next=/strategies$"))
+
+
+async def test_a_new_execution_appears_in_the_list_without_a_reload(page: Page, up: Up) -> None:
+    strategy = await created_strategy(up, "ui-list")
+    await page.goto("/executions")
+    await page.evaluate("window.stillTheSamePage = true")
+    async with up.client() as client:
+        run = await client.post(f"/api/strategies/{strategy['id']}/run")
+    execution_id = run.json()["execution_id"]
+    row = page.locator("#execution-rows tr", has=page.locator(f"a[href='/executions/{execution_id}']"))
+    await expect_that(row).to_contain_text("ui-list", timeout=LIVE_SECONDS * 1000)
+    await expect_that(row.locator(".status")).to_have_text(FINISHED, timeout=LIVE_SECONDS * 1000)
+    assert await page.evaluate("window.stillTheSamePage === true")
+
+
 async def test_a_strategy_is_created_through_the_form_after_fixing_the_field_the_api_refused(page: Page) -> None:
     await page.goto("/strategies")
     form = page.locator("#strategy-form")
@@ -183,7 +250,8 @@ async def test_a_run_completes_on_the_execution_page_without_a_reload(page: Page
 async def test_the_kill_switch_halts_trading_after_a_confirm_and_resumes(page: Page) -> None:
     await expect_that(page.locator("#trading-state")).to_have_text("ACTIVE")
     page.once("dialog", lambda dialog: dialog.accept())
-    await page.locator("#halt").click()
+    await page.locator("#halt").focus()
+    await page.keyboard.press("Enter")
     await expect_that(page.locator("#trading-state")).to_have_text("HALTED")
     await expect_that(page.locator("#risk .notice")).to_contain_text("Trading halted")
     page.once("dialog", lambda dialog: dialog.dismiss())
