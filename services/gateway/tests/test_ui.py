@@ -180,3 +180,13 @@ async def test_the_strategy_form_shows_the_apis_errors_next_to_their_fields(
 async def test_the_ui_is_not_part_of_the_api_schema(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert not [path for path in paths if not path.startswith("/api/") and path not in {"/healthz", "/readyz"}]
+
+
+async def test_a_halt_the_api_would_refuse_is_explained_and_changes_nothing(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    csrf = await _log_in(browser, await api_token("operate"))
+    answer = await browser.post("/risk/halt", content="reason=" + "x" * 501, headers={"X-CSRF-Token": csrf} | _FORM)
+    assert answer.status_code == 200
+    assert 'class="error" role="status">Not halted: the reason:' in answer.text
+    assert 'id="trading-state">ACTIVE<' in answer.text

@@ -58,8 +58,10 @@ async def _executions_today(lineage: Lineage) -> tuple[dict[str, int], bool]:
     return dict(Counter(execution.status for execution in today)), len(today) == COUNTED
 
 
-def _risk_card(request: Request, viewer: Viewer, risk_out: risk.RiskOut, message: str = "") -> HTMLResponse:
-    return render(request, "_risk.html", {"viewer": viewer, "risk": risk_out, "message": message})
+def _risk_card(
+    request: Request, viewer: Viewer, risk_out: risk.RiskOut, message: str = "", *, failed: bool = False
+) -> HTMLResponse:
+    return render(request, "_risk.html", {"viewer": viewer, "risk": risk_out, "message": message, "failed": failed})
 
 
 @router.get("/")
@@ -90,7 +92,9 @@ async def halt(request: Request, viewer: SignedIn, book: Book, state: State) -> 
         )
     except ValidationError as error:
         problems = "; ".join(str(problem["msg"]) for problem in error.errors())
-        return _risk_card(request, viewer, await risk.get_risk(book, state), f"Not halted: the reason: {problems}")
+        return _risk_card(
+            request, viewer, await risk.get_risk(book, state), f"Not halted: the reason: {problems}", failed=True
+        )
     halted = await risk.halt(body, book, state)
     cancelled = f"; {len(halted.cancels)} working order(s) asked to cancel" if body.cancel_working_orders else ""
     return _risk_card(request, viewer, halted, f"Trading halted{cancelled}.")
