@@ -16,8 +16,9 @@ Why this shape rather than a single-page app:
   reconnects by itself, which passes the same access layer as every other request, needs no
   WebSocket and no client state. The stream is fed from the lineage in Postgres (what the
   REST API returns, once the lineage service has recorded it), checked every second, and sends
-  a fragment only when it changed; NATS would be earlier by milliseconds, but would show steps
-  the audit trail has not recorded yet and would need the gateway's NATS user to subscribe.
+  a fragment only when it changed. Following NATS instead would be earlier by milliseconds,
+  but it would show steps the audit trail has not recorded yet, and each page would rebuild
+  from raw events what the lineage service already derives (status, durations, failures).
 
 Authentication is the API's: the login page trades a token for the session cookie through
 ``POST /api/session``; every page and action then passes the access layer with that cookie,
