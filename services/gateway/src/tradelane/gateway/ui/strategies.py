@@ -17,9 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition
+from tradelane.contracts.strategy import AnalysisSettings, BarSize, Schedule, StrategyDefinition
 from tradelane.gateway.deps import Bus, Caller, State, Strategies
 from tradelane.gateway.routes import strategies as api
+from tradelane.gateway.schemas import StrategyOut
 from tradelane.gateway.ui.forms import FORM_LEVEL, field_errors, form_values, nested
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.viewer import SignedIn, Viewer
@@ -46,8 +47,15 @@ FIELDS: Final = (
 )
 CHECKBOXES: Final = ("active", "render_png", "auto_trade")
 REQUIRED: Final = ("name", "symbol.symbol")
-NEW_FORM: Final = {"bar_size": "1 day", "duration": "1 Y", "schedule.cron": "*/5 * * * *", "schedule.timezone": "UTC"}
-NEW_CHECKED: Final = {"active": True, "render_png": True, "auto_trade": False}
+_DEFAULTS: Final = StrategyDefinition.model_fields
+NEW_FORM: Final = {
+    "bar_size": str(_DEFAULTS["bar_size"].default),
+    "duration": str(_DEFAULTS["duration"].default),
+    "schedule.cron": Schedule().cron,
+    "schedule.timezone": Schedule().timezone,
+}
+"""The text inputs of a new form, at the API's defaults."""
+NEW_CHECKED: Final = {name: bool(_DEFAULTS[name].default) for name in CHECKBOXES}
 
 
 def _choices() -> dict[str, Any]:
@@ -57,8 +65,13 @@ def _choices() -> dict[str, Any]:
     }
 
 
-async def _listing(strategies: Strategies) -> list[Any]:
-    return list(await api.list_strategies(strategies))
+async def _listing(strategies: Strategies) -> list[StrategyOut]:
+    return await api.list_strategies(strategies)
+
+
+def _empty_form() -> dict[str, Any]:
+    """The create form as it first appears: the API's defaults filled in, no errors."""
+    return {"values": NEW_FORM, "checked": NEW_CHECKED, "errors": {}, **_choices()}
 
 
 @router.get("/strategies")
@@ -70,10 +83,7 @@ async def strategies_page(request: Request, viewer: SignedIn, strategies: Strate
             "viewer": viewer,
             "page": "strategies",
             "strategies": await _listing(strategies),
-            "values": NEW_FORM,
-            "checked": NEW_CHECKED,
-            "errors": {},
-            **_choices(),
+            **_empty_form(),
         },
     )
 
@@ -108,15 +118,14 @@ async def create(request: Request, viewer: SignedIn, strategies: Strategies, cal
             "viewer": viewer,
             "created": created,
             "strategies": await _listing(strategies),
-            "values": NEW_FORM,
-            "checked": NEW_CHECKED,
-            "errors": {},
-            **_choices(),
+            **_empty_form(),
         },
     )
 
 
-def _rows(request: Request, viewer: Viewer, listing: list[Any], message: str, *, failed: bool = False) -> HTMLResponse:
+def _rows(
+    request: Request, viewer: Viewer, listing: list[StrategyOut], message: str, *, failed: bool = False
+) -> HTMLResponse:
     return render(
         request,
         "_strategy_list.html",
