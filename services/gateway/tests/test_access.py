@@ -66,7 +66,7 @@ async def test_without_a_token_every_route_but_the_public_ones_is_a_401(anonymou
 
 
 async def test_health_and_the_login_page_answer_without_a_token(anonymous: httpx.AsyncClient) -> None:
-    for path in ("/healthz", "/readyz", "/"):
+    for path in ("/healthz", "/readyz", "/login", "/static/app.js"):
         assert (await anonymous.get(path)).status_code == 200, path
 
 

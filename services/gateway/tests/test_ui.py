@@ -1,101 +1,192 @@
-"""The web UI page: served at /, self-contained, and calling only endpoints that exist."""
+"""The web UI's pages: public login, pages behind the session, the strict CSP, and actions that exist.
+
+The browser tests (tests/e2e/test_web_ui.py) drive these pages in Chromium against the whole
+system; these check, in-process, what a browser cannot be trusted to notice.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from starlette.routing import compile_path
 
-API_CALL = re.compile(r"""api\(\s*"(?P<method>[A-Z]+)",\s*[`"](?P<path>/api/[^`"]*)[`"]""")
-API_LITERAL = re.compile(r"""[`"'](?P<path>/api/[^`"']*)[`"']""")
-PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
-PATH_PARAMETER = re.compile(r"\{[^}]+\}")
+from services.gateway.tests.conftest import ApiToken, http_client
+from tradelane.gateway.ui.assets import ASSETS, STATIC
 
-
-def _concrete(path: str) -> str:
-    """A JS path literal as a request path: ``${...}`` filled in, query string dropped."""
-    return PLACEHOLDER.sub("x", path).split("?", 1)[0]
-
-
-def _methods_at(app: FastAPI, path: str) -> set[str]:
-    """HTTP methods the API documents for ``path`` (empty when no endpoint has it)."""
-    methods: set[str] = set()
-    for template, operations in app.openapi()["paths"].items():
-        pattern = "[^/]+".join(re.escape(part) for part in PATH_PARAMETER.split(template))
-        if re.fullmatch(pattern, path):
-            methods |= {verb.upper() for verb in operations}
-    return methods
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+HTMX_PATH = re.compile(r'hx-(?P<method>get|post|delete)="(?P<path>[^"]+)"')
+SSE_PATH = re.compile(r'sse-connect="(?P<path>[^"]+)"')
+LOCAL_FILE = re.compile(r'(?:src|href)="(?P<path>/static/[^"]+)"')
 
 
-async def _page(client: httpx.AsyncClient) -> str:
-    response = await client.get("/")
-    assert response.status_code == 200
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no token of its own that keeps cookies, as a browser does."""
+    async with http_client(app) as client:
+        yield client
+
+
+async def _log_in(browser: httpx.AsyncClient, token: str) -> str:
+    """Log in as the login page does; returns the session's CSRF token."""
+    response = await browser.post("/api/session", json={"token": token})
+    assert response.status_code == 200, response.text
+    csrf: str = response.json()["csrf_token"]
+    return csrf
+
+
+async def _page(browser: httpx.AsyncClient, path: str) -> str:
+    response = await browser.get(path, headers=HTML)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
     return response.text
 
 
-async def test_the_page_is_served_as_html(client: httpx.AsyncClient) -> None:
-    response = await client.get("/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert "<title>tradelane</title>" in response.text
+async def test_the_login_page_is_public_and_keeps_the_token_out_of_urls(browser: httpx.AsyncClient) -> None:
+    page = await _page(browser, "/login")
+    assert re.search(r'<form id="login-form" method="post"', page)
+    assert 'type="password"' in page and 'autocomplete="off"' in page
 
 
-async def test_the_page_loads_nothing_from_other_hosts(client: httpx.AsyncClient) -> None:
-    page = await _page(client)
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
-    assert "https://" not in page and "http://" not in page
+async def test_pages_need_a_session_and_a_browser_is_sent_to_log_in(browser: httpx.AsyncClient) -> None:
+    for path in ("/", "/strategies", "/executions?status=failed"):
+        response = await browser.get(path, headers=HTML)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=/")
+    assert (await browser.get("/strategies")).status_code == 401
 
 
-async def test_every_api_path_the_page_uses_exists(app: FastAPI, client: httpx.AsyncClient) -> None:
-    paths = {match["path"] for match in API_LITERAL.finditer(await _page(client))}
-    assert len(paths) >= 5
-    missing = [path for path in paths if not _methods_at(app, _concrete(path))]
-    assert missing == []
+async def test_every_page_allows_only_this_origin_and_nothing_inline(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    await _log_in(browser, await api_token("admin"))
+    for path in ("/login", "/", "/strategies", "/executions"):
+        response = await browser.get(path, headers=HTML)
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy
+        assert "unsafe" not in policy and "http" not in policy
+        page = response.text
+        assert "<script>" not in page and "<style" not in page and " style=" not in page
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+        assert '"allowEval":false' in page and '"includeIndicatorStyles":false' in page
 
 
-async def test_every_api_call_uses_a_method_its_endpoint_allows(app: FastAPI, client: httpx.AsyncClient) -> None:
-    calls = {(match["method"], match["path"]) for match in API_CALL.finditer(await _page(client))}
-    assert {method for method, _ in calls} == {"GET", "POST", "PUT", "DELETE"}
-    wrong = [(method, path) for method, path in calls if method not in _methods_at(app, _concrete(path))]
-    assert wrong == []
+async def test_the_static_files_the_pages_load_are_served_without_a_token(browser: httpx.AsyncClient) -> None:
+    page = await _page(browser, "/login")
+    files = {match["path"] for match in LOCAL_FILE.finditer(page)}
+    assert {
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/htmx-ext-sse.js",
+        "/static/app.js",
+        "/static/app.css",
+    } <= files
+    for path in files:
+        response = await browser.get(path)
+        assert response.status_code == 200, path
+    assert (await browser.get("/static/..%2Fui%2Ftemplating.py")).status_code == 404
+    assert (await browser.get("/static/nothing.js")).status_code == 404
 
 
-async def test_the_page_fetches_only_through_the_api_helper(client: httpx.AsyncClient) -> None:
-    """So the call check above sees every request the page makes."""
-    assert re.findall(r"\bfetch\(", await _page(client)) == ["fetch("]
+def test_every_vendored_file_is_listed_with_its_version_and_licence() -> None:
+    listing = (STATIC / "vendor" / "VENDORED.md").read_text()
+    vendored = [name for name in ASSETS if name.startswith("vendor/") and name.endswith(".js")]
+    assert vendored
+    for name in vendored:
+        row = next(line for line in listing.splitlines() if line.startswith(f"| `{Path(name).name}`"))
+        licence = re.search(r"`(LICENSE-[^`]+)`", row)
+        assert licence is not None and (STATIC / "vendor" / licence.group(1)).is_file()
+        assert re.search(r"\| \d+\.\d+\.\d+ \|", row)
+
+
+async def test_every_request_a_page_makes_goes_to_a_route_of_the_app(
+    app: FastAPI, browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    csrf = await _log_in(browser, await api_token("admin"))
+    headers = {"X-CSRF-Token": csrf}
+    created = await browser.post(
+        "/strategies", content="name=ui-routes&symbol.symbol=AAPL&active=on", headers=headers | _FORM
+    )
+    assert "Created ui-routes" in created.text
+    requests: set[tuple[str, str]] = set()
+    for path in ("/", "/strategies", "/executions"):
+        page = await _page(browser, path)
+        requests |= {(match["method"].upper(), match["path"]) for match in HTMX_PATH.finditer(page)}
+        requests |= {("GET", match["path"]) for match in SSE_PATH.finditer(page)}
+    assert {method for method, _ in requests} == {"GET", "POST", "DELETE"}
+    unserved = [(method, path) for method, path in requests if not _served(app, method, path.split("?", 1)[0])]
+    assert unserved == []
+
+
+def _served(app: FastAPI, method: str, path: str) -> bool:
+    """Whether a route ``app`` declares answers ``method`` at ``path`` (not merely the not-found handler)."""
+    declared: tuple[tuple[str, str], ...] = app.state.route_policy.routes
+    return any(verb == method and compile_path(template)[0].match(path) for verb, template in declared)
+
+
+async def test_a_read_token_sees_no_control_that_changes_anything(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    await _log_in(browser, await api_token("read", name="reader"))
+    dashboard = await _page(browser, "/")
+    assert "scope: read" in dashboard and "reader" in dashboard
+    assert 'id="halt"' not in dashboard and 'id="resume"' not in dashboard
+    strategies = await _page(browser, "/strategies")
+    assert "hx-post" not in strategies and "hx-delete" not in strategies and 'id="strategy-form"' not in strategies
+
+
+async def test_an_operate_token_may_halt_but_not_resume_and_sees_no_auto_trade(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    csrf = await _log_in(browser, await api_token("operate"))
+    assert 'id="halt"' in await _page(browser, "/")
+    assert 'name="auto_trade"' not in await _page(browser, "/strategies")
+    halted = await browser.post("/risk/halt", content="reason=checking", headers={"X-CSRF-Token": csrf} | _FORM)
+    assert 'id="trading-state">HALTED<' in halted.text
+    assert 'id="resume"' not in halted.text
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def test_the_pages_send_the_csrf_token_with_every_change(browser: httpx.AsyncClient, api_token: ApiToken) -> None:
+    csrf = await _log_in(browser, await api_token("operate"))
+    page = await _page(browser, "/strategies")
+    assert f"hx-headers='{{&#34;X-CSRF-Token&#34;: &#34;{csrf}&#34;}}'" in page
+    refused = await browser.post("/strategies", content="name=x&symbol.symbol=AAPL", headers=_FORM)
+    assert refused.status_code == 403
+
+
+async def test_the_strategy_form_shows_the_apis_errors_next_to_their_fields(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    csrf = await _log_in(browser, await api_token("operate"))
+    form = "name=bad-cron&symbol.symbol=AAPL&schedule.cron=every+day&risk.risk_per_trade=2&symbol.currency=usd"
+    answer = await browser.post("/strategies", content=form, headers={"X-CSRF-Token": csrf} | _FORM)
+    assert answer.status_code == 200
+    for field in ("risk-risk_per_trade", "symbol-currency"):
+        assert re.search(rf'<p class="error" id="e-{field}">[^<]+</p>', answer.text), field
+    assert 'value="every day"' in answer.text
+    listing = await browser.get("/api/strategies", headers={"Accept": "application/json"})
+    assert all(strategy["definition"]["name"] != "bad-cron" for strategy in listing.json())
+    cron_only = "name=bad-cron&symbol.symbol=AAPL&schedule.cron=every+day"
+    answer = await browser.post("/strategies", content=cron_only, headers={"X-CSRF-Token": csrf} | _FORM)
+    assert re.search(r'<p class="error" id="e-schedule-cron">[^<]+</p>', answer.text)
 
 
 async def test_the_ui_is_not_part_of_the_api_schema(client: httpx.AsyncClient) -> None:
-    schema = (await client.get("/openapi.json")).json()
-    assert "/" not in schema["paths"]
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert not [path for path in paths if not path.startswith("/api/") and path not in {"/healthz", "/readyz"}]
 
 
-def _tag(page: str, element_id: str) -> str:
-    """The opening tag of the element with ``element_id``."""
-    match = re.search(rf"<[a-z]+ [^>]*id=\"{element_id}\"[^>]*>", page)
-    assert match is not None, element_id
-    return match.group(0)
-
-
-async def test_controls_show_only_for_the_scope_that_may_use_them(client: httpx.AsyncClient) -> None:
-    """A read token sees no button that changes anything: the page hides each by the scope it needs."""
-    page = await _page(client)
-    assert 'data-needs="trade"' in _tag(page, "resume")
-    assert 'data-needs="operate"' in _tag(page, "halt")
-    assert 'data-needs="operate"' in _tag(page, "create-form")
-    assert 'allows("operate") ? [' in page
-    assert 'const SCOPES = ["read", "operate", "trade", "admin"];' in page
-
-
-async def test_the_login_form_keeps_the_token_out_of_urls_and_storage(client: httpx.AsyncClient) -> None:
-    page = await _page(client)
-    form = _tag(page, "login-form")
-    assert 'method="post"' in form
-    assert 'type="password"' in page and 'autocomplete="off"' in page
-    assert "localStorage" not in page and "sessionStorage" not in page and "document.cookie" not in page
-    assert not re.search(r"[?&]token=", page)
-
-
-async def test_the_page_sends_the_csrf_token_with_changes(client: httpx.AsyncClient) -> None:
-    assert 'options.headers["X-CSRF-Token"] = state.session.csrf_token' in await _page(client)
+async def test_a_halt_the_api_would_refuse_is_explained_and_changes_nothing(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    csrf = await _log_in(browser, await api_token("operate"))
+    answer = await browser.post("/risk/halt", content="reason=" + "x" * 501, headers={"X-CSRF-Token": csrf} | _FORM)
+    assert answer.status_code == 200
+    assert 'class="error" role="status">Not halted: the reason:' in answer.text
+    assert 'id="trading-state">ACTIVE<' in answer.text

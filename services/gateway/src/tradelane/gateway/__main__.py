@@ -9,6 +9,8 @@ from tradelane.gateway.config import GatewaySettings
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.redaction import register_settings_secrets
 
+SHUTDOWN_GRACE_SECONDS = 5
+
 
 def main() -> None:
     settings = GatewaySettings()
@@ -20,6 +22,8 @@ def main() -> None:
         port=settings.gateway_port,
         log_config=None,
         proxy_headers=True,
+        # the web UI's live streams (SSE) stay open; a stop must not wait for them to end
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

@@ -31,10 +31,12 @@ from tradelane.gateway.routes import (
     strategies,
     symbols,
     tokens,
-    ui,
 )
 from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
+from tradelane.gateway.ui import assets, dashboard, login
+from tradelane.gateway.ui import executions as execution_pages
+from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
@@ -133,7 +135,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         audit,
         health,
         asyncapi,
-        ui,
+        assets,
+        login,
+        dashboard,
+        strategy_pages,
+        execution_pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -7,6 +7,9 @@ the cookie must also carry the session's CSRF token in ``X-CSRF-Token``: the coo
 ``SameSite=Strict`` and the origin layer refuses cross-site requests, and this third lock
 holds even if a browser gets one of those wrong.
 
+A browser that opens a page without a live session (a GET that accepts ``text/html``) is
+sent to the login page instead of getting the 401, with the page to come back to.
+
 This runs as ASGI middleware rather than as a FastAPI dependency so that it answers before
 FastAPI reads and validates the body: without a token, a malformed body is a 401, not a 422.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Final
+from urllib.parse import quote
 
 import structlog
 from fastapi import HTTPException
@@ -22,7 +26,7 @@ from starlette.requests import HTTPConnection
 
 from tradelane.contracts.envelope import utc_now
 from tradelane.gateway.outage import POSTGRES, POSTGRES_FAILED, RETRY_AFTER, unavailable_detail
-from tradelane.gateway.security.asgi import App, Receive, Scope, Send, changes_state, send_error
+from tradelane.gateway.security.asgi import App, Receive, Scope, Send, changes_state, header, send_error
 from tradelane.gateway.security.context import Principal, context_of
 from tradelane.gateway.security.policy import RoutePolicy
 from tradelane.gateway.state import GatewayState
@@ -35,6 +39,7 @@ SESSION_COOKIE: Final = "tradelane_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
 REALM: Final = 'Bearer realm="tradelane"'
 HOW_TO_GET_ONE: Final = "create one with `tradelane tokens create --name NAME --scope SCOPE`"
+LOGIN_PAGE: Final = "/login"
 
 
 class RefusedError(Exception):
@@ -120,6 +125,24 @@ def check_csrf(principal: Principal, connection: HTTPConnection) -> None:
         )
 
 
+def wants_page(scope: Scope) -> bool:
+    """Whether a browser is navigating to a page (rather than a script or an API client asking for data)."""
+    return scope["method"] in {"GET", "HEAD"} and "text/html" in (header(scope, "accept") or "")
+
+
+async def send_to_login(send: Send, scope: Scope) -> None:
+    """A 303 to the login page, which comes back to the page asked for once logged in."""
+    back = quote(scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else ""))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", f"{LOGIN_PAGE}?next={back}".encode("latin-1")), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
 class AccessMiddleware:
     """Lets a request through only with a live token whose scope covers the route's (see the policy)."""
 
@@ -141,6 +164,9 @@ class AccessMiddleware:
             principal = await authenticate(state, connection)
             await state.tokens.touch(principal.token.id)
         except RefusedError as refused:
+            if refused.status == 401 and wants_page(scope):
+                await send_to_login(send, scope)
+                return
             await send_error(send, refused.status, refused.detail, refused.headers)
             return
         except POSTGRES_FAILED as error:

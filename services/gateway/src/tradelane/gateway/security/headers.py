@@ -1,8 +1,9 @@
 """Security headers on every answer, including the errors the other layers send.
 
 The default Content-Security-Policy lets a response load nothing at all (JSON needs nothing);
-the web UI page and the AsyncAPI page send their own, naming their inline script and style by
-hash (:mod:`tradelane.gateway.routes.ui`, :mod:`tradelane.gateway.routes.asyncapi`). API answers
+the web UI's pages send their own, allowing script and style from this origin only
+(:mod:`tradelane.gateway.ui.templating`), and the AsyncAPI page names its inline script and
+style by hash (:mod:`tradelane.gateway.routes.asyncapi`). API answers
 are ``no-store`` unless a route says otherwise (chart artefacts are immutable and may be cached
 privately).
 """

@@ -35,10 +35,25 @@ PUBLIC: Final = None
 READ, OPERATE, TRADE, ADMIN = Scope.READ, Scope.OPERATE, Scope.TRADE, Scope.ADMIN
 
 POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
-    # probes and the login page, which is static and holds no data
+    # probes, the login page and the UI's static files, which hold no data
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
-    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/static/{asset:path}"): PUBLIC,
+    # the web UI's pages and actions need what the API routes they call need
+    ("GET", "/"): READ,
+    ("POST", "/risk/halt"): OPERATE,
+    ("POST", "/risk/resume"): TRADE,
+    ("GET", "/strategies"): READ,
+    ("POST", "/strategies"): OPERATE,
+    ("POST", "/strategies/{strategy_id}/run"): OPERATE,
+    ("POST", "/strategies/{strategy_id}/active"): OPERATE,
+    ("DELETE", "/strategies/{strategy_id}"): OPERATE,
+    ("GET", "/executions"): READ,
+    ("GET", "/executions/stream"): READ,
+    ("GET", "/executions/{execution_id}"): READ,
+    ("GET", "/executions/{execution_id}/stream"): READ,
+    ("GET", "/executions/{execution_id}/steps/{message_id}"): READ,
     # the web UI session: logging in proves a token in the body
     ("POST", "/api/session"): PUBLIC,
     ("GET", "/api/session"): READ,

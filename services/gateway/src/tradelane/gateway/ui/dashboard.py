@@ -1,0 +1,113 @@
+"""``/``: the dashboard, and the kill switch (halt and resume) on it.
+
+What it shows comes from the REST routes' own functions: the trading state and limits
+(``GET /api/risk``), the venue and mode and today's P&L (``GET /api/portfolio``), open
+positions (``GET /api/positions``), executions (``GET /api/executions``) counted by status
+since the start of the trading day, and the dead letters waiting (``GET /api/dlq``). A part
+whose source is unavailable (no book yet, NATS down) says so instead of failing the page.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Final
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.trading import TradingState, trading_day_start
+from tradelane.gateway.book import Book
+from tradelane.gateway.deps import Lineage, State
+from tradelane.gateway.routes import dlq, executions, portfolio, risk
+from tradelane.gateway.routes.dlq import DeadLetterOut
+from tradelane.gateway.routes.portfolio import PortfolioOut
+from tradelane.gateway.ui.forms import form_values
+from tradelane.gateway.ui.templating import render
+from tradelane.gateway.ui.viewer import SignedIn, Viewer
+
+router = APIRouter(include_in_schema=False)
+
+COUNTED: Final = 500
+"""Most recent executions counted for "today" (the API's page limit); more show as ``500+``."""
+DEAD_LETTERS_LISTED: Final = 1000
+
+
+async def _portfolio(book: Book) -> PortfolioOut | None:
+    """The portfolio, or None when the broker has not started once (no book yet)."""
+    try:
+        return await portfolio.get_portfolio(book)
+    except HTTPException:
+        return None
+
+
+async def _dead_letters(state: State) -> list[DeadLetterOut] | None:
+    """The dead letters waiting, or None when the dead-letter stream does not answer."""
+    try:
+        return await dlq.list_all(state, limit=DEAD_LETTERS_LISTED)
+    except HTTPException:
+        return None
+
+
+async def _executions_today(lineage: Lineage) -> tuple[dict[str, int], bool]:
+    """Executions started since the start of the trading day, by status; and whether there may be more."""
+    recent = await executions.list_executions(lineage, strategy_id=None, status=None, limit=COUNTED, offset=0)
+    start = trading_day_start(utc_now())
+    today = [execution for execution in recent if execution.started_at >= start]
+    return dict(Counter(execution.status for execution in today)), len(today) == COUNTED
+
+
+def _risk_card(
+    request: Request, viewer: Viewer, risk_out: risk.RiskOut, message: str = "", *, failed: bool = False
+) -> HTMLResponse:
+    return render(request, "_risk.html", {"viewer": viewer, "risk": risk_out, "message": message, "failed": failed})
+
+
+@router.get("/")
+async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State, lineage: Lineage) -> HTMLResponse:
+    by_status, more = await _executions_today(lineage)
+    context: dict[str, Any] = {
+        "viewer": viewer,
+        "page": "dashboard",
+        "risk": await risk.get_risk(book, state),
+        "portfolio": await _portfolio(book),
+        "positions": await portfolio.list_positions(book),
+        "executions_today": by_status,
+        "more_executions": more,
+        "dead_letters": await _dead_letters(state),
+        "message": "",
+    }
+    return render(request, "dashboard.html", context)
+
+
+@router.post("/risk/halt")
+async def halt(request: Request, viewer: SignedIn, book: Book, state: State) -> HTMLResponse:
+    """The kill switch, as ``POST /api/risk/halt``: the risk card again, HALTED."""
+    values = await form_values(request)
+    try:
+        body = risk.HaltIn(
+            reason=values.get("reason") or "halted from the web UI",
+            cancel_working_orders="cancel_working_orders" in values,
+        )
+    except ValidationError as error:
+        problems = "; ".join(str(problem["msg"]) for problem in error.errors())
+        return _risk_card(
+            request, viewer, await risk.get_risk(book, state), f"Not halted: the reason: {problems}", failed=True
+        )
+    halted = await risk.halt(body, book, state)
+    cancelled = f"; {len(halted.cancels)} working order(s) asked to cancel" if body.cancel_working_orders else ""
+    return _risk_card(request, viewer, halted, f"Trading halted{cancelled}.")
+
+
+@router.post("/risk/resume")
+async def resume(request: Request, viewer: SignedIn, book: Book, state: State) -> HTMLResponse:
+    """As ``POST /api/risk/resume``: back to ACTIVE or REDUCING."""
+    values = await form_values(request)
+    body = (
+        risk.ResumeIn(state=TradingState.REDUCING, reason="resumed from the web UI (reducing only)")
+        if values.get("state") == TradingState.REDUCING
+        else risk.ResumeIn(state=TradingState.ACTIVE, reason="resumed from the web UI")
+    )
+    resumed = await risk.resume(book, state, body)
+    return _risk_card(request, viewer, resumed, f"Trading is {resumed.state}.")
