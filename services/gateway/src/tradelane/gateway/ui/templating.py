@@ -25,6 +25,12 @@ PAGE_POLICY: Final = "; ".join(
 )
 """Every page: script, style, images and requests from this origin only; nothing inline, no eval."""
 CENT: Final = Decimal("0.01")
+NAVIGATION: Final = (
+    ("/", "dashboard", "Dashboard"),
+    ("/strategies", "strategies", "Strategies"),
+    ("/executions", "executions", "Executions"),
+)
+"""The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
 
 def moment(value: datetime | None) -> str:
@@ -50,6 +56,7 @@ def money(value: Decimal | None) -> str:
 
 templates: Final = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.filters.update(moment=moment, milliseconds=milliseconds, money=money)
+templates.env.globals["navigation"] = NAVIGATION
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
