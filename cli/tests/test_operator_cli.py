@@ -48,6 +48,33 @@ async def test_a_strategy_is_created_from_a_file_with_flags_overriding_it(cli: C
     assert (strategy["name"], strategy["duration"], strategy["active"]) == ("renamed", "6 M", False)
 
 
+async def test_creating_a_strategy_with_risky_values_warns_and_still_creates_it(cli: Cli, tmp_path: Path) -> None:
+    file = tmp_path / "strategy.json"
+    risk = {"account_size": "5000", "risk_per_trade": "0.08", "min_risk_reward": "0.8", "min_profit_margin": "0.05"}
+    file.write_text(json.dumps({"name": "risky", "symbol": {"symbol": "AAPL"}, "risk": risk}))
+    created = await cli("strategies", "create", "--file", str(file))
+    assert created.code == 0, created.err
+    warned = [line for line in created.err.splitlines() if line.startswith("warning: ")]
+    assert warned == [
+        "warning: risk.account_size: account size 5000 is under 10000: positions will be small and commissions "
+        "weigh heavily",
+        "warning: risk.risk_per_trade: risk per trade 8 % is above 5 % of the account: a few losses in a row take "
+        "a large share of it",
+        "warning: risk.min_risk_reward: minimum reward/risk 0.8 is below 1: accepted signals may win less than "
+        "they risk",
+    ]
+    assert UUID(created.out.strip())
+
+
+async def test_creating_a_prudent_strategy_warns_of_nothing(cli: Cli, tmp_path: Path) -> None:
+    file = tmp_path / "strategy.json"
+    prudent = {"name": "prudent", "symbol": {"symbol": "AAPL"}, "risk": {"min_profit_margin": "0.03"}}
+    file.write_text(json.dumps(prudent))
+    created = await cli("strategies", "create", "--file", str(file))
+    assert created.code == 0, created.err
+    assert "warning" not in created.err
+
+
 async def test_a_bad_strategy_exits_2_naming_the_field(cli: Cli) -> None:
     result = await cli("strategies", "create", "--name", "bad", "--symbol", "AAPL", "--duration", "forever")
     assert result.code == 2

@@ -26,7 +26,9 @@ import yaml
 Resource = dict[str, Any]
 
 AUTOSCALED = frozenset({"indicators", "charts", "llm-analyst", "signals", "lineage"})
-BUS_SERVICES = ("lineage", "market-data", "indicators", "charts", "llm-analyst", "signals", "scheduler", "broker")
+BUS_SERVICES = (
+    "lineage", "notifier", "market-data", "indicators", "charts", "llm-analyst", "signals", "scheduler", "broker",
+)  # fmt: skip
 COMPOSE_SERVICES = frozenset({*BUS_SERVICES, "gateway", "nats", "postgres"})
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Job"})
 LONG_RUNNING = frozenset({"Deployment", "StatefulSet"})

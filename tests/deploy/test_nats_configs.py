@@ -25,6 +25,7 @@ DEPLOYMENTS = (
     "signals",
     "broker",
     "lineage",
+    "notifier",
     "gateway",
 )
 

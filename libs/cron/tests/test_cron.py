@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tradelane.cron import CronError, cron_problem, next_fire
+from tradelane.cron import CronError, cron_problem, next_fire, next_fires
 
 
 def test_a_valid_cron_has_no_problem() -> None:
@@ -55,3 +55,15 @@ def test_a_cron_without_five_fields_is_a_problem() -> None:
 def test_a_cron_that_never_fires_has_no_next_fire() -> None:
     with pytest.raises(CronError, match="0 0 30 2"):
         next_fire("0 0 30 2 *", "UTC", datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_next_fires_follow_one_another_across_daylight_saving_time() -> None:
+    """Five weekday runs at 4 pm New York over the November change: 21:00 UTC before it, 22:00 after."""
+    fires = next_fires("0 16 * * 1-5", "America/New_York", datetime(2026, 10, 29, 12, 0, tzinfo=UTC), 5)
+    assert fires == (
+        datetime(2026, 10, 29, 20, 0, tzinfo=UTC),
+        datetime(2026, 10, 30, 20, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 21, 0, tzinfo=UTC),
+        datetime(2026, 11, 3, 21, 0, tzinfo=UTC),
+        datetime(2026, 11, 4, 21, 0, tzinfo=UTC),
+    )

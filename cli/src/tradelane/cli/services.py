@@ -4,6 +4,7 @@ from __future__ import annotations
 
 SERVICES: tuple[str, ...] = (
     "lineage",
+    "notifier",
     "market_data",
     "indicators",
     "charts",

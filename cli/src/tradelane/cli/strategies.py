@@ -16,6 +16,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.contracts.strategy_warnings import strategy_warnings
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.decisions import describe
 from tradelane.store.lineage import LineageRepository
@@ -74,10 +75,13 @@ def definition_from(file: Path | None, fields: dict[str, Any]) -> StrategyDefini
 
 
 async def strategies_create(connections: Connections, console: Console, definition: StrategyDefinition) -> int:
+    """Store the strategy; its risky values (the same warnings ``POST /api/strategies/check`` gives) go to stderr."""
     try:
         stored = await StrategyRepository(await connections.pool()).create(definition)
     except StrategyNameTakenError as error:
         raise CliError(str(error)) from error
+    for warning in strategy_warnings(stored.definition):
+        console.note(f"warning: {warning.field}: {warning.message}")
     console.note(f"created strategy {stored.definition.name!r}; run it now with `tradelane strategies run {stored.id}`")
     console.print(str(stored.id))
     return 0

@@ -162,8 +162,16 @@ IB_STATUS: Final = "tradelane.ib.status"
 SYMBOL_SERVICE_QUEUE: Final = "market-data"
 """Queue group of the request/reply subscribers, so one market-data replica answers each request."""
 
+# The notifier's settings: core NATS request/reply (no stream).
+NOTIFIER_SETTINGS: Final = "tradelane.notifier.settings"
+"""The notifier answers a request here with its NotificationSettings (secrets masked), for the system page."""
+NOTIFIER_SERVICE_QUEUE: Final = "notifier"
+"""Queue group of the notifier's request/reply subscriber, so one replica answers each request."""
+
 
 # Trading: the broker's events (TRADING stream, ``trading.>``) and its commands (core NATS request/reply).
+ORDER_ALL: Final = "trading.order.>"
+"""Every order event (submitted, accepted, filled in part or whole, cancelled, rejected)."""
 ORDER_SUBMITTED: Final = "trading.order.submitted"
 ORDER_ACCEPTED: Final = "trading.order.accepted"
 ORDER_PARTIALLY_FILLED: Final = "trading.order.partially_filled"

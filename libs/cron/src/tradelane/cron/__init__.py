@@ -1,7 +1,8 @@
 """Strategy schedules, one rule each: whether a cron can run, and when it runs next.
 
 The gateway refuses a schedule with :func:`cron_problem` and shows :func:`next_fire` as a
-strategy's next run; the scheduler fires at :func:`next_fire`. Both read the cron in the
+strategy's next run (and :func:`next_fires` when a strategy is checked before saving); the
+scheduler fires at :func:`next_fire`. Both read the cron in the
 strategy's time zone, so they agree on every run, daylight saving time included.
 croniter does the calendar work.
 """
@@ -50,3 +51,17 @@ def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
         msg = f"cron {cron!r} has no run after {after.isoformat()}: {error}"
         raise CronError(msg) from error
     return fire.astimezone(UTC)
+
+
+def next_fires(cron: str, timezone: str, after: datetime, count: int) -> tuple[datetime, ...]:
+    """The first ``count`` times strictly after ``after`` that ``cron`` matches in ``timezone`` (aware UTC).
+
+    Each is :func:`next_fire` of the one before, so the list agrees with the scheduler run by run.
+    Raises :class:`CronError` for a cron that never fires.
+    """
+    fires: list[datetime] = []
+    moment = after
+    for _ in range(count):
+        moment = next_fire(cron, timezone, moment)
+        fires.append(moment)
+    return tuple(fires)

@@ -45,6 +45,7 @@ from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
     LINEAGE_CONSUMERS,
+    NOTIFIER_CONSUMERS,
     STEP_CONSUMERS,
     ConsumerSpec,
 )
@@ -185,7 +186,14 @@ def _identities() -> dict[str, Permissions]:
         .consume(*LINEAGE_CONSUMERS, ADVISORY_CONSUMER)
         .read(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .dead_letters(subjects.PIPELINE_ALL, subjects.TRADING_ALL),
-        "gateway": _operator("gateway").pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS).read_charts(),
+        # The notifier only reads: it sends to people, not to the bus (a StepFailed of its own would be no
+        # failed execution); it dead-letters what it gives up on, and tells the gateway its settings.
+        "notifier": _base("notifier")
+        .answer(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS)
+        .consume(*NOTIFIER_CONSUMERS),
+        "gateway": _operator("gateway")
+        .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
+        .read_charts(),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))

@@ -16,7 +16,13 @@ from typing import Final
 
 from tradelane.contracts import subjects
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.streams import ADVISORY_CONSUMER, BROKER_CONSUMER, LINEAGE_CONSUMERS, STEP_CONSUMERS
+from tradelane.runtime.streams import (
+    ADVISORY_CONSUMER,
+    BROKER_CONSUMER,
+    LINEAGE_CONSUMERS,
+    NOTIFIER_CONSUMERS,
+    STEP_CONSUMERS,
+)
 
 SYMBOL_REQUESTS: Final = (
     subjects.SYMBOLS_SEARCH,
@@ -97,9 +103,15 @@ FLOW: Final[Mapping[str, Role]] = {
         publishes=(subjects.STEP_FAILED, *(subjects.dead_letter(subject) for subject in _REPUBLISHED)),
         answers=(subjects.HEALTH, subjects.health_of("lineage")),
     ),
+    # The notifier reports no StepFailed of its own: a notification it could not send is no failed execution.
+    "notifier": Role(
+        consumes=tuple(spec.filter_subject for spec in NOTIFIER_CONSUMERS),
+        publishes=tuple(subjects.dead_letter(spec.filter_subject) for spec in NOTIFIER_CONSUMERS),
+        answers=(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS),
+    ),
     "gateway": Role(
         publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED),
-        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS),
+        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS),
     ),
     "operator": Role(
         consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),

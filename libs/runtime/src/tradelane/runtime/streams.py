@@ -55,11 +55,20 @@ BROKER_CONSUMER = ConsumerSpec("broker", subjects.PIPELINE_STREAM, subjects.SIGN
 ADVISORY_CONSUMER = ConsumerSpec("lineage-advisories", ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES)
 """The lineage dead-letters the messages JetStream's max-deliveries advisories name."""
 
+NOTIFIER_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("notifier-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED),
+    ConsumerSpec("notifier-failures", subjects.PIPELINE_STREAM, subjects.STEP_FAILED),
+    ConsumerSpec("notifier-orders", subjects.TRADING_STREAM, subjects.ORDER_ALL),
+)
+"""The notifier tells a person about signals, failed executions, orders and fills (one consumer per subject:
+a consumer has one filter, and ``pipeline.>`` would bring it every bar set too)."""
+
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     *STEP_CONSUMERS.values(),
     *LINEAGE_CONSUMERS,
     BROKER_CONSUMER,
     ADVISORY_CONSUMER,
+    *NOTIFIER_CONSUMERS,
 )
 
 

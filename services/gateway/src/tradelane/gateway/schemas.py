@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.contracts.strategy_warnings import StrategyWarning
 from tradelane.contracts.subjects import Step
 from tradelane.store.lineage import (
     ExecutionDetail,
@@ -76,6 +77,18 @@ class StrategyOut(BaseModel):
             next_run_at=next_run_at,
             definition=stored.definition,
         )
+
+
+class StrategyCheckOut(BaseModel):
+    """A strategy the API would accept, checked before saving: its risky values and its coming runs."""
+
+    warnings: list[StrategyWarning] = Field(
+        description="Allowed but risky values (see tradelane.contracts.strategy_warnings); empty when none."
+    )
+    timezone: str = Field(description="The strategy's time zone, in which next_runs are written.")
+    next_runs: list[datetime] = Field(
+        description="The next five times the cron matches, in the strategy's time zone, whether or not it is active."
+    )
 
 
 class RunAccepted(BaseModel):

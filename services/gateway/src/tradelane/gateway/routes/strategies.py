@@ -1,9 +1,10 @@
-"""``/api/strategies``: create, read, update and delete strategies, and run one now."""
+"""``/api/strategies``: create, read, update and delete strategies, check one before saving, and run one now."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import nats.errors
 from fastapi import APIRouter, Body, HTTPException, Response, status
@@ -11,11 +12,13 @@ from fastapi import APIRouter, Body, HTTPException, Response, status
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import ExecutionRequested, Trigger
 from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.contracts.strategy_warnings import strategy_warnings
+from tradelane.cron import next_fires
 from tradelane.gateway.cron import next_run_at
 from tradelane.gateway.deps import Bus, Caller, State, Strategies
 from tradelane.gateway.errors import BUS_UNAVAILABLE, CONFLICT, NOT_FOUND, ensure_valid_cron, strategy_not_found
 from tradelane.gateway.outage import bus_unavailable, require_nats
-from tradelane.gateway.schemas import STRATEGY_EXAMPLES, ErrorOut, RunAccepted, StrategyOut
+from tradelane.gateway.schemas import STRATEGY_EXAMPLES, ErrorOut, RunAccepted, StrategyCheckOut, StrategyOut
 from tradelane.gateway.security.access import require_scope
 from tradelane.gateway.security.context import Principal
 from tradelane.gateway.security.policy import strategy_write_scope
@@ -25,6 +28,9 @@ router = APIRouter(prefix="/api/strategies", tags=["strategies"])
 
 DefinitionBody = Annotated[StrategyDefinition, Body(openapi_examples=STRATEGY_EXAMPLES)]
 
+
+NEXT_RUNS_SHOWN: Final = 5
+"""How many coming runs a check lists."""
 
 NEEDS_TRADE: dict[int | str, dict[str, object]] = {
     status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "Switching auto_trade on needs a trade token."}
@@ -55,6 +61,25 @@ async def create_strategy(definition: DefinitionBody, strategies: Strategies, ca
     except StrategyNameTakenError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     return _out(stored)
+
+
+@router.post("/check", summary="Check a strategy before saving it")
+async def check_strategy(definition: DefinitionBody) -> StrategyCheckOut:
+    """Validate a strategy as create and replace would, and store nothing.
+
+    An invalid body or cron is the same 422 that create answers. A valid one comes back with
+    the risky values it has (allowed, shown as warnings) and the next five times its cron
+    runs, in its time zone.
+    """
+    ensure_valid_cron(definition.schedule.cron)
+    schedule = definition.schedule
+    zone = ZoneInfo(schedule.timezone)
+    runs = next_fires(schedule.cron, schedule.timezone, utc_now(), NEXT_RUNS_SHOWN)
+    return StrategyCheckOut(
+        warnings=list(strategy_warnings(definition)),
+        timezone=schedule.timezone,
+        next_runs=[run.astimezone(zone) for run in runs],
+    )
 
 
 @router.get("", summary="List strategies")

@@ -67,6 +67,7 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/api/strategies"): READ,
     ("GET", "/api/strategies/{strategy_id}"): READ,
     ("POST", "/api/strategies"): OPERATE,
+    ("POST", "/api/strategies/check"): OPERATE,
     ("PUT", "/api/strategies/{strategy_id}"): OPERATE,
     ("DELETE", "/api/strategies/{strategy_id}"): OPERATE,
     ("POST", "/api/strategies/{strategy_id}/run"): OPERATE,

@@ -1,0 +1,1 @@
+"""The notifier: tells a person about signals, orders, fills and failed executions through Apprise."""

@@ -1,0 +1,149 @@
+"""The notifier against real NATS: events published on their subjects reach a webhook on loopback."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from pydantic import SecretStr
+
+from services.notifier.tests.notifier_tests.events import hours_ago, order_filled, signal_generated, step_failed
+from services.notifier.tests.notifier_tests.webhook import WebhookReceiver
+from tests.support.waiting import consistently, eventually
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.events import Action
+from tradelane.notifier.app import build
+from tradelane.notifier.config import NotifierSettings
+from tradelane.runtime.bus import event_headers
+from tradelane.runtime.service import Service
+from tradelane.runtime.settings import Settings
+
+StartNotifier = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    hook = WebhookReceiver()
+    yield hook
+    await hook.close()
+
+
+@pytest.fixture
+async def start_notifier(settings: Settings) -> AsyncIterator[StartNotifier]:
+    """``await start_notifier(notify_urls=..., notify_events=...)``: a running notifier with those settings."""
+    started: list[Service] = []
+
+    async def start(**notify: Any) -> Service:
+        service = build(NotifierSettings.model_validate({**settings.model_dump(), **notify}))
+        await service.start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await service.close()
+
+
+async def _publish(client: NatsClient, event: Envelope) -> None:
+    subject = subjects.subject_for(event)
+    await client.jetstream().publish(
+        subject, event.model_dump_json().encode(), headers=event_headers(event), stream=subjects.stream_of(subject)
+    )
+
+
+async def _consumer_done(client: NatsClient, stream: str, durable: str) -> bool:
+    """The consumer has delivered something and nothing waits for delivery or an ack."""
+    info = await client.jetstream().consumer_info(stream, durable)
+    return bool(info.delivered.consumer_seq) and info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def _acked_all(client: NatsClient, *consumers: tuple[str, str]) -> None:
+    """Wait until each (stream, durable) consumer has acked everything it was given."""
+    for stream, durable in consumers:
+        done = functools.partial(_consumer_done, client, stream, durable)
+        await eventually(done, f"{durable} acked what it got")
+
+
+async def test_a_fill_reaches_the_webhook(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    await start_notifier(notify_urls=SecretStr(await receiver.start()))
+    await _publish(nats_client, order_filled())
+    [taken] = await eventually(lambda: receiver.taken, "the fill notification at the webhook")
+    assert taken["title"] == "Filled: AAPL"
+    assert taken["message"].startswith("BUY 10 AAPL at 190.4")
+    assert taken["type"] == "success"
+
+
+async def test_a_buy_signal_reaches_the_webhook_and_a_hold_does_not(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    await start_notifier(notify_urls=SecretStr(await receiver.start()))
+    await _publish(nats_client, signal_generated(Action.HOLD))
+    await _publish(nats_client, signal_generated(Action.BUY))
+    await eventually(lambda: receiver.taken, "the signal notification at the webhook")
+    await eventually(
+        lambda: _consumer_done(nats_client, subjects.PIPELINE_STREAM, "notifier-signals"), "both signals acked"
+    )
+    assert [body["title"] for body in receiver.taken] == ["Signal: BUY AAPL"]
+
+
+async def test_a_refused_notification_is_retried_and_delivered_once(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    receiver.fail_next(503)
+    await start_notifier(notify_urls=SecretStr(await receiver.start()))
+    await _publish(nats_client, step_failed())
+    await eventually(lambda: receiver.taken, "the failure notification, after a retry")
+    await eventually(
+        lambda: _consumer_done(nats_client, subjects.PIPELINE_STREAM, "notifier-failures"), "the failure acked"
+    )
+    assert [received.status for received in receiver.requests] == [503, 200]
+    await consistently(lambda: len(receiver.requests) == 2, "no further sends", seconds=1.5)
+
+
+async def test_a_redelivery_goes_only_to_the_target_that_refused(
+    start_notifier: StartNotifier, nats_client: NatsClient
+) -> None:
+    working, refusing = WebhookReceiver(), WebhookReceiver()
+    try:
+        refusing.fail_next(500)
+        urls = f"{await working.start()},{await refusing.start()}"
+        await start_notifier(notify_urls=SecretStr(urls))
+        await _publish(nats_client, order_filled())
+        await eventually(lambda: refusing.taken, "the notification at the refusing target, after a retry")
+        assert (len(working.requests), len(refusing.requests)) == (1, 2)
+    finally:
+        await working.close()
+        await refusing.close()
+
+
+async def test_without_a_url_events_are_acked_and_nothing_is_sent(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    await receiver.start()  # listening, but not configured: it must hear nothing
+    await start_notifier()
+    await _publish(nats_client, order_filled())
+    await _publish(nats_client, signal_generated(Action.SELL))
+    await _acked_all(
+        nats_client, (subjects.TRADING_STREAM, "notifier-orders"), (subjects.PIPELINE_STREAM, "notifier-signals")
+    )
+    assert receiver.requests == []
+
+
+async def test_kinds_switched_off_and_stale_events_are_acked_unsent(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    await start_notifier(notify_urls=SecretStr(await receiver.start()), notify_events="fill,execution_failed")
+    await _publish(nats_client, signal_generated(Action.BUY))
+    await _publish(nats_client, step_failed(at=hours_ago(2)))
+    await _publish(nats_client, order_filled())
+    await eventually(lambda: receiver.taken, "the fill notification")
+    await _acked_all(
+        nats_client, (subjects.PIPELINE_STREAM, "notifier-signals"), (subjects.PIPELINE_STREAM, "notifier-failures")
+    )
+    assert [body["title"] for body in receiver.taken] == ["Filled: AAPL"]
