@@ -68,6 +68,9 @@ def _value_range(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 def _time_label(moment: datetime, span: timedelta) -> str:
+    """As precise as the span needs: seconds within an hour, the date beyond a day."""
+    if span < timedelta(hours=1):
+        return moment.strftime("%H:%M:%S")
     return moment.strftime("%H:%M") if span <= timedelta(days=1) else moment.strftime("%m-%d %H:%M")
 
 
