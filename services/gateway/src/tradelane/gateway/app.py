@@ -36,6 +36,9 @@ from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui import assets, dashboard, login
 from tradelane.gateway.ui import executions as execution_pages
+from tradelane.gateway.ui import orders as order_pages
+from tradelane.gateway.ui import portfolio as portfolio_page
+from tradelane.gateway.ui import risk as risk_page
 from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
@@ -140,6 +143,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         dashboard,
         strategy_pages,
         execution_pages,
+        order_pages,
+        portfolio_page,
+        risk_page,
     )
     for module in modules:
         app.include_router(module.router)

@@ -54,6 +54,13 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/executions/{execution_id}"): READ,
     ("GET", "/executions/{execution_id}/stream"): READ,
     ("GET", "/executions/{execution_id}/steps/{message_id}"): READ,
+    ("GET", "/orders"): READ,
+    ("GET", "/orders/{order_id}/fills"): READ,
+    ("POST", "/orders"): TRADE,
+    ("POST", "/orders/{order_id}/cancel"): TRADE,
+    ("GET", "/portfolio"): READ,
+    ("GET", "/risk"): READ,
+    ("PUT", "/risk/limits"): TRADE,
     # the web UI session: logging in proves a token in the body
     ("POST", "/api/session"): PUBLIC,
     ("GET", "/api/session"): READ,

@@ -34,7 +34,7 @@ COUNTED: Final = 500
 DEAD_LETTERS_LISTED: Final = 1000
 
 
-async def _portfolio(book: Book) -> PortfolioOut | None:
+async def account(book: Book) -> PortfolioOut | None:
     """The portfolio, or None when the broker has not started once (no book yet)."""
     try:
         return await portfolio.get_portfolio(book)
@@ -71,7 +71,7 @@ async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State
         "viewer": viewer,
         "page": "dashboard",
         "risk": await risk.get_risk(book, state),
-        "portfolio": await _portfolio(book),
+        "portfolio": await account(book),
         "positions": await portfolio.list_positions(book),
         "executions_today": by_status,
         "more_executions": more,

@@ -29,6 +29,9 @@ NAVIGATION: Final = (
     ("/", "dashboard", "Dashboard"),
     ("/strategies", "strategies", "Strategies"),
     ("/executions", "executions", "Executions"),
+    ("/orders", "orders", "Orders"),
+    ("/portfolio", "portfolio", "Portfolio"),
+    ("/risk", "risk", "Risk"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
