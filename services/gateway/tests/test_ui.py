@@ -190,3 +190,12 @@ async def test_a_halt_the_api_would_refuse_is_explained_and_changes_nothing(
     assert answer.status_code == 200
     assert 'class="error" role="status">Not halted: the reason:' in answer.text
     assert 'id="trading-state">ACTIVE<' in answer.text
+
+
+async def test_a_filter_left_at_all_lists_everything(browser: httpx.AsyncClient, api_token: ApiToken) -> None:
+    """A filter form submits its "all" option as an empty value: no filter, never a 422."""
+    await _log_in(browser, await api_token("admin"))
+    for path in ("/executions?strategy_id=&status=", "/orders?status="):
+        assert "<h1>" in await _page(browser, path)
+    response = await browser.get("/executions?status=nonsense", headers=HTML)
+    assert response.status_code == 422

@@ -7,7 +7,7 @@ operator opens the step, through the same call as ``GET /api/executions/{id}?pay
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from tradelane.gateway.routes import executions as api
 from tradelane.gateway.routes.strategies import list_strategies
 from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut
 from tradelane.gateway.ui import live
+from tradelane.gateway.ui.forms import ALL
 from tradelane.gateway.ui.templating import fragment, render
 from tradelane.gateway.ui.viewer import SignedIn
 from tradelane.store.lineage import ExecutionStatus
@@ -43,8 +44,8 @@ async def executions_page(
     viewer: SignedIn,
     lineage: Lineage,
     strategies: Strategies,
-    strategy_id: UUID | None = None,
-    status: ExecutionStatus | None = None,
+    strategy_id: Annotated[UUID | None, ALL] = None,
+    status: Annotated[ExecutionStatus | None, ALL] = None,
 ) -> HTMLResponse:
     filters = {key: str(value) for key, value in {"strategy_id": strategy_id, "status": status}.items() if value}
     return render(
@@ -67,8 +68,8 @@ async def executions_stream(
     request: Request,
     lineage: Lineage,
     strategies: Strategies,
-    strategy_id: UUID | None = None,
-    status: ExecutionStatus | None = None,
+    strategy_id: Annotated[UUID | None, ALL] = None,
+    status: Annotated[ExecutionStatus | None, ALL] = None,
 ) -> StreamingResponse:
     """The list's rows (event ``rows``) whenever they change; it never finishes."""
 

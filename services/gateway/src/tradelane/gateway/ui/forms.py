@@ -13,11 +13,14 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from pydantic import BeforeValidator
 
 from tradelane.gateway.errors import without_knock_on_errors
 
 FORM_LEVEL: Final = ""
 """The key of an error that belongs to no one field (shown above the form)."""
+ALL: Final = BeforeValidator(lambda value: value or None)
+"""A filter's "all" option: its empty value means no filter (``Annotated[UUID | None, ALL]``)."""
 
 
 async def form_values(request: Request) -> dict[str, str]:

@@ -14,10 +14,10 @@ answer with the refusal), so the form drawn after a refusal has a new one.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -28,7 +28,7 @@ from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
 from tradelane.gateway.routes import orders as api
 from tradelane.gateway.routes.orders import OrderOut
-from tradelane.gateway.ui.forms import FORM_LEVEL, field_errors, form_values, nested
+from tradelane.gateway.ui.forms import ALL, FORM_LEVEL, field_errors, form_values, nested
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.viewer import SignedIn, Viewer
 
@@ -104,11 +104,9 @@ def _empty_form(message: str = "") -> dict[str, Any]:
 
 @router.get("/orders")
 async def orders_page(
-    request: Request, viewer: SignedIn, book: Book, status: Annotated[OrderStatus | Literal[""], Query()] = ""
+    request: Request, viewer: SignedIn, book: Book, status: Annotated[OrderStatus | None, ALL] = None
 ) -> HTMLResponse:
-    """``status`` empty (the filter's "all") lists every status."""
-    shown = status or None
-    context = {"viewer": viewer, "page": "orders", "message": "", **await _lists(book, shown), **_empty_form()}
+    context = {"viewer": viewer, "page": "orders", "message": "", **await _lists(book, status), **_empty_form()}
     return render(request, "orders.html", context)
 
 
