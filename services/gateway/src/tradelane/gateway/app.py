@@ -36,7 +36,9 @@ from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui import assets, dashboard, login
 from tradelane.gateway.ui import executions as execution_pages
+from tradelane.gateway.ui import prompts as prompt_pages
 from tradelane.gateway.ui import strategies as strategy_pages
+from tradelane.gateway.ui import symbols as symbol_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
@@ -140,6 +142,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         dashboard,
         strategy_pages,
         execution_pages,
+        prompt_pages,
+        symbol_pages,
     )
     for module in modules:
         app.include_router(module.router)

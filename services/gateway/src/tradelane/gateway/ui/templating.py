@@ -29,6 +29,8 @@ NAVIGATION: Final = (
     ("/", "dashboard", "Dashboard"),
     ("/strategies", "strategies", "Strategies"),
     ("/executions", "executions", "Executions"),
+    ("/prompts", "prompts", "Prompts"),
+    ("/symbols", "symbols", "Symbols"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
