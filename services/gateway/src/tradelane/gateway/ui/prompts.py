@@ -18,10 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from tradelane.gateway.deps import Lineage, State
+from tradelane.gateway.deps import Lineage, State, Strategies
 from tradelane.gateway.errors import without_knock_on_errors
 from tradelane.gateway.routes import executions as executions_api
 from tradelane.gateway.routes import prompts as api
+from tradelane.gateway.routes.strategies import list_strategies
 from tradelane.gateway.ui.forms import form_values
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.textdiff import unified
@@ -55,7 +56,7 @@ async def _history(state: State, template_id: UUID) -> list[api.PromptVersionOut
 
 @router.get("/prompts/{template_id}")
 async def prompt_page(
-    request: Request, template_id: UUID, viewer: SignedIn, state: State, lineage: Lineage
+    request: Request, template_id: UUID, viewer: SignedIn, state: State, lineage: Lineage, strategies: Strategies
 ) -> HTMLResponse:
     prompt = await api.get_prompt(template_id, state)
     executions = await executions_api.list_executions(
@@ -70,6 +71,7 @@ async def prompt_page(
             "prompt": prompt,
             "versions": await _history(state, template_id),
             "executions": executions,
+            "names": {strategy.id: strategy.definition.name for strategy in await list_strategies(strategies)},
             "checked": None,
             "refused": [],
         },
