@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import httpx
 
 from tests.support.http import refusal
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.events import ChartRendered, ExecutionRequested, Trigger
+from tradelane.contracts.market import Bar, MarketSnapshot, ObjectRef, ResolvedSymbol
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
+from tradelane.gateway.state import GatewayState
+from tradelane.store.lineage import StepRecord
 
 TEXT = "Analyse {{ symbol }} at {{ latest_price | price }}."
 
@@ -178,6 +186,80 @@ async def test_render_without_the_sample_needs_every_variable(client: httpx.Asyn
     [problem] = _problems(response)
     assert problem["msg"].startswith("line 2:")
     assert "latest_price" in problem["msg"]
+
+
+async def _record(state: GatewayState, step: str, subject: str, event: Envelope) -> None:
+    await state.lineage.record(
+        StepRecord(
+            execution_id=event.execution_id,
+            strategy_id=event.strategy_id,
+            step=step,
+            message_id=event.message_id,
+            causation_id=event.causation_id,
+            subject=subject,
+            stream_sequence=None,
+            status="succeeded",
+            payload=event.model_dump(mode="json"),
+            occurred_at=event.occurred_at,
+        )
+    )
+
+
+async def _requested(state: GatewayState) -> ExecutionRequested:
+    request = ExecutionRequested(
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        strategy=StrategyDefinition(name="nvda", symbol=SymbolRef(symbol="NVDA")),
+        trigger=Trigger.MANUAL,
+        as_of=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    await _record(state, "requested", subjects.EXECUTION_REQUESTED, request)
+    return request
+
+
+async def _charted(state: GatewayState, request: ExecutionRequested, close: float) -> None:
+    bar = Bar(time=request.as_of, open=close, high=close, low=close, close=close, volume=1)
+    snapshot = MarketSnapshot(
+        symbol=ResolvedSymbol(conid=7, symbol="NVDA", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+        bar_size=BarSize.DAY_1,
+        last_bar_time=request.as_of,
+        last_close=close,
+        recent_bars=(bar,),
+        latest={},
+        previous={},
+    )
+    figure = ObjectRef(bucket="charts", name="0" * 64, size=1, content_type="application/json")
+    chart = request.follow(ChartRendered, strategy=request.strategy, snapshot=snapshot, figure=figure)
+    await _record(state, "chart", subjects.CHART_RENDERED, chart)
+
+
+async def test_render_previews_with_the_variables_a_recorded_executions_analysis_saw(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    request = await _requested(state)
+    await _charted(state, request, close=131.5)
+    response = await client.post(
+        "/api/prompts/render",
+        json={"text": TEXT + " {{ chart_attached }}", "execution_id": str(request.execution_id)},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "Analyse NVDA at 131.50. False"
+
+
+async def test_render_with_an_execution_that_never_reached_the_analysis_says_so(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    request = await _requested(state)
+    response = await client.post("/api/prompts/render", json={"text": TEXT, "execution_id": str(request.execution_id)})
+    [problem] = _problems(response)
+    assert problem["loc"] == ["body", "execution_id"]
+    assert "never reached the analysis" in problem["msg"]
+
+
+async def test_render_with_an_unknown_execution_is_not_found(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/prompts/render", json={"text": TEXT, "execution_id": str(uuid4())})
+    assert response.status_code == 404, response.text
+    assert "no execution with id" in response.json()["detail"]
 
 
 async def test_render_needs_a_text_or_a_template(client: httpx.AsyncClient) -> None:

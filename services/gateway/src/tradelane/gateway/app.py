@@ -39,7 +39,9 @@ from tradelane.gateway.ui import executions as execution_pages
 from tradelane.gateway.ui import orders as order_pages
 from tradelane.gateway.ui import portfolio as portfolio_page
 from tradelane.gateway.ui import risk as risk_page
+from tradelane.gateway.ui import prompts as prompt_pages
 from tradelane.gateway.ui import strategies as strategy_pages
+from tradelane.gateway.ui import symbols as symbol_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
@@ -146,6 +148,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         order_pages,
         portfolio_page,
         risk_page,
+        prompt_pages,
+        symbol_pages,
     )
     for module in modules:
         app.include_router(module.router)

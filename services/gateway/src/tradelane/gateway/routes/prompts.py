@@ -1,7 +1,8 @@
 """``/api/prompts``: versioned Jinja2 prompt templates for the LLM analyst.
 
 A template is validated before it is stored (syntax, undefined variables, a trial render with
-sample data); a 422 names the line and the variable. Every render (validate, render, create,
+sample data); a 422 names the line and the variable. A preview renders with the sample's
+variables or with those the analysis of a recorded execution saw. Every render (validate, render, create,
 update) runs in a worker thread and a separate process within the render limits (time,
 output size, memory); a template that exceeds one is a 422 naming the limit, and the gateway
 keeps answering other requests meanwhile. Changing the text makes a new version;
@@ -20,10 +21,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tradelane.contracts import subjects
+from tradelane.contracts.events import ChartRendered
 from tradelane.contracts.fields import PG_INT_MAX, Text, Version
+from tradelane.contracts.subjects import Step
 from tradelane.gateway.deps import State
 from tradelane.gateway.errors import CONFLICT, NOT_FOUND
-from tradelane.prompts.context import IndicatorValues, sample_context
+from tradelane.prompts.context import IndicatorValues, sample_context, template_context
 from tradelane.prompts.defaults import default_templates
 from tradelane.prompts.kinds import Language, TemplateType
 from tradelane.prompts.limits import RenderLimits
@@ -31,6 +35,7 @@ from tradelane.prompts.rendering import MAX_TEMPLATE_CHARS, TemplateLimitError, 
 from tradelane.prompts.validation import ProblemKind, TemplateProblem, validate, variables_used
 from tradelane.prompts.variables import VARIABLES
 from tradelane.store.prompts import PromptFields, PromptInUseError, PromptNameTakenError, PromptTemplate
+from tradelane.store.replay import ReplayQueries, UnknownExecutionError
 
 router = APIRouter(prefix="/api/prompts", tags=["prompts"])
 
@@ -200,6 +205,11 @@ class RenderIn(BaseModel):
         default={}, max_length=MAX_CONTEXT_VARIABLES, description="Variables to use; they replace the sample's."
     )
     use_sample: bool = Field(default=True, description="Start from the sample execution's variables.")
+    execution_id: UUID | None = Field(
+        default=None,
+        description="Start from the variables the analysis of this recorded execution saw (its chart message in "
+        "the lineage) instead of the sample's; ``use_sample`` is then ignored.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> RenderIn:
@@ -313,9 +323,29 @@ async def validate_prompt(body: ValidateIn, state: State) -> ValidateOut:
     return ValidateOut(valid=not problems, problems=found, variables=variables)
 
 
+async def _execution_context(state: State, execution_id: UUID) -> dict[str, Any]:
+    """The variables of the base timeframe's analysis prompt of a recorded execution, rebuilt from the chart
+    message its analysis step consumed, as the analyst builds them (``now`` is when the chart was published).
+
+    404 when the lineage has no such execution; 422 at ``body.execution_id`` when it never reached the analysis.
+    """
+    try:
+        messages = await ReplayQueries(state.pool).messages(execution_id)
+    except UnknownExecutionError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    analysed = subjects.consumed_by(Step.ANALYSIS)
+    charts = [message for message in messages if message.subject == analysed and message.is_step_output]
+    if not charts:
+        message = f"execution {execution_id} never reached the analysis (no chart was recorded); choose a later one"
+        raise _invalid("execution_id", message, str(execution_id))
+    chart = ChartRendered.model_validate(charts[-1].payload)
+    return template_context(chart.snapshot, chart.strategy, now=chart.occurred_at, chart_attached=chart.png is not None)
+
+
 @router.post("/render", summary="Preview a template", responses=NOT_FOUND)
 async def render_prompt(body: RenderIn, state: State) -> RenderOut:
-    """Render a text or a stored template with ``context`` over the sample execution's variables."""
+    """Render a text or a stored template with ``context`` over the sample execution's variables, or over
+    those a recorded execution's analysis saw (``execution_id``)."""
     text = body.text
     template_type: TemplateType = body.type or "analysis"
     language: Language = body.language or "en"
@@ -328,7 +358,10 @@ async def render_prompt(body: RenderIn, state: State) -> RenderOut:
         template_type = body.type or stored.fields.type
         language = body.language or stored.fields.language
     assert text is not None
-    context = sample_context(template_type, language) if body.use_sample else {}
+    if body.execution_id is not None:
+        context = await _execution_context(state, body.execution_id)
+    else:
+        context = sample_context(template_type, language) if body.use_sample else {}
     context.update(body.context)
     for key in ("indicators", "previous_indicators"):
         if isinstance(context.get(key), dict):

@@ -32,6 +32,8 @@ NAVIGATION: Final = (
     ("/orders", "orders", "Orders"),
     ("/portfolio", "portfolio", "Portfolio"),
     ("/risk", "risk", "Risk"),
+    ("/prompts", "prompts", "Prompts"),
+    ("/symbols", "symbols", "Symbols"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
