@@ -38,8 +38,8 @@ from tradelane.gateway.ui import assets, dashboard, login
 from tradelane.gateway.ui import executions as execution_pages
 from tradelane.gateway.ui import orders as order_pages
 from tradelane.gateway.ui import portfolio as portfolio_page
-from tradelane.gateway.ui import risk as risk_page
 from tradelane.gateway.ui import prompts as prompt_pages
+from tradelane.gateway.ui import risk as risk_page
 from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.gateway.ui import symbols as symbol_pages
 from tradelane.prompts.limits import RenderLimits
