@@ -30,13 +30,15 @@ from tradelane.gateway.routes import (
     session,
     strategies,
     symbols,
+    system,
     tokens,
 )
 from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
-from tradelane.gateway.ui import assets, dashboard, login
+from tradelane.gateway.ui import assets, dashboard, deadletters, livelog, login
 from tradelane.gateway.ui import executions as execution_pages
 from tradelane.gateway.ui import strategies as strategy_pages
+from tradelane.gateway.ui import system as system_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
@@ -134,12 +136,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         tokens,
         audit,
         health,
+        system,
         asyncapi,
         assets,
         login,
         dashboard,
         strategy_pages,
         execution_pages,
+        deadletters,
+        system_pages,
+        livelog,
     )
     for module in modules:
         app.include_router(module.router)

@@ -29,6 +29,9 @@ NAVIGATION: Final = (
     ("/", "dashboard", "Dashboard"),
     ("/strategies", "strategies", "Strategies"),
     ("/executions", "executions", "Executions"),
+    ("/dead-letters", "dead-letters", "Dead letters"),
+    ("/system", "system", "System"),
+    ("/live-log", "live-log", "Live log"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
