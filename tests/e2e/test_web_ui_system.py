@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from uuid import UUID, uuid4
 
 import nats
@@ -29,6 +30,7 @@ from tests.e2e.test_web_ui import (
     created_strategy,
     log_in,
 )
+from tests.support.waiting import eventually
 from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.contracts import subjects
 from tradelane.contracts.events import StepFailed
@@ -146,33 +148,32 @@ async def test_the_live_log_shows_a_runs_events_without_a_reload_and_filters_by_
 
 async def test_a_dead_letter_is_listed_with_its_error_and_redriven_after_a_confirm(page: Page, up: Up) -> None:
     await publish(up, subjects.EXECUTION_REQUESTED, b'{"broken": true}')
+
+    async def rejected_by_market_data() -> dict[str, Any] | None:
+        async with up.client() as client:
+            listed = (await client.get("/api/dlq")).json()
+        return next((letter for letter in listed if letter["step"] == "market_data"), None)
+
+    dead_letter = await eventually(rejected_by_market_data, "market-data's dead letter of the invalid request")
     await page.goto("/dead-letters")
-    row = page.locator("#dead-letters tbody tr", has_text="market_data")
-
-    async def listed() -> None:
-        await page.goto("/dead-letters")
-        await expect_that(row.first).to_be_visible(timeout=2_000)
-
-    for _ in range(30):
-        try:
-            await listed()
-            break
-        except AssertionError:
-            continue
-    await expect_that(row.first).to_contain_text(subjects.EXECUTION_REQUESTED)
-    await expect_that(row.first).to_contain_text("invalid_input")
-    dead_letter_id = (await row.first.get_attribute("id") or "").removeprefix("dead-letter-")
+    row = page.locator(f"#dead-letter-{dead_letter['id']}")
+    await expect_that(row).to_contain_text(subjects.EXECUTION_REQUESTED)
+    await expect_that(row).to_contain_text("invalid_input")
+    await expect_that(row).to_contain_text(dead_letter["error"][:40])
     page.once("dialog", lambda dialog: dialog.accept())
-    await row.first.get_by_role("button", name="Redrive").focus()
+    await row.get_by_role("button", name="Redrive").focus()
     await page.keyboard.press("Enter")
-    await expect_that(page.locator("#dead-letter-message")).to_contain_text(f"Dead letter {dead_letter_id} sent again")
-    await expect_that(page.locator(f"#dead-letter-{dead_letter_id}")).to_have_count(0)
+    await expect_that(page.locator("#dead-letter-message")).to_contain_text(
+        f"Dead letter {dead_letter['id']} sent again on {subjects.EXECUTION_REQUESTED}"
+    )
+    await expect_that(row).to_have_count(0)
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
 async def test_the_system_pages_fit_the_screen_and_are_saved_as_screenshots(
-    browser: Browser, gateway: str, admin_token: str, viewport: dict[str, int]
+    browser: Browser, gateway: str, admin_token: str, up: Up, viewport: dict[str, int]
 ) -> None:
+    strategy = await created_strategy(up, f"ui-system-shots-{viewport['width']}")
     context = await _context(browser, gateway, viewport)
     problems = Problems()
     page = await context.new_page()
@@ -184,6 +185,9 @@ async def test_the_system_pages_fit_the_screen_and_are_saved_as_screenshots(
         await page.goto(path)
         if name == "live-log":
             await expect_that(page.locator("#log-state")).to_contain_text("Listening since")
+            async with up.client() as client:
+                await client.post(f"/api/strategies/{strategy['id']}/run")
+            await expect_that(page.locator("#log-lines li").first).to_be_visible(timeout=LIVE_SECONDS * 1000)
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{name} is {overflow}px wider than a {size} screen"
         await page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png", full_page=True)
