@@ -28,6 +28,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
@@ -112,11 +113,14 @@ def line(msg: Msg, wanted: LogFilter) -> str | None:
 
 async def _lines(request: Request, client: NatsClient, wanted: LogFilter) -> AsyncIterator[str]:
     listener = Listener(wanted, asyncio.Queue(maxsize=QUEUED))
-    subscriptions = [await client.subscribe(pattern, cb=listener.receive) for pattern in PATTERNS]
+    subscriptions: list[Subscription] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + live.STREAM_LIFETIME
     reported = 0
     try:
+        for pattern in PATTERNS:
+            # one at a time, so those made before a failure are still undone below
+            subscriptions.append(await client.subscribe(pattern, cb=listener.receive))  # noqa: PERF401
         await client.flush()
         yield live.event("listening", f"Listening since {utc_now():%H:%M:%S} UTC.")
         while loop.time() < deadline and not await request.is_disconnected():
@@ -142,12 +146,22 @@ def _filter(execution_id: UUID | None, subject: str, level: Level) -> LogFilter:
 
 @router.get("/live-log")
 async def live_log_page(
-    request: Request, viewer: SignedIn, execution_id: UUID | None = None, subject: Prefix = "", level: Level = Level.ALL
+    request: Request,
+    viewer: SignedIn,
+    execution_id: Annotated[str, Query(max_length=100)] = "",
+    subject: Prefix = "",
+    level: Level = Level.ALL,
 ) -> HTMLResponse:
-    wanted = _filter(execution_id, subject, level)
+    """The page; an execution id that is not one is said next to its field (the form sends it as typed)."""
+    try:
+        execution = UUID(execution_id.strip()) if execution_id.strip() else None
+        problem = ""
+    except ValueError:
+        execution, problem = None, "Not an execution id (a UUID such as 3f2b…): showing every execution."
+    wanted = _filter(execution, subject, level)
     query = {
         key: str(value)
-        for key, value in {"execution_id": execution_id, "subject": wanted.subject_prefix, "level": level}.items()
+        for key, value in {"execution_id": execution, "subject": wanted.subject_prefix, "level": level}.items()
         if value and value != Level.ALL
     }
     return render(
@@ -157,6 +171,7 @@ async def live_log_page(
             "viewer": viewer,
             "page": "live-log",
             "wanted": wanted,
+            "execution_problem": problem,
             "levels": list(Level),
             "stream_url": "/live-log/stream" + (f"?{urlencode(query)}" if query else ""),
         },
