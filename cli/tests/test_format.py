@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tradelane.cli.format import clip, duration, size, table
+from tradelane.cli.format import duration, size, table
+from tradelane.runtime.summaries import clip
 
 
 def test_a_table_aligns_columns_and_shows_none_as_a_dash() -> None:

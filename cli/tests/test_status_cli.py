@@ -9,10 +9,10 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from cli.tests.conftest import Cli
-from tradelane.cli.status import gather_health
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested
 from tradelane.contracts.subjects import Step
+from tradelane.runtime.bus_status import gather_health
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 

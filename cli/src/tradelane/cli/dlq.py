@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from tradelane.cli.context import CliError, Connections, Console
-from tradelane.cli.format import clip, short_id, table, timestamp
+from tradelane.cli.format import table, timestamp
 from tradelane.runtime.deadletters import (
     DeadLetter,
     DeadLetterNotFoundError,
@@ -15,6 +15,7 @@ from tradelane.runtime.deadletters import (
     list_dead_letters,
     redrive,
 )
+from tradelane.runtime.summaries import clip, short_id
 
 
 def as_json(dead_letter: DeadLetter) -> dict[str, Any]:

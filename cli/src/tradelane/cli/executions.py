@@ -7,7 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from tradelane.cli.context import CliError, Connections, Console
-from tradelane.cli.format import clip, duration, short_id, table
+from tradelane.cli.format import duration, table
+from tradelane.runtime.summaries import clip, short_id
 from tradelane.store.diff import ExecutionDiff, FieldChange, StepDiff, diff_executions
 from tradelane.store.lineage import ExecutionStatus, LineageRepository
 from tradelane.store.replay import ReplayQueries, UnknownExecutionError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from uuid import UUID
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -53,19 +52,6 @@ def duration(seconds: float | None) -> str:
     if whole < 86400:
         return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
     return f"{whole // 86400} d {whole % 86400 // 3600:02d} h"
-
-
-def short_id(value: UUID | str | None) -> str:
-    """The first eight characters of an id, enough to tell executions apart on screen."""
-    return "-" if value is None else str(value)[:8]
-
-
-def clip(text: str | None, width: int) -> str:
-    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
-    if not text:
-        return "-"
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def size(count: int) -> str:

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from nats.aio.client import Client as NatsClient
 
 from tradelane.cli.context import CliError, Connections, Console
-from tradelane.cli.format import short_id, timestamp
+from tradelane.cli.format import timestamp
 from tradelane.cli.progress import Progress
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, check_overrides
@@ -28,6 +28,7 @@ from tradelane.runtime.replay import (
     replay_recorded,
     stream_of,
 )
+from tradelane.runtime.summaries import short_id
 from tradelane.store.replay import ReplayQueries, StepNotReachedError, UnknownExecutionError, message_to_replay
 
 

@@ -15,10 +15,10 @@ from uuid import UUID
 from nats.aio.msg import Msg
 
 from tradelane.cli.context import Connections, Console
-from tradelane.cli.describe import describe
-from tradelane.cli.format import clock, short_id
+from tradelane.cli.format import clock
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
+from tradelane.runtime.summaries import describe, short_id
 
 DEFAULT_PATTERNS = (subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL)
 

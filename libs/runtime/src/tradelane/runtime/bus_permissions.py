@@ -191,9 +191,12 @@ def _identities() -> dict[str, Permissions]:
         "notifier": _base("notifier")
         .answer(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS)
         .consume(*NOTIFIER_CONSUMERS),
+        # The gateway's system page asks for health and consumer lag; its live log listens (read-only).
         "gateway": _operator("gateway")
         .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
-        .read_charts(),
+        .read_charts()
+        .pub(subjects.HEALTH, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
+        .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))

@@ -110,8 +110,10 @@ FLOW: Final[Mapping[str, Role]] = {
         answers=(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS),
     ),
     "gateway": Role(
+        # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open
+        consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL),
         publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED),
-        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS),
+        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS, subjects.HEALTH),
     ),
     "operator": Role(
         consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),

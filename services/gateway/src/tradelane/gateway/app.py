@@ -30,11 +30,12 @@ from tradelane.gateway.routes import (
     session,
     strategies,
     symbols,
+    system,
     tokens,
 )
 from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
-from tradelane.gateway.ui import assets, dashboard, login
+from tradelane.gateway.ui import assets, dashboard, deadletters, livelog, login
 from tradelane.gateway.ui import executions as execution_pages
 from tradelane.gateway.ui import orders as order_pages
 from tradelane.gateway.ui import portfolio as portfolio_page
@@ -42,6 +43,7 @@ from tradelane.gateway.ui import prompts as prompt_pages
 from tradelane.gateway.ui import risk as risk_page
 from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.gateway.ui import symbols as symbol_pages
+from tradelane.gateway.ui import system as system_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
@@ -139,6 +141,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         tokens,
         audit,
         health,
+        system,
         asyncapi,
         assets,
         login,
@@ -150,6 +153,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         risk_page,
         prompt_pages,
         symbol_pages,
+        deadletters,
+        system_pages,
+        livelog,
     )
     for module in modules:
         app.include_router(module.router)

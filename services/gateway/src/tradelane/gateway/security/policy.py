@@ -71,6 +71,12 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/symbols/suggestions"): READ,
     ("GET", "/symbols/{conid}"): READ,
     ("POST", "/symbols/refresh"): OPERATE,
+    ("GET", "/dead-letters"): READ,
+    ("POST", "/dead-letters/{dead_letter_id}/redrive"): OPERATE,
+    ("POST", "/dead-letters/redrive-all"): OPERATE,
+    ("GET", "/system"): READ,
+    ("GET", "/live-log"): READ,
+    ("GET", "/live-log/stream"): READ,
     # the web UI session: logging in proves a token in the body
     ("POST", "/api/session"): PUBLIC,
     ("GET", "/api/session"): READ,
@@ -102,6 +108,9 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/api/dlq/{dead_letter_id}"): READ,
     ("POST", "/api/dlq/{dead_letter_id}/redrive"): OPERATE,
     ("POST", "/api/dlq/redrive-all"): OPERATE,
+    # services' health, streams and consumer lag (read-only questions to NATS)
+    ("GET", "/api/system/services"): READ,
+    ("GET", "/api/system/streams"): READ,
     # prompt templates; validating and rendering change nothing, but they run templates,
     # which is work only those who may edit them need
     ("GET", "/api/prompts"): READ,

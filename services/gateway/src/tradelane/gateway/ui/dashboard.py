@@ -3,7 +3,8 @@
 What it shows comes from the REST routes' own functions: the trading state and limits
 (``GET /api/risk``), the venue and mode and today's P&L (``GET /api/portfolio``), open
 positions (``GET /api/positions``), executions (``GET /api/executions``) counted by status
-since the start of the trading day, and the dead letters waiting (``GET /api/dlq``). A part
+since the start of the trading day, the dead letters waiting (``GET /api/dlq``), and which
+services answer on the bus (``GET /api/system/services``). A part
 whose source is unavailable (no book yet, NATS down) says so instead of failing the page.
 """
 
@@ -24,6 +25,7 @@ from tradelane.gateway.routes import dlq, executions, portfolio, risk
 from tradelane.gateway.routes.dlq import DeadLetterOut
 from tradelane.gateway.routes.portfolio import PortfolioOut
 from tradelane.gateway.ui.forms import form_values
+from tradelane.gateway.ui.system import services_health
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.viewer import SignedIn, Viewer
 
@@ -76,6 +78,7 @@ async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State
         "executions_today": by_status,
         "more_executions": more,
         "dead_letters": await _dead_letters(state),
+        "services": await services_health(state),
         "message": "",
     }
     return render(request, "dashboard.html", context)

@@ -56,9 +56,14 @@ async def frames(
 
 
 def stream(request: Request, name: str, render: Callable[[], Awaitable[Frame]]) -> StreamingResponse:
-    """The SSE response for :func:`frames` (never cached, never buffered by a proxy)."""
+    """The SSE response for :func:`frames`."""
+    return event_stream(frames(request, name, render))
+
+
+def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+    """The SSE response that sends ``events`` (never cached, never buffered by a proxy)."""
     return StreamingResponse(
-        frames(request, name, render),
+        events,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

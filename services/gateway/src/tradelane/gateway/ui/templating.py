@@ -34,6 +34,9 @@ NAVIGATION: Final = (
     ("/risk", "risk", "Risk"),
     ("/prompts", "prompts", "Prompts"),
     ("/symbols", "symbols", "Symbols"),
+    ("/dead-letters", "dead-letters", "Dead letters"),
+    ("/system", "system", "System"),
+    ("/live-log", "live-log", "Live log"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 

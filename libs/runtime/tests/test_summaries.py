@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from tradelane.cli.describe import describe
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.runtime.decisions import ERROR_HEADER, STEP_HEADER
+from tradelane.runtime.summaries import describe
 
 
 def _request(**fields: object) -> ExecutionRequested:

@@ -1,13 +1,13 @@
-"""One line per message, decoded through the contracts (pure)."""
+"""One line per bus message, decoded through the contracts (pure): what `tradelane tail` and the live log show."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from uuid import UUID
 
 from pydantic import ValidationError
 
-from tradelane.cli.format import clip, short_id
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import (
@@ -25,9 +25,22 @@ from tradelane.runtime.decisions import ERROR_HEADER, STEP_HEADER
 _MAX_TEXT = 160
 
 
+def short_id(value: UUID | str | None) -> str:
+    """The first eight characters of an id, enough to tell executions apart on screen."""
+    return "-" if value is None else str(value)[:8]
+
+
+def clip(text: str | None, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    if not text:
+        return "-"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Described:
-    """A message as ``tail`` shows it."""
+    """A message as ``tail`` and the live log show it."""
 
     execution_id: str | None
     replay_of: str | None

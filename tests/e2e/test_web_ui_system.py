@@ -1,0 +1,197 @@
+"""The system, dead-letter and live-log pages in a real browser against ``tradelane up``.
+
+Reuses the browser, login and problem watching of :mod:`tests.e2e.test_web_ui`; a dead letter
+is produced the way a broken producer would: an invalid message published on a pipeline
+subject with nats-py, which the step consuming it rejects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats
+import pytest
+from playwright.async_api import Browser, Page
+from playwright.async_api import expect as expect_that
+
+from tests.e2e import test_web_ui
+from tests.e2e.conftest import finished_execution, wait_until_ready
+from tests.e2e.test_healing import Up, start_up
+from tests.e2e.test_web_ui import (
+    DESKTOP,
+    LIVE_SECONDS,
+    PHONE,
+    SCREENSHOTS,
+    Problems,
+    _context,
+    created_strategy,
+    log_in,
+)
+from tests.support.waiting import eventually
+from tradelane.cli.endpoints import resolve_endpoints
+from tradelane.contracts import subjects
+from tradelane.contracts.events import StepFailed
+from tradelane.runtime.settings import Settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
+
+browser = test_web_ui.browser
+"""The one Chromium of the module (the fixture, under its own name)."""
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    running = start_up(tmp_path_factory.mktemp("web-ui-system") / "state")
+    try:
+        yield running
+    finally:
+        running.interrupt()
+
+
+@pytest.fixture(scope="module")
+async def gateway(up: Up) -> str:
+    await wait_until_ready(up.gateway, timeout=120)
+    return up.gateway
+
+
+@pytest.fixture(scope="module")
+def admin_token(up: Up) -> str:
+    return (up.state_dir / "admin-token").read_text().strip()
+
+
+@pytest.fixture
+async def page(browser: Browser, gateway: str, admin_token: str) -> AsyncIterator[Page]:
+    """A desktop page logged in with the admin token; the test fails if anything went wrong in it."""
+    context = await _context(browser, gateway, DESKTOP)
+    problems = Problems()
+    opened = await context.new_page()
+    problems.watch(opened)
+    await log_in(opened, admin_token)
+    yield opened
+    await context.close()
+    assert problems.seen == [], "\n".join(problems.seen)
+
+
+async def publish(up: Up, subject: str, body: bytes) -> None:
+    """Publish on a stored subject as the operator identity (the CLI's), like a producer would."""
+    endpoints = resolve_endpoints(Settings(state_dir=up.state_dir))
+    credentials = endpoints.nats_credentials
+    connection = await nats.connect(endpoints.nats.url, **(credentials.connect_options() if credentials else {}))
+    try:
+        await connection.jetstream().publish(
+            subject, body, headers={"Nats-Msg-Id": str(uuid4())}, stream=subjects.stream_of(subject)
+        )
+    finally:
+        await connection.close()
+
+
+def failed_step(execution_id: UUID) -> bytes:
+    """A StepFailed of an execution the test names, so the live log's filter has a known id to match."""
+    return (
+        StepFailed(
+            execution_id=execution_id,
+            strategy_id=uuid4(),
+            step="indicators",
+            kind="permanent",
+            error="a test's own failure",
+            input_subject=subjects.MARKET_DATA_FETCHED,
+            deliveries=1,
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+async def test_the_system_page_lists_the_services_with_their_health(page: Page) -> None:
+    await page.goto("/system")
+    processes = page.locator("#processes")
+    for service in ("market-data", "indicators", "lineage", "broker"):
+        await expect_that(processes).to_contain_text(service)
+    await expect_that(processes.locator(".status").first).to_have_text("ready")
+    await expect_that(page.locator("#streams")).to_contain_text(subjects.PIPELINE_STREAM)
+    await expect_that(page.locator("#llm-title")).to_be_visible()
+    await page.goto("/")
+    await expect_that(page.locator("#services")).to_contain_text("lineage")
+
+
+async def test_the_live_log_shows_a_runs_events_without_a_reload_and_filters_by_execution(page: Page, up: Up) -> None:
+    strategy = await created_strategy(up, "ui-live-log")
+    await page.goto("/live-log")
+    await expect_that(page.locator("#log-state")).to_contain_text("Listening since")
+    await page.evaluate("window.stillTheSamePage = true")
+    async with up.client() as client:
+        run = await client.post(f"/api/strategies/{strategy['id']}/run")
+    execution_id = run.json()["execution_id"]
+    lines = page.locator("#log-lines li", has=page.locator(f"a[href='/executions/{execution_id}']"))
+    await expect_that(lines.filter(has_text=subjects.EXECUTION_REQUESTED)).to_have_count(1, timeout=LIVE_SECONDS * 1000)
+    await expect_that(
+        lines.filter(has_text=subjects.SIGNAL_GENERATED).or_(lines.filter(has_text=subjects.SIGNAL_REJECTED)).first
+    ).to_be_visible(timeout=LIVE_SECONDS * 1000)
+    assert await page.evaluate("window.stillTheSamePage === true")
+
+    failing = uuid4()
+    await page.locator("#filter-execution").fill(str(failing))
+    await page.locator("#filter-execution").press("Enter")
+    await expect_that(page).to_have_url(re.compile(f"execution_id={failing}"))
+    await expect_that(page.locator("#log-state")).to_contain_text("Listening since")
+    async with up.client() as client:
+        other = await client.post(f"/api/strategies/{strategy['id']}/run")
+        await finished_execution(client, other.json()["execution_id"])
+    await publish(up, subjects.STEP_FAILED, failed_step(failing))
+    await expect_that(page.locator("#log-lines li")).to_have_count(1, timeout=LIVE_SECONDS * 1000)
+    await expect_that(page.locator("#log-lines li")).to_contain_text("indicators failed")
+    await expect_that(page.locator("#log-lines li.problem")).to_have_count(1)
+
+
+async def test_a_dead_letter_is_listed_with_its_error_and_redriven_after_a_confirm(page: Page, up: Up) -> None:
+    await publish(up, subjects.EXECUTION_REQUESTED, b'{"broken": true}')
+
+    async def rejected_by_market_data() -> dict[str, Any] | None:
+        async with up.client() as client:
+            listed = (await client.get("/api/dlq")).json()
+        return next((letter for letter in listed if letter["step"] == "market_data"), None)
+
+    dead_letter = await eventually(rejected_by_market_data, "market-data's dead letter of the invalid request")
+    await page.goto("/dead-letters")
+    row = page.locator(f"#dead-letter-{dead_letter['id']}")
+    await expect_that(row).to_contain_text(subjects.EXECUTION_REQUESTED)
+    await expect_that(row).to_contain_text("invalid_input")
+    await expect_that(row).to_contain_text(dead_letter["error"][:40])
+    page.once("dialog", lambda dialog: dialog.accept())
+    await row.get_by_role("button", name="Redrive").focus()
+    await page.keyboard.press("Enter")
+    await expect_that(page.locator("#dead-letter-message")).to_contain_text(
+        f"Dead letter {dead_letter['id']} sent again on {subjects.EXECUTION_REQUESTED}"
+    )
+    await expect_that(row).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
+async def test_the_system_pages_fit_the_screen_and_are_saved_as_screenshots(
+    browser: Browser, gateway: str, admin_token: str, up: Up, viewport: dict[str, int]
+) -> None:
+    strategy = await created_strategy(up, f"ui-system-shots-{viewport['width']}")
+    context = await _context(browser, gateway, viewport)
+    problems = Problems()
+    page = await context.new_page()
+    problems.watch(page)
+    size = f"{viewport['width']}x{viewport['height']}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await log_in(page, admin_token)
+    for name, path in [("dead-letters", "/dead-letters"), ("system", "/system"), ("live-log", "/live-log")]:
+        await page.goto(path)
+        if name == "live-log":
+            await expect_that(page.locator("#log-state")).to_contain_text("Listening since")
+            async with up.client() as client:
+                await client.post(f"/api/strategies/{strategy['id']}/run")
+            await expect_that(page.locator("#log-lines li").first).to_be_visible(timeout=LIVE_SECONDS * 1000)
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} is {overflow}px wider than a {size} screen"
+        await page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png", full_page=True)
+    await page.goto("/")
+    await page.screenshot(path=SCREENSHOTS / f"dashboard-services-{size}.png", full_page=True)
+    await context.close()
+    assert problems.seen == [], "\n".join(problems.seen)
