@@ -16,6 +16,7 @@ from tests.support.waiting import consistently, eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Action
+from tradelane.contracts.notifications import NotificationKind, NotificationSettings
 from tradelane.notifier.app import build
 from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.bus import event_headers
@@ -147,3 +148,24 @@ async def test_kinds_switched_off_and_stale_events_are_acked_unsent(
         nats_client, (subjects.PIPELINE_STREAM, "notifier-signals"), (subjects.PIPELINE_STREAM, "notifier-failures")
     )
     assert [body["title"] for body in receiver.taken] == ["Filled: AAPL"]
+
+
+async def test_the_settings_reply_over_nats_shows_targets_masked_and_the_kinds_sent(
+    start_notifier: StartNotifier, nats_client: NatsClient
+) -> None:
+    """A request on ``tradelane.notifier.settings`` is answered by the running notifier, passwords masked."""
+    await start_notifier(
+        notify_urls=SecretStr("mailto://alerts:hunter22@example.org"),
+        notify_events="fill,signal",
+        notify_max_age_seconds=3600,
+    )
+    reply = await nats_client.request(subjects.NOTIFIER_SETTINGS, b"", timeout=5)
+    shown = NotificationSettings.model_validate_json(reply.data)
+    assert (shown.enabled, shown.kinds, shown.max_age_seconds) == (
+        True,
+        (NotificationKind.SIGNAL, NotificationKind.FILL),
+        3600,
+    )
+    [target] = shown.targets
+    assert "alerts:****@example.org" in target
+    assert b"hunter22" not in reply.data

@@ -32,13 +32,14 @@ from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
+from tradelane.runtime.consumer_lag import PROBE_TIMEOUT_SECONDS, ConsumerLagProbe
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.decoding import decode_body
 from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.logging import configure_logging
-from tradelane.runtime.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, ServiceStats
+from tradelane.runtime.metrics import ServiceStats
 from tradelane.runtime.redaction import register_settings_secrets
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config
@@ -131,6 +132,7 @@ class Service:
         self.stats = ServiceStats(name)
         self.health = HealthState(name, settings.service_version, self.stats, self.is_ready)
         self._health_server: HealthServer | None = None
+        self._lag_probe: ConsumerLagProbe | None = None
         self._background: list[asyncio.Task[None]] = []
         self._answer_health_requests()
         self._stopping = asyncio.Event()
@@ -203,19 +205,6 @@ class Service:
         for subject in (subjects.HEALTH, subjects.health_of(self.name)):
             self.broker.subscriber(subject, include_in_schema=False)(report)
 
-    async def _track_consumer_lag(self) -> None:
-        js = self.broker.connection.jetstream()
-        while True:
-            for spec in self._consumers:
-                try:
-                    info = await js.consumer_info(spec.stream, spec.durable)
-                except Exception as error:
-                    log.debug("consumer_lag_unavailable", consumer=spec.durable, error=str(error))
-                    continue
-                CONSUMER_PENDING.labels(spec.durable).set(info.num_pending or 0)
-                CONSUMER_ACK_PENDING.labels(spec.durable).set(info.num_ack_pending or 0)
-            await asyncio.sleep(self.settings.consumer_lag_interval_seconds)
-
     def on_start(self, hook: Hook) -> Hook:
         """Run ``hook`` after connecting and provisioning, before consuming (FastStream's ``on_startup``)."""
         self.app.on_startup(hook)
@@ -269,7 +258,10 @@ class Service:
     async def _consume(self) -> None:
         """After the broker has started: ready, and watching the consumers' lag."""
         self._ready = True
-        self._background.append(asyncio.create_task(self._track_consumer_lag(), name="consumer-lag"))
+        self._lag_probe = ConsumerLagProbe(
+            self.broker.connection.jetstream(), self._consumers, self.settings.consumer_lag_interval_seconds
+        )
+        self._background.append(asyncio.create_task(self._lag_probe.run(), name="consumer-lag"))
         log.info("service_started", service=self.name, version=self.settings.service_version)
 
     async def close(self) -> None:
@@ -285,11 +277,22 @@ class Service:
         log.info("service_stopped", service=self.name, handled=self.stats.handled, failed=self.stats.failed)
 
     async def _stop_consuming(self) -> None:
-        """The first shutdown hook, before the broker stops: no longer ready, no more lag probes."""
+        """The first shutdown hook, before the broker stops: no longer ready, no more lag probes.
+
+        The probe is told to stop as well as cancelled, since nats-py can swallow a cancel (see
+        :mod:`~tradelane.runtime.consumer_lag`); and it is waited for no longer than one of its
+        requests may take, so nothing running in the background can hold the stop.
+        """
         self._ready = False
+        if self._lag_probe is not None:
+            self._lag_probe.stop()
         for task in self._background:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        if not self._background:
+            return
+        _, still_running = await asyncio.wait(self._background, timeout=PROBE_TIMEOUT_SECONDS + 1)
+        for task in still_running:
+            log.warning("background_task_still_running_at_stop", service=self.name, task=task.get_name())
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT, then stop within the grace period.
