@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
@@ -19,6 +17,7 @@ from tradelane.broker.venue import OrderVenue
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import Venue
+from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.streams import BROKER_CONSUMER
 from tradelane.store.book.transactions import BookRepository
@@ -84,15 +83,6 @@ def announce(venue: OrderVenue) -> None:
         )
 
 
-async def _every(seconds: float, chore: Callable[[], Awaitable[object]], name: str) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await chore()
-        except Exception as error:  # a chore runs again next time; one failure must not end the loop
-            log.warning("broker_chore_failed", chore=name, error=f"{type(error).__name__}: {error}")
-
-
 TRADING_ENGINE = "trading_engine"
 """Where the start hook leaves the trading engine in FastStream's context for the subscribers."""
 
@@ -104,7 +94,7 @@ def build(settings: BrokerSettings | None = None) -> Service:
     if problem is not None:
         raise LiveTradingNotConfirmedError(problem)
     service = Service("broker", settings)
-    tasks: list[asyncio.Task[None]] = []
+    background = BackgroundTasks()
 
     def current_engine() -> TradingEngine:
         engine: TradingEngine = service.context.get(TRADING_ENGINE)
@@ -137,14 +127,12 @@ def build(settings: BrokerSettings | None = None) -> Service:
             (settings.broker_housekeeping_seconds, engine.housekeeping, "housekeeping"),
             (settings.broker_housekeeping_seconds, outbox.flush, "outbox"),
         )
-        tasks.extend(asyncio.create_task(_every(*chore), name=f"broker-{chore[2]}") for chore in chores)
+        for seconds, chore, name in chores:
+            background.every(seconds, chore, f"broker-{name}")
 
     @service.on_stop
     async def stop_chores() -> None:
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await background.stop()
 
     handlers = BrokerHandlers(current_engine)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 import structlog
 
+from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.scheduler.loop import Scheduler
@@ -28,7 +28,7 @@ def build(settings: SchedulerSettings | None = None) -> Service:
     """The scheduler service: no consumer, one loop that publishes ExecutionRequested."""
     settings = settings or SchedulerSettings()
     service = Service("scheduler", settings)
-    tasks: list[asyncio.Task[None]] = []
+    background = BackgroundTasks()
 
     @service.on_start
     async def start_loop() -> None:
@@ -40,12 +40,10 @@ def build(settings: SchedulerSettings | None = None) -> Service:
         listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url.get_secret_value())
         service.resources.push_async_callback(listener.close)
         await listener.add_listener(CHANGES_CHANNEL, lambda *_: scheduler.notify_changed())
-        tasks.append(asyncio.create_task(scheduler.run(), name="scheduler-loop"))
+        background.start(scheduler.run(), "scheduler-loop")
 
     @service.on_stop
     async def stop_loop() -> None:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await background.stop()
 
     return service
