@@ -30,6 +30,7 @@ from tradelane.gateway.routes import (
     session,
     strategies,
     symbols,
+    system,
     tokens,
 )
 from tradelane.gateway.security.stack import install
@@ -133,6 +134,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         session,
         tokens,
         audit,
+        system,
         health,
         asyncapi,
         assets,
