@@ -10,15 +10,19 @@ from typing import Any
 
 import httpx
 from nats.aio.client import Client as NatsClient
+from structlog.testing import capture_logs
 
 from tradelane.contracts import subjects
+from tradelane.gateway.state import GatewayState
 
 
 async def _state_changes(client: NatsClient) -> list[dict[str, Any]]:
     """Every TradingStateChanged in the TRADING stream, oldest first."""
     js = client.jetstream()
     info = await js.stream_info(subjects.TRADING_STREAM)
-    changes = []
+    changes: list[dict[str, Any]] = []
+    if not info.state.messages:
+        return changes
     for sequence in range(info.state.first_seq, info.state.last_seq + 1):
         message = await js.get_msg(subjects.TRADING_STREAM, sequence)
         if message.subject == subjects.TRADING_STATE_CHANGED:
@@ -52,3 +56,16 @@ async def test_a_second_halt_is_no_change_and_a_resume_is_one(
         ("ACTIVE", "HALTED"),
         ("HALTED", "REDUCING"),
     ]
+
+
+async def test_the_kill_switch_halts_while_nats_is_down_and_says_so_in_the_log(
+    client: httpx.AsyncClient, state: GatewayState, nats_client: NatsClient
+) -> None:
+    """The write is what halts: a publish that cannot happen never makes the halt fail."""
+    await state.broker.connection.close()
+    with capture_logs() as logs:
+        response = await client.post("/api/risk/halt", json={"reason": "NATS is down too"})
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "HALTED"
+    assert [entry["state"] for entry in logs if entry["event"] == "trading_state_change_unpublished"] == ["HALTED"]
+    assert await _state_changes(nats_client) == []
