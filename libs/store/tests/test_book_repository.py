@@ -117,7 +117,7 @@ async def test_risk_starts_active_with_default_limits(book: BookRepository) -> N
 
 async def test_state_and_limit_changes_are_kept(book: BookRepository, pool: asyncpg.Pool[Any]) -> None:
     await controls.set_limits(pool, TradingLimits(max_open_positions=2), "api")
-    halted = await controls.set_trading_state(pool, TradingState.HALTED, "kill switch", "api")
+    halted = (await controls.set_trading_state(pool, TradingState.HALTED, "kill switch", "api")).risk
     assert (halted.state, halted.reason, halted.limits.max_open_positions) == (TradingState.HALTED, "kill switch", 2)
     async with book.transaction() as tx:
         assert (await tx.risk()).state is TradingState.HALTED

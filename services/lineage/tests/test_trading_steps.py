@@ -7,6 +7,8 @@ from decimal import Decimal
 from uuid import uuid4
 
 from tradelane.contracts import subjects
+from tradelane.contracts.book import RiskRecord, TradingStateChange
+from tradelane.contracts.llm_budget import LlmBudgetCrossed, budget_crossing_id
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.trading import (
@@ -20,6 +22,8 @@ from tradelane.contracts.trading import (
     OrderType,
     PositionChanged,
     SignalSkipped,
+    TradingLimits,
+    TradingState,
     Venue,
     manual_execution_id,
 )
@@ -104,3 +108,47 @@ def test_a_skipped_signal_is_a_skipped_step_with_the_reason() -> None:
     assert (record.step, record.status, record.execution_status) == ("signal_skipped", "skipped", "running")
     assert record.error == "strategy 'btc' has auto_trade off now"
     assert record.causation_id == SIGNAL_ID
+
+
+def test_a_trading_state_change_is_an_execution_of_its_own_completed_at_once() -> None:
+    """A halt belongs to no strategy: the lineage keeps it as its own execution, trigger ``trading_state``."""
+    change = TradingStateChange(
+        risk=RiskRecord(
+            state=TradingState.HALTED, reason="kill switch", changed_by="api", changed_at=AT, limits=TradingLimits()
+        ),
+        previous_state=TradingState.ACTIVE,
+        change=7,
+    )
+    event = change.event()
+    record = step_record(subjects.TRADING_STATE_CHANGED, event.model_dump(mode="json"), stream_sequence=9)
+    assert (record.step, record.status, record.execution_status, record.trigger) == (
+        "trading_state_changed",
+        "succeeded",
+        "completed",
+        "trading_state",
+    )
+    assert (record.execution_id, record.message_id, record.strategy_id) == (
+        event.message_id,
+        event.message_id,
+        MANUAL_STRATEGY_ID,
+    )
+
+
+def test_an_llm_budget_crossing_is_a_step_of_the_execution_that_crossed_it() -> None:
+    event = LlmBudgetCrossed(
+        message_id=budget_crossing_id(AT.date(), 80),
+        execution_id=EXECUTION_ID,
+        strategy_id=uuid4(),
+        day=AT.date(),
+        threshold_percent=80,
+        budget=Decimal(10),
+        spent=Decimal("8.2"),
+        model="gpt-4o",
+    )
+    record = step_record(subjects.LLM_BUDGET_CROSSED, event.model_dump(mode="json"), stream_sequence=12)
+    assert (record.execution_id, record.step, record.status, record.execution_status) == (
+        EXECUTION_ID,
+        subjects.LLM_BUDGET_CROSSED,
+        "succeeded",
+        "running",
+    )

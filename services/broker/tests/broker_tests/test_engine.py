@@ -179,6 +179,26 @@ async def test_the_daily_loss_limit_halts_trading_by_itself_with_the_reason(
     assert refused.reject_rule == "trading_halted"
 
 
+async def test_the_daily_loss_halt_publishes_the_state_change_once(
+    paper: PaperTrading, pool: asyncpg.Pool[Any], nats_client: NatsClient
+) -> None:
+    """The halt's TradingStateChanged leaves through the outbox, committed with the halt; a later bar adds none."""
+    await controls.set_limits(pool, TradingLimits(daily_loss_limit=Decimal(500)), "test")
+    await paper.on_signal(signal_generated(entry="60000", stop="58000", targets=("62000",)))
+    paper.clock.advance(minutes=2)
+
+    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 59000, 59100, 58500, 58600),)))
+    paper.clock.advance(minutes=1)
+    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=2), 58600, 58700, 58000, 58100),)))
+
+    [change] = [
+        body for subject, body in await trading_events(nats_client) if subject == subjects.TRADING_STATE_CHANGED
+    ]
+    assert (change["previous_state"], change["state"], change["changed_by"]) == ("ACTIVE", "HALTED", "risk-engine")
+    assert change["reason"] == (await paper.repository.risk()).reason
+    assert await paper.repository.unpublished() == []
+
+
 async def test_a_scheduled_snapshot_records_the_portfolio(paper: PaperTrading) -> None:
     await paper.engine.take_snapshot()
     [snapshot] = await paper.repository.snapshots(NOW - timedelta(days=1))

@@ -19,6 +19,7 @@ from tradelane.contracts.events import ChartRendered, TimeframeChart
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.llm_analyst.analyst import AnalystConfig, LlmAnalyst
+from tradelane.llm_analyst.budget import DailyBudget
 from tradelane.llm_analyst.client import LlmClient
 from tradelane.llm_analyst.pricing import ModelPrice
 from tradelane.llm_analyst.templates import TemplateSource
@@ -191,8 +192,15 @@ def make_analyst(
 ) -> MakeAnalyst:
     """An analyst on the fake server, NATS and PostgreSQL; keyword arguments change its config."""
 
-    def make(*, retry_budget: float = 5.0, max_attempts: int = 3, max_concurrency: int = 4) -> LlmAnalyst:
+    def make(
+        *,
+        retry_budget: float = 5.0,
+        max_attempts: int = 3,
+        max_concurrency: int = 4,
+        budget: DailyBudget | None = None,
+    ) -> LlmAnalyst:
         return LlmAnalyst(
+            budget=budget,
             client=LlmClient(openai_client, max_concurrency=max_concurrency, max_attempts=max_attempts),
             templates=TemplateSource(prompts),
             calls=calls,

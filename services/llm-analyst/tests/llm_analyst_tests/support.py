@@ -20,7 +20,7 @@ def timeframe_png(bar_size: BarSize) -> bytes:
 MakeChart = Callable[..., Awaitable[ChartRendered]]
 """``make_chart(definition=None, *, png=True, bars=None, execution_id=None, timeframe_charts=True)``."""
 MakeAnalyst = Callable[..., LlmAnalyst]
-"""``make_analyst(*, retry_budget=5.0, max_attempts=3, max_concurrency=4)``."""
+"""``make_analyst(*, retry_budget=5.0, max_attempts=3, max_concurrency=4, budget=None)``."""
 MakeStrategy = Callable[..., StrategyDefinition]
 """``make_strategy(**analysis_settings)``."""
 Reply = Callable[..., str]

@@ -17,6 +17,7 @@ from llm_analyst_tests.support import MakeChart, MakeStrategy, Reply
 from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import AnalysisCompleted, StepFailed
+from tradelane.contracts.llm_budget import BUDGET_THRESHOLDS
 from tradelane.llm_analyst import offline
 from tradelane.llm_analyst.app import build
 from tradelane.llm_analyst.config import AnalystSettings
@@ -35,12 +36,13 @@ async def start_service(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIte
     two deliveries (a retry horizon of half a second)."""
     services: list[Service] = []
 
-    async def start(*, llm: bool = True) -> Service:
+    async def start(*, llm: bool = True, **more: Any) -> Service:
         overrides: dict[str, Any] = {
             "max_deliver": 2,
             "retry_horizon_seconds": 0.5,
             "health_port": None,
             "llm_retry_budget": 0,
+            **more,
         }
         if llm:
             overrides |= {"llm_base_url": fake_llm.base_url, "llm_api_key": "test-key", "llm_model": "vision-test"}
@@ -198,3 +200,49 @@ async def test_a_template_beyond_the_render_limits_fails_the_step_and_is_dead_le
     assert json.loads(dead.data or b"{}")["execution_id"] == str(chart.execution_id)
     assert "the render time limit" in (dead.headers or {})[ERROR_HEADER]
     assert fake_llm.requests == []
+
+
+async def _budget_crossings(client: NatsClient) -> list[dict[str, Any]]:
+    js = client.jetstream()
+    info = await js.stream_info(subjects.PIPELINE_STREAM)
+    found = []
+    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
+        message = await js.get_msg(subjects.PIPELINE_STREAM, sequence)
+        if message.subject == subjects.LLM_BUDGET_CROSSED:
+            found.append(json.loads(message.data or b"{}"))
+    return found
+
+
+async def test_the_service_tells_each_budget_threshold_and_then_uses_the_offline_rules(
+    start_service: StartService,
+    make_chart: MakeChart,
+    bus: EventBus,
+    nats_client: NatsClient,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+) -> None:
+    """Three calls at 0.0048 each against a budget of 0.01: 50 and 80 % on the second, 100 % on the third."""
+    fake_llm.script(*(answer(valid_reply()) for _ in range(3)))
+    await start_service(
+        llm_daily_budget_usd="0.01",
+        llm_prices={"vision-test": {"input_per_million": "2", "output_per_million": "8"}},
+    )
+    for _ in range(3):
+        await bus.publish(await make_chart())
+    crossings = await eventually(lambda: _crossings_of_three(nats_client), "the 50, 80 and 100 % crossings on the bus")
+    assert [crossing["threshold_percent"] for crossing in crossings] == [50, 80, 100]
+    last = await make_chart()
+    await bus.publish(last)
+
+    async def offline_analysis() -> dict[str, Any] | None:
+        completed = await _last(nats_client, subjects.ANALYSIS_COMPLETED)
+        return completed if completed["execution_id"] == str(last.execution_id) else None
+
+    completed = await eventually(offline_analysis, "the analysis after the budget is spent")
+    assert completed["analysis"]["model"] == offline.MODEL
+    assert len(fake_llm.requests) == 3
+
+
+async def _crossings_of_three(client: NatsClient) -> list[dict[str, Any]] | None:
+    crossings = await _budget_crossings(client)
+    return crossings if len(crossings) == len(BUDGET_THRESHOLDS) else None

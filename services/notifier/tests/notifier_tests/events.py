@@ -6,11 +6,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
+from tradelane.contracts.book import RiskRecord, TradingStateChange
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated, StepFailed
+from tradelane.contracts.llm_budget import LlmBudgetCrossed, budget_crossing_id
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
-from tradelane.contracts.trading import Fill, OrderFilled, OrderSide, OrderTicket, OrderType, Venue
+from tradelane.contracts.trading import (
+    Fill,
+    OrderFilled,
+    OrderSide,
+    OrderTicket,
+    OrderType,
+    TradingLimits,
+    TradingState,
+    TradingStateChanged,
+    Venue,
+)
 
 AAPL = ResolvedSymbol(conid=265598, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)
 STRATEGY = StrategyDefinition(name="AAPL daily", symbol=SymbolRef(symbol="AAPL"))
@@ -73,3 +85,25 @@ def step_failed(*, at: datetime | None = None) -> StepFailed:
 
 def hours_ago(hours: float) -> datetime:
     return utc_now() - timedelta(hours=hours)
+
+
+def trading_state_changed(
+    state: TradingState, *, previous: TradingState = TradingState.ACTIVE, by: str = "api", reason: str = "kill switch"
+) -> TradingStateChanged:
+    """A change of the trading state as the broker or the gateway publishes it (change number picked at random)."""
+    risk = RiskRecord(state=state, reason=reason, changed_by=by, changed_at=utc_now(), limits=TradingLimits())
+    return TradingStateChange(risk=risk, previous_state=previous, change=uuid4().int % 1_000_000).event()
+
+
+def llm_budget_crossed(threshold_percent: int, *, spent: str = "8.1234") -> LlmBudgetCrossed:
+    day = utc_now().date()
+    return LlmBudgetCrossed(
+        message_id=budget_crossing_id(day, threshold_percent),
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        day=day,
+        threshold_percent=threshold_percent,
+        budget=Decimal(10),
+        spent=Decimal(spent),
+        model="gpt-4o",
+    )

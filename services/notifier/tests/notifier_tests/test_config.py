@@ -30,10 +30,17 @@ def test_kinds_are_chosen_by_name() -> None:
 
 def test_a_kind_without_an_event_is_refused_naming_the_valid_ones() -> None:
     with pytest.raises(ValidationError) as raised:
-        NotifierSettings(notify_events="fill,halt,llm_budget")
+        NotifierSettings(notify_events="fill,margin_call,halts")
     message = str(raised.value)
-    assert "names halt, llm_budget" in message
-    assert "choose from signal,order,fill,execution_failed" in message
+    assert "names margin_call, halts" in message
+    assert "choose from signal,order,fill,execution_failed,halt,llm_budget" in message
+
+
+def test_halts_and_llm_budget_crossings_are_kinds_to_choose() -> None:
+    assert NotifierSettings(notify_events="llm_budget,halt").notification_kinds == (
+        NotificationKind.HALT,
+        NotificationKind.LLM_BUDGET,
+    )
 
 
 def test_targets_show_their_urls_with_secrets_masked() -> None:

@@ -5,18 +5,27 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
 from pydantic import SecretStr
 
-from services.notifier.tests.notifier_tests.events import hours_ago, order_filled, signal_generated, step_failed
+from services.notifier.tests.notifier_tests.events import (
+    hours_ago,
+    llm_budget_crossed,
+    order_filled,
+    signal_generated,
+    step_failed,
+    trading_state_changed,
+)
 from services.notifier.tests.notifier_tests.webhook import WebhookReceiver
 from tests.support.waiting import consistently, eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Action
 from tradelane.contracts.notifications import NotificationKind, NotificationSettings
+from tradelane.contracts.trading import TradingState
 from tradelane.notifier.app import build
 from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.bus import event_headers
@@ -169,3 +178,31 @@ async def test_the_settings_reply_over_nats_shows_targets_masked_and_the_kinds_s
     [target] = shown.targets
     assert "alerts:****@example.org" in target
     assert b"hunter22" not in reply.data
+
+
+async def test_a_halt_and_the_resume_reach_the_webhook(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    await start_notifier(notify_urls=SecretStr(await receiver.start()), notify_events="halt")
+    await _publish(nats_client, trading_state_changed(TradingState.HALTED, reason="checking a data problem"))
+    await eventually(lambda: receiver.taken, "the halt notification")
+    await _publish(nats_client, trading_state_changed(TradingState.ACTIVE, previous=TradingState.HALTED))
+    await eventually(lambda: len(receiver.taken) == 2, "the resume notification")
+    halted, resumed = receiver.taken
+    assert (halted["title"], halted["type"]) == ("Trading HALTED", "failure")
+    assert halted["message"].endswith("checking a data problem")
+    assert (resumed["title"], resumed["type"]) == ("Trading resumed (ACTIVE)", "success")
+
+
+async def test_an_llm_budget_crossing_reaches_the_webhook_once(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    """The same threshold of the same day published twice is one message id: JetStream keeps it once."""
+    await start_notifier(notify_urls=SecretStr(await receiver.start()), notify_events="llm_budget")
+    crossing = llm_budget_crossed(50, spent="5.01")
+    await _publish(nats_client, crossing)
+    await _publish(nats_client, crossing.model_copy(update={"execution_id": uuid4()}))
+    [taken] = await eventually(lambda: receiver.taken, "the budget notification")
+    await _acked_all(nats_client, (subjects.PIPELINE_STREAM, "notifier-llm-budget"))
+    assert (taken["title"], taken["type"]) == ("LLM budget 50 % reached", "warning")
+    assert len(receiver.requests) == 1

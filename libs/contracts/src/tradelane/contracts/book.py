@@ -13,7 +13,17 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from tradelane.contracts.trading import OrderStatus, OrderTicket, TradingLimits, TradingMode, TradingState, Venue
+from tradelane.contracts.trading import (
+    MANUAL_STRATEGY_ID,
+    OrderStatus,
+    OrderTicket,
+    TradingLimits,
+    TradingMode,
+    TradingState,
+    TradingStateChanged,
+    Venue,
+    trading_state_change_id,
+)
 
 OrderSource = Literal["signal", "manual"]
 SnapshotReason = Literal["schedule", "fill", "reconcile"]
@@ -90,6 +100,36 @@ class RiskRecord:
     changed_by: str
     changed_at: datetime
     limits: TradingLimits
+
+
+@dataclass(frozen=True)
+class TradingStateChange:
+    """One write of the trading state: the controls after it, the state before, and its row in the history."""
+
+    risk: RiskRecord
+    previous_state: TradingState
+    change: int
+    """Id of the change in the history (``broker.risk_events``)."""
+
+    @property
+    def changed(self) -> bool:
+        """The state is another than before (a second halt only updates the reason)."""
+        return self.risk.state is not self.previous_state
+
+    def event(self) -> TradingStateChanged:
+        """The bus event that tells of this change (the same ids however often it is built)."""
+        change_id = trading_state_change_id(self.change, self.risk.changed_at)
+        return TradingStateChanged(
+            message_id=change_id,
+            execution_id=change_id,
+            strategy_id=MANUAL_STRATEGY_ID,
+            occurred_at=self.risk.changed_at,
+            previous_state=self.previous_state,
+            state=self.risk.state,
+            reason=self.risk.reason,
+            changed_by=self.risk.changed_by,
+            changed_at=self.risk.changed_at,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,7 @@
 """What the notifier tells a person about, and how it is set up (``subjects.NOTIFIER_SETTINGS``).
 
 Each :class:`NotificationKind` names bus events a person may want to hear about; the
-notifier sends one short message per event of the kinds switched on. Halts and LLM budget
-crossings are not among them: no event on the bus says either happened (a halt is a state
-change in PostgreSQL, and there is no LLM spending budget), so there is nothing to notify from.
+notifier sends one short message per event of the kinds switched on.
 """
 
 from __future__ import annotations
@@ -26,6 +24,10 @@ class NotificationKind(StrEnum):
     """An order was filled, in part or completely (``trading.order.partially_filled|filled``)."""
     EXECUTION_FAILED = "execution_failed"
     """A step gave up on an execution (``pipeline.step.failed``)."""
+    HALT = "halt"
+    """The trading state changed: HALTED, REDUCING, or resumed ACTIVE (``trading.risk.state_changed``)."""
+    LLM_BUDGET = "llm_budget"
+    """The day's LLM spend reached 50, 80 or 100 % of the daily budget (``pipeline.llm.budget_crossed``)."""
 
 
 class NotificationSettings(Contract):

@@ -16,6 +16,7 @@ from tradelane.contracts.events import (
     SignalRejected,
     StepFailed,
 )
+from tradelane.contracts.llm_budget import LlmBudgetCrossed
 from tradelane.contracts.trading import (
     OrderAccepted,
     OrderCancelled,
@@ -25,6 +26,7 @@ from tradelane.contracts.trading import (
     OrderSubmitted,
     PositionChanged,
     SignalSkipped,
+    TradingStateChanged,
 )
 
 PIPELINE_STREAM: Final = "PIPELINE"
@@ -46,6 +48,8 @@ ANALYSIS_COMPLETED: Final = "pipeline.analysis.completed"
 SIGNAL_GENERATED: Final = "pipeline.signal.generated"
 SIGNAL_REJECTED: Final = "pipeline.signal.rejected"
 STEP_FAILED: Final = "pipeline.step.failed"
+LLM_BUDGET_CROSSED: Final = "pipeline.llm.budget_crossed"
+"""The day's model spend reached 50, 80 or 100 % of the LLM budget (a step of the execution that crossed it)."""
 
 
 class Step(StrEnum):
@@ -68,6 +72,7 @@ _SUBJECT_OF_EVENT: Final[dict[type[Envelope], str]] = {
     SignalGenerated: SIGNAL_GENERATED,
     SignalRejected: SIGNAL_REJECTED,
     StepFailed: STEP_FAILED,
+    LlmBudgetCrossed: LLM_BUDGET_CROSSED,
 }
 
 _EVENT_OF_SUBJECT: Final = {subject: event for event, subject in _SUBJECT_OF_EVENT.items()}
@@ -181,6 +186,8 @@ ORDER_REJECTED: Final = "trading.order.rejected"
 POSITION_CHANGED: Final = "trading.position.changed"
 SIGNAL_SKIPPED: Final = "trading.signal.skipped"
 """A signal that asked to trade placed no order (a replay, a redrive, a strategy no longer trading)."""
+TRADING_STATE_CHANGED: Final = "trading.risk.state_changed"
+"""The trading state changed (halted, reducing, resumed): by the broker itself or by a person through the gateway."""
 
 BROKER_PLACE_ORDER: Final = "tradelane.broker.orders.place"
 """The gateway asks the broker to place a manual order here (reply: OrderPlaced)."""
@@ -198,6 +205,7 @@ _TRADING_STEP_OF_SUBJECT: Final = {
     ORDER_REJECTED: "order_rejected",
     POSITION_CHANGED: "position_changed",
     SIGNAL_SKIPPED: "signal_skipped",
+    TRADING_STATE_CHANGED: "trading_state_changed",
 }
 _SUBJECT_OF_TRADING_EVENT: Final[dict[type[Envelope], str]] = {
     OrderSubmitted: ORDER_SUBMITTED,
@@ -208,6 +216,7 @@ _SUBJECT_OF_TRADING_EVENT: Final[dict[type[Envelope], str]] = {
     OrderRejected: ORDER_REJECTED,
     PositionChanged: POSITION_CHANGED,
     SignalSkipped: SIGNAL_SKIPPED,
+    TradingStateChanged: TRADING_STATE_CHANGED,
 }
 _SUBJECT_OF_EVENT.update(_SUBJECT_OF_TRADING_EVENT)
 _EVENT_OF_SUBJECT.update({subject: event for event, subject in _SUBJECT_OF_TRADING_EVENT.items()})

@@ -272,6 +272,27 @@ class SignalSkipped(Envelope):
     reason: str = Field(description="Why, in words.")
 
 
+class TradingStateChanged(Envelope):
+    """The trading state changed (the kill switch, a resume, or the broker halting by itself).
+
+    Published once the change is committed: by the broker through its outbox, by the gateway after
+    its write. It belongs to no strategy (:data:`MANUAL_STRATEGY_ID`) and is an execution of its own
+    (trigger ``trading_state`` in the lineage); both ids derive from the stored change, so publishing
+    it again is dropped (:func:`trading_state_change_id`).
+    """
+
+    previous_state: TradingState = Field(description="The state before the change.")
+    state: TradingState = Field(description="The state now: HALTED, REDUCING, or ACTIVE (resumed).")
+    reason: str = Field(description="Why, in words (the operator's reason, or the rule that halted).")
+    changed_by: str = Field(description="'api' for a person, 'risk-engine' when the broker halted by itself.")
+    changed_at: AwareDatetime = Field(description="When the change was committed.")
+
+
+def trading_state_change_id(change: int, changed_at: datetime) -> UUID:
+    """Message and execution id of a state change: from its row in the history and its time, the same every publish."""
+    return uuid5(_REFERENCES, f"trading-state/{change}/{changed_at.astimezone(UTC).isoformat()}")
+
+
 class TradingLimits(Contract):
     """Account-wide limits the risk engine checks before every order."""
 

@@ -27,7 +27,7 @@ How the rules were derived, so the next change keeps them tight:
 - Only the broker subscribes to the broker's commands (order place and cancel); the gateway
   may send them as requests. Only the broker publishes ``trading.>``, apart from the
   operators' redrive and replay (gateway and CLI), which republish stored messages on their
-  original subjects.
+  original subjects, and the gateway's ``trading.risk.state_changed`` after a halt or resume.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def _identities() -> dict[str, Permissions]:
         "charts": _step("charts", Step.CHART).pub(
             _CHART_SUBJECTS, *_CHART_READER, f"{_JS_API}.STREAM.PURGE.{_CHART_STREAM}"
         ),
-        "llm-analyst": _step("llm-analyst", Step.ANALYSIS).read_charts(),
+        "llm-analyst": _step("llm-analyst", Step.ANALYSIS).pub(subjects.LLM_BUDGET_CROSSED).read_charts(),
         "signals": _step("signals", Step.SIGNAL),
         "broker": _service("broker")
         .consume(BROKER_CONSUMER)

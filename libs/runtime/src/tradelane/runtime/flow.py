@@ -44,6 +44,7 @@ TRADING_EVENTS: Final = (
     subjects.ORDER_REJECTED,
     subjects.POSITION_CHANGED,
     subjects.SIGNAL_SKIPPED,
+    subjects.TRADING_STATE_CHANGED,
 )
 """Everything the broker publishes on the TRADING stream."""
 
@@ -75,10 +76,13 @@ def _service(
     )
 
 
-def _step(name: str, step: Step, *, answers: tuple[str, ...] = ()) -> Role:
-    """A pipeline step: consumes its subject, publishes its output."""
+def _step(name: str, step: Step, *, answers: tuple[str, ...] = (), also_publishes: tuple[str, ...] = ()) -> Role:
+    """A pipeline step: consumes its subject, publishes its output (and ``also_publishes``, events beside it)."""
     return _service(
-        name, consumes=(STEP_CONSUMERS[step].filter_subject,), publishes=subjects.produced_by(step), answers=answers
+        name,
+        consumes=(STEP_CONSUMERS[step].filter_subject,),
+        publishes=(*subjects.produced_by(step), *also_publishes),
+        answers=answers,
     )
 
 
@@ -90,7 +94,7 @@ FLOW: Final[Mapping[str, Role]] = {
     "market-data": _step("market-data", Step.MARKET_DATA, answers=SYMBOL_REQUESTS),
     "indicators": _step("indicators", Step.INDICATORS),
     "charts": _step("charts", Step.CHART),
-    "llm-analyst": _step("llm-analyst", Step.ANALYSIS),
+    "llm-analyst": _step("llm-analyst", Step.ANALYSIS, also_publishes=(subjects.LLM_BUDGET_CROSSED,)),
     "signals": _step("signals", Step.SIGNAL),
     "broker": _service(
         "broker",
@@ -112,7 +116,7 @@ FLOW: Final[Mapping[str, Role]] = {
     "gateway": Role(
         # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open
         consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL),
-        publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED),
+        publishes=(subjects.EXECUTION_REQUESTED, subjects.TRADING_STATE_CHANGED, *_REPUBLISHED),
         requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS, subjects.HEALTH),
     ),
     "operator": Role(

@@ -59,8 +59,11 @@ NOTIFIER_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("notifier-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED),
     ConsumerSpec("notifier-failures", subjects.PIPELINE_STREAM, subjects.STEP_FAILED),
     ConsumerSpec("notifier-orders", subjects.TRADING_STREAM, subjects.ORDER_ALL),
+    ConsumerSpec("notifier-trading-state", subjects.TRADING_STREAM, subjects.TRADING_STATE_CHANGED),
+    ConsumerSpec("notifier-llm-budget", subjects.PIPELINE_STREAM, subjects.LLM_BUDGET_CROSSED),
 )
-"""The notifier tells a person about signals, failed executions, orders and fills (one consumer per subject:
+"""The notifier tells a person about signals, failed executions, orders and fills, halts and resumes, and LLM
+budget crossings (one consumer per subject:
 a consumer has one filter, and ``pipeline.>`` would bring it every bar set too)."""
 
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (

@@ -1,4 +1,4 @@
-"""Model calls and the response cache (schema ``llm``), written by the llm-analyst.
+"""Model calls, the response cache and the budget crossings told (schema ``llm``), written by the llm-analyst.
 
 Every call the analyst makes is recorded with its tokens and estimated cost (``usage`` sums
 them by day, strategy and model); the whole call - prompts, image hashes, raw replies, parsed
@@ -9,7 +9,7 @@ the answer, so a re-run can be answered without asking the model again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -80,7 +80,7 @@ _CALL_COLUMNS = (
 
 
 class LlmRepository:
-    """Reads and writes ``llm.calls`` and ``llm.response_cache``."""
+    """Reads and writes ``llm.calls``, ``llm.response_cache`` and ``llm.budget_crossings``."""
 
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:
         self._pool = pool
@@ -107,6 +107,32 @@ class LlmRepository:
             call.error,
             call.record,
             call.occurred_at,
+        )
+
+    async def spent_on(self, day: date) -> Decimal:
+        """The estimated cost of every call of ``day`` (UTC); calls of unpriced models count nothing."""
+        start = datetime.combine(day, time(), UTC)
+        spent = await self._pool.fetchval(
+            "SELECT COALESCE(sum(cost), 0) FROM llm.calls WHERE occurred_at >= $1 AND occurred_at < $2",
+            start,
+            start + timedelta(days=1),
+        )
+        return Decimal(spent)
+
+    async def budget_crossings_told(self, day: date) -> set[int]:
+        """The thresholds (percent) of ``day``'s budget already told on the bus."""
+        rows = await self._pool.fetch("SELECT threshold_percent FROM llm.budget_crossings WHERE day = $1", day)
+        return {int(row["threshold_percent"]) for row in rows}
+
+    async def budget_crossing_told(self, day: date, threshold_percent: int, *, spent: Decimal, budget: Decimal) -> None:
+        """Remember that the crossing of ``threshold_percent`` on ``day`` was told (idempotent)."""
+        await self._pool.execute(
+            "INSERT INTO llm.budget_crossings (day, threshold_percent, spent, budget) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (day, threshold_percent) DO NOTHING",
+            day,
+            threshold_percent,
+            spent,
+            budget,
         )
 
     async def calls(

@@ -13,7 +13,13 @@ from uuid import UUID
 
 from tradelane.contracts import subjects
 from tradelane.contracts.book import OrderRecord
-from tradelane.contracts.trading import OrderEvent, PositionChanged, SignalSkipped, trading_message_id
+from tradelane.contracts.trading import (
+    OrderEvent,
+    PositionChanged,
+    SignalSkipped,
+    TradingStateChanged,
+    trading_message_id,
+)
 from tradelane.store.book.transactions import BookTransaction
 
 
@@ -43,6 +49,8 @@ def order_event(
     )
 
 
-async def publish_later(tx: BookTransaction, event: OrderEvent | PositionChanged | SignalSkipped) -> None:
+async def publish_later(
+    tx: BookTransaction, event: OrderEvent | PositionChanged | SignalSkipped | TradingStateChanged
+) -> None:
     """Queue ``event`` in the outbox within ``tx``: it is published once the change it reports is committed."""
     await tx.enqueue(subjects.subject_for(event), event)

@@ -58,6 +58,14 @@ RISK_ENGINE = "risk-engine"
 """Who changes the trading state when the broker halts by itself."""
 
 
+async def halt(tx: BookTransaction, reason: str) -> None:
+    """Halt trading within ``tx``; the ``TradingStateChanged`` is published once it commits."""
+    change = await tx.set_trading_state(TradingState.HALTED, reason, RISK_ENGINE)
+    if change.changed:
+        await publish_later(tx, change.event())
+    log.warning("trading_halted", reason=reason)
+
+
 async def halt_on_daily_loss(tx: BookTransaction, now: datetime) -> None:
     """Halt trading (within ``tx``) once today's P&L reaches the daily loss limit."""
     risk = await tx.risk()
@@ -71,8 +79,7 @@ async def halt_on_daily_loss(tx: BookTransaction, now: datetime) -> None:
         f"at the start of the day {portfolio.day_start_equity:,.2f}) against a limit of "
         f"{risk.limits.daily_loss_limit:,.2f}"
     )
-    await tx.set_trading_state(TradingState.HALTED, reason, RISK_ENGINE)
-    log.warning("trading_halted", reason=reason)
+    await halt(tx, reason)
 
 
 async def end_order(tx: BookTransaction, order: OrderRecord, reason: str, at: datetime) -> bool:
@@ -303,8 +310,7 @@ class VenueReports:
             log.warning("venue_connection_lost", reason=event.reason, working_orders=len(working))
             return
         reason = f"connection to the broker lost with {len(working)} working orders: {event.reason}"
-        await tx.set_trading_state(TradingState.HALTED, reason, RISK_ENGINE)
-        log.warning("trading_halted", reason=reason)
+        await halt(tx, reason)
 
     async def _position_corrected(self, tx: BookTransaction, event: PositionCorrected) -> None:
         conid = event.instrument.conid

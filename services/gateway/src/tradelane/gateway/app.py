@@ -140,6 +140,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         session,
         tokens,
         audit,
+        system,
         health,
         system,
         asyncapi,

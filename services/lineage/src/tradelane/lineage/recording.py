@@ -12,6 +12,10 @@
   reason; a signal the broker skipped (``trading.signal.skipped``: a replay, a redrive, a strategy
   that no longer trades) is a ``skipped`` step with the reason. A manual order has no pipeline
   run: it is an execution of its own (trigger ``manual_order``), completed at its first event.
+- A change of the trading state (``trading.risk.state_changed``: a halt, a resume) belongs to no
+  strategy either: it is an execution of its own (trigger ``trading_state``), completed at once.
+- An LLM budget crossing (``pipeline.llm.budget_crossed``) is a step of the execution whose model
+  call crossed it, named by its subject; it leaves that execution's status as it is.
 - A dead letter (``deadletter.<subject>``) is recorded as the step ``dead_letter`` with the
   error the giving-up service attached.
 """
@@ -27,7 +31,7 @@ from pydantic import ValidationError
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import ExecutionRequested, StepFailed
-from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected, SignalSkipped
+from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected, SignalSkipped, TradingStateChanged
 from tradelane.runtime.decisions import ERROR_HEADER, describe
 from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
 
@@ -135,4 +139,4 @@ def _trading_record(
         return _record(event, subject, payload, stream_sequence, step, status, reason, "running")
     execution_status: ExecutionStatus = "rejected" if rejected else "completed"
     record = _record(event, subject, payload, stream_sequence, step, status, reason, execution_status)
-    return replace(record, trigger="manual_order")
+    return replace(record, trigger="trading_state" if isinstance(event, TradingStateChanged) else "manual_order")

@@ -13,7 +13,9 @@ one gets one repair request quoting the validation error; if the repaired reply 
 invalid, the analysis fails with both replies and errors kept (:class:`AnalysisFailedError`).
 
 Each call is recorded in ``llm.calls`` with its tokens and estimated cost, whatever its outcome.
-Valid replies go to the response cache under :func:`cache_key`; a call is answered from the
+With a daily budget (:mod:`tradelane.llm_analyst.budget`), each recorded call is counted
+against it, and crossings of its thresholds are published. Valid replies go to the response
+cache under :func:`cache_key`; a call is answered from the
 cache when the strategy sets ``analysis.cache`` or when the cached reply was given to this
 same execution (a redelivery after a later call failed does not pay twice).
 """
@@ -35,6 +37,7 @@ from nats.js.errors import ObjectNotFoundError
 from tradelane.contracts.events import Analysis, ChartRendered, LlmCall, TimeframeChart
 from tradelane.contracts.market import ObjectRef
 from tradelane.contracts.strategy import BarSize
+from tradelane.llm_analyst.budget import DailyBudget
 from tradelane.llm_analyst.client import (
     ChatReply,
     ChatRequest,
@@ -155,9 +158,11 @@ class LlmAnalyst:
         calls: LlmRepository,
         fetch_image: FetchImage,
         config: AnalystConfig,
+        budget: DailyBudget | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
+        self._budget = budget
         self._templates = templates
         self._calls = calls
         self._fetch_image = fetch_image
@@ -166,6 +171,10 @@ class LlmAnalyst:
 
     def model_for(self, msg: ChartRendered) -> str:
         return msg.strategy.analysis.model or self._config.default_model
+
+    async def over_budget(self) -> str | None:
+        """Why no model may be asked today (the daily budget is spent), or None (also without a budget)."""
+        return await self._budget.exhausted() if self._budget is not None else None
 
     async def analyse(self, msg: ChartRendered) -> Outcome:
         """The analysis of one chart message.
@@ -348,6 +357,8 @@ class LlmAnalyst:
                 occurred_at=self._clock(),
             )
         )
+        if self._budget is not None:
+            await self._budget.after_call(run.msg, call.model)
         log.info(
             "llm_call_finished",
             purpose=call.purpose,

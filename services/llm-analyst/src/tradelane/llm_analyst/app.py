@@ -14,6 +14,7 @@ import structlog
 from tradelane.contracts.subjects import Step
 from tradelane.llm_analyst import offline
 from tradelane.llm_analyst.analyst import AnalystConfig, LlmAnalyst
+from tradelane.llm_analyst.budget import DailyBudget
 from tradelane.llm_analyst.client import LlmClient
 from tradelane.llm_analyst.config import AnalystSettings
 from tradelane.llm_analyst.delivery import current_delivery
@@ -55,6 +56,7 @@ def build(settings: AnalystSettings | None = None) -> Service:
             analyst="llm",
             provider=settings.llm_provider,
             model=settings.llm_model,
+            daily_budget_usd=str(settings.llm_daily_budget_usd) if settings.llm_daily_budget_usd else "none",
             reason="strategies with analyst 'auto' or 'llm' use the model; 'offline' ones the rules",
         )
 
@@ -78,10 +80,13 @@ async def _open_llm(service: Service, settings: AnalystSettings) -> LlmAnalyst:
         max_attempts=settings.llm_max_attempts,
     )
     service.resources.push_async_callback(client.close)
+    calls = LlmRepository(pool)
+    budget = settings.llm_daily_budget_usd
     return LlmAnalyst(
         client=client,
         templates=TemplateSource(PromptRepository(pool)),
-        calls=LlmRepository(pool),
+        calls=calls,
+        budget=DailyBudget(budget, calls, service.bus.publish) if budget is not None else None,
         fetch_image=service.bus.get_object,
         config=AnalystConfig(
             default_model=settings.llm_model,

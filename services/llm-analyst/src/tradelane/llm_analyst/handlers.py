@@ -14,6 +14,12 @@ When the model analysis fails, the strategy's ``analysis.on_failure`` decides:
   failure, on the last delivery the retry rules allow for an unavailable model.
 
 Either way a failure never becomes a BUY or SELL.
+
+Once the day's LLM budget is spent (``TRADELANE_LLM_DAILY_BUDGET_USD``), no model is asked until
+the next UTC day, and each strategy is treated as if no endpoint were configured: ``auto`` uses
+the offline rules, ``llm`` fails the step (or holds, with ``on_failure: hold``) saying the budget
+is spent. Falling back only where the strategy allows the rules keeps a strategy that asked for
+the model from trading on another analyst's reading.
 """
 
 from __future__ import annotations
@@ -65,10 +71,17 @@ class Analyst:
     async def on_chart_rendered(self, msg: ChartRendered) -> AnalysisCompleted:
         """The analysis of the execution's chart (see the module docstring for which analyst and failures)."""
         settings = msg.strategy.analysis
-        if settings.analyst == "offline" or (settings.analyst == "auto" and self._llm is None):
+        if settings.analyst == "offline":
             return _offline(msg)
-        if self._llm is None:
-            return self._failed(msg, NO_ENDPOINT, settings.model or "none")
+        no_model = NO_ENDPOINT if self._llm is None else await self._llm.over_budget()
+        if no_model is not None:
+            # No endpoint, or the day's budget spent: 'auto' falls back to the rules, 'llm' fails (or holds).
+            if settings.analyst == "auto":
+                if self._llm is not None:
+                    log.warning("analysis_offline_over_budget", reason=no_model)
+                return _offline(msg)
+            return self._failed(msg, no_model, self._llm.model_for(msg) if self._llm else settings.model or "none")
+        assert self._llm is not None
         try:
             outcome = await self._llm.analyse(msg)
         except AnalysisFailedError as error:

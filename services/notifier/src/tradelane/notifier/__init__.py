@@ -1,1 +1,2 @@
-"""The notifier: tells a person about signals, orders, fills and failed executions through Apprise."""
+"""The notifier: tells a person about signals, orders, fills, failed executions, halts and LLM budget crossings
+through Apprise."""

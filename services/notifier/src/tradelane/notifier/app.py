@@ -1,4 +1,4 @@
-"""Wiring of the notifier: its settings, its targets, its three consumers and its settings answer."""
+"""Wiring of the notifier: its settings, its targets, its consumers and its settings answer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from faststream.nats.annotations import NatsMessage
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import SignalGenerated, StepFailed
+from tradelane.contracts.llm_budget import LlmBudgetCrossed
 from tradelane.contracts.notifications import NotificationSettings
+from tradelane.contracts.trading import TradingStateChanged
 from tradelane.notifier.config import NotifierSettings
 from tradelane.notifier.handlers import Notifier
 from tradelane.notifier.sending import targets_of
@@ -21,7 +23,8 @@ log = structlog.get_logger(__name__)
 
 
 def build(settings: NotifierSettings | None = None) -> Service:
-    """The notifier: signals, failed steps and order events in, notifications out (or only acks, with no URL)."""
+    """The notifier: signals, failed steps, order events, trading state changes and LLM budget crossings in,
+    notifications out (or only acks, with no URL)."""
     settings = settings or NotifierSettings()
     notifier = Notifier(
         targets_of(settings.notification_urls),
@@ -31,7 +34,7 @@ def build(settings: NotifierSettings | None = None) -> Service:
     )
     # A notification it could not send is no failed execution: it only dead-letters, like the lineage.
     service = Service("notifier", settings, report_failures=False)
-    signals, failures, orders = NOTIFIER_CONSUMERS
+    signals, failures, orders, trading_state, llm_budget = NOTIFIER_CONSUMERS
 
     @service.on_start
     async def say_what_is_sent() -> None:
@@ -57,6 +60,14 @@ def build(settings: NotifierSettings | None = None) -> Service:
             msg = f"no contract is known for {subject!r}"
             raise PermanentStepError(msg)
         await notifier.on_event(contract.model_validate(body))
+
+    @service.subscriber(trading_state)
+    async def on_trading_state_changed(msg: TradingStateChanged) -> None:
+        await notifier.on_event(msg)
+
+    @service.subscriber(llm_budget)
+    async def on_llm_budget_crossed(msg: LlmBudgetCrossed) -> None:
+        await notifier.on_event(msg)
 
     @service.broker.subscriber(subjects.NOTIFIER_SETTINGS, queue=subjects.NOTIFIER_SERVICE_QUEUE)
     async def settings_of_notifications() -> NotificationSettings:

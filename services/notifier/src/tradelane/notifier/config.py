@@ -51,7 +51,7 @@ class NotifierSettings(Settings):
         if unknown:
             msg = (
                 f"TRADELANE_NOTIFY_EVENTS names {', '.join(unknown)}, which the notifier cannot send; "
-                f"choose from {ALL_KINDS} (halts and LLM budget crossings have no event on the bus)"
+                f"choose from {ALL_KINDS}"
             )
             raise ValueError(msg)
         return value

@@ -1,7 +1,9 @@
 """What a person reads about one event: a short title and body, and how urgent it is (pure).
 
 One function per kind of event; :func:`notice_of` picks it by the event's type. A HOLD
-signal says "do nothing", so it is no news: it has no notice.
+signal says "do nothing", so it is no news: it has no notice. A halt is a failure to look at,
+reducing only a warning, and a resume a success; an LLM budget reached in full is a failure
+(the analyst stops asking the model for the day), the earlier thresholds warnings.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Final
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import Action, SignalGenerated, StepFailed
 from tradelane.contracts.fields import plain
+from tradelane.contracts.llm_budget import BUDGET_THRESHOLDS, LlmBudgetCrossed
 from tradelane.contracts.notifications import NotificationKind
 from tradelane.contracts.trading import (
     OrderCancelled,
@@ -23,6 +26,8 @@ from tradelane.contracts.trading import (
     OrderPartiallyFilled,
     OrderRejected,
     OrderSubmitted,
+    TradingState,
+    TradingStateChanged,
 )
 
 
@@ -119,6 +124,34 @@ def _step_failed(event: StepFailed) -> Notice:
     return Notice(NotificationKind.EXECUTION_FAILED, f"Execution failed at {event.step}", body, Urgency.FAILURE)
 
 
+_STATE_TITLES: Final = {
+    TradingState.HALTED: ("Trading HALTED", Urgency.FAILURE),
+    TradingState.REDUCING: ("Trading REDUCING only", Urgency.WARNING),
+    TradingState.ACTIVE: ("Trading resumed (ACTIVE)", Urgency.SUCCESS),
+}
+
+
+def _trading_state_changed(event: TradingStateChanged) -> Notice:
+    title, urgency = _STATE_TITLES[event.state]
+    who = "the risk engine" if event.changed_by == "risk-engine" else f"'{event.changed_by}'"
+    body = (
+        f"{event.previous_state.value} -> {event.state.value} by {who} at {event.changed_at:%Y-%m-%d %H:%M:%S %Z}\n"
+        f"{event.reason}"
+    )
+    return Notice(NotificationKind.HALT, title, body, urgency)
+
+
+def _llm_budget_crossed(event: LlmBudgetCrossed) -> Notice:
+    spent = f"{plain(event.spent.quantize(Decimal('0.01')))} of {plain(event.budget)} USD"
+    body = f"LLM spend on {event.day.isoformat()} (UTC): {spent}; the call that crossed it used {event.model}"
+    if event.threshold_percent >= BUDGET_THRESHOLDS[-1]:
+        body += "\nThe analyst asks no model for the rest of the day (see TRADELANE_LLM_DAILY_BUDGET_USD)."
+        urgency = Urgency.FAILURE
+    else:
+        urgency = Urgency.WARNING
+    return Notice(NotificationKind.LLM_BUDGET, f"LLM budget {event.threshold_percent} % reached", body, urgency)
+
+
 _NOTICES: Final[dict[type[Envelope], Callable[[Any], Notice | None]]] = {
     SignalGenerated: _signal,
     OrderSubmitted: _order_submitted,
@@ -127,6 +160,8 @@ _NOTICES: Final[dict[type[Envelope], Callable[[Any], Notice | None]]] = {
     OrderPartiallyFilled: _order_partially_filled,
     OrderFilled: _order_filled,
     StepFailed: _step_failed,
+    TradingStateChanged: _trading_state_changed,
+    LlmBudgetCrossed: _llm_budget_crossed,
 }
 """Events a person hears about; the others the notifier consumes (an order accepted by the venue) it acks unsent."""
 

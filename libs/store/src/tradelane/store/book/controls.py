@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from tradelane.contracts.book import RiskRecord
+from tradelane.contracts.book import RiskRecord, TradingStateChange
 from tradelane.contracts.trading import TradingLimits, TradingState
 from tradelane.store.book import rows
 from tradelane.store.book.rows import Connection
@@ -46,26 +46,34 @@ async def ensure_risk(db: asyncpg.Pool[Any] | Connection) -> None:
     )
 
 
-async def change_trading_state(connection: Connection, state: TradingState, reason: str, changed_by: str) -> RiskRecord:
-    """Switch the trading state inside the caller's transaction (the broker halting by itself)."""
+async def change_trading_state(
+    connection: Connection, state: TradingState, reason: str, changed_by: str
+) -> TradingStateChange:
+    """Switch the trading state inside the caller's transaction (the broker halting by itself).
+
+    The row is locked while read, so the state before the change is the one this change replaced.
+    """
     await ensure_risk(connection)
+    previous = await connection.fetchval("SELECT state FROM broker.risk FOR UPDATE")
     row = await connection.fetchrow(
         "UPDATE broker.risk SET state = $1, reason = $2, changed_by = $3, changed_at = now() RETURNING *",
         state.value,
         reason,
         changed_by,
     )
-    await connection.execute(
-        "INSERT INTO broker.risk_events (kind, state, reason, changed_by) VALUES ('state', $1, $2, $3)",
+    change = await connection.fetchval(
+        "INSERT INTO broker.risk_events (kind, state, reason, changed_by) VALUES ('state', $1, $2, $3) RETURNING id",
         state.value,
         reason,
         changed_by,
     )
     assert row is not None
-    return rows.risk(row)
+    return TradingStateChange(risk=rows.risk(row), previous_state=TradingState(previous), change=int(change))
 
 
-async def set_trading_state(pool: asyncpg.Pool[Any], state: TradingState, reason: str, changed_by: str) -> RiskRecord:
+async def set_trading_state(
+    pool: asyncpg.Pool[Any], state: TradingState, reason: str, changed_by: str
+) -> TradingStateChange:
     """Switch the trading state (the kill switch: HALTED), keeping the change in the history."""
     async with pool.acquire() as connection, connection.transaction():
         return await change_trading_state(connection, state, reason, changed_by)

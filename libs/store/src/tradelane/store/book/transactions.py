@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from tradelane.contracts.book import AccountRecord, OrderRecord, RiskRecord, SnapshotReason
+from tradelane.contracts.book import AccountRecord, OrderRecord, SnapshotReason, TradingStateChange
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.portfolio import Portfolio
@@ -188,7 +188,7 @@ class BookTransaction(BookReads):
             portfolio.open_positions,
         )
 
-    async def set_trading_state(self, state: TradingState, reason: str, changed_by: str) -> RiskRecord:
+    async def set_trading_state(self, state: TradingState, reason: str, changed_by: str) -> TradingStateChange:
         return await change_trading_state(self._connection, state, reason, changed_by)
 
     async def record_reconciliation(

@@ -13,12 +13,14 @@ from decimal import Decimal
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
+import nats.errors
+import structlog
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts import subjects
-from tradelane.contracts.book import RiskRecord
+from tradelane.contracts.book import RiskRecord, TradingStateChange
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import PlainDecimal, Text
@@ -26,8 +28,11 @@ from tradelane.contracts.trading import CancelOrder, CancelReply, TradingLimits,
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
 from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
+from tradelane.gateway.state import GatewayState
 from tradelane.store.book import controls
 from tradelane.store.book.reads import BookReads
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/risk", tags=["risk"])
 
@@ -150,8 +155,13 @@ async def put_limits(limits: TradingLimits, book: Book, state: State) -> RiskOut
 
 @router.post("/halt", summary="Halt trading (kill switch)")
 async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> HaltOut:
-    """From now on only cancels go through; optionally cancel every working order too."""
-    risk = await controls.set_trading_state(state.pool, TradingState.HALTED, body.reason, API_USER)
+    """From now on only cancels go through; optionally cancel every working order too.
+
+    A change of state is published as ``trading.risk.state_changed`` (the notifier tells a person).
+    """
+    change = await controls.set_trading_state(state.pool, TradingState.HALTED, body.reason, API_USER)
+    await _announce(state, change)
+    risk = change.risk
     cancels: list[CancelResultOut] = []
     if body.cancel_working_orders:
         for order in await book.working_orders():
@@ -181,5 +191,25 @@ async def halt(body: Annotated[HaltIn, Body()], book: Book, state: State) -> Hal
 async def resume(book: Book, state: State, body: Annotated[ResumeIn | None, Body()] = None) -> RiskOut:
     """Back to ACTIVE (or REDUCING); the daily loss rule still refuses new exposure while the limit is reached."""
     request = body or ResumeIn()
-    risk = await controls.set_trading_state(state.pool, request.state, request.reason, API_USER)
-    return await _risk_out(book, risk, state.ceilings)
+    change = await controls.set_trading_state(state.pool, request.state, request.reason, API_USER)
+    await _announce(state, change)
+    return await _risk_out(book, change.risk, state.ceilings)
+
+
+async def _announce(state: GatewayState, change: TradingStateChange) -> None:
+    """Publish the ``TradingStateChanged`` of a real change, after its write.
+
+    The write is what halts: a halt must take effect while NATS is down, so a publish that fails
+    is logged, never turned into an error of the route. The event's id derives from the stored
+    change, so publishing it again is dropped.
+    """
+    if not change.changed:
+        return
+    event = change.event()
+    if not state.broker.connection.is_connected:
+        log.warning("trading_state_change_unpublished", state=event.state.value, reason="NATS is unreachable")
+        return
+    try:
+        await state.bus.publish(event)
+    except nats.errors.Error as error:
+        log.warning("trading_state_change_unpublished", state=event.state.value, reason=str(error))

@@ -1,20 +1,30 @@
-"""``/api/system``: which services answer on the bus, and the streams' depth and consumer lag.
+"""``/api/system``: which services answer on the bus, the streams' depth and consumer lag, and the notifier's settings.
 
 Read-only questions to NATS over the gateway's own connection (a health request every
 service process answers, JetStream's stream and consumer info), asked through
 :mod:`tradelane.runtime.bus_status`, the same calls as ``tradelane status``.
+
+``/api/system/notifications`` asks the notifier over NATS (``tradelane.notifier.settings``)
+rather than reading its environment: the gateway and the notifier deploy apart, and only the
+notifier knows the URLs it was given. It reports them with their secrets masked.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 import nats.errors
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
+from tradelane.contracts import subjects
+from tradelane.contracts.envelope import Contract
+from tradelane.contracts.notifications import NotificationSettings
 from tradelane.gateway.deps import State
+from tradelane.gateway.errors import BUS_UNAVAILABLE
 from tradelane.gateway.outage import bus_unavailable
+from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
 from tradelane.runtime.bus_status import HEALTH_WINDOW_SECONDS, expected_services, gather_health, stream_states
 
 router = APIRouter(prefix="/api/system", tags=["system"])
@@ -89,3 +99,24 @@ async def streams(state: State) -> list[StreamOut]:
         )
         for found_stream in found
     ]
+
+
+NOTIFIER_SECONDS: Final = 5.0
+"""How long the notifier has to answer: it answers from memory, so this is plenty."""
+
+
+@router.get("/notifications", summary="The notifier's settings", responses=BUS_UNAVAILABLE)
+async def notifications(state: State) -> NotificationSettings:
+    """Where notifications go (Apprise URLs with their secrets masked), which kinds are sent, and when too late.
+
+    503 when no notifier runs to answer, or when it does not answer in time.
+    """
+    try:
+        return await ask_service(
+            state, "notifier", subjects.NOTIFIER_SETTINGS, Contract(), NotificationSettings, NOTIFIER_SECONDS
+        )
+    except ServiceDidNotAnswerError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"{error}; check that it runs (tradelane status) and retry",
+        ) from error

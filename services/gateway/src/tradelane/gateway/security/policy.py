@@ -148,6 +148,8 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("POST", "/api/tokens"): ADMIN,
     ("DELETE", "/api/tokens/{token_id}"): ADMIN,
     ("GET", "/api/audit"): ADMIN,
+    # how the system is set up, secrets masked
+    ("GET", "/api/system/notifications"): READ,
 }
 
 UNKNOWN_PATH: Final = READ
