@@ -72,6 +72,7 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("DELETE", "/api/strategies/{strategy_id}"): OPERATE,
     ("POST", "/api/strategies/{strategy_id}/run"): OPERATE,
     # executions, replays, lineage, charts, model usage
+    ("GET", "/api/signals"): READ,
     ("GET", "/api/executions"): READ,
     ("GET", "/api/executions/{execution_id}"): READ,
     ("GET", "/api/executions/{execution_id}/diff/{other_id}"): READ,
