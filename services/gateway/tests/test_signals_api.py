@@ -28,7 +28,7 @@ def _signal(action: str) -> dict[str, Any]:
     }
 
 
-async def _recorded(
+async def recorded_signal(
     state: GatewayState,
     *,
     action: str = "BUY",
@@ -65,8 +65,8 @@ async def _recorded(
 async def test_signals_are_listed_newest_first_with_their_execution(
     client: httpx.AsyncClient, state: GatewayState
 ) -> None:
-    older = await _recorded(state, occurred_at=NOW - timedelta(minutes=5))
-    newer = await _recorded(state, action="SELL", rejected=True)
+    older = await recorded_signal(state, occurred_at=NOW - timedelta(minutes=5))
+    newer = await recorded_signal(state, action="SELL", rejected=True)
     response = await client.get("/api/signals")
     assert response.status_code == 200, response.text
     listed = response.json()
@@ -83,11 +83,11 @@ async def test_signals_are_filtered_by_strategy_action_outcome_and_time(
     client: httpx.AsyncClient, state: GatewayState
 ) -> None:
     strategy = uuid4()
-    wanted = await _recorded(state, strategy_id=strategy, action="BUY")
-    await _recorded(state, strategy_id=strategy, action="HOLD")
-    await _recorded(state, strategy_id=strategy, action="BUY", rejected=True)
-    await _recorded(state, strategy_id=strategy, action="BUY", occurred_at=NOW - timedelta(days=2))
-    await _recorded(state, action="BUY")
+    wanted = await recorded_signal(state, strategy_id=strategy, action="BUY")
+    await recorded_signal(state, strategy_id=strategy, action="HOLD")
+    await recorded_signal(state, strategy_id=strategy, action="BUY", rejected=True)
+    await recorded_signal(state, strategy_id=strategy, action="BUY", occurred_at=NOW - timedelta(days=2))
+    await recorded_signal(state, action="BUY")
     response = await client.get(
         "/api/signals",
         params={

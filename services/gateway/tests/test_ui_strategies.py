@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
+from uuid import uuid4
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
+from services.gateway.tests.test_signals_api import recorded_signal
+from tradelane.gateway.state import GatewayState
 
 HTML = {"Accept": "text/html"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -167,3 +170,19 @@ async def test_an_edit_the_api_refuses_comes_back_with_the_error_at_its_field(op
     )
     assert re.search(r'<p class="error" id="e-duration">[^<]+</p>', answer.text)
     assert "Save changes" in answer.text
+
+
+async def test_the_signals_page_lists_signals_with_their_execution_and_filters(
+    operator: httpx.AsyncClient, state: GatewayState
+) -> None:
+    strategy = uuid4()
+    buy = await recorded_signal(state, strategy_id=strategy, action="BUY")
+    hold = await recorded_signal(state, strategy_id=strategy, action="HOLD", rejected=True)
+    page = (await operator.get("/signals", headers=HTML)).text
+    assert 'aria-current="page">Signals<' in page
+    assert page.count('<a href="/executions/') == 2
+    filtered = (await operator.get("/signals", params={"action": "HOLD", "period": "24h", "strategy_id": ""})).text
+    assert "min_risk_reward" in filtered and filtered.count('<a href="/executions/') == 1
+    assert buy != hold
+    refused = await operator.get("/signals", params={"period": "forever"}, headers=HTML)
+    assert refused.status_code == 422

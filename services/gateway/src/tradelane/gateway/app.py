@@ -37,6 +37,7 @@ from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui import assets, dashboard, login
 from tradelane.gateway.ui import executions as execution_pages
+from tradelane.gateway.ui import signals as signal_pages
 from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.prompts.limits import RenderLimits
 from tradelane.runtime.bus import EventBus
@@ -142,6 +143,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         dashboard,
         strategy_pages,
         execution_pages,
+        signal_pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -29,6 +29,7 @@ NAVIGATION: Final = (
     ("/", "dashboard", "Dashboard"),
     ("/strategies", "strategies", "Strategies"),
     ("/executions", "executions", "Executions"),
+    ("/signals", "signals", "Signals"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
