@@ -186,3 +186,9 @@ async def test_the_signals_page_lists_signals_with_their_execution_and_filters(
     assert buy != hold
     refused = await operator.get("/signals", params={"period": "forever"}, headers=HTML)
     assert refused.status_code == 422
+
+
+async def test_the_check_of_a_form_without_name_or_symbol_yet_still_warns(operator: httpx.AsyncClient) -> None:
+    answer = (await _post(operator, "/strategies/check", {"name": "", "risk.account_size": "5000"})).text
+    assert '<p class="error" id="e-name" hx-swap-oob="true" hidden></p>' in answer
+    assert "risk.account_size" in answer and 'id="next-runs"' in answer

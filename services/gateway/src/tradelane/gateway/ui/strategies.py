@@ -38,6 +38,7 @@ from tradelane.gateway.schemas import ExecutionOut, StrategyOut
 from tradelane.gateway.ui.forms import FORM_LEVEL, field_errors, form_values
 from tradelane.gateway.ui.strategy_form import (
     INDICATOR_KINDS,
+    REQUIRED,
     StrategyForm,
     body_of,
     choices,
@@ -65,6 +66,8 @@ INDICATOR_LABELS: Final = {
     "patterns": "Candlestick patterns",
 }
 """How the form names each indicator kind (a kind missing here shows as its key)."""
+UNFILLED: Final = "unfilled"
+"""What the live check puts in a required field left empty so far."""
 SUGGESTIONS: Final = 8
 """Symbols suggested while typing."""
 
@@ -218,8 +221,11 @@ async def check(request: Request) -> HTMLResponse:
     values = await form_values(request)
     form = StrategyForm(values)
     context: dict[str, Any] = {"slots": form.error_slots(), "errors": {}}
+    # a required field not filled in yet is said when saving; until then it should not hide the warnings and runs
+    unfilled = {name: UNFILLED for name in REQUIRED if not values.get(name)}
     try:
-        context["check"] = await api.check_strategy(StrategyDefinition.model_validate(body_of(values)))
+        definition = StrategyDefinition.model_validate(body_of(values | unfilled))
+        context["check"] = await api.check_strategy(definition)
     except (ValidationError, RequestValidationError) as error:
         context["errors"] = _refusal(error, values, form)
     return render(request, "_strategy_check.html", context)
