@@ -72,17 +72,22 @@ async def test_a_strategy_is_checked_live_saved_edited_run_and_its_signal_listed
 
     await page.locator("#save-strategy").click()
     await expect_that(page.locator("#strategy-form .notice")).to_contain_text("Created ui-full")
+    # the new form checks itself once shown: let that answer arrive before leaving the page
+    await expect_that(page.locator("#strategy-check #next-runs li")).to_have_count(5)
     row = page.locator("#strategy-list tr", has_text="ui-full")
     await expect_that(row.locator(".bar-size")).to_have_text("1 day")
 
     await row.get_by_role("link", name="Edit ui-full").click()
     await page.wait_for_url(re.compile(r"/strategies/[0-9a-f-]{36}/edit$"))
     await expect_that(page.locator("#f-risk-risk_per_trade")).to_have_value("0.08")
-    await page.locator("#f-bar_size").select_option("4 hours")
+    await expect_that(page.locator("#strategy-check #next-runs li")).to_have_count(5)
+    async with page.expect_response(re.compile(r"/strategies/check$")):
+        await page.locator("#f-bar_size").select_option("4 hours")
     await page.get_by_role("button", name="Save changes").click()
     await page.wait_for_url(re.compile(r"/strategies$"))
     row = page.locator("#strategy-list tr", has_text="ui-full")
     await expect_that(row.locator(".bar-size")).to_have_text("4 hours")
+    await expect_that(page.locator("#strategy-check #next-runs li")).to_have_count(5)
 
     await row.get_by_role("button", name="Run now").click()
     await page.wait_for_url(re.compile(r"/executions/[0-9a-f-]{36}$"))
@@ -114,6 +119,7 @@ async def test_an_indicator_is_added_and_removed_in_the_form_with_the_keyboard(p
     await rows.last.get_by_role("button", name=re.compile("^Remove indicator")).focus()
     await page.keyboard.press("Enter")
     await expect_that(rows).to_have_count(before)
+    await expect_that(page.locator("#strategy-check #next-runs li")).to_have_count(5)
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
@@ -139,7 +145,9 @@ async def test_the_strategy_and_signal_pages_fit_the_screen_and_are_saved_as_scr
 
     await log_in(shown, admin_token)
     await shown.goto("/strategies")
-    await shown.locator("#f-risk-risk_per_trade").fill("0.08")
+    await expect_that(shown.locator("#next-runs li")).to_have_count(5)
+    async with shown.expect_response(re.compile(r"/strategies/check$")):
+        await shown.locator("#f-risk-risk_per_trade").fill("0.08")
     await expect_that(shown.locator("#strategy-warnings")).to_contain_text("risk per trade")
     await shoot("strategy-form")
     await shown.goto(f"/strategies/{strategy['id']}/edit")
