@@ -46,8 +46,8 @@ def _new_form_values(page: str) -> dict[str, str]:
     values |= dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
     for name, options in re.findall(r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
         selected = re.search(r'<option value="([^"]*)" selected>', options)
-        first = re.search(r'<option value="([^"]*)"', options)
-        values[name] = (selected or first).group(1) if (selected or first) else ""
+        chosen = selected or re.search(r'<option value="([^"]*)"', options)
+        values[name] = chosen.group(1) if chosen else ""
     ticked = re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)"(?: value="([^"]*)")? checked', form)
     values |= {name: value or "on" for name, value in ticked}
     return values

@@ -45,7 +45,8 @@ def nested(values: Mapping[str, str], *, checkboxes: Iterable[str], required: It
         for parent in parents:
             target = target.setdefault(parent, {})
         target[leaf] = value
-    return _with_lists(body)
+    with_lists: dict[str, Any] = _with_lists(body)
+    return with_lists
 
 
 def _with_lists(node: Any) -> Any:
