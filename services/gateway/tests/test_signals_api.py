@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 
 from tradelane.contracts import subjects
+from tradelane.contracts.book import OrderRecord
+from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.strategy import AssetType
+from tradelane.contracts.trading import OrderSide, OrderStatus, OrderTicket, OrderType, Venue, order_id
 from tradelane.gateway.state import GatewayState
+from tradelane.store.book.transactions import BookRepository
 from tradelane.store.lineage import StepRecord
 
 NOW = datetime.now(UTC)
+AAPL = ResolvedSymbol(conid=265598, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)
 
 
 def _signal(action: str) -> dict[str, Any]:
@@ -105,3 +112,31 @@ async def test_an_unknown_action_is_a_422_naming_it(client: httpx.AsyncClient) -
     response = await client.get("/api/signals", params={"action": "SHORT"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "action"]
+
+
+async def test_a_signal_that_placed_an_order_links_to_it(client: httpx.AsyncClient, state: GatewayState) -> None:
+    signal_id = await recorded_signal(state)
+    await recorded_signal(state)
+    book = BookRepository(state.pool)
+    await book.open_account(Venue.PAPER, "paper", "", Decimal(100_000))
+    ticket = OrderTicket(
+        client_ref="tl-s-1", instrument=AAPL, side=OrderSide.BUY, order_type=OrderType.MARKET, quantity=Decimal(5)
+    )
+    order = OrderRecord(
+        id=order_id("tl-s-1"),
+        ticket=ticket,
+        group_ref="tl-s-1",
+        source="signal",
+        venue=Venue.PAPER,
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        signal_id=signal_id,
+        causation_id=None,
+        status=OrderStatus.ACCEPTED,
+    )
+    async with book.transaction() as tx:
+        assert await tx.insert_order(order)
+    listed = {item["signal_id"]: item for item in (await client.get("/api/signals")).json()}
+    assert listed[str(signal_id)]["order_id"] == str(order.id)
+    assert listed[str(signal_id)]["order_status"] == "accepted"
+    assert [item["order_id"] for key, item in listed.items() if key != str(signal_id)] == [None]

@@ -43,6 +43,12 @@ INDICATOR_KINDS: Final[dict[str, type[BaseModel]]] = {
     spec.model_fields["kind"].default: spec for spec in get_args(get_args(IndicatorSpec)[0])
 }
 """Every indicator the API knows, by its ``kind``."""
+PARAMETER_LABELS: Final = {
+    "ma_type": "MA type",
+    "std_dev": "Standard deviations",
+    "patterns": "Patterns (empty: all)",
+}
+"""Indicator parameters whose field name does not read well as a label."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ def parameters(kind: str) -> tuple[Parameter, ...]:
     """The inputs of one indicator kind: every field of its spec but ``kind``."""
     spec = INDICATOR_KINDS[kind]
     return tuple(
-        Parameter(name, name.replace("_", " ").capitalize(), _options(info.annotation))
+        Parameter(name, PARAMETER_LABELS.get(name, name.replace("_", " ").capitalize()), _options(info.annotation))
         for name, info in spec.model_fields.items()
         if name != "kind"
     )
