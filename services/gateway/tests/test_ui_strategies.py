@@ -192,3 +192,22 @@ async def test_the_check_of_a_form_without_name_or_symbol_yet_still_warns(operat
     answer = (await _post(operator, "/strategies/check", {"name": "", "risk.account_size": "5000"})).text
     assert '<p class="error" id="e-name" hx-swap-oob="true" hidden></p>' in answer
     assert "risk.account_size" in answer and 'id="next-runs"' in answer
+
+
+async def test_the_new_pages_allow_only_this_origin_and_nothing_inline(operator: httpx.AsyncClient) -> None:
+    await _post(operator, "/strategies", {"name": "csp", "symbol.symbol": "AAPL"})
+    stored = (await operator.get("/api/strategies", headers={"Accept": "application/json"})).json()[0]
+    for path in ("/signals", f"/strategies/{stored['id']}/edit"):
+        response = await operator.get(path, headers=HTML)
+        assert response.status_code == 200, path
+        assert "script-src 'self';" in response.headers["content-security-policy"]
+        assert "<script>" not in response.text and " style=" not in response.text and "<style" not in response.text
+
+
+async def test_symbol_suggestions_are_empty_rather_than_an_error_when_search_cannot_answer(
+    operator: httpx.AsyncClient,
+) -> None:
+    """No market-data service runs here, so the search has nobody to ask."""
+    answer = await operator.get("/strategies/symbols", params={"symbol.symbol": "AAP"}, headers=HTML)
+    assert answer.status_code == 200
+    assert "<option" not in answer.text
