@@ -28,6 +28,7 @@ from tradelane.gateway.routes import (
     replay,
     risk,
     session,
+    signals,
     strategies,
     symbols,
     system,
@@ -41,6 +42,7 @@ from tradelane.gateway.ui import orders as order_pages
 from tradelane.gateway.ui import portfolio as portfolio_page
 from tradelane.gateway.ui import prompts as prompt_pages
 from tradelane.gateway.ui import risk as risk_page
+from tradelane.gateway.ui import signals as signal_pages
 from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.gateway.ui import symbols as symbol_pages
 from tradelane.gateway.ui import system as system_pages
@@ -135,6 +137,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         llm,
         symbols,
         orders,
+        signals,
         portfolio,
         risk,
         session,
@@ -157,6 +160,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         deadletters,
         system_pages,
         livelog,
+        signal_pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -7,6 +7,7 @@ and inside a transaction (:class:`~tradelane.store.book.transactions.BookTransac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -79,6 +80,14 @@ class BookReads:
             strategy_id,
             limit,
             offset,
+        )
+        return [rows.order(row) for row in found]
+
+    async def entry_orders_of_signals(self, signal_ids: Sequence[UUID]) -> list[OrderRecord]:
+        """The entry orders placed from these signals (a signal places at most one entry)."""
+        found = await self._db.fetch(
+            "SELECT * FROM broker.orders WHERE signal_id = ANY($1::uuid[]) AND role = 'entry' ORDER BY created_at",
+            list(signal_ids),
         )
         return [rows.order(row) for row in found]
 

@@ -1,7 +1,8 @@
 """HTML forms in and out: reading an urlencoded body, and validation errors placed at their fields.
 
 A form field is named by its path in the API's JSON body (``symbol.symbol``,
-``schedule.cron``), so the body the form stands for is built by splitting the names, and
+``schedule.cron``, ``indicators.0.period`` for an item of a list), so the body the form
+stands for is built by splitting the names, and
 an error the API would answer at ``body.schedule.cron`` lands next to the ``schedule.cron``
 input. htmx posts forms urlencoded; they hold no files, so the standard library reads them.
 """
@@ -32,8 +33,10 @@ async def form_values(request: Request) -> dict[str, str]:
 def nested(values: Mapping[str, str], *, checkboxes: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
     """The JSON body a form stands for: dotted names split into objects, checkboxes as booleans.
 
-    An empty optional field is left out, so the API's default applies; an empty required one
-    is kept, so the API's own error names it.
+    A part of a name that is a number is a position in a list (``indicators.2.period``): the
+    items come out in the order of their numbers, gaps closed. An empty optional field is left
+    out, so the API's default applies; an empty required one is kept, so the API's own error
+    names it.
     """
     kept = set(required)
     flat: dict[str, Any] = {name: value for name, value in values.items() if value or name in kept}
@@ -45,7 +48,18 @@ def nested(values: Mapping[str, str], *, checkboxes: Iterable[str], required: It
         for parent in parents:
             target = target.setdefault(parent, {})
         target[leaf] = value
-    return body
+    with_lists: dict[str, Any] = _with_lists(body)
+    return with_lists
+
+
+def _with_lists(node: Any) -> Any:
+    """``node`` with every object whose keys are all numbers turned into the list of its values in that order."""
+    if not isinstance(node, dict):
+        return node
+    items = {key: _with_lists(value) for key, value in node.items()}
+    if items and all(key.isdigit() for key in items):
+        return [items[key] for key in sorted(items, key=int)]
+    return items
 
 
 def field_errors(errors: Sequence[Any], fields: Iterable[str]) -> dict[str, str]:

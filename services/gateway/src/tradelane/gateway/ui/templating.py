@@ -37,6 +37,7 @@ NAVIGATION: Final = (
     ("/dead-letters", "dead-letters", "Dead letters"),
     ("/system", "system", "System"),
     ("/live-log", "live-log", "Live log"),
+    ("/signals", "signals", "Signals"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 
