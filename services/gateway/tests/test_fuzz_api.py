@@ -44,6 +44,8 @@ from tradelane.broker.config import BrokerSettings
 from tradelane.gateway.security.policy import required_scope
 from tradelane.market_data.app import build as build_market_data
 from tradelane.market_data.config import MarketDataSettings
+from tradelane.notifier.app import build as build_notifier
+from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.settings import Settings
 from tradelane.store.auth import Scope
 
@@ -106,16 +108,16 @@ def check_access(case: Case, status: int, scope: Scope | None) -> None:
 
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[None]:
-    """market-data (simulated) and the broker (paper), so no route answers 503 for want of a service."""
+    """market-data (simulated), the broker (paper) and the notifier, so no route answers 503 for want of a service."""
     market_data = build_market_data(MarketDataSettings.model_validate(settings.model_dump()))
     broker = build_broker(BrokerSettings.model_validate(settings.model_dump()))
-    await market_data.start()
-    await broker.start()
-    await market_data.broker.connection.flush()
-    await broker.broker.connection.flush()
+    notifier = build_notifier(NotifierSettings.model_validate(settings.model_dump()))
+    for service in (market_data, broker, notifier):
+        await service.start()
+        await service.broker.connection.flush()
     yield
-    await broker.close()
-    await market_data.close()
+    for service in (notifier, broker, market_data):
+        await service.close()
 
 
 def _httpx_kwargs(case: Case, base_url: str) -> dict[str, Any]:

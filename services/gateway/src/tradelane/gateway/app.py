@@ -145,7 +145,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         audit,
         system,
         health,
-        system,
         asyncapi,
         assets,
         login,
