@@ -54,6 +54,8 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/executions/{execution_id}"): READ,
     ("GET", "/executions/{execution_id}/stream"): READ,
     ("GET", "/executions/{execution_id}/steps/{message_id}"): READ,
+    ("POST", "/executions/{execution_id}/replay"): OPERATE,
+    ("GET", "/executions/{execution_id}/diff/{other_id}"): READ,
     # the web UI session: logging in proves a token in the body
     ("POST", "/api/session"): PUBLIC,
     ("GET", "/api/session"): READ,
@@ -74,6 +76,7 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/api/executions"): READ,
     ("GET", "/api/executions/{execution_id}"): READ,
     ("GET", "/api/executions/{execution_id}/diff/{other_id}"): READ,
+    ("GET", "/api/executions/{execution_id}/export"): READ,
     ("POST", "/api/executions/{execution_id}/replay"): OPERATE,
     ("GET", "/api/lineage/steps/{step}/statistics"): READ,
     ("GET", "/api/charts/{sha256}"): READ,
