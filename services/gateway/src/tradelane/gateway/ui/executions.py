@@ -39,6 +39,9 @@ router = APIRouter(include_in_schema=False)
 LISTED: Final = 50
 STATUSES: Final = ("running", "completed", "rejected", "failed")
 REPLAY_FIELDS: Final = ("from_step", "prompt_version", "model")
+REPLAY_STEPS: Final = tuple(step.value for step in Step)
+"""Every pipeline step is offered (the form is drawn while the run may still be going); the API refuses,
+with its reason shown on the form, a step the execution never reached."""
 
 
 async def _names(strategies: Strategies) -> dict[UUID, str]:
@@ -101,12 +104,6 @@ async def _detail_context(execution_id: UUID, detail: ExecutionDetailOut | None,
     }
 
 
-def _replayable_steps(detail: ExecutionDetailOut | None) -> list[str]:
-    """The pipeline steps the execution recorded a message for (a replay starts from one of them)."""
-    recorded = {step.step for step in detail.steps} if detail else set()
-    return [step.value for step in Step if step.value in recorded]
-
-
 async def _detail(lineage: Lineage, execution_id: UUID) -> ExecutionDetailOut | None:
     """The execution with its steps (and their messages, for the chart and signal), or None while the lineage
     has not recorded it yet (it was just requested). Messages are small (payloads travel by reference)."""
@@ -131,7 +128,7 @@ async def execution_page(
             "viewer": viewer,
             "page": "executions",
             "names": names,
-            "replay_steps": _replayable_steps(detail),
+            "replay_steps": REPLAY_STEPS,
             "replay": {"from_step": Step.ANALYSIS.value},
             **await _detail_context(execution_id, detail, book),
         },
@@ -161,16 +158,14 @@ async def step_messages(request: Request, execution_id: UUID, message_id: UUID, 
 
 
 @router.post("/executions/{execution_id}/replay")
-async def replay(
-    request: Request, execution_id: UUID, viewer: SignedIn, lineage: Lineage, state: State, caller: Caller
-) -> HTMLResponse:
+async def replay(request: Request, execution_id: UUID, viewer: SignedIn, state: State, caller: Caller) -> HTMLResponse:
     """Replay from the chosen step with the overrides given; the form again with the link to the new execution
     and to its diff, or with the API's refusal next to the field it is about."""
     values = await form_values(request)
     context: dict[str, Any] = {
         "viewer": viewer,
         "execution_id": execution_id,
-        "replay_steps": _replayable_steps(await _detail(lineage, execution_id)),
+        "replay_steps": REPLAY_STEPS,
         "replay": values,
     }
     try:
