@@ -135,6 +135,13 @@ async def test_a_run_is_followed_live_on_the_graph_then_replayed_with_another_pr
     await expect_that(page.locator("#signal-summary .signal-card")).to_contain_text("Confidence")
     await expect_that(page.locator("#no-orders")).to_contain_text("placed no order")
 
+    # the interactive chart: plotly.js under the strict CSP (a refused inline style would be a console error)
+    interactive = page.locator("details.interactive-chart")
+    await interactive.locator("summary").focus()
+    await page.keyboard.press("Enter")
+    await expect_that(interactive.locator(".plotly-target svg.main-svg").first).to_be_visible()
+    await expect_that(interactive.locator(".plotly-status")).to_have_text("")
+
     analysis = step(page, "analysis")
     await analysis.locator(":scope > summary").click()
     await expect_that(analysis.locator(".llm-prompt")).to_contain_text("Version one: analyse AAPL on the 1 day")
@@ -201,6 +208,8 @@ async def test_the_lineage_viewer_and_the_diff_fit_the_screen_and_are_saved_as_s
     await expect_that(node(page, "signal")).to_have_attribute("data-status", re.compile("^(succeeded|rejected)$"))
     await step(page, "analysis").locator(":scope > summary").click()
     await expect_that(step(page, "analysis").locator(".llm-prompt")).to_be_visible()
+    await page.locator("details.interactive-chart summary").click()
+    await expect_that(page.locator("details.interactive-chart svg.main-svg").first).to_be_visible()
     await shoot("execution-lineage")
     await page.goto(f"/executions/{original}/diff/{replayed}")
     await expect_that(page.locator(".diff-step[data-step='analysis']")).to_contain_text("prompt_version")
