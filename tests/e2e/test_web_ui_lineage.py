@@ -82,7 +82,7 @@ async def quiet(up: Up, gateway: str, fake_llm: FakeLlmServer) -> Up:
         fake_llm.script(*(answer(reading(50)) for _ in running))
 
         async def idle() -> bool:
-            return (await client.get("/api/executions", params={"status": "running"})).json() == []
+            return not (await client.get("/api/executions", params={"status": "running"})).json()
 
         await eventually(idle, "the demo strategy's runs to finish", timeout=LIVE_SECONDS)
     assert fake_llm.pending == 0, "a demo run did not take its answer"
