@@ -148,6 +148,7 @@ async def test_a_run_is_followed_live_on_the_graph_then_replayed_with_another_pr
     await expect_that(analysis.locator(".llm-answer")).to_contain_text('"confidence": 40')
     await expect_that(analysis.locator(".llm-tokens")).to_have_text("1200 in · 300 out")
     await expect_that(analysis.locator(".llm-cost")).to_have_text(re.compile(r"^0\.\d+$"))
+    await expect_that(analysis.locator(".messages")).to_contain_text("Output message")
 
     async with page.expect_download() as downloading:
         await page.locator("#export-csv").click()
@@ -166,6 +167,7 @@ async def test_a_run_is_followed_live_on_the_graph_then_replayed_with_another_pr
     replayed_analysis = step(page, "analysis")
     await replayed_analysis.locator(":scope > summary").click()
     await expect_that(replayed_analysis.locator(".llm-prompt")).to_contain_text("Version two: read AAPL (1 day)")
+    await expect_that(replayed_analysis.locator(".messages")).to_contain_text("Output message")  # before leaving
 
     await page.locator("#compare").click()
     await page.wait_for_url(re.compile(r"/executions/[0-9a-f-]{36}/diff/[0-9a-f-]{36}$"))
@@ -208,6 +210,7 @@ async def test_the_lineage_viewer_and_the_diff_fit_the_screen_and_are_saved_as_s
     await expect_that(node(page, "signal")).to_have_attribute("data-status", re.compile("^(succeeded|rejected)$"))
     await step(page, "analysis").locator(":scope > summary").click()
     await expect_that(step(page, "analysis").locator(".llm-prompt")).to_be_visible()
+    await expect_that(step(page, "analysis").locator(".messages")).to_contain_text("Output message")
     await page.locator("details.interactive-chart summary").click()
     await expect_that(page.locator("details.interactive-chart svg.main-svg").first).to_be_visible()
     await shoot("execution-lineage")

@@ -27,9 +27,9 @@
       return;
     }
     const figure = plainText(await response.json());
+    // the figure's own height (its panels need it); the page's width
     const layout = Object.assign({}, figure.layout || {}, { autosize: true });
     delete layout.width;
-    delete layout.height;
     await window.Plotly.newPlot(target, figure.data || [], layout, { responsive: true, displaylogo: false });
     target.dataset.drawn = "yes";
     status.textContent = "";
