@@ -60,8 +60,9 @@ class Up:
         return code, self.output.read_text(errors="replace")
 
 
-def start_up(state_dir: Path) -> Up:
-    """``tradelane up`` as a process of its own, on a free gateway port, with its state in ``state_dir``."""
+def start_up(state_dir: Path, **extra_env: str) -> Up:
+    """``tradelane up`` as a process of its own, on a free gateway port, with its state in ``state_dir``
+    (and ``extra_env`` added to its environment)."""
     port = free_port()
     output = state_dir.parent / f"{state_dir.name}.log"
     env = {
@@ -75,6 +76,7 @@ def start_up(state_dir: Path) -> Up:
         "TRADELANE_ACK_WAIT_SECONDS": "5",
         "TRADELANE_LOG_FORMAT": "json",
         "TRADELANE_SCHEDULER_RELOAD_SECONDS": "2",
+        **extra_env,
     }
     with output.open("wb") as sink:
         process = subprocess.Popen(

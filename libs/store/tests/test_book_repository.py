@@ -73,6 +73,15 @@ async def test_an_order_is_recorded_once_per_client_reference(book: BookReposito
     assert len(await book.orders()) == 1
 
 
+async def test_orders_are_listed_by_the_execution_that_placed_them(book: BookRepository) -> None:
+    first, second = _order("tl-m-1"), _order("tl-m-2")
+    async with book.transaction() as tx:
+        await tx.insert_order(first)
+        await tx.insert_order(second)
+    assert [order.id for order in await book.orders(execution_id=second.execution_id)] == [second.id]
+    assert await book.orders(execution_id=uuid4()) == []
+
+
 async def test_only_one_caller_claims_an_unsent_order(book: BookRepository) -> None:
     async with book.transaction() as tx:
         await tx.insert_order(_order())

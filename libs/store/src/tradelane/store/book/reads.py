@@ -69,15 +69,18 @@ class BookReads:
         *,
         status: OrderStatus | None = None,
         strategy_id: UUID | None = None,
+        execution_id: UUID | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[OrderRecord]:
         """Most recent first."""
         found = await self._db.fetch(
             "SELECT * FROM broker.orders WHERE ($1::text IS NULL OR status = $1)"
-            " AND ($2::uuid IS NULL OR strategy_id = $2) ORDER BY created_at DESC, client_ref LIMIT $3 OFFSET $4",
+            " AND ($2::uuid IS NULL OR strategy_id = $2) AND ($3::uuid IS NULL OR execution_id = $3)"
+            " ORDER BY created_at DESC, client_ref LIMIT $4 OFFSET $5",
             status,
             strategy_id,
+            execution_id,
             limit,
             offset,
         )

@@ -1,11 +1,14 @@
-"""``/api/executions``: recent executions and one execution step by step."""
+"""``/api/executions``: recent executions, one execution step by step, and its lineage exported."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+import json
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from tradelane.contracts.fields import PG_INT_MAX
 from tradelane.gateway.deps import Lineage
@@ -46,3 +49,62 @@ async def get_execution(
     if detail is None:
         raise execution_not_found(execution_id)
     return ExecutionDetailOut.of_detail(detail, payloads=payloads)
+
+
+EXPORT_COLUMNS: Final = (
+    "execution_id",
+    "strategy_id",
+    "step",
+    "status",
+    "subject",
+    "message_id",
+    "stream_sequence",
+    "occurred_at",
+    "duration_ms",
+    "error",
+    "input",
+    "output",
+)
+"""One CSV row per step; ``input`` and ``output`` are the step's messages as JSON text."""
+
+
+def lineage_csv(detail: ExecutionDetailOut) -> str:
+    """The steps of ``detail`` (fetched with their payloads) as CSV, in the order they happened."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for step in detail.steps:
+        row = step.model_dump(mode="json")
+        row |= {
+            "execution_id": str(detail.execution_id),
+            "strategy_id": str(detail.strategy_id),
+            "input": json.dumps(row["input"], sort_keys=True) if row["input"] is not None else "",
+            "output": json.dumps(row["output"], sort_keys=True) if row["output"] is not None else "",
+        }
+        writer.writerow(["" if row[column] is None else row[column] for column in EXPORT_COLUMNS])
+    return buffer.getvalue()
+
+
+@router.get(
+    "/{execution_id}/export",
+    summary="Export an execution's lineage",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}, "description": "A file to download."},
+        **NOT_FOUND,
+    },
+)
+async def export_execution(
+    execution_id: UUID,
+    lineage: Lineage,
+    file_format: Annotated[Literal["json", "csv"], Query(alias="format", description="json or csv.")] = "json",
+) -> Response:
+    """The execution with every step's input and output message, as a JSON document (the shape of
+    ``GET /api/executions/{id}?payloads=true``) or as CSV with one row per step."""
+    detail = await get_execution(execution_id, lineage, payloads=True)
+    if file_format == "csv":
+        body, media_type = lineage_csv(detail), "text/csv; charset=utf-8"
+    else:
+        body, media_type = detail.model_dump_json(indent=2), "application/json"
+    disposition = f'attachment; filename="execution-{execution_id}.{file_format}"'
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})

@@ -166,11 +166,16 @@ async def list_orders(
     book: Book,
     status: OrderStatus | None = None,
     strategy_id: UUID | None = None,
+    execution_id: Annotated[
+        UUID | None, Query(description="Only the orders of this execution (its signal's bracket).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=PG_INT_MAX)] = 0,
 ) -> list[OrderOut]:
-    """Most recent first, optionally in one status or of one strategy."""
-    orders = await book.orders(status=status, strategy_id=strategy_id, limit=limit, offset=offset)
+    """Most recent first, optionally in one status, of one strategy or of one execution."""
+    orders = await book.orders(
+        status=status, strategy_id=strategy_id, execution_id=execution_id, limit=limit, offset=offset
+    )
     return [OrderOut.of(order) for order in orders]
 
 

@@ -84,6 +84,8 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/system"): READ,
     ("GET", "/live-log"): READ,
     ("GET", "/live-log/stream"): READ,
+    ("POST", "/executions/{execution_id}/replay"): OPERATE,
+    ("GET", "/executions/{execution_id}/diff/{other_id}"): READ,
     # the web UI session: logging in proves a token in the body
     ("POST", "/api/session"): PUBLIC,
     ("GET", "/api/session"): READ,
@@ -106,6 +108,7 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/api/executions"): READ,
     ("GET", "/api/executions/{execution_id}"): READ,
     ("GET", "/api/executions/{execution_id}/diff/{other_id}"): READ,
+    ("GET", "/api/executions/{execution_id}/export"): READ,
     ("POST", "/api/executions/{execution_id}/replay"): OPERATE,
     ("GET", "/api/lineage/steps/{step}/statistics"): READ,
     ("GET", "/api/charts/{sha256}"): READ,

@@ -1,0 +1,111 @@
+"""The lineage viewer's pages in-process: the graph of a recorded execution, scope-gated replay, the diff page.
+
+The browser test (tests/e2e/test_web_ui_lineage.py) drives them in Chromium against the whole system.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.gateway.tests.conftest import ApiToken, http_client
+from tradelane.contracts import subjects
+from tradelane.gateway.state import GatewayState
+
+from .test_executions_api import _step
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no token of its own that keeps cookies, as a browser does."""
+    async with http_client(app) as client:
+        yield client
+
+
+async def _signed_in(browser: httpx.AsyncClient, token: str) -> None:
+    response = await browser.post("/api/session", json={"token": token})
+    assert response.status_code == 200, response.text
+
+
+async def _running_execution(state: GatewayState) -> str:
+    """An execution the lineage has seen reach its chart step."""
+    execution_id, strategy_id = uuid4(), uuid4()
+    for name, subject in [
+        ("requested", subjects.EXECUTION_REQUESTED),
+        ("market_data", subjects.MARKET_DATA_FETCHED),
+        ("indicators", subjects.INDICATORS_COMPUTED),
+        ("chart", subjects.CHART_RENDERED),
+    ]:
+        await state.lineage.record(
+            _step(execution_id, name, strategy_id=strategy_id, subject=subject, duration_ms=1500.0)
+        )
+    return str(execution_id)
+
+
+def _node_statuses(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-step="([a-z_]+)" data-status="([a-z_]+)"', page))
+
+
+async def test_the_graph_shows_each_steps_status_and_what_is_still_to_come(
+    browser: httpx.AsyncClient, api_token: ApiToken, state: GatewayState
+) -> None:
+    await _signed_in(browser, await api_token("read"))
+    execution_id = await _running_execution(state)
+    response = await browser.get(f"/executions/{execution_id}", headers=HTML)
+    assert response.status_code == 200
+    page = response.text
+    assert _node_statuses(page) == {
+        "requested": "succeeded",
+        "market_data": "succeeded",
+        "indicators": "succeeded",
+        "chart": "succeeded",
+        "analysis": "running",
+        "signal": "pending",
+    }
+    assert "succeeded · 1.5 s" in page
+    assert " style=" not in page and "<style" not in page
+    assert f'href="/api/executions/{execution_id}/export?format=csv"' in page
+    assert 'id="no-orders"' in page
+
+
+async def test_only_a_token_that_may_operate_sees_the_replay_form(
+    browser: httpx.AsyncClient, api_token: ApiToken, state: GatewayState
+) -> None:
+    execution_id = await _running_execution(state)
+    await _signed_in(browser, await api_token("read", name="reader"))
+    assert 'id="replay-form"' not in (await browser.get(f"/executions/{execution_id}", headers=HTML)).text
+    await _signed_in(browser, await api_token("operate", name="operator"))
+    assert 'id="replay-form"' in (await browser.get(f"/executions/{execution_id}", headers=HTML)).text
+
+
+async def test_a_replay_the_api_refuses_is_explained_on_the_form(
+    browser: httpx.AsyncClient, api_token: ApiToken, state: GatewayState
+) -> None:
+    execution_id = await _running_execution(state)
+    await _signed_in(browser, await api_token("operate"))
+    csrf = (await browser.get("/api/session")).json()["csrf_token"]
+    refused = await browser.post(
+        f"/executions/{execution_id}/replay",
+        content="from_step=signal&prompt_version=2&model=",
+        headers={"X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert refused.status_code == 200
+    assert 'id="replay-e-from_step"' in refused.text
+    assert "take effect only in the analysis step" in refused.text
+
+
+async def test_the_diff_page_lists_the_steps_only_one_execution_ran(
+    browser: httpx.AsyncClient, api_token: ApiToken, state: GatewayState
+) -> None:
+    first, second = await _running_execution(state), await _running_execution(state)
+    await _signed_in(browser, await api_token("read"))
+    response = await browser.get(f"/executions/{first}/diff/{second}", headers=HTML)
+    assert response.status_code == 200
+    assert 'data-step="chart"' in response.text
