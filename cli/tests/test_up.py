@@ -30,6 +30,14 @@ async def test_prepare_provisions_the_streams_and_publishes_the_demo_run(
     assert (await js.consumer_info(subjects.PIPELINE_STREAM, "signals")).name == "signals"
 
 
+async def test_prepare_creates_no_demo_strategy_when_told_not_to(
+    settings: Settings, nats_client: NatsClient, tmp_path: Path
+) -> None:
+    prepared = await prepare(settings.model_copy(update={"demo_strategy": False}), tmp_path)
+    assert prepared.first_run is None
+    assert (await nats_client.jetstream().stream_info(subjects.PIPELINE_STREAM)).state.messages == 0
+
+
 async def test_prepare_refuses_without_the_provision_identity(settings: Settings, tmp_path: Path) -> None:
     credentials = credentials_for(settings, "signals")
     assert credentials is not None

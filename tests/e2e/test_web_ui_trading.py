@@ -42,6 +42,9 @@ MARK = re.compile(r"from the mark (?P<mark>[0-9.]+) of BTC")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("TRADELANE_BROKER_SNAPSHOT_INTERVAL_SECONDS", "2")
+        # the demo strategy paper-trades BTC every minute: its position could make the test's order
+        # exceed max_position_notional, so this book holds only what the tests place
+        environment.setenv("TRADELANE_DEMO_STRATEGY", "false")
         running = start_up(tmp_path_factory.mktemp("web-ui-trading") / "state")
     try:
         yield running

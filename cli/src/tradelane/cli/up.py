@@ -78,15 +78,15 @@ class Prepared:
 
 
 async def prepare(settings: Settings, state_dir: Path) -> Prepared:
-    """Migrate the database, provision the streams, create the demo strategy if there is none,
-    and the local admin token if there is no live one."""
+    """Migrate the database, provision the streams, create the demo strategy if there is none (and
+    ``TRADELANE_DEMO_STRATEGY`` is not off), and the local admin token if there is no live one."""
     pool = await create_pool(settings.database_url)
     try:
         await migrate(pool)
         admin_token = await ensure_admin_token(pool, state_dir)
         strategies = StrategyRepository(pool)
         first_run = None
-        if not await strategies.list():
+        if settings.demo_strategy and not await strategies.list():
             demo = await strategies.create(DEMO_STRATEGY)
             log.info("demo_strategy_created", strategy_id=str(demo.id), name=demo.definition.name)
             first_run = ExecutionRequested(

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
         default="auto", description="'auto' is JSON off a TTY and readable console on one."
     )
     state_dir: Path = Field(default=Path(".state"), description="Where embedded servers keep data.")
+    demo_strategy: bool = Field(
+        default=True,
+        description="tradelane up: create (and run once) the paper-trading demo strategy on a database with none.",
+    )
     stream_max_age_days: float = Field(default=7, gt=0, description="Replay window of the streams.")
     duplicate_window_seconds: float = Field(default=120, ge=120, description="JetStream de-dup window.")
     max_deliver: int = Field(
