@@ -117,6 +117,12 @@ async def _context(browser: Browser, gateway: str, viewport: dict[str, int]) -> 
     return context
 
 
+async def settled(page: Page) -> None:
+    """Wait until htmx has finished its swaps: a form it has just put in the page is only its own
+    (submitted by htmx, not natively by the browser) once htmx has processed it."""
+    await page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
 async def log_in(page: Page, token: str) -> None:
     """Through the login form, with the keyboard: type the token, press Enter."""
     await page.goto("/login")

@@ -28,6 +28,7 @@ from tests.e2e.test_web_ui import (  # noqa: F401 (fixtures used by name)
     gateway,
     log_in,
     page,
+    settled,
 )
 from tests.support.waiting import eventually
 
@@ -85,6 +86,7 @@ async def test_a_manual_order_is_placed_after_its_errors_are_fixed_then_cancelle
     await form.get_by_label("Quantity").press("Enter")
     await expect_that(page.locator("#e-limit_price")).to_contain_text("needs a limit_price")
     await expect_that(page.locator("#f-limit_price")).to_have_attribute("aria-invalid", "true")
+    await settled(page)
 
     await page.locator("#f-limit_price").fill("1")
     await page.locator("#f-limit_price").press("Enter")
@@ -94,6 +96,7 @@ async def test_a_manual_order_is_placed_after_its_errors_are_fixed_then_cancelle
     assert found is not None
     below = (Decimal(found["mark"]) * Decimal("0.96")).quantize(Decimal("0.01"))
     await expect_that(page.locator("#order-history")).to_contain_text("rejected")
+    await settled(page)
 
     await page.locator("#f-limit_price").fill(str(below))
     await page.locator("#f-limit_price").press("Enter")
@@ -143,6 +146,7 @@ async def test_a_limit_changed_on_the_risk_page_is_saved_and_shown(page: Page) -
     await page.locator("#f-max_open_positions").fill("500")
     await page.locator("#f-max_open_positions").press("Enter")
     await expect_that(page.locator("#e-max_open_positions")).to_contain_text("ceiling")
+    await settled(page)
     await page.locator("#f-max_open_positions").fill("7")
     await page.locator("#f-max_open_positions").press("Enter")
     await expect_that(page.locator("#limits-saved")).to_be_visible()
