@@ -8,7 +8,7 @@ subject with nats-py, which the step consuming it rejects.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
 from tests.e2e import test_web_ui
-from tests.e2e.conftest import finished_execution, wait_until_ready
+from tests.e2e.conftest import finished_execution
 from tests.e2e.test_healing import Up, start_up
 from tests.e2e.test_web_ui import (
     DESKTOP,
@@ -40,6 +40,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
 browser = test_web_ui.browser
 """The one Chromium of the module (the fixture, under its own name)."""
+gateway = test_web_ui.gateway
+admin_token = test_web_ui.admin_token
+page = test_web_ui.page
+"""test_web_ui's fixtures, resolved against this module's ``up``."""
 
 
 @pytest.fixture(scope="module")
@@ -49,30 +53,6 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         yield running
     finally:
         running.interrupt()
-
-
-@pytest.fixture(scope="module")
-async def gateway(up: Up) -> str:
-    await wait_until_ready(up.gateway, timeout=120)
-    return up.gateway
-
-
-@pytest.fixture(scope="module")
-def admin_token(up: Up) -> str:
-    return (up.state_dir / "admin-token").read_text().strip()
-
-
-@pytest.fixture
-async def page(browser: Browser, gateway: str, admin_token: str) -> AsyncIterator[Page]:
-    """A desktop page logged in with the admin token; the test fails if anything went wrong in it."""
-    context = await _context(browser, gateway, DESKTOP)
-    problems = Problems()
-    opened = await context.new_page()
-    problems.watch(opened)
-    await log_in(opened, admin_token)
-    yield opened
-    await context.close()
-    assert problems.seen == [], "\n".join(problems.seen)
 
 
 async def publish(up: Up, subject: str, body: bytes) -> None:
