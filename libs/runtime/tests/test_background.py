@@ -27,6 +27,20 @@ async def test_a_chore_runs_every_interval_and_a_failing_run_does_not_end_it() -
     assert [entry["chore"] for entry in logs if entry["event"] == "background_chore_failed"] == ["count"]
 
 
+async def test_a_chore_asked_to_run_at_once_runs_before_its_first_interval() -> None:
+    runs = 0
+
+    async def chore() -> None:
+        nonlocal runs
+        runs += 1
+
+    background = BackgroundTasks()
+    background.every(3600, chore, "hourly", at_once=True)
+    await eventually(lambda: runs == 1, "the first run, without waiting an hour")
+    await asyncio.wait_for(background.stop(), 1)
+    assert runs == 1
+
+
 async def test_stopping_ends_a_chore_at_once_while_it_waits() -> None:
     async def nothing() -> None:
         return None

@@ -33,20 +33,33 @@ class BackgroundTasks:
         """Run ``work`` until it returns or the tasks are stopped."""
         self._tasks.append(asyncio.create_task(work, name=name))
 
-    def every(self, seconds: float, chore: Callable[[], Awaitable[object]], name: str) -> None:
-        """Run ``chore`` every ``seconds`` until stopped; a failing run is logged and the next one runs."""
-        self.start(self._repeat(seconds, chore, name), name)
+    def every(
+        self, seconds: float, chore: Callable[[], Awaitable[object]], name: str, *, at_once: bool = False
+    ) -> None:
+        """Run ``chore`` every ``seconds`` (first at once, or after ``seconds``) until stopped.
 
-    async def _repeat(self, seconds: float, chore: Callable[[], Awaitable[object]], name: str) -> None:
+        A failing run is logged and the next one runs.
+        """
+        self.start(self._repeat(seconds, chore, name, at_once=at_once), name)
+
+    async def _repeat(
+        self, seconds: float, chore: Callable[[], Awaitable[object]], name: str, *, at_once: bool
+    ) -> None:
+        if at_once:
+            await self._run_once(chore, name)
         while not self._stopped.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
                     await self._stopped.wait()
                 return
-            try:
-                await chore()
-            except Exception as error:  # a chore runs again next time; one failure must not end the loop
-                log.warning("background_chore_failed", chore=name, error=f"{type(error).__name__}: {error}")
+            await self._run_once(chore, name)
+
+    @staticmethod
+    async def _run_once(chore: Callable[[], Awaitable[object]], name: str) -> None:
+        try:
+            await chore()
+        except Exception as error:  # a chore runs again next time; one failure must not end the loop
+            log.warning("background_chore_failed", chore=name, error=f"{type(error).__name__}: {error}")
 
     async def stop(self, wait_seconds: float = STOP_WAIT_SECONDS) -> None:
         """Ask every task to end, cancel them, and wait at most ``wait_seconds`` for them."""

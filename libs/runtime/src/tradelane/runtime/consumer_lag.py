@@ -1,7 +1,8 @@
 """The consumer-lag probe: how far behind each of a service's durable consumers is, as metrics.
 
-It stops when told to, not only when cancelled. On Python 3.11, ``asyncio.wait_for`` (which
-nats-py's requests, and so ``consumer_info``, use) returns the reply instead of raising
+It runs as a background chore (:mod:`tradelane.runtime.background`), which a stopping service
+ends by an event as well as a cancel: on Python 3.11, ``asyncio.wait_for`` (which nats-py's
+requests, and so ``consumer_info``, use) returns the reply instead of raising
 ``CancelledError`` when the cancel comes after the reply has arrived but before the waiting
 task has resumed (CPython gh-86296, fixed in 3.12). A probe that only a cancel could end went
 on probing after such a swallowed cancel, and a service closing, which awaits it, hung.
@@ -9,8 +10,6 @@ on probing after such a swallowed cancel, and a service closing, which awaits it
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 
 import structlog
@@ -22,32 +21,24 @@ from tradelane.runtime.streams import ConsumerSpec
 log = structlog.get_logger(__name__)
 
 PROBE_TIMEOUT_SECONDS = 5.0
-"""How long one consumer's info may take; a stopping service waits at most this for the probe."""
+"""How long one consumer's info may take."""
 
 
 class ConsumerLagProbe:
-    """Refreshes the pending and ack-pending gauges of ``consumers`` every ``interval_seconds`` until stopped."""
+    """Refreshes the pending and ack-pending gauges of a service's ``consumers``.
 
-    def __init__(self, js: JetStreamContext, consumers: Sequence[ConsumerSpec], interval_seconds: float) -> None:
+    A service runs :meth:`refresh` as a chore of its :class:`~tradelane.runtime.background.BackgroundTasks`,
+    which stops it by an event as well as by a cancel.
+    """
+
+    def __init__(self, js: JetStreamContext, consumers: Sequence[ConsumerSpec]) -> None:
         self._js = js
         self._consumers = consumers
-        self._interval = interval_seconds
-        self._stopped = asyncio.Event()
 
-    def stop(self) -> None:
-        """Ask :meth:`run` to return: at once when waiting, else after the consumer it is asking about."""
-        self._stopped.set()
-
-    async def run(self) -> None:
-        """Probe until :meth:`stop` (or a cancel that nats-py does not swallow)."""
-        while not self._stopped.is_set():
-            for spec in self._consumers:
-                if self._stopped.is_set():
-                    return
-                await self._probe(spec)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await self._stopped.wait()
+    async def refresh(self) -> None:
+        """One round: every consumer's gauges."""
+        for spec in self._consumers:
+            await self._probe(spec)
 
     async def _probe(self, spec: ConsumerSpec) -> None:
         """One consumer's gauges; a consumer whose info is unavailable keeps its last values until the next round."""

@@ -29,10 +29,11 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.health import HealthReport
 from tradelane.contracts.subjects import Step
+from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
-from tradelane.runtime.consumer_lag import PROBE_TIMEOUT_SECONDS, ConsumerLagProbe
+from tradelane.runtime.consumer_lag import ConsumerLagProbe
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.decoding import decode_body
 from tradelane.runtime.flow import is_concrete, role_of
@@ -132,8 +133,7 @@ class Service:
         self.stats = ServiceStats(name)
         self.health = HealthState(name, settings.service_version, self.stats, self.is_ready)
         self._health_server: HealthServer | None = None
-        self._lag_probe: ConsumerLagProbe | None = None
-        self._background: list[asyncio.Task[None]] = []
+        self._background = BackgroundTasks()
         self._answer_health_requests()
         self._stopping = asyncio.Event()
         self.resources = AsyncExitStack()
@@ -258,10 +258,10 @@ class Service:
     async def _consume(self) -> None:
         """After the broker has started: ready, and watching the consumers' lag."""
         self._ready = True
-        self._lag_probe = ConsumerLagProbe(
-            self.broker.connection.jetstream(), self._consumers, self.settings.consumer_lag_interval_seconds
+        lag_probe = ConsumerLagProbe(self.broker.connection.jetstream(), self._consumers)
+        self._background.every(
+            self.settings.consumer_lag_interval_seconds, lag_probe.refresh, "consumer-lag", at_once=True
         )
-        self._background.append(asyncio.create_task(self._lag_probe.run(), name="consumer-lag"))
         log.info("service_started", service=self.name, version=self.settings.service_version)
 
     async def close(self) -> None:
@@ -277,22 +277,9 @@ class Service:
         log.info("service_stopped", service=self.name, handled=self.stats.handled, failed=self.stats.failed)
 
     async def _stop_consuming(self) -> None:
-        """The first shutdown hook, before the broker stops: no longer ready, no more lag probes.
-
-        The probe is told to stop as well as cancelled, since nats-py can swallow a cancel (see
-        :mod:`~tradelane.runtime.consumer_lag`); and it is waited for no longer than one of its
-        requests may take, so nothing running in the background can hold the stop.
-        """
+        """The first shutdown hook, before the broker stops: no longer ready, no more background chores."""
         self._ready = False
-        if self._lag_probe is not None:
-            self._lag_probe.stop()
-        for task in self._background:
-            task.cancel()
-        if not self._background:
-            return
-        _, still_running = await asyncio.wait(self._background, timeout=PROBE_TIMEOUT_SECONDS + 1)
-        for task in still_running:
-            log.warning("background_task_still_running_at_stop", service=self.name, task=task.get_name())
+        await self._background.stop()
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT, then stop within the grace period.
