@@ -136,3 +136,19 @@ def test_ib_async_does_not_repeat_what_the_ib_adapters_log(capsys: pytest.Captur
     assert [(line["logger"], line["level"], line["event"]) for line in lines] == [
         ("ib_async.wrapper", "warning", "Canceled order: Trade(order=LimitOrder(orderId=9))"),
     ]
+
+
+def test_asyncpg_retrying_its_pool_during_an_outage_writes_one_line_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", "json")
+    refused = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    logging.getLogger("asyncpg.pool").warning(
+        "Failed to restore the pool connection floor; retrying", exc_info=(type(refused), refused, None)
+    )
+    (line,) = _json_lines(capsys.readouterr().err)
+    assert line["event"] == (
+        "Failed to restore the pool connection floor; retrying: "
+        "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 5432)"
+    )
+    assert "exception" not in line

@@ -18,6 +18,7 @@ import logging
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Literal
 
@@ -60,6 +61,21 @@ def _not_an_ib_report(record: logging.LogRecord) -> bool:
     return not _IB_REPORT.match(record.getMessage())
 
 
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """asyncpg's pool, retrying its connections while PostgreSQL is down: one line per retry, not a traceback.
+
+    The outage is expected and handled (the step waits and retries, the gateway answers 503), so
+    the exception's type and text say enough.
+    """
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """Mask secrets in every value of a log line: URL passwords, registered secrets, ``password=`` keys."""
     return {key: _redacted(key, value) for key, value in event_dict.items()}
@@ -71,6 +87,12 @@ def _redacted(key: str, value: object) -> object:
     if is_sensitive_name(key) and value is not None:
         return MASK
     return redact_value(value)
+
+
+def _add_filter(logger: str, keep: Callable[[logging.LogRecord], bool]) -> None:
+    filtered = logging.getLogger(logger)
+    if keep not in filtered.filters:
+        filtered.addFilter(keep)
 
 
 def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -121,7 +143,6 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
         quieted.handlers.clear()
         quieted.propagate = True
         quieted.setLevel(max(least, root.level))
-    ib_reports = logging.getLogger("ib_async.wrapper")
-    if _not_an_ib_report not in ib_reports.filters:
-        ib_reports.addFilter(_not_an_ib_report)
+    _add_filter("ib_async.wrapper", _not_an_ib_report)
+    _add_filter("asyncpg.pool", _without_traceback)
     sys.excepthook = _redacting_excepthook
