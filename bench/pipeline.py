@@ -1,11 +1,18 @@
 """End-to-end benchmark of the pipeline on this machine.
 
-Measures, in one run, with every service as its own process (as ``tradelane up`` runs them):
+Measures, in one run, with every service as its own process (as ``tradelane up`` runs them),
+for each workload of :data:`WORKLOADS` (daily, intraday, multi-timeframe):
 
 1. latency from run request to signal, p50/p99, with and without the chart PNG;
-2. sustained executions per second without the PNG over ``--sustain-seconds``;
-3. the bus overhead of one hop (publish to handler) through our FastStream step runner,
-   against a raw nats-py JetStream publish/consume baseline on the same server.
+2. sustained executions per second with and without the PNG, over ``--sustain-seconds`` each;
+3. bytes stored per execution: PostgreSQL (every table, indexes and TOAST included), the
+   JetStream streams and the chart object store, as the growth over the PNG runs divided by
+   their number;
+4. the largest pipeline message (its body, in bytes, and its subject);
+5. each service's resident memory (RSS) after the workload;
+
+and once, the bus overhead of one hop (publish to handler) through our FastStream step runner,
+against a raw nats-py JetStream publish/consume baseline on the same server.
 
 Writes ``bench/results/pipeline.json`` and ``bench/results/pipeline.md``.
 Run with ``make bench`` (``python -m bench.pipeline``).
@@ -22,6 +29,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +45,7 @@ from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import dedup_headers
 from tradelane.runtime.logging import configure_logging
@@ -48,7 +56,46 @@ from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
 RESULTS = Path(__file__).parent / "results"
+WARM_UP_RUNS = 3
 PIPELINE_SERVICES = ("lineage", "market_data", "indicators", "charts", "llm_analyst", "signals")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A strategy shape users run, measured as a whole."""
+
+    name: str
+    description: str
+    strategy: StrategyDefinition
+
+    def with_png(self, render_png: bool) -> StrategyDefinition:
+        return self.strategy.model_copy(update={"render_png": render_png})
+
+
+BTC = SymbolRef(symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO)
+WORKLOADS = (
+    Workload(
+        "daily",
+        "AAPL daily bars over 1 Y (about 260 bars), default indicator set",
+        StrategyDefinition(name="bench-daily", symbol=SymbolRef(symbol="AAPL")),
+    ),
+    Workload(
+        "intraday",
+        "the demo: BTC 1-minute bars over 1 D (1,440 bars), default indicator set",
+        StrategyDefinition(name="bench-intraday", symbol=BTC, bar_size=BarSize.MIN_1, duration="1 D"),
+    ),
+    Workload(
+        "multi_timeframe",
+        "BTC 1 min over 1 D, plus 5 mins, 1 hour and 1 day, each with its own history",
+        StrategyDefinition(
+            name="bench-multi-timeframe",
+            symbol=BTC,
+            bar_size=BarSize.MIN_1,
+            duration="1 D",
+            analysis=AnalysisSettings(timeframes=(BarSize.MIN_5, BarSize.HOUR_1, BarSize.DAY_1)),
+        ),
+    ),
+)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -85,6 +132,62 @@ class SignalWatcher:
         return future
 
 
+class LargestMessage:
+    """The largest pipeline message body seen since the last :meth:`reset`."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.subject = ""
+
+    async def on_message(self, msg: Msg) -> None:
+        if len(msg.data) > self.size:
+            self.size, self.subject = len(msg.data), msg.subject
+
+    def reset(self) -> dict[str, Any]:
+        seen = {"bytes": self.size, "subject": self.subject}
+        self.size, self.subject = 0, ""
+        return seen
+
+
+async def bytes_stored(client: NatsClient, database_url: str) -> dict[str, int]:
+    """What PostgreSQL, the streams and the object store hold now, in bytes."""
+    pool = await create_pool(database_url)
+    try:
+        postgres = await pool.fetchval(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        )
+    finally:
+        await pool.close()
+    streams = objects = 0
+    for info in await client.jetstream().streams_info():
+        size = info.state.bytes or 0
+        if (info.config.name or "").startswith("OBJ_"):
+            objects += size
+        else:
+            streams += size
+    return {"postgres": int(postgres), "streams": streams, "object_store": objects}
+
+
+def per_execution(before: dict[str, int], after: dict[str, int], executions: int) -> dict[str, int]:
+    return {store: round((after[store] - before[store]) / executions) for store in before}
+
+
+def rss_kib(pid: int | None) -> int | None:
+    """A process's resident set size in KiB, from /proc (None when it is not running or not on Linux)."""
+    if pid is None:
+        return None
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
 def request_for(strategy: StrategyDefinition, strategy_id: UUID) -> ExecutionRequested:
     return ExecutionRequested(
         execution_id=uuid4(),
@@ -109,7 +212,7 @@ async def run_once(client: NatsClient, watcher: SignalWatcher, strategy: Strateg
 
 
 async def latency(client: NatsClient, watcher: SignalWatcher, strategy: StrategyDefinition, runs: int) -> list[float]:
-    for _ in range(3):  # warm-up: first PNG, first TA-Lib call, connection pools
+    for _ in range(WARM_UP_RUNS):  # first PNG, first TA-Lib call, connection pools
         await run_once(client, watcher, strategy)
     return [await run_once(client, watcher, strategy) for _ in range(runs)]
 
@@ -203,9 +306,18 @@ async def hops(store_dir: Path, messages: int) -> tuple[list[float], list[float]
     return raw, ours
 
 
-async def with_system(
-    settings: Settings, body: Callable[[NatsClient, SignalWatcher], Awaitable[dict[str, Any]]]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class System:
+    """The running pipeline as the measurements see it."""
+
+    client: NatsClient
+    watcher: SignalWatcher
+    largest: LargestMessage
+    supervisor: Supervisor
+    database_url: str
+
+
+async def with_system(settings: Settings, body: Callable[[System], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     env = {
         **os.environ,
         "TRADELANE_NATS_URL": settings.nats_url,
@@ -217,15 +329,39 @@ async def with_system(
     running = asyncio.create_task(supervisor.run())
     client = await nats.connect(settings.nats_url)
     watcher = SignalWatcher()
+    largest = LargestMessage()
     for subject in (subjects.SIGNAL_GENERATED, subjects.SIGNAL_REJECTED, subjects.STEP_FAILED):
         await client.subscribe(subject, cb=watcher.on_message)
+    await client.subscribe(subjects.PIPELINE_ALL, cb=largest.on_message)
     try:
         await asyncio.sleep(3)  # services connect and warm their renderer
-        return await body(client, watcher)
+        return await body(System(client, watcher, largest, supervisor, settings.database_url.get_secret_value()))
     finally:
         await client.close()
         await supervisor.stop()
         await running
+
+
+async def measure_workload(system: System, workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure of one workload; the storage growth is taken over its PNG latency runs."""
+    client, watcher = system.client, system.watcher
+    with_png, without_png = workload.with_png(True), workload.with_png(False)
+    system.largest.reset()
+    stored_before = await bytes_stored(client, system.database_url)
+    latency_with_png = await latency(client, watcher, with_png, args.png_runs)
+    stored_after = await bytes_stored(client, system.database_url)
+    figures = {
+        "description": workload.description,
+        "latency_with_png": summary(latency_with_png),
+        "bytes_per_execution": per_execution(stored_before, stored_after, args.png_runs + WARM_UP_RUNS),
+        "latency_without_png": summary(await latency(client, watcher, without_png, args.runs)),
+        "sustained_with_png": await sustained(client, watcher, with_png, args.sustain_seconds, args.in_flight),
+        "sustained_without_png": await sustained(client, watcher, without_png, args.sustain_seconds, args.in_flight),
+        "largest_message": system.largest.reset(),
+        "rss_kib": {service: rss_kib(system.supervisor.pid(service)) for service in PIPELINE_SERVICES},
+    }
+    print(f"{workload.name}: {json.dumps(figures)}", flush=True)
+    return figures
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -244,17 +380,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await provision(client.jetstream(), settings)
         await client.close()
 
-        with_png = StrategyDefinition(name="bench-png", symbol=SymbolRef(symbol="AAPL"), render_png=True)
-        without_png = StrategyDefinition(name="bench", symbol=SymbolRef(symbol="AAPL"), render_png=False)
-
-        async def measure(client: NatsClient, watcher: SignalWatcher) -> dict[str, Any]:
-            return {
-                "latency_with_png": summary(await latency(client, watcher, with_png, args.png_runs)),
-                "latency_without_png": summary(await latency(client, watcher, without_png, args.runs)),
-                "sustained_without_png": await sustained(
-                    client, watcher, without_png, args.sustain_seconds, args.in_flight
-                ),
-            }
+        async def measure(system: System) -> dict[str, Any]:
+            return {workload.name: await measure_workload(system, workload, args) for workload in WORKLOADS}
 
         pipeline = await with_system(settings, measure)
     finally:
@@ -264,47 +391,72 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "bars_per_execution": "AAPL 1 day, 1 Y (about 260 bars), default indicator set",
         "hop_raw_nats_py": raw,
         "hop_tradelane": ours,
         "hop_overhead_p50_ms": round(ours["p50_ms"] - raw["p50_ms"], 3),
-        **pipeline,
+        "workloads": pipeline,
     }
+
+
+def mib(kib: int | None) -> str:
+    return "?" if kib is None else str(round(kib / 1024))
 
 
 def markdown(result: dict[str, Any]) -> str:
     def row(name: str, figures: dict[str, Any]) -> str:
         return f"| {name} | {figures['n']} | {figures['p50_ms']} | {figures['p99_ms']} | {figures['max_ms']} |"
 
-    sustained_figures = result["sustained_without_png"]
-    return "\n".join(
-        [
-            f"# Pipeline benchmark ({result['measured_at']}, {result['machine']['cpus']} CPUs)",
+    def rate(name: str, figures: dict[str, Any]) -> str:
+        return (
+            f"| {name} | {figures['executions_per_second']} | {figures['in_flight']} | {figures['seconds']} "
+            f"| {figures['latency_p50_ms']} | {figures['latency_p99_ms']} |"
+        )
+
+    machine = result["machine"]
+    lines = [
+        f"# Pipeline benchmark ({result['measured_at']})",
+        "",
+        f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}.",
+        "",
+        "| hop | n | p50 ms | p99 ms | max ms |",
+        "| --- | --- | --- | --- | --- |",
+        row("one hop, raw nats-py JetStream", result["hop_raw_nats_py"]),
+        row("one hop, tradelane step runner", result["hop_tradelane"]),
+        "",
+        f"Hop overhead (p50, ours minus raw): {result['hop_overhead_p50_ms']} ms.",
+    ]
+    for name, figures in result["workloads"].items():
+        stored = figures["bytes_per_execution"]
+        largest = figures["largest_message"]
+        memory = ", ".join(f"{service} {mib(kib)} MiB" for service, kib in figures["rss_kib"].items())
+        lines += [
             "",
-            f"Workload: {result['bars_per_execution']}.",
+            f"## {name}: {figures['description']}",
             "",
-            "| measurement | n | p50 ms | p99 ms | max ms |",
+            "| run request to signal | n | p50 ms | p99 ms | max ms |",
             "| --- | --- | --- | --- | --- |",
-            row("one hop, raw nats-py JetStream", result["hop_raw_nats_py"]),
-            row("one hop, tradelane step runner", result["hop_tradelane"]),
-            row("run request to signal, with PNG", result["latency_with_png"]),
-            row("run request to signal, without PNG", result["latency_without_png"]),
+            row("with PNG", figures["latency_with_png"]),
+            row("without PNG", figures["latency_without_png"]),
             "",
-            f"Hop overhead (p50, ours minus raw): {result['hop_overhead_p50_ms']} ms.",
+            "| sustained | executions/s | in flight | seconds | p50 ms | p99 ms |",
+            "| --- | --- | --- | --- | --- | --- |",
+            rate("with PNG", figures["sustained_with_png"]),
+            rate("without PNG", figures["sustained_without_png"]),
             "",
-            f"Sustained without PNG: {sustained_figures['executions_per_second']} executions/s over "
-            f"{sustained_figures['seconds']} s with {sustained_figures['in_flight']} in flight "
-            f"(latency p50 {sustained_figures['latency_p50_ms']} ms, p99 {sustained_figures['latency_p99_ms']} ms).",
+            f"Stored per execution (with PNG): PostgreSQL {stored['postgres']:,} B, "
+            f"streams {stored['streams']:,} B, object store {stored['object_store']:,} B.",
+            f"Largest message: {largest['bytes']:,} B ({largest['subject']}).",
             "",
+            f"RSS after the workload: {memory}.",
         ]
-    )
+    return "\n".join([*lines, ""])
 
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=200, help="sequential runs without PNG")
     parser.add_argument("--png-runs", type=int, default=30, help="sequential runs with PNG")
-    parser.add_argument("--sustain-seconds", type=float, default=30.0)
+    parser.add_argument("--sustain-seconds", type=float, default=20.0, help="each sustained measurement")
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--hop-messages", type=int, default=2000)
     args = parser.parse_args()
