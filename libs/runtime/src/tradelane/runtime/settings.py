@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     """Connection, delivery and logging settings common to all services."""
 
     # a refused setting is named without echoing the input: that input holds every secret of the process
-    model_config = SettingsConfigDict(env_prefix="TRADELANE_", extra="ignore", frozen=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TRADELANE_", extra="ignore", frozen=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
     nats_user: str | None = Field(
