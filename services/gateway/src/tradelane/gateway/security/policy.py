@@ -73,6 +73,8 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/risk"): READ,
     ("PUT", "/risk/limits"): TRADE,
     ("GET", "/prompts"): READ,
+    ("GET", "/prompts/new"): OPERATE,
+    ("POST", "/prompts"): OPERATE,
     ("GET", "/prompts/{template_id}"): READ,
     ("POST", "/prompts/validate"): OPERATE,
     ("POST", "/prompts/{template_id}/preview"): OPERATE,
