@@ -40,6 +40,16 @@ SCREENSHOTS = Path(
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LIVE_SECONDS = 60
+GRAPH_FIT = """() => {
+    const frame = document.querySelector('.graph-frame');
+    const shown = [...frame.querySelectorAll('svg.pipeline')].filter((svg) => svg.getClientRects().length > 0);
+    return {
+        overflow: frame.scrollWidth - frame.clientWidth,
+        scales: shown.map((svg) => svg.getBoundingClientRect().width / svg.viewBox.baseVal.width),
+    };
+}"""
+"""How the lineage viewer's graph is drawn: how far it overflows its frame (a sideways scroll), and the scale of
+each graph shown (one; its text has its size at 1)."""
 FINISHED = re.compile(r"^(completed|rejected)$")
 """How a run of the offline analyst ends: a signal, or one the rules refused (both are a finished run)."""
 
@@ -306,6 +316,8 @@ async def test_every_page_fits_the_screen_and_is_saved_as_a_screenshot(
     await expect_that(step(page, "chart").locator("figure.chart img")).to_have_count(1)
     await step(page, "chart").locator("summary").click()
     await expect_that(step(page, "chart").locator("figure.chart img")).to_have_js_property("complete", True)
+    graph = await page.evaluate(GRAPH_FIT)
+    assert graph["overflow"] <= 0 and len(graph["scales"]) == 1 and graph["scales"][0] >= 0.9, graph
     await shoot("execution")
     await context.close()
     assert problems.seen == [], "\n".join(problems.seen)

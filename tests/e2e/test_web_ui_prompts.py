@@ -3,8 +3,9 @@
 One system for this module; the helpers (the failure watch, logging in, the viewports, the
 screenshot directory) are the web UI module's. An operator edits a prompt and sees an undefined
 variable flagged while typing, fixes it, previews it with a finished execution's variables,
-saves a version and reads its diff; then searches the simulated provider's symbols and opens
-one. Every page is saved as a screenshot at 1280x800 and 390x844.
+saves a version and reads its diff; creates a new template past a refused text and a taken
+name; then searches the simulated provider's symbols and opens one. Every page is saved as a
+screenshot at 1280x800 and 390x844.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from playwright.async_api import expect as expect_that
 from tests.e2e import test_web_ui as web_ui
 from tests.e2e.conftest import finished_execution
 from tests.e2e.test_healing import Up
-from tests.e2e.test_web_ui import DESKTOP, PHONE, SCREENSHOTS, Problems, _context, created_strategy, log_in
+from tests.e2e.test_web_ui import DESKTOP, PHONE, SCREENSHOTS, Problems, _context, created_strategy, log_in, settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
@@ -97,6 +98,42 @@ async def test_a_prompt_is_checked_while_typed_previewed_saved_and_its_diff_show
     assert (stored["latest_version"], stored["text"]) == (2, FIXED)
 
 
+async def test_a_new_template_is_created_after_its_text_and_its_taken_name_are_fixed(page: Page, up: Up) -> None:
+    await _prompt(up, "ui-taken")
+    await page.goto("/prompts")
+    await page.locator("#new-prompt").focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"/prompts/new$"))
+    await page.get_by_label("Name (unique)").fill("ui-taken")
+    await page.get_by_label("Notes (what it is for)").fill("made in the browser")
+    await _retype(page, TYPO)
+    await expect_that(page.locator("#prompt-problems .problem-undefined_variable")).to_contain_text("latest_prise")
+
+    await page.locator("#create-prompt").focus()
+    await page.keyboard.press("Enter")
+    await expect_that(page.locator("#form-errors")).to_be_visible()
+    await expect_that(page.locator("#prompt-problems .error")).to_contain_text("latest_prise")
+    await expect_that(page.locator("#prompt-text")).to_have_attribute("aria-invalid", "true")
+    await settled(page)
+
+    await page.locator("#prompt-text").fill(FIXED)  # checked as typed above: now only the name is wrong
+    await page.locator("#create-prompt").click()
+    await expect_that(page.locator("#e-name")).to_contain_text("ui-taken")
+    await expect_that(page.locator("#prompt-problems .error")).to_have_count(0)
+    await expect_that(page.locator("#f-name")).to_have_attribute("aria-invalid", "true")
+    await settled(page)
+
+    await page.locator("#f-name").fill("ui-created")
+    await page.locator("#f-name").press("Enter")
+    await page.wait_for_url(re.compile(r"/prompts/[0-9a-f-]{36}$"))
+    await expect_that(page.locator("h1")).to_have_text("ui-created")
+    await expect_that(page.locator("#prompt-text")).to_have_value(FIXED)
+    await expect_that(page.locator("#version-1")).to_be_visible()
+    async with up.client() as client:
+        [created] = [item for item in (await client.get("/api/prompts")).json() if item["name"] == "ui-created"]
+    assert (created["notes"], created["text"]) == ("made in the browser", FIXED)
+
+
 async def test_a_symbol_is_found_as_it_is_typed_and_its_details_opened(page: Page) -> None:
     await page.goto("/symbols")
     await expect_that(page.locator("#provider")).to_have_text("simulated")
@@ -155,6 +192,10 @@ async def test_the_prompts_and_symbols_pages_fit_the_screen_and_are_saved_as_scr
     await page.locator("#version-2 summary").click()
     await expect_that(page.locator("#version-2 .diff-added")).to_have_count(1)
     await shoot("prompt-editor")
+    await page.goto("/prompts/new")
+    await _retype(page, TYPO)
+    await expect_that(page.locator("#prompt-problems .error")).to_have_count(1)
+    await shoot("prompt-new")
     await page.goto("/symbols")
     await page.locator("#symbol-q").press_sequentially("A")
     await expect_that(page.locator("#suggestions li").first).to_be_visible()

@@ -118,6 +118,38 @@ async def test_a_manual_order_is_placed_after_its_errors_are_fixed_then_cancelle
     await expect_that(page.locator("#order-history tbody tr")).to_contain_text(f"lmt {below}")
 
 
+async def test_orders_placed_and_cancelled_elsewhere_change_the_orders_page_without_a_reload(
+    page: Page,  # noqa: F811
+    up: Up,
+    priced_btc: None,
+) -> None:
+    """Through the API, as another client would: a refused order, a working one, its cancel; each shows up live."""
+    async with page.expect_response(re.compile(r"/orders/tables$")):  # the stream is listening: it asks once
+        await page.goto("/orders")
+    await page.evaluate("window.stillTheSamePage = true")
+    order = {"instrument": BTC, "side": "BUY", "order_type": "LMT", "quantity": "0.01"}
+    history = page.locator("#order-history tbody tr")
+    async with up.client() as client:
+        refused = await client.post("/api/orders", json={**order, "limit_price": "1.23"})
+        assert refused.status_code == 409, refused.text
+        await expect_that(history.filter(has_text="lmt 1.23").locator(".status")).to_have_text("rejected")
+
+        found = MARK.search(refused.json()["detail"])
+        assert found is not None
+        # not the first test's price: that order is in the history too
+        below = (Decimal(found["mark"]) * Decimal("0.97")).quantize(Decimal("0.01"))
+        placed = await client.post("/api/orders", json={**order, "limit_price": str(below)})
+        assert placed.status_code == 201, placed.text
+        working = page.locator("#working-orders tbody tr", has_text=f"lmt {below}")
+        await expect_that(working).to_have_count(1)
+
+        cancelled = await client.post(f"/api/orders/{placed.json()['orders'][0]['id']}/cancel")
+        assert cancelled.status_code in {200, 202}, cancelled.text
+        await expect_that(working).to_have_count(0)
+        await expect_that(history.filter(has_text=f"lmt {below}").locator(".status")).to_have_text("cancelled")
+    assert await page.evaluate("window.stillTheSamePage === true")
+
+
 async def test_the_portfolio_page_draws_the_equity_curve_from_the_snapshots(
     page: Page,  # noqa: F811
     up: Up,
@@ -136,6 +168,28 @@ async def test_the_portfolio_page_draws_the_equity_curve_from_the_snapshots(
     assert points is not None and len(points.split()) >= 2
     await expect_that(chart.locator("text")).not_to_have_count(0)
     await expect_that(page.locator("#equity-caption")).to_contain_text("snapshot")
+
+
+async def test_a_fill_elsewhere_shows_its_position_on_the_portfolio_page_without_a_reload(
+    page: Page,  # noqa: F811
+    up: Up,
+    priced_btc: None,
+) -> None:
+    async with page.expect_response(re.compile(r"/portfolio/book$")):  # the stream is listening: it asks once
+        await page.goto("/portfolio")
+    await page.evaluate("window.stillTheSamePage = true")
+    async with up.client() as client:
+        held = (await client.get("/api/positions")).json()
+        before = sum((Decimal(position["quantity"]) for position in held if position["symbol"] == "BTC"), Decimal(0))
+        filled = await client.post("/api/orders", json={"instrument": BTC, "side": "BUY", "quantity": "0.002"})
+        assert filled.status_code == 201, filled.text
+    shown = page.locator("#portfolio-book tbody tr", has_text="BTC").locator("td[data-label=Quantity]")
+
+    async def grown_by_the_fill() -> bool:
+        return [Decimal(text) for text in await shown.all_inner_texts()] == [before + Decimal("0.002")]
+
+    await eventually(grown_by_the_fill, "the BTC position grown by the market order's fill", timeout=10)
+    assert await page.evaluate("window.stillTheSamePage === true")
 
 
 async def test_a_limit_changed_on_the_risk_page_is_saved_and_shown(page: Page) -> None:  # noqa: F811

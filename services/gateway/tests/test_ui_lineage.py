@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from services.gateway.tests.conftest import ApiToken, http_client
 from tradelane.contracts import subjects
 from tradelane.gateway.state import GatewayState
+from tradelane.gateway.ui.pipeline_graph import NARROW, WIDE, pipeline_graph
 
 from .test_executions_api import _step
 
@@ -70,9 +71,19 @@ async def test_the_graph_shows_each_steps_status_and_what_is_still_to_come(
         "signal": "pending",
     }
     assert "succeeded · 1.5 s" in page
+    assert 'id="pipeline-graph"' in page and 'id="pipeline-graph-narrow"' in page  # the stylesheet shows one
     assert " style=" not in page and "<style" not in page
     assert f'href="/api/executions/{execution_id}/export?format=csv"' in page
     assert 'id="no-orders"' in page
+
+
+def test_the_narrow_graph_is_one_column_of_short_downward_arrows_as_wide_as_a_phones_card() -> None:
+    wide, narrow = pipeline_graph(None, WIDE), pipeline_graph(None, NARROW)
+    assert [node.name for node in narrow.nodes] == [node.name for node in wide.nodes]
+    assert {node.x for node in narrow.nodes} == {narrow.nodes[0].x}
+    assert [node.y for node in narrow.nodes] == sorted(node.y for node in narrow.nodes)
+    assert all(len({point.split(",")[0] for point in edge.path[1:].split(" L")}) == 1 for edge in narrow.edges)
+    assert narrow.width <= 340 < wide.width  # a card's inside on a 390-pixel screen: drawn at about its size
 
 
 async def test_only_a_token_that_may_operate_sees_the_replay_form(

@@ -1,4 +1,4 @@
-"""The prompts and symbols pages in-process: checks as you type, saving versions, their diffs, and scope.
+"""The prompts and symbols pages in-process: checks as you type, new templates, saving versions, their diffs, and scope.
 
 The browser test (tests/e2e/test_web_ui_prompts.py) drives them in Chromium against the whole
 system, market-data included; here no market-data runs, so the symbols pages must explain that.
@@ -99,6 +99,29 @@ async def test_a_text_the_api_refuses_is_not_saved_and_says_why(
     assert (await client.get(f"/api/prompts/{prompt['id']}")).json()["latest_version"] == 1
 
 
+async def test_a_new_template_is_refused_at_its_fields_then_created_and_opened(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    headers = await _log_in(browser, await api_token("operate"))
+    await _prompt(client)
+    page = (await browser.get("/prompts/new", headers=HTML)).text
+    assert 'hx-post="/prompts/validate" hx-trigger="keyup changed delay:400ms"' in page
+    assert "Analyse {{ symbol }}" in page  # it starts as the built-in analysis template
+    form = {"name": "ui-daily", "type": "analysis", "language": "en", "notes": "", "text": "{{ prise }}"}
+    refused = await browser.post("/prompts", content=urlencode(form), headers=headers)
+    assert refused.status_code == 200 and 'id="prompt-form"' in refused.text
+    assert re.search(r"<li class=\"error\">[^<]*line 1[^<]*prise", refused.text)
+    taken = await browser.post("/prompts", content=urlencode({**form, "text": TEXT}), headers=headers)
+    assert re.search(r'<p class="error" id="e-name">[^<]*ui-daily[^<]*</p>', taken.text)
+    assert 'name="name" type="text" value="ui-daily"' in taken.text  # what was typed stays
+    created = await browser.post(
+        "/prompts", content=urlencode({**form, "name": "ui-weekly", "text": TEXT, "is_default": "on"}), headers=headers
+    )
+    [stored] = [item for item in (await client.get("/api/prompts")).json() if item["name"] == "ui-weekly"]
+    assert created.headers["HX-Redirect"] == f"/prompts/{stored['id']}"
+    assert (stored["text"], stored["is_default"], stored["latest_version"]) == (TEXT, True, 1)
+
+
 async def test_the_preview_renders_the_editors_text_over_the_sample(
     browser: httpx.AsyncClient, client: httpx.AsyncClient, api_token: ApiToken
 ) -> None:
@@ -119,6 +142,8 @@ async def test_a_read_token_sees_the_text_but_no_control_that_changes_it(
     assert "hx-post" not in page
     listing = (await browser.get("/prompts", headers=HTML)).text
     assert f'href="/prompts/{prompt["id"]}"' in listing
+    assert 'href="/prompts/new"' not in listing
+    assert (await browser.get("/prompts/new", headers=HTML)).status_code == 403
     assert 'id="refresh-cache"' not in (await browser.get("/symbols", headers=HTML)).text
 
 

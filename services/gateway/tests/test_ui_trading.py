@@ -6,6 +6,7 @@ draw the equity curve against the whole system; these check what needs no broker
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
 from tradelane.gateway.ui.equity_chart import HEIGHT, WIDTH, equity_chart, nice_step
+from tradelane.gateway.ui.live import Arrivals
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -66,6 +68,30 @@ async def test_the_order_form_shows_the_models_errors_at_their_fields(
         assert re.search(rf'<p class="error" id="e-{field}">[^<]+</p>', answer.text), field
     assert 'name="client_order_id" value="form-1"' in answer.text  # nothing was placed: the same key again
     assert 'id="order-lists" hx-swap-oob="true"' in answer.text
+
+
+async def test_every_request_that_redraws_the_order_lists_keeps_the_status_filter(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    """The live refresh, the order form and the cancel buttons draw the lists again: with the history asked for."""
+    await _log_in(browser, await api_token("trade"))
+    page = (await browser.get("/orders?status=cancelled", headers=HTML)).text
+    assert 'sse-connect="/orders/stream"' in page
+    assert 'id="order-tables" hx-get="/orders/tables?status=cancelled" hx-trigger="sse:orders"' in page
+    assert 'hx-post="/orders?status=cancelled"' in page
+    refreshed = (await browser.get("/orders/tables?status=cancelled", headers=HTML)).text
+    assert refreshed.count('id="order-tables"') == 1 and "Orders cancelled" in refreshed
+    unfiltered = (await browser.get("/orders/tables?status=", headers=HTML)).text
+    assert 'hx-get="/orders/tables"' in unfiltered and "All orders" in unfiltered
+
+
+async def test_a_burst_of_bus_messages_is_one_change_and_the_callback_never_waits() -> None:
+    arrivals = Arrivals()
+    for _ in range(1000):
+        await asyncio.wait_for(arrivals.receive(None), timeout=0.1)  # type: ignore[arg-type]  # the message is not read
+    assert arrivals.signal.is_set()
+    assert arrivals.take() == 1000
+    assert not arrivals.signal.is_set() and arrivals.take() == 0
 
 
 async def test_the_limits_form_refuses_a_limit_at_its_field_and_saves_a_good_one(

@@ -28,7 +28,7 @@ from tradelane.gateway.routes.strategies import list_strategies
 from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut
 from tradelane.gateway.ui import live
 from tradelane.gateway.ui.forms import ALL, field_errors, form_values
-from tradelane.gateway.ui.pipeline_graph import pipeline_graph
+from tradelane.gateway.ui.pipeline_graph import NARROW, pipeline_graph
 from tradelane.gateway.ui.templating import fragment, render
 from tradelane.gateway.ui.trade_chain import trade_chain
 from tradelane.gateway.ui.viewer import SignedIn
@@ -100,6 +100,7 @@ async def _detail_context(execution_id: UUID, detail: ExecutionDetailOut | None,
         "execution_id": execution_id,
         "execution": detail,
         "graph": pipeline_graph(detail),
+        "narrow_graph": pipeline_graph(detail, NARROW),
         "chain": await trade_chain(book, execution_id),
     }
 

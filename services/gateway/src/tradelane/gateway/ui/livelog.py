@@ -15,7 +15,6 @@ at most, then the browser reconnects.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,12 +22,10 @@ from typing import Annotated, Final
 from urllib.parse import urlencode
 from uuid import UUID
 
-import nats.errors
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
@@ -43,8 +40,6 @@ router = APIRouter(include_in_schema=False)
 PATTERNS: Final = (subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL)
 QUEUED: Final = 256
 """Messages held for a slow browser; beyond this they are dropped (and counted), never waited for."""
-WAIT_SECONDS: Final = 1.0
-"""How often a quiet stream checks whether the browser left or its lifetime is over."""
 
 
 class Level(StrEnum):
@@ -113,19 +108,14 @@ def line(msg: Msg, wanted: LogFilter) -> str | None:
 
 async def _lines(request: Request, client: NatsClient, wanted: LogFilter) -> AsyncIterator[str]:
     listener = Listener(wanted, asyncio.Queue(maxsize=QUEUED))
-    subscriptions: list[Subscription] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + live.STREAM_LIFETIME
     reported = 0
-    try:
-        for pattern in PATTERNS:
-            # one at a time, so those made before a failure are still undone below
-            subscriptions.append(await client.subscribe(pattern, cb=listener.receive))  # noqa: PERF401
-        await client.flush()
+    async with live.subscribed(client, PATTERNS, listener.receive):
         yield live.event("listening", f"Listening since {utc_now():%H:%M:%S} UTC.")
         while loop.time() < deadline and not await request.is_disconnected():
             try:
-                msg = await asyncio.wait_for(listener.queue.get(), WAIT_SECONDS)
+                msg = await asyncio.wait_for(listener.queue.get(), live.WAIT_SECONDS)
             except TimeoutError:
                 continue
             html = line(msg, wanted)
@@ -134,10 +124,6 @@ async def _lines(request: Request, client: NatsClient, wanted: LogFilter) -> Asy
             if listener.dropped != reported:
                 reported = listener.dropped
                 yield live.event("dropped", f"{reported} event(s) dropped: the browser read too slowly")
-    finally:
-        for subscription in subscriptions:
-            with contextlib.suppress(nats.errors.Error):  # the connection is closing: nothing left to undo
-                await subscription.unsubscribe()
 
 
 def _filter(execution_id: UUID | None, subject: str, level: Level) -> LogFilter:

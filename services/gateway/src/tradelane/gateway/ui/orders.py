@@ -9,31 +9,41 @@ the book as rejected, so the lists are refreshed with every answer.
 The form carries a ``client_order_id`` made when it is drawn: a double submit, or a retry after
 a timeout, never places a second order. A refused order used its id up (sending it again would
 answer with the refusal), so the form drawn after a refusal has a new one.
+
+The lists follow the book live: ``/orders/stream`` tells the page when an order event
+(``trading.order.>``) was published, and the page fetches the lists again from
+``/orders/tables`` (:func:`.live.changes`). Every request that draws the lists carries the
+status filter, so an answer or a refresh never shows a different history than the one asked for.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import ValidationError
 
+from tradelane.contracts import subjects
 from tradelane.contracts.strategy import AssetType, SymbolRef
 from tradelane.contracts.trading import ManualOrder, OrderSide, OrderStatus, OrderType, TimeInForce
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import State
 from tradelane.gateway.routes import orders as api
 from tradelane.gateway.routes.orders import OrderOut
+from tradelane.gateway.ui import live
 from tradelane.gateway.ui.forms import ALL, FORM_LEVEL, field_errors, form_values, nested
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.viewer import SignedIn, Viewer
 
 router = APIRouter(include_in_schema=False)
 
+Shown = Annotated[OrderStatus | None, ALL]
+"""The history's status filter (``?status=``; empty: every status)."""
 LISTED: Final = 100
 WORKING: Final = tuple(order_status for order_status in OrderStatus if not order_status.terminal)
 FIELDS: Final = (
@@ -86,10 +96,12 @@ async def working_orders(book: Book) -> list[OrderOut]:
 
 
 async def _lists(book: Book, shown: OrderStatus | None) -> dict[str, Any]:
+    """The working orders and the history under the filter, with the query that asks for that filter again."""
     return {
         "working": await working_orders(book),
         "orders": await api.list_orders(book, status=shown, strategy_id=None, limit=LISTED, offset=0),
         "shown": shown.value if shown else "",
+        "query": f"?{urlencode({'status': shown.value})}" if shown else "",
         "statuses": [order_status.value for order_status in OrderStatus],
     }
 
@@ -103,11 +115,22 @@ def _empty_form(message: str = "") -> dict[str, Any]:
 
 
 @router.get("/orders")
-async def orders_page(
-    request: Request, viewer: SignedIn, book: Book, status: Annotated[OrderStatus | None, ALL] = None
-) -> HTMLResponse:
+async def orders_page(request: Request, viewer: SignedIn, book: Book, status: Shown = None) -> HTMLResponse:
     context = {"viewer": viewer, "page": "orders", "message": "", **await _lists(book, status), **_empty_form()}
     return render(request, "orders.html", context)
+
+
+@router.get("/orders/tables")
+async def tables(request: Request, viewer: SignedIn, book: Book, status: Shown = None) -> HTMLResponse:
+    """The working orders and the history again, as the page fetches them when ``/orders/stream`` says so."""
+    return render(request, "_order_tables.html", {"viewer": viewer, **await _lists(book, status)})
+
+
+@router.get("/orders/stream")
+async def orders_stream(request: Request, state: State) -> StreamingResponse:
+    """An ``orders`` event when the page should fetch its lists again: once connected, then after each burst of
+    order events."""
+    return live.event_stream(live.changes(request, state.broker.connection, (subjects.ORDER_ALL,), "orders"))
 
 
 def _refusal(error: Exception) -> dict[str, str]:
@@ -119,7 +142,7 @@ def _refusal(error: Exception) -> dict[str, str]:
 
 
 @router.post("/orders")
-async def place(request: Request, viewer: SignedIn, book: Book, state: State) -> HTMLResponse:
+async def place(request: Request, viewer: SignedIn, book: Book, state: State, status: Shown = None) -> HTMLResponse:
     """Place from the form: a new form and the lists, or the form again with the API's refusal."""
     values = await form_values(request)
     body = nested(values, checkboxes=(), required=REQUIRED)
@@ -133,7 +156,7 @@ async def place(request: Request, viewer: SignedIn, book: Book, state: State) ->
         entry = placed.orders[0] if placed.orders else None
         what = f"{entry.side} {entry.quantity} {entry.instrument.symbol}: {entry.status}" if entry else "no order"
         form = _empty_form(f"Placed ({what}).")
-    context = {"viewer": viewer, "message": "", **await _lists(book, None), **form}
+    context = {"viewer": viewer, "message": "", **await _lists(book, status), **form}
     return render(request, "_order_placed.html", context)
 
 
@@ -142,14 +165,16 @@ def _listing(request: Request, viewer: Viewer, lists: dict[str, Any], message: s
 
 
 @router.post("/orders/{order_id}/cancel")
-async def cancel(request: Request, order_id: UUID, viewer: SignedIn, book: Book, state: State) -> HTMLResponse:
+async def cancel(
+    request: Request, order_id: UUID, viewer: SignedIn, book: Book, state: State, status: Shown = None
+) -> HTMLResponse:
     """As ``POST /api/orders/{id}/cancel``: the lists again, saying what the venue answered."""
     try:
         answer = await api.cancel_order(order_id, state, Response())
     except HTTPException as error:
-        return _listing(request, viewer, await _lists(book, None), f"Not cancelled: {error.detail}", failed=True)
+        return _listing(request, viewer, await _lists(book, status), f"Not cancelled: {error.detail}", failed=True)
     said = "Cancelled." if answer.outcome == "cancelled" else "Cancel asked; the venue has not confirmed it yet."
-    return _listing(request, viewer, await _lists(book, None), said, failed=False)
+    return _listing(request, viewer, await _lists(book, status), said, failed=False)
 
 
 @router.get("/orders/{order_id}/fills")

@@ -1,4 +1,4 @@
-"""``/prompts``: the templates, and one template's editor with checks as you type, a preview and its history.
+"""``/prompts``: the templates, a new one, and one template's editor with checks as you type, a preview and its history.
 
 Every action calls the REST route's own function (:mod:`tradelane.gateway.routes.prompts`), so
 the checks are the API's: the editor's text is validated by ``POST /api/prompts/validate``'s
@@ -6,6 +6,10 @@ function as the operator types (htmx posts it after a pause), previewed by ``ren
 the sample's variables or a recent execution's), and saved by ``PATCH``'s, which makes a new
 version only when the text changed. The history shows each version against the one before as a
 unified diff (:mod:`.textdiff`), fetched when the operator opens it.
+
+A new template (``/prompts/new``, with the same checks as you type) is created by
+``POST /api/prompts``'s function: a taken name is said next to the name, the text's problems
+under the text, any other refusal next to its field; once created, the browser goes to its page.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from tradelane.gateway.deps import Lineage, State, Strategies
@@ -23,15 +27,23 @@ from tradelane.gateway.errors import without_knock_on_errors
 from tradelane.gateway.routes import executions as executions_api
 from tradelane.gateway.routes import prompts as api
 from tradelane.gateway.routes.strategies import list_strategies
-from tradelane.gateway.ui.forms import form_values
+from tradelane.gateway.ui.forms import FORM_LEVEL, field_errors, form_values, nested
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.textdiff import unified
-from tradelane.gateway.ui.viewer import SignedIn
+from tradelane.gateway.ui.viewer import SignedIn, Viewer
+from tradelane.prompts.defaults import default_template
+from tradelane.prompts.kinds import LANGUAGES, TEMPLATE_TYPES
 
 router = APIRouter(include_in_schema=False)
 
 RECENT_EXECUTIONS: Final = 20
 """Executions offered to preview against, newest first."""
+NEW_FIELDS: Final = ("name", "type", "language", "is_default", "notes", "text")
+"""The new-template form's inputs, named as ``POST /api/prompts``'s body (the other fields keep the API's defaults)."""
+CHECKBOXES: Final = ("is_default",)
+REQUIRED: Final = ("name", "text")
+STARTING_POINT: Final = default_template("analysis", "en")
+"""What a new template's text starts as: the built-in template executions use when none is stored."""
 
 
 def _messages(error: Exception) -> list[str]:
@@ -47,6 +59,52 @@ async def prompts_page(request: Request, viewer: SignedIn, state: State) -> HTML
     return render(
         request, "prompts.html", {"viewer": viewer, "page": "prompts", "prompts": await api.list_prompts(state)}
     )
+
+
+def _new_form(
+    viewer: Viewer, values: dict[str, str], errors: dict[str, str], text_problems: list[str]
+) -> dict[str, Any]:
+    return {
+        "viewer": viewer,
+        "values": values,
+        "ticked": {name: name in values for name in CHECKBOXES},
+        "errors": errors,
+        "text_problems": text_problems,
+        "types": TEMPLATE_TYPES,
+        "languages": LANGUAGES,
+        "starting_point": STARTING_POINT.name,
+    }
+
+
+@router.get("/prompts/new")  # before /prompts/{template_id}, which would take "new" for an id
+async def new_prompt_page(request: Request, viewer: SignedIn) -> HTMLResponse:
+    values = {"type": STARTING_POINT.type, "language": STARTING_POINT.language, "text": STARTING_POINT.text}
+    return render(request, "prompt_new.html", {"page": "prompts", **_new_form(viewer, values, {}, [])})
+
+
+def _creation_refused(error: Exception) -> tuple[dict[str, str], list[str]]:
+    """Why the API refused the new template: by field, with the text's problems one by one (as the checks list them)."""
+    if isinstance(error, HTTPException):
+        return {"name" if error.status_code == status.HTTP_409_CONFLICT else FORM_LEVEL: str(error.detail)}, []
+    assert isinstance(error, ValidationError | RequestValidationError)
+    found = without_knock_on_errors(error.errors())
+    about_text = [item for item in found if [part for part in item["loc"] if part != "body"] == ["text"]]
+    others = [item for item in found if item not in about_text]
+    return field_errors(others, NEW_FIELDS), [str(item["msg"]) for item in about_text]
+
+
+@router.post("/prompts")
+async def create(request: Request, viewer: SignedIn, state: State) -> Response:
+    """Create from the form, then take the browser to the new template (``HX-Redirect``); or the form again with
+    the API's refusal."""
+    values = await form_values(request)
+    try:
+        body = api.PromptIn.model_validate(nested(values, checkboxes=CHECKBOXES, required=REQUIRED))
+        created = await api.create_prompt(body, state)
+    except (ValidationError, RequestValidationError, HTTPException) as error:
+        errors, text_problems = _creation_refused(error)
+        return render(request, "_prompt_form.html", _new_form(viewer, values, errors, text_problems))
+    return Response(headers={"HX-Redirect": f"/prompts/{created.id}"})
 
 
 async def _history(state: State, template_id: UUID) -> list[api.PromptVersionOut]:
