@@ -19,8 +19,8 @@ Why this shape rather than a single-page app:
   a fragment only when it changed. Following NATS instead would be earlier by milliseconds,
   but it would show steps the audit trail has not recorded yet, and each page would rebuild
   from raw events what the lineage service already derives (status, durations, failures).
-  The live log (:mod:`.livelog`) is the one page that follows NATS, because bus events as they
-  are published are what it shows.
+  The live log (:mod:`.livelog`) is the one page that follows NATS, because bus events and the
+  services' log lines as they are published are what it shows.
 
 Authentication is the API's: the login page trades a token for the session cookie through
 ``POST /api/session``; every page and action then passes the access layer with that cookie,
