@@ -160,18 +160,18 @@ def matches(pattern: str, subject: str) -> bool:
 
 # Structured log lines: core NATS, never stored (a listener sees what is logged while it listens).
 LOGS_ALL: Final = "logs.>"
-_LOGS_ROOT: Final = "logs."
+_LOGS_ROOT: Final = "logs"
 
 
 def logs_of(service: str) -> str:
     """Where one service's processes publish their structured log lines (one JSON object each)."""
-    return f"{_LOGS_ROOT}{service}"
+    return f"{_LOGS_ROOT}.{service}"
 
 
 def service_of_log(subject: str) -> str | None:
     """The service whose log lines ``subject`` carries, or None for a subject that carries no log lines."""
-    service = subject.removeprefix(_LOGS_ROOT)
-    return service if service != subject and service and "." not in service else None
+    root, _, service = subject.partition(".")
+    return service if root == _LOGS_ROOT and service and "." not in service else None
 
 
 # Operations (core NATS request/reply, not stored in a stream)
