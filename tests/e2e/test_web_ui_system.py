@@ -2,7 +2,9 @@
 
 Reuses the browser, login and problem watching of :mod:`tests.e2e.test_web_ui`; a dead letter
 is produced the way a broken producer would: an invalid message published on a pipeline
-subject with nats-py, which the step consuming it rejects.
+subject with nats-py, which the step consuming it rejects. The services stream their log
+lines from DEBUG up, so that every step of a run has a line on the live log
+(``event_published``, ``step_recorded``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ page = test_web_ui.page
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    running = start_up(tmp_path_factory.mktemp("web-ui-system") / "state")
+    running = start_up(tmp_path_factory.mktemp("web-ui-system") / "state", TRADELANE_LOG_STREAM_LEVEL="DEBUG")
     try:
         yield running
     finally:
@@ -105,7 +107,7 @@ async def test_the_live_log_shows_a_runs_events_without_a_reload_and_filters_by_
     async with up.client() as client:
         run = await client.post(f"/api/strategies/{strategy['id']}/run")
     execution_id = run.json()["execution_id"]
-    lines = page.locator("#log-lines li", has=page.locator(f"a[href='/executions/{execution_id}']"))
+    lines = page.locator("#log-lines li.event-line", has=page.locator(f"a[href='/executions/{execution_id}']"))
     await expect_that(lines.filter(has_text=subjects.EXECUTION_REQUESTED)).to_have_count(1, timeout=LIVE_SECONDS * 1000)
     await expect_that(
         lines.filter(has_text=subjects.SIGNAL_GENERATED).or_(lines.filter(has_text=subjects.SIGNAL_REJECTED)).first
@@ -121,9 +123,50 @@ async def test_the_live_log_shows_a_runs_events_without_a_reload_and_filters_by_
         other = await client.post(f"/api/strategies/{strategy['id']}/run")
         await finished_execution(client, other.json()["execution_id"])
     await publish(up, subjects.STEP_FAILED, failed_step(failing))
-    await expect_that(page.locator("#log-lines li")).to_have_count(1, timeout=LIVE_SECONDS * 1000)
-    await expect_that(page.locator("#log-lines li")).to_contain_text("indicators failed")
-    await expect_that(page.locator("#log-lines li.problem")).to_have_count(1)
+    events = page.locator("#log-lines li.event-line")
+    await expect_that(events).to_have_count(1, timeout=LIVE_SECONDS * 1000)
+    await expect_that(events).to_contain_text("indicators failed")
+    await expect_that(page.locator("#log-lines li.event-line.problem")).to_have_count(1)
+    # the execution filter keeps the log lines of the same execution: lineage recording the failure
+    recorded = page.locator("#log-lines li.service-line", has_text="step_recorded")
+    await expect_that(recorded).to_contain_text("lineage", timeout=LIVE_SECONDS * 1000)
+    others = page.locator("#log-lines li", has_not=page.locator(f"a[href='/executions/{failing}']"))
+    await expect_that(others).to_have_count(0)
+
+
+async def _filter_live_log(page: Page, **choices: str) -> None:
+    """Choose in the live log's form (``service="indicators"``...) and submit it from the keyboard."""
+    for name, value in choices.items():
+        await page.locator(f"#filter-{name}").select_option(value)
+    await page.get_by_role("button", name="Filter").press("Enter")
+    for name, value in choices.items():
+        await expect_that(page).to_have_url(re.compile(f"{name}={value}"))
+    await expect_that(page.locator("#log-state")).to_contain_text("Listening since")
+
+
+async def test_the_live_log_shows_a_services_log_lines_and_filters_them_by_service_and_level(
+    page: Page, up: Up
+) -> None:
+    strategy = await created_strategy(up, "ui-live-log-lines")
+    await page.goto("/live-log")
+    await _filter_live_log(page, service="indicators", source="logs")
+    async with up.client() as client:
+        run = await client.post(f"/api/strategies/{strategy['id']}/run")
+    execution = page.locator(f"a[href='/executions/{run.json()['execution_id']}']")
+    published = page.locator("#log-lines li.service-line", has=execution, has_text="event_published")
+    await expect_that(published.first).to_contain_text("indicators", timeout=LIVE_SECONDS * 1000)
+    await expect_that(published.first).to_contain_text(subjects.INDICATORS_COMPUTED)
+    await expect_that(page.locator("#log-lines li", has_not_text="indicators")).to_have_count(0)
+    await expect_that(page.locator("#log-lines li.event-line")).to_have_count(0)
+
+    await _filter_live_log(page, service="market-data", level="warning", source="both")
+    async with up.client() as client:
+        quiet = await client.post(f"/api/strategies/{strategy['id']}/run")  # market-data logs it at debug only
+        await finished_execution(client, quiet.json()["execution_id"])
+    await publish(up, subjects.EXECUTION_REQUESTED, b'{"refused": "by market-data"}')
+    refused = page.locator("#log-lines li.service-line.problem", has_text="step_failed")
+    await expect_that(refused).to_contain_text("market-data", timeout=LIVE_SECONDS * 1000)
+    await expect_that(page.locator("#log-lines li.level-debug, #log-lines li.level-info")).to_have_count(0)
 
 
 async def test_a_dead_letter_is_listed_with_its_error_and_redriven_after_a_confirm(page: Page, up: Up) -> None:

@@ -18,7 +18,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import AnalysisCompleted, SignalGenerated
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus_credentials import credentials_for
-from tradelane.runtime.bus_permissions import IDENTITIES, OPERATOR, PROVISION, Permissions
+from tradelane.runtime.bus_permissions import IDENTITIES, OPERATOR, PROVISION, Permissions, log_publishers
 from tradelane.runtime.flow import FLOW
 from tradelane.runtime.layout import LayoutMissingError
 from tradelane.runtime.service import Service
@@ -30,23 +30,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: ``*`` is one token, ``>`` the rest."""
-    wanted, found = pattern.split("."), subject.split(".")
-    for index, token in enumerate(wanted):
-        if token == ">":
-            return len(found) > index
-        if index >= len(found) or (token not in ("*", found[index])):
-            return False
-    return len(wanted) == len(found)
-
-
 def _may_publish(permissions: Permissions, subject: str) -> bool:
-    return any(_matches(pattern, subject) for pattern in permissions.publish)
+    return any(subjects.matches(pattern, subject) for pattern in permissions.publish)
 
 
 def _may_subscribe(permissions: Permissions, subject: str) -> bool:
-    return any(_matches(pattern, subject) for pattern in permissions.subscribe)
+    return any(subjects.matches(pattern, subject) for pattern in permissions.subscribe)
 
 
 @contextlib.asynccontextmanager
@@ -229,6 +218,17 @@ def test_the_flow_table_asks_only_for_what_the_permissions_allow(participant: st
     """What the AsyncAPI document says a participant publishes, requests and answers, its NATS user may do."""
     role, permissions = FLOW[participant], IDENTITIES[participant]
     sent = (*role.publishes, *role.requests)
-    assert [subject for subject in sent if not any(_matches(allowed, subject) for allowed in permissions.publish)] == []
+    assert [
+        subject for subject in sent if not any(subjects.matches(allowed, subject) for allowed in permissions.publish)
+    ] == []
     answered = role.answers
-    assert [s for s in answered if not any(_matches(allowed, s) for allowed in permissions.subscribe)] == []
+    assert [s for s in answered if not any(subjects.matches(allowed, s) for allowed in permissions.subscribe)] == []
+
+
+def test_each_service_streams_only_its_own_log_lines_and_only_the_gateway_reads_them() -> None:
+    services = log_publishers()
+    assert {"signals", "broker", "lineage", "notifier", "gateway"} <= set(services)
+    for service in services:
+        assert {name for name, p in IDENTITIES.items() if _may_publish(p, subjects.logs_of(service))} == {service}
+    assert {name for name, p in IDENTITIES.items() if _may_subscribe(p, subjects.logs_of("signals"))} == {"gateway"}
+    assert not _may_publish(IDENTITIES[OPERATOR], subjects.logs_of(OPERATOR))

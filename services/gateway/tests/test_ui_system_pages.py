@@ -69,11 +69,12 @@ async def test_the_live_log_filter_form_takes_an_empty_execution_and_explains_a_
     browser: httpx.AsyncClient, api_token: ApiToken
 ) -> None:
     await _log_in(browser, await api_token("read"))
-    empty = await _page(browser, "/live-log?execution_id=&subject=pipeline.signal&level=all")
+    empty = await _page(browser, "/live-log?execution_id=&subject=pipeline.signal&service=&level=debug&source=both")
     assert 'sse-connect="/live-log/stream?subject=pipeline.signal"' in empty
-    wrong = await _page(browser, "/live-log?execution_id=nope&subject=&level=problems")
+    wrong = await _page(browser, "/live-log?execution_id=nope&subject=&service=broker&level=error&source=logs")
     assert "Not an execution id" in wrong
-    assert 'sse-connect="/live-log/stream?level=problems"' in wrong
+    assert 'sse-connect="/live-log/stream?service=broker&amp;level=error&amp;source=logs"' in wrong
+    assert '<option value="broker" selected>' in wrong
 
 
 async def test_the_system_page_says_which_services_do_not_answer(

@@ -127,7 +127,7 @@ _STREAM_OF_ROOT: Final = {"pipeline": PIPELINE_STREAM, "trading": TRADING_STREAM
 def stream_of(subject: str) -> str | None:
     """The stream that stores messages of ``subject`` (or of a wildcard such as ``trading.>``).
 
-    None for subjects no stream stores: request/reply (``tradelane.*``) and ``debug.>``.
+    None for subjects no stream stores: request/reply (``tradelane.*``), ``debug.>`` and ``logs.>``.
     """
     return _STREAM_OF_ROOT.get(subject.split(".", maxsplit=1)[0])
 
@@ -145,6 +145,33 @@ def is_dead_letter(subject: str) -> bool:
 def original_of(subject: str) -> str:
     """The subject a dead letter's message had before its step gave up on it; any other subject as it is."""
     return subject.removeprefix(dead_letter(""))
+
+
+def matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` stands for one token, a final ``>`` for one or more."""
+    wanted, found = pattern.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(found) > index
+        if index >= len(found) or part not in ("*", found[index]):
+            return False
+    return len(wanted) == len(found)
+
+
+# Structured log lines: core NATS, never stored (a listener sees what is logged while it listens).
+LOGS_ALL: Final = "logs.>"
+_LOGS_ROOT: Final = "logs"
+
+
+def logs_of(service: str) -> str:
+    """Where one service's processes publish their structured log lines (one JSON object each)."""
+    return f"{_LOGS_ROOT}.{service}"
+
+
+def service_of_log(subject: str) -> str | None:
+    """The service whose log lines ``subject`` carries, or None for a subject that carries no log lines."""
+    root, _, service = subject.partition(".")
+    return service if root == _LOGS_ROOT and service and "." not in service else None
 
 
 # Operations (core NATS request/reply, not stored in a stream)

@@ -24,6 +24,9 @@ How the rules were derived, so the next change keeps them tight:
   with ``inbox_prefix``), so one identity cannot read another's replies; a service that
   answers requests (health, symbols, broker commands) has ``allow_responses`` instead of a
   right to publish on every inbox.
+- Every service process (the gateway too) publishes its structured log lines on its own
+  ``logs.<identity>`` (core NATS, nothing stored; :mod:`tradelane.runtime.log_stream`), and
+  only the gateway, whose live log shows them, subscribes to ``logs.>``.
 - Only the broker subscribes to the broker's commands (order place and cancel); the gateway
   may send them as requests. Only the broker publishes ``trading.>``, apart from the
   operators' redrive and replay (gateway and CLI), which republish stored messages on their
@@ -129,6 +132,10 @@ class _Grant:
         """Fetch artefacts from the chart object store (nats-py looks its stream up by subject)."""
         return self.read_ordered(_CHART_STREAM).pub(f"{_JS_API}.STREAM.NAMES")
 
+    def logs(self, identity: str) -> _Grant:
+        """Publish its structured log lines, on its own log subject only."""
+        return self.pub(subjects.logs_of(identity))
+
     def build(self) -> Permissions:
         return Permissions(tuple(self.publish), tuple(self.subscribe), self.allow_responses)
 
@@ -144,8 +151,8 @@ def _base(identity: str) -> _Grant:
 
 
 def _service(name: str) -> _Grant:
-    """A bus service: answers health requests, reports failed steps."""
-    return _base(name).answer(subjects.HEALTH, subjects.health_of(name)).pub(subjects.STEP_FAILED)
+    """A bus service: answers health requests, reports failed steps, streams its log lines."""
+    return _base(name).answer(subjects.HEALTH, subjects.health_of(name)).pub(subjects.STEP_FAILED).logs(name)
 
 
 def _step(name: str, step: Step) -> _Grant:
@@ -190,13 +197,16 @@ def _identities() -> dict[str, Permissions]:
         # failed execution); it dead-letters what it gives up on, and tells the gateway its settings.
         "notifier": _base("notifier")
         .answer(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS)
-        .consume(*NOTIFIER_CONSUMERS),
-        # The gateway's system page asks for health and consumer lag; its live log listens (read-only).
+        .consume(*NOTIFIER_CONSUMERS)
+        .logs("notifier"),
+        # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
+        # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")
         .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
         .read_charts()
         .pub(subjects.HEALTH, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
-        .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL),
+        .logs("gateway")
+        .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
@@ -208,6 +218,11 @@ def _identities() -> dict[str, Permissions]:
 
 IDENTITIES: Final[Mapping[str, Permissions]] = _identities()
 """Every NATS user of tradelane (services by their ``tradelane run`` name) and its permissions."""
+
+
+def log_publishers(identities: Mapping[str, Permissions] = IDENTITIES) -> tuple[str, ...]:
+    """The identities that stream their log lines, each on its own ``logs.<identity>`` (the live log's services)."""
+    return tuple(name for name, permissions in identities.items() if subjects.logs_of(name) in permissions.publish)
 
 
 def identity_of(service: str) -> str:

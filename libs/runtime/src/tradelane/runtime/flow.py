@@ -114,8 +114,9 @@ FLOW: Final[Mapping[str, Role]] = {
         answers=(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS),
     ),
     "gateway": Role(
-        # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open
-        consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL),
+        # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open: the
+        # events, and the log lines every service publishes on its own logs.<service> (tradelane.runtime.log_stream)
+        consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),
         publishes=(subjects.EXECUTION_REQUESTED, subjects.TRADING_STATE_CHANGED, *_REPUBLISHED),
         requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS, subjects.HEALTH),
     ),

@@ -10,6 +10,10 @@ value nor a traceback can carry a password or a registered secret
 
 Libraries that narrate their work at INFO (:data:`QUIETED_LOGGERS`) are held at WARNING, and
 any handler of their own is taken away so that their lines, too, come out through structlog.
+
+The same lines can also go to the bus (:mod:`tradelane.runtime.log_stream`), rendered by
+:func:`json_line_formatter` as they are on stderr in JSON; that stream has a threshold of its
+own, so the process logs at the lower of the two levels and its stderr handler keeps to its own.
 """
 
 from __future__ import annotations
@@ -29,6 +33,19 @@ import structlog
 from structlog.typing import EventDict, WrappedLogger
 
 from tradelane.runtime.redaction import MASK, is_sensitive_name, redact, redact_value
+
+StreamLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "OFF"]
+"""The least level of the lines a process streams to the bus, or ``OFF``."""
+STREAM_OFF: Final = "OFF"
+"""The log stream's level that streams nothing (``TRADELANE_LOG_STREAM_LEVEL=off``)."""
+
+
+def level_number(name: str) -> int | None:
+    """The logging level called ``name`` (``info``, ``WARNING``...), or None for :data:`STREAM_OFF`."""
+    if name.upper() == STREAM_OFF:
+        return None
+    return logging.getLevelNamesMapping()[name.upper()]
+
 
 _PROCESSOR_META = ("_record", "_from_structlog")
 """Keys structlog's ProcessorFormatter adds for its own use; they are never rendered."""
@@ -101,10 +118,9 @@ def _redacting_excepthook(exc_type: type[BaseException], exc: BaseException, tb:
     sys.stderr.flush()
 
 
-def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto") -> None:
-    """Configure structlog and the standard library's logging to write one format."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    shared: list[structlog.types.Processor] = [
+def _shared_processors() -> list[structlog.types.Processor]:
+    """What every line goes through before it is rendered: context, level, logger, time, traceback, redaction."""
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -114,30 +130,51 @@ def configure_logging(level: str = "INFO", fmt: Literal["auto", "json", "console
         structlog.processors.format_exc_info,
         redact_secrets,
     ]
+
+
+def _formatter(renderer: structlog.types.Processor) -> structlog.stdlib.ProcessorFormatter:
+    """A logging formatter that renders ours and the libraries' lines alike, redacted."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def json_line_formatter() -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of a JSON line, redacted, as stderr shows it in JSON (for handlers beside stderr's)."""
+    return _formatter(structlog.processors.JSONRenderer())
+
+
+def configure_logging(
+    level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto", stream_level: StreamLevel = STREAM_OFF
+) -> None:
+    """Configure structlog and the standard library's logging to write one format.
+
+    ``level`` is stderr's threshold; ``stream_level`` the log stream's (:data:`STREAM_OFF`: none),
+    so lines are made down to the lower of the two.
+    """
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
 
     structlog.configure(
         # filter_by_level first: a debug line on a hot path costs nothing when debug is off
-        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                renderer,
-            ],
-        )
-    )
+    handler.setFormatter(_formatter(renderer))
+    handler.setLevel(level.upper())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(min(handler.level, level_number(stream_level) or handler.level))
     for name, least in QUIETED_LOGGERS.items():
         quieted = logging.getLogger(name)
         quieted.handlers.clear()

@@ -24,6 +24,11 @@ CONSUMER_PENDING = Gauge(
 CONSUMER_ACK_PENDING = Gauge(
     "tradelane_consumer_ack_pending", "Messages delivered to the consumer and not yet acknowledged.", ["consumer"]
 )
+LOG_LINES_DROPPED = Counter(
+    "tradelane_log_lines_dropped_total",
+    "Log lines not published on the bus (queue full, NATS unreachable, refused); stderr still has them.",
+    ["service"],
+)
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 

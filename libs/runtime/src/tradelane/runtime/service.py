@@ -39,6 +39,7 @@ from tradelane.runtime.decoding import decode_body
 from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.layout import ensure_layout
+from tradelane.runtime.log_stream import LogStream, stream_logs
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.metrics import ServiceStats
 from tradelane.runtime.redaction import register_settings_secrets
@@ -133,6 +134,7 @@ class Service:
         self.stats = ServiceStats(name)
         self.health = HealthState(name, settings.service_version, self.stats, self.is_ready)
         self._health_server: HealthServer | None = None
+        self._log_stream: LogStream | None = None
         self._background = BackgroundTasks()
         self._answer_health_requests()
         self._stopping = asyncio.Event()
@@ -243,8 +245,11 @@ class Service:
         await self.app.start()
 
     async def _connect(self) -> None:
-        """The first start-up hook: connect, and see the streams and consumers provisioned."""
+        """The first start-up hook: connect, stream the log lines, and see the streams and consumers provisioned."""
         await self.broker.connect()
+        self._log_stream = stream_logs(
+            identity_of(self.name), self.broker.connection, self.settings.log_stream_level, self._background
+        )
         if self.broker.connection.max_payload < RECOMMENDED_MAX_PAYLOAD:
             log.warning(
                 "nats_max_payload_small",
@@ -277,8 +282,13 @@ class Service:
         log.info("service_stopped", service=self.name, handled=self.stats.handled, failed=self.stats.failed)
 
     async def _stop_consuming(self) -> None:
-        """The first shutdown hook, before the broker stops: no longer ready, no more background chores."""
+        """The first shutdown hook, before the broker stops: not ready, no background chores, no log lines on the bus.
+
+        What is logged from here on goes to stderr only.
+        """
         self._ready = False
+        if self._log_stream is not None:
+            self._log_stream.detach()
         await self._background.stop()
 
     async def run(self) -> None:
@@ -321,7 +331,7 @@ def run_service(build: Callable[[], Service]) -> None:
     async def main() -> None:
         service = build()
         register_settings_secrets(service.settings)
-        configure_logging(service.settings.log_level, service.settings.log_format)
+        configure_logging(service.settings.log_level, service.settings.log_format, service.settings.log_stream_level)
         watchdog = asyncio.create_task(_exit_if_stopping_hangs(service), name="stop-watchdog")
         try:
             await service.run()

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradelane.contracts.ceilings import TradingCeilings
+from tradelane.runtime.logging import StreamLevel
 from tradelane.runtime.retries import RetryRules
 
 _DAY_SECONDS = 86400.0
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="'auto' is JSON off a TTY and readable console on one."
+    )
+    log_stream_level: StreamLevel = Field(
+        default="INFO",
+        description="The least level of the log lines a service also publishes on the bus (logs.<service>, "
+        "for the web UI's live log), whatever log_level is; 'off' publishes none.",
     )
     state_dir: Path = Field(default=Path(".state"), description="Where embedded servers keep data.")
     demo_strategy: bool = Field(
@@ -102,6 +108,11 @@ class Settings(BaseSettings):
         "shared so the gateway refuses what the broker would never enforce.",
     )
     consumer_lag_interval_seconds: float = Field(default=15, gt=0, description="How often lag metrics refresh.")
+
+    @field_validator("log_stream_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _horizon_within_replay_window(self) -> Self:

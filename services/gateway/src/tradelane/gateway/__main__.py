@@ -15,7 +15,7 @@ SHUTDOWN_GRACE_SECONDS = 5
 def main() -> None:
     settings = GatewaySettings()
     register_settings_secrets(settings)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.log_stream_level)
     uvicorn.run(
         create_app(settings),
         host=settings.gateway_host,

@@ -47,10 +47,12 @@ from tradelane.gateway.ui import strategies as strategy_pages
 from tradelane.gateway.ui import symbols as symbol_pages
 from tradelane.gateway.ui import system as system_pages
 from tradelane.prompts.limits import RenderLimits
+from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import POSTGRES_UNREACHABLE
 from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.layout import ensure_layout
+from tradelane.runtime.log_stream import stream_logs
 from tradelane.runtime.service import create_broker
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
@@ -77,7 +79,7 @@ The bus behind it is described by its AsyncAPI document: `/asyncapi.json`, rende
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
-    """The gateway app; its lifespan opens Postgres (migrated) and NATS (provisioned)."""
+    """The gateway app; its lifespan opens Postgres (migrated) and NATS (provisioned), and streams its log lines."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +90,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             broker = create_broker(settings, "gateway")
             await broker.connect()
             stack.push_async_callback(broker.stop)
+            background = BackgroundTasks()
+            stack.push_async_callback(background.stop)
+            log_stream = stream_logs("gateway", broker.connection, settings.log_stream_level, background)
+            if log_stream is not None:
+                stack.callback(log_stream.detach)
             await ensure_layout(broker.connection.jetstream(), settings, consumers=())
             app.state.gateway = GatewayState(
                 pool=pool,

@@ -19,11 +19,11 @@ Why this shape rather than a single-page app:
   a fragment only when it changed. Following NATS instead would be earlier by milliseconds,
   but it would show steps the audit trail has not recorded yet, and each page would rebuild
   from raw events what the lineage service already derives (status, durations, failures).
-  The live log (:mod:`.livelog`) follows NATS, because bus events as they are published are
-  what it shows. The orders and portfolio pages follow NATS too, but only to learn when to look:
-  the broker publishes an order or position event once the change is committed, so the event
-  says when the book changed, and the page fetches its lists again through the route that drew
-  them (:func:`.live.changes`); nothing is rebuilt from the events.
+  The live log (:mod:`.livelog`) follows NATS, because bus events and the services' log lines
+  as they are published are what it shows. The orders and portfolio pages follow NATS too, but
+  only to learn when to look: the broker publishes an order or position event once the change
+  is committed, so the event says when the book changed, and the page fetches its lists again
+  through the route that drew them (:func:`.live.changes`); nothing is rebuilt from the events.
 
 Authentication is the API's: the login page trades a token for the session cookie through
 ``POST /api/session``; every page and action then passes the access layer with that cookie,
