@@ -10,7 +10,7 @@ import httpx
 
 from tradelane.contracts import subjects
 from tradelane.gateway.state import GatewayState
-from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
+from tradelane.store.lineage import ExecutionStatus, ExecutionTrigger, StepRecord, StepStatus
 
 NOW = datetime.now(UTC)
 
@@ -29,6 +29,7 @@ def _step(
     duration_ms: float | None = None,
     occurred_at: datetime = NOW,
     subject: str = subjects.INDICATORS_COMPUTED,
+    trigger: ExecutionTrigger = "manual",
 ) -> StepRecord:
     return StepRecord(
         execution_id=execution_id,
@@ -44,7 +45,7 @@ def _step(
         error=error,
         duration_ms=duration_ms,
         execution_status=execution_status,
-        trigger="manual",
+        trigger=trigger,
     )
 
 
@@ -69,6 +70,31 @@ async def test_list_filters_by_strategy_and_status(client: httpx.AsyncClient, st
     assert [e["execution_id"] for e in response.json()] == [str(done)]
 
 
+async def test_list_filters_by_trigger_and_start_time(client: httpx.AsyncClient, state: GatewayState) -> None:
+    """``since`` takes the executions started at or after it, ``until`` those started before it."""
+    replayed_at = NOW - timedelta(minutes=1)
+    replayed, scheduled, older_replay = uuid4(), uuid4(), uuid4()
+    await state.lineage.record(_step(replayed, "requested", trigger="replay", occurred_at=replayed_at))
+    await state.lineage.record(
+        _step(scheduled, "requested", trigger="schedule", occurred_at=NOW - timedelta(seconds=30))
+    )
+    await state.lineage.record(_step(older_replay, "requested", trigger="replay", occurred_at=NOW - timedelta(hours=2)))
+
+    async def listed(**params: datetime | str) -> list[str]:
+        query = {name: value.isoformat() if isinstance(value, datetime) else value for name, value in params.items()}
+        response = await client.get("/api/executions", params=query)
+        assert response.status_code == 200, response.text
+        return [execution["execution_id"] for execution in response.json()]
+
+    hour_ago = NOW - timedelta(hours=1)
+    assert await listed(trigger="replay") == [str(replayed), str(older_replay)]
+    assert await listed(since=hour_ago) == [str(scheduled), str(replayed)]
+    assert await listed(trigger="replay", since=hour_ago) == [str(replayed)]
+    assert await listed(trigger="replay", until=hour_ago) == [str(older_replay)]
+    assert await listed(trigger="replay", since=replayed_at, until=NOW) == [str(replayed)]
+    assert await listed(trigger="replay", since=hour_ago, until=replayed_at) == []
+
+
 async def test_list_pages_with_limit_and_offset(client: httpx.AsyncClient, state: GatewayState) -> None:
     ids = [uuid4() for _ in range(3)]
     for age, execution_id in enumerate(ids):
@@ -82,10 +108,31 @@ async def test_list_refuses_bad_query_values_naming_them(client: httpx.AsyncClie
         "status": await client.get("/api/executions", params={"status": "lost"}),
         "limit": await client.get("/api/executions", params={"limit": 501}),
         "offset": await client.get("/api/executions", params={"offset": -1}),
+        "trigger": await client.get("/api/executions", params={"trigger": "cron"}),
+        "since": await client.get("/api/executions", params={"since": "2026-12-05T10:00"}),
+        "until": await client.get("/api/executions", params={"until": "yesterday"}),
     }
     for name, response in responses.items():
-        assert response.status_code == 422
+        assert response.status_code == 422, name
         assert response.json()["detail"][0]["loc"] == ["query", name]
+    assert "timezone" in responses["since"].json()["detail"][0]["msg"]
+    backwards = await client.get(
+        "/api/executions", params={"since": "2026-12-05T12:00:00Z", "until": "2026-12-05T10:00:00Z"}
+    )
+    assert backwards.status_code == 422
+    assert backwards.json()["detail"][0]["loc"] == ["query", "since"]
+    assert "must be before until" in backwards.json()["detail"][0]["msg"]
+
+
+async def test_the_list_filters_are_documented_in_the_openapi(client: httpx.AsyncClient) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/api/executions"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    trigger = parameters["trigger"]["schema"]["anyOf"][0]
+    assert trigger["enum"] == ["schedule", "manual", "replay", "manual_order", "trading_state"]
+    for name in ("trigger", "since", "until"):
+        assert parameters[name]["description"], name
+    assert parameters["since"]["schema"]["anyOf"][0]["format"] == "date-time"
+    assert "422" in operation["responses"]
 
 
 async def test_detail_shows_each_step_with_its_input_and_output(client: httpx.AsyncClient, state: GatewayState) -> None:

@@ -14,6 +14,10 @@ from tradelane.contracts import subjects
 ExecutionStatus = Literal["running", "completed", "rejected", "failed"]
 StepStatus = Literal["succeeded", "rejected", "failed", "skipped"]
 SignalOutcome = Literal["generated", "rejected"]
+ExecutionTrigger = Literal["schedule", "manual", "replay", "manual_order", "trading_state"]
+"""What started an execution: a pipeline run's :class:`~tradelane.contracts.events.Trigger` (``schedule``,
+``manual``, ``replay``; a replay from any step), or, for the executions the lineage makes of a manual order
+and of a change of the trading state, ``manual_order`` and ``trading_state``."""
 _SIGNAL_SUBJECTS: dict[SignalOutcome, str] = {
     "generated": subjects.SIGNAL_GENERATED,
     "rejected": subjects.SIGNAL_REJECTED,
@@ -38,7 +42,7 @@ class StepRecord:
     duration_ms: float | None = None
     execution_status: ExecutionStatus = "running"
     """The status this message puts its execution in."""
-    trigger: str | None = None
+    trigger: ExecutionTrigger | None = None
     replay_of: UUID | None = None
 
 
@@ -164,16 +168,24 @@ class LineageRepository:
         *,
         strategy_id: UUID | None = None,
         status: ExecutionStatus | None = None,
+        trigger: ExecutionTrigger | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[ExecutionSummary]:
-        """Most recent executions first, optionally of one strategy and one status."""
+        """Most recent first, optionally of one strategy, status and trigger, started in ``[since, until)``."""
         rows = await self._pool.fetch(
             "SELECT * FROM lineage.executions"
             " WHERE ($1::uuid IS NULL OR strategy_id = $1) AND ($2::text IS NULL OR status = $2)"
-            " ORDER BY started_at DESC LIMIT $3 OFFSET $4",
+            " AND ($3::text IS NULL OR trigger = $3)"
+            " AND ($4::timestamptz IS NULL OR started_at >= $4) AND ($5::timestamptz IS NULL OR started_at < $5)"
+            " ORDER BY started_at DESC LIMIT $6 OFFSET $7",
             strategy_id,
             status,
+            trigger,
+            since,
+            until,
             limit,
             offset,
         )

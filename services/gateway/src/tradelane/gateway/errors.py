@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -43,6 +44,14 @@ def ensure_valid_cron(expression: str) -> None:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "schedule", "cron"), "msg": problem, "input": expression}]
         )
+
+
+def ensure_valid_window(since: datetime | None, until: datetime | None) -> None:
+    """Raise a 422 at ``query.since``, in FastAPI's validation error shape, for a window that ends before it starts."""
+    if since is not None and until is not None and since >= until:
+        message = f"since ({since.isoformat()}) must be before until ({until.isoformat()})"
+        problem = {"type": "value_error", "loc": ("query", "since"), "msg": message, "input": None}
+        raise RequestValidationError([problem])
 
 
 def without_knock_on_errors(errors: Sequence[Any]) -> list[Any]:

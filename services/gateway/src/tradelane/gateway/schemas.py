@@ -104,7 +104,11 @@ class ExecutionOut(BaseModel):
     execution_id: UUID
     strategy_id: UUID
     status: ExecutionStatus
-    trigger: str | None = Field(description="'schedule', 'manual' or 'replay'.")
+    trigger: str | None = Field(
+        description="What started it: 'schedule', 'manual' or 'replay' (a pipeline run; a replay from any step), "
+        "'manual_order' or 'trading_state' (the lineage's own executions of a manual order and of a trading state "
+        "change); null when the lineage never saw what started it."
+    )
     replay_of: UUID | None
     error: str | None
     started_at: datetime

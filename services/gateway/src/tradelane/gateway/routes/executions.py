@@ -10,11 +10,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from tradelane.contracts.fields import PG_INT_MAX
+from tradelane.contracts.fields import PG_INT_MAX, Moment
 from tradelane.gateway.deps import Lineage
-from tradelane.gateway.errors import NOT_FOUND, execution_not_found
+from tradelane.gateway.errors import NOT_FOUND, ensure_valid_window, execution_not_found
 from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut
-from tradelane.store.lineage import ExecutionStatus
+from tradelane.store.lineage import ExecutionStatus, ExecutionTrigger
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
@@ -24,11 +24,21 @@ async def list_executions(
     lineage: Lineage,
     strategy_id: UUID | None = None,
     status: ExecutionStatus | None = None,
+    trigger: Annotated[
+        ExecutionTrigger | None,
+        Query(description="What started it: a run's schedule, manual or replay; manual_order or trading_state."),
+    ] = None,
+    since: Annotated[Moment | None, Query(description="Only executions started at or after this time.")] = None,
+    until: Annotated[Moment | None, Query(description="Only executions started before this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=PG_INT_MAX)] = 0,
 ) -> list[ExecutionOut]:
-    """Most recent first, optionally of one strategy and in one status."""
-    summaries = await lineage.executions(strategy_id=strategy_id, status=status, limit=limit, offset=offset)
+    """Most recent first, optionally of one strategy, in one status, of one trigger, started in a time window
+    (``since`` must be before ``until``)."""
+    ensure_valid_window(since, until)
+    summaries = await lineage.executions(
+        strategy_id=strategy_id, status=status, trigger=trigger, since=since, until=until, limit=limit, offset=offset
+    )
     return [ExecutionOut.of(summary) for summary in summaries]
 
 

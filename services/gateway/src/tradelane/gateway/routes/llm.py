@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import Moment, PlainDecimal, Text
 from tradelane.gateway.deps import State
+from tradelane.gateway.errors import ensure_valid_window
 from tradelane.store.llm import CallRecord, CallStatus, UsageRow
 
 router = APIRouter(prefix="/api/llm", tags=["llm"])
@@ -97,10 +97,7 @@ async def usage(
     ago) to ``until`` (default: now)."""
     end = until or utc_now()
     start = since or end - DEFAULT_WINDOW
-    if start >= end:
-        message = f"since ({start.isoformat()}) must be before until ({end.isoformat()})"
-        problem = {"type": "value_error", "loc": ("query", "since"), "msg": message, "input": None}
-        raise RequestValidationError([problem])
+    ensure_valid_window(start, end)
     rows = await state.llm.usage(since=start, until=end, strategy_id=strategy_id, model=model)
     totals = UsageTotals(
         calls=sum(row.calls for row in rows),
