@@ -41,6 +41,16 @@ def test_a_step_failure_fails_the_execution_under_the_failed_step() -> None:
     assert record.error == "sma_200 needs 200 bars"
 
 
+def test_any_message_of_a_replay_gives_its_execution_the_replay_trigger() -> None:
+    """A replay from a later step has no request to name its trigger: its messages' ``replay_of`` says it."""
+    failure = _request().follow(
+        StepFailed, step="signal", kind="permanent", error="no analysis", input_subject="x", deliveries=1
+    )
+    replayed = failure.model_copy(update={"execution_id": uuid4(), "replay_of": failure.execution_id})
+    assert step_record(subjects.STEP_FAILED, failure.model_dump(mode="json"), stream_sequence=1).trigger is None
+    assert step_record(subjects.STEP_FAILED, replayed.model_dump(mode="json"), stream_sequence=2).trigger == "replay"
+
+
 def test_a_message_breaking_its_contract_is_recorded_as_failed() -> None:
     body = _request().model_dump(mode="json") | {"bars": "not bars"}
     record = step_record(subjects.MARKET_DATA_FETCHED, body, stream_sequence=1)

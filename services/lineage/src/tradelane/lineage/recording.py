@@ -18,6 +18,9 @@
   call crossed it, named by its subject; it leaves that execution's status as it is.
 - A dead letter (``deadletter.<subject>``) is recorded as the step ``dead_letter`` with the
   error the giving-up service attached.
+- Every message of a replay (one that carries ``replay_of``) gives its execution the trigger
+  ``replay``, whichever step the replay started from: only a replay from the first step has an
+  ``ExecutionRequested`` to say so.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
-from tradelane.contracts.events import ExecutionRequested, StepFailed
+from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected, SignalSkipped, TradingStateChanged
 from tradelane.runtime.decisions import ERROR_HEADER, describe
 from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
@@ -119,6 +122,7 @@ def _record(
         error=error,
         duration_ms=envelope.handled_in_ms,
         execution_status=execution_status,
+        trigger=Trigger.REPLAY.value if envelope.replay_of is not None else None,
         replay_of=envelope.replay_of,
     )
 
