@@ -195,7 +195,22 @@ async def test_a_halt_the_api_would_refuse_is_explained_and_changes_nothing(
 async def test_a_filter_left_at_all_lists_everything(browser: httpx.AsyncClient, api_token: ApiToken) -> None:
     """A filter form submits its "all" option as an empty value: no filter, never a 422."""
     await _log_in(browser, await api_token("admin"))
-    for path in ("/executions?strategy_id=&status=", "/orders?status="):
+    for path in ("/executions?strategy_id=&status=&trigger=&since=&until=", "/orders?status="):
         assert "<h1>" in await _page(browser, path)
     response = await browser.get("/executions?status=nonsense", headers=HTML)
     assert response.status_code == 422
+
+
+async def test_the_executions_filters_go_to_the_live_list_and_a_window_that_ends_first_is_explained(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    await _log_in(browser, await api_token("read"))
+    filtered = await _page(browser, "/executions?trigger=replay&since=2026-12-05T10:00&until=2026-12-05T12:30")
+    stream = "/executions/stream?trigger=replay&amp;since=2026-12-05T10%3A00&amp;until=2026-12-05T12%3A30"
+    assert f'sse-connect="{stream}"' in filtered
+    assert "<option selected>replay</option>" in filtered and 'value="2026-12-05T10:00"' in filtered
+    assert "No executions match these filters." in filtered
+    backwards = await _page(browser, "/executions?since=2026-12-05T12:00&until=2026-12-05T10:00")
+    assert "“from” must be before “to”" in backwards and "sse-connect" not in backwards
+    refused = await browser.get("/executions/stream?since=2026-12-05T12:00&until=2026-12-05T10:00", headers=HTML)
+    assert refused.status_code == 422

@@ -1,7 +1,8 @@
 """``/executions``: the list, live, and the lineage viewer of one execution, live while it runs.
 
 Both pages follow the lineage over Server-Sent Events (:mod:`.live`); the list keeps its
-filters in the stream's query. The viewer draws the pipeline as a graph (:mod:`.pipeline_graph`),
+filters (strategy, status, trigger, and a window of start times in UTC, from ``datetime-local``
+inputs) in the stream's query. The viewer draws the pipeline as a graph (:mod:`.pipeline_graph`),
 shows the analysis step's model calls, the signal card and the order → fills → position chain
 (:mod:`.trade_chain`); a step's input and output messages are fetched only when the operator opens
 the step, through the same call as ``GET /api/executions/{id}?payloads=true``. Replays and their
@@ -10,18 +11,21 @@ diff go through the replay routes' own functions; the export links are the API's
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, get_args
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import Caller, Lineage, State, Strategies
+from tradelane.gateway.errors import ensure_valid_window
 from tradelane.gateway.routes import executions as api
 from tradelane.gateway.routes import replay as replays
 from tradelane.gateway.routes.strategies import list_strategies
@@ -32,12 +36,13 @@ from tradelane.gateway.ui.pipeline_graph import NARROW, pipeline_graph
 from tradelane.gateway.ui.templating import fragment, render
 from tradelane.gateway.ui.trade_chain import trade_chain
 from tradelane.gateway.ui.viewer import SignedIn
-from tradelane.store.lineage import ExecutionStatus
+from tradelane.store.lineage import ExecutionStatus, ExecutionTrigger
 
 router = APIRouter(include_in_schema=False)
 
 LISTED: Final = 50
-STATUSES: Final = ("running", "completed", "rejected", "failed")
+STATUSES: Final = get_args(ExecutionStatus)
+TRIGGERS: Final = get_args(ExecutionTrigger)
 REPLAY_FIELDS: Final = ("from_step", "prompt_version", "model")
 REPLAY_STEPS: Final = tuple(step.value for step in Step)
 """Every pipeline step is offered (the form is drawn while the run may still be going); the API refuses,
@@ -48,47 +53,102 @@ async def _names(strategies: Strategies) -> dict[UUID, str]:
     return {strategy.id: strategy.definition.name for strategy in await list_strategies(strategies)}
 
 
-async def _rows(lineage: Lineage, strategy_id: UUID | None, status: ExecutionStatus | None) -> list[ExecutionOut]:
-    return await api.list_executions(lineage, strategy_id=strategy_id, status=status, limit=LISTED, offset=0)
+def _utc(value: datetime | None) -> datetime | None:
+    """A time from a ``datetime-local`` input, which has no zone (the form says UTC); one with a zone stays as given."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+FormTime = Annotated[datetime | None, ALL, AfterValidator(_utc)]
+
+
+def _form_time(value: datetime) -> str:
+    """``value`` as a ``datetime-local`` input shows it: UTC, to the minute unless it has seconds."""
+    wall_clock = value.astimezone(UTC).replace(tzinfo=None)
+    return wall_clock.isoformat(timespec="minutes" if wall_clock.second == wall_clock.microsecond == 0 else "seconds")
+
+
+@dataclass(frozen=True)
+class ExecutionFilters:
+    """The list's filters, as the filter form sends them (an empty field is no filter)."""
+
+    strategy_id: UUID | None = None
+    status: ExecutionStatus | None = None
+    trigger: ExecutionTrigger | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def query(self) -> dict[str, str]:
+        """The filters given, as the form spells them: its fields' values and the live stream's query."""
+        values = {"strategy_id": self.strategy_id, "status": self.status, "trigger": self.trigger}
+        spelled = {name: str(value) for name, value in values.items() if value is not None}
+        times = {"since": self.since, "until": self.until}
+        return spelled | {name: _form_time(value) for name, value in times.items() if value is not None}
+
+
+def execution_filters(
+    strategy_id: Annotated[UUID | None, ALL] = None,
+    status: Annotated[ExecutionStatus | None, ALL] = None,
+    trigger: Annotated[ExecutionTrigger | None, ALL] = None,
+    since: FormTime = None,
+    until: FormTime = None,
+) -> ExecutionFilters:
+    return ExecutionFilters(strategy_id, status, trigger, since, until)
+
+
+Filters = Annotated[ExecutionFilters, Depends(execution_filters)]
+
+
+async def _rows(lineage: Lineage, filters: ExecutionFilters) -> list[ExecutionOut]:
+    return await api.list_executions(
+        lineage,
+        strategy_id=filters.strategy_id,
+        status=filters.status,
+        trigger=filters.trigger,
+        since=filters.since,
+        until=filters.until,
+        limit=LISTED,
+        offset=0,
+    )
 
 
 @router.get("/executions")
 async def executions_page(
-    request: Request,
-    viewer: SignedIn,
-    lineage: Lineage,
-    strategies: Strategies,
-    strategy_id: Annotated[UUID | None, ALL] = None,
-    status: Annotated[ExecutionStatus | None, ALL] = None,
+    request: Request, viewer: SignedIn, lineage: Lineage, strategies: Strategies, filters: Filters
 ) -> HTMLResponse:
-    filters = {key: str(value) for key, value in {"strategy_id": strategy_id, "status": status}.items() if value}
-    return render(
-        request,
-        "executions.html",
-        {
-            "viewer": viewer,
-            "page": "executions",
-            "executions": await _rows(lineage, strategy_id, status),
-            "names": await _names(strategies),
-            "filters": filters,
-            "statuses": STATUSES,
-            "stream_url": "/executions/stream" + (f"?{urlencode(filters)}" if filters else ""),
-        },
-    )
+    """The list, newest first, filtered; a time window that ends before it starts is explained above the list."""
+    query = filters.query()
+    context: dict[str, Any] = {
+        "viewer": viewer,
+        "page": "executions",
+        "names": await _names(strategies),
+        "filters": query,
+        "statuses": STATUSES,
+        "triggers": TRIGGERS,
+        "filtered": bool(query),
+    }
+    try:
+        context["executions"] = await _rows(lineage, filters)
+    except RequestValidationError:
+        window = f"{query['since']} is not before {query['until']}"
+        context |= {"executions": [], "problem": f"“from” must be before “to” ({window})"}
+    else:
+        context["stream_url"] = "/executions/stream" + (f"?{urlencode(query)}" if query else "")
+    return render(request, "executions.html", context)
 
 
 @router.get("/executions/stream")
 async def executions_stream(
-    request: Request,
-    lineage: Lineage,
-    strategies: Strategies,
-    strategy_id: Annotated[UUID | None, ALL] = None,
-    status: Annotated[ExecutionStatus | None, ALL] = None,
+    request: Request, lineage: Lineage, strategies: Strategies, filters: Filters
 ) -> StreamingResponse:
     """The list's rows (event ``rows``) whenever they change; it never finishes."""
+    ensure_valid_window(filters.since, filters.until)
 
     async def rows() -> live.Frame:
-        context = {"executions": await _rows(lineage, strategy_id, status), "names": await _names(strategies)}
+        context = {
+            "executions": await _rows(lineage, filters),
+            "names": await _names(strategies),
+            "filtered": bool(filters.query()),
+        }
         return live.Frame(fragment("_execution_rows.html", context))
 
     return live.stream(request, "rows", rows)
