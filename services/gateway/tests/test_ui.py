@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -16,7 +18,15 @@ from fastapi import FastAPI
 from starlette.routing import compile_path
 
 from services.gateway.tests.conftest import ApiToken, http_client
+from services.gateway.tests.test_llm_api import _call
+from services.gateway.tests.test_signals_api import recorded_signal
+from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.trading import trading_day_start
+from tradelane.gateway.app import create_app
+from tradelane.gateway.config import GatewaySettings
+from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui.assets import ASSETS, STATIC
+from tradelane.runtime.settings import Settings
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 HTMX_PATH = re.compile(r'hx-(?P<method>get|post|delete)="(?P<path>[^"]+)"')
@@ -199,6 +209,41 @@ async def test_a_filter_left_at_all_lists_everything(browser: httpx.AsyncClient,
         assert "<h1>" in await _page(browser, path)
     response = await browser.get("/executions?status=nonsense", headers=HTML)
     assert response.status_code == 422
+
+
+async def test_the_dashboard_asks_for_the_services_once_loaded_and_says_what_it_has_not(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    """The page does not wait for the half-second health request; empty cards and a missing budget say so."""
+    await _log_in(browser, await api_token("read"))
+    dashboard = await _page(browser, "/")
+    assert 'hx-get="/dashboard/services" hx-trigger="load"' in dashboard
+    assert "Checking which services answer" in dashboard and 'id="services"' not in dashboard
+    assert "No signals yet" in dashboard and "No model calls since" in dashboard
+    assert "No daily budget: set <code>TRADELANE_LLM_DAILY_BUDGET_USD</code>" in dashboard
+    services = await _page(browser, "/dashboard/services")
+    assert 'id="services"' in services and "silent</span> lineage" in services
+
+
+async def test_the_dashboard_shows_the_latest_signals_and_todays_llm_spend_against_the_budget(
+    settings: Settings, api_token: ApiToken
+) -> None:
+    app = create_app(GatewaySettings.model_validate(settings.model_dump() | {"llm_daily_budget_usd": "0.01"}))
+    async with app.router.lifespan_context(app), http_client(app) as browser:
+        state: GatewayState = app.state.gateway
+        strategy_id = uuid4()
+        await recorded_signal(state, action="SELL", strategy_id=strategy_id)
+        await recorded_signal(state, action="HOLD", rejected=True)
+        await state.llm.record_call(_call(strategy_id))
+        await state.llm.record_call(_call(strategy_id, at=trading_day_start(utc_now()) - timedelta(minutes=1)))
+        await _log_in(browser, await api_token("read"))
+        dashboard = await _page(browser, "/")
+    start = dashboard.index('id="latest-signals"')
+    signals = dashboard[start : dashboard.index("All signals", start)]
+    assert signals.count('<a href="/executions/') == 2
+    assert ">SELL</strong>" in signals and ">HOLD</strong>" in signals and ">rejected<" in signals
+    assert 'id="llm-spend">0.0045 USD<' in dashboard and 'id="llm-calls">1<' in dashboard
+    assert "0.0045 of 0.01 USD (45 %)" in dashboard
 
 
 async def test_the_executions_filters_go_to_the_live_list_and_a_window_that_ends_first_is_explained(

@@ -6,6 +6,7 @@ arguments and never read the environment themselves.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Self
 
@@ -106,6 +107,13 @@ class Settings(BaseSettings):
         default_factory=TradingCeilings,
         description="Hard ceilings on the risk limits (JSON object, e.g. '{\"max_order_notional\": 50000}'); "
         "shared so the gateway refuses what the broker would never enforce.",
+    )
+    llm_daily_budget_usd: Decimal | None = Field(
+        default=None,
+        gt=0,
+        description="Estimated LLM spend allowed per UTC day, in USD; unset, no budget. Crossing 50, 80 and 100 % "
+        "publishes pipeline.llm.budget_crossed; at 100 % no model is asked until the next UTC day. Shared so the "
+        "gateway shows the budget the llm-analyst enforces.",
     )
     consumer_lag_interval_seconds: float = Field(default=15, gt=0, description="How often lag metrics refresh.")
 

@@ -113,6 +113,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                     max_output_chars=settings.prompt_max_output_chars,
                     max_memory_bytes=settings.prompt_render_memory_bytes,
                 ),
+                llm_daily_budget_usd=settings.llm_daily_budget_usd,
             )
             log.info("gateway_started", version=settings.service_version)
             yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -37,3 +38,5 @@ class GatewayState:
     """The hard ceilings on the risk limits (``TRADELANE_TRADING_CEILINGS``, the broker reads the same)."""
     render_limits: RenderLimits = DEFAULT_LIMITS
     """Limits of every prompt template render (validate, render, create and update)."""
+    llm_daily_budget_usd: Decimal | None = None
+    """The LLM spend allowed per UTC day (``TRADELANE_LLM_DAILY_BUDGET_USD``, the llm-analyst enforces it), or None."""

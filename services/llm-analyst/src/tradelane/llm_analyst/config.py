@@ -8,7 +8,6 @@ start-up with a message naming the variable.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -42,12 +41,7 @@ class AnalystSettings(PromptRenderSettings):
         '{"gpt-4o": {"input_per_million": "2.50", "output_per_million": "10.00"}}.',
     )
     llm_price_currency: str = Field(default="USD", description="Currency of the price table.")
-    llm_daily_budget_usd: Decimal | None = Field(
-        default=None,
-        gt=0,
-        description="Estimated LLM spend allowed per UTC day, in USD; unset, no budget. Crossing 50, 80 and 100 % "
-        "publishes pipeline.llm.budget_crossed; at 100 % no model is asked until the next UTC day.",
-    )
+    # llm_daily_budget_usd is a shared setting (tradelane.runtime.settings): the gateway shows it too
 
     @model_validator(mode="after")
     def _endpoint_is_complete(self) -> AnalystSettings:

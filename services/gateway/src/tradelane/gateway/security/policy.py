@@ -42,6 +42,7 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/static/{asset:path}"): PUBLIC,
     # the web UI's pages and actions need what the API routes they call need
     ("GET", "/"): READ,
+    ("GET", "/dashboard/services"): READ,
     ("POST", "/risk/halt"): OPERATE,
     ("POST", "/risk/resume"): TRADE,
     ("GET", "/strategies"): READ,

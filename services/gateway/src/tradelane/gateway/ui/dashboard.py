@@ -3,14 +3,22 @@
 What it shows comes from the REST routes' own functions: the trading state and limits
 (``GET /api/risk``), the venue and mode and today's P&L (``GET /api/portfolio``), open
 positions (``GET /api/positions``), executions (``GET /api/executions``) counted by status
-since the start of the trading day, the dead letters waiting (``GET /api/dlq``), and which
-services answer on the bus (``GET /api/system/services``). A part
-whose source is unavailable (no book yet, NATS down) says so instead of failing the page.
+since the start of the trading day, the latest signals (``GET /api/signals``), the model spend
+since the start of the trading day (``GET /api/llm/usage``) against the daily budget, the dead
+letters waiting (``GET /api/dlq``), and which services answer on the bus
+(``GET /api/system/services``). A part whose source is unavailable (no book yet, NATS down)
+says so instead of failing the page.
+
+The services' health takes half a second (replies to a health request are gathered for that
+long), so the page does not wait for it: its card asks ``/dashboard/services`` once the page
+has loaded and says "checking" until the answer comes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException, Request
@@ -21,12 +29,14 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import TradingState, trading_day_start
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import Lineage, State
-from tradelane.gateway.routes import dlq, executions, portfolio, risk
+from tradelane.gateway.routes import dlq, executions, llm, portfolio, risk, signals
 from tradelane.gateway.routes.dlq import DeadLetterOut
 from tradelane.gateway.routes.portfolio import PortfolioOut
+from tradelane.gateway.routes.signals import SignalOut
 from tradelane.gateway.ui.forms import form_values
+from tradelane.gateway.ui.risk import Usage
 from tradelane.gateway.ui.system import services_health
-from tradelane.gateway.ui.templating import render
+from tradelane.gateway.ui.templating import cost, money, render
 from tradelane.gateway.ui.viewer import SignedIn, Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +44,7 @@ router = APIRouter(include_in_schema=False)
 COUNTED: Final = 500
 """Most recent executions counted for "today" (the API's page limit); more show as ``500+``."""
 DEAD_LETTERS_LISTED: Final = 1000
+SIGNALS_SHOWN: Final = 5
 
 
 async def account(book: Book) -> PortfolioOut | None:
@@ -52,12 +63,36 @@ async def _dead_letters(state: State) -> list[DeadLetterOut] | None:
         return None
 
 
-async def _executions_today(lineage: Lineage) -> tuple[dict[str, int], bool]:
-    """Executions started since the start of the trading day, by status; and whether there may be more."""
-    recent = await executions.list_executions(lineage, strategy_id=None, status=None, limit=COUNTED, offset=0)
-    start = trading_day_start(utc_now())
-    today = [execution for execution in recent if execution.started_at >= start]
+async def _executions_today(lineage: Lineage, start: datetime) -> tuple[dict[str, int], bool]:
+    """Executions started since ``start`` (the trading day's), by status; and whether there may be more."""
+    today = await executions.list_executions(lineage, since=start, limit=COUNTED)
     return dict(Counter(execution.status for execution in today)), len(today) == COUNTED
+
+
+async def _latest_signals(lineage: Lineage, book: Book) -> list[SignalOut]:
+    """The newest signals generated or candidates rejected, of any strategy."""
+    return await signals.list_signals(lineage, book, limit=SIGNALS_SHOWN)
+
+
+@dataclass(frozen=True)
+class LlmSpend:
+    """The model calls since the start of the trading day, and how much of the daily budget they used."""
+
+    since: datetime
+    totals: llm.UsageTotals
+    budget: Usage | None
+    """The spend against ``TRADELANE_LLM_DAILY_BUDGET_USD``, as a meter; None when no budget is set."""
+
+
+async def _llm_spend(state: State, start: datetime) -> LlmSpend:
+    usage = await llm.usage(state, since=start)
+    spent, budget = usage.totals.cost, state.llm_daily_budget_usd
+    used = (
+        Usage("llm-budget", "Daily budget", spent, budget, f"{cost(spent)} of {money(budget)} USD")
+        if budget is not None
+        else None
+    )
+    return LlmSpend(since=start, totals=usage.totals, budget=used)
 
 
 def _risk_card(
@@ -68,7 +103,8 @@ def _risk_card(
 
 @router.get("/")
 async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State, lineage: Lineage) -> HTMLResponse:
-    by_status, more = await _executions_today(lineage)
+    start = trading_day_start(utc_now())
+    by_status, more = await _executions_today(lineage, start)
     context: dict[str, Any] = {
         "viewer": viewer,
         "page": "dashboard",
@@ -77,11 +113,18 @@ async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State
         "positions": await portfolio.list_positions(book),
         "executions_today": by_status,
         "more_executions": more,
+        "signals": await _latest_signals(lineage, book),
+        "llm_spend": await _llm_spend(state, start),
         "dead_letters": await _dead_letters(state),
-        "services": await services_health(state),
         "message": "",
     }
     return render(request, "dashboard.html", context)
+
+
+@router.get("/dashboard/services")
+async def services_card(request: Request, state: State) -> HTMLResponse:
+    """The services card's list, asked by the dashboard once it has loaded (it takes half a second)."""
+    return render(request, "_services.html", {"services": await services_health(state)})
 
 
 @router.post("/risk/halt")

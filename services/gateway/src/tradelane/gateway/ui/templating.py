@@ -25,6 +25,7 @@ PAGE_POLICY: Final = "; ".join(
 )
 """Every page: script, style, images and requests from this origin only; nothing inline, no eval."""
 CENT: Final = Decimal("0.01")
+HUNDREDTH_OF_A_CENT: Final = Decimal("0.0001")
 NAVIGATION: Final = (
     ("/", "dashboard", "Dashboard"),
     ("/strategies", "strategies", "Strategies"),
@@ -63,8 +64,13 @@ def money(value: Decimal | None) -> str:
     return f"{value.quantize(CENT, rounding=ROUND_HALF_EVEN):,}"
 
 
+def cost(value: Decimal) -> str:
+    """A model's estimated cost to a hundredth of a cent: one call costs a fraction of a cent."""
+    return f"{value.quantize(HUNDREDTH_OF_A_CENT, rounding=ROUND_HALF_EVEN):,}"
+
+
 templates: Final = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-templates.env.filters.update(moment=moment, milliseconds=milliseconds, money=money)
+templates.env.filters.update(moment=moment, milliseconds=milliseconds, money=money, cost=cost)
 templates.env.globals["navigation"] = NAVIGATION
 
 
