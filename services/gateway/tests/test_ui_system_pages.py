@@ -8,16 +8,19 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken
 from services.gateway.tests.test_dlq_api import _dead_letter
+from services.gateway.tests.test_system_api import notifier
 from services.gateway.tests.test_ui import _FORM, HTML, HTMX_PATH, SSE_PATH, _log_in, _page, _served, browser
 from tradelane.contracts import subjects
+from tradelane.contracts.notifications import NotificationKind
 from tradelane.runtime.bus import EventBus
 
 PAGES = ("/dead-letters", "/system", "/live-log")
-__all__ = ["browser"]  # the cookie-keeping client fixture of test_ui, found by name
+__all__ = ["browser", "notifier"]  # fixtures of test_ui (the cookie-keeping client) and test_system_api, found by name
 
 
 async def test_the_pages_allow_only_this_origin_and_call_only_routes_of_the_app(
@@ -85,3 +88,19 @@ async def test_the_system_page_says_which_services_do_not_answer(
     assert "silent" in page and "lineage" in page
     assert subjects.PIPELINE_STREAM in page
     assert "No model calls in this window." in page
+    assert "The notifier does not answer" in page and "tradelane run notifier" in page
+
+
+@pytest.mark.usefixtures("notifier")
+async def test_the_system_page_shows_where_notifications_go_masked_and_which_are_sent(
+    browser: httpx.AsyncClient, api_token: ApiToken
+) -> None:
+    await _log_in(browser, await api_token("read"))
+    page = await _page(browser, "/system")
+    [target] = re.findall(r'<ul id="notify-targets">\s*<li><code class="id">([^<]+)</code>', page)
+    assert "alerts:****@example.org" in target
+    assert "hunter22" not in page
+    shown = {kind: state for state, kind in re.findall(r'">(on|off)</span> <code>(\w+)</code>', page)}
+    assert shown.keys() == {kind.value for kind in NotificationKind}
+    assert {kind for kind, state in shown.items() if state == "on"} == {"fill", "halt", "llm_budget"}
+    assert 'id="notify-max-age">1 h' in page

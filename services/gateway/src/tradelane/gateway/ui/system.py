@@ -1,20 +1,24 @@
-"""``/system``: the services' health, the streams and consumer lag, and model usage and cost by model.
+"""``/system``: the services' health, the streams and consumer lag, model usage and cost by model, and the
+notifier's settings.
 
 Each part comes from a REST route's own function (``GET /api/system/services``,
-``GET /api/system/streams``, ``GET /api/llm/usage``); a part whose source does not answer
-(NATS down) says so instead of failing the page. The dashboard's services card uses
-:func:`services_health` too.
+``GET /api/system/streams``, ``GET /api/llm/usage``, ``GET /api/system/notifications``), asked
+at once; a part whose source does not answer (NATS down, no notifier running) says so instead
+of failing the page. The dashboard's services card uses :func:`services_health` too.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Final
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from tradelane.contracts.notifications import NotificationKind, NotificationSettings
 from tradelane.gateway.deps import State
 from tradelane.gateway.routes import llm, system
 from tradelane.gateway.routes.system import ServicesOut, StreamOut
@@ -22,6 +26,16 @@ from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.viewer import SignedIn
 
 router = APIRouter(include_in_schema=False)
+
+NOTIFICATION_KINDS: Final = {
+    NotificationKind.SIGNAL: "BUY and SELL signals",
+    NotificationKind.ORDER: "orders submitted, cancelled or rejected",
+    NotificationKind.FILL: "fills",
+    NotificationKind.EXECUTION_FAILED: "executions a step gave up on",
+    NotificationKind.HALT: "trading halted, reducing or resumed",
+    NotificationKind.LLM_BUDGET: "the LLM budget reaching 50, 80 and 100 %",
+}
+"""Every kind of notification, as the system page describes it."""
 
 
 async def services_health(state: State) -> ServicesOut | None:
@@ -69,18 +83,46 @@ def by_model(usage: llm.UsageOut) -> list[ModelUsage]:
     return sorted(models.values(), key=lambda total: (-total.cost, total.model))
 
 
+@dataclass(frozen=True)
+class Notifier:
+    """The notifier's settings, or why they are not known (no notifier answered)."""
+
+    settings: NotificationSettings | None
+    problem: str = ""
+
+    @property
+    def max_age(self) -> str:
+        """How old an event may be and still be sent, in the largest whole unit: ``1 h``, ``90 min``, ``45 s``."""
+        seconds = self.settings.max_age_seconds if self.settings else 0
+        for unit, size in (("h", 3600), ("min", 60)):
+            if seconds >= size and seconds % size == 0:
+                return f"{seconds / size:g} {unit}"
+        return f"{seconds:g} s"
+
+
+async def _notifier(state: State) -> Notifier:
+    try:
+        return Notifier(await system.notifications(state))
+    except HTTPException as error:
+        return Notifier(None, str(error.detail))
+
+
 @router.get("/system")
 async def system_page(request: Request, viewer: SignedIn, state: State) -> HTMLResponse:
-    usage = await llm.usage(state)
+    services, streams, usage, notifier = await asyncio.gather(
+        services_health(state), _streams(state), llm.usage(state), _notifier(state)
+    )
     return render(
         request,
         "system.html",
         {
             "viewer": viewer,
             "page": "system",
-            "services": await services_health(state),
-            "streams": await _streams(state),
+            "services": services,
+            "streams": streams,
             "usage": usage,
             "models": by_model(usage),
+            "notifier": notifier,
+            "notification_kinds": NOTIFICATION_KINDS,
         },
     )
