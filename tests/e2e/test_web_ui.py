@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,12 @@ FINISHED = re.compile(r"^(completed|rejected)$")
 """How a run of the offline analyst ends: a signal, or one the rules refused (both are a finished run)."""
 
 
+LLM_BUDGET_USD = "5"
+
+
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    running = start_up(tmp_path_factory.mktemp("web-ui") / "state")
+    running = start_up(tmp_path_factory.mktemp("web-ui") / "state", TRADELANE_LLM_DAILY_BUDGET_USD=LLM_BUDGET_USD)
     try:
         yield running
     finally:
@@ -219,8 +223,20 @@ async def test_the_pages_are_reached_with_the_keyboard_and_logging_out_ends_the_
 
 
 async def test_a_new_execution_appears_in_the_list_without_a_reload(page: Page, up: Up) -> None:
+    """With the list filtered to manual runs since a moment (UTC), through the form."""
     strategy = await created_strategy(up, "ui-list")
+    since = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    async with up.client() as client:
+        first = (await client.post(f"/api/strategies/{strategy['id']}/run")).json()["execution_id"]
+        await finished_execution(client, first)
+        replay = await client.post(f"/api/executions/{first}/replay", json={"from_step": "signal"})
+        replayed = replay.json()["execution_id"]
+        await finished_execution(client, replayed)
     await page.goto("/executions")
+    await page.locator("#filter-trigger").select_option("manual")
+    await page.locator("#filter-since").fill(since)
+    await page.locator("#filter-since").press("Enter")
+    await page.wait_for_url(re.compile(r"/executions\?.*trigger=manual&since=.+"))
     await page.evaluate("window.stillTheSamePage = true")
     async with up.client() as client:
         run = await client.post(f"/api/strategies/{strategy['id']}/run")
@@ -229,6 +245,26 @@ async def test_a_new_execution_appears_in_the_list_without_a_reload(page: Page, 
     await expect_that(row).to_contain_text("ui-list", timeout=LIVE_SECONDS * 1000)
     await expect_that(row.locator(".status")).to_have_text(FINISHED, timeout=LIVE_SECONDS * 1000)
     assert await page.evaluate("window.stillTheSamePage === true")
+    await expect_that(page.locator(f"#execution-rows a[href='/executions/{first}']")).to_have_count(1)
+    await expect_that(page.locator(f"#execution-rows a[href='/executions/{replayed}']")).to_have_count(0)
+
+
+async def test_the_dashboard_links_the_latest_signal_to_its_lineage_and_shows_the_llm_spend(page: Page, up: Up) -> None:
+    strategy = await created_strategy(up, "ui-dashboard")
+    async with up.client() as client:
+        run = await client.post(f"/api/strategies/{strategy['id']}/run")
+        execution_id = run.json()["execution_id"]
+        await finished_execution(client, execution_id)
+    await page.goto("/")
+    await expect_that(page.locator("#services")).to_contain_text("lineage")
+    await expect_that(page.locator("#services-checking")).to_have_count(0)
+    await expect_that(page.locator("#llm-spend")).to_contain_text("No model calls since 00:00 UTC")
+    await expect_that(page.locator("#use-llm-budget-text")).to_contain_text(f"0.0000 of {LLM_BUDGET_USD}.00 USD (0 %)")
+    link = page.locator(f"#latest-signals a[href='/executions/{execution_id}']")
+    await link.focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(f"/executions/{execution_id}$"))
+    await expect_that(page.locator("#execution-status")).to_have_text(FINISHED)
 
 
 async def test_a_strategy_is_created_through_the_form_after_fixing_the_field_the_api_refused(page: Page) -> None:
@@ -304,6 +340,7 @@ async def test_every_page_fits_the_screen_and_is_saved_as_a_screenshot(
     await page.goto("/login")
     await shoot("login")
     await log_in(page, admin_token)
+    await expect_that(page.locator("#services")).to_be_visible()
     await shoot("dashboard")
     for name, path in [("strategies", "/strategies"), ("executions", "/executions")]:
         await page.goto(path)

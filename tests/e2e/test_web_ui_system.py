@@ -36,6 +36,7 @@ from tests.support.waiting import eventually
 from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.contracts import subjects
 from tradelane.contracts.events import StepFailed
+from tradelane.contracts.notifications import NotificationKind
 from tradelane.runtime.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
@@ -95,6 +96,9 @@ async def test_the_system_page_lists_the_services_with_their_health(page: Page) 
     await expect_that(processes.locator(".status").first).to_have_text("ready")
     await expect_that(page.locator("#streams")).to_contain_text(subjects.PIPELINE_STREAM)
     await expect_that(page.locator("#llm-title")).to_be_visible()
+    await expect_that(page.locator("#notifier")).to_contain_text("No notification URL is configured")
+    await expect_that(page.locator("#notifier")).to_contain_text("TRADELANE_NOTIFY_URLS")
+    await expect_that(page.locator("#notify-kinds li")).to_have_count(len(NotificationKind))
     await page.goto("/")
     await expect_that(page.locator("#services")).to_contain_text("lineage")
 
@@ -215,6 +219,7 @@ async def test_the_system_pages_fit_the_screen_and_are_saved_as_screenshots(
         assert overflow <= 0, f"{name} is {overflow}px wider than a {size} screen"
         await page.screenshot(path=SCREENSHOTS / f"{name}-{size}.png", full_page=True)
     await page.goto("/")
+    await expect_that(page.locator("#services")).to_be_visible()
     await page.screenshot(path=SCREENSHOTS / f"dashboard-services-{size}.png", full_page=True)
     await context.close()
     assert problems.seen == [], "\n".join(problems.seen)
