@@ -12,7 +12,7 @@ import pytest
 from tradelane.contracts.strategy import Schedule, StrategyDefinition, SymbolRef
 from tradelane.store.lineage import LineageRepository, StepRecord
 from tradelane.store.migrate import migrate
-from tradelane.store.strategies import StrategyNameTakenError, StrategyRepository
+from tradelane.store.strategies import StrategyNameTakenError, StrategyRepository, StrategySchedule
 
 
 def _definition(name: str = "s", cron: str = "*/5 * * * *") -> StrategyDefinition:
@@ -55,6 +55,15 @@ async def test_delete_and_missing(pool: asyncpg.Pool[Any]) -> None:
     assert not await strategies.delete(created.id)
     assert await strategies.get(created.id) is None
     assert await strategies.update(created.id, _definition()) is None
+
+
+async def test_the_scheduler_reads_active_schedules_and_definitions_by_id(pool: asyncpg.Pool[Any]) -> None:
+    strategies = StrategyRepository(pool)
+    running = await strategies.create(_definition("running", "0 * * * *"))
+    paused = await strategies.create(_definition("paused").model_copy(update={"active": False}))
+    assert await strategies.schedules() == [StrategySchedule(running.id, 1, "0 * * * *", "UTC")]
+    found = await strategies.active_by_ids([running.id, paused.id, uuid4()])
+    assert [(strategy.id, strategy.definition) for strategy in found] == [(running.id, running.definition)]
 
 
 async def test_changes_are_notified_for_the_scheduler(pool: asyncpg.Pool[Any], database_url: str) -> None:
