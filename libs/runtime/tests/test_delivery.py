@@ -24,7 +24,7 @@ from tradelane.contracts.events import BarsFetched, ExecutionRequested, Indicato
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, dedup_headers
+from tradelane.runtime.bus import PUBLISH_IN_FLIGHT, RECOMMENDED_MAX_PAYLOAD, dedup_headers, encode_event
 from tradelane.runtime.decisions import DELIVERIES_HEADER, ERROR_HEADER, ERROR_KIND_HEADER
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.service import Service
@@ -383,6 +383,29 @@ async def test_the_same_message_published_twice_is_stored_once(run_step: StepRun
     await _publish(nats_client, request)
     info = await nats_client.jetstream().stream_info(subjects.PIPELINE_STREAM)
     assert info.state.messages == 1
+
+
+async def test_a_burst_goes_out_without_awaiting_each_ack_in_order_and_a_repeat_is_stored_once(
+    nats_settings: Settings, nats_client: NatsClient
+) -> None:
+    """More events than may await their acknowledgement at once, as the scheduler sends them at the top of a minute."""
+    service = Service("scheduler", nats_settings)
+    await service.start()
+    events = [encode_event(_request()) for _ in range(PUBLISH_IN_FLIGHT + 44)]
+    try:
+        assert await service.bus.publish_many(events) == [None] * len(events)
+        assert await service.bus.publish_many(events[:10]) == [None] * 10  # acknowledged as duplicates
+        await service.bus.publish(_request())
+    finally:
+        await service.close()
+    js = nats_client.jetstream()
+    assert (await js.stream_info(subjects.PIPELINE_STREAM)).state.messages == len(events) + 1
+    first, last, published_alone = [
+        await js.get_msg(subjects.PIPELINE_STREAM, seq) for seq in (1, len(events), len(events) + 1)
+    ]
+    assert (first.data, last.data) == (events[0].data, events[-1].data)
+    assert first.headers is not None and published_alone.headers is not None
+    assert first.headers.keys() == published_alone.headers.keys()  # the same headers as a single publish
 
 
 @pytest.fixture(autouse=True)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
 
+import nats.errors
 import structlog
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.publisher.usecase import LogicPublisher
 from nats.js import JetStreamContext
-from nats.js.api import ObjectMeta
+from nats.js.api import ObjectMeta, PubAck
 from nats.js.errors import ObjectNotFoundError
 
 from tradelane.contracts import subjects
@@ -20,6 +24,8 @@ from tradelane.runtime.errors import MessageTooLargeError
 log = structlog.get_logger(__name__)
 
 MESSAGE_ID_HEADER = "Nats-Msg-Id"
+CORRELATION_HEADER = "correlation_id"
+"""FastStream's header for a message's correlation id; tradelane sets it to the message_id."""
 RECOMMENDED_MAX_PAYLOAD = 8 * 1024 * 1024
 """The NATS ``max_payload`` tradelane's own servers and configs set: room for the largest execution
 (5,000 bars with their indicators at the bar size plus three extra timeframes, about 4 MB)."""
@@ -37,6 +43,33 @@ def event_headers(event: Envelope) -> dict[str, str]:
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 """How long a publish waits for its stream's acknowledgement."""
+
+PUBLISH_IN_FLIGHT: Final = 256
+"""How many publishes of :meth:`EventBus.publish_many` may await their acknowledgement at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event serialised for the bus ahead of its publish: what :meth:`EventBus.publish_many` sends.
+
+    A few hundred bytes of overhead besides the body, where the pydantic event it came from
+    holds every nested model it carries (an ExecutionRequested: the whole strategy).
+    """
+
+    event_type: str
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+def encode_event(event: Envelope) -> EncodedEvent:
+    """``event`` as :meth:`EventBus.publish` sends it: the contract's JSON, on its subject, with its headers."""
+    return EncodedEvent(
+        event_type=type(event).__name__,
+        subject=subjects.subject_for(event),
+        data=event.model_dump_json().encode(),
+        headers={**event_headers(event), CORRELATION_HEADER: str(event.message_id)},
+    )
 
 
 def declare_publisher(broker: NatsBroker, subject: str, *, title: str | None = None) -> LogicPublisher:
@@ -66,6 +99,7 @@ class EventBus:
     def __init__(self, broker: NatsBroker, publishes: Iterable[str] = ()) -> None:
         self._broker = broker
         self._publishers: dict[str, LogicPublisher] = {}
+        self._pipelined: JetStreamContext | None = None
         self.declare(*publishes)
 
     def declare(self, *publishes: str) -> None:
@@ -90,19 +124,75 @@ class EventBus:
 
     async def publish(self, event: Envelope) -> None:
         """Publish ``event`` on its subject, de-duplicated by its message_id, and wait for the ack."""
-        subject = subjects.subject_for(event)
-        data = event.model_dump_json().encode()
-        self._refuse_too_large(event, data)
+        encoded = encode_event(event)
+        self._refuse_too_large(encoded.event_type, encoded.data)
         # the body is serialised here, not by FastStream: its bytes are the contract's JSON exactly,
         # and the headers carry the de-duplication id JetStream needs
-        await self._publisher(subject).publish(data, headers=event_headers(event), correlation_id=str(event.message_id))
-        log.debug("event_published", subject=subject, message_id=str(event.message_id))
+        await self._publisher(encoded.subject).publish(
+            encoded.data, headers=encoded.headers, correlation_id=str(event.message_id)
+        )
+        log.debug("event_published", subject=encoded.subject, message_id=str(event.message_id))
 
-    def _refuse_too_large(self, event: Envelope, data: bytes) -> None:
+    async def publish_many(self, events: Sequence[EncodedEvent]) -> list[Exception | None]:
+        """Publish ``events`` in order, :data:`PUBLISH_IN_FLIGHT` at a time; each one's outcome.
+
+        The events of a window go out together and their stream's acknowledgements are awaited
+        together: awaiting each in turn caps a burst at a few thousand messages a second. An
+        event's outcome is None once its stream acknowledged it, else why not: the server's
+        refusal, or no acknowledgement within :data:`PUBLISH_TIMEOUT_SECONDS`. A window that went
+        unanswered or could not be sent (a lost connection) stops the publishing: every later
+        event shares its error. Publishing again what failed is safe: the Nats-Msg-Id header
+        makes JetStream drop a copy it already stored.
+        """
+        outcomes: list[Exception | None] = []
+        for start in range(0, len(events), PUBLISH_IN_FLIGHT):
+            window, stopped_by = await self._publish_window(events[start : start + PUBLISH_IN_FLIGHT])
+            outcomes.extend(window)
+            if stopped_by is not None:
+                outcomes.extend([stopped_by] * (len(events) - len(outcomes)))
+                break
+        log.debug("events_published", count=len(events), failed=sum(outcome is not None for outcome in outcomes))
+        return outcomes
+
+    async def _publish_window(self, events: Sequence[EncodedEvent]) -> tuple[list[Exception | None], Exception | None]:
+        """Each event's outcome, and the error that should stop the publishing (None to go on)."""
+        jetstream = self._pipelined_jetstream()
+        acks: list[asyncio.Future[PubAck] | Exception] = []
+        for index, event in enumerate(events):
+            try:
+                self._refuse_too_large(event.event_type, event.data)
+                # no wait_stall: a window never exceeds the context's pending limit, and waiting on it
+                # with a timeout would hand control to the loop after every event, one socket write each
+                ack = await jetstream.publish_async(
+                    event.subject,
+                    event.data,
+                    stream=subjects.stream_of(event.subject),
+                    headers=dict(event.headers),  # nats-py adds the expected stream to the dict it is given
+                )
+            except MessageTooLargeError as error:
+                acks.append(error)
+            except (nats.errors.Error, OSError) as error:  # not sent: the connection is closed or broken
+                return [_outcome(ack) for ack in acks] + [error] * (len(events) - index), error
+            else:
+                acks.append(ack)
+        pending = [ack for ack in acks if isinstance(ack, asyncio.Future)]
+        if pending:
+            await asyncio.wait(pending, timeout=PUBLISH_TIMEOUT_SECONDS)
+        outcomes = [_outcome(ack) for ack in acks]
+        unanswered = next((outcome for outcome in outcomes if isinstance(outcome, TimeoutError)), None)
+        return outcomes, unanswered
+
+    def _pipelined_jetstream(self) -> JetStreamContext:
+        # one context for the service's life: it holds the subscription the acknowledgements come back on
+        if self._pipelined is None:
+            self._pipelined = self._broker.connection.jetstream(publish_async_max_pending=PUBLISH_IN_FLIGHT)
+        return self._pipelined
+
+    def _refuse_too_large(self, event_type: str, data: bytes) -> None:
         limit = self.max_payload
         if len(data) > limit:
             msg = (
-                f"the {type(event).__name__} message is {_megabytes(len(data))}, more than the "
+                f"the {event_type} message is {_megabytes(len(data))}, more than the "
                 f"{_megabytes(limit)} the NATS server accepts (its max_payload); shorten the strategy's duration, "
                 f"use a larger bar size or fewer analysis.timeframes, or set max_payload: 8MB on the server "
                 f"(tradelane's own configs do)"
@@ -129,6 +219,19 @@ class EventBus:
         result = await store.get(ref.name)
         assert result.data is not None
         return result.data
+
+
+def _outcome(ack: asyncio.Future[PubAck] | Exception) -> Exception | None:
+    """None for an acknowledged publish, else the error (an unanswered one is cancelled: a late ack is dropped)."""
+    if isinstance(ack, Exception):
+        return ack
+    if not ack.done() or ack.cancelled():
+        ack.cancel()
+        return TimeoutError(f"no acknowledgement from the stream within {PUBLISH_TIMEOUT_SECONDS} s")
+    error = ack.exception()
+    if error is not None and not isinstance(error, Exception):
+        raise error  # a KeyboardInterrupt or the like is no publish outcome
+    return error
 
 
 def _megabytes(size: int) -> str:
