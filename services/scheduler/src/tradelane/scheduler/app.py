@@ -35,8 +35,9 @@ def build(settings: SchedulerSettings | None = None) -> Service:
         pool = await create_pool(settings.database_url)
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
-        strategies = StrategyRepository(pool)
-        scheduler = Scheduler(strategies.list, service.bus.publish, reload_seconds=settings.scheduler_reload_seconds)
+        scheduler = Scheduler(
+            StrategyRepository(pool), service.bus.publish_many, reload_seconds=settings.scheduler_reload_seconds
+        )
         listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url.get_secret_value())
         service.resources.push_async_callback(listener.close)
         await listener.add_listener(CHANGES_CHANNEL, lambda *_: scheduler.notify_changed())
