@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
+from uuid import uuid4
 
 import nats.errors
 import structlog
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.publisher.usecase import LogicPublisher
-from nats.js import JetStreamContext
+from nats.js import JetStreamContext, api
 from nats.js.api import ObjectMeta, PubAck
 from nats.js.errors import ObjectNotFoundError
 
@@ -20,6 +23,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.market import ObjectRef
 from tradelane.runtime.errors import MessageTooLargeError
+from tradelane.runtime.streams import ATOMIC_BATCH_STREAMS
 
 log = structlog.get_logger(__name__)
 
@@ -44,8 +48,12 @@ def event_headers(event: Envelope) -> dict[str, str]:
 PUBLISH_TIMEOUT_SECONDS = 5.0
 """How long a publish waits for its stream's acknowledgement."""
 
-PUBLISH_IN_FLIGHT: Final = 256
-"""How many publishes of :meth:`EventBus.publish_many` may await their acknowledgement at once."""
+PUBLISH_WINDOW: Final = 1000
+"""Events :meth:`EventBus.publish_many` sends together: an atomic batch (nats-server's default limit
+on one), or publishes whose acknowledgements it awaits together."""
+
+PUBLISH_WINDOWS_IN_FLIGHT: Final = 3
+"""Windows sent before the oldest one's answer is in: the next batch goes out while the server stores one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,28 +142,88 @@ class EventBus:
         log.debug("event_published", subject=encoded.subject, message_id=str(event.message_id))
 
     async def publish_many(self, events: Sequence[EncodedEvent]) -> list[Exception | None]:
-        """Publish ``events`` in order, :data:`PUBLISH_IN_FLIGHT` at a time; each one's outcome.
+        """Publish ``events`` in order, :data:`PUBLISH_WINDOW` at a time; each one's outcome.
 
-        The events of a window go out together and their stream's acknowledgements are awaited
-        together: awaiting each in turn caps a burst at a few thousand messages a second. An
-        event's outcome is None once its stream acknowledged it, else why not: the server's
-        refusal, or no acknowledgement within :data:`PUBLISH_TIMEOUT_SECONDS`. A window that went
+        A window bound for one of :data:`~tradelane.runtime.streams.ATOMIC_BATCH_STREAMS` goes
+        out as an atomic batch: stored all together and flushed to disk once, where JetStream
+        flushes a message sent on its own by itself (a few thousand a second at best with
+        ``sync_interval: always``). A batch the stream refuses, because it already holds one of
+        its messages (another scheduler replica sent it, or an earlier try whose answer was
+        lost), goes out again a message at a time, and JetStream drops only the copies. Other
+        windows go out a message at a time, their acknowledgements awaited together.
+
+        An event's outcome is None once its stream acknowledged it, else why not: the server's
+        refusal, or no answer within :data:`PUBLISH_TIMEOUT_SECONDS`. A window that went
         unanswered or could not be sent (a lost connection) stops the publishing: every later
         event shares its error. Publishing again what failed is safe: the Nats-Msg-Id header
         makes JetStream drop a copy it already stored.
         """
+        windows = [events[start : start + PUBLISH_WINDOW] for start in range(0, len(events), PUBLISH_WINDOW)]
+        sent: deque[asyncio.Task[tuple[list[Exception | None], Exception | None]]] = deque()
         outcomes: list[Exception | None] = []
-        for start in range(0, len(events), PUBLISH_IN_FLIGHT):
-            window, stopped_by = await self._publish_window(events[start : start + PUBLISH_IN_FLIGHT])
-            outcomes.extend(window)
-            if stopped_by is not None:
-                outcomes.extend([stopped_by] * (len(events) - len(outcomes)))
-                break
+        stopped_by: Exception | None = None
+        try:
+            for window in windows:
+                if len(sent) == PUBLISH_WINDOWS_IN_FLIGHT:
+                    stopped_by = await self._answered(sent.popleft(), outcomes)
+                    if stopped_by is not None:
+                        break
+                sent.append(asyncio.create_task(self._publish_window(window)))
+            while sent:  # those already sent keep their own outcomes
+                stopped_by = await self._answered(sent.popleft(), outcomes) or stopped_by
+        finally:
+            for window_sent in sent:  # cancelled, or a bug raised: nothing is left running
+                window_sent.cancel()
+        if stopped_by is not None:
+            outcomes.extend([stopped_by] * (len(events) - len(outcomes)))
         log.debug("events_published", count=len(events), failed=sum(outcome is not None for outcome in outcomes))
         return outcomes
 
+    @staticmethod
+    async def _answered(
+        window: asyncio.Task[tuple[list[Exception | None], Exception | None]], outcomes: list[Exception | None]
+    ) -> Exception | None:
+        """Add a sent window's outcomes to ``outcomes``; the error that stops the publishing, if any."""
+        window_outcomes, stopped_by = await window
+        outcomes.extend(window_outcomes)
+        return stopped_by
+
     async def _publish_window(self, events: Sequence[EncodedEvent]) -> tuple[list[Exception | None], Exception | None]:
         """Each event's outcome, and the error that should stop the publishing (None to go on)."""
+        streams = {subjects.stream_of(event.subject) for event in events}
+        stream = streams.pop() if len(streams) == 1 else None
+        fits = all(len(event.data) <= self.max_payload for event in events)
+        if stream in ATOMIC_BATCH_STREAMS and len(events) > 1 and fits:
+            try:
+                if await self._publish_batch(stream, events):
+                    return [None] * len(events), None
+            except (nats.errors.Error, OSError) as error:  # not sent, or no answer to the commit
+                return [error] * len(events), error
+        return await self._publish_each(events)
+
+    async def _publish_batch(self, stream: str, events: Sequence[EncodedEvent]) -> bool:
+        """``events`` as one atomic batch to ``stream``: True once stored, False when refused (none stored)."""
+        connection = self._broker.connection
+        batch = {api.Header.BATCH_ID.value: uuid4().hex, api.Header.EXPECTED_STREAM.value: stream}
+        *leading, last = events
+        for sequence, event in enumerate(leading, start=1):
+            # only the commit is answered; until then nothing waits, so the whole batch goes out in one write
+            headers = {**event.headers, **batch, api.Header.BATCH_SEQUENCE.value: str(sequence)}
+            await connection.publish(event.subject, event.data, headers=headers)
+        commit = {**batch, api.Header.BATCH_SEQUENCE.value: str(len(events)), api.Header.BATCH_COMMIT.value: "1"}
+        reply = await connection.request(
+            last.subject, last.data, headers={**last.headers, **commit}, timeout=PUBLISH_TIMEOUT_SECONDS
+        )
+        answer = json.loads(reply.data)
+        if "error" in answer:
+            log.debug(
+                "atomic_batch_refused", stream=stream, events=len(events), error=answer["error"].get("description")
+            )
+            return False
+        return True
+
+    async def _publish_each(self, events: Sequence[EncodedEvent]) -> tuple[list[Exception | None], Exception | None]:
+        """Each event published alone, the acknowledgements awaited together; as :meth:`_publish_window`."""
         jetstream = self._pipelined_jetstream()
         acks: list[asyncio.Future[PubAck] | Exception] = []
         for index, event in enumerate(events):
@@ -185,7 +253,9 @@ class EventBus:
     def _pipelined_jetstream(self) -> JetStreamContext:
         # one context for the service's life: it holds the subscription the acknowledgements come back on
         if self._pipelined is None:
-            self._pipelined = self._broker.connection.jetstream(publish_async_max_pending=PUBLISH_IN_FLIGHT)
+            self._pipelined = self._broker.connection.jetstream(
+                publish_async_max_pending=PUBLISH_WINDOW * PUBLISH_WINDOWS_IN_FLIGHT
+            )
         return self._pipelined
 
     def _refuse_too_large(self, event_type: str, data: bytes) -> None:

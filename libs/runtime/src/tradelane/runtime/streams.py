@@ -8,6 +8,7 @@ up``); other services wait for the layout (see ``tradelane.runtime.layout``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import structlog
 from nats.js import JetStreamContext, api
@@ -21,6 +22,12 @@ from tradelane.runtime.settings import Settings
 log = structlog.get_logger(__name__)
 
 _DAY = 86400.0
+
+ATOMIC_BATCH_STREAMS: Final = frozenset({subjects.PIPELINE_STREAM})
+"""Streams that take atomic batch publishes (``allow_atomic``, nats-server 2.12+): a batch is stored
+all at once, flushed to disk once where each message alone is flushed on its own. The scheduler
+sends the runs due in one minute to the pipeline's stream that way
+(:meth:`~tradelane.runtime.bus.EventBus.publish_many`)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ def stream_configs(settings: Settings) -> list[api.StreamConfig]:
             max_age=settings.stream_max_age_days * _DAY,
             duplicate_window=settings.duplicate_window_seconds,
             num_replicas=settings.stream_replicas,
+            allow_atomic=name in ATOMIC_BATCH_STREAMS,
         )
         for name, pattern in (
             (subjects.PIPELINE_STREAM, subjects.PIPELINE_ALL),
