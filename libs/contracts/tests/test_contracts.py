@@ -23,7 +23,10 @@ from tradelane.contracts.events import (
 )
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import (
+    CHART_BARS,
     MAX_BARS,
+    MAX_CHART_BARS,
+    MIN_CHART_BARS,
     TIMEFRAME_HISTORY,
     AssetType,
     BarSize,
@@ -206,6 +209,8 @@ def test_each_step_consumes_the_previous_steps_subject() -> None:
         ({"schedule": {"timezone": "Mars/Olympus"}}, "timezone"),
         ({"risk": {"risk_per_trade": "1.5"}}, "risk_per_trade"),
         ({"risk": {"account_size": "0"}}, "account_size"),
+        ({"chart_bars": MIN_CHART_BARS - 1}, "chart_bars"),
+        ({"chart_bars": MAX_CHART_BARS + 1}, "chart_bars"),
     ],
 )
 def test_bad_strategy_values_are_refused_naming_the_field(overrides: dict[str, object], field: str) -> None:
@@ -222,6 +227,12 @@ def test_rsi_levels_must_be_ordered() -> None:
 def test_macd_fast_must_be_faster() -> None:
     with pytest.raises(ValidationError, match="fast_period"):
         MacdSpec(fast_period=26, slow_period=12)
+
+
+def test_a_strategy_stored_before_chart_bars_existed_charts_the_default_window() -> None:
+    stored = _strategy().model_dump(mode="json")
+    del stored["chart_bars"]
+    assert StrategyDefinition.model_validate(stored).chart_bars == CHART_BARS
 
 
 def test_history_larger_than_one_message_is_refused() -> None:

@@ -39,7 +39,7 @@ from tradelane.runtime.streams import STEP_CONSUMERS, provision
 
 Handler = Callable[[ExecutionRequested], Awaitable[BarsFetched]]
 StepRunner = Callable[..., Awaitable[Service]]
-"""``run_step(handler, settings=nats_settings)``: the handler as the market-data step, started."""
+"""``run_step(handler, settings=nats_settings, workers=1)``: the handler as the market-data step, started."""
 
 
 def _request() -> ExecutionRequested:
@@ -82,9 +82,9 @@ def nats_settings(nats_url: str, nats_credentials_file: Path | None) -> Settings
 async def run_step(nats_settings: Settings) -> AsyncIterator[StepRunner]:
     services: list[Service] = []
 
-    async def start(handler: Handler, settings: Settings = nats_settings) -> Service:
+    async def start(handler: Handler, settings: Settings = nats_settings, workers: int = 1) -> Service:
         service = Service("market-data", settings)
-        service.step(Step.MARKET_DATA)(handler)
+        service.step(Step.MARKET_DATA, workers=workers)(handler)
         await service.start()
         services.append(service)
         return service
@@ -305,6 +305,37 @@ async def test_a_handler_running_three_ack_waits_is_kept_in_progress_not_redeliv
     )
     info = await js.consumer_info(spec.stream, spec.durable)
     assert (info.num_redelivered, info.num_ack_pending) == (0, 0)
+
+
+async def test_a_step_with_two_workers_handles_two_messages_at_once(
+    run_step: StepRunner, nats_client: NatsClient
+) -> None:
+    """Each handler waits for the other to start: one worker at a time would never see both finish."""
+    both_started = asyncio.Event()
+    started = 0
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        nonlocal started
+        started += 1
+        if started == 2:
+            both_started.set()
+        await asyncio.wait_for(both_started.wait(), 5)
+        return _bars_for(msg)
+
+    await run_step(handler, workers=2)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    await _publish(nats_client, _request())
+    await _publish(nats_client, _request())
+    await fetched.next(5)
+    await fetched.next(5)
+    spec = STEP_CONSUMERS[Step.MARKET_DATA]
+
+    async def acked() -> bool:
+        info = await nats_client.jetstream().consumer_info(spec.stream, spec.durable)
+        return (info.num_ack_pending, info.num_redelivered) == (0, 0)
+
+    await eventually(acked, "both messages acked, neither redelivered")
+    assert started == 2
 
 
 async def test_a_handler_that_hangs_is_cancelled_and_its_message_retried(

@@ -345,6 +345,28 @@ def test_no_bars_are_refused(symbol: ResolvedSymbol) -> None:
         chart(symbol, [])
 
 
+def test_a_window_shows_the_latest_bars_with_series_computed_over_every_bar(
+    symbol: ResolvedSymbol, bars: list[Bar], full_series: Series
+) -> None:
+    """The 200-bar average of 300 bars has a value on the first of the 60 bars shown."""
+    fig = build_figure(symbol, BarSize.DAY_1, bars, full_series, [], window=60)
+    shown = traces(fig)
+    assert shown["candles"]["close"] == [bar.close for bar in bars[-60:]]
+    assert shown["candles"]["x"][0] == f"{bars[-60].time:%Y-%m-%d %H:%M:%S}"
+    assert shown["sma_200"]["y"] == full_series["sma_200"][-60:]
+    assert shown["sma_200"]["y"][0] is not None
+
+
+def test_a_window_wider_than_the_bars_shows_them_all(symbol: ResolvedSymbol, bars: list[Bar]) -> None:
+    fig = build_figure(symbol, BarSize.DAY_1, bars, {}, [], window=len(bars) + 1)
+    assert len(traces(fig)["candles"]["x"]) == len(bars)
+
+
+def test_an_empty_window_is_refused(symbol: ResolvedSymbol, bars: list[Bar]) -> None:
+    with pytest.raises(ValueError, match="at least one bar"):
+        build_figure(symbol, BarSize.DAY_1, bars, {}, [], window=0)
+
+
 def test_same_input_gives_the_same_json_bytes(
     symbol: ResolvedSymbol, bars: list[Bar], full_series: Series, full_figure: Figure
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -12,7 +13,7 @@ from tradelane.charts.handlers import ChartMaker
 from tradelane.charts.renderer import PngRenderer
 from tradelane.contracts.events import IndicatorsComputed, TimeframeChart, TimeframeIndicators
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
-from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import CHART_BARS, AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,11 +32,14 @@ def indicators(symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar]) -
     return {"bars": tuple(bars), "series": {}, "snapshot": snapshot}
 
 
-def computed(symbol: ResolvedSymbol, daily: Sequence[Bar], weekly: Sequence[Bar], *, png: bool) -> IndicatorsComputed:
+def computed(
+    symbol: ResolvedSymbol, daily: Sequence[Bar], weekly: Sequence[Bar], *, png: bool, chart_bars: int = CHART_BARS
+) -> IndicatorsComputed:
     strategy = StrategyDefinition(
         name="aapl",
         symbol=SymbolRef(symbol="AAPL"),
         render_png=png,
+        chart_bars=chart_bars,
         analysis=AnalysisSettings(timeframes=(BarSize.WEEK_1,)),
     )
     return IndicatorsComputed.model_validate(
@@ -49,9 +53,18 @@ def computed(symbol: ResolvedSymbol, daily: Sequence[Bar], weekly: Sequence[Bar]
     )
 
 
+async def figure_of(bus: EventBus, chart: TimeframeChart) -> dict[str, Any]:
+    figure: dict[str, Any] = json.loads(await bus.get_object(chart.figure))
+    return figure
+
+
 async def figure_title(bus: EventBus, chart: TimeframeChart) -> str:
-    figure = json.loads(await bus.get_object(chart.figure))
-    return str(figure["layout"]["title"]["text"])
+    return str((await figure_of(bus, chart))["layout"]["title"]["text"])
+
+
+async def candles(bus: EventBus, chart: TimeframeChart) -> int:
+    [drawn] = [trace for trace in (await figure_of(bus, chart))["data"] if trace["name"] == "candles"]
+    return len(drawn["close"])
 
 
 @pytest.mark.chromium
@@ -79,3 +92,13 @@ async def test_no_timeframe_gets_a_png_when_the_strategy_does_not_render_them(
     assert rendered.png is None
     assert [chart.png for chart in rendered.timeframes] == [None]
     assert "· 1 week ·" in await figure_title(bus, rendered.timeframes[0])
+
+
+async def test_each_timeframe_shows_the_strategys_chart_bars(
+    bus: EventBus, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+) -> None:
+    maker = ChartMaker(bus, PngRenderer(), width=640, height=480)
+    rendered = await maker.on_indicators_computed(computed(symbol, bars, weekly_bars, png=False, chart_bars=50))
+    assert (len(bars), len(weekly_bars)) == (300, 60)
+    assert await candles(bus, rendered) == 50
+    assert await candles(bus, rendered.timeframes[0]) == 50

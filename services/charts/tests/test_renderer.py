@@ -97,6 +97,17 @@ async def test_a_browser_that_exited_is_replaced_on_the_next_render(renderer: Pn
     assert renderer.browser_pid not in {None, exited}
 
 
+@pytest.mark.chromium
+async def test_close_lets_the_renders_in_progress_on_every_page_finish(small_chart: Figure) -> None:
+    renderer = PngRenderer(pages=2)
+    await renderer.start()
+    rendering = [asyncio.create_task(renderer.render(small_chart, width=320, height=240)) for _ in range(2)]
+    await asyncio.sleep(0)  # each render takes its page before it first waits
+    await renderer.close()
+    assert [png_size(await render) for render in rendering] == [(320, 240), (320, 240)]
+    assert renderer.browser_pid is None
+
+
 async def test_a_missing_browser_is_reported_with_what_to_do(tmp_path: Path) -> None:
     absent = tmp_path / "chromium"
     with pytest.raises(ChromiumMissingError, match="make setup") as raised:

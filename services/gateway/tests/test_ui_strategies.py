@@ -62,6 +62,7 @@ async def test_the_new_form_has_every_field_at_the_apis_defaults(operator: httpx
     assert values["indicators.0.kind"] == "ma" and values["indicators.0.period"] == "20"
     assert values["analysis.analyst"] == "auto"
     assert {"use_rth", "render_png", "active"} <= set(values)
+    assert values["chart_bars"] == "200"
     assert "auto_trade" not in values
 
 
@@ -79,9 +80,16 @@ async def test_the_check_shows_warnings_and_the_next_five_runs(operator: httpx.A
 
 
 async def test_the_check_puts_an_invalid_cron_next_to_its_field(operator: httpx.AsyncClient) -> None:
-    fields = {"name": "x", "symbol.symbol": "AAPL", "schedule.cron": "every day", "risk.account_size": "5"}
+    fields = {
+        "name": "x",
+        "symbol.symbol": "AAPL",
+        "schedule.cron": "every day",
+        "risk.account_size": "5",
+        "chart_bars": "5000",
+    }
     answer = (await _post(operator, "/strategies/check", fields)).text
     assert re.search(r'<p class="error" id="e-schedule-cron" hx-swap-oob="true">[^<]+</p>', answer)
+    assert re.search(r'<p class="error" id="e-chart_bars" hx-swap-oob="true">[^<]*2000[^<]*</p>', answer)
     assert '<p class="error" id="e-risk-account_size" hx-swap-oob="true" hidden></p>' in answer
     assert 'id="next-runs"' not in answer
 
@@ -127,6 +135,7 @@ async def test_every_field_is_saved_and_edited_through_the_form(operator: httpx.
         "analysis.analyst": "offline",
         "analysis.timeframes.6": "1 day",
         "analysis.prompt_version": "",
+        "chart_bars": "120",
         "risk.risk_per_trade": "0.02",
         "risk.target_r_multiples": "1, 2, 4",
         "schedule.cron": "0 16 * * 1-5",
@@ -144,6 +153,7 @@ async def test_every_field_is_saved_and_edited_through_the_form(operator: httpx.
     assert definition["analysis"]["timeframes"] == ["1 day"]
     assert definition["risk"]["target_r_multiples"] == ["1", "2", "4"]
     assert definition["use_rth"] is False and definition["render_png"] is False
+    assert definition["chart_bars"] == 120
     edit = (await operator.get(f"/strategies/{stored['id']}/edit", headers=HTML)).text
     values = _new_form_values(edit)
     assert values["indicators.1.patterns"] == "CDLDOJI, CDLHAMMER"

@@ -222,6 +222,9 @@ def _add_strategies(commands: Any, connection: argparse.ArgumentParser, as_json:
     create.add_argument("--asset-type", choices=[kind.value for kind in AssetType])
     create.add_argument("--bar-size", choices=[size.value for size in BarSize], help="e.g. '1 day'")
     create.add_argument("--duration", help="history to fetch, IB style: '1 Y', '30 D'")
+    create.add_argument(
+        "--chart-bars", type=int, help="bars each chart shows, the latest (default 200; indicators use all)"
+    )
     create.add_argument("--cron", help="five-field cron, e.g. '0 16 * * 1-5'")
     create.add_argument("--timezone", help="IANA time zone of the cron, e.g. America/New_York")
     create.add_argument("--inactive", action="store_true", help="create it paused (the scheduler skips it)")
@@ -276,6 +279,7 @@ def _strategy_fields(args: argparse.Namespace) -> dict[str, Any]:
         "description": args.description,
         "bar_size": args.bar_size,
         "duration": args.duration,
+        "chart_bars": args.chart_bars,
         "active": False if args.inactive else None,
     }
     symbol = {

@@ -68,6 +68,11 @@ _DURATION = re.compile(r"^(?P<count>[1-9]\d{0,4}) (?P<unit>[SDWMY])$")
 _UNIT_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
 MAX_BARS = 5000
 """Most bars one execution may fetch; bar sets travel inline on the bus."""
+CHART_BARS = 200
+"""Bars a chart shows by default: at the default 1280 px, about five pixels per candle."""
+MIN_CHART_BARS = 20
+MAX_CHART_BARS = 2000
+"""Bounds of ``chart_bars``: fewer than 20 candles show no shape, more than 2000 are under a pixel each."""
 
 
 def duration_seconds(duration: str) -> int:
@@ -396,6 +401,13 @@ class StrategyDefinition(Contract):
     schedule: Schedule = Field(default_factory=Schedule)
     active: bool = Field(default=True, description="Whether the scheduler runs it.")
     render_png: bool = Field(default=True, description="Render the chart to PNG (needed by vision models).")
+    chart_bars: int = Field(
+        default=CHART_BARS,
+        ge=MIN_CHART_BARS,
+        le=MAX_CHART_BARS,
+        description="Bars each timeframe's chart shows, the latest ones; the indicators are still computed "
+        "over the whole history, so a 200-bar average is drawn from the chart's first candle.",
+    )
     use_rth: bool = Field(default=True, description="Regular trading hours only (IB useRTH).")
     what_to_show: WhatToShow = Field(default="TRADES", description="IB whatToShow for historical bars.")
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)

@@ -149,22 +149,40 @@ class Service:
         """
         return self.broker.context
 
-    def subscriber(self, spec: ConsumerSpec) -> Callable[[Callable[..., Awaitable[None]]], object]:
-        """A durable pull subscriber bound to a consumer that :func:`provision` declared."""
-        self._consumers.append(spec)
-        subscriber: Callable[[Callable[..., Awaitable[None]]], object] = self.broker.subscriber(
-            spec.filter_subject,
-            stream=JStream(spec.stream, declare=False),
-            durable=spec.durable,
-            config=consumer_config(spec, self.settings),
-            pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_SECONDS),
-            # FastStream gives each pull subscription an inbox of its own, outside the broker's prefix
-            inbox_prefix=f"{self._inbox_prefix}.".encode(),
-            ack_policy=AckPolicy.REJECT_ON_ERROR,
-        )
-        return subscriber
+    def subscriber(self, spec: ConsumerSpec, *, workers: int = 1) -> Callable[[Callable[..., Awaitable[None]]], object]:
+        """A durable pull subscriber bound to a consumer that :func:`provision` declared.
 
-    def step(self, step: Step) -> Callable[[StepHandler[InputT]], StepHandler[InputT]]:
+        ``workers`` pull subscriptions share the consumer, each fetching one message when it is
+        free: at most ``workers`` messages are handled at once and none waits fetched but not
+        handled. (FastStream's ``max_workers`` fetches ahead, and a message waiting in its memory
+        gets no in-progress heartbeat, so it can be redelivered meanwhile: faststream#2563.)
+        """
+        if workers < 1:
+            msg = f"a subscriber needs at least one worker, not {workers}"
+            raise ValueError(msg)
+        self._consumers.append(spec)
+        subscribers: list[Callable[[Callable[..., Awaitable[None]]], object]] = [
+            self.broker.subscriber(
+                spec.filter_subject,
+                stream=JStream(spec.stream, declare=False),
+                durable=spec.durable,
+                config=consumer_config(spec, self.settings),
+                pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_SECONDS),
+                # FastStream gives each pull subscription an inbox of its own, outside the broker's prefix
+                inbox_prefix=f"{self._inbox_prefix}.".encode(),
+                ack_policy=AckPolicy.REJECT_ON_ERROR,
+            )
+            for _ in range(workers)
+        ]
+
+        def register(handler: Callable[..., Awaitable[None]]) -> object:
+            for subscriber in subscribers:
+                subscriber(handler)
+            return handler
+
+        return register
+
+    def step(self, step: Step, *, workers: int = 1) -> Callable[[StepHandler[InputT]], StepHandler[InputT]]:
         """Register a pipeline step: consume its subject, publish what the handler returns.
 
         The handler stays a plain typed coroutine (``async def on_bars(msg: BarsFetched) ->
@@ -176,8 +194,9 @@ class Service:
         the return value: the event must carry its ``Nats-Msg-Id`` de-duplication header and its
         handling time, and its publish must complete before the input is acked, failing into the
         delivery rules when NATS is unreachable. So the subscriber itself returns nothing.
+        ``workers`` is how many messages the step handles at once (see :meth:`subscriber`).
         """
-        subscriber = self.subscriber(STEP_CONSUMERS[step])
+        subscriber = self.subscriber(STEP_CONSUMERS[step], workers=workers)
         self._failing_step = step.value
         self.bus.declare(*subjects.produced_by(step))
 

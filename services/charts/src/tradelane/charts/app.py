@@ -1,4 +1,4 @@
-"""Wiring of the charts service: one warm PNG renderer for the life of the process."""
+"""Wiring of the charts service: one warm PNG renderer for the life of the process, busy on every page."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ log = structlog.get_logger(__name__)
 def build(settings: ChartSettings | None = None) -> Service:
     settings = settings or ChartSettings()
     service = Service("charts", settings)
-    renderer = PngRenderer(browser_path=settings.chart_browser_path)
+    renderer = PngRenderer(browser_path=settings.chart_browser_path, pages=settings.chart_pages)
     maker = ChartMaker(service.bus, renderer, width=settings.chart_width, height=settings.chart_height)
-    service.step(Step.CHART)(maker.on_indicators_computed)
+    # one execution per page at a time, so that each page has a chart to render
+    service.step(Step.CHART, workers=settings.chart_pages)(maker.on_indicators_computed)
 
     @service.on_start
     async def warm_renderer() -> None:

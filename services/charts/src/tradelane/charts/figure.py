@@ -133,6 +133,7 @@ def build_figure(
     series: Mapping[str, Sequence[float | None]],
     patterns: Sequence[PatternHit],
     *,
+    window: int | None = None,
     rsi_levels: tuple[float, float] = (30.0, 70.0),
 ) -> Figure:
     """The chart of ``bars`` (oldest first) with every indicator series that is present.
@@ -142,6 +143,9 @@ def build_figure(
     ``bb_lower``, ``supertrend`` with ``supertrend_direction`` (+1 up, -1 down),
     ``volume_ma_*``, ``macd``/``macd_signal``/``macd_hist``, ``rsi_*``, ``obv`` and ``atr_*``.
     Keys it does not know are left out, as are ``patterns`` whose time is not a bar's.
+    ``window``, when given, is how many of the latest bars the chart shows: the series were
+    computed over all of ``bars`` and are cut with them, so a 200-bar average is drawn from the
+    first candle shown, and the max, min and average close are those of the bars shown.
     ``rsi_levels`` are the oversold and overbought lines of the RSI panel.
 
     The figure is a dict in Plotly's figure schema, ready for ``figure_json`` or a renderer;
@@ -149,11 +153,19 @@ def build_figure(
     top to bottom) draws on y axis ``y<n>`` (``y`` for the first) and lists its traces in
     legend ``legend<n>`` (``legend``); every panel shares the x axis ``x``.
 
-    Raises ValueError when there are no bars or a series is not as long as the bars.
+    Raises ValueError when there are no bars, a series is not as long as the bars, or the
+    window is not at least one bar.
     """
     if not bars:
         msg = "a chart needs at least one bar"
         raise ValueError(msg)
+    _require_aligned(bars, series)
+    if window is not None:
+        if window < 1:
+            msg = f"a chart shows at least one bar, not a window of {window}"
+            raise ValueError(msg)
+        bars = bars[-window:]
+        series = {key: values[-window:] for key, values in series.items()}
     data = _data(symbol, bars, series)
     panels = _panels(data, rsi_levels)
     figure: Figure = {"data": [], "layout": _layout(symbol, bar_size, bars, data, panels)}
@@ -176,11 +188,14 @@ def _x(time: datetime) -> str:
     return time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, Sequence[float | None]]) -> _Data:
+def _require_aligned(bars: Sequence[Bar], series: Mapping[str, Sequence[float | None]]) -> None:
     wrong = sorted(key for key, values in series.items() if len(values) != len(bars))
     if wrong:
         msg = f"series {', '.join(wrong)} do not have one value per bar ({len(bars)} bars)"
         raise ValueError(msg)
+
+
+def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, Sequence[float | None]]) -> _Data:
     return _Data(
         x=[_x(bar.time) for bar in bars],
         open=[float(bar.open) for bar in bars],

@@ -1,13 +1,18 @@
 """Step 4: draw the charts, keep their figure JSON and (when asked) PNGs in the Object Store.
 
-One chart per timeframe: the strategy's bar size, then each extra analysis timeframe.
+One chart per timeframe: the strategy's bar size, then each extra analysis timeframe. Each
+shows the strategy's ``chart_bars`` latest bars, with the indicators computed over the whole
+history; the charts of one execution are drawn and rendered at once, on the renderer's pages.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from tradelane.charts.figure import build_figure, figure_json
 from tradelane.charts.renderer import ChromiumFailedError, ChromiumMissingError, PngRenderer, RenderError
 from tradelane.contracts.events import ChartRendered, IndicatorsComputed, TimeframeChart, TimeframeIndicators
+from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 
@@ -24,9 +29,14 @@ class ChartMaker:
         self._height = height
 
     async def on_indicators_computed(self, msg: IndicatorsComputed) -> ChartRendered:
-        render_png = msg.strategy.render_png
-        base = await self._chart(msg, render_png=render_png)
-        extra = [await self._chart(frame, render_png=render_png) for frame in msg.timeframes]
+        frames: list[TimeframeIndicators] = [msg, *msg.timeframes]
+        try:
+            async with asyncio.TaskGroup() as group:
+                drawing = [group.create_task(self._chart(frame, msg.strategy)) for frame in frames]
+        except ExceptionGroup as failed:
+            # the first failure cancels the other charts and is the step's failure, as it is
+            raise failed.exceptions[0] from None
+        base, *extra = [task.result() for task in drawing]
         return msg.follow(
             ChartRendered,
             strategy=msg.strategy,
@@ -36,12 +46,14 @@ class ChartMaker:
             timeframes=extra,
         )
 
-    async def _chart(self, frame: TimeframeIndicators, *, render_png: bool) -> TimeframeChart:
+    async def _chart(self, frame: TimeframeIndicators, strategy: StrategyDefinition) -> TimeframeChart:
         snapshot = frame.snapshot
-        figure = build_figure(snapshot.symbol, snapshot.bar_size, frame.bars, frame.series, frame.patterns)
+        figure = build_figure(
+            snapshot.symbol, snapshot.bar_size, frame.bars, frame.series, frame.patterns, window=strategy.chart_bars
+        )
         figure_ref = await self._bus.put_object(figure_json(figure), FIGURE_CONTENT_TYPE)
         png_ref = None
-        if render_png:
+        if strategy.render_png:
             try:
                 png = await self._renderer.render(figure, width=self._width, height=self._height)
             except ChromiumMissingError as error:

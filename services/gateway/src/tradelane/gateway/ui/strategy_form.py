@@ -127,6 +127,7 @@ STATIC_FIELDS: Final = (
     "analysis.cache",
     "analysis.on_failure",
     "render_png",
+    "chart_bars",
     "risk.account_size",
     "risk.risk_per_trade",
     "risk.min_risk_reward",
