@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -37,8 +35,8 @@ from uuid import uuid4
 
 import nats
 
+from bench.common import machine, write_results
 from bench.durability import timed_load
-from bench.pipeline import RESULTS
 from tradelane.charts.figure import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from tradelane.charts.handlers import ChartMaker
 from tradelane.charts.renderer import PngRenderer
@@ -166,12 +164,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine slows every figure here
-        },
+        "machine": machine(),
         "workload": f"{DEMO_STRATEGY.name}: {DEMO_STRATEGY.symbol.symbol} {DEMO_STRATEGY.bar_size.value} bars over "
         f"{DEMO_STRATEGY.duration}, default indicators, PNG {DEFAULT_WIDTH}x{DEFAULT_HEIGHT}",
         "executions_per_setting": args.executions,
@@ -212,10 +205,7 @@ def cli() -> None:
     args = parser.parse_args()
     configure_logging("WARNING", "json")
     result = asyncio.run(main(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "charts.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "charts.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("charts", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -34,7 +32,8 @@ import httpx
 import nats
 from nats.js.api import StorageType, StreamConfig
 
-from bench.pipeline import RESULTS, summary
+from bench.common import machine, write_results
+from bench.pipeline import summary
 from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tradelane.runtime.logging import configure_logging
 from tradelane.store.pool import create_pool
@@ -161,12 +160,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine slows the disk too
-        },
+        "machine": machine(),
         "disk": f"{args.dir.resolve()}, {file_system_of(args.dir)}",
         "payload_bytes": args.payload_bytes,
         "jetstream_sync_interval": jetstream,
@@ -234,10 +228,7 @@ def cli() -> None:
     args = parser.parse_args()
     configure_logging("WARNING", "json")
     result = asyncio.run(main(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "durability.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "durability.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("durability", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -38,9 +37,9 @@ from uuid import UUID, uuid4
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from pydantic import SecretStr
 
-from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres
+from bench.common import embedded_servers, machine, write_results
+from tradelane.cli.embedded import EmbeddedNats
 from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
@@ -52,10 +51,8 @@ from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
-from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
-RESULTS = Path(__file__).parent / "results"
 WARM_UP_RUNS = 3
 PIPELINE_SERVICES = ("lineage", "market_data", "indicators", "charts", "llm_analyst", "signals")
 
@@ -367,30 +364,16 @@ async def measure_workload(system: System, workload: Workload, args: argparse.Na
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="tradelane-bench-"))
     hop_raw, hop_ours = await hops(workdir / "nats-hops", args.hop_messages)
-    embedded_nats = EmbeddedNats(workdir / "nats")
-    embedded_postgres = EmbeddedPostgres(workdir / "postgres")
-    nats_url = await embedded_nats.start()
-    database_url = embedded_postgres.start("tradelane")
-    settings = Settings(nats_url=nats_url, database_url=SecretStr(database_url))
-    try:
-        pool = await create_pool(database_url)
-        await migrate(pool)
-        await pool.close()
-        client = await nats.connect(nats_url)
-        await provision(client.jetstream(), settings)
-        await client.close()
 
-        async def measure(system: System) -> dict[str, Any]:
-            return {workload.name: await measure_workload(system, workload, args) for workload in WORKLOADS}
+    async def measure(system: System) -> dict[str, Any]:
+        return {workload.name: await measure_workload(system, workload, args) for workload in WORKLOADS}
 
+    async with embedded_servers(workdir) as settings:
         pipeline = await with_system(settings, measure)
-    finally:
-        embedded_nats.stop()
-        embedded_postgres.stop()
     raw, ours = summary(hop_raw), summary(hop_ours)
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
         "hop_raw_nats_py": raw,
         "hop_tradelane": ours,
         "hop_overhead_p50_ms": round(ours["p50_ms"] - raw["p50_ms"], 3),
@@ -412,11 +395,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {figures['latency_p50_ms']} | {figures['latency_p99_ms']} |"
         )
 
-    machine = result["machine"]
+    measured_on = result["machine"]
     lines = [
         f"# Pipeline benchmark ({result['measured_at']})",
         "",
-        f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}.",
+        f"Machine: {measured_on['cpus']} CPUs, Python {measured_on['python']}, {measured_on['platform']}, "
+        f"load average {measured_on['load_average_1m']} at the end.",
         "",
         "| hop | n | p50 ms | p99 ms | max ms |",
         "| --- | --- | --- | --- | --- |",
@@ -462,10 +446,7 @@ def cli() -> None:
     args = parser.parse_args()
     configure_logging("WARNING", "json")
     result = asyncio.run(main(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "pipeline.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("pipeline", result, markdown(result))
 
 
 if __name__ == "__main__":

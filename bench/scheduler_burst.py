@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -35,17 +34,13 @@ from uuid import UUID
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig
-from pydantic import SecretStr
 
-from bench.pipeline import RESULTS
-from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres
+from bench.common import embedded_servers, machine, write_results
 from tradelane.cli.supervisor import Supervisor
 from tradelane.contracts import subjects
 from tradelane.contracts.strategy import Schedule, StrategyDefinition, SymbolRef
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
-from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
 
@@ -188,22 +183,8 @@ async def burst(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
 
 async def on_servers(workdir: Path, sync_interval: str, args: argparse.Namespace) -> dict[str, Any]:
     """One burst on an embedded NATS (JetStream flushed to disk every ``sync_interval``) and PostgreSQL of its own."""
-    embedded_nats = EmbeddedNats(workdir / "nats", sync_interval=sync_interval)
-    embedded_postgres = EmbeddedPostgres(workdir / "postgres")
-    nats_url = await embedded_nats.start()
-    database_url = embedded_postgres.start("tradelane")
-    settings = Settings(nats_url=nats_url, database_url=SecretStr(database_url))
-    try:
-        pool = await create_pool(database_url)
-        await migrate(pool)
-        await pool.close()
-        client = await nats.connect(nats_url)
-        await provision(client.jetstream(), settings)
-        await client.close()
+    async with embedded_servers(workdir, sync_interval) as settings:
         return {"sync_interval": sync_interval, **await burst(settings, args)}
-    finally:
-        embedded_nats.stop()
-        embedded_postgres.stop()
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -211,12 +192,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     bursts = [await on_servers(workdir / sync_interval, sync_interval, args) for sync_interval in args.sync_intervals]
     return {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine delays the burst too
-        },
+        "machine": machine(),
         "strategies": args.strategies,
         "bursts": bursts,
     }
@@ -277,10 +253,7 @@ def cli() -> None:
     args = parser.parse_args()
     configure_logging("WARNING", "json")
     result = asyncio.run(main(args))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scheduler_burst.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "scheduler_burst.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results("scheduler_burst", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,61 @@
+"""What every benchmark shares: the machine it ran on, fresh embedded servers, and where figures go."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import nats
+from pydantic import SecretStr
+
+from tradelane.cli.embedded import SYNC_INTERVAL, EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.settings import Settings
+from tradelane.runtime.streams import provision
+from tradelane.store.migrate import migrate
+from tradelane.store.pool import create_pool
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """CPUs, Python, platform, and the load when measured: other work on the machine slows every figure."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+@asynccontextmanager
+async def embedded_servers(workdir: Path, sync_interval: str = SYNC_INTERVAL) -> AsyncIterator[Settings]:
+    """An embedded NATS and PostgreSQL of their own, migrated and provisioned; stopped on the way out."""
+    embedded_nats = EmbeddedNats(workdir / "nats", sync_interval=sync_interval)
+    embedded_postgres = EmbeddedPostgres(workdir / "postgres")
+    nats_url = await embedded_nats.start()
+    try:
+        database_url = embedded_postgres.start("tradelane")
+        settings = Settings(nats_url=nats_url, database_url=SecretStr(database_url))
+        pool = await create_pool(database_url)
+        await migrate(pool)
+        await pool.close()
+        client = await nats.connect(nats_url)
+        await provision(client.jetstream(), settings)
+        await client.close()
+        yield settings
+    finally:
+        embedded_nats.stop()
+        embedded_postgres.stop()
+
+
+def write_results(name: str, result: dict[str, Any], markdown: str) -> None:
+    """``bench/results/<name>.json`` and ``.md``, and the table on the terminal."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown)
+    print(markdown)
