@@ -44,6 +44,7 @@ from tradelane.runtime.flow import BROKER_COMMANDS, SYMBOL_REQUESTS
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
+    LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
     NOTIFIER_CONSUMERS,
     STEP_CONSUMERS,
@@ -191,6 +192,8 @@ def _identities() -> dict[str, Permissions]:
         "notifier": _base("notifier")
         .answer(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS)
         .consume(*NOTIFIER_CONSUMERS),
+        # The ledger records signals; like the notifier it reports no StepFailed, and dead-letters what it gives up on.
+        "ledger": _base("ledger").answer(subjects.HEALTH, subjects.health_of("ledger")).consume(*LEDGER_CONSUMERS),
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only).
         "gateway": _operator("gateway")
         .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)

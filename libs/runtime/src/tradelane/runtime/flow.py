@@ -19,6 +19,7 @@ from tradelane.contracts.subjects import Step
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
+    LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
     NOTIFIER_CONSUMERS,
     STEP_CONSUMERS,
@@ -112,6 +113,12 @@ FLOW: Final[Mapping[str, Role]] = {
         consumes=tuple(spec.filter_subject for spec in NOTIFIER_CONSUMERS),
         publishes=tuple(subjects.dead_letter(spec.filter_subject) for spec in NOTIFIER_CONSUMERS),
         answers=(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS),
+    ),
+    # The ledger reports no StepFailed either: a signal it could not record is no failed execution.
+    "ledger": Role(
+        consumes=tuple(spec.filter_subject for spec in LEDGER_CONSUMERS),
+        publishes=tuple(subjects.dead_letter(spec.filter_subject) for spec in LEDGER_CONSUMERS),
+        answers=(subjects.HEALTH, subjects.health_of("ledger")),
     ),
     "gateway": Role(
         # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open

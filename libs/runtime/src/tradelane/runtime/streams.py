@@ -66,12 +66,18 @@ NOTIFIER_CONSUMERS: tuple[ConsumerSpec, ...] = (
 budget crossings (one consumer per subject:
 a consumer has one filter, and ``pipeline.>`` would bring it every bar set too)."""
 
+LEDGER_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("ledger-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_ALL),
+)
+"""The signals ledger records every signal the signal step publishes, generated or rejected."""
+
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     *STEP_CONSUMERS.values(),
     *LINEAGE_CONSUMERS,
     BROKER_CONSUMER,
     ADVISORY_CONSUMER,
     *NOTIFIER_CONSUMERS,
+    *LEDGER_CONSUMERS,
 )
 
 
