@@ -105,6 +105,7 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("POST", "/api/strategies/{strategy_id}/run"): OPERATE,
     # executions, replays, lineage, charts, model usage
     ("GET", "/api/signals"): READ,
+    ("GET", "/api/signals/{signal_id}"): READ,
     ("GET", "/api/executions"): READ,
     ("GET", "/api/executions/{execution_id}"): READ,
     ("GET", "/api/executions/{execution_id}/diff/{other_id}"): READ,
