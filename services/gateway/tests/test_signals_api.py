@@ -8,90 +8,30 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+from nats.aio.client import Client as NatsClient
 
+from services.gateway.tests.conftest import ClientOf
+from tests.support.ledger import ledger_outcome, ledger_signal
+from tests.support.messages import collect
+from tradelane.contracts import subjects
 from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.outcomes import OutcomeRecorded
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.trading import OrderSide, OrderStatus, OrderTicket, OrderType, Venue, order_id
 from tradelane.gateway.state import GatewayState
 from tradelane.store.book.transactions import BookRepository
-from tradelane.store.ledger import LedgerRepository, LedgerSignal
+from tradelane.store.ledger import LedgerRepository
 
 NOW = datetime.now(UTC)
 AAPL = ResolvedSymbol(conid=265598, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)
 
 
-def _signal(action: str, symbol: str) -> dict[str, Any]:
-    return {
-        "action": action,
-        "confidence": 70,
-        "symbol": {"conid": 265598, "symbol": symbol, "exchange": "NASDAQ", "currency": "USD", "asset_type": "STK"},
-        "entry": "190.5",
-        "stop": "185",
-        "targets": ["199"],
-        "expires_at": (NOW + timedelta(hours=24)).isoformat(),
-        "model": "offline",
-    }
-
-
-ANALYSIS: dict[str, Any] = {"bias": "bullish", "trend": "uptrend", "confidence": 70, "model": "offline"}
-
-
-async def recorded_signal(
-    state: GatewayState,
-    *,
-    action: str = "BUY",
-    rejected: bool = False,
-    strategy_id: UUID | None = None,
-    occurred_at: datetime = NOW,
-    symbol: str = "AAPL",
-    model: str = "offline",
-    prompt: tuple[UUID, int] | None = None,
-    execution_id: UUID | None = None,
-) -> UUID:
-    """A signal (or, ``rejected``, a candidate a rule refused) as the ledger service records it; returns its id."""
-    signal_id = uuid4()
-    await LedgerRepository(state.pool).record_signal(
-        LedgerSignal(
-            signal_id=signal_id,
-            execution_id=execution_id or uuid4(),
-            strategy_id=strategy_id or uuid4(),
-            strategy_name="AAPL daily",
-            strategy_version=2,
-            replay_of=None,
-            status="rejected" if rejected else "generated",
-            rule="min_risk_reward" if rejected else None,
-            reason="R 0.8 is below 1.5" if rejected else None,
-            action=action,
-            confidence=70,
-            symbol=symbol,
-            conid=265598,
-            entry=Decimal("190.5"),
-            stop=Decimal(185),
-            first_target=Decimal(199),
-            expires_at=NOW + timedelta(hours=24),
-            signal=_signal(action, symbol),
-            analysis=ANALYSIS,
-            analyst="llm" if prompt else "offline",
-            model=model,
-            llm_provider=None,
-            prompt_template_id=prompt[0] if prompt else None,
-            prompt_name="swing" if prompt else None,
-            prompt_version=prompt[1] if prompt else None,
-            chart_sha256="c" * 64,
-            tokens_in=1200,
-            tokens_out=300,
-            cost=Decimal("0.0042"),
-            reference_price=Decimal("190.4"),
-            reference_bar_time=occurred_at - timedelta(days=1),
-            bar_size="1 day",
-            atr=Decimal("2.5"),
-            use_rth=True,
-            what_to_show="TRADES",
-            occurred_at=occurred_at,
-        )
-    )
-    return signal_id
+async def recorded_signal(state: GatewayState, **given: Any) -> UUID:
+    """A signal as the ledger service records it (see :func:`tests.support.ledger.ledger_signal`); returns its id."""
+    signal = ledger_signal(**{"occurred_at": NOW, **given})
+    await LedgerRepository(state.pool).record_signal(signal)
+    return signal.signal_id
 
 
 async def test_signals_are_listed_newest_first_with_their_execution(
@@ -219,3 +159,51 @@ async def test_an_unknown_signal_is_a_404_and_a_status_its_earlier_name_contradi
     contradicted = await client.get("/api/signals", params={"status": "generated", "outcome": "rejected"})
     assert contradicted.status_code == 422
     assert "disagree" in contradicted.json()["detail"]
+
+
+async def test_an_outcome_recorded_by_hand_is_published_kept_beside_the_automatic_one_and_counts_first(
+    client: httpx.AsyncClient, state: GatewayState, nats_client: NatsClient
+) -> None:
+    """A BUY at 190.5 with its stop at 185 (a risk of 5.5), closed by hand at 201.5: 2R, and 10 x 11 - 2 = 108."""
+    signal_id = await recorded_signal(state, occurred_at=NOW - timedelta(hours=2))
+    shadow = ledger_outcome(signal_id, r=-1)
+    await LedgerRepository(state.pool).record_outcome(shadow)
+    published = await collect(nats_client, subjects.OUTCOME_RECORDED)
+    body = {"exit_price": "201.5", "exit_at": (NOW - timedelta(minutes=5)).isoformat(), "quantity": "10", "fees": "2"}
+    response = await client.post(f"/api/signals/{signal_id}/outcome", json=body)
+    assert response.status_code == 201, response.text
+    recorded = response.json()
+    assert (recorded["source"], recorded["kind"], recorded["r_multiple"], recorded["pnl"]) == (
+        "manual",
+        "manual",
+        "2",
+        "108",
+    )
+    assert (recorded["hit"], recorded["recorded_by"]) == (True, "test-admin")
+    event = OutcomeRecorded.model_validate_json((await published.next()).data)
+    assert (event.signal_id, event.source, event.causation_id) == (signal_id, "manual", signal_id)
+
+    shown = (await client.get(f"/api/signals/{signal_id}")).json()
+    assert shown["result"]["source"] == "manual"
+    assert [outcome["source"] for outcome in shown["outcomes"]] == ["manual", "shadow"]
+
+
+async def test_an_outcome_by_hand_is_refused_for_what_was_never_a_trade_or_is_dated_before_it(
+    client: httpx.AsyncClient, client_of: ClientOf, state: GatewayState
+) -> None:
+    exit_ = {"exit_price": "200", "exit_at": NOW.isoformat()}
+    buy = await recorded_signal(state, occurred_at=NOW - timedelta(hours=1))
+    hold = await recorded_signal(state, action="HOLD", occurred_at=NOW - timedelta(hours=1))
+    rejected = await recorded_signal(state, rejected=True, occurred_at=NOW - timedelta(hours=1))
+    unknown = await client.post(f"/api/signals/{uuid4()}/outcome", json=exit_)
+    assert unknown.status_code == 404
+    for signal_id, named in ((hold, "is a HOLD"), (rejected, "was rejected (min_risk_reward)")):
+        refused = await client.post(f"/api/signals/{signal_id}/outcome", json=exit_)
+        assert refused.status_code == 422
+        assert named in refused.json()["detail"]
+    too_early = {"exit_price": "200", "exit_at": (NOW - timedelta(hours=2)).isoformat()}
+    early = await client.post(f"/api/signals/{buy}/outcome", json=too_early)
+    assert early.status_code == 422
+    assert "is before the signal" in early.json()["detail"]
+    operator = await client_of("operate")
+    assert (await operator.post(f"/api/signals/{buy}/outcome", json=exit_)).status_code == 403

@@ -10,6 +10,7 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action, Analysis, Signal, SignalGenerated, SignalProvenance, SignalRejected
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
+from tradelane.contracts.trading import Fill, OrderFilled, OrderRole, OrderSide, OrderTicket, OrderType, Venue
 
 BTC = ResolvedSymbol(conid=479624278, symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO)
 STRATEGY = StrategyDefinition(
@@ -92,4 +93,31 @@ def signal_rejected(*, at: datetime | None = None) -> SignalRejected:
         candidate=signal(Action.SELL, at=at),
         analysis=ANALYSIS,
         provenance=provenance(at),
+    )
+
+
+def order_filled(
+    signal: SignalGenerated, role: OrderRole, *, quantity: Decimal, price: Decimal, at: datetime
+) -> OrderFilled:
+    """The broker's fill of one order of the bracket ``signal`` placed (BUY entry, SELL exits)."""
+    ref = f"tl-s-{signal.message_id.hex[:8]}" + ("" if role is OrderRole.ENTRY else f"-{role.value}")
+    ticket = OrderTicket(
+        client_ref=ref,
+        instrument=BTC,
+        side=OrderSide.BUY if role is OrderRole.ENTRY else OrderSide.SELL,
+        order_type=OrderType.MARKET,
+        quantity=quantity,
+        role=role,
+    )
+    return OrderFilled(
+        execution_id=signal.execution_id,
+        strategy_id=signal.strategy_id,
+        occurred_at=at,
+        client_ref=ref,
+        signal_id=signal.message_id,
+        order=ticket,
+        venue=Venue.PAPER,
+        fill=Fill(exec_id=f"{ref}-x", quantity=quantity, price=price, commission=Decimal(1), filled_at=at),
+        filled_quantity=quantity,
+        average_price=price,
     )

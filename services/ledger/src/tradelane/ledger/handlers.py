@@ -8,6 +8,7 @@ import structlog
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import SignalGenerated, SignalRejected
+from tradelane.ledger.judging import first_check_at
 from tradelane.ledger.recording import ledger_signal
 from tradelane.runtime.errors import PermanentStepError
 from tradelane.store.ledger import LedgerRepository
@@ -34,5 +35,6 @@ class SignalRecorder:
         stored = await self._strategies.get(event.strategy_id)
         # the version is known only while the stored definition is still the one that ran
         version = stored.version if stored is not None and stored.definition == event.strategy else None
-        inserted = await self._ledger.record_signal(ledger_signal(event, version))
+        row = ledger_signal(event, version)
+        inserted = await self._ledger.record_signal(row, first_check_at(row))
         log.debug("signal_recorded" if inserted else "signal_already_recorded", signal_id=str(event.message_id))

@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import Final
 
 from tradelane.contracts.events import Action
-from tradelane.contracts.outcomes import R_PLACES, OutcomeKind, is_hit, realised_r
+from tradelane.contracts.outcomes import R_PLACES, OutcomeKind, is_hit, realised_r, trade_pnl
 
 DEFAULT_HOLD_ATR_MULTIPLE: Final = Decimal("0.5")
 
@@ -235,9 +235,14 @@ class TradeFill:
     filled_at: datetime
 
 
+_PRICE_PLACES: Final = Decimal("1e-10")
+"""An average fill price is kept to ten decimals, the most a price has."""
+
+
 def _average(fills: Sequence[TradeFill]) -> tuple[Decimal, Decimal]:
     quantity = sum((fill.quantity for fill in fills), Decimal(0))
-    return quantity, sum((fill.quantity * fill.price for fill in fills), Decimal(0)) / quantity
+    total = sum((fill.quantity * fill.price for fill in fills), Decimal(0))
+    return quantity, (total / quantity).quantize(_PRICE_PLACES).normalize()
 
 
 def judge_fills(plan: TradePlan, fills: Sequence[TradeFill], *, entry_done: bool) -> Judgement | None:
@@ -264,7 +269,7 @@ def judge_fills(plan: TradePlan, fills: Sequence[TradeFill], *, entry_done: bool
         exit_price=exit_price,
         exit_at=exits[-1].filled_at,
         r_multiple=r,
-        pnl=plan.direction * (exit_price - entry_price) * left - fees,
+        pnl=trade_pnl(plan.action, entry_price, exit_price, left, fees),
         fees=fees,
         quantity=entered,
         note=f"entered {entered} at {entry_price.normalize()}, left at {exit_price.normalize()}",

@@ -6,30 +6,74 @@ prompt template and version, the chart, the tokens and cost. A generated signal 
 turned into an order is linked to that entry order by its id (the order's ``signal_id``); one
 signal's page (``GET /api/signals/{id}``) follows the whole chain: execution, analysis, signal,
 orders with their fills, and the positions they moved.
+
+Each signal lists its outcomes (traded, shadow, manual) and the one that counts (``result``). A
+person records one by hand with ``POST /api/signals/{id}/outcome`` (a trade closed outside
+tradelane): the gateway writes it, then publishes it (``pipeline.outcome.recorded``) as the ledger
+does its own; the automatic outcome stays beside it. A publish that fails is logged: the outcome
+is recorded, and the ledger's copy of it comes from the same row.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, status
+import nats.errors
+import structlog
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action, Analysis, Signal
 from tradelane.contracts.fields import PG_INT_MAX, Moment, PlainDecimal, Text, Version
+from tradelane.contracts.outcomes import (
+    ManualOutcome,
+    OutcomeKind,
+    OutcomeRecorded,
+    OutcomeSource,
+    is_hit,
+    realised_r,
+    trade_pnl,
+)
 from tradelane.contracts.trading import OrderStatus
 from tradelane.gateway.book import Book
-from tradelane.gateway.deps import Ledger, Lineage
+from tradelane.gateway.deps import Caller, Ledger, Lineage, State
 from tradelane.gateway.errors import NOT_FOUND
 from tradelane.gateway.routes.orders import OrderDetailOut
 from tradelane.gateway.routes.portfolio import PositionOut
 from tradelane.gateway.schemas import ExecutionOut
 from tradelane.gateway.trade_chain import trade_chain
-from tradelane.store.ledger import LedgerSignal, SignalQuery, SignalStatus
+from tradelane.store.ledger import LedgerOutcome, LedgerSignal, SignalQuery, SignalStatus, effective_outcome
 
 router = APIRouter(prefix="/api/signals", tags=["signals"])
+log = structlog.get_logger(__name__)
+
+
+class OutcomeOut(BaseModel):
+    """One outcome of a signal."""
+
+    source: OutcomeSource = Field(description="'traded' (its fills), 'shadow' (the bars that followed) or 'manual'.")
+    kind: OutcomeKind
+    hit: bool | None = Field(description="Whether the signal was right: R above 0 (a HOLD: flat); null: unknown.")
+    exit_price: PlainDecimal | None
+    exit_at: datetime | None
+    r_multiple: PlainDecimal | None = Field(description="The result in units of the risk taken (entry to stop).")
+    mfe_r: PlainDecimal | None = Field(description="Maximum favourable excursion in R (shadow outcomes).")
+    mae_r: PlainDecimal | None = Field(description="Maximum adverse excursion in R (shadow outcomes).")
+    pnl: PlainDecimal | None
+    fees: PlainDecimal | None
+    quantity: PlainDecimal | None
+    bars: int = Field(description="Bars a shadow outcome looked at.")
+    note: str
+    recorded_by: str | None = Field(description="The token that recorded a manual outcome.")
+    occurred_at: datetime = Field(description="When it was decided.")
+
+    @classmethod
+    def of(cls, outcome: LedgerOutcome) -> OutcomeOut:
+        return cls.model_validate(outcome, from_attributes=True)
 
 
 class ProvenanceOut(BaseModel):
@@ -71,9 +115,15 @@ class SignalOut(BaseModel):
     replay_of: UUID | None
     order_id: UUID | None = Field(description="The entry order placed from the signal, if any.")
     order_status: OrderStatus | None
+    result: OutcomeOut | None = Field(
+        description="The outcome that counts: the manual one, else the traded one, else the shadow one; null while "
+        "it has none."
+    )
+    outcomes: list[OutcomeOut] = Field(description="Every outcome it has, in that order.")
 
     @classmethod
-    def of(cls, row: LedgerSignal, order: tuple[UUID, OrderStatus] | None) -> SignalOut:
+    def of(cls, row: LedgerSignal, order: tuple[UUID, OrderStatus] | None, outcomes: list[LedgerOutcome]) -> SignalOut:
+        counted = effective_outcome(outcomes)
         return cls(
             signal_id=row.signal_id,
             execution_id=row.execution_id,
@@ -90,6 +140,8 @@ class SignalOut(BaseModel):
             replay_of=row.replay_of,
             order_id=order[0] if order else None,
             order_status=order[1] if order else None,
+            result=OutcomeOut.of(counted) if counted else None,
+            outcomes=[OutcomeOut.of(outcome) for outcome in outcomes],
         )
 
 
@@ -117,10 +169,11 @@ def _status_filter(status_: SignalStatus | None, outcome: SignalStatus | None) -
     return status_ or outcome
 
 
-async def _with_orders(rows: list[LedgerSignal], book: Book) -> list[SignalOut]:
-    orders = await book.entry_orders_of_signals([row.signal_id for row in rows])
-    placed = {order.signal_id: (order.id, order.status) for order in orders}
-    return [SignalOut.of(row, placed.get(row.signal_id)) for row in rows]
+async def _listed(rows: list[LedgerSignal], ledger: Ledger, book: Book) -> list[SignalOut]:
+    ids = [row.signal_id for row in rows]
+    placed = {order.signal_id: (order.id, order.status) for order in await book.entry_orders_of_signals(ids)}
+    outcomes = await ledger.outcomes_of(ids)
+    return [SignalOut.of(row, placed.get(row.signal_id), outcomes.get(row.signal_id, [])) for row in rows]
 
 
 @router.get("", summary="List signals")
@@ -153,7 +206,7 @@ async def list_signals(
         since=since,
         until=until,
     )
-    return await _with_orders(await ledger.signals(query, limit=limit, offset=offset), book)
+    return await _listed(await ledger.signals(query, limit=limit, offset=offset), ledger, book)
 
 
 @router.get("/{signal_id}", summary="Get a signal with its chain", responses=NOT_FOUND)
@@ -163,7 +216,7 @@ async def get_signal(signal_id: UUID, ledger: Ledger, lineage: Lineage, book: Bo
     row = await ledger.signal(signal_id)
     if row is None:
         raise signal_not_found(signal_id)
-    [listed] = await _with_orders([row], book)
+    [listed] = await _listed([row], ledger, book)
     execution = await lineage.execution_summary(row.execution_id)
     chain = await trade_chain(book, row.execution_id)
     return SignalDetailOut(
@@ -173,3 +226,78 @@ async def get_signal(signal_id: UUID, ledger: Ledger, lineage: Lineage, book: Bo
         orders=chain.orders,
         positions=chain.positions,
     )
+
+
+def _unprocessable(problem: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+
+
+def _manual_outcome_problem(row: LedgerSignal, body: ManualOutcome) -> str | None:
+    """Why ``body`` cannot be an outcome of ``row``, in words that say what to change; None when it can."""
+    if row.status == "rejected":
+        return f"signal {row.signal_id} was rejected ({row.rule}): it was never to be traded, so it has no outcome"
+    if row.action == Action.HOLD.value:
+        return f"signal {row.signal_id} is a HOLD: it asked for no trade, so no trade outcome can be recorded for it"
+    if row.entry is None or row.stop is None or row.entry == row.stop:
+        return f"signal {row.signal_id} has no entry and stop to measure an outcome against"
+    if body.exit_at < row.occurred_at:
+        return (
+            f"exit_at {body.exit_at.isoformat()} is before the signal, made at {row.occurred_at.isoformat()}: "
+            "a trade of it closed after that"
+        )
+    if body.exit_at > utc_now():
+        return f"exit_at {body.exit_at.isoformat()} is in the future: record the outcome once the trade has closed"
+    return None
+
+
+@router.post(
+    "/{signal_id}/outcome",
+    summary="Record a signal's outcome by hand",
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND,
+)
+async def record_outcome(
+    signal_id: UUID, body: Annotated[ManualOutcome, Body()], ledger: Ledger, state: State, caller: Caller
+) -> OutcomeOut:
+    """The outcome of a trade of the signal closed outside tradelane: its exit price and time (and quantity
+    and fees, for its P&L). R is computed from the signal's entry and stop. It is kept beside the automatic
+    outcome, and counts before it; recording it again replaces the earlier manual one.
+
+    404 for an unknown signal; 422 for a rejected signal, a HOLD, or an exit before the signal or in the future.
+    """
+    row = await ledger.signal(signal_id)
+    if row is None:
+        raise signal_not_found(signal_id)
+    problem = _manual_outcome_problem(row, body)
+    if problem is not None:
+        raise _unprocessable(problem)
+    assert row.entry is not None
+    assert row.stop is not None
+    action = Action(row.action)
+    r = realised_r(action, row.entry, row.stop, body.exit_price)
+    fees = body.fees or Decimal(0)
+    event = OutcomeRecorded(
+        execution_id=row.execution_id,
+        strategy_id=row.strategy_id,
+        replay_of=row.replay_of,
+        causation_id=row.signal_id,
+        signal_id=row.signal_id,
+        source="manual",
+        kind=OutcomeKind.MANUAL,
+        hit=is_hit(r),
+        exit_price=body.exit_price,
+        exit_at=body.exit_at,
+        r_multiple=r,
+        pnl=trade_pnl(action, row.entry, body.exit_price, body.quantity, fees) if body.quantity else None,
+        fees=body.fees,
+        quantity=body.quantity,
+        note=body.note,
+        recorded_by=caller.token.name,
+    )
+    outcome = LedgerOutcome.of(event)
+    await ledger.record_outcome(outcome)
+    try:
+        await state.bus.publish(event)
+    except (nats.errors.Error, TimeoutError) as error:
+        log.warning("outcome_unpublished", signal_id=str(signal_id), reason=str(error) or type(error).__name__)
+    return OutcomeOut.of(outcome)
