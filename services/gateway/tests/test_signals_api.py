@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.gateway.tests.conftest import ClientOf
@@ -207,3 +208,33 @@ async def test_an_outcome_by_hand_is_refused_for_what_was_never_a_trade_or_is_da
     assert "is before the signal" in early.json()["detail"]
     operator = await client_of("operate")
     assert (await operator.post(f"/api/signals/{buy}/outcome", json=exit_)).status_code == 403
+
+
+async def test_performance_by_model_counts_ranks_and_calibrates_from_the_outcome_that_counts(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    """Two outcomes of vision-1 (2R by hand over a shadow stop, and -1R); one of vision-2, too few to rank."""
+    repository = LedgerRepository(state.pool)
+
+    async def judged(model: str, r: int) -> UUID:
+        signal_id = await recorded_signal(state, model=model, occurred_at=NOW - timedelta(hours=3))
+        await repository.record_outcome(ledger_outcome(signal_id, r=r))
+        return signal_id
+
+    overruled = await judged("vision-1", -1)
+    await repository.record_outcome(ledger_outcome(overruled, r=2, source="manual", pnl=Decimal(200)))
+    await judged("vision-1", -1)
+    await judged("vision-2", 3)
+    await recorded_signal(state, model="vision-2", rejected=True)
+    response = await client.get(
+        "/api/performance",
+        params={"group_by": "model", "min_outcomes": 2, "since": (NOW - timedelta(days=1)).isoformat()},
+    )
+    assert response.status_code == 200, response.text
+    ranked, unranked = response.json()["groups"]
+    assert (ranked["label"], ranked["rank"], ranked["signals"], ranked["outcomes"]) == ("vision-1", 1, 2, 2)
+    assert (ranked["hit_rate"], ranked["mean_r"], ranked["profit_factor"], ranked["pnl"]) == (0.5, 0.5, 2.0, "200")
+    assert ranked["calibration"] == [{"low": 70, "high": 79, "outcomes": 2, "hit_rate": 0.5, "mean_confidence": 70.0}]
+    assert ranked["brier_score"] == pytest.approx((0.3**2 + 0.7**2) / 2)
+    assert (unranked["label"], unranked["rank"], unranked["note"]) == ("vision-2", None, "too few outcomes to rank")
+    assert unranked["signals"] == 1, "a rejected candidate is no signal to judge"

@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from tradelane.contracts.outcomes import OutcomeRecorded, OutcomeSource
+from tradelane.contracts.performance import ScoredSignal
 
 SignalStatus = Literal["generated", "rejected"]
 """'generated': the signal passed every rule; 'rejected': a rule refused the candidate."""
@@ -322,3 +323,31 @@ class LedgerRepository:
             offset,
         )
         return [_from_row(row) for row in rows]
+
+    async def scored_signals(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        strategy_id: UUID | None = None,
+        include_replays: bool = False,
+    ) -> list[ScoredSignal]:
+        """Generated signals made in the window, each with the outcome that counts for it (none while it has none)."""
+        rows = await self._pool.fetch(
+            "SELECT s.signal_id, s.strategy_id, s.strategy_name, s.model, s.analyst, s.prompt_template_id,"
+            " s.prompt_name, s.prompt_version, s.action, s.confidence, s.tokens_in, s.tokens_out, s.cost,"
+            " o.hit, o.r_multiple, o.pnl, o.signal_id IS NOT NULL AS judged"
+            " FROM ledger.signals s LEFT JOIN LATERAL (SELECT * FROM ledger.outcomes o"
+            "  WHERE o.signal_id = s.signal_id ORDER BY array_position($5::text[], o.source) LIMIT 1) o ON true"
+            " WHERE s.status = 'generated'"
+            " AND ($1::timestamptz IS NULL OR s.occurred_at >= $1)"
+            " AND ($2::timestamptz IS NULL OR s.occurred_at < $2)"
+            " AND ($3::uuid IS NULL OR s.strategy_id = $3)"
+            " AND ($4 OR s.replay_of IS NULL)",
+            since,
+            until,
+            strategy_id,
+            include_replays,
+            list(SOURCE_PRECEDENCE),
+        )
+        return [ScoredSignal(**dict(row)) for row in rows]
