@@ -132,13 +132,14 @@ async def test_a_traded_signal_gets_its_outcome_from_its_fills(
     """Entered 10 at 100, left at 102 by the take-profit: 2R, 20 made less 2 of commission."""
     generated = signal_generated()
     now = utc_now()
+    repository = LedgerRepository(pool)
     await publish(nats_client, generated)
+    await eventually(lambda: repository.signal(generated.message_id), "the signal in the ledger")
     await publish(
         nats_client, order_filled(generated, OrderRole.ENTRY, quantity=Decimal(10), price=Decimal(100), at=now)
     )
     exit_fill = order_filled(generated, OrderRole.TAKE_PROFIT, quantity=Decimal(10), price=Decimal(102), at=now)
     await publish(nats_client, exit_fill)
-    repository = LedgerRepository(pool)
 
     async def outcomes() -> list[LedgerOutcome]:
         return (await repository.outcomes_of([generated.message_id])).get(generated.message_id, [])
@@ -148,3 +149,7 @@ async def test_a_traded_signal_gets_its_outcome_from_its_fills(
     assert (outcome.exit_price, outcome.quantity) == (Decimal(102), Decimal(10))
     assert outcome.exit_at == exit_fill.fill.filled_at
     assert (outcome.pnl, outcome.fees) == (Decimal(18), Decimal(2))
+    looked_at = await pool.fetchval(
+        "SELECT next_check_at FROM ledger.signals WHERE signal_id = $1", generated.message_id
+    )
+    assert looked_at is None, "a traded signal is looked at for no shadow outcome"

@@ -198,12 +198,15 @@ class LedgerRepository:
         self._pool = pool
 
     async def record_signal(self, signal: LedgerSignal, next_check_at: datetime | None = None) -> bool:
-        """Record one signal, to be looked at for its shadow outcome from ``next_check_at`` (None: never).
-
-        False when it was recorded before (a redelivery).
+        """Record one signal, to be looked at for its shadow outcome from ``next_check_at`` (None: never; nor
+        when its entry has filled already). False when it was recorded before (a redelivery).
         """
+        count = len(_COLUMNS)
         inserted = await self._pool.fetchval(
-            f"INSERT INTO ledger.signals ({_SELECT}, next_check_at) VALUES ({_placeholders(len(_COLUMNS) + 1)})"
+            f"INSERT INTO ledger.signals ({_SELECT}, next_check_at) SELECT {_placeholders(count)},"
+            # an entry fill heard before the signal: it was traded, its outcome comes from its fills
+            f" CASE WHEN EXISTS (SELECT 1 FROM ledger.fills WHERE signal_id = $1 AND role = 'entry')"
+            f" THEN NULL ELSE ${count + 1}::timestamptz END"
             " ON CONFLICT (signal_id) DO NOTHING RETURNING true",
             *(getattr(signal, name) for name in _COLUMNS),
             next_check_at,

@@ -35,6 +35,7 @@ from tradelane.contracts.trading import (
     OrderFilled,
     OrderPartiallyFilled,
     OrderRejected,
+    OrderRole,
     OrderStatus,
     OrderSubmitted,
 )
@@ -157,6 +158,9 @@ class OutcomeJudge:
                     filled_at=fill.filled_at,
                 )
             )
+            if event.order.role is OrderRole.ENTRY:
+                # traded: its outcome will come from its fills, so it needs no look at the bars any more
+                await self._ledger.check_again_at(event.signal_id, None)
         await self._judge_trade(event.signal_id)
 
     async def _judge_trade(self, signal_id: UUID) -> None:
