@@ -159,7 +159,8 @@ async def test_an_unknown_signal_is_a_404_and_a_status_its_earlier_name_contradi
     assert "GET /api/signals" in unknown.json()["detail"]
     contradicted = await client.get("/api/signals", params={"status": "generated", "outcome": "rejected"})
     assert contradicted.status_code == 422
-    assert "disagree" in contradicted.json()["detail"]
+    assert contradicted.json()["detail"][0]["loc"] == ["query", "outcome"]
+    assert "disagree" in contradicted.json()["detail"][0]["msg"]
 
 
 async def test_an_outcome_recorded_by_hand_is_published_kept_beside_the_automatic_one_and_counts_first(
@@ -201,11 +202,12 @@ async def test_an_outcome_by_hand_is_refused_for_what_was_never_a_trade_or_is_da
     for signal_id, named in ((hold, "is a HOLD"), (rejected, "was rejected (min_risk_reward)")):
         refused = await client.post(f"/api/signals/{signal_id}/outcome", json=exit_)
         assert refused.status_code == 422
-        assert named in refused.json()["detail"]
+        assert named in refused.json()["detail"][0]["msg"]
     too_early = {"exit_price": "200", "exit_at": (NOW - timedelta(hours=2)).isoformat()}
     early = await client.post(f"/api/signals/{buy}/outcome", json=too_early)
     assert early.status_code == 422
-    assert "is before the signal" in early.json()["detail"]
+    assert early.json()["detail"][0]["loc"] == ["body", "exit_at"]
+    assert "is before the signal" in early.json()["detail"][0]["msg"]
     operator = await client_of("operate")
     assert (await operator.post(f"/api/signals/{buy}/outcome", json=exit_)).status_code == 403
 

@@ -24,6 +24,7 @@ from uuid import UUID
 import nats.errors
 import structlog
 from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from tradelane.contracts.envelope import utc_now
@@ -160,12 +161,15 @@ def signal_not_found(signal_id: UUID) -> HTTPException:
     )
 
 
+def _unprocessable(loc: tuple[str, ...], problem: str, value: object) -> RequestValidationError:
+    """A 422 in FastAPI's validation shape, at ``loc``, saying what to change."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": problem, "input": str(value)}])
+
+
 def _status_filter(status_: SignalStatus | None, outcome: SignalStatus | None) -> SignalStatus | None:
     if status_ is not None and outcome is not None and status_ != outcome:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"status {status_!r} and outcome {outcome!r} disagree; outcome is status's earlier name: give one",
-        )
+        problem = f"status {status_!r} and outcome {outcome!r} disagree; outcome is status's earlier name: give one"
+        raise _unprocessable(("query", "outcome"), problem, outcome)
     return status_ or outcome
 
 
@@ -228,25 +232,28 @@ async def get_signal(signal_id: UUID, ledger: Ledger, lineage: Lineage, book: Bo
     )
 
 
-def _unprocessable(problem: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
-
-
-def _manual_outcome_problem(row: LedgerSignal, body: ManualOutcome) -> str | None:
+def _manual_outcome_problem(row: LedgerSignal, body: ManualOutcome) -> RequestValidationError | None:
     """Why ``body`` cannot be an outcome of ``row``, in words that say what to change; None when it can."""
+    signal = ("path", "signal_id")
     if row.status == "rejected":
-        return f"signal {row.signal_id} was rejected ({row.rule}): it was never to be traded, so it has no outcome"
+        problem = f"signal {row.signal_id} was rejected ({row.rule}): it was never to be traded, so it has no outcome"
+        return _unprocessable(signal, problem, row.signal_id)
     if row.action == Action.HOLD.value:
-        return f"signal {row.signal_id} is a HOLD: it asked for no trade, so no trade outcome can be recorded for it"
+        problem = f"signal {row.signal_id} is a HOLD: it asked for no trade, so no trade outcome can be recorded for it"
+        return _unprocessable(signal, problem, row.signal_id)
     if row.entry is None or row.stop is None or row.entry == row.stop:
-        return f"signal {row.signal_id} has no entry and stop to measure an outcome against"
+        problem = f"signal {row.signal_id} has no entry and stop to measure an outcome against"
+        return _unprocessable(signal, problem, row.signal_id)
+    exit_at = ("body", "exit_at")
     if body.exit_at < row.occurred_at:
-        return (
+        problem = (
             f"exit_at {body.exit_at.isoformat()} is before the signal, made at {row.occurred_at.isoformat()}: "
             "a trade of it closed after that"
         )
+        return _unprocessable(exit_at, problem, body.exit_at.isoformat())
     if body.exit_at > utc_now():
-        return f"exit_at {body.exit_at.isoformat()} is in the future: record the outcome once the trade has closed"
+        problem = f"exit_at {body.exit_at.isoformat()} is in the future: record the outcome once the trade has closed"
+        return _unprocessable(exit_at, problem, body.exit_at.isoformat())
     return None
 
 
@@ -270,7 +277,7 @@ async def record_outcome(
         raise signal_not_found(signal_id)
     problem = _manual_outcome_problem(row, body)
     if problem is not None:
-        raise _unprocessable(problem)
+        raise problem
     assert row.entry is not None
     assert row.stop is not None
     action = Action(row.action)
