@@ -36,16 +36,18 @@ def plan_of(signal: LedgerSignal) -> TradePlan | None:
 
 
 def first_check_at(signal: LedgerSignal) -> datetime | None:
-    """When to look for ``signal``'s shadow outcome first (its first bar complete); None when it can get none.
+    """When to look for ``signal``'s shadow outcome first; None when it can get none.
 
-    A rejected candidate gets none; nor does a signal without its bar, a BUY or SELL without its
-    prices, or a HOLD without an ATR.
+    A BUY or SELL once its first bar is complete; a HOLD once its window has passed (it is judged
+    only then). A rejected candidate gets none; nor does a signal without its bar, a BUY or SELL
+    without its prices, or a HOLD without an ATR.
     """
     window = window_of(signal)
     if signal.status != "generated" or window is None:
         return None
-    judgeable = signal.atr is not None if signal.action == Action.HOLD.value else plan_of(signal) is not None
-    return window.start + window.bar if judgeable else None
+    if signal.action == Action.HOLD.value:
+        return window.end + window.bar if signal.atr is not None else None
+    return window.start + window.bar if plan_of(signal) is not None else None
 
 
 def price_bars(bars: Sequence[Bar]) -> list[PriceBar]:
