@@ -1,4 +1,4 @@
-"""`tradelane strategies` and `tradelane executions` against real NATS and PostgreSQL."""
+"""`tradelane strategies`, `tradelane executions` and `tradelane performance` against real NATS and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import asyncpg
 from nats.aio.client import Client as NatsClient
 
 from cli.tests.conftest import Cli
+from tests.support.ledger import ledger_outcome, ledger_signal
 from tradelane.contracts import subjects
 from tradelane.contracts.events import ExecutionRequested
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
+from tradelane.store.ledger import LedgerRepository
 from tradelane.store.lineage import LineageRepository, StepRecord
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -172,3 +174,20 @@ async def test_diff_of_a_faithful_replay_exits_0(cli: Cli, pool: asyncpg.Pool[An
     result = await cli("executions", "diff", str(original), str(replay), "--json")
     assert result.code == 0
     assert json.loads(result.out)["identical"] is True
+
+
+async def test_performance_prints_the_groups_ranked_and_says_which_have_too_few_outcomes(
+    cli: Cli, pool: asyncpg.Pool[Any]
+) -> None:
+    ledger = LedgerRepository(pool)
+    for model, r in (("vision-1", 2), ("vision-1", -1), ("vision-2", 3)):
+        signal = ledger_signal(model=model)
+        await ledger.record_signal(signal)
+        await ledger.record_outcome(ledger_outcome(signal.signal_id, r=r))
+    shown = await cli("performance", "--group-by", "model", "--min-outcomes", "2")
+    assert shown.code == 0, shown.err
+    header, first, second = shown.lines
+    assert header.split()[:4] == ["RANK", "GROUP", "SIGNALS", "OUTCOMES"]
+    assert first.split()[:7] == ["1", "vision-1", "2", "2", "50", "%", "+0.50"]
+    assert second.split()[:2] == ["-", "vision-2"]
+    assert second.endswith("too few outcomes to rank")

@@ -26,6 +26,7 @@ DEPLOYMENTS = (
     "broker",
     "lineage",
     "notifier",
+    "ledger",
     "gateway",
 )
 

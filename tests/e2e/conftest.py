@@ -115,6 +115,17 @@ async def finished_execution(client: httpx.AsyncClient, execution_id: str, timeo
         raise AssertionError(f"{error}: {last_state}") from None
 
 
+async def ledger_signal(client: httpx.AsyncClient, execution_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The signal of a finished execution once the signals ledger lists it (it records apart from the lineage)."""
+
+    async def listed() -> dict[str, Any] | None:
+        response = await client.get("/api/signals", params={"limit": 500})
+        found = [item for item in response.json() if item["execution_id"] == execution_id]
+        return dict(found[0]) if response.status_code == 200 and found else None
+
+    return await eventually(listed, f"the signal of execution {execution_id} in the ledger", timeout=timeout)
+
+
 @pytest.fixture
 async def system(settings: Settings) -> AsyncIterator[System]:
     async with running_system(settings) as running:

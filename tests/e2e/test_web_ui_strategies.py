@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
-from tests.e2e.conftest import finished_execution
+from tests.e2e.conftest import finished_execution, ledger_signal
 from tests.e2e.test_healing import Up, start_up
 from tests.e2e.test_web_ui import (
     DESKTOP,
@@ -48,7 +48,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         running.interrupt()
 
 
-async def test_a_strategy_is_checked_live_saved_edited_run_and_its_signal_listed(page: Page) -> None:
+async def test_a_strategy_is_checked_live_saved_edited_run_and_its_signal_listed(page: Page, up: Up) -> None:
     await page.goto("/strategies")
     form = page.locator("#strategy-form")
     await form.get_by_label("Name").fill("ui-full")
@@ -93,6 +93,8 @@ async def test_a_strategy_is_checked_live_saved_edited_run_and_its_signal_listed
     await page.wait_for_url(re.compile(r"/executions/[0-9a-f-]{36}$"))
     execution_path = page.url.removeprefix(page.url.split("/executions/")[0])
     await expect_that(page.locator("#execution-status")).to_have_text(FINISHED, timeout=LIVE_SECONDS * 1000)
+    async with up.client() as client:
+        await ledger_signal(client, execution_path.rsplit("/", 1)[1])
 
     await page.goto("/signals")
     await page.locator("#filter-strategy").select_option(label="ui-full")
@@ -131,6 +133,7 @@ async def test_the_strategy_and_signal_pages_fit_the_screen_and_are_saved_as_scr
         run = await client.post(f"/api/strategies/{strategy['id']}/run")
         assert run.status_code == 202, run.text
         await finished_execution(client, run.json()["execution_id"])
+        await ledger_signal(client, run.json()["execution_id"])
     context = await _context(browser, gateway, viewport)
     problems = Problems()
     shown = await context.new_page()

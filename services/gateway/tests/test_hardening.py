@@ -110,6 +110,8 @@ async def test_a_change_from_the_gateways_own_page_or_from_curl_goes_through(tra
     own_page = {"Origin": "http://localhost:8000", "Sec-Fetch-Site": "same-origin"}
     assert (await trader.post("/api/risk/halt", json={"reason": "x"}, headers=own_page)).status_code == 200
     assert (await trader.post("/api/risk/resume")).status_code == 200
+    blank = {"Origin": " ", "Sec-Fetch-Site": ""}
+    assert (await trader.post("/api/risk/resume", headers=blank)).status_code == 200, "a blank header is none"
 
 
 async def test_a_cross_site_read_is_not_refused_by_the_origin_rule(trader: httpx.AsyncClient) -> None:

@@ -17,7 +17,9 @@ from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
 from services.gateway.tests.test_signals_api import recorded_signal
+from tests.support.ledger import ledger_outcome
 from tradelane.gateway.state import GatewayState
+from tradelane.store.ledger import LedgerRepository
 
 HTML = {"Accept": "text/html"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -188,9 +190,11 @@ async def test_the_signals_page_lists_signals_with_their_execution_and_filters(
     strategy = uuid4()
     buy = await recorded_signal(state, strategy_id=strategy, action="BUY")
     hold = await recorded_signal(state, strategy_id=strategy, action="HOLD", rejected=True)
+    await LedgerRepository(state.pool).record_outcome(ledger_outcome(buy, r=2))
     page = (await operator.get("/signals", headers=HTML)).text
     assert 'aria-current="page">Signals<' in page
     assert page.count('<a href="/executions/') == 2
+    assert "target · 2R" in page, "the outcome that counts is shown"
     filtered = (await operator.get("/signals", params={"action": "HOLD", "period": "24h", "strategy_id": ""})).text
     assert "min_risk_reward" in filtered and filtered.count('<a href="/executions/') == 1
     assert buy != hold

@@ -22,6 +22,7 @@ from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.cli.services import SERVICES, module_of
 from tradelane.cli.timespec import HINT, parse_lifetime, parse_moment
 from tradelane.contracts.envelope import utc_now
+from tradelane.contracts.performance import DEFAULT_MIN_OUTCOMES, GroupBy
 from tradelane.contracts.replay import ReplayOverrides
 from tradelane.contracts.strategy import AssetType, BarSize
 from tradelane.contracts.subjects import Step
@@ -107,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
     _add_executions(commands, connection, as_json)
     _add_strategies(commands, connection, as_json)
     _add_tokens(commands, connection, as_json)
+    _add_performance(commands, connection, as_json)
     _add_api(commands, connection)
     commands.add_parser(
         "status",
@@ -200,6 +202,27 @@ def _add_executions(commands: Any, connection: argparse.ArgumentParser, as_json:
     )
     diff.add_argument("first", type=_uuid, metavar="EXECUTION_ID")
     diff.add_argument("second", type=_uuid, metavar="OTHER_ID")
+
+
+def _add_performance(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    performance = commands.add_parser(
+        "performance",
+        parents=[connection, as_json],
+        help="how well signals did by prompt version, model, strategy or analyst (from the signals ledger)",
+    )
+    performance.add_argument(
+        "--group-by", choices=[by.value for by in GroupBy], default=GroupBy.PROMPT_VERSION.value, help="what to compare"
+    )
+    performance.add_argument("--since", type=_moment, help=f"only signals made at or after this time; {HINT}")
+    performance.add_argument("--until", type=_moment, help="only signals made before this time")
+    performance.add_argument("--strategy", type=_uuid, help="only this strategy id")
+    performance.add_argument("--include-replays", action="store_true", help="count replayed executions' signals too")
+    performance.add_argument(
+        "--min-outcomes",
+        type=_positive,
+        default=DEFAULT_MIN_OUTCOMES,
+        help="groups with fewer BUY/SELL outcomes are shown, not ranked",
+    )
 
 
 def _add_strategies(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
@@ -323,7 +346,7 @@ Command = Callable[[Connections, Console], Awaitable[int]]
 
 
 def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command:  # noqa: PLR0911, PLR0912 - one branch per subcommand
-    from tradelane.cli import api, dlq, executions, provision, replay, status, strategies, tail, tokens
+    from tradelane.cli import api, dlq, executions, performance, provision, replay, status, strategies, tail, tokens
 
     json_output = bool(getattr(args, "json", False))
     match (args.command, getattr(args, "action", None)):
@@ -381,6 +404,16 @@ def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command
             return lambda c, o: tokens.tokens_list(c, o, json_output=json_output)
         case ("tokens", "revoke"):
             return lambda c, o: tokens.tokens_revoke(c, o, args.token)
+        case ("performance", _):
+            grouping = performance.PerformanceOptions(
+                group_by=GroupBy(args.group_by),
+                since=args.since,
+                until=args.until,
+                strategy_id=args.strategy,
+                include_replays=args.include_replays,
+                min_outcomes=args.min_outcomes,
+            )
+            return lambda c, o: performance.performance_table(c, o, grouping, json_output=json_output)
         case ("api", _):
             call = api.ApiCall(args.method, args.path, args.data, args.url)
             return lambda c, o: asyncio.to_thread(api.call_api, c, o, call, dict(os.environ), Settings().state_dir)

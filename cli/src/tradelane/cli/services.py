@@ -5,6 +5,7 @@ from __future__ import annotations
 SERVICES: tuple[str, ...] = (
     "lineage",
     "notifier",
+    "ledger",
     "market_data",
     "indicators",
     "charts",

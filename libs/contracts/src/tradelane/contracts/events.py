@@ -194,12 +194,45 @@ class Signal(Contract):
     model: str = Field(description="The analyst that informed it.")
 
 
+Analyst = Literal["llm", "offline"]
+
+
+class SignalProvenance(Contract):
+    """Where a signal came from, in a few fields: who analysed which chart with which prompt, at what cost,
+    and the market it was made in (what the signals ledger needs to judge it later).
+
+    The signal step copies it from the analysis it read, so a consumer of signals needs no other message.
+    """
+
+    analyst: Analyst = Field(description="'llm' when a model was asked (or its cached answer used), else 'offline'.")
+    model: str = Field(description="The model that analysed, or the offline analyst's name.")
+    llm_provider: str | None = Field(default=None, description="Host of the model's endpoint; None offline.")
+    prompt_template_id: UUID | None = Field(
+        default=None, description="The stored analysis prompt template rendered; None for a built-in one or offline."
+    )
+    prompt_name: str | None = Field(
+        default=None, description="The analysis template's name ('builtin-analysis-en' for a built-in one)."
+    )
+    prompt_version: int | None = Field(default=None, ge=1, description="Its version; None for a built-in one.")
+    chart_sha256: str | None = Field(default=None, description="sha256 of the first chart the analyst was shown.")
+    tokens_in: int = Field(default=0, ge=0, description="Prompt tokens of every model call behind the analysis.")
+    tokens_out: int = Field(default=0, ge=0, description="Completion tokens of every model call behind it.")
+    cost: PlainDecimal | None = Field(default=None, description="Estimated cost of those calls; None if unpriced.")
+    reference_price: PlainDecimal = Field(description="The last close the signal was made at.")
+    reference_bar_time: AwareDatetime = Field(description="Start of the last bar the signal saw.")
+    bar_size: BarSize = Field(description="The strategy's bar size: outcomes are judged on bars of this size.")
+    atr: PlainDecimal | None = Field(default=None, description="The ATR the signal rules used; None if there was none.")
+
+
 class SignalGenerated(Envelope):
     """Step 6: a signal passed every rule (a HOLD is a valid signal: do nothing)."""
 
     strategy: StrategyDefinition
     signal: Signal
     analysis: Analysis
+    provenance: SignalProvenance | None = Field(
+        default=None, description="Where the signal came from; None from a signal step older than the ledger."
+    )
 
 
 class SignalRejected(Envelope):
@@ -210,6 +243,9 @@ class SignalRejected(Envelope):
     reason: str = Field(description="What was wrong, with the numbers.")
     candidate: Signal
     analysis: Analysis
+    provenance: SignalProvenance | None = Field(
+        default=None, description="Where the candidate came from; None from a signal step older than the ledger."
+    )
 
 
 FailureKind = Literal["invalid_input", "permanent", "retries_exhausted"]

@@ -44,6 +44,14 @@ def price_decimals(min_tick: float | Decimal | str) -> int:
     return min(max(-exponent, 0), MAX_PRICE_DECIMALS)
 
 
+def decimal_of(price: float) -> Decimal:
+    """The decimal a float price prints as (``0.1`` is ``Decimal('0.1')``, not its binary expansion).
+
+    Bars carry floats; where prices are compared or turned into money they become this.
+    """
+    return Decimal(repr(price))
+
+
 class Bar(Contract):
     """One OHLCV bar; ``time`` is the bar's start (aware UTC)."""
 

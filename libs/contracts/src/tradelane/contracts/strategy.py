@@ -6,6 +6,7 @@ field), stores them, and every execution carries the strategy as it was when it 
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from enum import StrEnum
@@ -82,6 +83,13 @@ def duration_seconds(duration: str) -> int:
         msg = f"duration {duration!r} is not '<count> <S|D|W|M|Y>', for example '1 Y' or '30 D'"
         raise ValueError(msg)
     return int(match["count"]) * _UNIT_SECONDS[match["unit"]]
+
+
+def duration_covering(seconds: float) -> str:
+    """The shortest IB duration string that covers ``seconds``: seconds up to a day (IB's limit for them), else days."""
+    if seconds <= _UNIT_SECONDS["D"]:
+        return f"{max(1, math.ceil(seconds))} S"
+    return f"{math.ceil(seconds / _UNIT_SECONDS['D'])} D"
 
 
 class AssetType(StrEnum):

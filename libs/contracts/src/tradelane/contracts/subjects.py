@@ -17,6 +17,7 @@ from tradelane.contracts.events import (
     StepFailed,
 )
 from tradelane.contracts.llm_budget import LlmBudgetCrossed
+from tradelane.contracts.outcomes import OutcomeRecorded
 from tradelane.contracts.trading import (
     OrderAccepted,
     OrderCancelled,
@@ -47,7 +48,11 @@ CHART_RENDERED: Final = "pipeline.chart.rendered"
 ANALYSIS_COMPLETED: Final = "pipeline.analysis.completed"
 SIGNAL_GENERATED: Final = "pipeline.signal.generated"
 SIGNAL_REJECTED: Final = "pipeline.signal.rejected"
+SIGNAL_ALL: Final = "pipeline.signal.*"
+"""Both outcomes of the signal step: generated and rejected."""
 STEP_FAILED: Final = "pipeline.step.failed"
+OUTCOME_RECORDED: Final = "pipeline.outcome.recorded"
+"""A signal's outcome (traded, shadow or manual): a step of the signal's execution, after it ended."""
 LLM_BUDGET_CROSSED: Final = "pipeline.llm.budget_crossed"
 """The day's model spend reached 50, 80 or 100 % of the LLM budget (a step of the execution that crossed it)."""
 
@@ -73,6 +78,7 @@ _SUBJECT_OF_EVENT: Final[dict[type[Envelope], str]] = {
     SignalRejected: SIGNAL_REJECTED,
     StepFailed: STEP_FAILED,
     LlmBudgetCrossed: LLM_BUDGET_CROSSED,
+    OutcomeRecorded: OUTCOME_RECORDED,
 }
 
 _EVENT_OF_SUBJECT: Final = {subject: event for event, subject in _SUBJECT_OF_EVENT.items()}
@@ -191,6 +197,8 @@ SYMBOLS_BATCH_CACHE: Final = "tradelane.symbols.batch_cache"
 SYMBOLS_REFRESH: Final = "tradelane.symbols.refresh"
 SYMBOLS_CACHE_STATS: Final = "tradelane.symbols.cache_stats"
 IB_STATUS: Final = "tradelane.ib.status"
+MARKET_DATA_BARS: Final = "tradelane.market_data.bars"
+"""Bars of an instrument between two times (BarsRequest -> BarsReply): how the ledger sees what followed a signal."""
 SYMBOL_SERVICE_QUEUE: Final = "market-data"
 """Queue group of the request/reply subscribers, so one market-data replica answers each request."""
 

@@ -43,10 +43,11 @@ from typing import Final
 from tradelane.contracts import subjects
 from tradelane.contracts.advisories import ADVISORY_STREAM
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.flow import BROKER_COMMANDS, SYMBOL_REQUESTS
+from tradelane.runtime.flow import BROKER_COMMANDS, HISTORY_REQUESTS, SYMBOL_REQUESTS
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
+    LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
     NOTIFIER_CONSUMERS,
     STEP_CONSUMERS,
@@ -176,7 +177,7 @@ _CHART_READER: Final = (f"{_JS_API}.STREAM.INFO.{_CHART_STREAM}", f"{_JS_API}.ST
 def _identities() -> dict[str, Permissions]:
     grants = {
         "scheduler": _service("scheduler").pub(subjects.EXECUTION_REQUESTED),
-        "market-data": _step("market-data", Step.MARKET_DATA).answer(*SYMBOL_REQUESTS),
+        "market-data": _step("market-data", Step.MARKET_DATA).answer(*SYMBOL_REQUESTS, *HISTORY_REQUESTS),
         "indicators": _step("indicators", Step.INDICATORS),
         "charts": _step("charts", Step.CHART).pub(
             _CHART_SUBJECTS, *_CHART_READER, f"{_JS_API}.STREAM.PURGE.{_CHART_STREAM}"
@@ -199,6 +200,13 @@ def _identities() -> dict[str, Permissions]:
         .answer(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS)
         .consume(*NOTIFIER_CONSUMERS)
         .logs("notifier"),
+        # The ledger records signals, their orders and outcomes, publishes the outcomes it judges and asks
+        # market-data for the bars that followed a signal; like the notifier it reports no StepFailed.
+        "ledger": _base("ledger")
+        .answer(subjects.HEALTH, subjects.health_of("ledger"))
+        .consume(*LEDGER_CONSUMERS)
+        .pub(subjects.OUTCOME_RECORDED, *HISTORY_REQUESTS)
+        .logs("ledger"),
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
         # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")

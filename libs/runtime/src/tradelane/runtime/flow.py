@@ -19,6 +19,7 @@ from tradelane.contracts.subjects import Step
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
+    LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
     NOTIFIER_CONSUMERS,
     STEP_CONSUMERS,
@@ -33,6 +34,8 @@ SYMBOL_REQUESTS: Final = (
     subjects.IB_STATUS,
 )
 """Core NATS requests market-data answers: the symbol service and IB status."""
+HISTORY_REQUESTS: Final = (subjects.MARKET_DATA_BARS,)
+"""Core NATS requests market-data answers for the signals ledger: bars between two times."""
 BROKER_COMMANDS: Final = (subjects.BROKER_PLACE_ORDER, subjects.BROKER_CANCEL_ORDER)
 """Core NATS requests the broker answers: manual orders and cancels."""
 TRADING_EVENTS: Final = (
@@ -91,7 +94,7 @@ _REPUBLISHED: Final = (subjects.PIPELINE_ALL, subjects.TRADING_ALL)
 
 FLOW: Final[Mapping[str, Role]] = {
     "scheduler": _service("scheduler", publishes=(subjects.EXECUTION_REQUESTED,)),
-    "market-data": _step("market-data", Step.MARKET_DATA, answers=SYMBOL_REQUESTS),
+    "market-data": _step("market-data", Step.MARKET_DATA, answers=(*SYMBOL_REQUESTS, *HISTORY_REQUESTS)),
     "indicators": _step("indicators", Step.INDICATORS),
     "charts": _step("charts", Step.CHART),
     "llm-analyst": _step("llm-analyst", Step.ANALYSIS, also_publishes=(subjects.LLM_BUDGET_CROSSED,)),
@@ -113,11 +116,26 @@ FLOW: Final[Mapping[str, Role]] = {
         publishes=tuple(subjects.dead_letter(spec.filter_subject) for spec in NOTIFIER_CONSUMERS),
         answers=(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS),
     ),
+    # The ledger reports no StepFailed either: a signal it could not record is no failed execution.
+    "ledger": Role(
+        consumes=tuple(spec.filter_subject for spec in LEDGER_CONSUMERS),
+        publishes=(
+            subjects.OUTCOME_RECORDED,
+            *(subjects.dead_letter(spec.filter_subject) for spec in LEDGER_CONSUMERS),
+        ),
+        answers=(subjects.HEALTH, subjects.health_of("ledger")),
+        requests=HISTORY_REQUESTS,
+    ),
     "gateway": Role(
         # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open: the
         # events, and the log lines every service publishes on its own logs.<service> (tradelane.runtime.log_stream)
         consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),
-        publishes=(subjects.EXECUTION_REQUESTED, subjects.TRADING_STATE_CHANGED, *_REPUBLISHED),
+        publishes=(
+            subjects.EXECUTION_REQUESTED,
+            subjects.TRADING_STATE_CHANGED,
+            subjects.OUTCOME_RECORDED,
+            *_REPUBLISHED,
+        ),
         requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS, subjects.HEALTH),
     ),
     "operator": Role(

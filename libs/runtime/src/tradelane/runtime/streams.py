@@ -73,12 +73,21 @@ NOTIFIER_CONSUMERS: tuple[ConsumerSpec, ...] = (
 budget crossings (one consumer per subject:
 a consumer has one filter, and ``pipeline.>`` would bring it every bar set too)."""
 
+LEDGER_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("ledger-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_ALL),
+    ConsumerSpec("ledger-orders", subjects.TRADING_STREAM, subjects.ORDER_ALL),
+    ConsumerSpec("ledger-outcomes", subjects.PIPELINE_STREAM, subjects.OUTCOME_RECORDED),
+)
+"""The signals ledger records every signal the signal step publishes (generated or rejected), the orders and
+fills placed from them (a traded signal's outcome comes from its fills), and every outcome published."""
+
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     *STEP_CONSUMERS.values(),
     *LINEAGE_CONSUMERS,
     BROKER_CONSUMER,
     ADVISORY_CONSUMER,
     *NOTIFIER_CONSUMERS,
+    *LEDGER_CONSUMERS,
 )
 
 

@@ -13,15 +13,10 @@ from tradelane.contracts import subjects
 
 ExecutionStatus = Literal["running", "completed", "rejected", "failed"]
 StepStatus = Literal["succeeded", "rejected", "failed", "skipped"]
-SignalOutcome = Literal["generated", "rejected"]
 ExecutionTrigger = Literal["schedule", "manual", "replay", "manual_order", "trading_state"]
 """What started an execution: a pipeline run's :class:`~tradelane.contracts.events.Trigger` (``schedule``,
 ``manual``, ``replay``; a replay from any step), or, for the executions the lineage makes of a manual order
 and of a change of the trading state, ``manual_order`` and ``trading_state``."""
-_SIGNAL_SUBJECTS: dict[SignalOutcome, str] = {
-    "generated": subjects.SIGNAL_GENERATED,
-    "rejected": subjects.SIGNAL_REJECTED,
-}
 
 
 @dataclass(frozen=True)
@@ -90,20 +85,6 @@ class StepStatistics:
     duration_ms_p95: float | None
     duration_ms_max: float | None
     top_errors: list[tuple[str, int]]
-
-
-@dataclass(frozen=True)
-class SignalStep:
-    """A signal step of an execution: the signal generated, or the candidate a rule rejected, as recorded."""
-
-    signal_id: UUID
-    """The message id of the signal event (orders placed from it carry it as their ``signal_id``)."""
-    execution_id: UUID
-    strategy_id: UUID
-    outcome: SignalOutcome
-    payload: dict[str, Any]
-    occurred_at: datetime
-    replay_of: UUID | None
 
 
 _TERMINAL = ("completed", "rejected", "failed")
@@ -191,6 +172,11 @@ class LineageRepository:
         )
         return [_summary(row) for row in rows]
 
+    async def execution_summary(self, execution_id: UUID) -> ExecutionSummary | None:
+        """An execution without its steps."""
+        row = await self._pool.fetchrow("SELECT * FROM lineage.executions WHERE execution_id = $1", execution_id)
+        return _summary(row) if row else None
+
     async def execution(self, execution_id: UUID) -> ExecutionDetail | None:
         """An execution with every step, each with the message it consumed as its input."""
         row = await self._pool.fetchrow("SELECT * FROM lineage.executions WHERE execution_id = $1", execution_id)
@@ -223,51 +209,6 @@ class LineageRepository:
                 for step in steps
             ],
         )
-
-    async def signals(
-        self,
-        *,
-        strategy_id: UUID | None = None,
-        action: str | None = None,
-        outcome: SignalOutcome | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> list[SignalStep]:
-        """Signal steps, newest first, optionally of one strategy, action, outcome and time window.
-
-        ``action`` matches the signal's action, or the rejected candidate's.
-        """
-        rows = await self._pool.fetch(
-            "SELECT s.message_id, s.execution_id, e.strategy_id, s.subject, s.payload, s.occurred_at, e.replay_of"
-            " FROM lineage.steps s JOIN lineage.executions e ON e.execution_id = s.execution_id"
-            " WHERE s.subject = ANY($1::text[])"
-            " AND ($2::uuid IS NULL OR e.strategy_id = $2)"
-            " AND ($3::text IS NULL OR COALESCE(s.payload->'signal', s.payload->'candidate')->>'action' = $3)"
-            " AND ($4::timestamptz IS NULL OR s.occurred_at >= $4)"
-            " AND ($5::timestamptz IS NULL OR s.occurred_at < $5)"
-            " ORDER BY s.occurred_at DESC, s.id DESC LIMIT $6 OFFSET $7",
-            [_SIGNAL_SUBJECTS[outcome]] if outcome is not None else list(_SIGNAL_SUBJECTS.values()),
-            strategy_id,
-            action,
-            since,
-            until,
-            limit,
-            offset,
-        )
-        return [
-            SignalStep(
-                signal_id=row["message_id"],
-                execution_id=row["execution_id"],
-                strategy_id=row["strategy_id"],
-                outcome="generated" if row["subject"] == subjects.SIGNAL_GENERATED else "rejected",
-                payload=row["payload"],
-                occurred_at=row["occurred_at"],
-                replay_of=row["replay_of"],
-            )
-            for row in rows
-        ]
 
     async def step_statistics(self, step: str, since: datetime) -> StepStatistics:
         """Counts, success rate, durations and the most common errors of one step since ``since``."""

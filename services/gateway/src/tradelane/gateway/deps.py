@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from tradelane.gateway.security.context import Principal, principal_of
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import EventBus
+from tradelane.store.ledger import LedgerRepository
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.strategies import StrategyRepository
 
@@ -26,6 +27,10 @@ def lineage_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -
     return state.lineage
 
 
+def ledger_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -> LedgerRepository:
+    return LedgerRepository(state.pool)
+
+
 def event_bus(state: Annotated[GatewayState, Depends(gateway_state)]) -> EventBus:
     return state.bus
 
@@ -33,6 +38,7 @@ def event_bus(state: Annotated[GatewayState, Depends(gateway_state)]) -> EventBu
 State = Annotated[GatewayState, Depends(gateway_state)]
 Strategies = Annotated[StrategyRepository, Depends(strategy_repository)]
 Lineage = Annotated[LineageRepository, Depends(lineage_repository)]
+Ledger = Annotated[LedgerRepository, Depends(ledger_repository)]
 Bus = Annotated[EventBus, Depends(event_bus)]
 
 

@@ -1,4 +1,5 @@
-"""Wiring of the market-data service: the provider, the pipeline step, the symbol service and IB status."""
+"""Wiring of the market-data service: the provider, the pipeline step, the symbol service, IB status and bars on
+request."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from faststream import Context
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Contract
+from tradelane.contracts.history import BarsReply, BarsRequest
 from tradelane.contracts.subjects import Step
 from tradelane.contracts.symbols import (
     BatchCacheRequest,
@@ -31,6 +33,7 @@ from tradelane.ib.pacing import PacingLimiter, PacingRules
 from tradelane.ib.provider import IbProvider
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.market_data.handlers import BarsFetcher
+from tradelane.market_data.history import bars_between
 from tradelane.market_data.provider import MarketDataProvider
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.symbol_service import SymbolService
@@ -134,5 +137,9 @@ def build(settings: MarketDataSettings | None = None) -> Service:
     @answers(subjects.IB_STATUS)
     async def ib_status(request: IbStatusRequest) -> IbStatus:
         return provider.status()
+
+    @answers(subjects.MARKET_DATA_BARS)
+    async def bars(request: BarsRequest) -> BarsReply:
+        return await bars_between(provider, request)
 
     return service

@@ -72,7 +72,7 @@ class SymbolService:
         except ProviderUnavailableError as error:
             return await self._search_cache_instead(request, cached, str(error))
         except (ProviderRequestError, SymbolNotFoundError) as error:
-            return SymbolSearchResult(text=request.text, provider=self.provider_name, error=_error(error))
+            return SymbolSearchResult(text=request.text, provider=self.provider_name, error=service_error(error))
         await self._repository.save_search(request.text, found, now)
         return SymbolSearchResult(
             text=request.text,
@@ -107,9 +107,9 @@ class SymbolService:
                     provider=self.provider_name,
                     warning=f"answered from the cache: {error}",
                 )
-            return SymbolDetailsResult(conid=request.conid, provider=self.provider_name, error=_error(error))
+            return SymbolDetailsResult(conid=request.conid, provider=self.provider_name, error=service_error(error))
         except (SymbolNotFoundError, ProviderRequestError) as error:
-            return SymbolDetailsResult(conid=request.conid, provider=self.provider_name, error=_error(error))
+            return SymbolDetailsResult(conid=request.conid, provider=self.provider_name, error=service_error(error))
         await self._repository.save_details(details, now)
         return SymbolDetailsResult(
             conid=request.conid, details=details, source="provider", fetched_at=now, provider=self.provider_name
@@ -236,7 +236,8 @@ class SymbolService:
         )
 
 
-def _error(error: Exception) -> SymbolServiceError:
+def service_error(error: Exception) -> SymbolServiceError:
+    """What a provider failure means to whoever asked: not found, refused by the provider, or unavailable."""
     if isinstance(error, SymbolNotFoundError):
         return SymbolServiceError(kind="not_found", message=str(error), ib_code=error.code)
     if isinstance(error, ProviderRequestError):

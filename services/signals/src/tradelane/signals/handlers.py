@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from tradelane.contracts.events import AnalysisCompleted, SignalGenerated, SignalRejected
 from tradelane.signals.guards import SignalGuards
-from tradelane.signals.rules import Accepted, decide
+from tradelane.signals.provenance import provenance_of
+from tradelane.signals.rules import Accepted, atr_of, decide
 
 
 class SignalMaker:
@@ -23,8 +24,15 @@ class SignalMaker:
 
     async def on_analysis_completed(self, msg: AnalysisCompleted) -> SignalGenerated | SignalRejected:
         decision = decide(msg.analysis, msg.snapshot, msg.strategy.risk, self._clock(), self._guards)
+        provenance = provenance_of(msg, atr_of(msg.snapshot)[0])
         if isinstance(decision, Accepted):
-            return msg.follow(SignalGenerated, strategy=msg.strategy, signal=decision.signal, analysis=msg.analysis)
+            return msg.follow(
+                SignalGenerated,
+                strategy=msg.strategy,
+                signal=decision.signal,
+                analysis=msg.analysis,
+                provenance=provenance,
+            )
         return msg.follow(
             SignalRejected,
             strategy=msg.strategy,
@@ -32,4 +40,5 @@ class SignalMaker:
             reason=decision.reason,
             candidate=decision.candidate,
             analysis=msg.analysis,
+            provenance=provenance,
         )

@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from tradelane.contracts.events import Action, Analysis, Signal
-from tradelane.contracts.market import Bar, MarketSnapshot
+from tradelane.contracts.market import Bar, MarketSnapshot, decimal_of
 from tradelane.contracts.strategy import RiskLimits
 from tradelane.signals.guards import (
     ENTRY_COLLAR,
@@ -107,11 +107,11 @@ def decide(  # noqa: PLR0911 - one return per rule reads as the list of rules ab
     unusable = unusable_numbers(analysis, snapshot.last_close)
     if unusable is not None:
         return Rejected(*unusable, hold.model_copy(update={"action": action}))
-    tick = _decimal(snapshot.symbol.min_tick)
-    close = _decimal(snapshot.last_close)
-    entry = max(_on_tick(_decimal(analysis.suggested_entry or snapshot.last_close), tick, ROUND_HALF_EVEN), tick)
+    tick = decimal_of(snapshot.symbol.min_tick)
+    close = decimal_of(snapshot.last_close)
+    entry = max(_on_tick(decimal_of(analysis.suggested_entry or snapshot.last_close), tick, ROUND_HALF_EVEN), tick)
     candidate = hold.model_copy(update={"action": action, "entry": entry})
-    atr, atr_source = _atr(snapshot)
+    atr, atr_source = atr_of(snapshot)
     if atr is None:
         return Rejected("atr_unavailable", atr_source, candidate)
     collar = outside_entry_collar(entry, close, atr, guards)
@@ -245,7 +245,7 @@ def _stop(
     """The stop price and a note on where it came from."""
     distance = multiple * atr
     if suggested is not None:
-        stop = _on_tick(_decimal(suggested), tick, away_from_entry)
+        stop = _on_tick(decimal_of(suggested), tick, away_from_entry)
         on_loss_side = stop < entry if buy else stop > entry
         if on_loss_side and abs(entry - stop) <= SUGGESTED_STOP_LIMIT * distance:
             return stop, f"stop {stop} as the analysis suggested"
@@ -265,7 +265,7 @@ def _targets(
     away_from_entry: str,
 ) -> tuple[tuple[Decimal, ...], str]:
     """The targets, nearest first, and a note on where they came from."""
-    levels = sorted({_on_tick(_decimal(level), tick, towards_entry) for level in suggested}, reverse=not buy)
+    levels = sorted({_on_tick(decimal_of(level), tick, towards_entry) for level in suggested}, reverse=not buy)
     on_profit_side = tuple(level for level in levels if (level > entry if buy else level < entry))
     if on_profit_side:
         return on_profit_side, f"targets {_listed(on_profit_side)} as the analysis suggested"
@@ -275,11 +275,11 @@ def _targets(
     return targets, f"targets {_listed(targets)} at {multiples}"
 
 
-def _atr(snapshot: MarketSnapshot) -> tuple[Decimal | None, str]:
+def atr_of(snapshot: MarketSnapshot) -> tuple[Decimal | None, str]:
     """The ATR and where it came from, or None and why there is none."""
     for key, value in snapshot.latest.items():
         if key.startswith("atr_") and value is not None and math.isfinite(value) and value > 0:
-            return _decimal(value), key
+            return decimal_of(value), key
     atr = wilder_atr(snapshot.recent_bars, ATR_PERIOD)
     if atr is not None and atr.is_finite() and atr > 0:
         return atr, f"Wilder ATR({ATR_PERIOD}) of the recent bars"
@@ -300,7 +300,7 @@ def wilder_atr(bars: Sequence[Bar], period: int = ATR_PERIOD) -> Decimal | None:
     true_ranges = [
         max(high, previous_close) - min(low, previous_close)
         for previous_close, high, low in (
-            (_decimal(previous.close), _decimal(bar.high), _decimal(bar.low))
+            (decimal_of(previous.close), decimal_of(bar.high), decimal_of(bar.low))
             for previous, bar in itertools.pairwise(bars)
         )
     ]
@@ -318,11 +318,6 @@ def _quantity(account_size: Decimal, risk_per_trade: Decimal, stop_risk: Decimal
 
 def _noted(signal: Signal, note: str) -> Signal:
     return signal.model_copy(update={"reasons": (*signal.reasons, note)})
-
-
-def _decimal(value: float) -> Decimal:
-    """The decimal a float prints as (``0.1`` is ``Decimal('0.1')``, not its binary expansion)."""
-    return Decimal(repr(value))
 
 
 def _on_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:

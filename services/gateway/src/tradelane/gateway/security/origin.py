@@ -5,7 +5,8 @@ Browsers say where a request comes from: ``Sec-Fetch-Site`` (``same-origin``, ``
 that a browser marks as coming from anywhere else is refused, whatever credentials it
 carries; that stops a cross-site form POST even before authentication. ``same-site`` is
 refused too, since another port on ``localhost`` is the same site. Clients that send
-neither header (curl, scripts, the CLI) are not browsers and pass to authentication.
+neither header (curl, scripts, the CLI) are not browsers and pass to authentication; a header
+sent blank counts as not sent (a browser never sends one blank: an opaque origin is ``null``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def same_origin(origin: str, host: str) -> bool:
     return parts.hostname == hostname and (origin_port or default) == (host_port or default)
 
 
+def _present(value: str | None) -> str | None:
+    """A header's value, or None when it is missing or blank."""
+    return value if value is not None and value.strip() else None
+
+
 class SameOriginMiddleware:
     """A 403 for a state-changing request a browser sent from another origin."""
 
@@ -48,8 +54,8 @@ class SameOriginMiddleware:
         if not changes_state(scope):
             await self.app(scope, receive, send)
             return
-        site = header(scope, "sec-fetch-site")
-        origin = header(scope, "origin")
+        site = _present(header(scope, "sec-fetch-site"))
+        origin = _present(header(scope, "origin"))
         problem = None
         if site is not None and site.strip().lower() not in ALLOWED_FETCH_SITES:
             problem = f"Sec-Fetch-Site: {site[:40]}"

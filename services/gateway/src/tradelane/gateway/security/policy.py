@@ -112,6 +112,10 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("POST", "/api/strategies/{strategy_id}/run"): OPERATE,
     # executions, replays, lineage, charts, model usage
     ("GET", "/api/signals"): READ,
+    ("GET", "/api/signals/{signal_id}"): READ,
+    # an outcome recorded by hand is a trade's result, entered by whoever may trade
+    ("POST", "/api/signals/{signal_id}/outcome"): TRADE,
+    ("GET", "/api/performance"): READ,
     ("GET", "/api/executions"): READ,
     ("GET", "/api/executions/{execution_id}"): READ,
     ("GET", "/api/executions/{execution_id}/diff/{other_id}"): READ,

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import TradingState, trading_day_start
 from tradelane.gateway.book import Book
-from tradelane.gateway.deps import Lineage, State
+from tradelane.gateway.deps import Ledger, Lineage, State
 from tradelane.gateway.routes import dlq, executions, llm, portfolio, risk, signals
 from tradelane.gateway.routes.dlq import DeadLetterOut
 from tradelane.gateway.routes.portfolio import PortfolioOut
@@ -69,9 +69,9 @@ async def _executions_today(lineage: Lineage, start: datetime) -> tuple[dict[str
     return dict(Counter(execution.status for execution in today)), len(today) == COUNTED
 
 
-async def _latest_signals(lineage: Lineage, book: Book) -> list[SignalOut]:
-    """The newest signals generated or candidates rejected, of any strategy."""
-    return await signals.list_signals(lineage, book, limit=SIGNALS_SHOWN)
+async def _latest_signals(ledger: Ledger, book: Book) -> list[SignalOut]:
+    """The newest signals generated or candidates rejected, of any strategy (from the signals ledger)."""
+    return await signals.list_signals(ledger, book, limit=SIGNALS_SHOWN)
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,9 @@ def _risk_card(
 
 
 @router.get("/")
-async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State, lineage: Lineage) -> HTMLResponse:
+async def dashboard(
+    request: Request, viewer: SignedIn, book: Book, state: State, lineage: Lineage, ledger: Ledger
+) -> HTMLResponse:
     start = trading_day_start(utc_now())
     by_status, more = await _executions_today(lineage, start)
     context: dict[str, Any] = {
@@ -113,7 +115,7 @@ async def dashboard(request: Request, viewer: SignedIn, book: Book, state: State
         "positions": await portfolio.list_positions(book),
         "executions_today": by_status,
         "more_executions": more,
-        "signals": await _latest_signals(lineage, book),
+        "signals": await _latest_signals(ledger, book),
         "llm_spend": await _llm_spend(state, start),
         "dead_letters": await _dead_letters(state),
         "message": "",

@@ -30,11 +30,11 @@ from tradelane.gateway.routes import executions as api
 from tradelane.gateway.routes import replay as replays
 from tradelane.gateway.routes.strategies import list_strategies
 from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut
+from tradelane.gateway.trade_chain import trade_chain
 from tradelane.gateway.ui import live
 from tradelane.gateway.ui.forms import ALL, field_errors, form_values
 from tradelane.gateway.ui.pipeline_graph import NARROW, pipeline_graph
 from tradelane.gateway.ui.templating import fragment, render
-from tradelane.gateway.ui.trade_chain import trade_chain
 from tradelane.gateway.ui.viewer import SignedIn
 from tradelane.store.lineage import ExecutionStatus, ExecutionTrigger
 

@@ -1,7 +1,7 @@
 """``/signals``: every signal with its chain (the execution it came from, the order placed from it).
 
 The rows are what ``GET /api/signals`` answers (:func:`tradelane.gateway.routes.signals.list_signals`),
-read from the lineage until a signals ledger exists. The filters are a plain GET form, so a
+read from the signals ledger. The filters are a plain GET form, so a
 filtered list is a link that can be shared; a filter left at "all" is sent empty and means none.
 """
 
@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.events import Action
 from tradelane.gateway.book import Book
-from tradelane.gateway.deps import Lineage, Strategies
+from tradelane.gateway.deps import Ledger, Strategies
 from tradelane.gateway.routes import signals as api
 from tradelane.gateway.routes.strategies import list_strategies
 from tradelane.gateway.ui.templating import render
 from tradelane.gateway.ui.viewer import SignedIn
-from tradelane.store.lineage import SignalOutcome
+from tradelane.store.ledger import SignalStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,7 +34,7 @@ PERIODS: Final = {
     "30d": ("last 30 days", timedelta(days=30)),
 }
 """The time filter's choices: how far back the list goes (no choice: all time)."""
-OUTCOMES: Final[dict[str, SignalOutcome]] = {"generated": "generated", "rejected": "rejected"}
+OUTCOMES: Final[dict[str, SignalStatus]] = {"generated": "generated", "rejected": "rejected"}
 
 
 def _refused(name: str, value: str) -> HTTPException:
@@ -45,7 +45,7 @@ def _refused(name: str, value: str) -> HTTPException:
 async def signals_page(
     request: Request,
     viewer: SignedIn,
-    lineage: Lineage,
+    ledger: Ledger,
     book: Book,
     strategies: Strategies,
     strategy_id: str = "",
@@ -65,11 +65,11 @@ async def signals_page(
         raise _refused("period", period)
     since = utc_now() - PERIODS[period][1] if period else None
     rows = await api.list_signals(
-        lineage,
+        ledger,
         book,
         strategy_id=strategy,
         action=wanted,
-        outcome=OUTCOMES.get(outcome),
+        status_=OUTCOMES.get(outcome),
         since=since,
         until=None,
         limit=LISTED,

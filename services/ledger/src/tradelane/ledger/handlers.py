@@ -1,0 +1,40 @@
+"""Thin handlers: a signal event in, one ledger row out (a redelivery adds nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from tradelane.contracts import subjects
+from tradelane.contracts.events import SignalGenerated, SignalRejected
+from tradelane.ledger.judging import first_check_at
+from tradelane.ledger.recording import ledger_signal
+from tradelane.runtime.errors import PermanentStepError
+from tradelane.store.ledger import LedgerRepository
+from tradelane.store.strategies import StrategyRepository
+
+log = structlog.get_logger(__name__)
+
+
+class SignalRecorder:
+    """Writes each signal to the ledger with the version of the stored strategy that made it."""
+
+    def __init__(self, ledger: LedgerRepository, strategies: StrategyRepository) -> None:
+        self._ledger = ledger
+        self._strategies = strategies
+
+    async def on_signal(self, subject: str, body: dict[str, Any]) -> None:
+        """Record the signal event ``body`` published on ``subject`` (Postgres errors propagate and are retried)."""
+        contract = subjects.event_type_for(subject)
+        if contract not in {SignalGenerated, SignalRejected}:
+            msg = f"{subject!r} carries no signal the ledger knows"
+            raise PermanentStepError(msg)
+        event = contract.model_validate(body)
+        assert isinstance(event, SignalGenerated | SignalRejected)
+        stored = await self._strategies.get(event.strategy_id)
+        # the version is known only while the stored definition is still the one that ran
+        version = stored.version if stored is not None and stored.definition == event.strategy else None
+        row = ledger_signal(event, version)
+        inserted = await self._ledger.record_signal(row, first_check_at(row))
+        log.debug("signal_recorded" if inserted else "signal_already_recorded", signal_id=str(event.message_id))

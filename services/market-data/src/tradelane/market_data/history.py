@@ -1,0 +1,36 @@
+"""Bars on request (``tradelane.market_data.bars``): an instrument's bars between two times, from the provider.
+
+The signals ledger asks for the bars that followed a signal. The provider is asked for an IB
+duration that covers the window and one bar more, ending at its end (IB's pacing applies as for any request), and
+the reply keeps the bars that start within it. A failure is a reply with its ``error``.
+"""
+
+from __future__ import annotations
+
+from tradelane.contracts.history import BarsReply, BarsRequest
+from tradelane.contracts.strategy import duration_covering
+from tradelane.market_data.provider import (
+    MarketDataProvider,
+    ProviderRequestError,
+    ProviderUnavailableError,
+    SymbolNotFoundError,
+)
+from tradelane.market_data.symbol_service import service_error
+
+
+async def bars_between(provider: MarketDataProvider, request: BarsRequest) -> BarsReply:
+    """The bars ``request`` asks for, oldest first, or the reason there are none."""
+    # one bar more: a provider may leave out the bar that starts exactly at the duration's beginning
+    duration = duration_covering((request.end - request.start).total_seconds() + request.bar_size.seconds)
+    try:
+        bars = await provider.bars(
+            request.symbol,
+            request.bar_size,
+            duration,
+            request.end,
+            use_rth=request.use_rth,
+            what_to_show=request.what_to_show,
+        )
+    except (SymbolNotFoundError, ProviderRequestError, ProviderUnavailableError) as error:
+        return BarsReply(error=service_error(error))
+    return BarsReply(bars=tuple(bar for bar in bars if request.start <= bar.time < request.end))
