@@ -86,6 +86,7 @@ async def test_a_prompt_is_checked_while_typed_previewed_saved_and_its_diff_show
     await page.locator("#save-version").focus()
     await page.keyboard.press("Enter")
     await expect_that(page.locator("#prompt-history .notice")).to_have_text("Saved as version 2.")
+    await settled(page)  # the history was just swapped in: opened before htmx has processed it, it never loads
     latest = page.locator("#version-2")
     await latest.locator("summary").focus()
     await page.keyboard.press("Enter")
