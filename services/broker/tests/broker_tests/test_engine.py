@@ -66,7 +66,7 @@ async def test_a_signal_is_no_duplicate_once_the_earlier_bracket_has_exited(pape
     strategy_id = uuid4()
     await paper.on_signal(signal_generated(strategy_id=strategy_id))
     paper.clock.advance(minutes=2)
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),))
 
     again = signal_generated(
         strategy_id=strategy_id, at=paper.clock.now, entry="60650", stop="60350", targets=("61250",)
@@ -103,7 +103,7 @@ async def test_a_limit_entry_away_from_the_market_rests_until_a_bar_reaches_it(p
     assert group[1].working_since is None  # children wait for the entry
 
     paper.clock.advance(minutes=2)
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60400, 60450, 59950, 60100),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=1), 60400, 60450, 59950, 60100),))
 
     after = await paper.repository.group(group[0].group_ref)
     assert after[0].status is OrderStatus.FILLED
@@ -169,7 +169,7 @@ async def test_the_daily_loss_limit_halts_trading_by_itself_with_the_reason(
     await paper.on_signal(signal_generated(entry="60000", stop="58000", targets=("62000",)))
     paper.clock.advance(minutes=2)
 
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 59000, 59100, 58500, 58600),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=1), 59000, 59100, 58500, 58600),))
 
     risk = await paper.repository.risk()
     assert risk.state is TradingState.HALTED
@@ -187,9 +187,9 @@ async def test_the_daily_loss_halt_publishes_the_state_change_once(
     await paper.on_signal(signal_generated(entry="60000", stop="58000", targets=("62000",)))
     paper.clock.advance(minutes=2)
 
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 59000, 59100, 58500, 58600),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=1), 59000, 59100, 58500, 58600),))
     paper.clock.advance(minutes=1)
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=2), 58600, 58700, 58000, 58100),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=2), 58600, 58700, 58000, 58100),))
 
     [change] = [
         body for subject, body in await trading_events(nats_client) if subject == subjects.TRADING_STATE_CHANGED
@@ -266,8 +266,8 @@ async def test_a_bracket_child_fills_against_later_bars_only_once(paper: PaperTr
         bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),
         bar(NOW + timedelta(minutes=2), 60650, 60800, 60600, 60700),
     )
-    await paper.engine.on_bars(bars_fetched(bars))
-    await paper.engine.on_bars(bars_fetched(bars))
+    await paper.engine.on_bars(BTC, bars)
+    await paper.engine.on_bars(BTC, bars)
 
     take_profit = next(order for order in group if order.ticket.role is OrderRole.TAKE_PROFIT)
     assert len(await paper.repository.fills(take_profit.client_ref)) == 1

@@ -51,7 +51,7 @@ async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the
     group = await paper.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
     paper.clock.advance(minutes=2)
 
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=1), 60100, 60700, 60050, 60650),))
 
     after = {order.ticket.role: order for order in await paper.repository.group(group[0].group_ref)}
     assert after[OrderRole.TAKE_PROFIT].status is OrderStatus.FILLED
@@ -65,7 +65,7 @@ async def test_a_bar_through_the_take_profit_closes_the_position_and_cancels_the
 async def test_a_bar_that_started_before_the_fill_is_not_used(paper: PaperTrading) -> None:
     group = await paper.on_signal(signal_generated())
 
-    await paper.engine.on_bars(bars_fetched((bar(NOW - timedelta(minutes=1), 60000, 60700, 59000, 60000),)))
+    await paper.engine.on_bars(BTC, (bar(NOW - timedelta(minutes=1), 60000, 60700, 59000, 60000),))
 
     after = await paper.repository.group(group[0].group_ref)
     assert [order.status for order in after[1:]] == [OrderStatus.ACCEPTED, OrderStatus.ACCEPTED]
@@ -75,7 +75,7 @@ async def test_when_one_bar_reaches_both_exits_the_stop_loss_is_taken(paper: Pap
     group = await paper.on_signal(signal_generated(entry="60000", stop="59700", targets=("60600",)))
     paper.clock.advance(minutes=2)
 
-    await paper.engine.on_bars(bars_fetched((bar(NOW + timedelta(minutes=1), 60000, 60700, 59600, 60100),)))
+    await paper.engine.on_bars(BTC, (bar(NOW + timedelta(minutes=1), 60000, 60700, 59600, 60100),))
 
     after = {order.ticket.role: order for order in await paper.repository.group(group[0].group_ref)}
     assert after[OrderRole.STOP_LOSS].status is OrderStatus.FILLED

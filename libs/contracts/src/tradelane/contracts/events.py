@@ -10,7 +10,8 @@ from pydantic import AwareDatetime, Field
 
 from tradelane.contracts.envelope import Contract, Envelope
 from tradelane.contracts.fields import PlainDecimal
-from tradelane.contracts.market import Bar, MarketSnapshot, ObjectRef, PatternHit, ResolvedSymbol
+from tradelane.contracts.market import MarketSnapshot, ObjectRef, PatternHit, ResolvedSymbol
+from tradelane.contracts.payloads import BarsWindow
 from tradelane.contracts.strategy import BarSize, StrategyDefinition
 
 
@@ -38,7 +39,7 @@ class TimeframeBars(Contract):
     """The bars of one extra analysis timeframe (``strategy.analysis.timeframes``)."""
 
     bar_size: BarSize
-    bars: tuple[Bar, ...] = Field(min_length=1, description="Bars, oldest first.")
+    bars: BarsWindow = Field(description="Its bars, by reference.")
 
 
 class BarsFetched(Envelope):
@@ -46,7 +47,7 @@ class BarsFetched(Envelope):
 
     strategy: StrategyDefinition
     symbol: ResolvedSymbol
-    bars: tuple[Bar, ...] = Field(min_length=1, description="Bars at the strategy's bar size, oldest first.")
+    bars: BarsWindow = Field(description="Bars at the strategy's bar size, by reference.")
     timeframes: tuple[TimeframeBars, ...] = Field(
         default=(), description="Bars of each extra timeframe the strategy analyses, in the order it lists them."
     )
@@ -56,10 +57,10 @@ class BarsFetched(Envelope):
 class TimeframeIndicators(Contract):
     """Every indicator of the strategy over one timeframe's bars; ``snapshot.bar_size`` names the timeframe."""
 
-    bars: tuple[Bar, ...] = Field(min_length=1, description="The bars the series align with.")
-    series: dict[str, tuple[float | None, ...]] = Field(
-        description="One series per output (e.g. 'sma_20', 'macd_hist'), aligned with bars; "
-        "None where the indicator has no value yet."
+    bars: BarsWindow = Field(description="The bars the series align with, by reference.")
+    series: ObjectRef = Field(
+        description="The series in the payload bucket: a JSON object with one array per output (e.g. 'sma_20', "
+        "'macd_hist'), aligned with bars, null where the indicator has no value yet."
     )
     patterns: tuple[PatternHit, ...] = ()
     snapshot: MarketSnapshot

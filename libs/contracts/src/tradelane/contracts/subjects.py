@@ -34,6 +34,8 @@ PIPELINE_STREAM: Final = "PIPELINE"
 TRADING_STREAM: Final = "TRADING"
 DEAD_LETTER_STREAM: Final = "DEADLETTER"
 CHART_BUCKET: Final = "charts"
+PAYLOAD_BUCKET: Final = "payloads"
+"""Bars chunks and indicator series, named by sha256: what messages carry by reference (claim check)."""
 
 PIPELINE_ALL: Final = "pipeline.>"
 TRADING_ALL: Final = "trading.>"

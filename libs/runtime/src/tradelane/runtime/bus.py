@@ -18,6 +18,7 @@ from faststream.nats.publisher.usecase import LogicPublisher
 from nats.js import JetStreamContext, api
 from nats.js.api import ObjectMeta, PubAck
 from nats.js.errors import ObjectNotFoundError
+from nats.js.object_store import ObjectStore
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
@@ -108,6 +109,7 @@ class EventBus:
         self._broker = broker
         self._publishers: dict[str, LogicPublisher] = {}
         self._pipelined: JetStreamContext | None = None
+        self._object_stores: dict[str, ObjectStore] = {}
         self.declare(*publishes)
 
     def declare(self, *publishes: str) -> None:
@@ -276,16 +278,23 @@ class EventBus:
     async def put_object(self, data: bytes, content_type: str, bucket: str = subjects.CHART_BUCKET) -> ObjectRef:
         """Store ``data`` under its sha256 (idempotent: the same bytes land once)."""
         digest = hashlib.sha256(data).hexdigest()
-        store = await self.jetstream.object_store(bucket)
+        store = await self.object_store(bucket)
         try:
             await store.get_info(digest)
         except ObjectNotFoundError:
             await store.put(digest, data, meta=ObjectMeta(name=digest, description=content_type))
         return ObjectRef(bucket=bucket, name=digest, size=len(data), content_type=content_type)
 
+    async def object_store(self, bucket: str) -> ObjectStore:
+        """The Object Store ``bucket`` (looked up once: each lookup is a request to the server)."""
+        store = self._object_stores.get(bucket)
+        if store is None:
+            store = self._object_stores[bucket] = await self.jetstream.object_store(bucket)
+        return store
+
     async def get_object(self, ref: ObjectRef) -> bytes:
         """Fetch an artefact's bytes."""
-        store = await self.jetstream.object_store(ref.bucket)
+        store = await self.object_store(ref.bucket)
         result = await store.get(ref.name)
         assert result.data is not None
         return result.data

@@ -16,10 +16,10 @@ How the rules were derived, so the next change keeps them tight:
   (ack, nak, in-progress, term) of each. Creating, changing or deleting a consumer or a
   stream (``$JS.API.STREAM.CREATE|UPDATE|DELETE|PURGE``, ``$JS.API.CONSUMER.CREATE|DELETE``)
   is the ``provision`` identity's alone, with one exception each, both harmless: readers of a
-  stream window or of the chart store create *ephemeral* ordered consumers
+  stream window or of an object store create *ephemeral* ordered consumers
   (``$JS.API.CONSUMER.CREATE.<stream>`` without a name: the server refuses a durable there),
-  and the charts service, which owns the chart object store, may purge it (nats-py purges an
-  object's old chunks when the same name is stored again).
+  and a service that writes an object store bucket (charts: the charts; market-data and indicators:
+  the payloads) may purge it (nats-py purges an object's old chunks when the same name is stored again).
 - Replies go to each identity's own inbox prefix, ``_INBOX.<identity>.>`` (clients connect
   with ``inbox_prefix``), so one identity cannot read another's replies; a service that
   answers requests (health, symbols, broker commands) has ``allow_responses`` instead of a
@@ -61,8 +61,6 @@ OPERATOR: Final = "operator"
 
 _JS_API: Final = "$JS.API"
 _STREAMS: Final = (subjects.PIPELINE_STREAM, subjects.TRADING_STREAM, subjects.DEAD_LETTER_STREAM, ADVISORY_STREAM)
-_CHART_STREAM: Final = f"OBJ_{subjects.CHART_BUCKET}"
-_CHART_SUBJECTS: Final = f"$O.{subjects.CHART_BUCKET}.>"
 _DEAD_LETTERED_STREAMS: Final = frozenset({subjects.PIPELINE_STREAM, subjects.TRADING_STREAM})
 """Streams whose messages get a dead-letter copy when a consumer gives up on them."""
 
@@ -129,9 +127,14 @@ class _Grant:
             )
         return self
 
-    def read_charts(self) -> _Grant:
-        """Fetch artefacts from the chart object store (nats-py looks its stream up by subject)."""
-        return self.read_ordered(_CHART_STREAM).pub(f"{_JS_API}.STREAM.NAMES")
+    def read_objects(self, bucket: str) -> _Grant:
+        """Fetch artefacts from an object store bucket (nats-py looks its stream up by subject)."""
+        return self.read_ordered(_object_stream(bucket)).pub(f"{_JS_API}.STREAM.NAMES")
+
+    def write_objects(self, bucket: str) -> _Grant:
+        """Store artefacts in an object store bucket: look a name up first, purge the chunks a name replaces."""
+        stream = _object_stream(bucket)
+        return self.read(stream).pub(f"$O.{bucket}.>", f"{_JS_API}.STREAM.PURGE.{stream}")
 
     def logs(self, identity: str) -> _Grant:
         """Publish its structured log lines, on its own log subject only."""
@@ -171,23 +174,34 @@ def _operator(identity: str) -> _Grant:
     )
 
 
-_CHART_READER: Final = (f"{_JS_API}.STREAM.INFO.{_CHART_STREAM}", f"{_JS_API}.STREAM.MSG.GET.{_CHART_STREAM}")
+def _object_stream(bucket: str) -> str:
+    """The stream that holds an object store bucket."""
+    return f"OBJ_{bucket}"
 
 
 def _identities() -> dict[str, Permissions]:
     grants = {
         "scheduler": _service("scheduler").pub(subjects.EXECUTION_REQUESTED),
-        "market-data": _step("market-data", Step.MARKET_DATA).answer(*SYMBOL_REQUESTS, *HISTORY_REQUESTS),
-        "indicators": _step("indicators", Step.INDICATORS),
-        "charts": _step("charts", Step.CHART).pub(
-            _CHART_SUBJECTS, *_CHART_READER, f"{_JS_API}.STREAM.PURGE.{_CHART_STREAM}"
-        ),
-        "llm-analyst": _step("llm-analyst", Step.ANALYSIS).pub(subjects.LLM_BUDGET_CROSSED).read_charts(),
+        # Bars and indicator series travel by reference: market-data and indicators store them in the
+        # payload bucket, the steps after them (and the broker's paper fills) read them back.
+        "market-data": _step("market-data", Step.MARKET_DATA)
+        .answer(*SYMBOL_REQUESTS, *HISTORY_REQUESTS)
+        .write_objects(subjects.PAYLOAD_BUCKET),
+        "indicators": _step("indicators", Step.INDICATORS)
+        .read_objects(subjects.PAYLOAD_BUCKET)
+        .write_objects(subjects.PAYLOAD_BUCKET),
+        "charts": _step("charts", Step.CHART)
+        .read_objects(subjects.PAYLOAD_BUCKET)
+        .write_objects(subjects.CHART_BUCKET),
+        "llm-analyst": _step("llm-analyst", Step.ANALYSIS)
+        .pub(subjects.LLM_BUDGET_CROSSED)
+        .read_objects(subjects.CHART_BUCKET),
         "signals": _step("signals", Step.SIGNAL),
         "broker": _service("broker")
         .consume(BROKER_CONSUMER)
         .answer(subjects.MARKET_DATA_FETCHED, *BROKER_COMMANDS)
-        .pub(subjects.TRADING_ALL),
+        .pub(subjects.TRADING_ALL)
+        .read_objects(subjects.PAYLOAD_BUCKET),
         # Lineage reads everything for the audit trail; it writes only dead letters (and the
         # StepFailed) of messages that ran out of deliveries, which it reads back from their stream.
         "lineage": _service("lineage")
@@ -211,7 +225,8 @@ def _identities() -> dict[str, Permissions]:
         # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")
         .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
-        .read_charts()
+        .read_objects(subjects.CHART_BUCKET)
+        .read_objects(subjects.PAYLOAD_BUCKET)
         .pub(subjects.HEALTH, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
         .logs("gateway")
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),

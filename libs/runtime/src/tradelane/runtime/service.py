@@ -42,6 +42,7 @@ from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.log_stream import LogStream, stream_logs
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.metrics import ServiceStats
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.runtime.redaction import register_settings_secrets
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import STEP_CONSUMERS, ConsumerSpec, consumer_config
@@ -127,6 +128,8 @@ class Service:
         credentials = credentials_for(settings, identity_of(name))
         self._inbox_prefix = inbox_prefix(credentials.user if credentials is not None else identity_of(name))
         self.bus = EventBus(self.broker, filter(is_concrete, role_of(identity_of(name)).publishes))
+        self.payloads = PayloadStore(self.bus)
+        """Bars and series by reference (claim check): the steps that store or read them share this cache."""
         self._report_failures = report_failures
         self._failing_step = name
         self._consumers: list[ConsumerSpec] = []

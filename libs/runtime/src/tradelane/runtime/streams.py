@@ -136,12 +136,12 @@ def consumer_config(spec: ConsumerSpec, settings: Settings) -> api.ConsumerConfi
 
 
 async def provision(js: JetStreamContext, settings: Settings) -> None:
-    """Create or update every stream, durable consumer and the chart object store."""
+    """Create or update every stream and durable consumer, and create the object stores."""
     for config in stream_configs(settings):
         await _ensure_stream(js, config)
     for spec in ALL_CONSUMERS:
         await _ensure_consumer(js, spec, settings)
-    await _ensure_object_store(js, settings)
+    await _ensure_object_stores(js, settings)
 
 
 async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None:
@@ -164,17 +164,26 @@ async def _ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, settings: S
         log.warning("consumer_not_updated", consumer=spec.durable, stream=spec.stream, error=str(error))
 
 
-async def _ensure_object_store(js: JetStreamContext, settings: Settings) -> None:
-    try:
-        await js.object_store(subjects.CHART_BUCKET)
-    except NotFoundError:
-        await js.create_object_store(
-            subjects.CHART_BUCKET,
-            config=api.ObjectStoreConfig(
-                storage=api.StorageType.FILE,
-                ttl=settings.stream_max_age_days * _DAY,
-                replicas=settings.stream_replicas,
-                description="Chart PNGs and Plotly figures, named by sha256",
-            ),
-        )
-        log.info("object_store_created", bucket=subjects.CHART_BUCKET)
+OBJECT_STORES: Final = {
+    subjects.CHART_BUCKET: "Chart PNGs and Plotly figures, named by sha256",
+    subjects.PAYLOAD_BUCKET: "Bars chunks and indicator series, named by sha256 (what messages carry by reference)",
+}
+"""The Object Store buckets, each kept for the streams' replay window: a message still in its stream can be replayed
+with every payload it refers to."""
+
+
+async def _ensure_object_stores(js: JetStreamContext, settings: Settings) -> None:
+    for bucket, description in OBJECT_STORES.items():
+        try:
+            await js.object_store(bucket)
+        except NotFoundError:
+            await js.create_object_store(
+                bucket,
+                config=api.ObjectStoreConfig(
+                    storage=api.StorageType.FILE,
+                    ttl=settings.stream_max_age_days * _DAY,
+                    replicas=settings.stream_replicas,
+                    description=description,
+                ),
+            )
+            log.info("object_store_created", bucket=bucket)

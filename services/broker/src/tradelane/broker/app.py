@@ -134,7 +134,7 @@ def build(settings: BrokerSettings | None = None) -> Service:
     async def stop_chores() -> None:
         await background.stop()
 
-    handlers = BrokerHandlers(current_engine)
+    handlers = BrokerHandlers(current_engine, service.payloads)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)
     # no_reply: the reply subject of a message on a stream subject is the publisher's inbox, where
     # its js.publish awaits the stream's acknowledgement; an empty answer there (this handler's

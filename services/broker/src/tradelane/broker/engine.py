@@ -14,7 +14,7 @@ in the same transaction; they are published after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,7 +27,8 @@ from tradelane.broker.risk import Guardrails
 from tradelane.broker.venue import ConnectionRestored, OrderVenue, VenueEvent
 from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.envelope import utc_now
-from tradelane.contracts.events import BarsFetched, SignalGenerated
+from tradelane.contracts.events import SignalGenerated
+from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.trading import (
     CancelOrder,
     CancelReply,
@@ -131,15 +132,13 @@ class TradingEngine:
 
     # Prices and chores -----------------------------------------------------------------
 
-    async def on_bars(self, msg: BarsFetched) -> None:
+    async def on_bars(self, symbol: ResolvedSymbol, bars: Sequence[Bar]) -> None:
         """Keep the instrument's mark, let the venue fill working orders against the bars, watch the daily loss."""
-        if msg.replay_of is not None:
-            return
-        last = msg.bars[-1]
-        await self._repository.upsert_instrument(msg.symbol, Decimal(str(last.close)), last.time)
+        last = bars[-1]
+        await self._repository.upsert_instrument(symbol, Decimal(str(last.close)), last.time)
         for _ in range(_MAX_FILL_ROUNDS):
-            working = await self._repository.working_orders(msg.symbol.conid)
-            if not working or not await self._venue.on_prices(msg.symbol, msg.bars, working):
+            working = await self._repository.working_orders(symbol.conid)
+            if not working or not await self._venue.on_prices(symbol, bars, working):
                 break
         await self.watch_daily_loss()
 

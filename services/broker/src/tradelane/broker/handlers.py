@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
+import nats.errors
 import structlog
 from faststream.nats.annotations import NatsMessage
 
@@ -23,18 +24,22 @@ from tradelane.contracts.events import BarsFetched, SignalGenerated
 from tradelane.contracts.trading import CancelOrder, CancelReply, OrderPlaced, PlaceOrder, manual_order_ref
 from tradelane.runtime.deadletters import REDRIVE_HEADER, redrive_places_orders
 from tradelane.runtime.errors import TransientStepError
+from tradelane.runtime.payloads import PayloadMissingError, PayloadStore
 
 log = structlog.get_logger(__name__)
 
 VENUE_RETRY_SECONDS = 10.0
 _STORAGE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_PRICE_ERRORS = (*_STORAGE_ERRORS, PayloadMissingError, nats.errors.Error)
+"""Bars not applied (the book or the payload store out of reach) are logged: the next execution's bars come soon."""
 
 
 class BrokerHandlers:
     """Subscribers over the trading engine built at start-up (``engine`` returns it)."""
 
-    def __init__(self, engine: Callable[[], TradingEngine]) -> None:
+    def __init__(self, engine: Callable[[], TradingEngine], payloads: PayloadStore) -> None:
         self._engine = engine
+        self._payloads = payloads
 
     async def on_signal_generated(self, msg: SignalGenerated, message: NatsMessage) -> None:
         """Place the order a signal of an auto-trading strategy asks for (a redriven one: if the redrive says so)."""
@@ -47,10 +52,12 @@ class BrokerHandlers:
             raise TransientStepError(f"broker venue unavailable: {error}", retry_after=VENUE_RETRY_SECONDS) from error
 
     async def on_bars_fetched(self, msg: BarsFetched) -> None:
-        """Keep marks and let the paper venue fill against the new bars."""
+        """Keep marks and let the paper venue fill against the new bars (a replay's bars are old news)."""
+        if msg.replay_of is not None:
+            return
         try:
-            await self._engine().on_bars(msg)
-        except _STORAGE_ERRORS as error:
+            await self._engine().on_bars(msg.symbol, await self._payloads.bars(msg.bars))
+        except _PRICE_ERRORS as error:
             log.warning("prices_not_applied", symbol=msg.symbol.symbol, error=f"{type(error).__name__}: {error}")
 
     async def place_order(self, command: PlaceOrder) -> OrderPlaced:

@@ -17,7 +17,9 @@ def build(settings: ChartSettings | None = None) -> Service:
     settings = settings or ChartSettings()
     service = Service("charts", settings)
     renderer = PngRenderer(browser_path=settings.chart_browser_path, pages=settings.chart_pages)
-    maker = ChartMaker(service.bus, renderer, width=settings.chart_width, height=settings.chart_height)
+    maker = ChartMaker(
+        service.bus, service.payloads, renderer, width=settings.chart_width, height=settings.chart_height
+    )
     # one execution per page at a time, so that each page has a chart to render
     service.step(Step.CHART, workers=settings.chart_pages)(maker.on_indicators_computed)
 

@@ -1,5 +1,7 @@
 """Step 4: draw the charts, keep their figure JSON and (when asked) PNGs in the Object Store.
 
+The bars and indicator series come by reference, from the payload store.
+
 One chart per timeframe: the strategy's bar size, then each extra analysis timeframe. Each
 shows the strategy's ``chart_bars`` latest bars, with the indicators computed over the whole
 history; the charts of one execution are drawn and rendered at once, on the renderer's pages.
@@ -15,6 +17,7 @@ from tradelane.contracts.events import ChartRendered, IndicatorsComputed, Timefr
 from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.payloads import PayloadStore
 
 FIGURE_CONTENT_TYPE = "application/vnd.plotly.v1+json"
 
@@ -22,8 +25,11 @@ FIGURE_CONTENT_TYPE = "application/vnd.plotly.v1+json"
 class ChartMaker:
     """Builds one Plotly figure per timeframe and renders it with a warm, shared renderer."""
 
-    def __init__(self, bus: EventBus, renderer: PngRenderer, *, width: int, height: int) -> None:
+    def __init__(
+        self, bus: EventBus, payloads: PayloadStore, renderer: PngRenderer, *, width: int, height: int
+    ) -> None:
         self._bus = bus
+        self._payloads = payloads
         self._renderer = renderer
         self._width = width
         self._height = height
@@ -48,8 +54,9 @@ class ChartMaker:
 
     async def _chart(self, frame: TimeframeIndicators, strategy: StrategyDefinition) -> TimeframeChart:
         snapshot = frame.snapshot
+        bars, series = await asyncio.gather(self._payloads.bars(frame.bars), self._payloads.series(frame.series))
         figure = build_figure(
-            snapshot.symbol, snapshot.bar_size, frame.bars, frame.series, frame.patterns, window=strategy.chart_bars
+            snapshot.symbol, snapshot.bar_size, bars, series, frame.patterns, window=strategy.chart_bars
         )
         figure_ref = await self._bus.put_object(figure_json(figure), FIGURE_CONTENT_TYPE)
         png_ref = None

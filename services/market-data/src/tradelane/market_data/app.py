@@ -92,7 +92,7 @@ def build(settings: MarketDataSettings | None = None) -> Service:
         service.on_stop(connection.close)
     else:
         provider = SimulatedProvider()
-    service.step(Step.MARKET_DATA)(BarsFetcher(provider).on_execution_requested)
+    service.step(Step.MARKET_DATA)(BarsFetcher(provider, service.payloads).on_execution_requested)
 
     @service.on_start
     async def open_symbol_cache() -> None:

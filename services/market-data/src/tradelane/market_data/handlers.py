@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, TimeframeBars
-from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.payloads import BarsWindow
 from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize, StrategyDefinition
 from tradelane.market_data.provider import (
     MarketDataProvider,
@@ -18,13 +19,15 @@ from tradelane.market_data.provider import (
     SymbolNotFoundError,
 )
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.payloads import PayloadStore
 
 
 class BarsFetcher:
-    """Answers execution requests with bars from one provider."""
+    """Answers execution requests with bars from one provider, kept in the payload store and sent by reference."""
 
-    def __init__(self, provider: MarketDataProvider) -> None:
+    def __init__(self, provider: MarketDataProvider, payloads: PayloadStore) -> None:
         self._provider = provider
+        self._payloads = payloads
 
     async def on_execution_requested(self, msg: ExecutionRequested) -> BarsFetched:
         strategy = msg.strategy
@@ -55,7 +58,7 @@ class BarsFetcher:
 
     async def _bars(
         self, symbol: ResolvedSymbol, strategy: StrategyDefinition, bar_size: BarSize, duration: str, end: datetime
-    ) -> tuple[Bar, ...]:
+    ) -> BarsWindow:
         bars = await self._provider.bars(
             symbol, bar_size, duration, end, use_rth=strategy.use_rth, what_to_show=strategy.what_to_show
         )
@@ -64,4 +67,4 @@ class BarsFetcher:
                 f"{self._provider.name} returned no {bar_size.value} bars for {symbol.symbol} "
                 f"in the {duration} before {end.isoformat()}"
             )
-        return bars
+        return await self._payloads.put_bars(symbol.conid, bar_size, bars)

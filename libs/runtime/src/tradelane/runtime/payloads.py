@@ -1,0 +1,156 @@
+"""The payload store: bars and indicator series kept once, by content, and carried by reference (claim check).
+
+A step that produces bars or series stores them here and publishes a small reference; a step
+that reads them resolves the reference. Everything is named by the sha256 of its bytes, so a
+name always means the same content: what was fetched once is kept in a bounded in-process
+cache and never fetched again, and storing what is already stored costs nothing.
+
+The bucket's TTL is the streams' replay window (``stream_max_age_days``): a reference older
+than that may no longer resolve, which :class:`PayloadMissingError` says in words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import groupby
+from typing import Final, TypeVar
+
+from nats.js.errors import NotFoundError, ObjectNotFoundError
+from pydantic import TypeAdapter
+
+from tradelane.contracts import subjects
+from tradelane.contracts.market import Bar, ObjectRef
+from tradelane.contracts.payloads import BarsWindow, chunk_period
+from tradelane.contracts.strategy import BarSize
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.errors import PermanentStepError
+
+JSON: Final = "application/json"
+DEFAULT_CACHE_BYTES: Final = 64 * 1024 * 1024
+
+Series = dict[str, tuple[float | None, ...]]
+T = TypeVar("T")
+
+_BARS_KIND: Final = "bars"
+_SERIES_KIND: Final = "series"
+
+_BARS: Final = TypeAdapter(tuple[Bar, ...])
+_SERIES: Final = TypeAdapter(dict[str, tuple[float | None, ...]])
+
+
+class PayloadMissingError(PermanentStepError):
+    """A reference whose content is not in the payload store (older than its TTL, or never stored)."""
+
+
+class _Cache:
+    """What this process stored or fetched, by name, up to a number of bytes (least recently used goes first)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, name: str) -> object | None:
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        self._entries.move_to_end(name)
+        return entry[0]
+
+    def put(self, name: str, value: object, size: int) -> None:
+        if name in self._entries or size > self._max_bytes:
+            return
+        self._entries[name] = (value, size)
+        self._bytes += size
+        while self._bytes > self._max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= dropped
+
+
+class PayloadStore:
+    """Stores and resolves bars windows and indicator series in the payload bucket of the Object Store."""
+
+    def __init__(self, bus: EventBus, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self._bus = bus
+        self._cache = _Cache(cache_bytes)
+
+    async def put_bars(self, conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
+        """Store ``bars`` (oldest first, at least one) in chunks and return the window that refers to them."""
+        if not bars:
+            msg = "a bars window needs at least one bar"
+            raise ValueError(msg)
+        chunks = [tuple(chunk) for _, chunk in groupby(bars, key=lambda bar: chunk_period(bar_size, bar.time))]
+        names = await asyncio.gather(*(self._put(_BARS_KIND, chunk, _BARS.dump_json(chunk)) for chunk in chunks))
+        return BarsWindow(
+            conid=conid,
+            bar_size=bar_size,
+            count=len(bars),
+            first_bar_time=bars[0].time,
+            last_bar=bars[-1],
+            sha256=_window_hash(names),
+            chunks=tuple(names),
+        )
+
+    async def bars(self, window: BarsWindow) -> tuple[Bar, ...]:
+        """The bars ``window`` refers to, oldest first."""
+        what = _describe(window)
+        chunks = await asyncio.gather(
+            *(self._get(_BARS_KIND, name, _BARS.validate_json, what) for name in window.chunks)
+        )
+        bars = tuple(bar for chunk in chunks for bar in chunk)
+        if len(bars) != window.count:
+            msg = f"the {what} hold {len(bars)} bars, not the {window.count} the window names"
+            raise PayloadMissingError(msg)
+        return bars
+
+    async def put_series(self, series: Mapping[str, Sequence[float | None]]) -> ObjectRef:
+        """Store indicator series (one per output, aligned with their bars) and return their reference."""
+        data = json.dumps(series, separators=(",", ":"), allow_nan=False).encode()
+        value = {key: tuple(values) for key, values in series.items()}
+        name = await self._put(_SERIES_KIND, value, data)
+        return ObjectRef(bucket=subjects.PAYLOAD_BUCKET, name=name, size=len(data), content_type=JSON)
+
+    async def series(self, ref: ObjectRef) -> Series:
+        """The indicator series ``ref`` refers to."""
+        return await self._get(_SERIES_KIND, ref.name, _SERIES.validate_json, "indicator series")
+
+    async def raw(self, name: str) -> bytes:
+        """The stored bytes of ``name`` as they are (for a reader that shows a reference resolved)."""
+        return await self._get("raw", name, bytes, "payload")
+
+    async def _put(self, kind: str, value: object, data: bytes) -> str:
+        name = hashlib.sha256(data).hexdigest()
+        if self._cache.get(f"{kind}:{name}") is None:
+            await self._bus.put_object(data, JSON, bucket=subjects.PAYLOAD_BUCKET)
+            self._cache.put(f"{kind}:{name}", value, len(data))
+        return name
+
+    async def _get(self, kind: str, name: str, decode: Callable[[bytes], T], what: str) -> T:
+        cached = self._cache.get(f"{kind}:{name}")
+        if cached is not None:
+            return cached  # type: ignore[return-value]  # stored under this kind by this method or _put
+        store = await self._bus.object_store(subjects.PAYLOAD_BUCKET)
+        try:
+            result = await store.get(name)
+        except (ObjectNotFoundError, NotFoundError) as error:
+            msg = (
+                f"the {what} {name[:12]}… is no longer in the payload store: payloads are kept for the "
+                f"streams' replay window (stream_max_age_days), and this one is older or was never stored"
+            )
+            raise PayloadMissingError(msg) from error
+        data = result.data or b""
+        value = decode(data)
+        self._cache.put(f"{kind}:{name}", value, len(data))
+        return value
+
+
+def _window_hash(names: Iterable[str]) -> str:
+    return hashlib.sha256("".join(names).encode()).hexdigest()
+
+
+def _describe(window: BarsWindow) -> str:
+    return f"{window.bar_size.value} bars of conid {window.conid} from {window.first_bar_time.isoformat()}"
