@@ -38,9 +38,10 @@ from tradelane.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.bus_credentials import credentials_for, load_or_create_credentials
 from tradelane.runtime.bus_permissions import IDENTITIES, Permissions
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
+from tradelane.runtime.streams import OBJECT_STORES, provision
 from tradelane.store.auth import Scope, TokenRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
@@ -156,7 +157,7 @@ async def nats_server(directory: Path, nats_credentials_file: Path | None) -> As
 async def _delete_tradelane_streams(url: str) -> None:
     client = await nats.connect(url)
     js = client.jetstream()
-    for name in ("PIPELINE", "TRADING", "DEADLETTER", "ADVISORIES", "OBJ_charts"):
+    for name in ("PIPELINE", "TRADING", "DEADLETTER", "ADVISORIES", *(f"OBJ_{bucket}" for bucket in OBJECT_STORES)):
         with contextlib.suppress(NotFoundError):
             await js.delete_stream(name)
     await client.close()
@@ -217,7 +218,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool[Any]]:
 
 @pytest.fixture
 async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
-    """A FastStream broker on this test's NATS, with the streams and the chart object store provisioned."""
+    """A FastStream broker on this test's NATS, with the streams and the object stores provisioned."""
     broker = create_broker(settings, TEST_IDENTITY)
     await broker.connect()
     await provision(broker.connection.jetstream(), settings)
@@ -229,6 +230,12 @@ async def nats_broker(settings: Settings) -> AsyncIterator[NatsBroker]:
 def bus(nats_broker: NatsBroker) -> EventBus:
     """The event bus services use, on :func:`nats_broker`."""
     return EventBus(nats_broker)
+
+
+@pytest.fixture
+def payloads(bus: EventBus) -> PayloadStore:
+    """The payload store (bars and series by reference) on :func:`bus`."""
+    return PayloadStore(bus)
 
 
 ApiToken = Callable[..., Awaitable[str]]

@@ -44,11 +44,12 @@ from tradelane.cli.demo import DEMO_STRATEGY
 from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts.events import ExecutionRequested, IndicatorsComputed, Trigger
 from tradelane.contracts.strategy import MAX_CHART_BARS, AnalysisSettings, BarSize, StrategyDefinition
-from tradelane.indicators.handlers import on_bars_fetched
+from tradelane.indicators.handlers import IndicatorCalculator
 from tradelane.market_data.handlers import BarsFetcher
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.logging import configure_logging
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
@@ -79,9 +80,10 @@ def settings_measured() -> list[Setting]:
     ]
 
 
-async def workload(strategy: StrategyDefinition, count: int) -> list[IndicatorsComputed]:
+async def workload(payloads: PayloadStore, strategy: StrategyDefinition, count: int) -> list[IndicatorsComputed]:
     """``count`` executions of ``strategy`` a minute apart, through market data and indicators."""
-    fetcher = BarsFetcher(SimulatedProvider())
+    fetcher = BarsFetcher(SimulatedProvider(), payloads)
+    calculator = IndicatorCalculator(payloads)
     executions = []
     for index in range(count):
         request = ExecutionRequested(
@@ -91,7 +93,7 @@ async def workload(strategy: StrategyDefinition, count: int) -> list[IndicatorsC
             trigger=Trigger.MANUAL,
             as_of=FIRST_AS_OF + timedelta(minutes=index),
         )
-        executions.append(await on_bars_fetched(await fetcher.on_execution_requested(request)))
+        executions.append(await calculator.on_bars_fetched(await fetcher.on_execution_requested(request)))
     return executions
 
 
@@ -119,9 +121,10 @@ def cpu_seconds_of_tree(root: int) -> float:
 
 
 async def measure(bus: EventBus, setting: Setting, count: int) -> dict[str, Any]:
-    executions = await workload(setting.strategy, 2 * count + 2)
+    executions = await workload(PayloadStore(bus), setting.strategy, 2 * count + 2)
     async with PngRenderer(pages=setting.pages) as renderer:
-        maker = ChartMaker(bus, renderer, width=DEFAULT_WIDTH, height=DEFAULT_HEIGHT)
+        # a store of its own, as the charts service has: the bars and series are fetched, not cached from above
+        maker = ChartMaker(bus, PayloadStore(bus), renderer, width=DEFAULT_WIDTH, height=DEFAULT_HEIGHT)
         for warm_up in executions[:2]:  # plotly.js compiled in the pages, the object store opened
             await maker.on_indicators_computed(warm_up)
         browser = renderer.browser_pid
@@ -137,7 +140,7 @@ async def measure(bus: EventBus, setting: Setting, count: int) -> dict[str, Any]
         "setting": setting.name,
         "pages": setting.pages,
         "charts_per_execution": charts,
-        "bars": [len(executions[0].bars), *(len(frame.bars) for frame in executions[0].timeframes)],
+        "bars": [executions[0].bars.count, *(frame.bars.count for frame in executions[0].timeframes)],
         "chart_bars": setting.strategy.chart_bars,
         "latency": latency,
         "throughput": throughput,

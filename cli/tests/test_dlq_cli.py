@@ -23,11 +23,12 @@ from tests.support.waiting import eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
 from tradelane.lineage.app import build as build_lineage
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.errors import TransientStepError
+from tradelane.runtime.payloads import bars_window
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 
@@ -53,7 +54,7 @@ class Provider:
             symbol=ResolvedSymbol(
                 conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK
             ),
-            bars=(Bar(time=msg.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+            bars=bars_window(1, BarSize.DAY_1, (Bar(time=msg.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),)),
             provider="test",
         )
 

@@ -19,8 +19,9 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope, utc_now
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import event_headers
+from tradelane.runtime.payloads import bars_window
 from tradelane.runtime.replay import REPLAYED_FROM_HEADER
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
@@ -57,7 +58,7 @@ def _bars(request: ExecutionRequested) -> BarsFetched:
         BarsFetched,
         strategy=request.strategy,
         symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        bars=(Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+        bars=bars_window(1, BarSize.DAY_1, (Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),)),
         provider="test",
     )
 

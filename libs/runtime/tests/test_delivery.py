@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -22,7 +23,8 @@ from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, IndicatorsComputed, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.payloads import BarsWindow
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import (
     PUBLISH_WINDOW,
@@ -52,16 +54,23 @@ def _request() -> ExecutionRequested:
     )
 
 
-def _bars_for(msg: ExecutionRequested, count: int = 1) -> BarsFetched:
-    """``count`` bars a minute apart (about 100 bytes of JSON each)."""
+def _bars_for(msg: ExecutionRequested, chunks: int = 1) -> BarsFetched:
+    """Bars by reference to ``chunks`` chunks (67 bytes of JSON each; nothing is stored: no test here reads them)."""
+    names = tuple(hashlib.sha256(str(index).encode()).hexdigest() for index in range(chunks))
+    window = BarsWindow(
+        conid=1,
+        bar_size=BarSize.MIN_1,
+        count=chunks,
+        first_bar_time=msg.as_of,
+        last_bar=Bar(time=msg.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),
+        sha256=hashlib.sha256("".join(names).encode()).hexdigest(),
+        chunks=names,
+    )
     return msg.follow(
         BarsFetched,
         strategy=msg.strategy,
         symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        bars=tuple(
-            Bar(time=msg.as_of + timedelta(minutes=index), open=1, high=2, low=0.5, close=1.5, volume=10)
-            for index in range(count)
-        ),
+        bars=window,
         provider="test",
     )
 
@@ -489,13 +498,13 @@ async def test_a_number_that_is_not_finite_in_a_message_is_invalid_input_and_dea
     try:
         dead = await collect(nats_client, subjects.dead_letter(subjects.MARKET_DATA_FETCHED))
         body = _bars_for(_request()).model_dump(mode="json")
-        body["bars"][0]["close"] = math.inf
+        body["bars"]["last_bar"]["close"] = math.inf
         await nats_client.jetstream().publish(subjects.MARKET_DATA_FETCHED, json.dumps(body).encode())
 
         letter = await dead.next(5)
         assert letter.headers is not None
         assert letter.headers[ERROR_KIND_HEADER] == "invalid_input"
-        assert "bars.0.close" in letter.headers[ERROR_HEADER]
+        assert "bars.last_bar.close" in letter.headers[ERROR_HEADER]
         assert "finite number" in letter.headers[ERROR_HEADER]
         assert calls == 0
     finally:
@@ -531,14 +540,14 @@ async def test_the_embedded_server_takes_a_two_megabyte_event(run_step: StepRunn
     assert nats_client.max_payload == RECOMMENDED_MAX_PAYLOAD
 
     async def handler(msg: ExecutionRequested) -> BarsFetched:
-        return _bars_for(msg, count=25_000)
+        return _bars_for(msg, chunks=32_000)
 
     await run_step(handler)
     fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
     await _publish(nats_client, _request())
     message = await fetched.next(10)
     assert len(message.data) > 2 * 1024 * 1024
-    assert len(BarsFetched.model_validate_json(message.data).bars) == 25_000
+    assert len(BarsFetched.model_validate_json(message.data).bars.chunks) == 32_000
 
 
 @pytest.fixture
@@ -559,7 +568,7 @@ async def test_an_event_larger_than_the_servers_max_payload_fails_the_step_sayin
     async def handler(msg: ExecutionRequested) -> BarsFetched:
         nonlocal calls
         calls += 1
-        return _bars_for(msg, count=14_000)
+        return _bars_for(msg, chunks=18_500)
 
     await run_step(handler, nats_settings.model_copy(update={"nats_url": small_nats_url}))
     client = await nats.connect(small_nats_url)

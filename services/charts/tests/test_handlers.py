@@ -15,11 +15,14 @@ from tradelane.contracts.events import IndicatorsComputed, TimeframeChart, Timef
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import CHART_BARS, AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.payloads import PayloadStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def indicators(symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar]) -> dict[str, object]:
+async def indicators(
+    payloads: PayloadStore, symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar]
+) -> dict[str, object]:
     snapshot = MarketSnapshot(
         symbol=symbol,
         bar_size=bar_size,
@@ -29,12 +32,20 @@ def indicators(symbol: ResolvedSymbol, bar_size: BarSize, bars: Sequence[Bar]) -
         latest={},
         previous={},
     )
-    return {"bars": tuple(bars), "series": {}, "snapshot": snapshot}
+    window = await payloads.put_bars(symbol.conid, bar_size, bars)
+    return {"bars": window, "series": await payloads.put_series({}), "snapshot": snapshot}
 
 
-def computed(
-    symbol: ResolvedSymbol, daily: Sequence[Bar], weekly: Sequence[Bar], *, png: bool, chart_bars: int = CHART_BARS
+async def computed(
+    payloads: PayloadStore,
+    symbol: ResolvedSymbol,
+    daily: Sequence[Bar],
+    weekly: Sequence[Bar],
+    *,
+    png: bool,
+    chart_bars: int = CHART_BARS,
 ) -> IndicatorsComputed:
+    """Indicators as the indicators step publishes them: bars and (empty) series by reference."""
     strategy = StrategyDefinition(
         name="aapl",
         symbol=SymbolRef(symbol="AAPL"),
@@ -47,8 +58,10 @@ def computed(
             "execution_id": uuid4(),
             "strategy_id": uuid4(),
             "strategy": strategy,
-            "timeframes": [TimeframeIndicators.model_validate(indicators(symbol, BarSize.WEEK_1, weekly))],
-            **indicators(symbol, BarSize.DAY_1, daily),
+            "timeframes": [
+                TimeframeIndicators.model_validate(await indicators(payloads, symbol, BarSize.WEEK_1, weekly))
+            ],
+            **await indicators(payloads, symbol, BarSize.DAY_1, daily),
         }
     )
 
@@ -69,11 +82,11 @@ async def candles(bus: EventBus, chart: TimeframeChart) -> int:
 
 @pytest.mark.chromium
 async def test_each_timeframe_gets_its_own_figure_and_png(
-    bus: EventBus, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
 ) -> None:
     async with PngRenderer() as renderer:
-        maker = ChartMaker(bus, renderer, width=640, height=480)
-        rendered = await maker.on_indicators_computed(computed(symbol, bars, weekly_bars, png=True))
+        maker = ChartMaker(bus, payloads, renderer, width=640, height=480)
+        rendered = await maker.on_indicators_computed(await computed(payloads, symbol, bars, weekly_bars, png=True))
     [weekly] = rendered.timeframes
     assert (rendered.snapshot.bar_size, weekly.snapshot.bar_size) == (BarSize.DAY_1, BarSize.WEEK_1)
     assert "· 1 day ·" in await figure_title(bus, rendered)
@@ -85,20 +98,22 @@ async def test_each_timeframe_gets_its_own_figure_and_png(
 
 
 async def test_no_timeframe_gets_a_png_when_the_strategy_does_not_render_them(
-    bus: EventBus, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
 ) -> None:
-    maker = ChartMaker(bus, PngRenderer(), width=640, height=480)
-    rendered = await maker.on_indicators_computed(computed(symbol, bars, weekly_bars, png=False))
+    maker = ChartMaker(bus, payloads, PngRenderer(), width=640, height=480)
+    rendered = await maker.on_indicators_computed(await computed(payloads, symbol, bars, weekly_bars, png=False))
     assert rendered.png is None
     assert [chart.png for chart in rendered.timeframes] == [None]
     assert "· 1 week ·" in await figure_title(bus, rendered.timeframes[0])
 
 
 async def test_each_timeframe_shows_the_strategys_chart_bars(
-    bus: EventBus, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
 ) -> None:
-    maker = ChartMaker(bus, PngRenderer(), width=640, height=480)
-    rendered = await maker.on_indicators_computed(computed(symbol, bars, weekly_bars, png=False, chart_bars=50))
+    maker = ChartMaker(bus, payloads, PngRenderer(), width=640, height=480)
+    rendered = await maker.on_indicators_computed(
+        await computed(payloads, symbol, bars, weekly_bars, png=False, chart_bars=50)
+    )
     assert (len(bars), len(weekly_bars)) == (300, 60)
     assert await candles(bus, rendered) == 50
     assert await candles(bus, rendered.timeframes[0]) == 50

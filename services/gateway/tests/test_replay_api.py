@@ -14,9 +14,10 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import event_headers
+from tradelane.runtime.payloads import bars_window
 from tradelane.store.lineage import StepRecord
 
 STRATEGY_ID = UUID(int=42)
@@ -37,7 +38,7 @@ def _bars(request: ExecutionRequested, close: float = 1.5) -> BarsFetched:
         BarsFetched,
         strategy=request.strategy,
         symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        bars=(Bar(time=request.as_of, open=1, high=2, low=0.5, close=close, volume=10),),
+        bars=bars_window(1, BarSize.DAY_1, (Bar(time=request.as_of, open=1, high=2, low=0.5, close=close, volume=10),)),
         provider="test",
     )
 
@@ -149,9 +150,10 @@ async def test_the_diff_names_each_changed_field(client: httpx.AsyncClient, stat
     body = (await client.get(f"/api/executions/{first.execution_id}/diff/{second.execution_id}")).json()
     assert body["identical"] is False
     market_data = next(step for step in body["steps"] if step["step"] == "market_data")
-    assert market_data["output"]["changes"] == [
-        {"path": "bars[0].close", "kind": "changed", "before": 1.5, "after": 1.75}
-    ]
+    changes = market_data["output"]["changes"]
+    # bars travel by reference: the changed bar changes its chunk's name and the window's content hash
+    assert {change["path"] for change in changes} == {"bars.chunks[0]", "bars.sha256", "bars.last_bar.close"}
+    assert {"path": "bars.last_bar.close", "kind": "changed", "before": 1.5, "after": 1.75} in changes
 
 
 async def test_a_diff_with_an_unknown_execution_is_a_404(client: httpx.AsyncClient, state: GatewayState) -> None:

@@ -11,8 +11,9 @@ import pytest
 from tradelane.contracts.events import BarsFetched, TimeframeBars
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
-from tradelane.indicators.handlers import on_bars_fetched
+from tradelane.indicators.handlers import IndicatorCalculator
 from tradelane.runtime.errors import PermanentStepError
+from tradelane.runtime.payloads import PayloadStore
 
 START = datetime(2020, 1, 6, tzinfo=UTC)
 """A Monday."""
@@ -36,7 +37,7 @@ def bars(count: int, step: timedelta) -> tuple[Bar, ...]:
     )
 
 
-def fetched(weekly_bars: int) -> BarsFetched:
+async def fetched(payloads: PayloadStore, weekly_bars: int) -> BarsFetched:
     strategy = StrategyDefinition(
         name="aapl", symbol=SymbolRef(symbol="AAPL"), analysis=AnalysisSettings(timeframes=(BarSize.WEEK_1,))
     )
@@ -45,26 +46,37 @@ def fetched(weekly_bars: int) -> BarsFetched:
         strategy_id=uuid4(),
         strategy=strategy,
         symbol=SYMBOL,
-        bars=bars(260, timedelta(days=1)),
-        timeframes=(TimeframeBars(bar_size=BarSize.WEEK_1, bars=bars(weekly_bars, timedelta(weeks=1))),),
+        bars=await payloads.put_bars(SYMBOL.conid, BarSize.DAY_1, bars(260, timedelta(days=1))),
+        timeframes=(
+            TimeframeBars(
+                bar_size=BarSize.WEEK_1,
+                bars=await payloads.put_bars(SYMBOL.conid, BarSize.WEEK_1, bars(weekly_bars, timedelta(weeks=1))),
+            ),
+        ),
         provider="simulated",
     )
 
 
-async def test_each_extra_timeframe_gets_its_own_series_and_snapshot() -> None:
-    msg = fetched(weekly_bars=240)
-    computed = await on_bars_fetched(msg)
+async def test_each_extra_timeframe_gets_its_own_series_and_snapshot(payloads: PayloadStore) -> None:
+    msg = await fetched(payloads, weekly_bars=240)
+    computed = await IndicatorCalculator(payloads).on_bars_fetched(msg)
     assert computed.snapshot.bar_size == BarSize.DAY_1
     [weekly] = computed.timeframes
     assert weekly.snapshot.bar_size == BarSize.WEEK_1
     assert weekly.bars == msg.timeframes[0].bars
-    assert set(weekly.series) == set(computed.series)
-    assert all(len(values) == 240 for values in weekly.series.values())
+    # read back through a store of their own, as the charts service does: nothing comes from this one's cache
+    reader = PayloadStore(payloads.bus)
+    weekly_series, base_series = await reader.series(weekly.series), await reader.series(computed.series)
+    weekly_bars = await reader.bars(weekly.bars)
+    assert set(weekly_series) == set(base_series)
+    assert all(len(values) == 240 for values in weekly_series.values())
     assert weekly.snapshot.last_bar_time == START + timedelta(weeks=239)
-    assert weekly.snapshot.latest["sma_20"] == pytest.approx(sum(bar.close for bar in weekly.bars[-20:]) / 20)
+    assert weekly.snapshot.latest["sma_20"] == pytest.approx(sum(bar.close for bar in weekly_bars[-20:]) / 20)
+    assert weekly_series["sma_20"][-1] == weekly.snapshot.latest["sma_20"]
     assert weekly.snapshot.latest["sma_20"] != computed.snapshot.latest["sma_20"]
 
 
-async def test_too_few_bars_on_an_extra_timeframe_fail_the_step_naming_the_timeframe() -> None:
+async def test_too_few_bars_on_an_extra_timeframe_fail_the_step_naming_the_timeframe(payloads: PayloadStore) -> None:
+    msg = await fetched(payloads, weekly_bars=120)
     with pytest.raises(PermanentStepError, match=r"^on the 1 week bars: sma_200 needs at least 200 bars; got 120$"):
-        await on_bars_fetched(fetched(weekly_bars=120))
+        await IndicatorCalculator(payloads).on_bars_fetched(msg)

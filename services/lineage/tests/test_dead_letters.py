@@ -17,10 +17,11 @@ from tests.support.waiting import consistently, eventually
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.lineage.app import build
 from tradelane.runtime.bus import dedup_headers, event_headers
 from tradelane.runtime.deadletters import list_dead_letters, redrive
+from tradelane.runtime.payloads import bars_window
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 
@@ -54,7 +55,7 @@ def _bars(request: ExecutionRequested) -> BarsFetched:
         BarsFetched,
         strategy=request.strategy,
         symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        bars=(Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+        bars=bars_window(1, BarSize.DAY_1, (Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),)),
         provider="test",
     )
 

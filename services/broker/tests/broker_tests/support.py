@@ -22,6 +22,7 @@ from tradelane.contracts.events import Action, Analysis, BarsFetched, Signal, Si
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
 
@@ -105,13 +106,14 @@ def bar(start: datetime, open_: float, high: float, low: float, close: float) ->
     return Bar(time=start, open=open_, high=high, low=low, close=close, volume=10)
 
 
-def bars_fetched(bars: tuple[Bar, ...], instrument: ResolvedSymbol = BTC) -> BarsFetched:
+async def bars_fetched(payloads: PayloadStore, bars: tuple[Bar, ...], instrument: ResolvedSymbol = BTC) -> BarsFetched:
+    """Bars as market-data publishes them: stored in the payload store, carried by reference."""
     return BarsFetched(
         execution_id=uuid4(),
         strategy_id=uuid4(),
         strategy=strategy(symbol=instrument.symbol),
         symbol=instrument,
-        bars=bars,
+        bars=await payloads.put_bars(instrument.conid, BarSize.MIN_1, bars),
         provider="simulated",
     )
 

@@ -14,11 +14,12 @@ from tests.support.waiting import consistently
 from tradelane.contracts import subjects
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import event_headers
+from tradelane.runtime.payloads import PayloadStore
 
 
-def _bars() -> BarsFetched:
+async def _bars(payloads: PayloadStore) -> BarsFetched:
     request = ExecutionRequested(
         execution_id=uuid4(),
         strategy_id=uuid4(),
@@ -30,13 +31,15 @@ def _bars() -> BarsFetched:
         BarsFetched,
         strategy=request.strategy,
         symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        bars=(Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),),
+        bars=await payloads.put_bars(
+            1, BarSize.DAY_1, (Bar(time=request.as_of, open=1, high=2, low=0.5, close=1.5, volume=10),)
+        ),
         provider="test",
     )
 
 
 @pytest.mark.usefixtures("nats_broker", "broker_service")
-async def test_only_the_stream_answers_a_publisher_of_bars(nats_client: NatsClient) -> None:
+async def test_only_the_stream_answers_a_publisher_of_bars(nats_client: NatsClient, payloads: PayloadStore) -> None:
     """market-data's ``js.publish`` awaits the stream's acknowledgement on its reply inbox.
 
     The broker receives the same message on a core subscription, with that inbox as reply
@@ -45,7 +48,7 @@ async def test_only_the_stream_answers_a_publisher_of_bars(nats_client: NatsClie
     """
     inbox = nats_client.new_inbox()
     answers = await collect(nats_client, inbox)
-    bars = _bars()
+    bars = await _bars(payloads)
     await nats_client.publish(
         subjects.MARKET_DATA_FETCHED, bars.model_dump_json().encode(), reply=inbox, headers=event_headers(bars)
     )

@@ -38,7 +38,6 @@ from .support import (
     Clock,
     PaperTrading,
     bar,
-    bars_fetched,
     signal_generated,
     start_paper_broker,
     trading_events,

@@ -12,7 +12,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.events import Action
 from tradelane.contracts.trading import OrderRole, OrderStatus, signal_order_ref
 
-from .support import NOW, PaperTrading, bar, bars_fetched, signal_generated, trading_events
+from .support import BTC, NOW, PaperTrading, bar, signal_generated, trading_events
 
 
 async def test_a_buy_signal_places_a_bracket_whose_entry_fills_at_once(paper: PaperTrading) -> None:

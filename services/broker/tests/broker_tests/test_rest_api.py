@@ -13,6 +13,7 @@ from tests.support.http import refusal
 from tests.support.waiting import eventually
 from tradelane.contracts.envelope import utc_now
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.runtime.service import Service
 from tradelane.store.book.transactions import BookRepository
 
@@ -230,7 +231,7 @@ async def test_a_resting_limit_order_fills_when_published_bars_reach_it(
     order_id = placed.json()["orders"][0]["id"]
 
     # published as market-data would: the broker itself may not publish bars
-    await bus.publish(bars_fetched((bar(utc_now(), 59500, 59600, 58900, 59100),)))
+    await bus.publish(await bars_fetched(PayloadStore(bus), (bar(utc_now(), 59500, 59600, 58900, 59100),)))
 
     path = f"/api/orders/{order_id}"
     order = await eventually(lambda: _when(gateway, path, lambda body: body["status"] == "filled"), "the order to fill")

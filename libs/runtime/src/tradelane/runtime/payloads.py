@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 from typing import Final, TypeVar
 
@@ -75,25 +75,14 @@ class PayloadStore:
     """Stores and resolves bars windows and indicator series in the payload bucket of the Object Store."""
 
     def __init__(self, bus: EventBus, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self._bus = bus
+        self.bus = bus
         self._cache = _Cache(cache_bytes)
 
     async def put_bars(self, conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
         """Store ``bars`` (oldest first, at least one) in chunks and return the window that refers to them."""
-        if not bars:
-            msg = "a bars window needs at least one bar"
-            raise ValueError(msg)
-        chunks = [tuple(chunk) for _, chunk in groupby(bars, key=lambda bar: chunk_period(bar_size, bar.time))]
-        names = await asyncio.gather(*(self._put(_BARS_KIND, chunk, _BARS.dump_json(chunk)) for chunk in chunks))
-        return BarsWindow(
-            conid=conid,
-            bar_size=bar_size,
-            count=len(bars),
-            first_bar_time=bars[0].time,
-            last_bar=bars[-1],
-            sha256=_window_hash(names),
-            chunks=tuple(names),
-        )
+        chunks = _encoded_chunks(bar_size, bars)
+        names = await asyncio.gather(*(self._put(_BARS_KIND, chunk, data) for chunk, data in chunks))
+        return _window(conid, bar_size, bars, names)
 
     async def bars(self, window: BarsWindow) -> tuple[Bar, ...]:
         """The bars ``window`` refers to, oldest first."""
@@ -123,9 +112,9 @@ class PayloadStore:
         return await self._get("raw", name, bytes, "payload")
 
     async def _put(self, kind: str, value: object, data: bytes) -> str:
-        name = hashlib.sha256(data).hexdigest()
+        name = _name(data)
         if self._cache.get(f"{kind}:{name}") is None:
-            await self._bus.put_object(data, JSON, bucket=subjects.PAYLOAD_BUCKET)
+            await self.bus.put_object(data, JSON, bucket=subjects.PAYLOAD_BUCKET)
             self._cache.put(f"{kind}:{name}", value, len(data))
         return name
 
@@ -133,7 +122,7 @@ class PayloadStore:
         cached = self._cache.get(f"{kind}:{name}")
         if cached is not None:
             return cached  # type: ignore[return-value]  # stored under this kind by this method or _put
-        store = await self._bus.object_store(subjects.PAYLOAD_BUCKET)
+        store = await self.bus.object_store(subjects.PAYLOAD_BUCKET)
         try:
             result = await store.get(name)
         except (ObjectNotFoundError, NotFoundError) as error:
@@ -148,8 +137,35 @@ class PayloadStore:
         return value
 
 
-def _window_hash(names: Iterable[str]) -> str:
-    return hashlib.sha256("".join(names).encode()).hexdigest()
+def bars_window(conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
+    """The window :meth:`PayloadStore.put_bars` returns for ``bars``, without storing them."""
+    return _window(conid, bar_size, bars, [_name(data) for _, data in _encoded_chunks(bar_size, bars)])
+
+
+def _encoded_chunks(bar_size: BarSize, bars: Sequence[Bar]) -> list[tuple[tuple[Bar, ...], bytes]]:
+    """``bars`` in chunks of one chunk period each, with their JSON."""
+    if not bars:
+        msg = "a bars window needs at least one bar"
+        raise ValueError(msg)
+    chunks = [tuple(chunk) for _, chunk in groupby(bars, key=lambda bar: chunk_period(bar_size, bar.time))]
+    return [(chunk, _BARS.dump_json(chunk)) for chunk in chunks]
+
+
+def _window(conid: int, bar_size: BarSize, bars: Sequence[Bar], names: Sequence[str]) -> BarsWindow:
+    return BarsWindow(
+        conid=conid,
+        bar_size=bar_size,
+        count=len(bars),
+        first_bar_time=bars[0].time,
+        last_bar=bars[-1],
+        sha256=_name("".join(names).encode()),
+        chunks=tuple(names),
+    )
+
+
+def _name(data: bytes) -> str:
+    """What content is stored under: the sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def _describe(window: BarsWindow) -> str:

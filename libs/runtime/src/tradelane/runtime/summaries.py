@@ -72,10 +72,11 @@ def summarize(event: Envelope) -> str:  # noqa: PLR0911 - one return per event t
                 f"{event.trigger.value}, data up to {event.as_of.isoformat()}"
             )
         case BarsFetched():
-            return f"{event.symbol.symbol}@{event.symbol.exchange}: {len(event.bars)} bars from {event.provider}"
+            return f"{event.symbol.symbol}@{event.symbol.exchange}: {event.bars.count} bars from {event.provider}"
         case IndicatorsComputed():
             patterns = len(event.patterns)
-            return f"{len(event.series)} series, {patterns} patterns, last close {event.snapshot.last_close:g}"
+            series = len(event.snapshot.latest)
+            return f"{series} series, {patterns} patterns, last close {event.snapshot.last_close:g}"
         case ChartRendered():
             png = f", PNG {short_id(event.png.name)}" if event.png else ""
             return f"figure {short_id(event.figure.name)}{png}"
