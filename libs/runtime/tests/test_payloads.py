@@ -1,0 +1,75 @@
+"""The payload store on a real NATS object store: bars kept once per chunk, series by content, gaps said in words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from nats.js.api import StreamInfo
+
+from tradelane.contracts import subjects
+from tradelane.contracts.market import Bar
+from tradelane.contracts.payloads import CHUNK_BARS
+from tradelane.contracts.strategy import BarSize
+from tradelane.runtime.bus import EventBus
+from tradelane.runtime.payloads import PayloadMissingError, PayloadStore, bars_window
+
+START = datetime(2026, 12, 1, tzinfo=UTC)
+"""Midnight UTC: a chunk boundary of 1-minute bars (64-minute periods counted from the epoch)."""
+
+
+def minute_bars(first: int, count: int) -> tuple[Bar, ...]:
+    """``count`` 1-minute bars from minute ``first`` after :data:`START`."""
+    return tuple(
+        Bar(time=START + timedelta(minutes=minute), open=100, high=101, low=99, close=100 + minute / 100, volume=1)
+        for minute in range(first, first + count)
+    )
+
+
+async def stored_objects(bus: EventBus) -> int:
+    info: StreamInfo = await bus.jetstream.stream_info(f"OBJ_{subjects.PAYLOAD_BUCKET}")
+    assert info.state is not None
+    return int(info.state.messages)
+
+
+async def test_a_window_read_back_by_another_process_is_the_bars_stored(bus: EventBus) -> None:
+    bars = minute_bars(0, 300)
+    window = await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars)
+    assert (window.count, window.first_bar_time, window.last_bar) == (300, bars[0].time, bars[-1])
+    assert window == bars_window(7, BarSize.MIN_1, bars)
+    assert await PayloadStore(bus).bars(window) == bars
+
+
+async def test_a_sliding_window_shares_every_chunk_but_its_edges(bus: EventBus) -> None:
+    """Two runs a minute apart store the bars between their windows' first and last chunk once."""
+    store = PayloadStore(bus)
+    earlier = await store.put_bars(7, BarSize.MIN_1, minute_bars(10, 1440))
+    later = await store.put_bars(7, BarSize.MIN_1, minute_bars(11, 1440))
+    assert len(earlier.chunks) == len(later.chunks) == 1440 // CHUNK_BARS + 1
+    assert earlier.chunks[1:-1] == later.chunks[1:-1]
+    assert (earlier.chunks[0], earlier.chunks[-1]) != (later.chunks[0], later.chunks[-1])
+    assert earlier.sha256 != later.sha256
+    # a fresh store (another process) finds what is stored already: nothing new lands
+    before = await stored_objects(bus)
+    await PayloadStore(bus).put_bars(7, BarSize.MIN_1, minute_bars(11, 1440))
+    assert await stored_objects(bus) == before
+
+
+async def test_series_come_back_as_stored_with_none_where_there_is_no_value(bus: EventBus) -> None:
+    series = {"sma_3": (None, None, 101.5, 102.0), "rsi_14": (None, None, None, 55.25)}
+    ref = await PayloadStore(bus).put_series(series)
+    assert (ref.bucket, ref.content_type) == (subjects.PAYLOAD_BUCKET, "application/json")
+    assert await PayloadStore(bus).series(ref) == series
+
+
+async def test_a_window_whose_chunks_were_never_stored_is_refused_in_words(bus: EventBus) -> None:
+    window = bars_window(7, BarSize.MIN_1, minute_bars(0, 10))
+    with pytest.raises(PayloadMissingError, match=r"is no longer in the payload store: payloads are kept for"):
+        await PayloadStore(bus).bars(window)
+
+
+async def test_the_cache_holds_no_more_than_its_bytes(bus: EventBus) -> None:
+    """A store with room for about one chunk still answers every window (fetching again what it dropped)."""
+    store = PayloadStore(bus, cache_bytes=10_000)
+    first = await store.put_bars(7, BarSize.MIN_1, minute_bars(0, 3 * CHUNK_BARS))
+    assert await store.bars(first) == minute_bars(0, 3 * CHUNK_BARS)
