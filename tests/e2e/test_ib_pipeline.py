@@ -80,10 +80,11 @@ async def test_strategies_run_on_the_ib_servers_bars_and_a_dropped_connection_he
         assert market_data["output"]["provider"] == "ib"
         window_start = datetime.fromisoformat(execution["started_at"]) - timedelta(days=365)
         expected = [bar.close for bar in AAPL_BARS if bar.time >= window_start]
-        assert [bar["close"] for bar in market_data["output"]["bars"]] == expected[
-            -len(market_data["output"]["bars"]) :
-        ]
-        assert len(market_data["output"]["bars"]) >= len(expected) - 1
+        path = f"/api/executions/{execution['execution_id']}/steps/market_data/output"
+        window = market_data["output"]["bars"]
+        bars = (await client.get(path)).json()["payloads"][window["sha256"]]
+        assert [bar["close"] for bar in bars] == expected[-len(bars) :]
+        assert len(bars) == window["count"] >= len(expected) - 1
 
         sessions = tws.sessions_started
         await tws.drop_all()

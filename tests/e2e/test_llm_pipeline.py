@@ -87,7 +87,7 @@ async def test_each_timeframe_is_charted_and_read_by_the_model_then_consolidated
 
         [weekly_bars] = steps["market_data"]["output"]["timeframes"]
         assert weekly_bars["bar_size"] == "1 week"
-        assert len(weekly_bars["bars"]) > 200
+        assert weekly_bars["bars"]["count"] > 200
         [weekly_indicators] = steps["indicators"]["output"]["timeframes"]
         assert weekly_indicators["snapshot"]["latest"]["sma_200"] is not None
         chart = steps["chart"]["output"]

@@ -45,8 +45,12 @@ async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
             assert steps[name]["output"]["execution_id"] == run.json()["execution_id"]
             assert steps[name]["duration_ms"] is not None
             assert steps[name]["stream_sequence"] > 0
-        assert len(steps["market_data"]["output"]["bars"]) > 200
-        assert "rsi_14" in steps["indicators"]["output"]["series"]
+        window = steps["market_data"]["output"]["bars"]
+        assert window["count"] > 200
+        fetched = (await client.get(f"/api/executions/{run.json()['execution_id']}/steps/market_data/output")).json()
+        assert len(fetched["payloads"][window["sha256"]]) == window["count"]
+        computed = (await client.get(f"/api/executions/{run.json()['execution_id']}/steps/indicators/output")).json()
+        assert "rsi_14" in computed["payloads"][steps["indicators"]["output"]["series"]["name"]]
         png = steps["chart"]["output"]["png"]
         image = await client.get(f"/api/charts/{png['name']}")
         assert image.content.startswith(b"\x89PNG")
@@ -57,8 +61,8 @@ async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
         assert steps["signal"]["output"]["signal" if execution["status"] == "completed" else "candidate"]["action"]
 
 
-async def test_a_long_intraday_history_with_three_extra_timeframes_fits_through_the_bus(system: System) -> None:
-    """4,320 one-minute bars plus three timeframes: a multi-megabyte indicators event, end to end."""
+async def test_a_long_intraday_history_with_three_extra_timeframes_travels_by_reference(system: System) -> None:
+    """4,320 one-minute bars plus three timeframes (megabytes of bars and series) in messages of a few KB."""
     strategy = _strategy(
         "e2e-large-messages",
         symbol={"symbol": "BTC", "asset_type": "CRYPTO", "exchange": "PAXOS"},
@@ -75,9 +79,9 @@ async def test_a_long_intraday_history_with_three_extra_timeframes_fits_through_
         assert execution["status"] in {"completed", "rejected"}, execution
         steps = {step["step"]: step for step in execution["steps"]}
         indicators = steps["indicators"]["output"]
-        assert len(indicators["bars"]) == 4320
+        assert indicators["bars"]["count"] == 4320
         assert [frame["snapshot"]["bar_size"] for frame in indicators["timeframes"]] == ["5 mins", "1 hour", "1 day"]
-        assert len(json.dumps(indicators)) > 2 * 1024 * 1024
+        assert all(len(json.dumps(step["output"])) < 64 * 1024 for step in execution["steps"])
         charts = steps["chart"]["output"]
         assert [frame["snapshot"]["bar_size"] for frame in charts["timeframes"]] == ["5 mins", "1 hour", "1 day"]
         assert all(frame["png"] is None for frame in charts["timeframes"])
