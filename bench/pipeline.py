@@ -48,6 +48,7 @@ from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, S
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import dedup_headers
 from tradelane.runtime.logging import configure_logging
+from tradelane.runtime.payloads import bars_window
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
@@ -267,10 +268,11 @@ async def tradelane_hop(settings: Settings, client: NatsClient, messages: int) -
     service = Service("market-data", settings)
     bar = Bar(time=datetime(2026, 1, 2, tzinfo=UTC), open=1, high=1, low=1, close=1, volume=0)
     symbol = ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK)
+    window = bars_window(symbol.conid, BarSize.DAY_1, (bar,))  # a reference: the hop measures the runner alone
 
     async def timing_handler(msg: ExecutionRequested) -> BarsFetched:
         received.put_nowait(time.perf_counter())
-        return msg.follow(BarsFetched, strategy=msg.strategy, symbol=symbol, bars=(bar,), provider="bench")
+        return msg.follow(BarsFetched, strategy=msg.strategy, symbol=symbol, bars=window, provider="bench")
 
     service.step(Step.MARKET_DATA)(timing_handler)
     await service.start()
