@@ -294,6 +294,13 @@ async def test_a_run_completes_on_the_execution_page_without_a_reload(page: Page
     assert await page.evaluate("window.stillTheSamePage === true")
     steps = page.locator("ol.steps > li")
     await expect_that(steps.first).to_contain_text("requested")
+    market_data = step(page, "market_data")  # its messages are fetched when it is opened, the bars resolved
+    await expect_that(market_data.locator(".messages")).to_have_text("Loading the step's messages…")
+    await market_data.locator(":scope > summary").click()
+    referred = market_data.locator(".messages details.payloads")
+    await expect_that(referred.locator(":scope > summary")).to_contain_text("1 payload")
+    await referred.locator(":scope > summary").click()
+    await expect_that(referred).to_contain_text("volume")
     signal = step(page, "signal")
     await signal.locator("summary").click()
     await expect_that(signal.locator(".messages")).to_contain_text("Output message")
@@ -350,8 +357,8 @@ async def test_every_page_fits_the_screen_and_is_saved_as_a_screenshot(
     analysis = step(page, "analysis")
     await analysis.locator("summary").click()
     await expect_that(analysis.locator(".messages")).to_contain_text("Output message")
-    await expect_that(step(page, "chart").locator("figure.chart img")).to_have_count(1)
     await step(page, "chart").locator("summary").click()
+    await expect_that(step(page, "chart").locator("figure.chart img")).to_have_count(1)
     await expect_that(step(page, "chart").locator("figure.chart img")).to_have_js_property("complete", True)
     graph = await page.evaluate(GRAPH_FIT)
     assert graph["overflow"] <= 0 and len(graph["scales"]) == 1 and graph["scales"][0] >= 0.9, graph

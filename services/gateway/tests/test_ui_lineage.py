@@ -17,7 +17,9 @@ from services.gateway.tests.conftest import ApiToken, http_client
 from tradelane.contracts import subjects
 from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui.pipeline_graph import NARROW, WIDE, pipeline_graph
+from tradelane.runtime.payloads import PayloadStore
 
+from .test_execution_steps_api import record, recorded_with_references
 from .test_executions_api import _step
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -84,6 +86,28 @@ def test_the_narrow_graph_is_one_column_of_short_downward_arrows_as_wide_as_a_ph
     assert [node.y for node in narrow.nodes] == sorted(node.y for node in narrow.nodes)
     assert all(len({point.split(",")[0] for point in edge.path[1:].split(" L")}) == 1 for edge in narrow.edges)
     assert narrow.width <= 340 < wide.width  # a card's inside on a 390-pixel screen: drawn at about its size
+
+
+async def test_the_page_shows_steps_in_summary_and_an_opened_step_brings_its_messages_and_what_they_refer_to(
+    browser: httpx.AsyncClient, api_token: ApiToken, state: GatewayState, payloads: PayloadStore
+) -> None:
+    """The page (and its live updates) carry no step's messages: a step's come when it is opened, resolved."""
+    await _signed_in(browser, await api_token("read"))
+    recorded = await recorded_with_references(state, payloads)
+    call = {"purpose": "analysis", "timeframe": "1 day", "model": "gpt-4o-mini", "latency_ms": 850.0}
+    call |= {"prompt": "Read AAPL's daily chart", "tokens_in": 1200, "tokens_out": 300}
+    analysis = {"analysis": {"bias": "bullish", "confidence": 40, "model": "gpt-4o-mini"}, "llm_calls": [call]}
+    (analysed,) = await record(state, recorded.execution_id, ("analysis", subjects.ANALYSIS_COMPLETED, analysis))
+    page = (await browser.get(f"/executions/{recorded.execution_id}", headers=HTML)).text
+    opened = f"/executions/{recorded.execution_id}/steps/{recorded.indicators.message_id}"
+    assert f'hx-get="{opened}"' in page and "Loading the step's messages" in page
+    assert "Read AAPL" not in page and "Output message" not in page
+
+    indicators = (await browser.get(opened, headers=HTML)).text
+    assert "Output message" in indicators and "What it refers to" in indicators
+    assert recorded.series.name in indicators and "61.25" in indicators  # the series, resolved
+    prompted = await browser.get(f"/executions/{recorded.execution_id}/steps/{analysed.message_id}", headers=HTML)
+    assert 'class="llm-prompt">Read AAPL&#39;s daily chart' in prompted.text
 
 
 async def test_only_a_token_that_may_operate_sees_the_replay_form(

@@ -54,6 +54,7 @@ from tradelane.runtime.errors import POSTGRES_UNREACHABLE
 from tradelane.runtime.flow import is_concrete, role_of
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.log_stream import stream_logs
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.runtime.service import create_broker
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
@@ -97,10 +98,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             if log_stream is not None:
                 stack.callback(log_stream.detach)
             await ensure_layout(broker.connection.jetstream(), settings, consumers=())
+            bus = EventBus(broker, filter(is_concrete, role_of("gateway").publishes))
             app.state.gateway = GatewayState(
                 pool=pool,
                 broker=broker,
-                bus=EventBus(broker, filter(is_concrete, role_of("gateway").publishes)),
+                bus=bus,
+                payloads=PayloadStore(bus),
                 strategies=StrategyRepository(pool),
                 lineage=LineageRepository(pool),
                 prompts=PromptRepository(pool),

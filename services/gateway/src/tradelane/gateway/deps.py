@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from tradelane.gateway.security.context import Principal, principal_of
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.store.ledger import LedgerRepository
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.strategies import StrategyRepository
@@ -35,11 +36,16 @@ def event_bus(state: Annotated[GatewayState, Depends(gateway_state)]) -> EventBu
     return state.bus
 
 
+def payload_store(state: Annotated[GatewayState, Depends(gateway_state)]) -> PayloadStore:
+    return state.payloads
+
+
 State = Annotated[GatewayState, Depends(gateway_state)]
 Strategies = Annotated[StrategyRepository, Depends(strategy_repository)]
 Lineage = Annotated[LineageRepository, Depends(lineage_repository)]
 Ledger = Annotated[LedgerRepository, Depends(ledger_repository)]
 Bus = Annotated[EventBus, Depends(event_bus)]
+Payloads = Annotated[PayloadStore, Depends(payload_store)]
 
 
 def caller(request: Request) -> Principal:

@@ -207,6 +207,24 @@ class ExecutionDetailOut(ExecutionOut):
         )
 
 
+class StepMessageOut(BaseModel):
+    """One step's input or output message as the lineage recorded it, with the payloads it refers to resolved."""
+
+    execution_id: UUID
+    step: str
+    message_id: UUID = Field(description="The step's own message id (its output's), as in the execution's steps.")
+    subject: str = Field(description="Subject the step's output was published on.")
+    message: dict[str, Any] = Field(
+        description="The message exactly as recorded: bars and indicator series by reference (claim check), "
+        "or inline in a message recorded before references."
+    )
+    payloads: dict[str, Any] = Field(
+        description="What the message's references hold: each bars window's bars (oldest first) under its "
+        "sha256, each indicator series reference's series under its name; "
+        '{"missing": reason} for content the payload store no longer keeps. Empty without references.'
+    )
+
+
 class ErrorCount(BaseModel):
     error: str
     count: int

@@ -12,6 +12,7 @@ from faststream.nats import NatsBroker
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.prompts.limits import DEFAULT_LIMITS, RenderLimits
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.payloads import PayloadStore
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
 from tradelane.store.lineage import LineageRepository
@@ -27,6 +28,8 @@ class GatewayState:
     pool: asyncpg.Pool[Any]
     broker: NatsBroker
     bus: EventBus
+    payloads: PayloadStore
+    """Resolves the bars and series that recorded messages refer to (one per app: its cache is worth keeping)."""
     strategies: StrategyRepository
     lineage: LineageRepository
     prompts: PromptRepository

@@ -1,4 +1,5 @@
-"""``/api/executions``: recent executions, one execution step by step, and its lineage exported."""
+"""``/api/executions``: recent executions, one execution step by step, a step's messages with the payloads they
+refer to, and its lineage exported."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ import json
 from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from tradelane.contracts.fields import PG_INT_MAX, Moment
-from tradelane.gateway.deps import Lineage
+from tradelane.gateway.deps import Lineage, Payloads
 from tradelane.gateway.errors import NOT_FOUND, ensure_valid_window, execution_not_found
-from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut
-from tradelane.store.lineage import ExecutionStatus, ExecutionTrigger
+from tradelane.gateway.references import resolve
+from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut, StepMessageOut
+from tradelane.runtime.payloads import PayloadStore
+from tradelane.store.lineage import (
+    ExecutionDetail,
+    ExecutionStatus,
+    ExecutionTrigger,
+    LineageRepository,
+    StepView,
+)
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
@@ -52,13 +61,94 @@ async def get_execution(
 ) -> ExecutionDetailOut:
     """Its status and every step with a summary of its output, errors and durations.
 
-    Step messages carry bars, indicator series, prompts and model answers: they come only with
-    ``payloads=true``, so that following an execution stays cheap.
+    Step messages carry prompts and model answers, and references to bars and indicator series:
+    they come only with ``payloads=true``, so that following an execution stays cheap, or one at a
+    time with what they refer to resolved from ``/steps/{step}/input`` and ``/steps/{step}/output``.
     """
     detail = await lineage.execution(execution_id)
     if detail is None:
         raise execution_not_found(execution_id)
     return ExecutionDetailOut.of_detail(detail, payloads=payloads)
+
+
+StepName = Annotated[
+    str, Path(description="The step's name as in the execution's steps: market_data, indicators, chart, ...")
+]
+StepMessageId = Annotated[
+    UUID | None,
+    Query(
+        description="Which of the execution's steps of that name (its message_id in the execution's steps), "
+        "for a step that ran more than once (a retried step, the broker's events); without it, the first by "
+        "occurrence."
+    ),
+]
+
+
+def recorded_step(detail: ExecutionDetail, step: str, message_id: UUID | None) -> StepView:
+    """The first step called ``step`` (the one with ``message_id`` if given), or a 404 that says what there is."""
+
+    def wanted(view: StepView) -> bool:
+        return view.step == step and (message_id is None or view.message_id == message_id)
+
+    found = next(filter(wanted, detail.steps), None)
+    if found is None:
+        execution_id = detail.execution.execution_id
+        which = f"{step!r} step with message_id {message_id}" if message_id else f"step {step!r}"
+        names = ", ".join(dict.fromkeys(view.step for view in detail.steps))
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"execution {execution_id} has no {which}; its steps are: {names}"
+        )
+    return found
+
+
+async def step_message(
+    execution_id: UUID,
+    step: str,
+    message_id: UUID | None,
+    which: Literal["input", "output"],
+    lineage: LineageRepository,
+    store: PayloadStore,
+) -> StepMessageOut:
+    """A step's input or output message as recorded, with the payloads it refers to resolved."""
+    detail = await lineage.execution(execution_id)
+    if detail is None:
+        raise execution_not_found(execution_id)
+    view = recorded_step(detail, step, message_id)
+    message = view.output if which == "output" else view.input
+    if message is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"the {step} step of execution {execution_id} has no recorded input: "
+            "it is the first step, or the message it consumed was not recorded",
+        )
+    return StepMessageOut(
+        execution_id=execution_id,
+        step=view.step,
+        message_id=view.message_id,
+        subject=view.subject,
+        message=message,
+        payloads=await resolve(message, store),
+    )
+
+
+@router.get("/{execution_id}/steps/{step}/input", summary="Get a step's input message", responses=NOT_FOUND)
+async def get_step_input(
+    execution_id: UUID, step: StepName, lineage: Lineage, store: Payloads, message_id: StepMessageId = None
+) -> StepMessageOut:
+    """The message the step consumed (``step`` as named in the execution's steps, e.g. ``indicators``), as
+    recorded, with the bars and indicator series it refers to resolved. Of several steps of that name, the
+    first by occurrence unless ``message_id`` picks one. 404 for the first step, which consumed none."""
+    return await step_message(execution_id, step, message_id, "input", lineage, store)
+
+
+@router.get("/{execution_id}/steps/{step}/output", summary="Get a step's output message", responses=NOT_FOUND)
+async def get_step_output(
+    execution_id: UUID, step: StepName, lineage: Lineage, store: Payloads, message_id: StepMessageId = None
+) -> StepMessageOut:
+    """The message the step published (``step`` as named in the execution's steps, e.g. ``market_data``), as
+    recorded, with the bars and indicator series it refers to resolved. Of several steps of that name, the
+    first by occurrence unless ``message_id`` picks one."""
+    return await step_message(execution_id, step, message_id, "output", lineage, store)
 
 
 EXPORT_COLUMNS: Final = (

@@ -120,6 +120,8 @@ POLICY: Final[Mapping[tuple[str, str], Scope | None]] = {
     ("GET", "/api/executions/{execution_id}"): READ,
     ("GET", "/api/executions/{execution_id}/diff/{other_id}"): READ,
     ("GET", "/api/executions/{execution_id}/export"): READ,
+    ("GET", "/api/executions/{execution_id}/steps/{step}/input"): READ,
+    ("GET", "/api/executions/{execution_id}/steps/{step}/output"): READ,
     ("POST", "/api/executions/{execution_id}/replay"): OPERATE,
     ("GET", "/api/lineage/steps/{step}/statistics"): READ,
     ("GET", "/api/charts/{sha256}"): READ,

@@ -4,13 +4,15 @@ Both pages follow the lineage over Server-Sent Events (:mod:`.live`); the list k
 filters (strategy, status, trigger, and a window of start times in UTC, from ``datetime-local``
 inputs) in the stream's query. The viewer draws the pipeline as a graph (:mod:`.pipeline_graph`),
 shows the analysis step's model calls, the signal card and the order → fills → position chain
-(:mod:`.trade_chain`); a step's input and output messages are fetched only when the operator opens
-the step, through the same call as ``GET /api/executions/{id}?payloads=true``. Replays and their
+(:mod:`.trade_chain`). The live part follows the steps in summary; a step's input and output
+messages, with the bars and indicator series they refer to (:mod:`tradelane.gateway.references`),
+and its charts and model calls are fetched only when the operator opens the step. Replays and their
 diff go through the replay routes' own functions; the export links are the API's export route.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, get_args
@@ -24,8 +26,9 @@ from pydantic import AfterValidator, ValidationError
 
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.book import Book
-from tradelane.gateway.deps import Caller, Lineage, State, Strategies
+from tradelane.gateway.deps import Caller, Lineage, Payloads, State, Strategies
 from tradelane.gateway.errors import ensure_valid_window
+from tradelane.gateway.references import resolve
 from tradelane.gateway.routes import executions as api
 from tradelane.gateway.routes import replay as replays
 from tradelane.gateway.routes.strategies import list_strategies
@@ -36,7 +39,7 @@ from tradelane.gateway.ui.forms import ALL, field_errors, form_values
 from tradelane.gateway.ui.pipeline_graph import NARROW, pipeline_graph
 from tradelane.gateway.ui.templating import fragment, render
 from tradelane.gateway.ui.viewer import SignedIn
-from tradelane.store.lineage import ExecutionStatus, ExecutionTrigger
+from tradelane.store.lineage import ExecutionDetail, ExecutionStatus, ExecutionTrigger, StepView
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,33 +157,34 @@ async def executions_stream(
     return live.stream(request, "rows", rows)
 
 
-async def _detail_context(execution_id: UUID, detail: ExecutionDetailOut | None, book: Book) -> dict[str, Any]:
-    """What the live part of the viewer shows: status, graph, steps, and the orders the execution placed."""
+def _last_step(detail: ExecutionDetail | None, name: str, *, succeeded: bool = False) -> StepView | None:
+    """The latest step called ``name`` (that succeeded, if asked), or None."""
+    steps = [] if detail is None else detail.steps
+    found = [step for step in steps if step.step == name and (not succeeded or step.status == "succeeded")]
+    return found[-1] if found else None
+
+
+async def _detail_context(execution_id: UUID, detail: ExecutionDetail | None, book: Book) -> dict[str, Any]:
+    """What the live part of the viewer shows: status, graph, the steps in summary, the outcome and the chart
+    (from the signal and chart steps' messages only), and the orders the execution placed. A step's messages
+    in full come when the operator opens it (:func:`step_messages`)."""
+    summaries = None if detail is None else ExecutionDetailOut.of_detail(detail)
     return {
         "execution_id": execution_id,
-        "execution": detail,
-        "graph": pipeline_graph(detail),
-        "narrow_graph": pipeline_graph(detail, NARROW),
+        "execution": summaries,
+        "signal_step": _last_step(detail, "signal"),
+        "chart_step": _last_step(detail, "chart", succeeded=True),
+        "graph": pipeline_graph(summaries),
+        "narrow_graph": pipeline_graph(summaries, NARROW),
         "chain": await trade_chain(book, execution_id),
     }
-
-
-async def _detail(lineage: Lineage, execution_id: UUID) -> ExecutionDetailOut | None:
-    """The execution with its steps (and their messages, for the chart and signal), or None while the lineage
-    has not recorded it yet (it was just requested). Messages are small (payloads travel by reference)."""
-    try:
-        return await api.get_execution(execution_id, lineage, payloads=True)
-    except HTTPException as error:
-        if error.status_code == status.HTTP_404_NOT_FOUND:
-            return None
-        raise
 
 
 @router.get("/executions/{execution_id}")
 async def execution_page(
     request: Request, execution_id: UUID, viewer: SignedIn, lineage: Lineage, strategies: Strategies, book: Book
 ) -> HTMLResponse:
-    detail = await _detail(lineage, execution_id)
+    detail = await lineage.execution(execution_id)
     names = await _names(strategies)
     return render(
         request,
@@ -201,21 +205,26 @@ async def execution_stream(request: Request, execution_id: UUID, lineage: Lineag
     """The status, graph and steps (event ``execution``) whenever they change, then ``done`` once it has finished."""
 
     async def progress() -> live.Frame:
-        detail = await _detail(lineage, execution_id)
+        detail = await lineage.execution(execution_id)
         html = fragment("_execution_live.html", await _detail_context(execution_id, detail, book))
-        return live.Frame(html, finished=detail is not None and detail.status != "running")
+        return live.Frame(html, finished=detail is not None and detail.execution.status != "running")
 
     return live.stream(request, "execution", progress)
 
 
 @router.get("/executions/{execution_id}/steps/{message_id}")
-async def step_messages(request: Request, execution_id: UUID, message_id: UUID, lineage: Lineage) -> HTMLResponse:
-    """One step's input and output messages in full, as collapsible trees."""
-    detail = await api.get_execution(execution_id, lineage, payloads=True)
-    step = next((step for step in detail.steps if step.message_id == message_id), None)
+async def step_messages(
+    request: Request, execution_id: UUID, message_id: UUID, lineage: Lineage, store: Payloads
+) -> HTMLResponse:
+    """One step's input and output messages in full, as collapsible trees, each with the bars and indicator
+    series it refers to; and what the step produced that a person looks at (charts, model calls, signal)."""
+    detail = await lineage.execution(execution_id)
+    step = next((step for step in detail.steps if step.message_id == message_id), None) if detail else None
     if step is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"execution {execution_id} has no step {message_id}")
-    return render(request, "_step_messages.html", {"step": step})
+    output_payloads, input_payloads = await asyncio.gather(resolve(step.output, store), resolve(step.input, store))
+    context = {"step": step, "output_payloads": output_payloads, "input_payloads": input_payloads}
+    return render(request, "_step_messages.html", context)
 
 
 @router.post("/executions/{execution_id}/replay")
