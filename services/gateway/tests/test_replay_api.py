@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -43,9 +45,13 @@ def _bars(request: ExecutionRequested, close: float = 1.5) -> BarsFetched:
     )
 
 
-async def _publish_and_record(state: GatewayState, step: str, subject: str, event: Envelope) -> int:
+async def _publish_and_record(
+    state: GatewayState, step: str, subject: str, event: Envelope, body: dict[str, Any] | None = None
+) -> int:
+    """Publish ``event`` (or ``body``, a message as an older version wrote it) and record it as the lineage does."""
     js = state.bus.jetstream
-    ack = await js.publish(subject, event.model_dump_json().encode(), headers=event_headers(event))
+    payload = body if body is not None else event.model_dump(mode="json")
+    ack = await js.publish(subject, json.dumps(payload).encode(), headers=event_headers(event))
     await state.lineage.record(
         StepRecord(
             execution_id=event.execution_id,
@@ -56,7 +62,7 @@ async def _publish_and_record(state: GatewayState, step: str, subject: str, even
             subject=subject,
             stream_sequence=ack.seq,
             status="succeeded",
-            payload=event.model_dump(mode="json"),
+            payload=payload,
             occurred_at=event.occurred_at,
         )
     )
@@ -91,6 +97,39 @@ async def test_a_replay_is_accepted_and_republishes_the_original_with_the_overri
         subjects.EXECUTION_REQUESTED,
     )
     assert body["diff_url"] == f"/api/executions/{request.execution_id}/diff/{body['execution_id']}"
+
+
+def _inline_bars(request: ExecutionRequested, close: float) -> tuple[BarsFetched, dict[str, Any]]:
+    """A market_data message as recorded before bars travelled by reference: the bars inline."""
+    event = _bars(request, close)
+    body = event.model_dump(mode="json")
+    body["bars"] = [{"time": request.as_of.isoformat(), "open": 1, "high": 2, "low": 0.5, "close": close, "volume": 10}]
+    return event, body
+
+
+async def test_an_execution_recorded_with_inline_bars_is_read_diffed_and_replayed_from_its_request(
+    client: httpx.AsyncClient, state: GatewayState
+) -> None:
+    runs = []
+    for close in (1.5, 1.75):
+        request = _request()
+        await _publish_and_record(state, "requested", subjects.EXECUTION_REQUESTED, request)
+        event, body = _inline_bars(request, close)
+        await _publish_and_record(state, "market_data", subjects.MARKET_DATA_FETCHED, event, body)
+        runs.append(request.execution_id)
+    first, second = runs
+
+    output = (await client.get(f"/api/executions/{first}/steps/market_data/output")).json()
+    assert (output["message"]["bars"][0]["close"], output["payloads"]) == (1.5, {})
+    diff = (await client.get(f"/api/executions/{first}/diff/{second}")).json()
+    market_data = next(step for step in diff["steps"] if step["step"] == "market_data")
+    assert market_data["output"]["changes"] == [
+        {"path": "bars[0].close", "kind": "changed", "before": 1.5, "after": 1.75}
+    ]
+    assert (await client.post(f"/api/executions/{first}/replay")).status_code == 202
+    refused = await client.post(f"/api/executions/{first}/replay", json={"from_step": "indicators"})
+    assert refused.status_code == 409
+    assert "would not satisfy BarsFetched" in refused.json()["detail"]
 
 
 async def test_replaying_an_unknown_execution_is_a_404(client: httpx.AsyncClient) -> None:
