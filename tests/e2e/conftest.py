@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from tests.support.waiting import eventually
 from tradelane.cli.embedded import free_port
@@ -128,5 +129,21 @@ async def ledger_signal(client: httpx.AsyncClient, execution_id: str, timeout: f
 
 @pytest.fixture
 async def system(settings: Settings) -> AsyncIterator[System]:
+    async with running_system(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def module_system(module_servers: Any) -> AsyncIterator[System]:
+    """One system for every test of a module, for tests that leave it working (a service they kill, the
+    supervisor restarts): starting eleven processes takes a quarter of a minute on two cores.
+    ``module_servers`` is the root conftest's ``ModuleServers``."""
+    settings = Settings(
+        nats_url=module_servers.nats_url,
+        nats_credentials_file=module_servers.nats_credentials_file,
+        database_url=SecretStr(module_servers.database_url),
+        log_format="console",
+        health_port=0,
+    )
     async with running_system(settings) as running:
         yield running

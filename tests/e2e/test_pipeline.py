@@ -29,8 +29,21 @@ def _strategy(name: str, **overrides: Any) -> dict[str, Any]:
     }
 
 
-async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
-    async with system.client(timeout=10) as client:
+@pytest.fixture(scope="module")
+async def cron_strategy(module_system: System) -> str:
+    """A strategy due every minute, created before the module's first test: its first scheduled run comes
+    while the other tests run, and the last test finds it."""
+    async with module_system.client(timeout=10) as client:
+        created = await client.post(
+            "/api/strategies", json=_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"})
+        )
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+
+@pytest.mark.usefixtures("cron_strategy")
+async def test_a_manual_run_goes_through_all_six_steps(module_system: System) -> None:
+    async with module_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-all-steps"))
         assert created.status_code == 201, created.text
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
@@ -61,7 +74,7 @@ async def test_a_manual_run_goes_through_all_six_steps(system: System) -> None:
         assert steps["signal"]["output"]["signal" if execution["status"] == "completed" else "candidate"]["action"]
 
 
-async def test_a_long_intraday_history_with_three_extra_timeframes_travels_by_reference(system: System) -> None:
+async def test_a_long_intraday_history_with_three_extra_timeframes_travels_by_reference(module_system: System) -> None:
     """4,320 one-minute bars plus three timeframes (megabytes of bars and series) in messages of a few KB."""
     strategy = _strategy(
         "e2e-large-messages",
@@ -71,7 +84,7 @@ async def test_a_long_intraday_history_with_three_extra_timeframes_travels_by_re
         render_png=False,
         analysis={"timeframes": ["5 mins", "1 hour", "1 day"]},
     )
-    async with system.client(timeout=10) as client:
+    async with module_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=strategy)
         assert created.status_code == 201, created.text
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
@@ -87,8 +100,8 @@ async def test_a_long_intraday_history_with_three_extra_timeframes_travels_by_re
         assert all(frame["png"] is None for frame in charts["timeframes"])
 
 
-async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: System) -> None:
-    async with system.client(timeout=10) as client:
+async def test_an_unknown_symbol_fails_the_execution_with_the_reason(module_system: System) -> None:
+    async with module_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-unknown", symbol={"symbol": "ZZZZ"}))
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
         execution = await finished_execution(client, run.json()["execution_id"])
@@ -109,46 +122,41 @@ async def test_an_unknown_symbol_fails_the_execution_with_the_reason(system: Sys
         assert failed["dead_letter"]["output"]["execution_id"] == run.json()["execution_id"]
 
 
-async def test_a_strategy_runs_on_its_cron(system: System) -> None:
-    async with system.client(timeout=10) as client:
-        created = await client.post(
-            "/api/strategies", json=_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"})
-        )
-        strategy_id = created.json()["id"]
-
-        async def listed() -> list[dict[str, Any]]:
-            executions: list[dict[str, Any]] = (
-                await client.get("/api/executions", params={"strategy_id": strategy_id})
-            ).json()
-            return executions
-
-        executions = await eventually(listed, "the scheduler to run the strategy", timeout=75)
-        assert executions[0]["trigger"] == "schedule"
-
-
-async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(system: System) -> None:
-    async with system.client(timeout=10) as client:
+async def test_killing_a_service_mid_run_delays_but_does_not_lose_the_execution(module_system: System) -> None:
+    async with module_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-kill", render_png=False))
-        pid = system.supervisor.pid("indicators")
+        pid = module_system.supervisor.pid("indicators")
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         run = await client.post(f"/api/strategies/{created.json()['id']}/run")
         execution = await finished_execution(client, run.json()["execution_id"], timeout=90)
         assert execution["status"] in {"completed", "rejected"}
-        assert system.supervisor.restarts["indicators"] >= 1
+        assert module_system.supervisor.restarts["indicators"] >= 1
 
 
-async def test_sigterm_under_load_loses_no_execution(system: System) -> None:
+async def test_sigterm_under_load_loses_no_execution(module_system: System) -> None:
     """Services stopped with SIGTERM mid-load finish or hand back their messages; every run ends."""
-    async with system.client(timeout=10) as client:
+    async with module_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-sigterm", render_png=False))
         runs = [await client.post(f"/api/strategies/{created.json()['id']}/run") for _ in range(30)]
         await asyncio.sleep(0.3)
         for service in ("indicators", "signals"):
-            pid = system.supervisor.pid(service)
+            pid = module_system.supervisor.pid(service)
             assert pid is not None
             os.kill(pid, signal.SIGTERM)
         for run in runs:
             execution = await finished_execution(client, run.json()["execution_id"], timeout=120)
             assert execution["status"] in {"completed", "rejected"}, execution
             assert [step["step"] for step in execution["steps"]] == STEPS
+
+
+async def test_a_strategy_runs_on_its_cron(module_system: System, cron_strategy: str) -> None:
+    async with module_system.client(timeout=10) as client:
+
+        async def listed() -> list[dict[str, Any]]:
+            executions: list[dict[str, Any]] = (
+                await client.get("/api/executions", params={"strategy_id": cron_strategy})
+            ).json()
+            return [execution for execution in executions if execution["trigger"] == "schedule"]
+
+        await eventually(listed, "the scheduler to run the strategy", timeout=75)
