@@ -38,9 +38,9 @@ async def _run_once(client: httpx.AsyncClient, name: str) -> str:
     return execution_id
 
 
-async def test_a_replay_from_each_step_reproduces_the_execution(system: System) -> None:
+async def test_a_replay_from_each_step_reproduces_the_execution(module_system: System) -> None:
     """With the deterministic market and the offline analyst, every replay matches its original step for step."""
-    async with system.client(timeout=10) as client:
+    async with module_system.client(timeout=10) as client:
         original = await _run_once(client, "e2e-replay-each-step")
         accepted = {}
         for step in STEPS:
@@ -59,23 +59,23 @@ async def test_a_replay_from_each_step_reproduces_the_execution(system: System) 
 
 
 async def test_a_replay_with_another_prompt_version_and_model_differs_only_in_those(
-    system: System, capsys: pytest.CaptureFixture[str]
+    module_system: System, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The CLI replays from the chart step with overrides; the diff names only the overridden settings.
 
     The offline analyst reads neither the prompt nor the model, so its analysis is unchanged; an
     LLM analyst would also change the analysis and the signal, which the diff would then show.
     """
-    async with system.client(timeout=10) as client:
+    async with module_system.client(timeout=10) as client:
         original = await _run_once(client, "e2e-replay-prompt")
         connection = [
             "--nats-url",
-            system.settings.nats_url,
+            module_system.settings.nats_url,
             "--database-url",
-            system.settings.database_url.get_secret_value(),
+            module_system.settings.database_url.get_secret_value(),
         ]
-        if system.settings.nats_credentials_file is not None:
-            connection += ["--nats-credentials", str(system.settings.nats_credentials_file)]
+        if module_system.settings.nats_credentials_file is not None:
+            connection += ["--nats-credentials", str(module_system.settings.nats_credentials_file)]
         argv = ["replay", original, "--from-step", "chart", "--prompt-version", "2", "--model", "m-2", *connection]
         assert await asyncio.to_thread(main, argv) == 0
         # the supervisor logs to stdout too: the new execution's id is the line that is nothing but an id
