@@ -6,9 +6,9 @@ for each workload of :data:`WORKLOADS` (daily, intraday, multi-timeframe):
 1. latency from run request to signal, p50/p99, with and without the chart PNG;
 2. sustained executions per second with and without the PNG, over ``--sustain-seconds`` each;
 3. bytes stored per execution: PostgreSQL (every table, indexes and TOAST included), the
-   JetStream streams and the chart object store, as the growth over the PNG runs divided by
-   their number;
-4. the largest pipeline message (its body, in bytes, and its subject);
+   JetStream streams and the object stores (charts and payloads), as the growth over the PNG
+   runs divided by their number, each taken once the services have nothing pending;
+4. the largest pipeline message (its body, in bytes, and its subject; payloads travel by reference);
 5. each service's resident memory (RSS) after the workload;
 
 and once, the bus overhead of one hop (publish to handler) through our FastStream step runner,
@@ -51,7 +51,7 @@ from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.payloads import bars_window
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
+from tradelane.runtime.streams import LINEAGE_CONSUMERS, STEP_CONSUMERS, provision
 from tradelane.store.pool import create_pool
 
 WARM_UP_RUNS = 3
@@ -166,6 +166,28 @@ async def bytes_stored(client: NatsClient, database_url: str) -> dict[str, int]:
         else:
             streams += size
     return {"postgres": int(postgres), "streams": streams, "object_store": objects}
+
+
+SETTLE_SECONDS = 300.0
+
+
+async def settled(client: NatsClient) -> None:
+    """Wait until the running services' consumers have nothing pending or unacknowledged.
+
+    Storage measured after this holds the work measured and no backlog of an earlier phase (the
+    lineage records a sustained phase's hundreds of executions for a while after it ends).
+    """
+    js = client.jetstream()
+    specs = (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        infos = [await js.consumer_info(spec.stream, spec.durable) for spec in specs]
+        if all(info.num_pending == 0 and info.num_ack_pending == 0 for info in infos):
+            return
+        if time.monotonic() > deadline:
+            msg = f"the services still had work pending after {SETTLE_SECONDS:g} s"
+            raise RuntimeError(msg)
+        await asyncio.sleep(0.2)
 
 
 def per_execution(before: dict[str, int], after: dict[str, int], executions: int) -> dict[str, int]:
@@ -346,8 +368,10 @@ async def measure_workload(system: System, workload: Workload, args: argparse.Na
     client, watcher = system.client, system.watcher
     with_png, without_png = workload.with_png(True), workload.with_png(False)
     system.largest.reset()
+    await settled(client)
     stored_before = await bytes_stored(client, system.database_url)
     latency_with_png = await latency(client, watcher, with_png, args.png_runs)
+    await settled(client)
     stored_after = await bytes_stored(client, system.database_url)
     figures = {
         "description": workload.description,
