@@ -32,8 +32,9 @@ MESSAGE_ID_HEADER = "Nats-Msg-Id"
 CORRELATION_HEADER = "correlation_id"
 """FastStream's header for a message's correlation id; tradelane sets it to the message_id."""
 RECOMMENDED_MAX_PAYLOAD = 8 * 1024 * 1024
-"""The NATS ``max_payload`` tradelane's own servers and configs set: room for the largest execution
-(5,000 bars with their indicators at the bar size plus three extra timeframes, about 4 MB)."""
+"""The NATS ``max_payload`` tradelane's own servers and configs set. Bars and series travel by reference
+(:mod:`tradelane.runtime.payloads`), so pipeline messages are tens of KB; the room is for the object store's
+chunks and for messages of producers that still carry their payloads inline."""
 
 
 def dedup_headers(event: Envelope) -> dict[str, str]:
