@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="tradelane up: create (and run once) the paper-trading demo strategy on a database with none.",
     )
     stream_max_age_days: float = Field(default=7, gt=0, description="Replay window of the streams.")
+    lineage_detail_days: float = Field(
+        default=7,
+        gt=0,
+        description="How long the lineage keeps each step's messages in full; older ones keep only a summary. "
+        "At least stream_max_age_days, so a message that can still be replayed keeps its detail.",
+    )
     duplicate_window_seconds: float = Field(default=120, ge=120, description="JetStream de-dup window.")
     max_deliver: int = Field(
         default=5,
@@ -129,6 +135,18 @@ class Settings(BaseSettings):
             msg = (
                 f"retry_horizon_seconds ({self.retry_horizon_seconds:g}) is longer than the streams' replay window "
                 f"(stream_max_age_days {self.stream_max_age_days:g} = {self.stream_max_age_days * _DAY_SECONDS:g} s)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _detail_outlives_replay_window(self) -> Self:
+        """A replayable message whose lineage detail is gone could be replayed but never diffed against."""
+        if self.lineage_detail_days < self.stream_max_age_days:
+            msg = (
+                f"lineage_detail_days ({self.lineage_detail_days:g}) is shorter than the streams' replay window "
+                f"(stream_max_age_days {self.stream_max_age_days:g}): a message still replayable would lose its "
+                "lineage detail; make lineage_detail_days at least stream_max_age_days"
             )
             raise ValueError(msg)
         return self
