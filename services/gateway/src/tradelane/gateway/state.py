@@ -37,11 +37,11 @@ class GatewayState:
     tokens: TokenRepository
     sessions: SessionRepository
     audit: AuditRepository
+    lineage_detail_days: float
+    """How long the lineage keeps step messages in full (``TRADELANE_LINEAGE_DETAIL_DAYS``), for the 410 past it."""
     ceilings: TradingCeilings = field(default_factory=TradingCeilings)
     """The hard ceilings on the risk limits (``TRADELANE_TRADING_CEILINGS``, the broker reads the same)."""
     render_limits: RenderLimits = DEFAULT_LIMITS
     """Limits of every prompt template render (validate, render, create and update)."""
     llm_daily_budget_usd: Decimal | None = None
-    lineage_detail_days: float = 7
-    """How long the lineage keeps step messages in full (``TRADELANE_LINEAGE_DETAIL_DAYS``), for the 410 past it."""
     """The LLM spend allowed per UTC day (``TRADELANE_LLM_DAILY_BUDGET_USD``, the llm-analyst enforces it), or None."""
