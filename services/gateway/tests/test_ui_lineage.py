@@ -158,5 +158,6 @@ async def test_a_pruned_execution_still_shows_its_steps_and_an_opened_step_says_
     assert detail is not None and all(step.pruned_at is not None for step in detail.steps)
     page = await browser.get(f"/executions/{execution_id}", headers=HTML)
     assert page.status_code == 200 and _node_statuses(page.text)["chart"] == "succeeded"
+    assert "Its messages were pruned on" in page.text and "Loading the step's messages" not in page.text
     opened = await browser.get(f"/executions/{execution_id}/steps/{detail.steps[-1].message_id}", headers=HTML)
     assert opened.status_code == 410 and "was pruned" in opened.text
