@@ -40,7 +40,7 @@ def build(settings: Settings | None = None) -> Service:
         service.context.set_global(RECORDER, LineageRecorder(LineageRepository(pool)))
 
         async def prune() -> None:
-            await prune_expired_detail(pool, settings.lineage_detail_days)
+            await prune_expired_detail(pool, settings.lineage_detail_window_days)
 
         background.every(PRUNE_INTERVAL_SECONDS, prune, "lineage-retention", at_once=True)
 
