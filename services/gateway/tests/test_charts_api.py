@@ -6,6 +6,7 @@ import json
 
 import httpx
 
+from tradelane.contracts import subjects
 from tradelane.gateway.charts import PNG_SIGNATURE
 from tradelane.runtime.bus import EventBus
 
@@ -39,3 +40,14 @@ async def test_a_name_that_is_not_a_sha256_is_a_422(client: httpx.AsyncClient) -
     response = await client.get("/api/charts/not-a-digest")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["path", "sha256"]
+
+
+async def test_a_signals_chart_is_served_from_kept_charts_once_charts_no_longer_has_it(
+    client: httpx.AsyncClient, bus: EventBus
+) -> None:
+    ref = await bus.put_object(PNG, "image/png")
+    await bus.put_object(PNG, "image/png", bucket=subjects.KEPT_CHART_BUCKET)
+    await (await bus.object_store(subjects.CHART_BUCKET)).delete(ref.name)
+    response = await client.get(f"/api/charts/{ref.name}")
+    assert response.status_code == 200
+    assert response.content == PNG

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from uuid import uuid4
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from tradelane.contracts import subjects
 from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui.pipeline_graph import NARROW, WIDE, pipeline_graph
 from tradelane.runtime.payloads import PayloadStore
+from tradelane.store.lineage_retention import prune_step_messages
 
 from .test_execution_steps_api import record, recorded_with_references
 from .test_executions_api import _step
@@ -144,3 +146,18 @@ async def test_the_diff_page_lists_the_steps_only_one_execution_ran(
     response = await browser.get(f"/executions/{first}/diff/{second}", headers=HTML)
     assert response.status_code == 200
     assert 'data-step="chart"' in response.text
+
+
+async def test_a_pruned_execution_still_shows_its_steps_and_an_opened_step_says_its_messages_were_pruned(
+    browser: httpx.AsyncClient, api_token: ApiToken, state: GatewayState
+) -> None:
+    await _signed_in(browser, await api_token("read"))
+    execution_id = await _running_execution(state)
+    await prune_step_messages(state.pool, datetime.now(UTC) + timedelta(minutes=1))
+    detail = await state.lineage.execution(UUID(execution_id))
+    assert detail is not None and all(step.pruned_at is not None for step in detail.steps)
+    page = await browser.get(f"/executions/{execution_id}", headers=HTML)
+    assert page.status_code == 200 and _node_statuses(page.text)["chart"] == "succeeded"
+    assert "Its messages were pruned on" in page.text and "Loading the step's messages" not in page.text
+    opened = await browser.get(f"/executions/{execution_id}/steps/{detail.steps[-1].message_id}", headers=HTML)
+    assert opened.status_code == 410 and "was pruned" in opened.text

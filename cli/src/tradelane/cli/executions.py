@@ -11,6 +11,7 @@ from tradelane.cli.format import duration, table
 from tradelane.runtime.summaries import clip, short_id
 from tradelane.store.diff import ExecutionDiff, FieldChange, StepDiff, diff_executions
 from tradelane.store.lineage import ExecutionStatus, LineageRepository
+from tradelane.store.lineage_retention import DetailPrunedError
 from tradelane.store.replay import ReplayQueries, UnknownExecutionError
 from tradelane.store.strategies import StrategyRepository
 
@@ -89,7 +90,7 @@ async def executions_diff(
     queries = ReplayQueries(await connections.pool())
     try:
         compared = diff_executions(first, await queries.messages(first), second, await queries.messages(second))
-    except UnknownExecutionError as error:
+    except (UnknownExecutionError, DetailPrunedError) as error:
         raise CliError(str(error)) from error
     if json_output:
         console.json(diff_as_json(compared))

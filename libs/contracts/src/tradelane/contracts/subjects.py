@@ -36,6 +36,8 @@ DEAD_LETTER_STREAM: Final = "DEADLETTER"
 CHART_BUCKET: Final = "charts"
 PAYLOAD_BUCKET: Final = "payloads"
 """Bars chunks and indicator series, named by sha256: what messages carry by reference (claim check)."""
+KEPT_CHART_BUCKET: Final = "kept-charts"
+"""The chart PNGs signals were made from, copied by the ledger: kept as long as the signals, never expired."""
 
 PIPELINE_ALL: Final = "pipeline.>"
 TRADING_ALL: Final = "trading.>"

@@ -215,17 +215,21 @@ def _identities() -> dict[str, Permissions]:
         .consume(*NOTIFIER_CONSUMERS)
         .logs("notifier"),
         # The ledger records signals, their orders and outcomes, publishes the outcomes it judges and asks
-        # market-data for the bars that followed a signal; like the notifier it reports no StepFailed.
+        # market-data for the bars that followed a signal; like the notifier it reports no StepFailed. It
+        # copies each signal's chart into the bucket that keeps it for good.
         "ledger": _base("ledger")
         .answer(subjects.HEALTH, subjects.health_of("ledger"))
         .consume(*LEDGER_CONSUMERS)
         .pub(subjects.OUTCOME_RECORDED, *HISTORY_REQUESTS)
+        .read_objects(subjects.CHART_BUCKET)
+        .write_objects(subjects.KEPT_CHART_BUCKET)
         .logs("ledger"),
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
         # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")
         .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
         .read_objects(subjects.CHART_BUCKET)
+        .read_objects(subjects.KEPT_CHART_BUCKET)
         .read_objects(subjects.PAYLOAD_BUCKET)
         .pub(subjects.HEALTH, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
         .logs("gateway")

@@ -167,9 +167,13 @@ async def _ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, settings: S
 OBJECT_STORES: Final = {
     subjects.CHART_BUCKET: "Chart PNGs and Plotly figures, named by sha256",
     subjects.PAYLOAD_BUCKET: "Bars chunks and indicator series, named by sha256 (what messages carry by reference)",
+    subjects.KEPT_CHART_BUCKET: "Chart PNGs signals were made from, named by sha256, copied by the ledger; "
+    "never expired, so a signal's chart outlives the charts bucket",
 }
-"""The Object Store buckets, each kept for the streams' replay window: a message still in its stream can be replayed
-with every payload it refers to."""
+"""The Object Store buckets, each kept for the streams' replay window (a message still in its stream can be replayed
+with every payload it refers to), but those in :data:`NEVER_EXPIRED`."""
+NEVER_EXPIRED: Final = frozenset({subjects.KEPT_CHART_BUCKET})
+"""Buckets whose objects are kept for good: the ledger keeps its signals for good, and each signal its chart."""
 
 
 async def _ensure_object_stores(js: JetStreamContext, settings: Settings) -> None:
@@ -181,7 +185,7 @@ async def _ensure_object_stores(js: JetStreamContext, settings: Settings) -> Non
                 bucket,
                 config=api.ObjectStoreConfig(
                     storage=api.StorageType.FILE,
-                    ttl=settings.stream_max_age_days * _DAY,
+                    ttl=None if bucket in NEVER_EXPIRED else settings.stream_max_age_days * _DAY,
                     replicas=settings.stream_replicas,
                     description=description,
                 ),

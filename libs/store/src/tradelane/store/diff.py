@@ -12,6 +12,9 @@ construction are ignored, so a faithful replay shows no change at all:
   ``latency_ms``, ``tokens_in``, ``tokens_out``, ``cost`` and ``response_format`` (a replay with
   the cache on gets the same answer from the cache, free and at once).
 
+Two executions are compared only while the lineage keeps their messages in full: a pruned
+message (see :mod:`tradelane.store.lineage_retention`) raises :class:`DetailPrunedError`.
+
 A step's input is compared only when both executions recorded it: the first message of a
 replay was caused by nothing in the replay, so it has none. Everything else counts, including
 the strategy each message carries, so a replay with another prompt version shows exactly that
@@ -27,6 +30,7 @@ from uuid import UUID
 
 from tradelane.contracts.subjects import Step
 from tradelane.store.lineage import StepStatus
+from tradelane.store.lineage_retention import DetailPrunedError
 from tradelane.store.replay import RecordedMessage
 
 IGNORED_FIELDS: frozenset[str] = frozenset(
@@ -118,7 +122,14 @@ def diff_messages(before: Any, after: Any) -> MessageDiff:
 def diff_executions(
     first: UUID, first_messages: Sequence[RecordedMessage], second: UUID, second_messages: Sequence[RecordedMessage]
 ) -> ExecutionDiff:
-    """Compare two executions step by step, in pipeline order (other records, such as failures, after)."""
+    """Compare two executions step by step, in pipeline order (other records, such as failures, after).
+
+    Raises :class:`DetailPrunedError` when a message of either was pruned: a summary is no message to compare.
+    """
+    for execution_id, messages in ((first, first_messages), (second, second_messages)):
+        for message in messages:
+            if message.pruned_at is not None:
+                raise DetailPrunedError(execution_id, f"{message.step} message", message.pruned_at)
     before, after = _by_step(first_messages), _by_step(second_messages)
     order = [step.value for step in Step] + sorted((set(before) | set(after)) - {step.value for step in Step})
     steps = []

@@ -55,6 +55,8 @@ class ExecutionSummary:
 
 @dataclass(frozen=True)
 class StepView:
+    """One recorded step with its messages; a pruned message holds its summary instead (see ``pruned_at``)."""
+
     step: str
     status: StepStatus
     subject: str
@@ -65,6 +67,10 @@ class StepView:
     error: str | None
     duration_ms: float | None
     occurred_at: datetime
+    pruned_at: datetime | None = None
+    """When the output message was pruned (``output`` then holds its summary); None while kept in full."""
+    input_pruned_at: datetime | None = None
+    """The same for the input message."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ class LineageRepository:
             return None
         steps = await self._pool.fetch(
             # a dead letter keeps the message_id of the message it copies: it is never an input
-            "SELECT s.*, i.payload AS input_payload FROM lineage.steps s"
+            "SELECT s.*, i.payload AS input_payload, i.pruned_at AS input_pruned_at FROM lineage.steps s"
             " LEFT JOIN lineage.steps i ON i.execution_id = s.execution_id AND i.message_id = s.causation_id"
             " AND NOT starts_with(i.subject, $2)"
             " WHERE s.execution_id = $1 ORDER BY s.occurred_at, s.id",
@@ -205,6 +211,8 @@ class LineageRepository:
                     error=step["error"],
                     duration_ms=step["duration_ms"],
                     occurred_at=step["occurred_at"],
+                    pruned_at=step["pruned_at"],
+                    input_pruned_at=step["input_pruned_at"],
                 )
                 for step in steps
             ],

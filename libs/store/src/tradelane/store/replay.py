@@ -45,6 +45,8 @@ class RecordedMessage:
     payload: dict[str, Any]
     error: str | None
     occurred_at: datetime
+    pruned_at: datetime | None = None
+    """When the lineage pruned this message; ``payload`` then holds its summary."""
 
     @property
     def is_step_output(self) -> bool:
@@ -90,7 +92,8 @@ class ReplayQueries:
         if exists is None:
             raise UnknownExecutionError(execution_id)
         rows = await self._pool.fetch(
-            "SELECT step, status, subject, message_id, causation_id, stream_sequence, payload, error, occurred_at"
+            "SELECT step, status, subject, message_id, causation_id, stream_sequence, payload, error, occurred_at,"
+            " pruned_at"
             " FROM lineage.steps WHERE execution_id = $1 ORDER BY occurred_at, id",
             execution_id,
         )
@@ -105,6 +108,7 @@ class ReplayQueries:
                 payload=row["payload"],
                 error=row["error"],
                 occurred_at=row["occurred_at"],
+                pruned_at=row["pruned_at"],
             )
             for row in rows
         ]

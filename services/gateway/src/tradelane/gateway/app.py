@@ -118,6 +118,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                     max_memory_bytes=settings.prompt_render_memory_bytes,
                 ),
                 llm_daily_budget_usd=settings.llm_daily_budget_usd,
+                lineage_detail_days=settings.lineage_detail_window_days,
             )
             log.info("gateway_started", version=settings.service_version)
             yield

@@ -17,9 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tradelane.cron import cron_problem
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.runtime.redaction import redact
+from tradelane.store.lineage_retention import DetailPrunedError
 
 NOT_FOUND: dict[int | str, dict[str, object]] = {status.HTTP_404_NOT_FOUND: {"model": ErrorOut}}
 CONFLICT: dict[int | str, dict[str, object]] = {status.HTTP_409_CONFLICT: {"model": ErrorOut}}
+GONE: dict[int | str, dict[str, object]] = {status.HTTP_410_GONE: {"model": ErrorOut}}
 BUS_UNAVAILABLE: dict[int | str, dict[str, object]] = {status.HTTP_503_SERVICE_UNAVAILABLE: {"model": ErrorOut}}
 
 
@@ -34,6 +36,16 @@ def execution_not_found(execution_id: UUID) -> HTTPException:
     return HTTPException(
         status.HTTP_404_NOT_FOUND,
         f"no execution with id {execution_id}; list recent executions with GET /api/executions",
+    )
+
+
+def detail_pruned(error: DetailPrunedError, detail_days: float) -> HTTPException:
+    """410 for a step message the lineage pruned: when, after how long, and where its summary still is."""
+    return HTTPException(
+        status.HTTP_410_GONE,
+        f"the {error.what} of execution {error.execution_id} was pruned on {error.pruned_at:%Y-%m-%d}: the "
+        f"lineage keeps step messages in full for {detail_days:g} days (TRADELANE_LINEAGE_DETAIL_DAYS); its "
+        f"summary is still in the steps of GET /api/executions/{error.execution_id}",
     )
 
 

@@ -19,6 +19,7 @@ from tradelane.store.lineage import (
     StepStatus,
     StepView,
 )
+from tradelane.store.step_summary import SUMMARY_FIELDS, Scalar, summarize
 from tradelane.store.strategies import StoredStrategy
 
 STRATEGY_EXAMPLES: dict[str, Any] = {
@@ -119,42 +120,6 @@ class ExecutionOut(BaseModel):
         return cls.model_validate(summary, from_attributes=True)
 
 
-Scalar = str | int | float | bool | None
-
-_ENVELOPE_FIELDS = frozenset(
-    {"message_id", "execution_id", "strategy_id", "occurred_at", "schema_version", "replay_of", "causation_id"}
-)
-SUMMARY_FIELDS = 24
-SUMMARY_TEXT = 200
-
-
-def _brief(value: Any) -> Scalar:
-    if isinstance(value, list):
-        return f"[{len(value)} items]"
-    if isinstance(value, dict):
-        return f"{{{len(value)} fields}}"
-    if isinstance(value, str) and len(value) > SUMMARY_TEXT:
-        return value[: SUMMARY_TEXT - 1] + "…"
-    brief: Scalar = value
-    return brief
-
-
-def summarize(payload: dict[str, Any]) -> dict[str, Scalar]:
-    """A step output's fields, and those of the objects it holds, each in brief (lists as their length).
-
-    What the execution detail shows by default: enough to follow a run (the signal's action and
-    prices, the analysis' confidence, a failure's error) without the bars, series and prompts.
-    """
-    summary: dict[str, Scalar] = {}
-    for key, value in payload.items():
-        if key in _ENVELOPE_FIELDS:
-            continue
-        nested = value.items() if isinstance(value, dict) and value else [("", value)]
-        for sub, item in nested:
-            summary[f"{key}.{sub}" if sub else key] = _brief(item)
-    return dict(list(summary.items())[:SUMMARY_FIELDS])
-
-
 class StepOut(BaseModel):
     """One step of an execution: a summary of the message it produced, and on request both messages in full."""
 
@@ -165,13 +130,19 @@ class StepOut(BaseModel):
     stream_sequence: int | None = Field(description="JetStream sequence of the output message (for replays).")
     summary: dict[str, Scalar] = Field(
         description=f"The output's fields in brief (nested objects one level down, lists as their length; "
-        f"at most {SUMMARY_FIELDS})."
+        f"at most {SUMMARY_FIELDS} besides the signal's action, confidence and prices)."
     )
     input: dict[str, Any] | None = Field(
-        default=None, description="The message the step consumed, if recorded; only with ?payloads=true."
+        default=None,
+        description="The message the step consumed, if recorded and not pruned; only with ?payloads=true.",
     )
     output: dict[str, Any] | None = Field(
-        default=None, description="The message the step published; only with ?payloads=true."
+        default=None, description="The message the step published, unless pruned; only with ?payloads=true."
+    )
+    pruned_at: datetime | None = Field(
+        default=None,
+        description="When the lineage pruned the step's output message (older than TRADELANE_LINEAGE_DETAIL_DAYS): "
+        "only the summary is left. Null while it is kept in full.",
     )
     error: str | None
     duration_ms: float | None
@@ -185,9 +156,10 @@ class StepOut(BaseModel):
             subject=view.subject,
             message_id=view.message_id,
             stream_sequence=view.stream_sequence,
-            summary=summarize(view.output),
-            input=view.input if payloads else None,
-            output=view.output if payloads else None,
+            summary=view.output if view.pruned_at is not None else summarize(view.output),
+            input=view.input if payloads and view.input_pruned_at is None else None,
+            output=view.output if payloads and view.pruned_at is None else None,
+            pruned_at=view.pruned_at,
             error=view.error,
             duration_ms=view.duration_ms,
             occurred_at=view.occurred_at,

@@ -37,6 +37,8 @@ class GatewayState:
     tokens: TokenRepository
     sessions: SessionRepository
     audit: AuditRepository
+    lineage_detail_days: float
+    """How long the lineage keeps step messages in full (``TRADELANE_LINEAGE_DETAIL_DAYS``), for the 410 past it."""
     ceilings: TradingCeilings = field(default_factory=TradingCeilings)
     """The hard ceilings on the risk limits (``TRADELANE_TRADING_CEILINGS``, the broker reads the same)."""
     render_limits: RenderLimits = DEFAULT_LIMITS

@@ -11,6 +11,7 @@ from faststream.nats.annotations import NatsMessage
 from tradelane.contracts.outcomes import OutcomeRecorded
 from tradelane.ledger.config import LedgerSettings
 from tradelane.ledger.handlers import SignalRecorder
+from tradelane.ledger.kept_charts import ChartKeeper
 from tradelane.ledger.market import MarketDataBars
 from tradelane.ledger.outcomes import OutcomeJudge
 from tradelane.runtime.background import BackgroundTasks
@@ -52,7 +53,8 @@ def build(settings: Settings | None = None) -> Service:
             batch=ledger_settings.ledger_outcome_batch,
             hold_atr_multiple=ledger_settings.ledger_hold_atr_multiple,
         )
-        service.context.set_global(RECORDER, SignalRecorder(ledger, StrategyRepository(pool)))
+        recorder = SignalRecorder(ledger, StrategyRepository(pool), ChartKeeper(service.bus))
+        service.context.set_global(RECORDER, recorder)
         service.context.set_global(JUDGE, judge)
         background.every(interval, judge.judge_due, "ledger-outcomes")
 

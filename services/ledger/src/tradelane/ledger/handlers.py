@@ -9,6 +9,7 @@ import structlog
 from tradelane.contracts import subjects
 from tradelane.contracts.events import SignalGenerated, SignalRejected
 from tradelane.ledger.judging import first_check_at
+from tradelane.ledger.kept_charts import ChartKeeper
 from tradelane.ledger.recording import ledger_signal
 from tradelane.runtime.errors import PermanentStepError
 from tradelane.store.ledger import LedgerRepository
@@ -18,11 +19,12 @@ log = structlog.get_logger(__name__)
 
 
 class SignalRecorder:
-    """Writes each signal to the ledger with the version of the stored strategy that made it."""
+    """Writes each signal to the ledger with the version of the stored strategy that made it, and keeps its chart."""
 
-    def __init__(self, ledger: LedgerRepository, strategies: StrategyRepository) -> None:
+    def __init__(self, ledger: LedgerRepository, strategies: StrategyRepository, charts: ChartKeeper) -> None:
         self._ledger = ledger
         self._strategies = strategies
+        self._charts = charts
 
     async def on_signal(self, subject: str, body: dict[str, Any]) -> None:
         """Record the signal event ``body`` published on ``subject`` (Postgres errors propagate and are retried)."""
@@ -38,3 +40,6 @@ class SignalRecorder:
         row = ledger_signal(event, version)
         inserted = await self._ledger.record_signal(row, first_check_at(row))
         log.debug("signal_recorded" if inserted else "signal_already_recorded", signal_id=str(event.message_id))
+        # also on a redelivery: a copy that failed (NATS unreachable) is made when the signal comes back
+        if event.provenance is not None and event.provenance.chart_sha256 is not None:
+            await self._charts.keep(event.provenance.chart_sha256)

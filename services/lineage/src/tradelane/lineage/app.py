@@ -1,4 +1,4 @@
-"""Wiring of the lineage service: its settings, its Postgres pool, its subscribers."""
+"""Wiring of the lineage service: its settings, its Postgres pool, its subscribers, its retention chore."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from faststream.nats.annotations import NatsMessage
 from tradelane.contracts.advisories import MaxDeliveriesAdvisory
 from tradelane.lineage.advisories import ExhaustedDeliveries
 from tradelane.lineage.handlers import LineageRecorder
+from tradelane.lineage.retention import PRUNE_INTERVAL_SECONDS, prune_expired_detail
+from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import ADVISORY_CONSUMER, LINEAGE_CONSUMERS
@@ -28,6 +30,7 @@ def build(settings: Settings | None = None) -> Service:
     # Lineage reports its own failures only to the dead-letter stream: a StepFailed about
     # lineage would come straight back to lineage.
     service = Service("lineage", settings, report_failures=False)
+    background = BackgroundTasks()
 
     @service.on_start
     async def open_database() -> None:
@@ -35,6 +38,15 @@ def build(settings: Settings | None = None) -> Service:
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
         service.context.set_global(RECORDER, LineageRecorder(LineageRepository(pool)))
+
+        async def prune() -> None:
+            await prune_expired_detail(pool, settings.lineage_detail_window_days)
+
+        background.every(PRUNE_INTERVAL_SECONDS, prune, "lineage-retention", at_once=True)
+
+    @service.on_stop
+    async def stop_chores() -> None:
+        await background.stop()
 
     for spec in LINEAGE_CONSUMERS:
 

@@ -12,8 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from tradelane.contracts.fields import PG_INT_MAX, Moment
-from tradelane.gateway.deps import Lineage, Payloads
-from tradelane.gateway.errors import NOT_FOUND, ensure_valid_window, execution_not_found
+from tradelane.gateway.deps import Lineage, Payloads, State
+from tradelane.gateway.errors import GONE, NOT_FOUND, detail_pruned, ensure_valid_window, execution_not_found
 from tradelane.gateway.references import resolve
 from tradelane.gateway.schemas import ExecutionDetailOut, ExecutionOut, StepMessageOut
 from tradelane.runtime.payloads import PayloadStore
@@ -24,6 +24,7 @@ from tradelane.store.lineage import (
     LineageRepository,
     StepView,
 )
+from tradelane.store.lineage_retention import DetailPrunedError
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
@@ -108,13 +109,19 @@ async def step_message(
     which: Literal["input", "output"],
     lineage: LineageRepository,
     store: PayloadStore,
+    detail_days: float,
 ) -> StepMessageOut:
-    """A step's input or output message as recorded, with the payloads it refers to resolved."""
+    """A step's input or output message as recorded, with the payloads it refers to resolved; 410 once pruned."""
     detail = await lineage.execution(execution_id)
     if detail is None:
         raise execution_not_found(execution_id)
     view = recorded_step(detail, step, message_id)
     message = view.output if which == "output" else view.input
+    pruned_at = view.pruned_at if which == "output" else view.input_pruned_at
+    if pruned_at is not None:
+        raise detail_pruned(
+            DetailPrunedError(execution_id, f"{which} message of the {step} step", pruned_at), detail_days
+        )
     if message is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -131,24 +138,36 @@ async def step_message(
     )
 
 
-@router.get("/{execution_id}/steps/{step}/input", summary="Get a step's input message", responses=NOT_FOUND)
+@router.get("/{execution_id}/steps/{step}/input", summary="Get a step's input message", responses=NOT_FOUND | GONE)
 async def get_step_input(
-    execution_id: UUID, step: StepName, lineage: Lineage, store: Payloads, message_id: StepMessageId = None
+    execution_id: UUID,
+    step: StepName,
+    lineage: Lineage,
+    store: Payloads,
+    state: State,
+    message_id: StepMessageId = None,
 ) -> StepMessageOut:
     """The message the step consumed (``step`` as named in the execution's steps, e.g. ``indicators``), as
     recorded, with the bars and indicator series it refers to resolved. Of several steps of that name, the
-    first by occurrence unless ``message_id`` picks one. 404 for the first step, which consumed none."""
-    return await step_message(execution_id, step, message_id, "input", lineage, store)
+    first by occurrence unless ``message_id`` picks one. 404 for the first step, which consumed none; 410 once
+    the lineage pruned the message (``TRADELANE_LINEAGE_DETAIL_DAYS``)."""
+    return await step_message(execution_id, step, message_id, "input", lineage, store, state.lineage_detail_days)
 
 
-@router.get("/{execution_id}/steps/{step}/output", summary="Get a step's output message", responses=NOT_FOUND)
+@router.get("/{execution_id}/steps/{step}/output", summary="Get a step's output message", responses=NOT_FOUND | GONE)
 async def get_step_output(
-    execution_id: UUID, step: StepName, lineage: Lineage, store: Payloads, message_id: StepMessageId = None
+    execution_id: UUID,
+    step: StepName,
+    lineage: Lineage,
+    store: Payloads,
+    state: State,
+    message_id: StepMessageId = None,
 ) -> StepMessageOut:
     """The message the step published (``step`` as named in the execution's steps, e.g. ``market_data``), as
     recorded, with the bars and indicator series it refers to resolved. Of several steps of that name, the
-    first by occurrence unless ``message_id`` picks one."""
-    return await step_message(execution_id, step, message_id, "output", lineage, store)
+    first by occurrence unless ``message_id`` picks one. 410 once the lineage pruned the message
+    (``TRADELANE_LINEAGE_DETAIL_DAYS``)."""
+    return await step_message(execution_id, step, message_id, "output", lineage, store, state.lineage_detail_days)
 
 
 EXPORT_COLUMNS: Final = (

@@ -26,7 +26,7 @@ from tradelane.contracts.events import ChartRendered
 from tradelane.contracts.fields import PG_INT_MAX, Text, Version
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.deps import State
-from tradelane.gateway.errors import CONFLICT, NOT_FOUND
+from tradelane.gateway.errors import CONFLICT, GONE, NOT_FOUND, detail_pruned
 from tradelane.prompts.context import IndicatorValues, sample_context, template_context
 from tradelane.prompts.defaults import default_templates
 from tradelane.prompts.kinds import Language, TemplateType
@@ -34,6 +34,7 @@ from tradelane.prompts.limits import RenderLimits
 from tradelane.prompts.rendering import MAX_TEMPLATE_CHARS, TemplateLimitError, TemplateRenderError, render_async
 from tradelane.prompts.validation import ProblemKind, TemplateProblem, validate, variables_used
 from tradelane.prompts.variables import VARIABLES
+from tradelane.store.lineage_retention import DetailPrunedError
 from tradelane.store.prompts import PromptFields, PromptInUseError, PromptNameTakenError, PromptTemplate
 from tradelane.store.replay import ReplayQueries, UnknownExecutionError
 
@@ -327,7 +328,8 @@ async def _execution_context(state: State, execution_id: UUID) -> dict[str, Any]
     """The variables of the base timeframe's analysis prompt of a recorded execution, rebuilt from the chart
     message its analysis step consumed, as the analyst builds them (``now`` is when the chart was published).
 
-    404 when the lineage has no such execution; 422 at ``body.execution_id`` when it never reached the analysis.
+    404 when the lineage has no such execution; 422 at ``body.execution_id`` when it never reached the analysis;
+    410 when the lineage pruned that chart message (``TRADELANE_LINEAGE_DETAIL_DAYS``).
     """
     try:
         messages = await ReplayQueries(state.pool).messages(execution_id)
@@ -338,11 +340,15 @@ async def _execution_context(state: State, execution_id: UUID) -> dict[str, Any]
     if not charts:
         message = f"execution {execution_id} never reached the analysis (no chart was recorded); choose a later one"
         raise _invalid("execution_id", message, str(execution_id))
+    if charts[-1].pruned_at is not None:
+        raise detail_pruned(
+            DetailPrunedError(execution_id, "chart message", charts[-1].pruned_at), state.lineage_detail_days
+        )
     chart = ChartRendered.model_validate(charts[-1].payload)
     return template_context(chart.snapshot, chart.strategy, now=chart.occurred_at, chart_attached=chart.png is not None)
 
 
-@router.post("/render", summary="Preview a template", responses=NOT_FOUND)
+@router.post("/render", summary="Preview a template", responses=NOT_FOUND | GONE)
 async def render_prompt(body: RenderIn, state: State) -> RenderOut:
     """Render a text or a stored template with ``context`` over the sample execution's variables, or over
     those a recorded execution's analysis saw (``execution_id``)."""

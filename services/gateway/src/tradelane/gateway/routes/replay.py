@@ -14,6 +14,7 @@ from tradelane.contracts.fields import Text, Version
 from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, check_overrides
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.deps import Caller, State
+from tradelane.gateway.errors import detail_pruned
 from tradelane.gateway.outage import bus_unavailable
 from tradelane.gateway.schemas import ErrorOut
 from tradelane.gateway.security.access import require_scope
@@ -21,6 +22,7 @@ from tradelane.runtime.replay import MessageAgedOutError, ReplayError, replay_re
 from tradelane.store.auth import Scope
 from tradelane.store.diff import IGNORED_FIELDS, IGNORED_PATHS, ExecutionDiff, MessageDiff, diff_executions
 from tradelane.store.lineage import StepStatus
+from tradelane.store.lineage_retention import DetailPrunedError
 from tradelane.store.replay import ReplayQueries, StepNotReachedError, UnknownExecutionError, message_to_replay
 
 router = APIRouter(prefix="/api/executions", tags=["replay"])
@@ -190,7 +192,10 @@ class ExecutionDiffOut(BaseModel):
 @router.get(
     "/{execution_id}/diff/{other_id}",
     summary="Compare two executions step by step",
-    responses=_error(status.HTTP_404_NOT_FOUND, "No such execution."),
+    responses={
+        **_error(status.HTTP_404_NOT_FOUND, "No such execution."),
+        **_error(status.HTTP_410_GONE, "The lineage pruned the messages of one of them (only summaries are left)."),
+    },
 )
 async def diff(execution_id: UUID, other_id: UUID, state: State) -> ExecutionDiffOut:
     """What changed in each step's input and output (and so in the signal) from one execution to another.
@@ -200,10 +205,14 @@ async def diff(execution_id: UUID, other_id: UUID, state: State) -> ExecutionDif
     ``input_message_id``, the request's ``trigger``, a signal's ``expires_at``, and how each LLM
     answer was obtained (``llm_calls[*]``: ``cached``, ``latency_ms``, ``tokens_in``,
     ``tokens_out``, ``cost``, ``response_format``). The answer itself is compared.
+
+    410 when the lineage pruned either's messages (older than ``TRADELANE_LINEAGE_DETAIL_DAYS``).
     """
     queries = ReplayQueries(state.pool)
     try:
         first, second = await queries.messages(execution_id), await queries.messages(other_id)
+        return ExecutionDiffOut.of(diff_executions(execution_id, first, other_id, second))
     except UnknownExecutionError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-    return ExecutionDiffOut.of(diff_executions(execution_id, first, other_id, second))
+    except DetailPrunedError as error:
+        raise detail_pruned(error, state.lineage_detail_days) from error

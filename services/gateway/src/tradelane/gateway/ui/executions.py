@@ -27,7 +27,7 @@ from pydantic import AfterValidator, ValidationError
 from tradelane.contracts.subjects import Step
 from tradelane.gateway.book import Book
 from tradelane.gateway.deps import Caller, Lineage, Payloads, State, Strategies
-from tradelane.gateway.errors import ensure_valid_window
+from tradelane.gateway.errors import detail_pruned, ensure_valid_window
 from tradelane.gateway.references import resolve
 from tradelane.gateway.routes import executions as api
 from tradelane.gateway.routes import replay as replays
@@ -40,6 +40,7 @@ from tradelane.gateway.ui.pipeline_graph import NARROW, pipeline_graph
 from tradelane.gateway.ui.templating import fragment, render
 from tradelane.gateway.ui.viewer import SignedIn
 from tradelane.store.lineage import ExecutionDetail, ExecutionStatus, ExecutionTrigger, StepView
+from tradelane.store.lineage_retention import DetailPrunedError
 
 router = APIRouter(include_in_schema=False)
 
@@ -214,7 +215,7 @@ async def execution_stream(request: Request, execution_id: UUID, lineage: Lineag
 
 @router.get("/executions/{execution_id}/steps/{message_id}")
 async def step_messages(
-    request: Request, execution_id: UUID, message_id: UUID, lineage: Lineage, store: Payloads
+    request: Request, execution_id: UUID, message_id: UUID, lineage: Lineage, store: Payloads, state: State
 ) -> HTMLResponse:
     """One step's input and output messages in full, as collapsible trees, each with the bars and indicator
     series it refers to; and what the step produced that a person looks at (charts, model calls, signal)."""
@@ -222,6 +223,9 @@ async def step_messages(
     step = next((step for step in detail.steps if step.message_id == message_id), None) if detail else None
     if step is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"execution {execution_id} has no step {message_id}")
+    if step.pruned_at is not None:
+        pruned = DetailPrunedError(execution_id, f"{step.step} step's messages", step.pruned_at)
+        raise detail_pruned(pruned, state.lineage_detail_days)
     output_payloads, input_payloads = await asyncio.gather(resolve(step.output, store), resolve(step.input, store))
     context = {"step": step, "output_payloads": output_payloads, "input_payloads": input_payloads}
     return render(request, "_step_messages.html", context)
