@@ -49,7 +49,7 @@ from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.settings import Settings
 from tradelane.store.auth import Scope
 
-EXAMPLES = int(os.environ.get("TRADELANE_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("TRADELANE_FUZZ_EXAMPLES", "20"))
 SEED = os.environ.get("TRADELANE_FUZZ_SEED")
 """Unset: the same cases every run. A number: other cases, the same for the same number."""
 REQUEST_SECONDS = 30.0
