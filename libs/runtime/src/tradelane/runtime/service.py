@@ -138,7 +138,9 @@ class Service:
         self.health = HealthState(name, settings.service_version, self.stats, self.is_ready)
         self._health_server: HealthServer | None = None
         self._log_stream: LogStream | None = None
-        self._background = BackgroundTasks()
+        self.background = BackgroundTasks()
+        """The service's chores (its own and those a service adds in a start hook): stopped first when it stops,
+        before the broker closes, so that no chore publishes or queries into a closing connection."""
         self._answer_health_requests()
         self._stopping = asyncio.Event()
         self.resources = AsyncExitStack()
@@ -270,7 +272,7 @@ class Service:
         """The first start-up hook: connect, stream the log lines, and see the streams and consumers provisioned."""
         await self.broker.connect()
         self._log_stream = stream_logs(
-            identity_of(self.name), self.broker.connection, self.settings.log_stream_level, self._background
+            identity_of(self.name), self.broker.connection, self.settings.log_stream_level, self.background
         )
         if self.broker.connection.max_payload < RECOMMENDED_MAX_PAYLOAD:
             log.warning(
@@ -286,7 +288,7 @@ class Service:
         """After the broker has started: ready, and watching the consumers' lag."""
         self._ready = True
         lag_probe = ConsumerLagProbe(self.broker.connection.jetstream(), self._consumers)
-        self._background.every(
+        self.background.every(
             self.settings.consumer_lag_interval_seconds, lag_probe.refresh, "consumer-lag", at_once=True
         )
         log.info("service_started", service=self.name, version=self.settings.service_version)
@@ -311,7 +313,7 @@ class Service:
         self._ready = False
         if self._log_stream is not None:
             self._log_stream.detach()
-        await self._background.stop()
+        await self.background.stop()
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT, then stop within the grace period.

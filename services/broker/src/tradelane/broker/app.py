@@ -17,7 +17,6 @@ from tradelane.broker.venue import OrderVenue
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.trading import Venue
-from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.streams import BROKER_CONSUMER
 from tradelane.store.book.transactions import BookRepository
@@ -94,7 +93,6 @@ def build(settings: BrokerSettings | None = None) -> Service:
     if problem is not None:
         raise LiveTradingNotConfirmedError(problem)
     service = Service("broker", settings)
-    background = BackgroundTasks()
 
     def current_engine() -> TradingEngine:
         engine: TradingEngine = service.context.get(TRADING_ENGINE)
@@ -128,11 +126,7 @@ def build(settings: BrokerSettings | None = None) -> Service:
             (settings.broker_housekeeping_seconds, outbox.flush, "outbox"),
         )
         for seconds, chore, name in chores:
-            background.every(seconds, chore, f"broker-{name}")
-
-    @service.on_stop
-    async def stop_chores() -> None:
-        await background.stop()
+            service.background.every(seconds, chore, f"broker-{name}")
 
     handlers = BrokerHandlers(current_engine, service.payloads)
     service.subscriber(BROKER_CONSUMER)(handlers.on_signal_generated)

@@ -14,7 +14,6 @@ from tradelane.ledger.handlers import SignalRecorder
 from tradelane.ledger.kept_charts import ChartKeeper
 from tradelane.ledger.market import MarketDataBars
 from tradelane.ledger.outcomes import OutcomeJudge
-from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import LEDGER_CONSUMERS
@@ -36,7 +35,6 @@ def build(settings: Settings | None = None) -> Service:
     # A signal it could not record is no failed execution: it only dead-letters, like the lineage.
     service = Service("ledger", ledger_settings, report_failures=False)
     signals, orders, outcomes = LEDGER_CONSUMERS
-    background = BackgroundTasks()
 
     @service.on_start
     async def open_database() -> None:
@@ -56,11 +54,7 @@ def build(settings: Settings | None = None) -> Service:
         recorder = SignalRecorder(ledger, StrategyRepository(pool), ChartKeeper(service.bus))
         service.context.set_global(RECORDER, recorder)
         service.context.set_global(JUDGE, judge)
-        background.every(interval, judge.judge_due, "ledger-outcomes")
-
-    @service.on_stop
-    async def stop_chores() -> None:
-        await background.stop()
+        service.background.every(interval, judge.judge_due, "ledger-outcomes")
 
     @service.subscriber(signals)
     async def record_signal(body: dict[str, object], message: NatsMessage, recorder: Recorder) -> None:

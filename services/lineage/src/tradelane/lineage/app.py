@@ -11,7 +11,6 @@ from tradelane.contracts.advisories import MaxDeliveriesAdvisory
 from tradelane.lineage.advisories import ExhaustedDeliveries
 from tradelane.lineage.handlers import LineageRecorder
 from tradelane.lineage.retention import PRUNE_INTERVAL_SECONDS, prune_expired_detail
-from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import ADVISORY_CONSUMER, LINEAGE_CONSUMERS
@@ -30,7 +29,6 @@ def build(settings: Settings | None = None) -> Service:
     # Lineage reports its own failures only to the dead-letter stream: a StepFailed about
     # lineage would come straight back to lineage.
     service = Service("lineage", settings, report_failures=False)
-    background = BackgroundTasks()
 
     @service.on_start
     async def open_database() -> None:
@@ -42,11 +40,7 @@ def build(settings: Settings | None = None) -> Service:
         async def prune() -> None:
             await prune_expired_detail(pool, settings.lineage_detail_window_days)
 
-        background.every(PRUNE_INTERVAL_SECONDS, prune, "lineage-retention", at_once=True)
-
-    @service.on_stop
-    async def stop_chores() -> None:
-        await background.stop()
+        service.background.every(PRUNE_INTERVAL_SECONDS, prune, "lineage-retention", at_once=True)
 
     for spec in LINEAGE_CONSUMERS:
 

@@ -7,7 +7,6 @@ from typing import Any
 import asyncpg
 import structlog
 
-from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.scheduler.loop import Scheduler
@@ -28,7 +27,6 @@ def build(settings: SchedulerSettings | None = None) -> Service:
     """The scheduler service: no consumer, one loop that publishes ExecutionRequested."""
     settings = settings or SchedulerSettings()
     service = Service("scheduler", settings)
-    background = BackgroundTasks()
 
     @service.on_start
     async def start_loop() -> None:
@@ -41,10 +39,6 @@ def build(settings: SchedulerSettings | None = None) -> Service:
         listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url.get_secret_value())
         service.resources.push_async_callback(listener.close)
         await listener.add_listener(CHANGES_CHANNEL, lambda *_: scheduler.notify_changed())
-        background.start(scheduler.run(), "scheduler-loop")
-
-    @service.on_stop
-    async def stop_loop() -> None:
-        await background.stop()
+        service.background.start(scheduler.run(), "scheduler-loop")
 
     return service
