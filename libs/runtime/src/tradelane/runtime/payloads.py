@@ -107,10 +107,6 @@ class PayloadStore:
         """The indicator series ``ref`` refers to."""
         return await self._get(_SERIES_KIND, ref.name, _SERIES.validate_json, "indicator series")
 
-    async def raw(self, name: str) -> bytes:
-        """The stored bytes of ``name`` as they are (for a reader that shows a reference resolved)."""
-        return await self._get("raw", name, bytes, "payload")
-
     async def _put(self, kind: str, value: object, data: bytes) -> str:
         name = _name(data)
         if self._cache.get(f"{kind}:{name}") is None:
