@@ -47,6 +47,7 @@ from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus import dedup_headers
+from tradelane.runtime.bus_status import stream_states
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.payloads import bars_window
 from tradelane.runtime.service import Service
@@ -177,12 +178,11 @@ async def settled(client: NatsClient) -> None:
     Storage measured after this holds the work measured and no backlog of an earlier phase (the
     lineage records a sustained phase's hundreds of executions for a while after it ends).
     """
-    js = client.jetstream()
-    specs = (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS)
+    watched = {spec.durable for spec in (*STEP_CONSUMERS.values(), *LINEAGE_CONSUMERS)}
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        infos = [await js.consumer_info(spec.stream, spec.durable) for spec in specs]
-        if all(info.num_pending == 0 and info.num_ack_pending == 0 for info in infos):
+        lags = [consumer for stream in await stream_states(client) for consumer in stream.consumers]
+        if all(lag.pending == 0 and lag.ack_pending == 0 for lag in lags if lag.consumer in watched):
             return
         if time.monotonic() > deadline:
             msg = f"the services still had work pending after {SETTLE_SECONDS:g} s"
