@@ -14,7 +14,7 @@ in the same transaction; they are published after commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -133,12 +133,25 @@ class TradingEngine:
     # Prices and chores -----------------------------------------------------------------
 
     async def on_bars(self, symbol: ResolvedSymbol, bars: Sequence[Bar]) -> None:
-        """Keep the instrument's mark, let the venue fill working orders against the bars, watch the daily loss."""
-        last = bars[-1]
+        """:meth:`on_market` with the bars at hand."""
+
+        async def at_hand() -> Sequence[Bar]:
+            return bars
+
+        await self.on_market(symbol, bars[-1], at_hand)
+
+    async def on_market(self, symbol: ResolvedSymbol, last: Bar, bars: Callable[[], Awaitable[Sequence[Bar]]]) -> None:
+        """Keep the instrument's mark (its ``last`` bar), let the venue fill working orders against the bars, watch
+        the daily loss. The bars are fetched (``bars()``) only when an order of the instrument is working: most
+        runs have none."""
         await self._repository.upsert_instrument(symbol, Decimal(str(last.close)), last.time)
+        fetched: Sequence[Bar] | None = None
         for _ in range(_MAX_FILL_ROUNDS):
             working = await self._repository.working_orders(symbol.conid)
-            if not working or not await self._venue.on_prices(symbol, bars, working):
+            if not working:
+                break
+            fetched = fetched if fetched is not None else await bars()
+            if not await self._venue.on_prices(symbol, fetched, working):
                 break
         await self.watch_daily_loss()
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import asyncpg
 import nats.errors
@@ -52,11 +53,12 @@ class BrokerHandlers:
             raise TransientStepError(f"broker venue unavailable: {error}", retry_after=VENUE_RETRY_SECONDS) from error
 
     async def on_bars_fetched(self, msg: BarsFetched) -> None:
-        """Keep marks and let the paper venue fill against the new bars (a replay's bars are old news)."""
+        """Keep marks and let the paper venue fill against the new bars (a replay's bars are old news); the bars are
+        fetched from the payload store only when an order is working."""
         if msg.replay_of is not None:
             return
         try:
-            await self._engine().on_bars(msg.symbol, await self._payloads.bars(msg.bars))
+            await self._engine().on_market(msg.symbol, msg.bars.last_bar, partial(self._payloads.bars, msg.bars))
         except _PRICE_ERRORS as error:
             log.warning("prices_not_applied", symbol=msg.symbol.symbol, error=f"{type(error).__name__}: {error}")
 
