@@ -35,6 +35,14 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
+class BacktestTag(Contract):
+    """Marks an execution as one decision of a backtest; every message of the execution carries it."""
+
+    backtest_id: UUID
+    variant: str = Field(max_length=80, description="The variant the decision belongs to ('base', 'offline', ...).")
+    seq: int = Field(ge=0, description="Index of the decision in time order, from 0.")
+
+
 class Envelope(Contract):
     """Fields every message carries, whatever its step."""
 
@@ -65,6 +73,11 @@ class Envelope(Contract):
         default=False,
         description="On a replayed execution: the operator asked that its signal may place (paper) orders. "
         "Without it a replay's signal places none.",
+    )
+    backtest: BacktestTag | None = Field(
+        default=None,
+        description="When this execution is a decision of a backtest: which one. Such executions run through the "
+        "same services but never touch live or paper trading (the broker ignores them).",
     )
     causation_id: UUID | None = Field(
         default=None,
@@ -108,6 +121,7 @@ class Envelope(Contract):
                 "strategy_id": self.strategy_id,
                 "replay_of": self.replay_of,
                 "replay_places_orders": self.replay_places_orders,
+                "backtest": self.backtest,
                 "causation_id": self.message_id,
                 **fields,
             }

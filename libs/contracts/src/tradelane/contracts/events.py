@@ -21,6 +21,7 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     REPLAY = "replay"
+    BACKTEST = "backtest"
 
 
 class ExecutionRequested(Envelope):

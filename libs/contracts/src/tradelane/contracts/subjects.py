@@ -213,6 +213,15 @@ NOTIFIER_SERVICE_QUEUE: Final = "notifier"
 """Queue group of the notifier's request/reply subscriber, so one replica answers each request."""
 
 
+# Backtests: core NATS request/reply (no stream), answered by the backtester.
+BACKTEST_CREATE: Final = "tradelane.backtest.create"
+"""Plan, estimate and (unless only an estimate is asked) start a backtest (BacktestRequest -> BacktestReply)."""
+BACKTEST_CONTROL: Final = "tradelane.backtest.control"
+"""Stop or resume a backtest (BacktestControl -> BacktestReply)."""
+BACKTEST_SERVICE_QUEUE: Final = "backtester"
+"""Queue group of the backtester's request/reply subscribers, so one replica answers each request."""
+
+
 # Trading: the broker's events (TRADING stream, ``trading.>``) and its commands (core NATS request/reply).
 ORDER_ALL: Final = "trading.order.>"
 """Every order event (submitted, accepted, filled in part or whole, cancelled, rejected)."""
