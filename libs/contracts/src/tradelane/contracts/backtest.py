@@ -185,3 +185,52 @@ class BacktestResult(Contract):
     variants: tuple[VariantResult, ...]
     buy_and_hold: BacktestMetrics
     comparison: tuple[MetricDifference, ...] = ()
+
+
+class BacktestProgress(Contract):
+    """How far a backtest is, over all its variants."""
+
+    decisions_total: int = Field(ge=0)
+    decisions_done: int = Field(ge=0, description="Decisions whose signal step answered (generated or rejected).")
+    decisions_failed: int = Field(ge=0, description="Decisions whose execution failed (StepFailed).")
+    cache_hits: int = Field(ge=0, description="Model calls answered from the response cache.")
+    cache_misses: int = Field(ge=0, description="Model calls asked of the model.")
+    cost_usd: PlainDecimal = Field(description="Model cost so far.")
+
+
+class BacktestSummary(Contract):
+    """One backtest as listed: what was asked, where it stands."""
+
+    id: UUID
+    name: str
+    strategy_id: UUID
+    strategy_name: str
+    request: BacktestRequest
+    status: BacktestStatus
+    reason: str | None = Field(default=None, description="Why it stopped or failed.")
+    estimate: BacktestEstimate
+    progress: BacktestProgress
+    created_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    has_result: bool = False
+
+
+DecisionStatus = Literal["pending", "published", "done", "failed"]
+
+
+class BacktestDecisionRecord(Contract):
+    """One decision of one variant: when, which execution, and what the pipeline answered."""
+
+    variant: str
+    seq: int = Field(ge=0)
+    decided_at: AwareDatetime
+    execution_id: UUID
+    status: DecisionStatus
+    action: str | None = Field(default=None, description="BUY, SELL or HOLD once the signal step answered.")
+    bias: str | None = None
+    confidence: int | None = None
+    rejected_rule: str | None = Field(default=None, description="The rule a rejected candidate broke.")
+    error: str | None = Field(default=None, description="Why the execution failed.")
+    cost_usd: PlainDecimal | None = None
+    cache_hits: int = 0
+    cache_misses: int = 0
