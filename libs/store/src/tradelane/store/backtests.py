@@ -1,0 +1,293 @@
+"""Backtests (schema ``backtest``): each run with its plan and result, and every decision as the pipeline answered it.
+
+The backtester writes it; the gateway and the CLI read it. A decision is keyed by (backtest, variant, seq) and by
+its execution id, and each message of its execution fills in its part once: a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from tradelane.contracts.backtest import (
+    BacktestDecisionRecord,
+    BacktestEstimate,
+    BacktestProgress,
+    BacktestRequest,
+    BacktestResult,
+    BacktestStatus,
+    BacktestSummary,
+)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A backtest as planned, before its first decision runs."""
+
+    id: UUID
+    name: str
+    strategy_id: UUID
+    strategy_name: str
+    request: BacktestRequest
+    strategies: dict[str, dict[str, Any]]
+    """Variant name -> the StrategyDefinition (JSON) its decisions run."""
+    estimate: BacktestEstimate
+
+
+@dataclass(frozen=True)
+class PlannedDecision:
+    """One decision of one variant: when it decides and the execution that will run it."""
+
+    variant: str
+    seq: int
+    decided_at: datetime
+    execution_id: UUID
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What the signal step answered for a decision, kept for the simulation and the report."""
+
+    variant: str
+    seq: int
+    decided_at: datetime
+    execution_id: UUID
+    status: str
+    signal: dict[str, Any] | None
+
+
+_SUMMARY_COLUMNS = (
+    "r.id, r.name, r.strategy_id, r.strategy_name, r.request, r.estimate, r.status, r.reason, r.created_at,"
+    " r.finished_at, r.result IS NOT NULL AS has_result,"
+    " count(d.seq) AS decisions_total,"
+    " count(d.seq) FILTER (WHERE d.status = 'done') AS decisions_done,"
+    " count(d.seq) FILTER (WHERE d.status = 'failed') AS decisions_failed,"
+    " coalesce(sum(d.cache_hits), 0) AS cache_hits, coalesce(sum(d.cache_misses), 0) AS cache_misses,"
+    " coalesce(sum(d.cost_usd), 0) AS cost_usd"
+)
+_SUMMARY_FROM = " FROM backtest.runs r LEFT JOIN backtest.decisions d ON d.backtest_id = r.id"
+_DECISION_COLUMNS = (
+    "variant, seq, decided_at, execution_id, status, action, bias, confidence, rejected_rule, error, cost_usd,"
+    " cache_hits, cache_misses"
+)
+
+
+def _summary(row: asyncpg.Record) -> BacktestSummary:
+    return BacktestSummary(
+        id=row["id"],
+        name=row["name"],
+        strategy_id=row["strategy_id"],
+        strategy_name=row["strategy_name"],
+        request=BacktestRequest.model_validate(row["request"]),
+        status=row["status"],
+        reason=row["reason"],
+        estimate=BacktestEstimate.model_validate(row["estimate"]),
+        progress=BacktestProgress(
+            decisions_total=row["decisions_total"],
+            decisions_done=row["decisions_done"],
+            decisions_failed=row["decisions_failed"],
+            cache_hits=row["cache_hits"],
+            cache_misses=row["cache_misses"],
+            cost_usd=row["cost_usd"],
+        ),
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        has_result=row["has_result"],
+    )
+
+
+class BacktestRepository:
+    """Reads and writes ``backtest.runs`` and ``backtest.decisions``."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    # Written by the backtester ---------------------------------------------------------
+
+    async def create(self, run: NewRun, decisions: Sequence[PlannedDecision]) -> None:
+        """Record a run and its planned decisions together."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(
+                "INSERT INTO backtest.runs"
+                " (id, name, strategy_id, strategy_name, request, strategies, estimate, status)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, 'running')",
+                run.id,
+                run.name,
+                run.strategy_id,
+                run.strategy_name,
+                run.request.model_dump(mode="json"),
+                run.strategies,
+                run.estimate.model_dump(mode="json"),
+            )
+            await connection.copy_records_to_table(
+                "decisions",
+                schema_name="backtest",
+                columns=("backtest_id", "variant", "seq", "decided_at", "execution_id", "fingerprint"),
+                records=[(run.id, d.variant, d.seq, d.decided_at, d.execution_id, d.fingerprint) for d in decisions],
+            )
+
+    async def strategies(self, backtest_id: UUID) -> dict[str, dict[str, Any]] | None:
+        """Variant name -> the strategy definition (JSON) its decisions run; None for an unknown backtest."""
+        value = await self._pool.fetchval("SELECT strategies FROM backtest.runs WHERE id = $1", backtest_id)
+        return None if value is None else dict(value)
+
+    async def waiting(self, backtest_id: UUID, limit: int) -> list[PlannedDecision]:
+        """Decisions not yet published, in time order (the variants side by side)."""
+        rows = await self._pool.fetch(
+            "SELECT variant, seq, decided_at, execution_id, fingerprint FROM backtest.decisions"
+            " WHERE backtest_id = $1 AND status = 'pending' ORDER BY seq, variant LIMIT $2",
+            backtest_id,
+            limit,
+        )
+        return [PlannedDecision(**dict(row)) for row in rows]
+
+    async def in_flight(self, backtest_id: UUID) -> int:
+        """Decisions published whose signal step has not answered yet."""
+        count: int = await self._pool.fetchval(
+            "SELECT count(*) FROM backtest.decisions WHERE backtest_id = $1 AND status = 'published'", backtest_id
+        )
+        return count
+
+    async def mark_published(self, execution_ids: Iterable[UUID]) -> None:
+        await self._pool.execute(
+            "UPDATE backtest.decisions SET status = 'published' WHERE execution_id = ANY($1) AND status = 'pending'",
+            list(execution_ids),
+        )
+
+    async def record_analysis(self, execution_id: UUID, cost: Decimal, hits: int, misses: int) -> bool:
+        """The analysis step's model calls of a decision (once); False when the decision is unknown or recorded."""
+        result: str = await self._pool.execute(
+            "UPDATE backtest.decisions SET cost_usd = $2, cache_hits = $3, cache_misses = $4, analysed = true"
+            " WHERE execution_id = $1 AND NOT analysed",
+            execution_id,
+            cost,
+            hits,
+            misses,
+        )
+        return result.endswith(" 1")
+
+    async def record_signal(
+        self,
+        execution_id: UUID,
+        *,
+        action: str,
+        bias: str,
+        confidence: int,
+        rejected_rule: str | None,
+        signal: dict[str, Any],
+    ) -> bool:
+        """The signal step's answer for a decision (once); False when the decision is unknown or already answered."""
+        result: str = await self._pool.execute(
+            "UPDATE backtest.decisions SET status = 'done', action = $2, bias = $3, confidence = $4,"
+            " rejected_rule = $5, signal = $6 WHERE execution_id = $1 AND status IN ('pending', 'published')",
+            execution_id,
+            action,
+            bias,
+            confidence,
+            rejected_rule,
+            signal,
+        )
+        return result.endswith(" 1")
+
+    async def record_failure(self, execution_id: UUID, error: str) -> bool:
+        """A decision whose execution failed (once); False when the decision is unknown or already answered."""
+        result: str = await self._pool.execute(
+            "UPDATE backtest.decisions SET status = 'failed', error = $2"
+            " WHERE execution_id = $1 AND status IN ('pending', 'published')",
+            execution_id,
+            error,
+        )
+        return result.endswith(" 1")
+
+    async def backtest_of(self, execution_id: UUID) -> UUID | None:
+        value: UUID | None = await self._pool.fetchval(
+            "SELECT backtest_id FROM backtest.decisions WHERE execution_id = $1", execution_id
+        )
+        return value
+
+    async def set_status(self, backtest_id: UUID, status: BacktestStatus, reason: str | None = None) -> None:
+        finished = status in ("stopped", "completed", "failed")
+        await self._pool.execute(
+            "UPDATE backtest.runs SET status = $2, reason = $3, updated_at = now(),"
+            " finished_at = CASE WHEN $4 THEN now() ELSE NULL END WHERE id = $1",
+            backtest_id,
+            status,
+            reason,
+            finished,
+        )
+
+    async def store_result(self, backtest_id: UUID, result: BacktestResult, report_html: str) -> None:
+        await self._pool.execute(
+            "UPDATE backtest.runs SET result = $2, report_html = $3, status = 'completed', reason = NULL,"
+            " updated_at = now(), finished_at = now() WHERE id = $1",
+            backtest_id,
+            result.model_dump(mode="json"),
+            report_html,
+        )
+
+    async def active(self) -> list[UUID]:
+        """Backtests that were running (or stopping) when the backtester last stopped: to take up again."""
+        rows = await self._pool.fetch(
+            "SELECT id FROM backtest.runs WHERE status IN ('running', 'stopping') ORDER BY created_at"
+        )
+        return [row["id"] for row in rows]
+
+    async def answered(self, fingerprints: Sequence[str]) -> set[str]:
+        """Of ``fingerprints``, those an earlier decision already ran to the end (its model answers are cached)."""
+        rows = await self._pool.fetch(
+            "SELECT DISTINCT fingerprint FROM backtest.decisions WHERE status = 'done' AND fingerprint = ANY($1)",
+            list(fingerprints),
+        )
+        return {row["fingerprint"] for row in rows}
+
+    async def outcomes(self, backtest_id: UUID) -> list[DecisionOutcome]:
+        """Every decision with the signal its execution published, in time order (for the simulation)."""
+        rows = await self._pool.fetch(
+            "SELECT variant, seq, decided_at, execution_id, status, signal FROM backtest.decisions"
+            " WHERE backtest_id = $1 ORDER BY variant, seq",
+            backtest_id,
+        )
+        return [DecisionOutcome(**dict(row)) for row in rows]
+
+    # Read by the gateway and the CLI ---------------------------------------------------
+
+    async def summaries(self, limit: int = 50, strategy_id: UUID | None = None) -> list[BacktestSummary]:
+        """The newest backtests first."""
+        rows = await self._pool.fetch(
+            f"SELECT {_SUMMARY_COLUMNS}{_SUMMARY_FROM} WHERE $2::uuid IS NULL OR r.strategy_id = $2"
+            " GROUP BY r.id ORDER BY r.created_at DESC LIMIT $1",
+            limit,
+            strategy_id,
+        )
+        return [_summary(row) for row in rows]
+
+    async def summary(self, backtest_id: UUID) -> BacktestSummary | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_SUMMARY_COLUMNS}{_SUMMARY_FROM} WHERE r.id = $1 GROUP BY r.id", backtest_id
+        )
+        return None if row is None else _summary(row)
+
+    async def decisions(self, backtest_id: UUID) -> list[BacktestDecisionRecord]:
+        """Every decision of every variant, in time order."""
+        rows = await self._pool.fetch(
+            f"SELECT {_DECISION_COLUMNS} FROM backtest.decisions WHERE backtest_id = $1 ORDER BY seq, variant",
+            backtest_id,
+        )
+        return [BacktestDecisionRecord.model_validate(dict(row)) for row in rows]
+
+    async def result(self, backtest_id: UUID) -> BacktestResult | None:
+        value = await self._pool.fetchval("SELECT result FROM backtest.runs WHERE id = $1", backtest_id)
+        return None if value is None else BacktestResult.model_validate(value)
+
+    async def report_html(self, backtest_id: UUID) -> str | None:
+        value: str | None = await self._pool.fetchval(
+            "SELECT report_html FROM backtest.runs WHERE id = $1", backtest_id
+        )
+        return value

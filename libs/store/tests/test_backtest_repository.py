@@ -1,0 +1,91 @@
+"""Backtests in PostgreSQL: a run with its decisions, each answered once, summed into progress."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from tradelane.contracts.backtest import BacktestEstimate, BacktestRequest
+from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
+
+START = datetime(2025, 3, 3, tzinfo=UTC)
+
+
+@pytest.fixture
+def backtests(pool: asyncpg.Pool[Any]) -> BacktestRepository:
+    return BacktestRepository(pool)
+
+
+async def _run(backtests: BacktestRepository, decisions: int = 3) -> tuple[NewRun, list[PlannedDecision]]:
+    strategy_id = uuid4()
+    request = BacktestRequest(strategy_id=strategy_id, start=START, end=START + timedelta(days=decisions))
+    run = NewRun(
+        id=uuid4(),
+        name="demo month",
+        strategy_id=strategy_id,
+        strategy_name="demo",
+        request=request,
+        strategies={"base": {"name": "demo"}},
+        estimate=BacktestEstimate(
+            decisions=decisions, variants=("base",), model_calls=0, cached_decisions=0, cost_usd=None
+        ),
+    )
+    planned = [
+        PlannedDecision("base", seq, START + timedelta(days=seq), uuid4(), f"fp-{run.id}-{seq}")
+        for seq in range(decisions)
+    ]
+    await backtests.create(run, planned)
+    return run, planned
+
+
+async def test_decisions_wait_in_time_order_and_are_answered_once(backtests: BacktestRepository) -> None:
+    run, planned = await _run(backtests)
+    waiting = await backtests.waiting(run.id, limit=2)
+    assert [decision.seq for decision in waiting] == [0, 1]
+    await backtests.mark_published([decision.execution_id for decision in waiting])
+    assert await backtests.in_flight(run.id) == 2
+
+    first = planned[0].execution_id
+    assert await backtests.record_analysis(first, Decimal("0.01"), hits=1, misses=2)
+    assert not await backtests.record_analysis(first, Decimal("0.01"), hits=1, misses=2)
+    signal = {"signal": {"action": "BUY"}}
+    assert await backtests.record_signal(
+        first, action="BUY", bias="bullish", confidence=70, rejected_rule=None, signal=signal
+    )
+    assert not await backtests.record_signal(
+        first, action="SELL", bias="bearish", confidence=70, rejected_rule=None, signal=signal
+    )
+    assert await backtests.record_failure(planned[1].execution_id, "indicators: no bars")
+
+    summary = await backtests.summary(run.id)
+    assert summary is not None
+    assert summary.status == "running"
+    progress = summary.progress
+    assert (progress.decisions_total, progress.decisions_done, progress.decisions_failed) == (3, 1, 1)
+    assert (progress.cache_hits, progress.cache_misses, progress.cost_usd) == (1, 2, Decimal("0.01"))
+    records = await backtests.decisions(run.id)
+    assert [(record.seq, record.status, record.action) for record in records] == [
+        (0, "done", "BUY"),
+        (1, "failed", None),
+        (2, "pending", None),
+    ]
+    assert await backtests.answered([planned[0].fingerprint, planned[1].fingerprint]) == {planned[0].fingerprint}
+
+
+async def test_status_and_listing(backtests: BacktestRepository) -> None:
+    run, _ = await _run(backtests, decisions=1)
+    assert run.id in await backtests.active()
+    await backtests.set_status(run.id, "stopped", "stopped by the user")
+    assert run.id not in await backtests.active()
+    listed = await backtests.summaries(strategy_id=run.strategy_id)
+    assert [(summary.id, summary.status, summary.reason) for summary in listed] == [
+        (run.id, "stopped", "stopped by the user")
+    ]
+    assert listed[0].finished_at is not None
+    assert await backtests.report_html(run.id) is None
+    assert await backtests.result(run.id) is None
