@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 from pydantic import BaseModel
 
+from tradelane.contracts.envelope import BacktestTag
 from tradelane.contracts.events import Action, Analysis, AnalysisCompleted, Bias, SignalGenerated, SignalRejected
 from tradelane.contracts.market import MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
@@ -212,3 +213,20 @@ async def test_the_service_handler_applies_its_guards() -> None:
     assert isinstance(refused, SignalRejected)
     assert refused.rule == "entry_collar"
     assert isinstance(await loose.on_analysis_completed(message), SignalGenerated)
+
+
+async def test_a_backtest_decision_expires_from_its_own_point_in_time_not_the_clock() -> None:
+    strategy = StrategyDefinition(name="btc", symbol=SymbolRef(symbol="BTC", asset_type=AssetType.CRYPTO))
+    decided_at = NOW - timedelta(days=200)
+    message = AnalysisCompleted(
+        execution_id=uuid4(),
+        strategy_id=uuid4(),
+        strategy=strategy,
+        snapshot=snapshot(61_000.0, 900.0, BTC),
+        analysis=analysis("bullish", entry=61_000.0),
+        backtest=BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=decided_at),
+    )
+    signal = await SignalMaker(clock=lambda: NOW).on_analysis_completed(message)
+    assert isinstance(signal, SignalGenerated)
+    assert signal.backtest == message.backtest
+    assert signal.signal.expires_at == decided_at + timedelta(hours=strategy.risk.signal_ttl_hours)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -12,6 +13,7 @@ import pytest
 
 from llm_analyst_tests.fake_llm import FakeLlmServer, answer, failure
 from llm_analyst_tests.support import MakeAnalyst, MakeChart, MakeStrategy, Reply, timeframe_png
+from tradelane.contracts.envelope import BacktestTag
 from tradelane.contracts.strategy import BarSize
 from tradelane.llm_analyst.analyst import AnalysisFailedError, AnalysisInterruptedError, cache_key
 from tradelane.store.llm import LlmRepository
@@ -324,3 +326,23 @@ async def test_a_template_beyond_the_render_limits_fails_naming_the_limit(
     created = await prompts.create(PromptFields(name="hostile", type="analysis"), text)
     with pytest.raises(AnalysisFailedError, match=r"'hostile'.*line 2: 10 \*\* 10000000000 is too large a number"):
         await make_analyst().analyse(await make_chart(make_strategy(prompt_template_id=created.id)))
+
+
+async def test_a_backtest_decision_reads_its_own_point_in_time_as_today(
+    make_analyst: MakeAnalyst,
+    make_chart: MakeChart,
+    make_strategy: MakeStrategy,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+    prompts: PromptRepository,
+) -> None:
+    """A prompt that names the date must not tell the model it decides in the future of its bars."""
+    created = await prompts.create(PromptFields(name="dated", type="analysis"), "{{ symbol }} on {{ today }}")
+    fake_llm.script(answer(valid_reply()))
+    chart = await make_chart(make_strategy(prompt_template_id=created.id))
+    decided_at = datetime(2024, 2, 29, 21, 0, tzinfo=UTC)
+    tagged = chart.model_copy(
+        update={"backtest": BacktestTag(backtest_id=uuid4(), variant="base", seq=3, decided_at=decided_at)}
+    )
+    [call] = (await make_analyst().analyse(tagged)).calls
+    assert call.prompt == "AAPL on 2024-02-29"

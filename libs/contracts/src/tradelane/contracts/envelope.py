@@ -41,6 +41,10 @@ class BacktestTag(Contract):
     backtest_id: UUID
     variant: str = Field(max_length=80, description="The variant the decision belongs to ('base', 'offline', ...).")
     seq: int = Field(ge=0, description="Index of the decision in time order, from 0.")
+    decided_at: AwareDatetime = Field(
+        description="The decision's point in time (its execution's as_of): every step reads this as 'now', so "
+        "nothing after it (bars, the date in a prompt, a signal's expiry) reaches the decision."
+    )
 
 
 class Envelope(Contract):
@@ -126,6 +130,10 @@ class Envelope(Contract):
                 **fields,
             }
         )
+
+    def point_in_time(self, now: datetime) -> datetime:
+        """What the execution's steps read as 'now': a backtest decision's own time, else ``now`` (the clock)."""
+        return now if self.backtest is None else self.backtest.decided_at
 
     def timed(self, handled_in_ms: float) -> Self:
         """A copy of this message stamped with the time its step took."""

@@ -196,7 +196,7 @@ class LlmAnalyst:
         charts = _charts(msg)
         system = await self._templates.resolve("system", settings, msg.strategy_id)
         template = await self._templates.resolve("analysis", settings, msg.strategy_id)
-        now = self._clock()
+        now = msg.point_in_time(self._clock())
 
         readings: list[tuple[BarSize, Analysis]] = []
         for chart in charts:

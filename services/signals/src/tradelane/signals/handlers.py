@@ -23,7 +23,7 @@ class SignalMaker:
         self._clock = clock
 
     async def on_analysis_completed(self, msg: AnalysisCompleted) -> SignalGenerated | SignalRejected:
-        decision = decide(msg.analysis, msg.snapshot, msg.strategy.risk, self._clock(), self._guards)
+        decision = decide(msg.analysis, msg.snapshot, msg.strategy.risk, msg.point_in_time(self._clock()), self._guards)
         provenance = provenance_of(msg, atr_of(msg.snapshot)[0])
         if isinstance(decision, Accepted):
             return msg.follow(
