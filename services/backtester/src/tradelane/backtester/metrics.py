@@ -93,7 +93,7 @@ class MetricInfo:
 
     name: str
     label: str
-    kind: Literal["percent", "ratio", "count", "money"]
+    kind: Literal["percent", "ratio", "count", "money", "usd"]
     better: Literal["higher", "lower"] | None
 
 
@@ -110,7 +110,7 @@ METRICS: Final = (
     MetricInfo("trades", "Trades", "count", None),
     MetricInfo("directional_accuracy", "Directional accuracy", "percent", "higher"),
     MetricInfo("fees", "Fees", "money", "lower"),
-    MetricInfo("model_cost", "Model cost (USD)", "money", "lower"),
+    MetricInfo("model_cost", "Model cost (USD)", "usd", "lower"),
 )
 """Every field of BacktestMetrics, in the order a report shows them."""
 METRIC_INFO: Final = {info.name: info for info in METRICS}
