@@ -106,8 +106,9 @@ class ExecutionOut(BaseModel):
     strategy_id: UUID
     status: ExecutionStatus
     trigger: str | None = Field(
-        description="What started it: 'schedule', 'manual' or 'replay' (a pipeline run; a replay from any step), "
-        "'manual_order' or 'trading_state' (the lineage's own executions of a manual order and of a trading state "
+        description="What started it: 'schedule', 'manual', 'replay' (a pipeline run; a replay from any step) or "
+        "'backtest' (a decision of a backtest), 'manual_order' or 'trading_state' (the lineage's own executions of "
+        "a manual order and of a trading state "
         "change); null when the lineage never saw what started it."
     )
     replay_of: UUID | None
