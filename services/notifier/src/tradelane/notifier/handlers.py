@@ -56,7 +56,12 @@ class Notifier:
         """What the notifier does, secrets masked: the answer to ``subjects.NOTIFIER_SETTINGS``."""
 
     async def on_event(self, event: Envelope) -> None:
-        """Send the notice about ``event`` to each target that has not taken it; ack unsent what is no news."""
+        """Send the notice about ``event`` to each target that has not taken it; ack unsent what is no news.
+
+        Nothing of a backtest is news to a person: its signals, orders and failures are acked unsent.
+        """
+        if event.backtest is not None:
+            return
         notice = notice_of(event)
         if notice is None or notice.kind not in self._kinds or not self._targets:
             return
