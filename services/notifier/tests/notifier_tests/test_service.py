@@ -225,3 +225,14 @@ async def test_nothing_of_a_backtest_is_sent(
         (subjects.TRADING_STREAM, "notifier-orders"),
     )
     assert [body["title"] for body in receiver.taken] == ["Filled: AAPL"]
+
+
+async def test_an_llm_budget_crossed_by_a_backtests_model_call_is_sent(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    """The day's spend is news whoever spent it: the crossing, a step of the backtest's execution, is sent."""
+    await start_notifier(notify_urls=SecretStr(await receiver.start()), notify_events="llm_budget")
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    await _publish(nats_client, llm_budget_crossed(80, spent="8.01").model_copy(update={"backtest": tag}))
+    [taken] = await eventually(lambda: receiver.taken, "the budget notification")
+    assert taken["title"] == "LLM budget 80 % reached"
