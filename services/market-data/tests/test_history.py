@@ -32,10 +32,12 @@ async def test_an_instrument_the_provider_does_not_know_is_an_error_saying_so() 
 
 
 def test_a_window_is_asked_for_in_the_shortest_ib_duration_that_covers_it() -> None:
-    assert [duration_covering(seconds) for seconds in (0.5, 5400, 86_400, 86_401, 90 * 86_400)] == [
+    """Seconds up to a day, days up to a year, years beyond (IB refuses more than 365 days)."""
+    assert [duration_covering(seconds) for seconds in (0.5, 5400, 86_400, 86_401, 90 * 86_400, 366 * 86_400)] == [
         "1 S",
         "5400 S",
         "86400 S",
         "2 D",
         "90 D",
+        "2 Y",
     ]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -20,10 +21,10 @@ from nats.aio.msg import Msg
 from services.ledger.tests.ledger_tests.events import BTC, STRATEGY, order_filled, signal_generated, signal_rejected
 from tests.support.waiting import eventually
 from tradelane.contracts import subjects
-from tradelane.contracts.envelope import Envelope, utc_now
+from tradelane.contracts.envelope import BacktestTag, Envelope, utc_now
 from tradelane.contracts.history import BarsReply, BarsRequest
 from tradelane.contracts.market import Bar
-from tradelane.contracts.outcomes import OutcomeRecorded
+from tradelane.contracts.outcomes import OutcomeKind, OutcomeRecorded
 from tradelane.contracts.strategy import BarSize
 from tradelane.contracts.trading import OrderRole
 from tradelane.ledger.app import build
@@ -153,3 +154,34 @@ async def test_a_traded_signal_gets_its_outcome_from_its_fills(
         "SELECT next_check_at FROM ledger.signals WHERE signal_id = $1", generated.message_id
     )
     assert looked_at is None, "a traded signal is looked at for no shadow outcome"
+
+
+async def test_nothing_of_a_backtest_is_recorded(
+    ledger: Service, nats_client: NatsClient, pool: asyncpg.Pool[Any]
+) -> None:
+    """A backtest's signals, order events and outcomes are acked and left out; a live signal beside them is recorded."""
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    generated = signal_generated().model_copy(update={"backtest": tag})
+    rejected = signal_rejected().model_copy(update={"backtest": tag})
+    fill = order_filled(generated, OrderRole.ENTRY, quantity=Decimal(10), price=Decimal(100), at=utc_now())
+    outcome = OutcomeRecorded(
+        execution_id=generated.execution_id,
+        strategy_id=generated.strategy_id,
+        signal_id=generated.message_id,
+        source="shadow",
+        kind=OutcomeKind.TARGET,
+        hit=True,
+        backtest=tag,
+    )
+    live = signal_generated()
+    for event in (generated, rejected, fill.model_copy(update={"backtest": tag}), outcome, live):
+        await publish(nats_client, event)
+    signals, orders, outcomes = LEDGER_CONSUMERS
+    await acked_all(nats_client, signals.durable, delivered=3)
+    await acked_all(nats_client, orders.durable, delivered=1, stream=subjects.TRADING_STREAM)
+    await acked_all(nats_client, outcomes.durable, delivered=1)
+
+    rows = await LedgerRepository(pool).signals(SignalQuery())
+    assert [row.signal_id for row in rows] == [live.message_id]
+    for table in ("orders", "fills", "outcomes"):
+        assert await pool.fetchval(f"SELECT count(*) FROM ledger.{table}") == 0, table

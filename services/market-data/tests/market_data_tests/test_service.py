@@ -15,6 +15,7 @@ from nats.aio.client import Client as NatsClient
 from market_data_tests.tws_fixtures import AAPL_BARS, AS_OF
 from tests.support.messages import collect
 from tradelane.contracts import subjects
+from tradelane.contracts.envelope import BacktestTag
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, StepFailed, Trigger
 from tradelane.contracts.strategy import AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.contracts.symbols import IbStatus, SymbolSearchRequest, SymbolSearchResult
@@ -198,3 +199,29 @@ async def test_the_simulated_default_answers_search_and_status_over_the_bus(
     status = IbStatus.model_validate(await ask(nats_client, subjects.IB_STATUS, {}))
     assert (status.provider, status.connected) == ("simulated", False)
     assert "TRADELANE_MARKET_DATA_PROVIDER=ib" in status.detail
+
+
+async def test_a_backtests_decisions_ask_ib_once_and_see_only_closed_bars(
+    start_market_data: Starter, tws: FakeTws, nats_client: NatsClient, payloads: PayloadStore
+) -> None:
+    """The first decision's window is fetched from IB up to now and stored; the next decision reads the store."""
+    await start_market_data(**ib_settings(tws))
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    decisions = [
+        execution().model_copy(
+            update={"as_of": AS_OF - timedelta(days=days), "backtest": tag, "trigger": Trigger.BACKTEST}
+        )
+        for days in (20, 10)
+    ]
+    for decision in decisions:
+        await publish(nats_client, decision)
+        event = BarsFetched.model_validate_json((await fetched.next(10)).data)
+        assert (event.execution_id, event.backtest) == (decision.execution_id, tag)
+        closed = [
+            (bar.time, bar.close)
+            for bar in AAPL_BARS
+            if decision.as_of - timedelta(days=365) < bar.time and bar.time + timedelta(days=1) <= decision.as_of
+        ]
+        assert [(bar.time, bar.close) for bar in await payloads.bars(event.bars)] == closed
+    assert len(tws.requests_of(In.REQ_HISTORICAL_DATA)) == 1

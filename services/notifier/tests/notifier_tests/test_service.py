@@ -22,7 +22,7 @@ from services.notifier.tests.notifier_tests.events import (
 from services.notifier.tests.notifier_tests.webhook import WebhookReceiver
 from tests.support.waiting import consistently, eventually
 from tradelane.contracts import subjects
-from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.envelope import BacktestTag, Envelope
 from tradelane.contracts.events import Action
 from tradelane.contracts.notifications import NotificationKind, NotificationSettings
 from tradelane.contracts.trading import TradingState
@@ -206,3 +206,33 @@ async def test_an_llm_budget_crossing_reaches_the_webhook_once(
     await _acked_all(nats_client, (subjects.PIPELINE_STREAM, "notifier-llm-budget"))
     assert (taken["title"], taken["type"]) == ("LLM budget 50 % reached", "warning")
     assert len(receiver.requests) == 1
+
+
+async def test_nothing_of_a_backtest_is_sent(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    """A backtest's signal, failed step and fill are acked unsent; the live fill published after them is sent."""
+    await start_notifier(notify_urls=SecretStr(await receiver.start()))
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    for event in (signal_generated(Action.BUY), step_failed(), order_filled()):
+        await _publish(nats_client, event.model_copy(update={"backtest": tag}))
+    await _publish(nats_client, order_filled())
+    await eventually(lambda: receiver.taken, "the live fill's notification")
+    await _acked_all(
+        nats_client,
+        (subjects.PIPELINE_STREAM, "notifier-signals"),
+        (subjects.PIPELINE_STREAM, "notifier-failures"),
+        (subjects.TRADING_STREAM, "notifier-orders"),
+    )
+    assert [body["title"] for body in receiver.taken] == ["Filled: AAPL"]
+
+
+async def test_an_llm_budget_crossed_by_a_backtests_model_call_is_sent(
+    start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
+) -> None:
+    """The day's spend is news whoever spent it: the crossing, a step of the backtest's execution, is sent."""
+    await start_notifier(notify_urls=SecretStr(await receiver.start()), notify_events="llm_budget")
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    await _publish(nats_client, llm_budget_crossed(80, spent="8.01").model_copy(update={"backtest": tag}))
+    [taken] = await eventually(lambda: receiver.taken, "the budget notification")
+    assert taken["title"] == "LLM budget 80 % reached"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -86,10 +87,30 @@ def duration_seconds(duration: str) -> int:
 
 
 def duration_covering(seconds: float) -> str:
-    """The shortest IB duration string that covers ``seconds``: seconds up to a day (IB's limit for them), else days."""
+    """The shortest IB duration string that covers ``seconds``: seconds up to a day (IB's limit for them), days up
+    to a year, years beyond (IB refuses more than 365 days: longer durations must be given in years)."""
     if seconds <= _UNIT_SECONDS["D"]:
         return f"{max(1, math.ceil(seconds))} S"
-    return f"{math.ceil(seconds / _UNIT_SECONDS['D'])} D"
+    if seconds <= _UNIT_SECONDS["Y"]:
+        return f"{math.ceil(seconds / _UNIT_SECONDS['D'])} D"
+    return f"{math.ceil(seconds / _UNIT_SECONDS['Y'])} Y"
+
+
+def bar_end(bar_size: BarSize, start: datetime) -> datetime:
+    """When the bar of ``bar_size`` that starts at ``start`` closes: the first moment its values are final.
+
+    Intraday and daily bars last their length in seconds. Weekly and monthly bars follow the calendar: a weekly
+    bar ends at 00:00 of the first Monday after its start's day (whether the bar is dated by its Monday or by
+    another day of its week), a monthly bar at 00:00 of the 1st of the next month, both in ``start``'s time zone.
+    A decision at time t may see a bar only when ``bar_end(bar_size, bar.time) <= t``.
+    """
+    if bar_size is BarSize.WEEK_1:
+        monday = start.date() + timedelta(days=7 - start.weekday())
+        return datetime.combine(monday, time(), tzinfo=start.tzinfo)
+    if bar_size is BarSize.MONTH_1:
+        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+        return datetime(year, month, 1, tzinfo=start.tzinfo)
+    return start + timedelta(seconds=bar_size.seconds)
 
 
 class AssetType(StrEnum):

@@ -1,5 +1,9 @@
 """The broker's subscribers, kept thin: each turns a failure into a delivery decision or a reply.
 
+Messages of a backtest (``backtest`` set on the envelope) are never acted on: a backtest's signal places no
+order here and its bars, which are old, move no mark and fill no paper order (backtests trade on a simulated
+venue of their own).
+
 - ``pipeline.signal.generated`` (durable): a venue that is down naks the signal with a delay (it
   is retried; the order is never doubled); Postgres errors are retried by the delivery rules.
 - ``pipeline.market_data.fetched`` (core, queue group): prices; one lost update is harmless,
@@ -43,7 +47,19 @@ class BrokerHandlers:
         self._payloads = payloads
 
     async def on_signal_generated(self, msg: SignalGenerated, message: NatsMessage) -> None:
-        """Place the order a signal of an auto-trading strategy asks for (a redriven one: if the redrive says so)."""
+        """Place the order a signal of an auto-trading strategy asks for (a redriven one: if the redrive says so).
+
+        A backtest's signal is acked and ignored: it never reaches the trading engine.
+        """
+        if msg.backtest is not None:
+            log.info(
+                "backtest_signal_ignored",
+                signal_id=str(msg.message_id),
+                backtest_id=str(msg.backtest.backtest_id),
+                variant=msg.backtest.variant,
+                seq=msg.backtest.seq,
+            )
+            return
         headers = message.raw_message.headers or {}
         redrive_of = headers.get(REDRIVE_HEADER)
         redrive = None if redrive_of is None else Redrive(redrive_of, redrive_places_orders(headers))
@@ -53,9 +69,9 @@ class BrokerHandlers:
             raise TransientStepError(f"broker venue unavailable: {error}", retry_after=VENUE_RETRY_SECONDS) from error
 
     async def on_bars_fetched(self, msg: BarsFetched) -> None:
-        """Keep marks and let the paper venue fill against the new bars (a replay's bars are old news); the bars are
-        fetched from the payload store only when an order is working."""
-        if msg.replay_of is not None:
+        """Keep marks and let the paper venue fill against the new bars (a replay's or a backtest's bars are old
+        news and ignored); the bars are fetched from the payload store only when an order is working."""
+        if msg.replay_of is not None or msg.backtest is not None:
             return
         try:
             await self._engine().on_market(msg.symbol, msg.bars.last_bar, partial(self._payloads.bars, msg.bars))

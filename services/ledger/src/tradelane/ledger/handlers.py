@@ -27,13 +27,19 @@ class SignalRecorder:
         self._charts = charts
 
     async def on_signal(self, subject: str, body: dict[str, Any]) -> None:
-        """Record the signal event ``body`` published on ``subject`` (Postgres errors propagate and are retried)."""
+        """Record the signal event ``body`` published on ``subject`` (Postgres errors propagate and are retried).
+
+        A backtest's signal is not recorded: the ledger judges live performance, and a backtest reports its own.
+        """
         contract = subjects.event_type_for(subject)
         if contract not in {SignalGenerated, SignalRejected}:
             msg = f"{subject!r} carries no signal the ledger knows"
             raise PermanentStepError(msg)
         event = contract.model_validate(body)
         assert isinstance(event, SignalGenerated | SignalRejected)
+        if event.backtest is not None:
+            log.debug("backtest_signal_not_recorded", signal_id=str(event.message_id))
+            return
         stored = await self._strategies.get(event.strategy_id)
         # the version is known only while the stored definition is still the one that ran
         version = stored.version if stored is not None and stored.definition == event.strategy else None

@@ -10,6 +10,9 @@ every outcome, the manual ones included, and an event heard twice is written onc
   signal waits for the next round; bars it refuses (an unknown instrument) put it off for a day.
 - **Traded**: each order event of a signal's bracket is recorded (the order's status, its fill);
   once the exits have closed what the entry filled, the trade is judged from its fills.
+
+Nothing of a backtest (``backtest`` set on the envelope) is recorded: its signals, orders and outcomes
+would mix simulated past decisions into the live record.
 """
 
 from __future__ import annotations
@@ -132,15 +135,18 @@ class OutcomeJudge:
     # Traded outcomes -------------------------------------------------------------------------
 
     async def on_order_event(self, subject: str, body: dict[str, Any]) -> None:
-        """Record an order event of a signal's bracket; publish the traded outcome once the trade is closed."""
+        """Record an order event of a signal's bracket; publish the traded outcome once the trade is closed.
+
+        A backtest's order event is not recorded (nor is its signal).
+        """
         contract = subjects.event_type_for(subject)
         if contract not in _STATUS_OF_EVENT:
             msg = f"{subject!r} carries no order event the ledger knows"
             raise PermanentStepError(msg)
         event = contract.model_validate(body)
         assert isinstance(event, OrderEvent)
-        if event.signal_id is None:
-            return  # a manual order: no signal to judge
+        if event.signal_id is None or event.backtest is not None:
+            return  # a manual order: no signal to judge; a backtest's: not live performance
         role = event.order.role.value
         status = _STATUS_OF_EVENT[type(event)]
         await self._ledger.record_order(event.client_ref, event.signal_id, role, status.value)
@@ -182,7 +188,12 @@ class OutcomeJudge:
     # Every outcome -----------------------------------------------------------------------------
 
     async def on_outcome(self, event: OutcomeRecorded) -> None:
-        """Write an outcome heard on the bus (an automatic one once; a manual one replaced by a newer one)."""
+        """Write an outcome heard on the bus (an automatic one once; a manual one replaced by a newer one).
+
+        A backtest's outcome is not written: the ledger keeps live performance only.
+        """
+        if event.backtest is not None:
+            return
         written = await self._ledger.record_outcome(LedgerOutcome.of(event))
         log.info(
             "outcome_recorded" if written else "outcome_already_recorded",

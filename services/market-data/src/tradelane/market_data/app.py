@@ -1,5 +1,5 @@
-"""Wiring of the market-data service: the provider, the pipeline step, the symbol service, IB status and bars on
-request."""
+"""Wiring of the market-data service: the provider, the pipeline step, the symbol service, the stored history
+backtests read, IB status and bars on request."""
 
 from __future__ import annotations
 
@@ -36,8 +36,10 @@ from tradelane.market_data.handlers import BarsFetcher
 from tradelane.market_data.history import bars_between
 from tradelane.market_data.provider import MarketDataProvider
 from tradelane.market_data.simulated import SimulatedProvider
+from tradelane.market_data.stored_history import StoredHistory
 from tradelane.market_data.symbol_service import SymbolService
 from tradelane.runtime.service import Service
+from tradelane.store.bar_history import BarHistoryRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.symbols import SymbolRepository
@@ -59,8 +61,10 @@ def pacing_rules(settings: MarketDataSettings) -> PacingRules:
 
 
 SYMBOL_SERVICE = "symbol_service"
-"""Where the start hook leaves the symbol service in FastStream's context for the request subscribers."""
+STORED_HISTORY = "stored_history"
+"""Where the start hook leaves the symbol service and the stored history in FastStream's context."""
 Symbols = Annotated[SymbolService, Context(SYMBOL_SERVICE)]
+History = Annotated[StoredHistory, Context(STORED_HISTORY)]
 
 
 def ib_endpoint(settings: MarketDataSettings) -> IbEndpoint:
@@ -92,10 +96,16 @@ def build(settings: MarketDataSettings | None = None) -> Service:
         service.on_stop(connection.close)
     else:
         provider = SimulatedProvider()
-    service.step(Step.MARKET_DATA)(BarsFetcher(provider, service.payloads).on_execution_requested)
+
+    def stored_history() -> StoredHistory:
+        history: StoredHistory = service.context.get(STORED_HISTORY)
+        return history
+
+    service.step(Step.MARKET_DATA)(BarsFetcher(provider, service.payloads, stored_history).on_execution_requested)
 
     @service.on_start
-    async def open_symbol_cache() -> None:
+    async def open_database() -> None:
+        """The symbol cache and the stored history, both in Postgres."""
         pool = await create_pool(settings.database_url)
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
@@ -105,6 +115,7 @@ def build(settings: MarketDataSettings | None = None) -> Service:
             ttl=timedelta(days=settings.symbol_cache_ttl_days),
         )
         service.context.set_global(SYMBOL_SERVICE, symbols)
+        service.context.set_global(STORED_HISTORY, StoredHistory(provider, BarHistoryRepository(pool, provider.name)))
         log.info("market_data_provider_selected", provider=provider.name)
 
     def answers(subject: str) -> Callable[[Callable[..., Awaitable[Contract]]], object]:
@@ -139,7 +150,7 @@ def build(settings: MarketDataSettings | None = None) -> Service:
         return provider.status()
 
     @answers(subjects.MARKET_DATA_BARS)
-    async def bars(request: BarsRequest) -> BarsReply:
-        return await bars_between(provider, request)
+    async def bars(request: BarsRequest, history: History) -> BarsReply:
+        return await bars_between(provider, request, history)
 
     return service

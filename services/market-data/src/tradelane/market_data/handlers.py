@@ -2,42 +2,59 @@
 
 Bars come at the strategy's bar size over its duration, and at each extra analysis timeframe
 (``analysis.timeframes``) over that timeframe's standard history (``TIMEFRAME_HISTORY``).
+
+A live run (or a replay) reads the provider as it always has: the bars starting within the duration before
+``as_of``, the bar in progress at ``as_of`` included as the provider returns it. A decision of a backtest
+(``backtest`` set) is point in time: in every timeframe it keeps only the bars closed at or before ``as_of``
+(:func:`~tradelane.contracts.strategy.bar_end`), since for a past ``as_of`` the simulated provider and IB return
+the bar in progress at ``as_of`` with its complete, later values; and it reads them from the stored history,
+so a backtest's decisions do not ask the provider for the same bars again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, TimeframeBars
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.payloads import BarsWindow
-from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize, StrategyDefinition
+from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize, bar_end
 from tradelane.market_data.provider import (
     MarketDataProvider,
     ProviderRequestError,
     ProviderUnavailableError,
     SymbolNotFoundError,
 )
+from tradelane.market_data.stored_history import StoredHistory
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.payloads import PayloadStore
 
 
 class BarsFetcher:
-    """Answers execution requests with bars from one provider, kept in the payload store and sent by reference."""
+    """Answers execution requests with bars from one provider, kept in the payload store and sent by reference.
 
-    def __init__(self, provider: MarketDataProvider, payloads: PayloadStore) -> None:
+    ``stored`` gives the stored history backtests read (built once the database is open); without it a
+    backtest's bars come from the provider, point in time all the same.
+    """
+
+    def __init__(
+        self,
+        provider: MarketDataProvider,
+        payloads: PayloadStore,
+        stored: Callable[[], StoredHistory] | None = None,
+    ) -> None:
         self._provider = provider
         self._payloads = payloads
+        self._stored = stored
 
     async def on_execution_requested(self, msg: ExecutionRequested) -> BarsFetched:
         strategy = msg.strategy
         try:
             symbol = await self._provider.resolve(strategy.symbol)
-            bars = await self._bars(symbol, strategy, strategy.bar_size, strategy.duration, msg.as_of)
+            bars = await self._bars(msg, symbol, strategy.bar_size, strategy.duration)
             timeframes = [
                 TimeframeBars(
-                    bar_size=timeframe,
-                    bars=await self._bars(symbol, strategy, timeframe, TIMEFRAME_HISTORY[timeframe], msg.as_of),
+                    bar_size=timeframe, bars=await self._bars(msg, symbol, timeframe, TIMEFRAME_HISTORY[timeframe])
                 )
                 for timeframe in strategy.extra_timeframes
             ]
@@ -57,14 +74,21 @@ class BarsFetcher:
         )
 
     async def _bars(
-        self, symbol: ResolvedSymbol, strategy: StrategyDefinition, bar_size: BarSize, duration: str, end: datetime
+        self, msg: ExecutionRequested, symbol: ResolvedSymbol, bar_size: BarSize, duration: str
     ) -> BarsWindow:
-        bars = await self._provider.bars(
+        strategy, end = msg.strategy, msg.as_of
+        source: MarketDataProvider | StoredHistory = (
+            self._provider if msg.backtest is None or self._stored is None else self._stored()
+        )
+        bars = await source.bars(
             symbol, bar_size, duration, end, use_rth=strategy.use_rth, what_to_show=strategy.what_to_show
         )
+        if msg.backtest is not None:
+            bars = tuple(bar for bar in bars if bar_end(bar_size, bar.time) <= end)
         if not bars:
+            closed = "" if msg.backtest is None else "closed "
             raise PermanentStepError(
-                f"{self._provider.name} returned no {bar_size.value} bars for {symbol.symbol} "
+                f"{self._provider.name} returned no {closed}{bar_size.value} bars for {symbol.symbol} "
                 f"in the {duration} before {end.isoformat()}"
             )
         return await self._payloads.put_bars(symbol.conid, bar_size, bars)

@@ -1,8 +1,11 @@
-"""Bars on request (``tradelane.market_data.bars``): an instrument's bars between two times, from the provider.
+"""Bars on request (``tradelane.market_data.bars``): an instrument's bars between two times, from the store or the
+provider.
 
-The signals ledger asks for the bars that followed a signal. The provider is asked for an IB
-duration that covers the window and one bar more, ending at its end (IB's pacing applies as for any request), and
-the reply keeps the bars that start within it. A failure is a reply with its ``error``.
+The signals ledger asks for the bars that followed a signal, the backtester for the bars of a period. When the
+stored history (:mod:`tradelane.market_data.stored_history`) holds every bar of the window, closed, they come from
+there and the provider is not asked. Otherwise the provider is asked for an IB duration that covers the window
+and one bar more, ending at its end (IB's pacing applies as for any request), and the reply keeps the bars that
+start within it. A failure is a reply with its ``error``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,18 @@ from tradelane.market_data.provider import (
     ProviderUnavailableError,
     SymbolNotFoundError,
 )
+from tradelane.market_data.stored_history import StoredHistory
 from tradelane.market_data.symbol_service import service_error
 
 
-async def bars_between(provider: MarketDataProvider, request: BarsRequest) -> BarsReply:
+async def bars_between(
+    provider: MarketDataProvider, request: BarsRequest, stored: StoredHistory | None = None
+) -> BarsReply:
     """The bars ``request`` asks for, oldest first, or the reason there are none."""
+    if stored is not None:
+        kept = await stored.between(request)
+        if kept is not None:
+            return BarsReply(bars=kept)
     # one bar more: a provider may leave out the bar that starts exactly at the duration's beginning
     duration = duration_covering((request.end - request.start).total_seconds() + request.bar_size.seconds)
     try:

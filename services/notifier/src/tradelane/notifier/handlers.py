@@ -18,6 +18,7 @@ from uuid import UUID
 import structlog
 
 from tradelane.contracts.envelope import Envelope, utc_now
+from tradelane.contracts.llm_budget import LlmBudgetCrossed
 from tradelane.contracts.notifications import NotificationKind, NotificationSettings
 from tradelane.notifier.messages import notice_of
 from tradelane.notifier.sending import Target
@@ -56,7 +57,13 @@ class Notifier:
         """What the notifier does, secrets masked: the answer to ``subjects.NOTIFIER_SETTINGS``."""
 
     async def on_event(self, event: Envelope) -> None:
-        """Send the notice about ``event`` to each target that has not taken it; ack unsent what is no news."""
+        """Send the notice about ``event`` to each target that has not taken it; ack unsent what is no news.
+
+        A backtest's signals, orders and failures are no news to a person: they are acked unsent. The day's LLM
+        spend is, whichever execution's model call crossed the threshold (a backtest's calls cost money too).
+        """
+        if event.backtest is not None and not isinstance(event, LlmBudgetCrossed):
+            return
         notice = notice_of(event)
         if notice is None or notice.kind not in self._kinds or not self._targets:
             return
