@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from uuid import uuid4
 
@@ -19,7 +19,9 @@ from tradelane.store.strategies import StrategyRepository
 
 from .support import AAPL, BTC, bar, bars_fetched, signal_generated, stored
 
-TAG = BacktestTag(backtest_id=uuid4(), variant="base", seq=3)
+DECIDED_AT = datetime(2025, 1, 2, 21, 0, tzinfo=UTC)
+
+TAG = BacktestTag(backtest_id=uuid4(), variant="base", seq=3, decided_at=DECIDED_AT)
 EventT = TypeVar("EventT", bound=Envelope)
 
 

@@ -8,7 +8,7 @@ hand-made bars).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 from uuid import uuid4
@@ -35,6 +35,8 @@ from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import LEDGER_CONSUMERS
 from tradelane.store.ledger import LedgerOutcome, LedgerRepository, SignalQuery
 from tradelane.store.strategies import StrategyRepository
+
+DECIDED_AT = datetime(2025, 1, 2, 21, 0, tzinfo=UTC)
 
 MINUTE: Final = timedelta(minutes=1)
 
@@ -160,7 +162,7 @@ async def test_nothing_of_a_backtest_is_recorded(
     ledger: Service, nats_client: NatsClient, pool: asyncpg.Pool[Any]
 ) -> None:
     """A backtest's signals, order events and outcomes are acked and left out; a live signal beside them is recorded."""
-    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=DECIDED_AT)
     generated = signal_generated().model_copy(update={"backtest": tag})
     rejected = signal_rejected().model_copy(update={"backtest": tag})
     fill = order_filled(generated, OrderRole.ENTRY, quantity=Decimal(10), price=Decimal(100), at=utc_now())

@@ -71,7 +71,7 @@ STRATEGIES = {
 
 
 def decision(strategy: StrategyDefinition, as_of: datetime, *, backtest: bool = True) -> ExecutionRequested:
-    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0) if backtest else None
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=as_of) if backtest else None
     return ExecutionRequested(
         execution_id=uuid4(),
         strategy_id=uuid4(),

@@ -207,17 +207,21 @@ async def test_a_backtests_decisions_ask_ib_once_and_see_only_closed_bars(
     """The first decision's window is fetched from IB up to now and stored; the next decision reads the store."""
     await start_market_data(**ib_settings(tws))
     fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
-    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=AS_OF)
     decisions = [
         execution().model_copy(
-            update={"as_of": AS_OF - timedelta(days=days), "backtest": tag, "trigger": Trigger.BACKTEST}
+            update={
+                "as_of": AS_OF - timedelta(days=days),
+                "backtest": tag.model_copy(update={"decided_at": AS_OF - timedelta(days=days)}),
+                "trigger": Trigger.BACKTEST,
+            }
         )
         for days in (20, 10)
     ]
     for decision in decisions:
         await publish(nats_client, decision)
         event = BarsFetched.model_validate_json((await fetched.next(10)).data)
-        assert (event.execution_id, event.backtest) == (decision.execution_id, tag)
+        assert (event.execution_id, event.backtest) == (decision.execution_id, decision.backtest)
         closed = [
             (bar.time, bar.close)
             for bar in AAPL_BARS

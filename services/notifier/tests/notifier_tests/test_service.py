@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -31,6 +32,8 @@ from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.bus import event_headers
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
+
+DECIDED_AT = datetime(2025, 1, 2, 21, 0, tzinfo=UTC)
 
 StartNotifier = Callable[..., Awaitable[Service]]
 
@@ -213,7 +216,7 @@ async def test_nothing_of_a_backtest_is_sent(
 ) -> None:
     """A backtest's signal, failed step and fill are acked unsent; the live fill published after them is sent."""
     await start_notifier(notify_urls=SecretStr(await receiver.start()))
-    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=DECIDED_AT)
     for event in (signal_generated(Action.BUY), step_failed(), order_filled()):
         await _publish(nats_client, event.model_copy(update={"backtest": tag}))
     await _publish(nats_client, order_filled())
@@ -232,7 +235,7 @@ async def test_an_llm_budget_crossed_by_a_backtests_model_call_is_sent(
 ) -> None:
     """The day's spend is news whoever spent it: the crossing, a step of the backtest's execution, is sent."""
     await start_notifier(notify_urls=SecretStr(await receiver.start()), notify_events="llm_budget")
-    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0)
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=DECIDED_AT)
     await _publish(nats_client, llm_budget_crossed(80, spent="8.01").model_copy(update={"backtest": tag}))
     [taken] = await eventually(lambda: receiver.taken, "the budget notification")
     assert taken["title"] == "LLM budget 80 % reached"
