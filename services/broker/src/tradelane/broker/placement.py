@@ -28,9 +28,7 @@ import structlog
 
 from tradelane.broker.order_events import order_event, publish_later
 from tradelane.broker.order_states import status_after_report
-from tradelane.broker.orders import EntryType, GroupPlan, plan_for_manual, plan_for_signal
 from tradelane.broker.outbox import Outbox
-from tradelane.broker.risk import Approval, Exposure, Guardrails, Refusal, assess
 from tradelane.broker.venue import Cancelled, EventSink, OrderVenue, VenueUnavailableError
 from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.events import Action, SignalGenerated
@@ -57,6 +55,8 @@ from tradelane.contracts.trading import (
 )
 from tradelane.store.book.transactions import BookRepository, BookTransaction
 from tradelane.store.strategies import StoredStrategy
+from tradelane.trading.orders import EntryType, GroupPlan, plan_for_manual, plan_for_signal
+from tradelane.trading.risk import Approval, Exposure, Guardrails, Refusal, assess
 
 log = structlog.get_logger(__name__)
 
