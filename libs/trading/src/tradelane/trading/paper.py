@@ -1,9 +1,10 @@
 """The simulated fill rules: when an order executes, at what price, and what it costs.
 
-The broker's paper venue fills by them, and so does a backtest's simulated venue. The paper
-venue's prices come from the bus, not from another service's code: the market-data step
-publishes every execution's bars (``pipeline.market_data.fetched``), and the broker keeps the
-last close of each instrument as its mark. So the paper broker fills
+The broker's paper venue fills by them, and so does a backtest's simulated venue
+(:mod:`tradelane.trading.simulation`, whose clock comes from the bars). The paper venue's prices
+come from the bus, not from another service's code: the market-data step publishes every
+execution's bars (``pipeline.market_data.fetched``), and the broker keeps the last close of each
+instrument as its mark. So the paper broker fills
 
 * at once, against the mark, when the order is marketable on arrival: a market order; a buy
   limit at or above the mark (a sell limit at or below); a buy stop at or below the mark
