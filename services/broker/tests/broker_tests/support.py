@@ -14,7 +14,6 @@ from nats.aio.client import Client as NatsClient
 
 from tradelane.broker.engine import TradingEngine
 from tradelane.broker.outbox import Outbox
-from tradelane.broker.paper import PaperCosts
 from tradelane.broker.paper_venue import PaperVenue
 from tradelane.contracts import subjects
 from tradelane.contracts.book import OrderRecord
@@ -25,6 +24,7 @@ from tradelane.runtime.bus import EventBus
 from tradelane.runtime.payloads import PayloadStore
 from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
+from tradelane.trading.paper import PaperCosts
 
 BTC = ResolvedSymbol(
     conid=910_012, symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO, min_tick=0.01

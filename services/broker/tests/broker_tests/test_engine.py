@@ -11,7 +11,6 @@ import asyncpg
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 
-from tradelane.broker.orders import plan_for_signal
 from tradelane.contracts import subjects
 from tradelane.contracts.events import Action
 from tradelane.contracts.strategy import AssetType, SymbolRef
@@ -30,6 +29,7 @@ from tradelane.contracts.trading import (
 from tradelane.store.book import controls
 from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
+from tradelane.trading.orders import plan_for_signal
 
 from .support import (
     AAPL,

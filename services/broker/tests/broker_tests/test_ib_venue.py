@@ -12,7 +12,6 @@ from faststream.nats import NatsBroker
 from tests.support.waiting import eventually
 from tradelane.broker.engine import TradingEngine
 from tradelane.broker.ib_venue import IbAccountRefusedError, IbVenue, IbVenueSettings
-from tradelane.broker.orders import plan_for_signal
 from tradelane.broker.outbox import Outbox
 from tradelane.broker.venue import VenueUnavailableError
 from tradelane.contracts.envelope import utc_now
@@ -28,6 +27,7 @@ from tradelane.ib.testing import FakeContract
 from tradelane.runtime.bus import EventBus
 from tradelane.store.book.transactions import BookRepository
 from tradelane.store.strategies import StrategyRepository
+from tradelane.trading.orders import plan_for_signal
 
 from .support import AAPL, BTC, Clock, signal_generated, stored
 from .trading_tws import ORDER_REJECTED, FakePosition, OrderIn, TradingTws

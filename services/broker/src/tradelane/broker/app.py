@@ -11,7 +11,6 @@ from tradelane.broker.config import BrokerSettings, LiveTradingNotConfirmedError
 from tradelane.broker.engine import TradingEngine
 from tradelane.broker.handlers import BrokerHandlers
 from tradelane.broker.outbox import Outbox
-from tradelane.broker.paper import PaperCosts
 from tradelane.broker.paper_venue import PaperVenue
 from tradelane.broker.venue import OrderVenue
 from tradelane.contracts import subjects
@@ -23,6 +22,7 @@ from tradelane.store.book.transactions import BookRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
+from tradelane.trading.paper import PaperCosts
 
 log = structlog.get_logger(__name__)
 

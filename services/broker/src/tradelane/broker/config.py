@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from tradelane.broker.risk import DEFAULT_PRICE_COLLAR, Guardrails
 from tradelane.contracts.trading import TimeInForce, TradingMode, Venue
 from tradelane.runtime.settings import Settings
+from tradelane.trading.risk import DEFAULT_PRICE_COLLAR, Guardrails
 
 LIVE_CONFIRMATION = "yes"
 

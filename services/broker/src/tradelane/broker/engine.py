@@ -18,12 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from tradelane.broker.orders import EntryType
 from tradelane.broker.outbox import Outbox
 from tradelane.broker.placement import Placement, Redrive, StrategySource
 from tradelane.broker.reconcile import corrections
 from tradelane.broker.reports import VenueReports, halt_on_daily_loss
-from tradelane.broker.risk import Guardrails
 from tradelane.broker.venue import ConnectionRestored, OrderVenue, VenueEvent
 from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.envelope import utc_now
@@ -38,6 +36,8 @@ from tradelane.contracts.trading import (
     trading_day_start,
 )
 from tradelane.store.book.transactions import BookRepository
+from tradelane.trading.orders import EntryType
+from tradelane.trading.risk import Guardrails
 
 _MAX_FILL_ROUNDS = 50
 

@@ -1,4 +1,5 @@
-"""The paper venue: the default, a simulator inside the broker that fills by the rules of :mod:`paper`.
+"""The paper venue: the default, a simulator inside the broker that fills by the rules of
+:mod:`tradelane.trading.paper`.
 
 It holds no state of its own: the book's working orders are its order book, and the
 instrument marks kept from the bus are its prices. After a restart it simply looks at every
@@ -14,14 +15,14 @@ from decimal import Decimal
 
 import structlog
 
-from tradelane.broker.calendar import calendar_for
-from tradelane.broker.paper import PaperCosts, fill_in_bar, fill_on_arrival, fill_priority
 from tradelane.broker.reconcile import Holdings
 from tradelane.broker.venue import Accepted, Cancelled, CancelResult, EventSink, Executed, Unsent
 from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import SymbolRef
 from tradelane.contracts.trading import OrderStatus, TimeInForce, TradingMode, Venue
+from tradelane.trading.calendar import calendar_for
+from tradelane.trading.paper import PaperCosts, fill_in_bar, fill_on_arrival, fill_priority
 
 log = structlog.get_logger(__name__)
 

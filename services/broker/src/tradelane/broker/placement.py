@@ -17,7 +17,7 @@ it. Such a skip is published as ``SignalSkipped`` and so recorded in the lineage
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -28,9 +28,7 @@ import structlog
 
 from tradelane.broker.order_events import order_event, publish_later
 from tradelane.broker.order_states import status_after_report
-from tradelane.broker.orders import EntryType, GroupPlan, plan_for_manual, plan_for_signal
 from tradelane.broker.outbox import Outbox
-from tradelane.broker.risk import Approval, Exposure, Guardrails, Refusal, assess
 from tradelane.broker.venue import Cancelled, EventSink, OrderVenue, VenueUnavailableError
 from tradelane.contracts.book import OrderRecord
 from tradelane.contracts.events import Action, SignalGenerated
@@ -41,8 +39,6 @@ from tradelane.contracts.trading import (
     CancelReply,
     OrderPlaced,
     OrderRejected,
-    OrderRole,
-    OrderSide,
     OrderStatus,
     OrderSubmitted,
     OrderTicket,
@@ -57,27 +53,11 @@ from tradelane.contracts.trading import (
 )
 from tradelane.store.book.transactions import BookRepository, BookTransaction
 from tradelane.store.strategies import StoredStrategy
+from tradelane.trading.exposure import exposure_of, marks_needed
+from tradelane.trading.orders import EntryType, GroupPlan, plan_for_manual, plan_for_signal
+from tradelane.trading.risk import Approval, Exposure, Guardrails, Refusal, assess
 
 log = structlog.get_logger(__name__)
-
-
-def working_on_side(working: Sequence[OrderRecord], conid: int, side: OrderSide) -> Decimal:
-    """The quantity the working orders on ``side`` for ``conid`` would still move the position by.
-
-    Entries count whatever their state; a bracket's children only once their entry has filled
-    (``working_since`` set), as until then they close a position that does not exist yet; the members
-    of one OCA group count once, by the largest, since one filling cancels the others.
-    """
-    by_group: dict[str, Decimal] = {}
-    for order in working:
-        ticket = order.ticket
-        if ticket.instrument.conid != conid or ticket.side is not side:
-            continue
-        if ticket.role is not OrderRole.ENTRY and order.working_since is None:
-            continue
-        group = ticket.oca_group or ticket.client_ref
-        by_group[group] = max(by_group.get(group, Decimal(0)), order.remaining)
-    return sum(by_group.values(), Decimal(0))
 
 
 class StrategySource(Protocol):
@@ -352,43 +332,12 @@ class Placement:
     async def _exposure(self, tx: BookTransaction, plan: GroupPlan, now: datetime) -> Exposure:
         portfolio = await tx.portfolio(trading_day_start(now))
         assert portfolio is not None, "the account is opened at start"
-        positions = {position.instrument.conid: position for position in await tx.positions()}
         working = await tx.working_orders()
-        entries = [order for order in working if order.ticket.role is OrderRole.ENTRY]
-        entry_value = Decimal(0)
-        for order in entries:
-            price = order.ticket.limit_price or order.ticket.stop_price
-            if price is None:
-                known = await tx.instrument(order.ticket.instrument.conid)
-                price = known[1] if known is not None else None
-            entry_value += order.remaining * (price or Decimal(0))
-        held = positions.get(plan.instrument.conid)
-        engaged = {conid for conid, position in positions.items() if position.quantity != 0}
-        engaged |= {order.ticket.instrument.conid for order in entries}
-        known = await tx.instrument(plan.instrument.conid)
-        return Exposure(
-            equity=portfolio.equity,
-            daily_pnl=portfolio.daily_pnl,
-            position=held.quantity if held is not None else Decimal(0),
-            gross_exposure=portfolio.gross_exposure + entry_value,
-            engaged=frozenset(engaged),
-            duplicate_of=self._duplicate_of(plan, working),
-            mark=known[1] if known is not None else None,
-            pending=plan.side.sign * working_on_side(working, plan.instrument.conid, plan.side),
-        )
-
-    @staticmethod
-    def _duplicate_of(plan: GroupPlan, working: Sequence[OrderRecord]) -> str | None:
-        if plan.source != "signal":
-            return None
-        for order in working:
-            same_strategy = order.source == "signal" and order.strategy_id == plan.strategy_id
-            if not same_strategy or order.ticket.instrument.conid != plan.instrument.conid:
-                continue
-            entry_side = order.ticket.side if order.ticket.role is OrderRole.ENTRY else order.ticket.side.opposite
-            if entry_side is plan.side:
-                return order.group_ref
-        return None
+        marks: dict[int, Decimal | None] = {}
+        for conid in marks_needed(plan, working):
+            known = await tx.instrument(conid)
+            marks[conid] = known[1] if known is not None else None
+        return exposure_of(plan, portfolio, await tx.positions(), working, marks)
 
     async def send(self, group_ref: str) -> None:
         """Steps 2 and 3: claim the group's orders never handed to the venue, and send them (unclaimed on failure)."""

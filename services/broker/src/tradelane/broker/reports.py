@@ -19,7 +19,6 @@ import structlog
 from tradelane.broker.order_events import order_event, publish_later, submitted_id
 from tradelane.broker.order_states import status_after_report
 from tradelane.broker.outbox import Outbox
-from tradelane.broker.position_accounting import Holding, apply_fill
 from tradelane.broker.venue import (
     Accepted,
     Cancelled,
@@ -51,6 +50,7 @@ from tradelane.contracts.trading import (
     trading_message_id,
 )
 from tradelane.store.book.transactions import BookRepository, BookTransaction
+from tradelane.trading.position_accounting import Holding, apply_fill
 
 log = structlog.get_logger(__name__)
 

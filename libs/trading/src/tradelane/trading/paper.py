@@ -1,6 +1,8 @@
-"""The paper simulator's fill rules: when an order executes, at what price, and what it costs.
+"""The simulated fill rules: when an order executes, at what price, and what it costs.
 
-Prices come from the bus, not from another service's code: the market-data step publishes every
+The broker's paper venue fills by them, and so does a backtest's simulated venue
+(:mod:`tradelane.trading.simulation`, whose clock comes from the bars). The paper venue's prices
+come from the bus, not from another service's code: the market-data step publishes every
 execution's bars (``pipeline.market_data.fetched``), and the broker keeps the last close of each
 instrument as its mark. So the paper broker fills
 

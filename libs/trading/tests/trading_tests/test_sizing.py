@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from tradelane.broker.sizing import Cap, floor_to, quantity_step, size_from_risk
 from tradelane.contracts.strategy import AssetType
+from tradelane.trading.sizing import Cap, floor_to, quantity_step, size_from_risk
 
 
 def test_the_quantity_risks_the_fraction_of_equity_between_entry_and_stop() -> None:

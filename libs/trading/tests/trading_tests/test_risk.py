@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 
-from tradelane.broker.orders import GroupPlan
-from tradelane.broker.risk import Approval, Exposure, Guardrails, Refusal, Rule, assess
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType
 from tradelane.contracts.trading import OrderSide, OrderType, TimeInForce, TradingLimits, TradingState
+from tradelane.trading.orders import GroupPlan
+from tradelane.trading.risk import Approval, Exposure, Guardrails, Refusal, Rule, assess
 
 from .support import AAPL, BTC
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tradelane.broker.calendar import CRYPTO, FOREX, TOKYO, US_EQUITIES, US_FUTURES, calendar_for
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType
+from tradelane.trading.calendar import CRYPTO, FOREX, TOKYO, US_EQUITIES, US_FUTURES, calendar_for
 
 
 def _symbol(exchange: str, asset_type: AssetType = AssetType.STOCK, currency: str = "USD") -> ResolvedSymbol:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tradelane.broker.paper import PaperCosts, fill_in_bar, fill_on_arrival, fill_priority
 from tradelane.contracts.market import Bar
 from tradelane.contracts.trading import OrderSide, OrderTicket, OrderType
+from tradelane.trading.paper import PaperCosts, fill_in_bar, fill_on_arrival, fill_priority
 
 from .support import AAPL, NO_COSTS
 

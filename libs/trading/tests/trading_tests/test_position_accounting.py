@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from tradelane.broker.position_accounting import Holding, apply_fill, reduces
 from tradelane.contracts.trading import OrderSide
+from tradelane.trading.position_accounting import Holding, apply_fill, reduces
 
 AT = datetime(2025, 3, 4, 15, tzinfo=UTC)
 D = Decimal

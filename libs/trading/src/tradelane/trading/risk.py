@@ -10,7 +10,7 @@ Rules, in the order they apply (each refusal names its rule and gives the number
 ``trading_halted``        the trading state is HALTED: nothing but cancels
 ``duplicate_signal``      the strategy already has a working order or an open bracket on this
                           instrument in this direction (from an earlier signal)
-``trading_hours``         the exchange is closed now (see :mod:`tradelane.broker.calendar`), or the
+``trading_hours``         the exchange is closed now (see :mod:`tradelane.trading.calendar`), or the
                           table has no calendar for it
 (sizing)                  a signal's quantity; when nothing is left, the refusal names the cap that
                           left nothing, or ``risk_per_trade`` when one unit already risks more than the budget
@@ -39,7 +39,7 @@ from it. The limits are those stored in the book, each lowered to its hard ceili
 ceiling ``max_sizing_equity``.
 
 A signal's quantity is ``floor(equity x risk fraction / |entry - stop|)`` (see
-:mod:`tradelane.broker.sizing`), capped by what the notional, exposure and quantity limits
+:mod:`tradelane.trading.sizing`), capped by what the notional, exposure and quantity limits
 still allow; when a cap leaves nothing, the refusal names that cap's rule.
 """
 
@@ -51,12 +51,12 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from tradelane.broker.calendar import calendar_for
-from tradelane.broker.orders import GroupPlan
-from tradelane.broker.position_accounting import reduces
-from tradelane.broker.sizing import Cap, quantity_step, size_from_risk
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.contracts.trading import OrderSide, TradingLimits, TradingState
+from tradelane.trading.calendar import calendar_for
+from tradelane.trading.orders import GroupPlan
+from tradelane.trading.position_accounting import reduces
+from tradelane.trading.sizing import Cap, quantity_step, size_from_risk
 
 DEFAULT_PRICE_COLLAR = Decimal("0.05")
 """5 %: wider than any regular move between two bars the broker sees (it marks on every execution's
