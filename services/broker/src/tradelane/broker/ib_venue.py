@@ -215,13 +215,13 @@ class IbVenue:
         assert sink is not None, "bind() the venue to the broker before starting it"
 
         def log_retry(failures: int, error: BaseException, wait: float) -> None:
-            log.warning("ib_event_retry", event=type(event).__name__, error=str(error), retry_in_seconds=wait)
+            log.warning("ib_event_retry", venue_event=type(event).__name__, error=str(error), retry_in_seconds=wait)
 
         try:
             await retry(lambda _: sink(event), wait=_BOOK_BACKOFF, retry_on=_BOOK_UNAVAILABLE, on_retry=log_retry)
         except Exception:
             # The next reconciliation (restart or reconnect) finds what this event would have recorded.
-            log.exception("ib_event_not_applied", event=repr(event))
+            log.exception("ib_event_not_applied", venue_event=repr(event))
 
     def _on_status(self, trade: Trade) -> None:
         ref = trade.order.orderRef
