@@ -11,13 +11,15 @@ from decimal import Decimal
 import pytest
 
 from tradelane.backtester.metrics import Direction, buy_and_hold, exposure_of, periods_per_year, variant_metrics
-from tradelane.contracts.backtest import BacktestMetrics, EquityPoint, SimulatedTrade, SimulationCosts
+from tradelane.contracts.backtest import BacktestMetrics, EquityPoint, SimulatedTrade
 from tradelane.contracts.market import Bar
 from tradelane.contracts.strategy import AssetType, BarSize
+from tradelane.trading.paper import PaperCosts
 
 T0 = datetime(2024, 3, 4, 14, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-FREE = SimulationCosts(slippage_bps=Decimal(0), commission_rate=Decimal(0), commission_minimum=Decimal(0))
+CENT = Decimal("0.01")
+FREE = PaperCosts(slippage_bps=Decimal(0), commission_rate=Decimal(0), commission_minimum=Decimal(0))
 
 
 def curve(*values: str) -> tuple[EquityPoint, ...]:
@@ -200,7 +202,7 @@ def test_buy_and_hold_without_costs_buys_whole_shares_and_marks_each_close() -> 
     """1,000 buys 33 shares at 30 (10 left); they close at 31 and 35."""
     bars = (bar(0, 30, 31), bar(1, 31, 35))
     metrics, equity = buy_and_hold(
-        bars, start=T0, initial_cash=Decimal(1000), costs=FREE, periods_per_year=2, quantity_step=Decimal(1)
+        bars, start=T0, initial_cash=Decimal(1000), costs=FREE, tick=CENT, periods_per_year=2, quantity_step=Decimal(1)
     )
     assert [point.equity for point in equity] == [Decimal("1033.00"), Decimal("1165.00")]
     assert [point.time for point in equity] == [T0, T0 + HOUR]
@@ -209,22 +211,29 @@ def test_buy_and_hold_without_costs_buys_whole_shares_and_marks_each_close() -> 
 
 
 def test_buy_and_hold_pays_slippage_and_commission_both_ways() -> None:
-    """Bought 33 at 30.03 (10 bps) for 1 of commission (the minimum); sold at 35.964 for 1.19."""
-    costs = SimulationCosts(slippage_bps=Decimal(10), commission_rate=Decimal("0.001"), commission_minimum=Decimal(1))
+    """Bought 33 at 30.03 (10 bps) for 1 of commission (the minimum); sold at 35.96 (35.964 floored to the cent)
+    for 1.19."""
+    costs = PaperCosts(slippage_bps=Decimal(10), commission_rate=Decimal("0.001"), commission_minimum=Decimal(1))
     bars = (bar(0, 30, 31), bar(1, 31, 36))
     metrics, equity = buy_and_hold(
-        bars, start=T0, initial_cash=Decimal(1000), costs=costs, periods_per_year=2, quantity_step=Decimal(1)
+        bars, start=T0, initial_cash=Decimal(1000), costs=costs, tick=CENT, periods_per_year=2, quantity_step=Decimal(1)
     )
     cash_left = Decimal(1000) - 33 * Decimal("30.03") - 1
     assert equity[0].equity == (cash_left + 33 * 31).quantize(Decimal("0.01"))
-    assert equity[-1].equity == Decimal("1193.63")
+    assert equity[-1].equity == Decimal("1193.50")
     assert metrics.fees == Decimal("2.19")
 
 
 def test_buy_and_hold_starts_at_the_first_bar_at_or_after_start() -> None:
     bars = (bar(0, 50, 50), bar(1, 10, 10), bar(2, 10, 20))
     _, equity = buy_and_hold(
-        bars, start=T0 + HOUR, initial_cash=Decimal(100), costs=FREE, periods_per_year=2, quantity_step=Decimal(1)
+        bars,
+        start=T0 + HOUR,
+        initial_cash=Decimal(100),
+        costs=FREE,
+        tick=CENT,
+        periods_per_year=2,
+        quantity_step=Decimal(1),
     )
     assert [point.equity for point in equity] == [Decimal(100), Decimal(200)]
 
@@ -232,7 +241,13 @@ def test_buy_and_hold_starts_at_the_first_bar_at_or_after_start() -> None:
 def test_buy_and_hold_buys_fractions_of_a_coin() -> None:
     bars = (bar(0, 60_000, 60_000), bar(1, 60_000, 66_000))
     metrics, equity = buy_and_hold(
-        bars, start=T0, initial_cash=Decimal(1000), costs=FREE, periods_per_year=2, quantity_step=Decimal("0.0001")
+        bars,
+        start=T0,
+        initial_cash=Decimal(1000),
+        costs=FREE,
+        tick=CENT,
+        periods_per_year=2,
+        quantity_step=Decimal("0.0001"),
     )
     assert equity[-1].equity == Decimal(1000) - Decimal("0.0166") * 60_000 + Decimal("0.0166") * 66_000
     assert metrics.total_return == pytest.approx(0.0996)
@@ -241,7 +256,7 @@ def test_buy_and_hold_buys_fractions_of_a_coin() -> None:
 def test_buy_and_hold_with_too_little_cash_stays_in_cash() -> None:
     bars = (bar(0, 500, 510), bar(1, 510, 520))
     metrics, equity = buy_and_hold(
-        bars, start=T0, initial_cash=Decimal(100), costs=FREE, periods_per_year=2, quantity_step=Decimal(1)
+        bars, start=T0, initial_cash=Decimal(100), costs=FREE, tick=CENT, periods_per_year=2, quantity_step=Decimal(1)
     )
     assert [point.equity for point in equity] == [Decimal(100), Decimal(100)]
     assert (metrics.trades, metrics.exposure, metrics.total_return) == (0, 0.0, 0.0)
@@ -254,6 +269,7 @@ def test_buy_and_hold_needs_a_bar_after_start() -> None:
             start=T0 + HOUR,
             initial_cash=Decimal(100),
             costs=FREE,
+            tick=CENT,
             periods_per_year=2,
             quantity_step=Decimal(1),
         )

@@ -26,12 +26,12 @@ from tradelane.contracts.backtest import (
     EquityPoint,
     MetricDifference,
     SimulatedTrade,
-    SimulationCosts,
     VariantOverrides,
     VariantResult,
 )
 from tradelane.contracts.events import Bias
 from tradelane.contracts.market import Bar
+from tradelane.trading.paper import PaperCosts
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
 CASH = Decimal(10_000)
@@ -203,7 +203,8 @@ def sample(strategy_name: str = "AAPL hourly <b>momentum</b>") -> Sample:
         bars,
         start=START,
         initial_cash=CASH,
-        costs=SimulationCosts(),
+        costs=PaperCosts(),
+        tick=Decimal("0.01"),
         periods_per_year=PERIODS,
         quantity_step=Decimal(1),
     )

@@ -43,10 +43,12 @@ from typing import Final, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tradelane.contracts.backtest import BacktestMetrics, EquityPoint, SimulatedTrade, SimulationCosts
+from tradelane.contracts.backtest import BacktestMetrics, EquityPoint, SimulatedTrade
 from tradelane.contracts.events import Bias
 from tradelane.contracts.market import Bar
 from tradelane.contracts.strategy import AssetType, BarSize
+from tradelane.contracts.trading import OrderSide
+from tradelane.trading.paper import PaperCosts
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -62,7 +64,6 @@ _DAY: Final = 86_400
 _FLAT: Final = 1e-12
 """A spread of per-bar returns at or below this is no spread (constant equity has exactly 0)."""
 _CENT: Final = Decimal("0.01")
-_BASIS_POINT: Final = Decimal("0.0001")
 
 
 class Direction(NamedTuple):
@@ -352,23 +353,24 @@ def buy_and_hold(
     *,
     start: datetime,
     initial_cash: Decimal,
-    costs: SimulationCosts,
+    costs: PaperCosts,
+    tick: Decimal,
     periods_per_year: float,
     quantity_step: Decimal,
 ) -> tuple[BacktestMetrics, tuple[EquityPoint, ...]]:
     """Buy with all the cash at the open of the first bar starting at or after ``start``, hold to the last close.
 
-    The buy pays slippage and commission, in whole ``quantity_step`` units (1 for shares, a
-    fraction for crypto); the last point sells at the last close, paying them again, so the final
-    equity is what the position was worth in cash. Every other bar's point marks the position at
-    its close. Bars before ``start`` are ignored; one trade, exposed on every bar (none and no
-    exposure when the cash buys no unit).
+    The buy pays slippage (on the ``tick`` grid) and commission by the paper venue's rules, in whole
+    ``quantity_step`` units (1 for shares, a fraction for crypto); the last point sells at the last
+    close, paying them again, so the final equity is what the position was worth in cash. Every
+    other bar's point marks the position at its close. Bars before ``start`` are ignored; one trade,
+    exposed on every bar (none and no exposure when the cash buys no unit).
     """
     held = sorted((bar for bar in bars if bar.time >= start), key=lambda bar: bar.time)
     if not held:
         msg = f"no bar starts at or after {start.isoformat()}"
         raise ValueError(msg)
-    buy_price = _slipped(_decimal(held[0].open), costs, buy=True)
+    buy_price = costs.slipped(_decimal(held[0].open), OrderSide.BUY, tick)
     quantity = _affordable(initial_cash, buy_price, costs, quantity_step)
     if quantity == 0:
         flat = tuple(EquityPoint(time=bar.time, equity=initial_cash) for bar in held)
@@ -384,10 +386,10 @@ def buy_and_hold(
             model_cost=Decimal(0),
         )
         return metrics, flat
-    buy_fee = _commission(quantity, buy_price, costs)
+    buy_fee = costs.commission(quantity, buy_price)
     cash = initial_cash - quantity * buy_price - buy_fee
-    sell_price = _slipped(_decimal(held[-1].close), costs, buy=False)
-    sell_fee = _commission(quantity, sell_price, costs)
+    sell_price = costs.slipped(_decimal(held[-1].close), OrderSide.SELL, tick)
+    sell_fee = costs.commission(quantity, sell_price)
     marks = [cash + quantity * _decimal(bar.close) for bar in held[:-1]]
     marks.append(cash + quantity * sell_price - sell_fee)
     equity = tuple(
@@ -411,18 +413,7 @@ def _decimal(price: float) -> Decimal:
     return Decimal(str(price))
 
 
-def _slipped(price: Decimal, costs: SimulationCosts, *, buy: bool) -> Decimal:
-    """``price`` moved against the trader by the slippage (the paper venue's rule, without a tick grid)."""
-    sign = 1 if buy else -1
-    return price * (1 + sign * costs.slippage_bps * _BASIS_POINT)
-
-
-def _commission(quantity: Decimal, price: Decimal, costs: SimulationCosts) -> Decimal:
-    """The paper venue's rule: a rate of the fill's value, to the cent, at least the minimum."""
-    return max(costs.commission_minimum, (quantity * price * costs.commission_rate).quantize(_CENT))
-
-
-def _affordable(cash: Decimal, price: Decimal, costs: SimulationCosts, step: Decimal) -> Decimal:
+def _affordable(cash: Decimal, price: Decimal, costs: PaperCosts, step: Decimal) -> Decimal:
     """The most ``step`` units that ``cash`` pays for at ``price`` with their commission."""
 
     def floored(amount: Decimal) -> Decimal:
@@ -431,6 +422,6 @@ def _affordable(cash: Decimal, price: Decimal, costs: SimulationCosts, step: Dec
     quantity = min(
         floored(cash / (price * (1 + costs.commission_rate))), floored((cash - costs.commission_minimum) / price)
     )
-    while quantity > 0 and quantity * price + _commission(quantity, price, costs) > cash:
+    while quantity > 0 and quantity * price + costs.commission(quantity, price) > cash:
         quantity -= step  # the commission's rounding to the cent: one step at most
     return quantity
