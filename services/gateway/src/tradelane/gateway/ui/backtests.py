@@ -50,9 +50,9 @@ DEFAULT_DAYS: Final = 30
 """The period the form suggests: the month before today."""
 CUSTOM_CADENCE: Final = "custom"
 CADENCES: Final = (
-    (CRON_CADENCE, "the strategy's cron schedule"),
+    (CRON_CADENCE, "the strategy's cron"),
     (BAR_CADENCE, "every bar's close"),
-    (CUSTOM_CADENCE, "a cron expression of its own"),
+    (CUSTOM_CADENCE, "a custom cron"),
 )
 ANALYSTS: Final = (("", "the strategy's"), ("offline", "offline rules"), ("llm", "LLM"), ("auto", "auto"))
 COMPARISONS: Final = (("", "no comparison"), *((name, name.replace("_", " ")) for name in COMPARED_FIELDS))
