@@ -235,8 +235,12 @@ def report_not_ready(summary: BacktestSummary) -> HTTPException:
 @router.get(
     "/{backtest_id}/report",
     summary="The backtest's HTML report",
-    response_class=HTMLResponse,
-    responses={**NOT_FOUND, **CONFLICT},
+    response_class=Response,
+    responses={
+        status.HTTP_200_OK: {"content": {"text/html": {}}, "description": "The report, one page without scripts."},
+        **NOT_FOUND,
+        **CONFLICT,
+    },
 )
 async def backtest_report(backtest_id: UUID, backtests: Backtests) -> HTMLResponse:
     """The self-contained report of a completed backtest (equity and drawdown curves, trades on the price
