@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ CONNECT_TIMEOUT_SECONDS = 3.0
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: the shell's code for a process ended by SIGINT."""
 
 
 class CliError(Exception):
@@ -32,10 +35,11 @@ class CliError(Exception):
 
 @dataclass
 class Console:
-    """Where a command writes: results to ``out``, progress and problems to ``err``."""
+    """Where a command writes: results to ``out``, progress and problems to ``err``; ``answers`` it reads."""
 
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    answers: TextIO = field(default_factory=lambda: sys.stdin)
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -48,6 +52,30 @@ class Console:
     def note(self, text: str) -> None:
         self.err.write(text + "\n")
         self.err.flush()
+
+    async def confirm(self, question: str) -> bool | None:
+        """Ask ``question`` on a terminal: whether the answer is yes; None off a terminal (nobody to ask).
+
+        The answer is awaited on the event loop, not in a blocking read, so Ctrl-C ends the wait at once.
+        """
+        if not self.answers.isatty():
+            return None
+        self.err.write(f"{question} [y/N] ")
+        self.err.flush()
+        loop = asyncio.get_running_loop()
+        typed: asyncio.Future[None] = loop.create_future()
+        descriptor = self.answers.fileno()
+
+        def readable() -> None:
+            if not typed.done():
+                typed.set_result(None)
+
+        loop.add_reader(descriptor, readable)
+        try:
+            await typed
+        finally:
+            loop.remove_reader(descriptor)
+        return self.answers.readline().strip().lower() in {"y", "yes"}
 
 
 async def _reported_by_us(error: Exception) -> None:

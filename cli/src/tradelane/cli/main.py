@@ -10,17 +10,20 @@ import runpy
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import nats.errors
+from pydantic import ValidationError
 
-from tradelane.cli.context import EXIT_BAD_INPUT, EXIT_UNAVAILABLE, CliError, Connections, Console
+from tradelane.cli.context import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_UNAVAILABLE, CliError, Connections, Console
 from tradelane.cli.endpoints import resolve_endpoints
 from tradelane.cli.services import SERVICES, module_of
 from tradelane.cli.timespec import HINT, parse_lifetime, parse_moment
+from tradelane.contracts.backtest import VariantOverrides
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.performance import DEFAULT_MIN_OUTCOMES, GroupBy
 from tradelane.contracts.replay import ReplayOverrides
@@ -28,11 +31,11 @@ from tradelane.contracts.strategy import AssetType, BarSize
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.bus_credentials import CredentialsError
 from tradelane.runtime.bus_permissions import OPERATOR, PROVISION
+from tradelane.runtime.decisions import describe
 from tradelane.runtime.redaction import redact, register_secret, register_settings_secrets
 from tradelane.runtime.settings import Settings
 from tradelane.store.auth import MAX_LIFETIME_DAYS, TOKEN_NAME_PATTERN, Scope
 
-EXIT_INTERRUPTED = 130
 EXECUTION_STATUSES = ("running", "completed", "rejected", "failed")
 
 
@@ -78,6 +81,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+
+
 def _connection_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("connections (default: TRADELANE_* variables, then .state/endpoints.json)")
@@ -109,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     _add_strategies(commands, connection, as_json)
     _add_tokens(commands, connection, as_json)
     _add_performance(commands, connection, as_json)
+    _add_backtest(commands, connection, as_json)
     _add_api(commands, connection)
     commands.add_parser(
         "status",
@@ -223,6 +234,103 @@ def _add_performance(commands: Any, connection: argparse.ArgumentParser, as_json
         default=DEFAULT_MIN_OUTCOMES,
         help="groups with fewer BUY/SELL outcomes are shown, not ranked",
     )
+
+
+def _add_backtest(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    backtest = commands.add_parser(
+        "backtest",
+        parents=[connection, as_json],
+        help="run a strategy over a past period; list, show and resume backtests",
+        usage="tradelane backtest STRATEGY --start DATE --end DATE [options] | --resume ID | list | show ID",
+        description="Run STRATEGY (name or id) over [--start, --end] through the same services as live: each "
+        "decision sees only the bars closed by then, the offline rules analyst and buy-and-hold run beside it, "
+        "and answers the model already gave are reused at no cost. Prints the estimate first (and asks before "
+        "a run that may cost money, unless --yes), then a progress bar; Ctrl-C stops the run cleanly and "
+        "prints how to resume it. At the end: the metrics side by side and where the report is.",
+    )
+    backtest.add_argument(
+        "target", nargs="*", metavar="STRATEGY | list | show ID", help="a strategy's name or id, or list, or show ID"
+    )
+    backtest.add_argument("--start", type=_moment, help=f"first day of the period (a date is 00:00 UTC); {HINT}")
+    backtest.add_argument("--end", type=_moment, help="end of the period (a date is 00:00 UTC of that day)")
+    backtest.add_argument(
+        "--cadence",
+        default="cron",
+        help="when to decide: bar (every bar's close), cron (the strategy's schedule; the default) or a cron "
+        "expression in quotes",
+    )
+    variants = backtest.add_argument_group("what to run (default: the strategy as stored)")
+    variants.add_argument("--prompt-version", type=_positive, help="analyse with this prompt template version")
+    variants.add_argument("--model", help="analyse with this model")
+    variants.add_argument("--analyst", choices=("offline", "llm", "auto"), help="analyse with this analyst")
+    variants.add_argument(
+        "--compare",
+        metavar="FIELD=A,B",
+        help="A/B on the same decisions: prompt_version=2,3, model=A,B or analyst=offline,llm",
+    )
+    costs = backtest.add_argument_group("costs")
+    costs.add_argument("--budget-usd", type=_decimal, help="stop the run when its model cost reaches this")
+    costs.add_argument("--commission-rate", type=_decimal, help="commission as a fraction of the traded value")
+    costs.add_argument("--slippage-bps", type=_decimal, help="slippage in basis points of the price")
+    backtest.add_argument("--name", help="a name for the backtest (optional)")
+    backtest.add_argument("--estimate-only", action="store_true", help="print the estimate and start nothing")
+    backtest.add_argument("--yes", "-y", action="store_true", help="start without asking, even when it may cost")
+    backtest.add_argument("--resume", type=_uuid, metavar="ID", help="resume a stopped backtest and follow it")
+    backtest.add_argument("--strategy", help="list: only this strategy's backtests (name or id)")
+    backtest.add_argument("--limit", type=_positive, default=50, help="list: at most this many (default 50)")
+    backtest.add_argument("--report", type=Path, metavar="FILE", help="show: write the HTML report to FILE")
+
+
+def _backtest_command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command:
+    """What ``tradelane backtest`` was asked: start (``STRATEGY``), ``--resume ID``, ``list`` or ``show ID``."""
+    from tradelane.cli import backtest
+
+    json_output = bool(args.json)
+    if args.resume is not None:
+        if args.target:
+            root.error("backtest --resume ID takes no STRATEGY, list or show")
+        return lambda c, o: backtest.backtest_resume(c, o, args.resume)
+    match args.target:
+        case ["list"]:
+            return lambda c, o: backtest.backtest_list(
+                c, o, strategy=args.strategy, limit=args.limit, json_output=json_output
+            )
+        case ["show", shown]:
+            backtest_id = _uuid_or_error(root, shown)
+            return lambda c, o: backtest.backtest_show(c, o, backtest_id, report=args.report, json_output=json_output)
+        case [strategy]:
+            if args.start is None or args.end is None:
+                root.error("backtest STRATEGY needs --start DATE and --end DATE")
+            options = backtest.StartOptions(
+                strategy=strategy,
+                start=args.start,
+                end=args.end,
+                cadence=args.cadence,
+                overrides=_overrides(root, args),
+                compare=args.compare,
+                budget_usd=args.budget_usd,
+                commission_rate=args.commission_rate,
+                slippage_bps=args.slippage_bps,
+                name=args.name,
+                estimate_only=args.estimate_only,
+                yes=args.yes,
+            )
+            return lambda c, o: backtest.backtest_start(c, o, options)
+    raise CliError("backtest takes a STRATEGY (name or id) with --start and --end, or --resume ID, list, or show ID")
+
+
+def _uuid_or_error(root: argparse.ArgumentParser, text: str) -> UUID:
+    try:
+        return _uuid(text)
+    except argparse.ArgumentTypeError as error:
+        root.error(str(error))
+
+
+def _overrides(root: argparse.ArgumentParser, args: argparse.Namespace) -> VariantOverrides:
+    try:
+        return VariantOverrides(analyst=args.analyst, model=args.model, prompt_version=args.prompt_version)
+    except ValidationError as error:
+        root.error(describe(error))
 
 
 def _add_strategies(commands: Any, connection: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
@@ -414,6 +522,8 @@ def _command(args: argparse.Namespace, root: argparse.ArgumentParser) -> Command
                 min_outcomes=args.min_outcomes,
             )
             return lambda c, o: performance.performance_table(c, o, grouping, json_output=json_output)
+        case ("backtest", _):
+            return _backtest_command(args, root)
         case ("api", _):
             call = api.ApiCall(args.method, args.path, args.data, args.url)
             return lambda c, o: asyncio.to_thread(api.call_api, c, o, call, dict(os.environ), Settings().state_dir)

@@ -14,6 +14,12 @@ BAR_WIDTH = 24
 REDRAW_SECONDS = 0.1
 
 
+def bar(done: int, total: int) -> str:
+    """``[######..................]``: ``done`` of ``total`` (full when there is nothing to do)."""
+    filled = BAR_WIDTH if total <= 0 else min(BAR_WIDTH, round(BAR_WIDTH * done / total))
+    return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
+
+
 class Progress:
     """Counts read, republished and skipped messages against an upper bound of what may come."""
 
@@ -47,10 +53,8 @@ class Progress:
 
     def line(self) -> str:
         expected = max(self.expected, self.read)
-        filled = BAR_WIDTH if expected == 0 else round(BAR_WIDTH * self.read / expected)
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
         return (
-            f"[{bar}] {self.read}/{expected} read, {self.done} {self.verb}, {self.skipped} skipped, "
+            f"{bar(self.read, expected)} {self.read}/{expected} read, {self.done} {self.verb}, {self.skipped} skipped, "
             f"{self.rate():.0f} msg/s"
         )
 

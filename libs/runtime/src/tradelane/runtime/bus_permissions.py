@@ -43,7 +43,7 @@ from typing import Final
 from tradelane.contracts import subjects
 from tradelane.contracts.advisories import ADVISORY_STREAM
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.flow import BROKER_COMMANDS, HISTORY_REQUESTS, SYMBOL_REQUESTS
+from tradelane.runtime.flow import BACKTEST_REQUESTS, BROKER_COMMANDS, HISTORY_REQUESTS, SYMBOL_REQUESTS
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
     BROKER_CONSUMER,
@@ -227,14 +227,16 @@ def _identities() -> dict[str, Permissions]:
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
         # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")
-        .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
+        .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, *BACKTEST_REQUESTS, subjects.NOTIFIER_SETTINGS)
         .read_objects(subjects.CHART_BUCKET)
         .read_objects(subjects.KEPT_CHART_BUCKET)
         .read_objects(subjects.PAYLOAD_BUCKET)
         .pub(subjects.HEALTH, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
         .logs("gateway")
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),
+        # The CLI starts, stops and resumes backtests (`tradelane backtest`) by asking the backtester, like the gateway.
         OPERATOR: _operator(OPERATOR)
+        .pub(*BACKTEST_REQUESTS)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
         .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),

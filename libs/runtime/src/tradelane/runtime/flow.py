@@ -38,6 +38,8 @@ HISTORY_REQUESTS: Final = (subjects.MARKET_DATA_BARS,)
 """Core NATS requests market-data answers for the signals ledger: bars between two times."""
 BROKER_COMMANDS: Final = (subjects.BROKER_PLACE_ORDER, subjects.BROKER_CANCEL_ORDER)
 """Core NATS requests the broker answers: manual orders and cancels."""
+BACKTEST_REQUESTS: Final = (subjects.BACKTEST_CREATE, subjects.BACKTEST_CONTROL)
+"""Core NATS requests the backtester answers: plan (and start) a backtest, stop or resume one."""
 TRADING_EVENTS: Final = (
     subjects.ORDER_SUBMITTED,
     subjects.ORDER_ACCEPTED,
@@ -136,12 +138,18 @@ FLOW: Final[Mapping[str, Role]] = {
             subjects.OUTCOME_RECORDED,
             *_REPUBLISHED,
         ),
-        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS, subjects.HEALTH),
+        requests=(
+            *SYMBOL_REQUESTS,
+            *BROKER_COMMANDS,
+            *BACKTEST_REQUESTS,
+            subjects.NOTIFIER_SETTINGS,
+            subjects.HEALTH,
+        ),
     ),
     "operator": Role(
         consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),
         publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED, subjects.DEBUG_ALL),
-        requests=(subjects.HEALTH,),
+        requests=(*BACKTEST_REQUESTS, subjects.HEALTH),
     ),
 }
 """Every participant of the bus and its role (services by their ``tradelane run`` name; the CLI is ``operator``)."""

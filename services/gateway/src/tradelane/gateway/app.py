@@ -16,6 +16,7 @@ from tradelane.gateway.outage import NATS_UNREACHABLE, dependency_unavailable_ha
 from tradelane.gateway.routes import (
     asyncapi,
     audit,
+    backtests,
     charts,
     dlq,
     executions,
@@ -38,6 +39,7 @@ from tradelane.gateway.routes import (
 from tradelane.gateway.security.stack import install
 from tradelane.gateway.state import GatewayState
 from tradelane.gateway.ui import assets, dashboard, deadletters, livelog, login
+from tradelane.gateway.ui import backtests as backtest_pages
 from tradelane.gateway.ui import executions as execution_pages
 from tradelane.gateway.ui import orders as order_pages
 from tradelane.gateway.ui import portfolio as portfolio_page
@@ -152,6 +154,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         orders,
         signals,
         performance,
+        backtests,
         portfolio,
         risk,
         session,
@@ -174,6 +177,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         system_pages,
         livelog,
         signal_pages,
+        backtest_pages,
     )
     for module in modules:
         app.include_router(module.router)

@@ -10,6 +10,7 @@ from tradelane.gateway.security.context import Principal, principal_of
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.payloads import PayloadStore
+from tradelane.store.backtests import BacktestRepository
 from tradelane.store.ledger import LedgerRepository
 from tradelane.store.lineage import LineageRepository
 from tradelane.store.strategies import StrategyRepository
@@ -32,6 +33,10 @@ def ledger_repository(state: Annotated[GatewayState, Depends(gateway_state)]) ->
     return LedgerRepository(state.pool)
 
 
+def backtest_repository(state: Annotated[GatewayState, Depends(gateway_state)]) -> BacktestRepository:
+    return BacktestRepository(state.pool)
+
+
 def event_bus(state: Annotated[GatewayState, Depends(gateway_state)]) -> EventBus:
     return state.bus
 
@@ -44,6 +49,7 @@ State = Annotated[GatewayState, Depends(gateway_state)]
 Strategies = Annotated[StrategyRepository, Depends(strategy_repository)]
 Lineage = Annotated[LineageRepository, Depends(lineage_repository)]
 Ledger = Annotated[LedgerRepository, Depends(ledger_repository)]
+Backtests = Annotated[BacktestRepository, Depends(backtest_repository)]
 Bus = Annotated[EventBus, Depends(event_bus)]
 Payloads = Annotated[PayloadStore, Depends(payload_store)]
 

@@ -39,6 +39,7 @@ NAVIGATION: Final = (
     ("/system", "system", "System"),
     ("/live-log", "live-log", "Live log"),
     ("/signals", "signals", "Signals"),
+    ("/backtests", "backtests", "Backtests"),
 )
 """The navigation bar: (path, page name, label) of every page, in order; a page is listed once it works."""
 

@@ -1,0 +1,129 @@
+"""A backtest as people write and read it: compared variants as typed, and the results as tables.
+
+The CLI (``tradelane backtest --compare prompt_version=2,3``) and the web UI's form spell an
+A/B comparison the same way, and both show a result's metrics side by side (each variant, the
+offline baseline and buy-and-hold) and the comparison with its intervals, from these rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final, Literal
+
+from tradelane.contracts.backtest import BacktestMetrics, BacktestResult, MetricDifference, VariantOverrides
+
+COMPARED_FIELDS: Final = ("prompt_version", "model", "analyst")
+"""What an A/B comparison may vary (one of them, with two values)."""
+BUY_AND_HOLD: Final = "buy-and-hold"
+
+MetricKind = Literal["percent", "ratio", "count", "money", "cost"]
+
+METRICS: Final[tuple[tuple[str, str, MetricKind], ...]] = (
+    ("total_return", "Total return", "percent"),
+    ("annual_return", "Annual return", "percent"),
+    ("sharpe", "Sharpe", "ratio"),
+    ("sortino", "Sortino", "ratio"),
+    ("max_drawdown", "Max drawdown", "percent"),
+    ("calmar", "Calmar", "ratio"),
+    ("hit_rate", "Hit rate", "percent"),
+    ("profit_factor", "Profit factor", "ratio"),
+    ("exposure", "Exposure", "percent"),
+    ("trades", "Trades", "count"),
+    ("directional_accuracy", "Directional accuracy", "percent"),
+    ("fees", "Fees", "money"),
+    ("model_cost", "Model cost (USD)", "cost"),
+)
+"""Each metric of :class:`BacktestMetrics` in the order shown: (field, label, how it is written)."""
+_KINDS: Final = {name: kind for name, _, kind in METRICS}
+_LABELS: Final = {name: label for name, label, _ in METRICS}
+
+
+def compared_variants(spec: str, base: VariantOverrides | None = None) -> tuple[VariantOverrides, VariantOverrides]:
+    """The two variants of ``FIELD=A,B`` (``prompt_version=2,3``, ``model=a,b``), each ``base`` with that field set.
+
+    A ValueError says what is wrong with ``spec`` (a pydantic ValidationError, one of them, names a bad value).
+    """
+    field, separator, listed = spec.partition("=")
+    field = field.strip()
+    if not separator or field not in COMPARED_FIELDS:
+        msg = f"compare one of {', '.join(COMPARED_FIELDS)} as FIELD=A,B (e.g. prompt_version=2,3), not {spec!r}"
+        raise ValueError(msg)
+    values = [value.strip() for value in listed.split(",") if value.strip()]
+    if len(values) != 2:
+        msg = f"compare exactly two values of {field}, separated by a comma (e.g. {field}=A,B), not {listed!r}"
+        raise ValueError(msg)
+    kept = (base or VariantOverrides()).model_dump(exclude_none=True)
+    first, second = (VariantOverrides.model_validate({**kept, field: value}) for value in values)
+    return first, second
+
+
+def formatted(kind: MetricKind, value: float | Decimal | int | None) -> str:
+    """A metric's value as shown: ``12.3 %``, ``1.42``, ``7``, ``1,234.50``, ``0.0123``; ``—`` when it has none."""
+    if value is None:
+        return "—"
+    match kind:
+        case "percent":
+            return f"{100 * float(value):.1f} %"
+        case "count":
+            return f"{int(value):,}"
+        case "money":
+            return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,}"
+        case "cost":
+            return f"{Decimal(value).quantize(Decimal('0.0001'), rounding=ROUND_HALF_EVEN):,}"
+        case _:
+            return f"{float(value):.2f}"
+
+
+def _difference(kind: MetricKind, value: float | None) -> str:
+    """A difference of two values of a metric; percentages differ in percentage points."""
+    if value is None:
+        return "—"
+    if kind == "percent":
+        return f"{100 * value:+.1f} pp"
+    if kind == "count":
+        return f"{value:+.0f}"
+    return f"{value:+.4f}" if kind == "cost" else f"{value:+.2f}"
+
+
+def metrics_table(result: BacktestResult) -> tuple[list[str], list[list[str]]]:
+    """Headers (``Metric``, each variant, ``buy-and-hold``) and one row per metric, written as shown."""
+    columns: list[tuple[str, BacktestMetrics]] = [(variant.variant, variant.metrics) for variant in result.variants]
+    columns.append((BUY_AND_HOLD, result.buy_and_hold))
+    rows = [
+        [label, *(formatted(kind, getattr(metrics, name)) for _, metrics in columns)] for name, label, kind in METRICS
+    ]
+    return ["Metric", *(name for name, _ in columns)], rows
+
+
+def _verdict(difference: MetricDifference) -> str:
+    if difference.low is None or difference.high is None:
+        return "no interval"
+    if difference.low > 0 or difference.high < 0:
+        return "differs"
+    return "could be chance"
+
+
+def comparison_table(
+    comparison: Sequence[MetricDifference], first: str, second: str
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and one row per compared metric: both values, second minus first, its 95 % interval and a verdict.
+
+    The verdict is "differs" when the interval leaves out zero, else "could be chance".
+    """
+    rows = []
+    for item in comparison:
+        kind = _KINDS.get(item.metric, "ratio")
+        interval = f"[{_difference(kind, item.low)}, {_difference(kind, item.high)}]"
+        rows.append(
+            [
+                _LABELS.get(item.metric, item.metric),
+                formatted(kind, item.first),
+                formatted(kind, item.second),
+                _difference(kind, item.difference),
+                interval,
+                _verdict(item),
+            ]
+        )
+    headers = ["Metric", first, second, f"{second} - {first}", "95 % interval", "Verdict"]
+    return headers, rows
