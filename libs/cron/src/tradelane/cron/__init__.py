@@ -4,12 +4,14 @@ The gateway refuses a schedule with :func:`cron_problem` and shows :func:`next_f
 strategy's next run (and :func:`next_fires` when a strategy is checked before saving); the
 scheduler fires at :func:`next_fire`. Both read the cron in the
 strategy's time zone, so they agree on every run, daylight saving time included.
-croniter does the calendar work.
+croniter does the calendar work. The backtester replays a schedule over a past period and asks
+:func:`fires_at` of each bar close, which answers as :func:`next_fire` would, a hundred times faster.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -65,3 +67,57 @@ def next_fires(cron: str, timezone: str, after: datetime, count: int) -> tuple[d
         moment = next_fire(cron, timezone, moment)
         fires.append(moment)
     return tuple(fires)
+
+
+_MINUTE: Final = timedelta(minutes=1)
+_DAY: Final = timedelta(days=1)
+
+
+def fires_at(cron: str, timezone: str, moment: datetime) -> bool:
+    """Whether ``cron`` fires at ``moment`` in ``timezone``: ``next_fire(cron, timezone, moment - 1 min) == moment``.
+
+    Answered from the cron's fields where that is plain (numbers, ranges, steps, lists and ``*``,
+    away from a daylight saving change), else by asking :func:`next_fire`.
+    """
+    if moment.second or moment.microsecond:
+        return False
+    fields = _plain_fields(cron)
+    zone = ZoneInfo(timezone)
+    if fields is None or (moment - _DAY).astimezone(zone).utcoffset() != (moment + _DAY).astimezone(zone).utcoffset():
+        return next_fire(cron, timezone, moment - _MINUTE) == moment
+    minutes, hours, days, months, weekdays = fields
+    local = moment.astimezone(zone)
+    if not (_within(minutes, local.minute) and _within(hours, local.hour) and _within(months, local.month)):
+        return False
+    day, weekday = _within(days, local.day), _within(weekdays, local.isoweekday() % 7)
+    # as croniter reads a cron: with both day fields restricted, either may match
+    return day or weekday if days is not None and weekdays is not None else day and weekday
+
+
+Field = frozenset[int] | None
+"""The values a cron field allows; None for ``*`` (any)."""
+
+
+def _within(field: Field, value: int) -> bool:
+    return field is None or value in field
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_fields(cron: str) -> tuple[Field, Field, Field, Field, Field] | None:
+    """The five fields of ``cron`` as sets of values, or None when one uses L, W, # or ? (or it does not parse)."""
+    try:
+        expanded, nth_weekdays = croniter.expand(cron)
+    except CroniterError:
+        return None
+    if nth_weekdays or len(expanded) != 5:
+        return None
+    fields: list[Field] = []
+    for values in expanded:
+        if values == ["*"]:
+            fields.append(None)
+        elif all(isinstance(value, int) for value in values):
+            fields.append(frozenset(values))
+        else:
+            return None
+    minutes, hours, days, months, weekdays = fields
+    return minutes, hours, days, months, weekdays
