@@ -43,9 +43,10 @@ from typing import Final
 from tradelane.contracts import subjects
 from tradelane.contracts.advisories import ADVISORY_STREAM
 from tradelane.contracts.subjects import Step
-from tradelane.runtime.flow import BROKER_COMMANDS, HISTORY_REQUESTS, SYMBOL_REQUESTS
+from tradelane.runtime.flow import BACKTEST_REQUESTS, BROKER_COMMANDS, HISTORY_REQUESTS, SYMBOL_REQUESTS
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
+    BACKTESTER_CONSUMERS,
     BROKER_CONSUMER,
     LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
@@ -224,10 +225,18 @@ def _identities() -> dict[str, Permissions]:
         .read_objects(subjects.CHART_BUCKET)
         .write_objects(subjects.KEPT_CHART_BUCKET)
         .logs("ledger"),
+        # The backtester publishes each decision of a backtest as an execution request, follows the executions'
+        # analyses, signals and failures, asks market-data for the instrument and the bars of a period, and answers
+        # the gateway's and the CLI's backtest requests; like the ledger it reports no StepFailed.
+        "backtester": _base("backtester")
+        .answer(subjects.HEALTH, subjects.health_of("backtester"), *BACKTEST_REQUESTS)
+        .consume(*BACKTESTER_CONSUMERS)
+        .pub(subjects.EXECUTION_REQUESTED, *HISTORY_REQUESTS)
+        .logs("backtester"),
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
         # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")
-        .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS)
+        .pub(*SYMBOL_REQUESTS, *BROKER_COMMANDS, *BACKTEST_REQUESTS, subjects.NOTIFIER_SETTINGS)
         .read_objects(subjects.CHART_BUCKET)
         .read_objects(subjects.KEPT_CHART_BUCKET)
         .read_objects(subjects.PAYLOAD_BUCKET)
@@ -236,7 +245,8 @@ def _identities() -> dict[str, Permissions]:
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),
         OPERATOR: _operator(OPERATOR)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
-        .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
+        .pub(subjects.HEALTH, subjects.DEBUG_ALL, *BACKTEST_REQUESTS)
+        .pub(*(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),
         PROVISION: _base(PROVISION).pub(f"{_JS_API}.>"),
     }

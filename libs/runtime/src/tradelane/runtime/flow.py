@@ -18,6 +18,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
+    BACKTESTER_CONSUMERS,
     BROKER_CONSUMER,
     LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
@@ -34,8 +35,11 @@ SYMBOL_REQUESTS: Final = (
     subjects.IB_STATUS,
 )
 """Core NATS requests market-data answers: the symbol service and IB status."""
-HISTORY_REQUESTS: Final = (subjects.MARKET_DATA_BARS,)
-"""Core NATS requests market-data answers for the signals ledger: bars between two times."""
+HISTORY_REQUESTS: Final = (subjects.MARKET_DATA_BARS, subjects.MARKET_DATA_RESOLVE)
+"""Core NATS requests market-data answers for the signals ledger and the backtester: bars between two times, and an
+instrument resolved."""
+BACKTEST_REQUESTS: Final = (subjects.BACKTEST_CREATE, subjects.BACKTEST_CONTROL)
+"""Core NATS requests the backtester answers (from the gateway and the CLI): start a backtest, stop or resume one."""
 BROKER_COMMANDS: Final = (subjects.BROKER_PLACE_ORDER, subjects.BROKER_CANCEL_ORDER)
 """Core NATS requests the broker answers: manual orders and cancels."""
 TRADING_EVENTS: Final = (
@@ -126,6 +130,16 @@ FLOW: Final[Mapping[str, Role]] = {
         answers=(subjects.HEALTH, subjects.health_of("ledger")),
         requests=HISTORY_REQUESTS,
     ),
+    # The backtester publishes its decisions as executions and follows them; like the ledger it reports no StepFailed.
+    "backtester": Role(
+        consumes=tuple(spec.filter_subject for spec in BACKTESTER_CONSUMERS),
+        publishes=(
+            subjects.EXECUTION_REQUESTED,
+            *(subjects.dead_letter(spec.filter_subject) for spec in BACKTESTER_CONSUMERS),
+        ),
+        answers=(subjects.HEALTH, subjects.health_of("backtester"), *BACKTEST_REQUESTS),
+        requests=HISTORY_REQUESTS,
+    ),
     "gateway": Role(
         # the web UI's live log listens to the bus (core NATS, read-only) while a browser is open: the
         # events, and the log lines every service publishes on its own logs.<service> (tradelane.runtime.log_stream)
@@ -136,12 +150,18 @@ FLOW: Final[Mapping[str, Role]] = {
             subjects.OUTCOME_RECORDED,
             *_REPUBLISHED,
         ),
-        requests=(*SYMBOL_REQUESTS, *BROKER_COMMANDS, subjects.NOTIFIER_SETTINGS, subjects.HEALTH),
+        requests=(
+            *SYMBOL_REQUESTS,
+            *BROKER_COMMANDS,
+            *BACKTEST_REQUESTS,
+            subjects.NOTIFIER_SETTINGS,
+            subjects.HEALTH,
+        ),
     ),
     "operator": Role(
         consumes=(*_REPUBLISHED, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),
         publishes=(subjects.EXECUTION_REQUESTED, *_REPUBLISHED, subjects.DEBUG_ALL),
-        requests=(subjects.HEALTH,),
+        requests=(subjects.HEALTH, *BACKTEST_REQUESTS),
     ),
 }
 """Every participant of the bus and its role (services by their ``tradelane run`` name; the CLI is ``operator``)."""
