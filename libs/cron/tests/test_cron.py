@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tradelane.cron import CronError, cron_problem, fires_at, next_fire, next_fires
+from tradelane.cron import CronError, cron_problem, fires_at, first_fire_from, next_fire, next_fires
 
 
 def test_a_valid_cron_has_no_problem() -> None:
@@ -90,16 +90,23 @@ CHANGES = (
 
 
 @pytest.mark.parametrize(("timezone", "change"), CHANGES)
-def test_fires_at_agrees_with_next_fire_across_daylight_saving_changes(timezone: str, change: datetime) -> None:
+def test_first_fire_from_agrees_with_next_fire_across_daylight_saving_changes(timezone: str, change: datetime) -> None:
     """Minutes of the three days either side of a change of the clocks (or of a plain day), and runs among them."""
     for cron in CRONS:
         moments = {change + timedelta(minutes=minute) for minute in range(-3 * 1440, 3 * 1440, 67)}
         moments.update(next_fires(cron, timezone, change - timedelta(days=3), 12))
         moments.update(next_fires(cron, timezone, change - timedelta(hours=2), 12))
         for moment in moments:
-            expected = next_fire(cron, timezone, moment - timedelta(minutes=1)) == moment
-            assert fires_at(cron, timezone, moment) == expected, (cron, moment)
+            expected = next_fire(cron, timezone, moment - timedelta(minutes=1))
+            assert first_fire_from(cron, timezone, moment) == expected, (cron, moment)
+            assert fires_at(cron, timezone, moment) == (expected == moment), (cron, moment)
 
 
 def test_fires_at_a_time_off_the_minute_is_false() -> None:
     assert not fires_at("* * * * *", "UTC", datetime(2025, 1, 1, 0, 0, 30, tzinfo=UTC))
+
+
+def test_the_first_fire_from_a_time_off_the_minute_is_at_a_later_minute() -> None:
+    assert first_fire_from("* * * * *", "UTC", datetime(2025, 1, 1, 0, 0, 30, tzinfo=UTC)) == datetime(
+        2025, 1, 1, 0, 1, tzinfo=UTC
+    )

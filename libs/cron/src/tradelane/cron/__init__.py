@@ -5,7 +5,8 @@ strategy's next run (and :func:`next_fires` when a strategy is checked before sa
 scheduler fires at :func:`next_fire`. Both read the cron in the
 strategy's time zone, so they agree on every run, daylight saving time included.
 croniter does the calendar work. The backtester replays a schedule over a past period and asks
-:func:`fires_at` of each bar close, which answers as :func:`next_fire` would, a hundred times faster.
+:func:`first_fire_from` each bar close, which answers as :func:`next_fire` would, mostly a hundred
+times faster.
 """
 
 from __future__ import annotations
@@ -74,19 +75,38 @@ _DAY: Final = timedelta(days=1)
 
 
 def fires_at(cron: str, timezone: str, moment: datetime) -> bool:
-    """Whether ``cron`` fires at ``moment`` in ``timezone``: ``next_fire(cron, timezone, moment - 1 min) == moment``.
+    """Whether ``cron`` fires at ``moment`` in ``timezone``: ``next_fire(cron, timezone, moment - 1 min) == moment``."""
+    return not (moment.second or moment.microsecond) and first_fire_from(cron, timezone, moment) == moment
 
-    Answered from the cron's fields where that is plain (numbers, ranges, steps, lists and ``*``,
-    away from a daylight saving change), else by asking :func:`next_fire`.
+
+def first_fire_from(cron: str, timezone: str, moment: datetime) -> datetime:
+    """The first time at or after ``moment`` that ``cron`` fires in ``timezone`` (aware UTC).
+
+    The same as :func:`next_fire` of the minute before ``moment`` (rounded up to a minute). Within
+    :data:`SCANNED_MINUTES` of ``moment`` it is read off the cron's fields where they are plain
+    (numbers, ranges, steps, lists and ``*``) and no change of the clocks is near, else :func:`next_fire`
+    answers.
     """
-    if moment.second or moment.microsecond:
-        return False
+    start = moment.replace(second=0, microsecond=0)
+    if start < moment:
+        start += _MINUTE
     fields = _plain_fields(cron)
     zone = ZoneInfo(timezone)
-    if fields is None or (moment - _DAY).astimezone(zone).utcoffset() != (moment + _DAY).astimezone(zone).utcoffset():
-        return next_fire(cron, timezone, moment - _MINUTE) == moment
+    if fields is None or (start - _DAY).astimezone(zone).utcoffset() != (start + _DAY).astimezone(zone).utcoffset():
+        return next_fire(cron, timezone, start - _MINUTE)
+    for step in range(SCANNED_MINUTES):
+        candidate = start + step * _MINUTE
+        if _matches(fields, candidate.astimezone(zone)):
+            return candidate
+    return next_fire(cron, timezone, start + (SCANNED_MINUTES - 1) * _MINUTE)
+
+
+SCANNED_MINUTES: Final = 60
+"""Minutes :func:`first_fire_from` reads off a plain cron's fields before it asks :func:`next_fire` (0.3 ms)."""
+
+
+def _matches(fields: Fields, local: datetime) -> bool:
     minutes, hours, days, months, weekdays = fields
-    local = moment.astimezone(zone)
     if not (_within(minutes, local.minute) and _within(hours, local.hour) and _within(months, local.month)):
         return False
     day, weekday = _within(days, local.day), _within(weekdays, local.isoweekday() % 7)
@@ -96,6 +116,7 @@ def fires_at(cron: str, timezone: str, moment: datetime) -> bool:
 
 Field = frozenset[int] | None
 """The values a cron field allows; None for ``*`` (any)."""
+Fields = tuple[Field, Field, Field, Field, Field]
 
 
 def _within(field: Field, value: int) -> bool:
@@ -103,7 +124,7 @@ def _within(field: Field, value: int) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _plain_fields(cron: str) -> tuple[Field, Field, Field, Field, Field] | None:
+def _plain_fields(cron: str) -> Fields | None:
     """The five fields of ``cron`` as sets of values, or None when one uses L, W, # or ? (or it does not parse)."""
     try:
         expanded, nth_weekdays = croniter.expand(cron)

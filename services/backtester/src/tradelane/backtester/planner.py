@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from tradelane.contracts.backtest import BAR_CADENCE, CRON_CADENCE, MAX_DECISIONS
 from tradelane.contracts.market import Bar
 from tradelane.contracts.strategy import BarSize, Schedule
-from tradelane.cron import cron_problem, fires_at, next_fire, next_fires
+from tradelane.cron import cron_problem, first_fire_from, next_fires
 
 CADENCE_SAMPLE_RUNS: Final = 200
 """Runs of a cron looked at, from the start of the period, to find its shortest interval."""
@@ -103,7 +103,7 @@ def _first_run_after_each_close(cron: str, timezone: str, closes: Sequence[datet
     index = 0
     while index < len(closes):
         close = closes[index]
-        run = close if fires_at(cron, timezone, close) else next_fire(cron, timezone, close)
+        run = first_fire_from(cron, timezone, close)
         if run > end:
             break
         times.append(run)
