@@ -4,8 +4,8 @@
 #
 #   docker build --build-arg SERVICE=indicators -t tradelane/indicators .
 #
-# SERVICE is a workspace member without its `tradelane-` prefix: lineage, notifier, ledger, market-data,
-# indicators, charts, llm-analyst, signals, scheduler or gateway. The image runs
+# SERVICE is a workspace member without its `tradelane-` prefix: lineage, notifier, ledger, backtester,
+# market-data, indicators, charts, llm-analyst, signals, scheduler or gateway. The image runs
 # `python -m tradelane.<service>` as an unprivileged user (uid 10001). The charts image
 # also carries Debian's Chromium, which kaleido drives to export PNGs; the gateway image
 # also carries the `tradelane` command.

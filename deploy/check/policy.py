@@ -27,8 +27,8 @@ Resource = dict[str, Any]
 
 AUTOSCALED = frozenset({"indicators", "charts", "llm-analyst", "signals", "lineage"})
 BUS_SERVICES = (
-    "lineage", "notifier", "ledger", "market-data", "indicators", "charts", "llm-analyst", "signals", "scheduler",
-    "broker",
+    "lineage", "notifier", "ledger", "backtester", "market-data", "indicators", "charts", "llm-analyst", "signals",
+    "scheduler", "broker",
 )  # fmt: skip
 COMPOSE_SERVICES = frozenset({*BUS_SERVICES, "gateway", "nats", "postgres"})
 WORKLOADS = frozenset({"Deployment", "StatefulSet", "Job"})

@@ -23,7 +23,7 @@ tools="${DEPLOY_TOOLS:-$repo/.tools/deploy}/bin"
 nats_server="$tools/nats-server"
 kubernetes_versions=(1.30 1.37)
 # Secrets the cluster provides in prod (README, Deploying); dev renders its own.
-prod_external_secrets=(tradelane-secrets nats-scheduler nats-market-data nats-indicators nats-charts nats-llm-analyst nats-signals nats-broker nats-lineage nats-notifier nats-ledger nats-gateway nats-operator nats-provision)
+prod_external_secrets=(tradelane-secrets nats-scheduler nats-market-data nats-indicators nats-charts nats-llm-analyst nats-signals nats-broker nats-lineage nats-notifier nats-ledger nats-backtester nats-gateway nats-operator nats-provision)
 
 only=""
 overlays=(dev prod)

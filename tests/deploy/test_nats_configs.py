@@ -27,6 +27,7 @@ DEPLOYMENTS = (
     "lineage",
     "notifier",
     "ledger",
+    "backtester",
     "gateway",
 )
 

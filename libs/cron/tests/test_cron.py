@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tradelane.cron import CronError, cron_problem, next_fire, next_fires
+from tradelane.cron import CronError, cron_problem, fires_at, first_fire_from, next_fire, next_fires
 
 
 def test_a_valid_cron_has_no_problem() -> None:
@@ -66,4 +66,47 @@ def test_next_fires_follow_one_another_across_daylight_saving_time() -> None:
         datetime(2026, 11, 2, 21, 0, tzinfo=UTC),
         datetime(2026, 11, 3, 21, 0, tzinfo=UTC),
         datetime(2026, 11, 4, 21, 0, tzinfo=UTC),
+    )
+
+
+CRONS = (
+    "* * * * *",
+    "*/5 9-16 * * 1-5",
+    "30 2 * * *",
+    "0 16 * * 1-5",
+    "15,45 1-3 * * *",
+    "0 0 1-7 * 7",
+    "*/1 * */1 * *",
+    "0 12 L * *",
+    "0 9 * * 5#2",
+)
+CHANGES = (
+    ("America/New_York", datetime(2025, 3, 9, 7, tzinfo=UTC)),
+    ("America/New_York", datetime(2025, 11, 2, 6, tzinfo=UTC)),
+    ("Europe/Berlin", datetime(2025, 3, 30, 1, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2025, 4, 5, 15, tzinfo=UTC)),
+    ("UTC", datetime(2026, 1, 31, 12, tzinfo=UTC)),
+)
+
+
+@pytest.mark.parametrize(("timezone", "change"), CHANGES)
+def test_first_fire_from_agrees_with_next_fire_across_daylight_saving_changes(timezone: str, change: datetime) -> None:
+    """Minutes of the three days either side of a change of the clocks (or of a plain day), and runs among them."""
+    for cron in CRONS:
+        moments = {change + timedelta(minutes=minute) for minute in range(-3 * 1440, 3 * 1440, 67)}
+        moments.update(next_fires(cron, timezone, change - timedelta(days=3), 12))
+        moments.update(next_fires(cron, timezone, change - timedelta(hours=2), 12))
+        for moment in moments:
+            expected = next_fire(cron, timezone, moment - timedelta(minutes=1))
+            assert first_fire_from(cron, timezone, moment) == expected, (cron, moment)
+            assert fires_at(cron, timezone, moment) == (expected == moment), (cron, moment)
+
+
+def test_fires_at_a_time_off_the_minute_is_false() -> None:
+    assert not fires_at("* * * * *", "UTC", datetime(2025, 1, 1, 0, 0, 30, tzinfo=UTC))
+
+
+def test_the_first_fire_from_a_time_off_the_minute_is_at_a_later_minute() -> None:
+    assert first_fire_from("* * * * *", "UTC", datetime(2025, 1, 1, 0, 0, 30, tzinfo=UTC)) == datetime(
+        2025, 1, 1, 0, 1, tzinfo=UTC
     )

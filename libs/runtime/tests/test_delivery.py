@@ -21,6 +21,7 @@ from tests.support.messages import collect
 from tests.support.waiting import consistently, eventually
 from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
+from tradelane.contracts.envelope import BacktestTag
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, IndicatorsComputed, StepFailed, Trigger
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.payloads import BarsWindow
@@ -171,6 +172,22 @@ async def test_a_permanent_error_is_not_retried(run_step: StepRunner, nats_clien
     assert failure.kind == "permanent"
     assert failure.error == "no such symbol ZZZZ on SMART in USD"
     await consistently(lambda: calls == 1, "no second call for a permanent error", seconds=0.5)
+
+
+async def test_the_failure_of_a_backtest_decision_names_its_backtest(
+    run_step: StepRunner, nats_client: NatsClient
+) -> None:
+    """A failed step of a backtest's execution carries its BacktestTag, so the backtester can count it."""
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        raise PermanentStepError("no bars")
+
+    await run_step(handler)
+    failures = await collect(nats_client, subjects.STEP_FAILED)
+    tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=3, decided_at=datetime(2026, 11, 20, tzinfo=UTC))
+    await _publish(nats_client, _request().model_copy(update={"backtest": tag, "trigger": Trigger.BACKTEST}))
+    failure = StepFailed.model_validate_json((await failures.next(5)).data)
+    assert failure.backtest == tag
 
 
 async def test_a_transient_error_is_retried_until_it_succeeds(run_step: StepRunner, nats_client: NatsClient) -> None:

@@ -1,13 +1,13 @@
-"""Bars on request: the provider's bars within the window asked for, or the reason there are none."""
+"""Bars on request: the provider's bars within the window asked for (or why there are none), and symbols resolved."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tradelane.contracts.history import BarsRequest
+from tradelane.contracts.history import BarsRequest, ResolveRequest
 from tradelane.contracts.market import ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, SymbolRef, duration_covering
-from tradelane.market_data.history import bars_between
+from tradelane.market_data.history import bars_between, resolved
 from tradelane.market_data.simulated import SimulatedProvider
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -27,6 +27,20 @@ async def test_an_instrument_the_provider_does_not_know_is_an_error_saying_so() 
     request = BarsRequest(symbol=unknown, bar_size=BarSize.DAY_1, start=START, end=START + timedelta(days=5))
     reply = await bars_between(SimulatedProvider(), request)
     assert reply.bars == ()
+    assert reply.error is not None
+    assert reply.error.kind == "not_found"
+
+
+async def test_a_symbol_is_resolved_as_the_pipeline_resolves_it() -> None:
+    provider = SimulatedProvider()
+    btc = SymbolRef(symbol="BTC", exchange="PAXOS", asset_type=AssetType.CRYPTO)
+    reply = await resolved(provider, ResolveRequest(symbol=btc))
+    assert (reply.symbol, reply.error) == (await provider.resolve(btc), None)
+
+
+async def test_a_symbol_the_provider_does_not_know_is_an_error_saying_so() -> None:
+    reply = await resolved(SimulatedProvider(), ResolveRequest(symbol=SymbolRef(symbol="NOPE")))
+    assert reply.symbol is None
     assert reply.error is not None
     assert reply.error.kind == "not_found"
 

@@ -12,11 +12,12 @@ SERVICES: tuple[str, ...] = (
     "llm_analyst",
     "broker",
     "signals",
+    "backtester",
     "scheduler",
     "gateway",
 )
 
-ENTRY_SERVICES: frozenset[str] = frozenset({"gateway", "scheduler"})
+ENTRY_SERVICES: frozenset[str] = frozenset({"gateway", "scheduler", "backtester"})
 """The services through which new work enters the pipeline: stopped first, so the others can drain."""
 
 

@@ -16,12 +16,12 @@ import pytest
 from llm_analyst_tests.fake_llm import FakeLlmServer
 from llm_analyst_tests.support import PNG, MakeAnalyst, MakeChart, MakeStrategy, Reply, timeframe_png
 from tradelane.contracts.events import ChartRendered, TimeframeChart
+from tradelane.contracts.llm_pricing import ModelPrice
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import AnalysisSettings, AssetType, BarSize, StrategyDefinition, SymbolRef
 from tradelane.llm_analyst.analyst import AnalystConfig, LlmAnalyst
 from tradelane.llm_analyst.budget import DailyBudget
 from tradelane.llm_analyst.client import LlmClient
-from tradelane.llm_analyst.pricing import ModelPrice
 from tradelane.llm_analyst.templates import TemplateSource
 from tradelane.runtime.bus import EventBus
 from tradelane.store.llm import LlmRepository

@@ -1,7 +1,8 @@
 """Bars on request: what happened to an instrument between two times, answered by market-data over NATS.
 
-The signals ledger asks for the bars that followed a signal to judge it. The request goes to the
-configured provider (simulated, or IB with its pacing), like the bars of an execution.
+The signals ledger asks for the bars that followed a signal to judge it; the backtester resolves a
+strategy's instrument and asks for the bars of a backtest's period to plan its decisions. The requests
+go to the configured provider (simulated, or IB with its pacing), like the bars of an execution.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from tradelane.contracts.envelope import Contract
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import MAX_BARS, BarSize, WhatToShow
+from tradelane.contracts.strategy import MAX_BARS, BarSize, SymbolRef, WhatToShow
 from tradelane.contracts.symbols import SymbolServiceError
 
 
@@ -42,4 +43,17 @@ class BarsReply(Contract):
     """The bars asked for, oldest first (the one in progress included), or why there are none."""
 
     bars: tuple[Bar, ...] = ()
+    error: SymbolServiceError | None = None
+
+
+class ResolveRequest(Contract):
+    """The instrument a strategy's symbol names, resolved as the pipeline's market-data step resolves it."""
+
+    symbol: SymbolRef
+
+
+class ResolveReply(Contract):
+    """The resolved instrument, or why there is none."""
+
+    symbol: ResolvedSymbol | None = None
     error: SymbolServiceError | None = None

@@ -203,6 +203,8 @@ SYMBOLS_CACHE_STATS: Final = "tradelane.symbols.cache_stats"
 IB_STATUS: Final = "tradelane.ib.status"
 MARKET_DATA_BARS: Final = "tradelane.market_data.bars"
 """Bars of an instrument between two times (BarsRequest -> BarsReply): how the ledger sees what followed a signal."""
+MARKET_DATA_RESOLVE: Final = "tradelane.market_data.resolve"
+"""A strategy's symbol resolved by the provider (ResolveRequest -> ResolveReply): the backtester's first question."""
 SYMBOL_SERVICE_QUEUE: Final = "market-data"
 """Queue group of the request/reply subscribers, so one market-data replica answers each request."""
 

@@ -46,6 +46,7 @@ from tradelane.contracts.subjects import Step
 from tradelane.runtime.flow import BACKTEST_REQUESTS, BROKER_COMMANDS, HISTORY_REQUESTS, SYMBOL_REQUESTS
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
+    BACKTESTER_CONSUMERS,
     BROKER_CONSUMER,
     LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
@@ -224,6 +225,14 @@ def _identities() -> dict[str, Permissions]:
         .read_objects(subjects.CHART_BUCKET)
         .write_objects(subjects.KEPT_CHART_BUCKET)
         .logs("ledger"),
+        # The backtester publishes each decision of a backtest as an execution request, follows the executions'
+        # analyses, signals and failures, asks market-data for the instrument and the bars of a period, and answers
+        # the gateway's and the CLI's backtest requests; like the ledger it reports no StepFailed.
+        "backtester": _base("backtester")
+        .answer(subjects.HEALTH, subjects.health_of("backtester"), *BACKTEST_REQUESTS)
+        .consume(*BACKTESTER_CONSUMERS)
+        .pub(subjects.EXECUTION_REQUESTED, *HISTORY_REQUESTS)
+        .logs("backtester"),
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
         # to the bus events and to every service's log lines.
         "gateway": _operator("gateway")
@@ -236,9 +245,9 @@ def _identities() -> dict[str, Permissions]:
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.LOGS_ALL),
         # The CLI starts, stops and resumes backtests (`tradelane backtest`) by asking the backtester, like the gateway.
         OPERATOR: _operator(OPERATOR)
-        .pub(*BACKTEST_REQUESTS)
         .read_ordered(subjects.PIPELINE_STREAM, subjects.TRADING_STREAM)
-        .pub(subjects.HEALTH, subjects.DEBUG_ALL, *(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
+        .pub(subjects.HEALTH, subjects.DEBUG_ALL, *BACKTEST_REQUESTS)
+        .pub(*(f"{_JS_API}.CONSUMER.LIST.{name}" for name in _STREAMS))
         .sub(subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL, subjects.DEBUG_ALL),
         PROVISION: _base(PROVISION).pub(f"{_JS_API}.>"),
     }

@@ -41,6 +41,7 @@ from nats.errors import NotJSMessageError
 from pydantic import ValidationError
 
 from tradelane.contracts import subjects
+from tradelane.contracts.envelope import BacktestTag
 from tradelane.contracts.events import FailureKind, StepFailed
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.dead_letter_copy import (
@@ -89,6 +90,16 @@ def _uuid_or_none(value: object) -> UUID | None:
     try:
         return UUID(str(value))
     except ValueError:
+        return None
+
+
+def _backtest_or_none(value: object) -> BacktestTag | None:
+    """The backtest tag of a message that may be bad input: its failure belongs to the backtest when it is readable."""
+    if value is None:
+        return None
+    try:
+        return BacktestTag.model_validate(value)
+    except ValidationError:
         return None
 
 
@@ -345,6 +356,7 @@ class DeliveryDecisions(BaseMiddleware):
             execution_id=execution_id,
             strategy_id=strategy_id,
             replay_of=_uuid_or_none(body.get("replay_of")),
+            backtest=_backtest_or_none(body.get("backtest")),
             causation_id=message_id,
             step=self._step,
             kind=kind,

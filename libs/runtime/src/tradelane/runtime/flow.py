@@ -18,6 +18,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.streams import (
     ADVISORY_CONSUMER,
+    BACKTESTER_CONSUMERS,
     BROKER_CONSUMER,
     LEDGER_CONSUMERS,
     LINEAGE_CONSUMERS,
@@ -34,12 +35,13 @@ SYMBOL_REQUESTS: Final = (
     subjects.IB_STATUS,
 )
 """Core NATS requests market-data answers: the symbol service and IB status."""
-HISTORY_REQUESTS: Final = (subjects.MARKET_DATA_BARS,)
-"""Core NATS requests market-data answers for the signals ledger: bars between two times."""
+HISTORY_REQUESTS: Final = (subjects.MARKET_DATA_BARS, subjects.MARKET_DATA_RESOLVE)
+"""Core NATS requests market-data answers for the signals ledger and the backtester: bars between two times, and an
+instrument resolved."""
+BACKTEST_REQUESTS: Final = (subjects.BACKTEST_CREATE, subjects.BACKTEST_CONTROL)
+"""Core NATS requests the backtester answers (from the gateway and the CLI): start a backtest, stop or resume one."""
 BROKER_COMMANDS: Final = (subjects.BROKER_PLACE_ORDER, subjects.BROKER_CANCEL_ORDER)
 """Core NATS requests the broker answers: manual orders and cancels."""
-BACKTEST_REQUESTS: Final = (subjects.BACKTEST_CREATE, subjects.BACKTEST_CONTROL)
-"""Core NATS requests the backtester answers: plan (and start) a backtest, stop or resume one."""
 TRADING_EVENTS: Final = (
     subjects.ORDER_SUBMITTED,
     subjects.ORDER_ACCEPTED,
@@ -126,6 +128,16 @@ FLOW: Final[Mapping[str, Role]] = {
             *(subjects.dead_letter(spec.filter_subject) for spec in LEDGER_CONSUMERS),
         ),
         answers=(subjects.HEALTH, subjects.health_of("ledger")),
+        requests=HISTORY_REQUESTS,
+    ),
+    # The backtester publishes its decisions as executions and follows them; like the ledger it reports no StepFailed.
+    "backtester": Role(
+        consumes=tuple(spec.filter_subject for spec in BACKTESTER_CONSUMERS),
+        publishes=(
+            subjects.EXECUTION_REQUESTED,
+            *(subjects.dead_letter(spec.filter_subject) for spec in BACKTESTER_CONSUMERS),
+        ),
+        answers=(subjects.HEALTH, subjects.health_of("backtester"), *BACKTEST_REQUESTS),
         requests=HISTORY_REQUESTS,
     ),
     "gateway": Role(

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tradelane.contracts.ceilings import TradingCeilings
+from tradelane.contracts.llm_pricing import DEFAULT_PRICES, ModelPrice
 from tradelane.runtime.logging import StreamLevel
 from tradelane.runtime.retries import RetryRules
 
@@ -193,3 +194,29 @@ class PromptRenderSettings(Settings):
     @property
     def prompt_render_memory_bytes(self) -> int:
         return self.prompt_render_memory_mb * 1024 * 1024
+
+
+class LlmModelSettings(Settings):
+    """Which model the analyst asks by default and what its calls cost, for the services that need to know.
+
+    The llm-analyst asks the model and prices each call; the backtester picks a backtest's model and
+    estimates its cost before it runs. Both read the same ``TRADELANE_LLM_BASE_URL``,
+    ``TRADELANE_LLM_MODEL`` and ``TRADELANE_LLM_PRICES``, so they agree on which strategies use a model
+    and at what price.
+    """
+
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint, e.g. 'https://api.openai.com/v1' or 'http://127.0.0.1:11434/v1'.",
+    )
+    llm_model: str | None = Field(default=None, description="Default model; a strategy's analysis.model overrides it.")
+    llm_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="Price table by model name (longest prefix wins), JSON: "
+        '{"gpt-4o": {"input_per_million": "2.50", "output_per_million": "10.00"}}.',
+    )
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether an LLM endpoint is configured: strategies with analyst 'auto' then use the model."""
+        return self.llm_base_url is not None

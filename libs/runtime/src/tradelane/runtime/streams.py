@@ -81,6 +81,15 @@ LEDGER_CONSUMERS: tuple[ConsumerSpec, ...] = (
 """The signals ledger records every signal the signal step publishes (generated or rejected), the orders and
 fills placed from them (a traded signal's outcome comes from its fills), and every outcome published."""
 
+BACKTESTER_CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("backtester-analyses", subjects.PIPELINE_STREAM, subjects.ANALYSIS_COMPLETED),
+    ConsumerSpec("backtester-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_ALL),
+    ConsumerSpec("backtester-failures", subjects.PIPELINE_STREAM, subjects.STEP_FAILED),
+)
+"""The backtester follows its decisions' executions: the analysis (model cost, cache hits and misses), the signal
+step's answer (generated or rejected), and failed steps; messages of executions that are no backtest's are acked
+unread."""
+
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     *STEP_CONSUMERS.values(),
     *LINEAGE_CONSUMERS,
@@ -88,6 +97,7 @@ ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ADVISORY_CONSUMER,
     *NOTIFIER_CONSUMERS,
     *LEDGER_CONSUMERS,
+    *BACKTESTER_CONSUMERS,
 )
 
 

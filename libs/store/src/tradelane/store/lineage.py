@@ -15,8 +15,8 @@ ExecutionStatus = Literal["running", "completed", "rejected", "failed"]
 StepStatus = Literal["succeeded", "rejected", "failed", "skipped"]
 ExecutionTrigger = Literal["schedule", "manual", "replay", "backtest", "manual_order", "trading_state"]
 """What started an execution: a pipeline run's :class:`~tradelane.contracts.events.Trigger` (``schedule``,
-``manual``, ``replay``; a replay from any step), or, for the executions the lineage makes of a manual order
-and of a change of the trading state, ``manual_order`` and ``trading_state``."""
+``manual``, ``replay``; a replay from any step; ``backtest``, a decision of a backtest), or, for the executions
+the lineage makes of a manual order and of a change of the trading state, ``manual_order`` and ``trading_state``."""
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from tradelane.contracts.outcomes import OutcomeRecorded
 from tradelane.ledger.config import LedgerSettings
 from tradelane.ledger.handlers import SignalRecorder
 from tradelane.ledger.kept_charts import ChartKeeper
-from tradelane.ledger.market import MarketDataBars
 from tradelane.ledger.outcomes import OutcomeJudge
+from tradelane.runtime.market_data import MarketData
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import LEDGER_CONSUMERS
@@ -46,7 +46,7 @@ def build(settings: Settings | None = None) -> Service:
         judge = OutcomeJudge(
             ledger,
             service.bus,
-            MarketDataBars(service.broker.connection, ledger_settings.ledger_bars_timeout_seconds),
+            MarketData(service.broker.connection, ledger_settings.ledger_bars_timeout_seconds),
             interval=timedelta(seconds=interval),
             batch=ledger_settings.ledger_outcome_batch,
             hold_atr_multiple=ledger_settings.ledger_hold_atr_multiple,

@@ -43,10 +43,10 @@ from tradelane.contracts.trading import (
     OrderSubmitted,
 )
 from tradelane.ledger.judging import outcome_event, plan_of, price_bars, trade_fills, window_of
-from tradelane.ledger.market import BarsRefusedError, BarsUnavailableError, MarketDataBars
 from tradelane.ledger.outcome_rules import Judgement, judge_fills, judge_hold, judge_trade
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
+from tradelane.runtime.market_data import MarketData, MarketDataRefusedError, MarketDataUnavailableError
 from tradelane.store.ledger import LedgerFill, LedgerOutcome, LedgerRepository, LedgerSignal
 
 log = structlog.get_logger(__name__)
@@ -70,7 +70,7 @@ class OutcomeJudge:
         self,
         ledger: LedgerRepository,
         bus: EventBus,
-        bars: MarketDataBars,
+        bars: MarketData,
         *,
         interval: timedelta,
         batch: int,
@@ -94,11 +94,11 @@ class OutcomeJudge:
         for signal in await self._ledger.due_for_shadow_outcome(now, self._batch):
             try:
                 judgement = await self._shadow(signal, now)
-            except BarsUnavailableError as error:
+            except MarketDataUnavailableError as error:
                 log.warning("outcome_bars_unavailable", signal_id=str(signal.signal_id), error=str(error))
                 await self._ledger.check_again_at(signal.signal_id, now + self._interval)
                 continue
-            except BarsRefusedError as error:
+            except MarketDataRefusedError as error:
                 log.warning("outcome_bars_refused", signal_id=str(signal.signal_id), error=str(error))
                 await self._ledger.check_again_at(signal.signal_id, now + REFUSED_DELAY)
                 continue

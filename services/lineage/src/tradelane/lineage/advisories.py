@@ -95,6 +95,7 @@ class ExhaustedDeliveries:
                 execution_id=envelope.execution_id,
                 strategy_id=envelope.strategy_id,
                 replay_of=envelope.replay_of,
+                backtest=envelope.backtest,
                 causation_id=message_id,
                 step=step,
                 kind="retries_exhausted",

@@ -35,6 +35,7 @@ import structlog
 from nats.js.errors import ObjectNotFoundError
 
 from tradelane.contracts.events import Analysis, ChartRendered, LlmCall, TimeframeChart
+from tradelane.contracts.llm_pricing import ModelPrice, estimate_cost
 from tradelane.contracts.market import ObjectRef
 from tradelane.contracts.strategy import BarSize
 from tradelane.llm_analyst.budget import DailyBudget
@@ -46,7 +47,6 @@ from tradelane.llm_analyst.client import (
     LlmUnavailableError,
     RetryBudget,
 )
-from tradelane.llm_analyst.pricing import ModelPrice, estimate_cost
 from tradelane.llm_analyst.templates import ResolvedTemplate, TemplateSource, TemplateUnusableError
 from tradelane.prompts.answer import ANSWER_SCHEMA_NAME, AnalysisAnswer, InvalidAnswerError, parse_answer
 from tradelane.prompts.context import template_context

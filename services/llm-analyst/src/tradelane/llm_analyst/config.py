@@ -12,20 +12,14 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
-from tradelane.llm_analyst.pricing import DEFAULT_PRICES, ModelPrice
 from tradelane.runtime.redaction import redact
-from tradelane.runtime.settings import PromptRenderSettings
+from tradelane.runtime.settings import LlmModelSettings, PromptRenderSettings
 
 
-class AnalystSettings(PromptRenderSettings):
-    """``TRADELANE_LLM_*`` on top of the shared and prompt render settings."""
+class AnalystSettings(PromptRenderSettings, LlmModelSettings):
+    """``TRADELANE_LLM_*`` on top of the shared, prompt render and model settings (endpoint, default model, prices)."""
 
-    llm_base_url: str | None = Field(
-        default=None,
-        description="OpenAI-compatible endpoint, e.g. 'https://api.openai.com/v1' or 'http://127.0.0.1:11434/v1'.",
-    )
     llm_api_key: SecretStr | None = Field(default=None, description="API key of the endpoint.")
-    llm_model: str | None = Field(default=None, description="Default model; a strategy's analysis.model overrides it.")
     llm_timeout: float = Field(default=60, gt=0, le=600, description="Seconds to wait for one reply.")
     llm_max_concurrency: int = Field(default=4, ge=1, le=256, description="Requests in flight at once, per process.")
     llm_retry_budget: float = Field(
@@ -35,11 +29,6 @@ class AnalystSettings(PromptRenderSettings):
         "after that the message is nak'ed with the Retry-After delay and redelivered.",
     )
     llm_max_attempts: int = Field(default=3, ge=1, le=10, description="Requests per call before giving up.")
-    llm_prices: dict[str, ModelPrice] = Field(
-        default_factory=lambda: dict(DEFAULT_PRICES),
-        description="Price table by model name (longest prefix wins), JSON: "
-        '{"gpt-4o": {"input_per_million": "2.50", "output_per_million": "10.00"}}.',
-    )
     llm_price_currency: str = Field(default="USD", description="Currency of the price table.")
     # llm_daily_budget_usd is a shared setting (tradelane.runtime.settings): the gateway shows it too
 
@@ -65,11 +54,6 @@ class AnalystSettings(PromptRenderSettings):
             )
             raise ValueError(msg)
         return self
-
-    @property
-    def llm_configured(self) -> bool:
-        """Whether an LLM endpoint is configured (the validator guarantees it is complete)."""
-        return self.llm_base_url is not None
 
     @property
     def llm_provider(self) -> str:

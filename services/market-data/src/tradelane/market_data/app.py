@@ -12,7 +12,7 @@ from faststream import Context
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Contract
-from tradelane.contracts.history import BarsReply, BarsRequest
+from tradelane.contracts.history import BarsReply, BarsRequest, ResolveReply, ResolveRequest
 from tradelane.contracts.subjects import Step
 from tradelane.contracts.symbols import (
     BatchCacheRequest,
@@ -33,7 +33,7 @@ from tradelane.ib.pacing import PacingLimiter, PacingRules
 from tradelane.ib.provider import IbProvider
 from tradelane.market_data.config import MarketDataSettings
 from tradelane.market_data.handlers import BarsFetcher
-from tradelane.market_data.history import bars_between
+from tradelane.market_data.history import bars_between, resolved
 from tradelane.market_data.provider import MarketDataProvider
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.stored_history import StoredHistory
@@ -152,5 +152,9 @@ def build(settings: MarketDataSettings | None = None) -> Service:
     @answers(subjects.MARKET_DATA_BARS)
     async def bars(request: BarsRequest, history: History) -> BarsReply:
         return await bars_between(provider, request, history)
+
+    @answers(subjects.MARKET_DATA_RESOLVE)
+    async def resolve(request: ResolveRequest) -> ResolveReply:
+        return await resolved(provider, request)
 
     return service

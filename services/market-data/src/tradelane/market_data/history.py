@@ -1,16 +1,16 @@
 """Bars on request (``tradelane.market_data.bars``): an instrument's bars between two times, from the store or the
-provider.
+provider; and an instrument resolved (``tradelane.market_data.resolve``) the way the pipeline's step 1 resolves it.
 
-The signals ledger asks for the bars that followed a signal, the backtester for the bars of a period. When the
-stored history (:mod:`tradelane.market_data.stored_history`) holds every bar of the window, closed, they come from
-there and the provider is not asked. Otherwise the provider is asked for an IB duration that covers the window
-and one bar more, ending at its end (IB's pacing applies as for any request), and the reply keeps the bars that
-start within it. A failure is a reply with its ``error``.
+The signals ledger asks for the bars that followed a signal; the backtester resolves a strategy's symbol and asks
+for the bars of a backtest's period. When the stored history (:mod:`tradelane.market_data.stored_history`) holds
+every bar of the window, closed, they come from there and the provider is not asked. Otherwise the provider is asked
+for an IB duration that covers the window and one bar more, ending at its end (IB's pacing applies as for any
+request), and the reply keeps the bars that start within it. A failure is a reply with its ``error``.
 """
 
 from __future__ import annotations
 
-from tradelane.contracts.history import BarsReply, BarsRequest
+from tradelane.contracts.history import BarsReply, BarsRequest, ResolveReply, ResolveRequest
 from tradelane.contracts.strategy import duration_covering
 from tradelane.market_data.provider import (
     MarketDataProvider,
@@ -44,3 +44,11 @@ async def bars_between(
     except (SymbolNotFoundError, ProviderRequestError, ProviderUnavailableError) as error:
         return BarsReply(error=service_error(error))
     return BarsReply(bars=tuple(bar for bar in bars if request.start <= bar.time < request.end))
+
+
+async def resolved(provider: MarketDataProvider, request: ResolveRequest) -> ResolveReply:
+    """The instrument ``request`` names, as :meth:`MarketDataProvider.resolve` finds it, or the reason there is none."""
+    try:
+        return ResolveReply(symbol=await provider.resolve(request.symbol))
+    except (SymbolNotFoundError, ProviderRequestError, ProviderUnavailableError) as error:
+        return ResolveReply(error=service_error(error))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tradelane.llm_analyst.pricing import DEFAULT_PRICES, ModelPrice, estimate_cost, price_of
+from tradelane.contracts.llm_pricing import DEFAULT_PRICES, ModelPrice, estimate_cost, price_of
 
 PRICES = {
     "gpt-4o": ModelPrice(input_per_million=Decimal("2.50"), output_per_million=Decimal(10)),

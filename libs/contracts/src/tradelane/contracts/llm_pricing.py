@@ -1,4 +1,8 @@
-"""Estimated cost of a model call, from a price table per million tokens."""
+"""Estimated cost of a model call, from a price table per million tokens.
+
+The llm-analyst prices each call it makes with it; the backtester estimates a backtest's model cost
+with it before the backtest runs.
+"""
 
 from __future__ import annotations
 

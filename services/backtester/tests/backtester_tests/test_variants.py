@@ -1,0 +1,79 @@
+"""A backtest's variants and its decisions as executions: names, definitions, fingerprints and ids (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Final
+from uuid import uuid4
+
+from tradelane.backtester.variants import (
+    Variant,
+    decision_request,
+    execution_id,
+    requested_overrides,
+    variant_definition,
+)
+from tradelane.contracts.backtest import BacktestRequest, VariantOverrides
+from tradelane.contracts.envelope import BacktestTag
+from tradelane.contracts.events import Trigger
+from tradelane.contracts.strategy import AnalysisSettings, StrategyDefinition, SymbolRef
+
+START: Final = datetime(2025, 3, 3, tzinfo=UTC)
+STRATEGY: Final = StrategyDefinition(name="s", symbol=SymbolRef(symbol="AAPL"))
+
+
+def _request(*variants: VariantOverrides) -> BacktestRequest:
+    return BacktestRequest(strategy_id=uuid4(), start=START, end=START + timedelta(days=5), variants=variants)
+
+
+def test_the_strategy_runs_beside_the_offline_baseline() -> None:
+    assert [name for name, _ in requested_overrides(_request(), STRATEGY)] == ["base", "offline"]
+
+
+def test_two_variants_are_compared_beside_the_offline_baseline() -> None:
+    asked = (VariantOverrides(prompt_version=2), VariantOverrides(prompt_version=3))
+    names = [name for name, _ in requested_overrides(_request(*asked), STRATEGY)]
+    assert names == ["prompt_version=2", "prompt_version=3", "offline"]
+
+
+def test_no_baseline_is_added_when_a_variant_is_offline_already() -> None:
+    offline = STRATEGY.model_copy(update={"analysis": AnalysisSettings(analyst="offline")})
+    assert [name for name, _ in requested_overrides(_request(), offline)] == ["base"]
+    asked = (VariantOverrides(analyst="llm"), VariantOverrides(analyst="offline"))
+    assert [name for name, _ in requested_overrides(_request(*asked), STRATEGY)] == ["analyst=llm", "analyst=offline"]
+
+
+def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cached_answers() -> None:
+    template = uuid4()
+    definition = variant_definition(STRATEGY, VariantOverrides(analyst="llm"), model="gpt-4o", template=(template, 3))
+    analysis = definition.analysis
+    assert (analysis.analyst, analysis.model, analysis.prompt_template_id, analysis.prompt_version) == (
+        "llm",
+        "gpt-4o",
+        template,
+        3,
+    )
+    assert analysis.cache
+    assert definition.model_copy(update={"analysis": STRATEGY.analysis}) == STRATEGY
+
+
+def test_a_fingerprint_changes_with_the_definition_and_the_time_and_with_nothing_else() -> None:
+    base = Variant("base", STRATEGY, asks_model=True)
+    again = Variant("renamed", STRATEGY.model_copy(), asks_model=True)
+    other = Variant("base", STRATEGY.model_copy(update={"chart_bars": 100}), asks_model=True)
+    times = [START, START + timedelta(days=1)]
+    assert base.fingerprints(times) == again.fingerprints(times)
+    assert len(set(base.fingerprints(times))) == 2
+    assert set(base.fingerprints(times)).isdisjoint(other.fingerprints(times))
+
+
+def test_a_decision_is_the_same_execution_and_message_on_every_publish() -> None:
+    """Publishing a decision again after a crash is dropped by JetStream: same message id."""
+    backtest_id, strategy_id = uuid4(), uuid4()
+    first = decision_request(backtest_id, strategy_id, "base", 7, START, STRATEGY)
+    again = decision_request(backtest_id, strategy_id, "base", 7, START, STRATEGY)
+    assert (first.message_id, first.execution_id) == (again.message_id, again.execution_id)
+    assert first.execution_id == execution_id(backtest_id, "base", 7)
+    assert first.execution_id != execution_id(backtest_id, "offline", 7)
+    assert (first.trigger, first.as_of, first.strategy_id) == (Trigger.BACKTEST, START, strategy_id)
+    assert first.backtest == BacktestTag(backtest_id=backtest_id, variant="base", seq=7, decided_at=START)
