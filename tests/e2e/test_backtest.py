@@ -76,3 +76,20 @@ async def test_every_decision_of_a_backtest_runs_through_the_services_and_is_ans
     assert all(decision.action in {"BUY", "SELL", "HOLD"} for decision in decisions)
     by_variant = {variant: [d for d in decisions if d.variant == variant] for variant in ("base", "offline")}
     assert [d.decided_at for d in by_variant["base"]] == [d.decided_at for d in by_variant["offline"]]
+
+    async def completed() -> bool:
+        summary = await backtests.summary(backtest_id)
+        assert summary is not None
+        assert summary.status != "failed", summary.reason
+        return summary.status == "completed"
+
+    await eventually(completed, "the backtest's result", timeout=60)
+    result = await backtests.result(backtest_id)
+    assert result is not None
+    assert [variant.variant for variant in result.variants] == ["base", "offline"]
+    assert result.buy_and_hold.trades == 1
+    async with system.client(timeout=10) as client:
+        report = await client.get(f"/api/backtests/{backtest_id}/report")
+        assert report.status_code == 200, report.text
+        assert "<script" not in report.text
+        assert "buy and hold" in report.text

@@ -21,6 +21,7 @@ from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
 from tradelane.contracts.trading import TradingLimits
 from tradelane.store.backtests import DecisionOutcome
+from tradelane.trading.risk import Guardrails
 
 T0 = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -136,6 +137,7 @@ async def test_each_variant_trades_on_the_same_bars_beside_buy_and_hold() -> Non
         instrument=BTC,
         bars=bars,
         limits=TradingLimits(),
+        guards=Guardrails(),
         chart=chart,
     )
     by_variant = {variant.variant: variant for variant in finished.result.variants}

@@ -226,12 +226,15 @@ def _identities() -> dict[str, Permissions]:
         .write_objects(subjects.KEPT_CHART_BUCKET)
         .logs("ledger"),
         # The backtester publishes each decision of a backtest as an execution request, follows the executions'
-        # analyses, signals and failures, asks market-data for the instrument and the bars of a period, and answers
-        # the gateway's and the CLI's backtest requests; like the ledger it reports no StepFailed.
+        # analyses, signals and failures, asks market-data for the instrument and the bars of a period, answers
+        # the gateway's and the CLI's backtest requests, and reads the charts its report shows; like the ledger it
+        # reports no StepFailed.
         "backtester": _base("backtester")
         .answer(subjects.HEALTH, subjects.health_of("backtester"), *BACKTEST_REQUESTS)
         .consume(*BACKTESTER_CONSUMERS)
         .pub(subjects.EXECUTION_REQUESTED, *HISTORY_REQUESTS)
+        .read_objects(subjects.CHART_BUCKET)
+        .read_objects(subjects.KEPT_CHART_BUCKET)
         .logs("backtester"),
         # The gateway's system page asks for health and consumer lag; its live log listens (read-only)
         # to the bus events and to every service's log lines.

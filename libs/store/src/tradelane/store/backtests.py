@@ -155,6 +155,14 @@ class BacktestRepository:
         )
         return count
 
+    async def analyses_pending(self, backtest_id: UUID) -> int:
+        """Decisions whose signal is in but whose analysis is not yet (the two come on different consumers)."""
+        count: int = await self._pool.fetchval(
+            "SELECT count(*) FROM backtest.decisions WHERE backtest_id = $1 AND status = 'done' AND NOT analysed",
+            backtest_id,
+        )
+        return count
+
     async def mark_published(self, execution_ids: Iterable[UUID]) -> None:
         await self._pool.execute(
             "UPDATE backtest.decisions SET status = 'published' WHERE execution_id = ANY($1) AND status = 'pending'",

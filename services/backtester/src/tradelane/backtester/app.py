@@ -10,7 +10,7 @@ from faststream.nats.annotations import NatsMessage
 
 from tradelane.backtester.config import BacktesterSettings
 from tradelane.backtester.creation import Creator, ModelChoice
-from tradelane.backtester.finish import finish
+from tradelane.backtester.finish import ChartLoader, finish
 from tradelane.backtester.recording import DecisionRecorder
 from tradelane.backtester.runner import Runner
 from tradelane.contracts import subjects
@@ -20,10 +20,12 @@ from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import BACKTESTER_CONSUMERS
 from tradelane.store.backtests import BacktestRepository
+from tradelane.store.book.reads import BookReads
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.prompts import PromptRepository
 from tradelane.store.strategies import StrategyRepository
+from tradelane.trading.risk import Guardrails
 
 BARS_PER_REQUEST: Final = 2000
 """Bars asked of market-data in one request while planning (IB answers at most about that many at once)."""
@@ -56,7 +58,14 @@ def build(settings: Settings | None = None) -> Service:
         runner = Runner(
             backtests,
             service.bus.publish_many,
-            partial(finish, backtests=backtests, market=market),
+            partial(
+                finish,
+                backtests=backtests,
+                market=market,
+                book=BookReads(pool),
+                charts=ChartLoader(service.bus),
+                guards=Guardrails(ceilings=own.trading_ceilings),
+            ),
             max_in_flight=own.backtest_max_in_flight,
             poll_seconds=own.backtest_poll_seconds,
         )

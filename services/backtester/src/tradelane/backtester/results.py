@@ -32,6 +32,7 @@ from tradelane.contracts.strategy import BarSize, StrategyDefinition, bar_end
 from tradelane.contracts.trading import TradingLimits
 from tradelane.store.backtests import DecisionOutcome
 from tradelane.trading.paper import PaperCosts
+from tradelane.trading.risk import Guardrails
 from tradelane.trading.simulation import Decision, Simulation, paper_costs, simulate
 from tradelane.trading.sizing import quantity_step
 
@@ -104,6 +105,7 @@ def _variant(
         decisions_of(outcomes),
         initial_cash=definition.risk.account_size,
         limits=context.limits,
+        guards=context.guards,
         costs=context.costs,
         end=context.end,
         risk_fraction=definition.risk.risk_per_trade,
@@ -130,6 +132,7 @@ class _Context:
     bars: Sequence[Bar]
     end: datetime
     limits: TradingLimits
+    guards: Guardrails
     costs: PaperCosts
     periods: float
 
@@ -143,6 +146,7 @@ async def finish(
     instrument: ResolvedSymbol,
     bars: Sequence[Bar],
     limits: TradingLimits,
+    guards: Guardrails,
     chart: ChartLoader,
 ) -> Finished:
     """Trade, measure, compare and report every variant of a backtest whose decisions have all answered."""
@@ -152,6 +156,7 @@ async def finish(
         bars=sorted(bars, key=lambda bar: bar.time),
         end=summary.request.end,
         limits=limits,
+        guards=guards,
         costs=paper_costs(summary.request.costs),
         periods=periods_per_year(base.bar_size, instrument.asset_type),
     )

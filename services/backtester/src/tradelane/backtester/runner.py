@@ -107,7 +107,8 @@ class Runner:
         progress = summary.progress
         answered = progress.decisions_done + progress.decisions_failed
         if answered == progress.decisions_total:
-            await self._finished_run(backtest_id)
+            if not await self._backtests.analyses_pending(backtest_id):
+                await self._finished_run(backtest_id)
             return
         budget = budget_spent(summary)
         if budget is not None:
