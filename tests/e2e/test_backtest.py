@@ -34,7 +34,8 @@ async def system_pool(system: System) -> AsyncIterator[asyncpg.Pool[Any]]:
 async def test_every_decision_of_a_backtest_runs_through_the_services_and_is_answered(
     system: System, nats_client: NatsClient, system_pool: asyncpg.Pool[Any]
 ) -> None:
-    """The strategy (analyst 'auto', no LLM: the rules) and the offline baseline, ten daily decisions each."""
+    """The strategy (analyst 'auto', no LLM configured: the rules, so no second offline baseline), ten daily
+    decisions, traded and reported."""
     async with system.client(timeout=10) as client:
         created = await client.post(
             "/api/strategies",
@@ -56,7 +57,7 @@ async def test_every_decision_of_a_backtest_runs_through_the_services_and_is_ans
     assert reply.estimate is not None
     assert (reply.estimate.decisions, reply.estimate.variants, reply.estimate.model_calls) == (
         10,
-        ("base", "offline"),
+        ("base",),
         0,
     )
 
@@ -71,11 +72,9 @@ async def test_every_decision_of_a_backtest_runs_through_the_services_and_is_ans
 
     await eventually(answered, "every decision of the backtest answered", timeout=120)
     decisions = await backtests.decisions(backtest_id)
-    assert len(decisions) == 20
+    assert len(decisions) == 10
     assert {decision.status for decision in decisions} == {"done"}, [d.error for d in decisions if d.error]
     assert all(decision.action in {"BUY", "SELL", "HOLD"} for decision in decisions)
-    by_variant = {variant: [d for d in decisions if d.variant == variant] for variant in ("base", "offline")}
-    assert [d.decided_at for d in by_variant["base"]] == [d.decided_at for d in by_variant["offline"]]
 
     async def completed() -> bool:
         summary = await backtests.summary(backtest_id)
@@ -86,7 +85,7 @@ async def test_every_decision_of_a_backtest_runs_through_the_services_and_is_ans
     await eventually(completed, "the backtest's result", timeout=60)
     result = await backtests.result(backtest_id)
     assert result is not None
-    assert [variant.variant for variant in result.variants] == ["base", "offline"]
+    assert [variant.variant for variant in result.variants] == ["base"]
     assert result.buy_and_hold.trades == 1
     async with system.client(timeout=10) as client:
         report = await client.get(f"/api/backtests/{backtest_id}/report")

@@ -7,6 +7,7 @@ from typing import Final
 from uuid import uuid4
 
 from tradelane.backtester.variants import (
+    OFFLINE_BASELINE,
     Variant,
     decision_request,
     execution_id,
@@ -27,25 +28,32 @@ def _request(*variants: VariantOverrides) -> BacktestRequest:
 
 
 def test_the_strategy_runs_beside_the_offline_baseline() -> None:
-    assert [name for name, _ in requested_overrides(_request(), STRATEGY)] == ["base", "offline"]
+    assert [name for name, _ in requested_overrides(_request(), STRATEGY, llm_configured=True)] == ["base", "offline"]
+
+
+def test_without_a_model_an_auto_strategy_is_the_rules_and_needs_no_baseline_beside_it() -> None:
+    assert [name for name, _ in requested_overrides(_request(), STRATEGY, llm_configured=False)] == ["base"]
 
 
 def test_two_variants_are_compared_beside_the_offline_baseline() -> None:
     asked = (VariantOverrides(prompt_version=2), VariantOverrides(prompt_version=3))
-    names = [name for name, _ in requested_overrides(_request(*asked), STRATEGY)]
+    names = [name for name, _ in requested_overrides(_request(*asked), STRATEGY, llm_configured=True)]
     assert names == ["prompt_version=2", "prompt_version=3", "offline"]
 
 
 def test_no_baseline_is_added_when_a_variant_is_offline_already() -> None:
     offline = STRATEGY.model_copy(update={"analysis": AnalysisSettings(analyst="offline")})
-    assert [name for name, _ in requested_overrides(_request(), offline)] == ["base"]
+    assert [name for name, _ in requested_overrides(_request(), offline, llm_configured=True)] == ["base"]
     asked = (VariantOverrides(analyst="llm"), VariantOverrides(analyst="offline"))
-    assert [name for name, _ in requested_overrides(_request(*asked), STRATEGY)] == ["analyst=llm", "analyst=offline"]
+    named = requested_overrides(_request(*asked), STRATEGY, llm_configured=True)
+    assert [name for name, _ in named] == ["analyst=llm", "analyst=offline"]
 
 
 def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cached_answers() -> None:
     template = uuid4()
-    definition = variant_definition(STRATEGY, VariantOverrides(analyst="llm"), model="gpt-4o", template=(template, 3))
+    definition = variant_definition(
+        STRATEGY, VariantOverrides(analyst="llm"), model="gpt-4o", template=(template, 3), reads_png=True
+    )
     analysis = definition.analysis
     assert (analysis.analyst, analysis.model, analysis.prompt_template_id, analysis.prompt_version) == (
         "llm",
@@ -55,6 +63,11 @@ def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cac
     )
     assert analysis.cache
     assert definition.model_copy(update={"analysis": STRATEGY.analysis}) == STRATEGY
+
+
+def test_a_variant_read_by_the_rules_renders_no_png() -> None:
+    definition = variant_definition(STRATEGY, OFFLINE_BASELINE, model=None, template=None, reads_png=False)
+    assert (definition.analysis.analyst, definition.render_png, definition.analysis.cache) == ("offline", False, True)
 
 
 def test_a_fingerprint_changes_with_the_definition_and_the_time_and_with_nothing_else() -> None:

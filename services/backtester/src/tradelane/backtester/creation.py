@@ -101,7 +101,7 @@ class Creator:
         strategy = stored.definition
         variants = [
             await self._variant(name, overrides, stored.id, strategy)
-            for name, overrides in requested_overrides(request, strategy)
+            for name, overrides in requested_overrides(request, strategy, llm_configured=self._models.configured)
         ]
         end = min(request.end, self._clock())
         if end <= request.start:
@@ -179,7 +179,11 @@ class Creator:
                     + (" (no LLM endpoint is configured: TRADELANE_LLM_BASE_URL)" if analyst == "auto" else "")
                 )
                 raise PlanError(msg)
-            return Variant(name, variant_definition(strategy, overrides, model=None, template=None), asks_model=False)
+            return Variant(
+                name,
+                variant_definition(strategy, overrides, model=None, template=None, reads_png=False),
+                asks_model=False,
+            )
         if not self._models.configured:
             msg = (
                 f"variant {name!r} uses analyst 'llm', but no LLM endpoint is configured (TRADELANE_LLM_BASE_URL): "
@@ -198,7 +202,11 @@ class Creator:
             )
             raise PlanError(msg)
         template = await self._pinned_template(name, strategy_id, strategy.analysis, overrides.prompt_version)
-        return Variant(name, variant_definition(strategy, overrides, model=model, template=template), asks_model=True)
+        return Variant(
+            name,
+            variant_definition(strategy, overrides, model=model, template=template, reads_png=True),
+            asks_model=True,
+        )
 
     async def _pinned_template(
         self, name: str, strategy_id: UUID, analysis: AnalysisSettings, version: int | None

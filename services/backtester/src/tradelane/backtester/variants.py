@@ -48,11 +48,14 @@ class Variant:
         return found
 
 
-def requested_overrides(request: BacktestRequest, stored: StrategyDefinition) -> list[tuple[str, VariantOverrides]]:
-    """The variants a request asks for, by name, and the offline baseline unless one of them is offline already."""
+def requested_overrides(
+    request: BacktestRequest, stored: StrategyDefinition, *, llm_configured: bool
+) -> list[tuple[str, VariantOverrides]]:
+    """The variants a request asks for, by name, and the offline baseline unless one of them is read by the rules
+    already (analyst 'offline', or 'auto' with no LLM endpoint configured: the same decisions twice otherwise)."""
     asked = list(request.variants) or [VariantOverrides()]
     named = [(overrides.label(), overrides) for overrides in asked]
-    if not any(analyst_of(overrides, stored) == "offline" for _, overrides in named):
+    if all(asks_model(analyst_of(overrides, stored), llm_configured=llm_configured) for _, overrides in named):
         named.append((OFFLINE_VARIANT, OFFLINE_BASELINE))
     return named
 
@@ -73,10 +76,13 @@ def variant_definition(
     *,
     model: str | None,
     template: tuple[UUID, int] | None,
+    reads_png: bool,
 ) -> StrategyDefinition:
     """``stored`` with the variant's analyst, ``model`` and pinned prompt ``template`` (id, version), cached answers.
 
-    ``template`` None keeps the strategy's own prompt settings (a built-in prompt, or an offline variant).
+    ``template`` None keeps the strategy's own prompt settings (a built-in prompt, or an offline variant). A
+    variant whose analyst ``reads_png`` not (the offline rules read the numbers) renders none: nobody would look at
+    it, and a PNG is most of a decision's time (the interactive figure is still drawn).
     """
     changes: dict[str, object] = {"cache": True, "analyst": analyst_of(overrides, stored)}
     if model is not None:
@@ -84,7 +90,10 @@ def variant_definition(
     if template is not None:
         changes["prompt_template_id"], changes["prompt_version"] = template
     analysis = AnalysisSettings.model_validate({**stored.analysis.model_dump(), **changes})
-    return stored.model_copy(update={"analysis": analysis})
+    update: dict[str, object] = {"analysis": analysis}
+    if not reads_png:
+        update["render_png"] = False
+    return stored.model_copy(update=update)
 
 
 def canonical_json(strategy: StrategyDefinition) -> str:
