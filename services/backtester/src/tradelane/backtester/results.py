@@ -8,6 +8,7 @@ best and worst trade of the first variant with the chart and answer behind it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,10 +70,16 @@ def decisions_of(outcomes: Sequence[DecisionOutcome]) -> list[Decision]:
     ]
 
 
-def last_close_at(bars: Sequence[Bar], bar_size: BarSize, moment: datetime) -> Decimal | None:
-    """The close of the last bar closed at or before ``moment``: what a decision at ``moment`` saw last."""
-    seen = [bar for bar in bars if bar_end(bar_size, bar.time) <= moment]
-    return Decimal(str(seen[-1].close)) if seen else None
+class CloseSeen:
+    """The close a decision saw last: that of the last bar closed at or before its time (bars in time order)."""
+
+    def __init__(self, bars: Sequence[Bar], bar_size: BarSize) -> None:
+        self._ends = [bar_end(bar_size, bar.time) for bar in bars]
+        self._closes = [Decimal(str(bar.close)) for bar in bars]
+
+    def at(self, moment: datetime) -> Decimal | None:
+        closed = bisect_right(self._ends, moment)
+        return self._closes[closed - 1] if closed else None
 
 
 def directions_of(
@@ -82,9 +89,10 @@ def directions_of(
     last). A decision without an answer counts as neutral, so compared variants line up decision for decision."""
     ordered = sorted(records, key=lambda record: record.seq)
     moments = [record.decided_at for record in ordered] + [end]
+    close = CloseSeen(sorted(bars, key=lambda bar: bar.time), bar_size)
     directions = []
     for record, after in zip(ordered, moments[1:], strict=True):
-        seen, next_seen = last_close_at(bars, bar_size, record.decided_at), last_close_at(bars, bar_size, after)
+        seen, next_seen = close.at(record.decided_at), close.at(after)
         if seen is None or next_seen is None:
             continue
         bias: Bias = "bullish" if record.bias == "bullish" else "bearish" if record.bias == "bearish" else "neutral"
