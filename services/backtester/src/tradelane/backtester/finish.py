@@ -17,6 +17,7 @@ from nats.js.errors import ObjectNotFoundError
 
 from tradelane.backtester import results
 from tradelane.contracts import subjects
+from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.market_data import MarketData
@@ -73,7 +74,7 @@ async def finish(
         what_to_show=base.what_to_show,
     )
     finished = await results.finish(
-        summary,
+        summary.model_copy(update={"status": "completed", "finished_at": utc_now()}),  # what the report shows
         strategies,
         await backtests.outcomes(backtest_id),
         await backtests.decisions(backtest_id),

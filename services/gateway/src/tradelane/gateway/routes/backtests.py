@@ -167,7 +167,7 @@ async def create_backtest(request: BacktestRequest, state: State, response: Resp
     ``"cron"``, or a cron expression of its own) is an execution through the same services as live,
     flagged as a backtest, which sees only the bars closed by then. ``variants`` overrides the
     strategy's analyst, model or prompt version (one), or compares two on the same decisions (A/B);
-    the offline rules analyst always runs beside them as a baseline. Answers the model already gave
+    the offline rules analyst runs beside those a model reads, as a baseline. Answers the model already gave
     for the same request are reused at no cost. ``budget_usd`` stops the run when its model cost
     reaches it.
 
