@@ -243,7 +243,7 @@ def _add_backtest(commands: Any, connection: argparse.ArgumentParser, as_json: a
         help="run a strategy over a past period; list, show and resume backtests",
         usage="tradelane backtest STRATEGY --start DATE --end DATE [options] | --resume ID | list | show ID",
         description="Run STRATEGY (name or id) over [--start, --end] through the same services as live: each "
-        "decision sees only the bars closed by then, the offline rules analyst and buy-and-hold run beside it, "
+        "decision sees only the bars closed by then, buy-and-hold (and for a model the offline rules) run beside it, "
         "and answers the model already gave are reused at no cost. Prints the estimate first (and asks before "
         "a run that may cost money, unless --yes), then a progress bar; Ctrl-C stops the run cleanly and "
         "prints how to resume it. At the end: the metrics side by side and where the report is.",
