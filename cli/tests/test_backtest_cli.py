@@ -31,6 +31,7 @@ from tests.support.backtests import (
     FakeBacktester,
     complete,
     estimate_of,
+    fake_backtester,
     replying,
     store_run,
 )
@@ -65,10 +66,8 @@ def repository(pool: asyncpg.Pool[Any]) -> BacktestRepository:
 
 @pytest.fixture
 async def backtester(nats_client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
-    fake = FakeBacktester(nats_client, repository)
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with fake_backtester(nats_client, repository) as fake:
+        yield fake
 
 
 def cells(lines: list[str], first: str) -> list[str]:

@@ -10,7 +10,8 @@ rows through :class:`~tradelane.store.backtests.BacktestRepository`, as the back
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Final
@@ -202,3 +203,14 @@ def replying(reply: BacktestReply) -> Callable[[object], Awaitable[BacktestReply
         return reply
 
     return answer
+
+
+@asynccontextmanager
+async def fake_backtester(client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
+    """A stand-in backtester answering on the bus until the block ends."""
+    fake = FakeBacktester(client, repository)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

@@ -17,7 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.gateway.tests.conftest import ClientOf
-from tests.support.backtests import REPORT, FakeBacktester, complete, replying, store_run
+from tests.support.backtests import REPORT, FakeBacktester, complete, fake_backtester, replying, store_run
 from tests.support.http import refusal
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
@@ -42,10 +42,8 @@ def repository(state: GatewayState) -> BacktestRepository:
 
 @pytest.fixture
 async def backtester(nats_client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
-    fake = FakeBacktester(nats_client, repository)
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with fake_backtester(nats_client, repository) as fake:
+        yield fake
 
 
 def body(strategy_id: UUID, **changes: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
 from services.gateway.tests.conftest import ApiToken, http_client
-from tests.support.backtests import FakeBacktester, complete, replying, store_run
+from tests.support.backtests import FakeBacktester, complete, fake_backtester, replying, store_run
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest, VariantOverrides
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.gateway.state import GatewayState
@@ -61,10 +61,8 @@ def repository(state: GatewayState) -> BacktestRepository:
 
 @pytest.fixture
 async def backtester(nats_client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
-    fake = FakeBacktester(nats_client, repository)
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with fake_backtester(nats_client, repository) as fake:
+        yield fake
 
 
 def fields(strategy_id: UUID, **changes: str) -> dict[str, str]:
