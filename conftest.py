@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,9 +47,15 @@ from tradelane.store.auth import Scope, TokenRepository
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
+TEST_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+"""The embedded test server's durability: none. Its data lives for one session in a temporary directory and
+no test pulls its power (those that kill a PostgreSQL start ``tradelane up``, with its own server, pinned to
+``POSTGRES_DURABILITY``); waiting for the disk at each commit and each database created or dropped would only
+slow every test down."""
+
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+async def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """DSN of a PostgreSQL server for the whole session (embedded unless told otherwise)."""
     external = os.environ.get("TRADELANE_TEST_DATABASE_URL")
     if external:
@@ -56,29 +63,56 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         return
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
     dsn = server.start("postgres")
+    admin = await asyncpg.connect(dsn)
+    try:
+        for name, value in TEST_POSTGRES_SETTINGS.items():
+            await admin.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # our constants
+        await admin.execute("SELECT pg_reload_conf()")
+    finally:
+        await admin.close()
     yield dsn
     server.stop()
 
 
+@pytest.fixture(scope="session")
+async def migrated_template(postgres_server_url: str) -> AsyncIterator[str]:
+    """The name of a database migrated once for the session, which every test's database is a copy of.
+
+    Copying it (``CREATE DATABASE ... TEMPLATE``) takes a fraction of running the migrations in
+    each new database. Nobody may connect to it: a template with a session open cannot be copied.
+    """
+    name = f"t_template_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        pool = await create_pool(_with_database(postgres_server_url, name))
+        try:
+            await migrate(pool)
+        finally:
+            await pool.close()
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 @pytest.fixture
-async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+async def database_url(postgres_server_url: str, migrated_template: str) -> AsyncIterator[str]:
     """A fresh, migrated database for one test, dropped afterwards."""
-    async with fresh_database(postgres_server_url) as dsn:
+    async with fresh_database(postgres_server_url, migrated_template) as dsn:
         yield dsn
 
 
 @asynccontextmanager
-async def fresh_database(postgres_server_url: str) -> AsyncIterator[str]:
-    """A new, migrated database on the server, dropped when the block ends (for fixtures of any scope)."""
+async def fresh_database(postgres_server_url: str, template: str) -> AsyncIterator[str]:
+    """A new database on the server, a copy of the migrated ``template``, dropped when the block ends
+    (for fixtures of any scope)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(postgres_server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _with_database(postgres_server_url, name)
-    pool = await create_pool(dsn)
-    await migrate(pool)
-    await pool.close()
     try:
-        yield dsn
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        yield _with_database(postgres_server_url, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -94,6 +128,11 @@ def _with_database(dsn: str, name: str) -> str:
 TEST_IDENTITY = "test"
 """The tests' own NATS user: only test servers have it, and it may do anything."""
 TEST_PERMISSIONS = Permissions(publish=(">",), subscribe=(">",), allow_responses=True)
+TEST_SYNC_INTERVAL = "2m"
+"""How often a test server's JetStream flushes to disk: nats-server's default, not before each acknowledgement
+as ``tradelane up``'s does (``SYNC_INTERVAL``). A test's machine does not lose power mid-test, and a server
+killed outright keeps what the page cache holds; a flush per message and per stream or consumer created
+would only slow every test down."""
 
 
 @pytest.fixture
@@ -146,11 +185,16 @@ async def nats_server(directory: Path, nats_credentials_file: Path | None) -> As
         directory,
         passwords=load_or_create_credentials(nats_credentials_file, [*IDENTITIES, TEST_IDENTITY]),
         extra_identities={TEST_IDENTITY: TEST_PERMISSIONS},
+        sync_interval=TEST_SYNC_INTERVAL,
     )
     url = await server.start()
     try:
         yield url
     finally:
+        # its store is thrown away with the test: nothing to shut down cleanly (a SIGTERM takes JetStream
+        # about 0.3 s, every test)
+        if server.pid is not None:
+            os.kill(server.pid, signal.SIGKILL)
         server.stop()
 
 
@@ -176,12 +220,15 @@ class ModuleServers:
 
 @pytest.fixture(scope="module")
 async def module_servers(
-    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str
+    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, migrated_template: str
 ) -> AsyncIterator[ModuleServers]:
     """Servers for a module that runs its services once for all its tests (the bus fuzz does)."""
     directory = tmp_path_factory.mktemp("servers")
     credentials = credentials_file(directory)
-    async with nats_server(directory / "nats", credentials) as url, fresh_database(postgres_server_url) as dsn:
+    async with (
+        nats_server(directory / "nats", credentials) as url,
+        fresh_database(postgres_server_url, migrated_template) as dsn,
+    ):
         yield ModuleServers(url, credentials, dsn, options_of_test_identity(credentials))
 
 

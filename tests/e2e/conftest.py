@@ -1,16 +1,27 @@
-"""The whole system as processes: every service started by the real supervisor."""
+"""The whole system as processes: every service started by the real supervisor, or by ``tradelane up`` itself.
+
+Starting a system takes a dozen processes a quarter of a minute on two cores, so modules that only
+add their own strategies, prompts and orders to it share one: ``module_system`` for a module's
+tests, ``web_ui_up`` for every web UI module that needs no model server, and one Chromium
+(``browser``) for every browser test of the package.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 
 from tests.support.waiting import eventually
@@ -147,3 +158,100 @@ async def module_system(module_servers: Any) -> AsyncIterator[System]:
     )
     async with running_system(settings) as running:
         yield running
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium; Playwright's own browser download does not work here (never `playwright install`)."""
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    gateway: str
+    output: Path
+
+    def client(self) -> httpx.AsyncClient:
+        token = (self.state_dir / "admin-token").read_text().strip()
+        return httpx.AsyncClient(base_url=self.gateway, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    def interrupt(self, timeout: float = 60) -> tuple[int, str]:
+        """Ctrl-C: SIGINT to ``tradelane up``; its exit code and everything it printed."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        return code, self.output.read_text(errors="replace")
+
+
+def start_up(state_dir: Path, **extra_env: str) -> Up:
+    """``tradelane up`` as a process of its own, on a free gateway port, with its state in ``state_dir``
+    (and ``extra_env`` added to its environment)."""
+    port = free_port()
+    output = state_dir.parent / f"{state_dir.name}.log"
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"TRADELANE_NATS_URL", "TRADELANE_DATABASE_URL", "TRADELANE_NATS_CREDENTIALS_FILE"}
+    }
+    env |= {
+        "TRADELANE_STATE_DIR": str(state_dir),
+        "TRADELANE_GATEWAY_PORT": str(port),
+        "TRADELANE_ACK_WAIT_SECONDS": "5",
+        "TRADELANE_LOG_FORMAT": "json",
+        "TRADELANE_SCHEDULER_RELOAD_SECONDS": "2",
+        **extra_env,
+    }
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tradelane.cli", "up"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Up(process, state_dir, f"http://127.0.0.1:{port}", output)
+
+
+WEB_UI_LLM_BUDGET_USD = "5"
+"""The shared web UI system's daily LLM budget, which the dashboard shows."""
+WEB_UI_ENV = {
+    "TRADELANE_LLM_DAILY_BUDGET_USD": WEB_UI_LLM_BUDGET_USD,
+    # the live log shows every step of a run: each has a line at DEBUG (event_published, step_recorded)
+    "TRADELANE_LOG_STREAM_LEVEL": "DEBUG",
+    # the broker's snapshot every 2 s, so the portfolio's equity curve has points
+    "TRADELANE_BROKER_SNAPSHOT_INTERVAL_SECONDS": "2",
+    # the demo strategy paper-trades BTC every minute: its position could make the trading pages' orders
+    # exceed max_position_notional, so the book holds only what the tests place
+    "TRADELANE_DEMO_STRATEGY": "false",
+}
+"""What the web UI modules need of their one system: each one's settings, none in the way of another's."""
+
+
+@pytest.fixture(scope="package")
+def web_ui_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One ``tradelane up`` (offline analyst, paper broker) for every web UI module that needs no model server.
+
+    Each module's tests add their own strategies, prompts and orders (named for the test) and find
+    them by name or id, never by being alone in a list; what one changes for good (a risk limit) no
+    other reads.
+    """
+    running = start_up(tmp_path_factory.mktemp("web-ui") / "state", **WEB_UI_ENV)
+    try:
+        yield running
+    finally:
+        running.interrupt()
+
+
+@pytest.fixture(scope="package")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for every browser test of the package; each test opens a context of its own."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            await launched.close()

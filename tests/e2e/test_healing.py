@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import finished_execution, wait_until_ready
+from tests.e2e.conftest import Up, finished_execution, start_up, wait_until_ready
 from tests.support.waiting import eventually
-from tradelane.cli.embedded import free_port, process_alive
+from tradelane.cli.embedded import process_alive
 from tradelane.cli.processes import read_processes
 
 pytestmark = pytest.mark.e2e
@@ -36,58 +33,6 @@ STRATEGY = {
     "schedule": {"cron": "0 0 1 1 *"},
     "render_png": False,
 }
-
-
-@dataclass
-class Up:
-    process: subprocess.Popen[bytes]
-    state_dir: Path
-    gateway: str
-    output: Path
-
-    def client(self) -> httpx.AsyncClient:
-        token = (self.state_dir / "admin-token").read_text().strip()
-        return httpx.AsyncClient(base_url=self.gateway, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-    def interrupt(self, timeout: float = 60) -> tuple[int, str]:
-        """Ctrl-C: SIGINT to ``tradelane up``; its exit code and everything it printed."""
-        self.process.send_signal(signal.SIGINT)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        return code, self.output.read_text(errors="replace")
-
-
-def start_up(state_dir: Path, **extra_env: str) -> Up:
-    """``tradelane up`` as a process of its own, on a free gateway port, with its state in ``state_dir``
-    (and ``extra_env`` added to its environment)."""
-    port = free_port()
-    output = state_dir.parent / f"{state_dir.name}.log"
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"TRADELANE_NATS_URL", "TRADELANE_DATABASE_URL", "TRADELANE_NATS_CREDENTIALS_FILE"}
-    }
-    env |= {
-        "TRADELANE_STATE_DIR": str(state_dir),
-        "TRADELANE_GATEWAY_PORT": str(port),
-        "TRADELANE_ACK_WAIT_SECONDS": "5",
-        "TRADELANE_LOG_FORMAT": "json",
-        "TRADELANE_SCHEDULER_RELOAD_SECONDS": "2",
-        **extra_env,
-    }
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tradelane.cli", "up"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Up(process, state_dir, f"http://127.0.0.1:{port}", output)
 
 
 @pytest.fixture(scope="module")

@@ -1,16 +1,17 @@
 """The web UI in a real browser (Debian's Chromium through Playwright) against ``tradelane up``.
 
-One system per module. Every test fails on a console error, an uncaught page error, a failed
-request or an answer of 400 or more (the pages never expect one). Screenshots of every page at
-1280x800 and 390x844 go to ``bench/results/screenshots/`` (``TRADELANE_SCREENSHOT_DIR``
-overrides it; the directory is not committed).
+The system is the one the web UI modules share (the e2e conftest's ``web_ui_up``), as is the
+browser; each test opens its own pages, with strategies of its own. Every test fails on a console
+error, an uncaught page error, a failed request or an answer of 400 or more (the pages never
+expect one). Screenshots of every page at 1280x800 and 390x844 go to ``bench/results/screenshots/``
+(``TRADELANE_SCREENSHOT_DIR`` overrides it; the directory is not committed).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,14 @@ from playwright.async_api import (
     Page,
     Request,
     Response,
-    async_playwright,
 )
 from playwright.async_api import expect as expect_that
 
-from tests.e2e.conftest import finished_execution, wait_until_ready
-from tests.e2e.test_healing import STRATEGY, Up, start_up
+from tests.e2e.conftest import WEB_UI_LLM_BUDGET_USD, Up, finished_execution, wait_until_ready
+from tests.e2e.test_healing import STRATEGY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
-CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium; Playwright's own browser download does not work here (never `playwright install`)."""
 SCREENSHOTS = Path(
     os.environ.get("TRADELANE_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "bench/results/screenshots")
 )
@@ -55,16 +53,10 @@ FINISHED = re.compile(r"^(completed|rejected)$")
 """How a run of the offline analyst ends: a signal, or one the rules refused (both are a finished run)."""
 
 
-LLM_BUDGET_USD = "5"
-
-
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    running = start_up(tmp_path_factory.mktemp("web-ui") / "state", TRADELANE_LLM_DAILY_BUDGET_USD=LLM_BUDGET_USD)
-    try:
-        yield running
-    finally:
-        running.interrupt()
+def up(web_ui_up: Up) -> Up:
+    """The ``tradelane up`` the web UI modules share (they take this fixture by name)."""
+    return web_ui_up
 
 
 @pytest.fixture(scope="module")
@@ -76,16 +68,6 @@ async def gateway(up: Up) -> str:
 @pytest.fixture(scope="module")
 def admin_token(up: Up) -> str:
     return (up.state_dir / "admin-token").read_text().strip()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 class Problems:
@@ -259,7 +241,8 @@ async def test_the_dashboard_links_the_latest_signal_to_its_lineage_and_shows_th
     await expect_that(page.locator("#services")).to_contain_text("lineage")
     await expect_that(page.locator("#services-checking")).to_have_count(0)
     await expect_that(page.locator("#llm-spend")).to_contain_text("No model calls since 00:00 UTC")
-    await expect_that(page.locator("#use-llm-budget-text")).to_contain_text(f"0.0000 of {LLM_BUDGET_USD}.00 USD (0 %)")
+    budget = f"0.0000 of {WEB_UI_LLM_BUDGET_USD}.00 USD (0 %)"
+    await expect_that(page.locator("#use-llm-budget-text")).to_contain_text(budget)
     link = page.locator(f"#latest-signals a[href='/executions/{execution_id}']")
     await link.focus()
     await page.keyboard.press("Enter")

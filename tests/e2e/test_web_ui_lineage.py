@@ -19,8 +19,8 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
 from tests.e2e import test_web_ui as web_ui
-from tests.e2e.conftest import finished_execution
-from tests.e2e.test_healing import STRATEGY, Up, start_up
+from tests.e2e.conftest import Up, finished_execution, start_up
+from tests.e2e.test_healing import STRATEGY
 from tests.e2e.test_llm_pipeline import reading
 from tests.e2e.test_web_ui import DESKTOP, FINISHED, LIVE_SECONDS, PHONE, SCREENSHOTS, Problems, _context, log_in, step
 from tests.support.waiting import eventually
@@ -29,8 +29,9 @@ from llm_analyst_tests.fake_llm import FakeLlmServer, answer  # isort: skip (on 
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
-# the browser, the logged-in page and the gateway of this module's system, as test_web_ui defines them
-browser, page, gateway, admin_token = web_ui.browser, web_ui.page, web_ui.gateway, web_ui.admin_token
+# the logged-in page and the gateway of this module's system, as test_web_ui defines them (the browser is
+# the package's)
+page, gateway, admin_token = web_ui.page, web_ui.gateway, web_ui.admin_token
 
 MODEL = "gpt-4o-mini"
 """A model in the default price table, so each call has a cost."""

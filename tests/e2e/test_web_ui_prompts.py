@@ -1,6 +1,6 @@
 """The Prompts and Symbols pages in a real browser (Debian's Chromium) against ``tradelane up``.
 
-One system for this module; the helpers (the failure watch, logging in, the viewports, the
+The web UI modules' shared system and browser; the helpers (the failure watch, logging in, the viewports, the
 screenshot directory) are the web UI module's. An operator edits a prompt and sees an undefined
 variable flagged while typing, fixes it, previews it with a finished execution's variables,
 saves a version and reads its diff; creates a new template past a refused text and a taken
@@ -18,17 +18,15 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
 from tests.e2e import test_web_ui as web_ui
-from tests.e2e.conftest import finished_execution
-from tests.e2e.test_healing import Up
+from tests.e2e.conftest import Up, finished_execution
 from tests.e2e.test_web_ui import DESKTOP, PHONE, SCREENSHOTS, Problems, _context, created_strategy, log_in, settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
-# The web UI module's fixtures, by name: this module gets its own system, browser and signed-in pages.
+# The web UI module's fixtures, by name: the shared system, and signed-in pages of it.
 up = web_ui.up
 gateway = web_ui.gateway
 admin_token = web_ui.admin_token
-browser = web_ui.browser
 page = web_ui.page
 
 TEXT = "Analyse {{ symbol }} on the {{ timeframe }} chart.\nLatest price {{ latest_price | price }}."

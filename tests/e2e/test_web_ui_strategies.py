@@ -1,6 +1,6 @@
 """The strategy form and the signals page in a real browser (Debian's Chromium) against ``tradelane up``.
 
-One system per module; the browser, login, problem watching and screenshot conventions are
+The web UI modules' shared system and browser; the login, problem watching and screenshot conventions are
 those of tests/e2e/test_web_ui.py. The form is filled the way an operator fills it: the live
 check warns about a risky value and places an invalid cron's error at its field before
 anything is saved.
@@ -9,14 +9,12 @@ anything is saved.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
-from tests.e2e.conftest import finished_execution, ledger_signal
-from tests.e2e.test_healing import Up, start_up
+from tests.e2e.conftest import Up, finished_execution, ledger_signal
 from tests.e2e.test_web_ui import (
     DESKTOP,
     FINISHED,
@@ -26,26 +24,17 @@ from tests.e2e.test_web_ui import (
     Problems,
     _context,
     admin_token,
-    browser,
     created_strategy,
     gateway,
     log_in,
     page,
+    up,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
-__all__ = ["admin_token", "browser", "gateway", "page"]
-"""The fixtures this module takes from test_web_ui (each module still starts its own system)."""
-
-
-@pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    running = start_up(tmp_path_factory.mktemp("web-ui-strategies") / "state")
-    try:
-        yield running
-    finally:
-        running.interrupt()
+__all__ = ["admin_token", "gateway", "page", "up"]
+"""The fixtures this module takes from test_web_ui (the system is the one the web UI modules share)."""
 
 
 async def test_a_strategy_is_checked_live_saved_edited_run_and_its_signal_listed(page: Page, up: Up) -> None:

@@ -2,15 +2,14 @@
 
 Reuses the browser, login and problem watching of :mod:`tests.e2e.test_web_ui`; a dead letter
 is produced the way a broken producer would: an invalid message published on a pipeline
-subject with nats-py, which the step consuming it rejects. The services stream their log
-lines from DEBUG up, so that every step of a run has a line on the live log
-(``event_published``, ``step_recorded``).
+subject with nats-py, which the step consuming it rejects. The shared system's services stream
+their log lines from DEBUG up (the e2e conftest's ``WEB_UI_ENV``), so that every step of a run
+has a line on the live log (``event_published``, ``step_recorded``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -20,8 +19,7 @@ from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
 from tests.e2e import test_web_ui
-from tests.e2e.conftest import finished_execution
-from tests.e2e.test_healing import Up, start_up
+from tests.e2e.conftest import Up, finished_execution
 from tests.e2e.test_web_ui import (
     DESKTOP,
     LIVE_SECONDS,
@@ -41,21 +39,11 @@ from tradelane.runtime.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chromium]
 
-browser = test_web_ui.browser
-"""The one Chromium of the module (the fixture, under its own name)."""
+up = test_web_ui.up
 gateway = test_web_ui.gateway
 admin_token = test_web_ui.admin_token
 page = test_web_ui.page
-"""test_web_ui's fixtures, resolved against this module's ``up``."""
-
-
-@pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    running = start_up(tmp_path_factory.mktemp("web-ui-system") / "state", TRADELANE_LOG_STREAM_LEVEL="DEBUG")
-    try:
-        yield running
-    finally:
-        running.interrupt()
+"""test_web_ui's fixtures: the shared system, and signed-in pages of it."""
 
 
 async def publish(up: Up, subject: str, body: bytes) -> None:

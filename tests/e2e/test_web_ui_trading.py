@@ -1,14 +1,14 @@
 """The orders, portfolio and risk pages in a real browser against ``tradelane up`` (paper venue).
 
-One system per module, with the broker's scheduled snapshot every 2 s so the equity curve has
-points. The browser fixtures are test_web_ui's: every test fails on a console error, a failed
-request or an answer of 400 or more; screenshots go where test_web_ui puts them.
+The web UI modules' shared system, whose broker takes its scheduled snapshot every 2 s so the
+equity curve has points, and whose book holds only the tests' orders (no demo strategy: the e2e
+conftest's ``WEB_UI_ENV``). The browser fixtures are test_web_ui's: every test fails on a console
+error, a failed request or an answer of 400 or more; screenshots go where test_web_ui puts them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,19 +16,18 @@ import pytest
 from playwright.async_api import Browser, Page
 from playwright.async_api import expect as expect_that
 
-from tests.e2e.conftest import finished_execution
-from tests.e2e.test_healing import Up, start_up
+from tests.e2e.conftest import Up, finished_execution
 from tests.e2e.test_web_ui import (  # noqa: F401 (fixtures used by name)
     DESKTOP,
     PHONE,
     SCREENSHOTS,
     Problems,
     admin_token,
-    browser,
     gateway,
     log_in,
     page,
     settled,
+    up,
 )
 from tests.support.waiting import eventually
 
@@ -47,20 +46,6 @@ def limit_below(mark: str, fraction: str) -> Decimal:
     """
     price = (Decimal(mark) * Decimal(fraction)).quantize(Decimal("0.01"))
     return price - Decimal("0.01") if price % Decimal("0.1") == 0 else price
-
-
-@pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("TRADELANE_BROKER_SNAPSHOT_INTERVAL_SECONDS", "2")
-        # the demo strategy paper-trades BTC every minute: its position could make the test's order
-        # exceed max_position_notional, so this book holds only what the tests place
-        environment.setenv("TRADELANE_DEMO_STRATEGY", "false")
-        running = start_up(tmp_path_factory.mktemp("web-ui-trading") / "state")
-    try:
-        yield running
-    finally:
-        running.interrupt()
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +115,7 @@ async def test_a_manual_order_is_placed_after_its_errors_are_fixed_then_cancelle
 
 async def test_orders_placed_and_cancelled_elsewhere_change_the_orders_page_without_a_reload(
     page: Page,  # noqa: F811
-    up: Up,
+    up: Up,  # noqa: F811
     priced_btc: None,
 ) -> None:
     """Through the API, as another client would: a refused order, a working one, its cancel; each shows up live."""
@@ -162,7 +147,7 @@ async def test_orders_placed_and_cancelled_elsewhere_change_the_orders_page_with
 
 async def test_the_portfolio_page_draws_the_equity_curve_from_the_snapshots(
     page: Page,  # noqa: F811
-    up: Up,
+    up: Up,  # noqa: F811
 ) -> None:
     async with up.client() as client:
 
@@ -182,7 +167,7 @@ async def test_the_portfolio_page_draws_the_equity_curve_from_the_snapshots(
 
 async def test_a_fill_elsewhere_shows_its_position_on_the_portfolio_page_without_a_reload(
     page: Page,  # noqa: F811
-    up: Up,
+    up: Up,  # noqa: F811
     priced_btc: None,
 ) -> None:
     async with page.expect_response(re.compile(r"/portfolio/book$")):  # the stream is listening: it asks once
@@ -222,7 +207,7 @@ async def test_a_limit_changed_on_the_risk_page_is_saved_and_shown(page: Page) -
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])
 async def test_the_trading_pages_fit_the_screen_and_are_saved_as_screenshots(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     gateway: str,  # noqa: F811
     admin_token: str,  # noqa: F811
     priced_btc: None,

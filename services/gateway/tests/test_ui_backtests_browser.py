@@ -25,7 +25,8 @@ from playwright.async_api import Browser, Page, async_playwright
 from playwright.async_api import expect as expect_that
 
 from services.gateway.tests.conftest import ApiToken
-from tests.e2e.test_web_ui import CHROMIUM, DESKTOP, PHONE, SCREENSHOTS, Problems
+from tests.e2e.conftest import CHROMIUM
+from tests.e2e.test_web_ui import DESKTOP, PHONE, SCREENSHOTS, Problems
 from tests.support.backtests import FakeBacktester, complete
 from tests.support.waiting import eventually
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
