@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import nats
 from pydantic import SecretStr
 
 from tradelane.cli.embedded import SYNC_INTERVAL, EmbeddedNats, EmbeddedPostgres
+from tradelane.runtime.bus_credentials import load_or_create_credentials
+from tradelane.runtime.layout import provision_as_provisioner
 from tradelane.runtime.settings import Settings
-from tradelane.runtime.streams import provision
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
@@ -33,20 +33,29 @@ def machine() -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def embedded_servers(workdir: Path, sync_interval: str = SYNC_INTERVAL) -> AsyncIterator[Settings]:
-    """An embedded NATS and PostgreSQL of their own, migrated and provisioned; stopped on the way out."""
-    embedded_nats = EmbeddedNats(workdir / "nats", sync_interval=sync_interval)
+async def embedded_servers(
+    workdir: Path, sync_interval: str = SYNC_INTERVAL, *, users: bool = False
+) -> AsyncIterator[Settings]:
+    """An embedded NATS and PostgreSQL of their own, migrated and provisioned; stopped on the way out.
+
+    With ``users``, NATS has one user per identity and refuses anonymous clients, as under
+    ``tradelane up``: the settings name the credentials file, and the streams are provisioned
+    as the ``provision`` identity.
+    """
+    credentials_file = workdir / "nats-credentials.json" if users else None
+    passwords = load_or_create_credentials(credentials_file) if credentials_file is not None else None
+    embedded_nats = EmbeddedNats(workdir / "nats", sync_interval=sync_interval, passwords=passwords)
     embedded_postgres = EmbeddedPostgres(workdir / "postgres")
     nats_url = await embedded_nats.start()
     try:
         database_url = embedded_postgres.start("tradelane")
-        settings = Settings(nats_url=nats_url, database_url=SecretStr(database_url))
+        settings = Settings(
+            nats_url=nats_url, nats_credentials_file=credentials_file, database_url=SecretStr(database_url)
+        )
         pool = await create_pool(database_url)
         await migrate(pool)
         await pool.close()
-        client = await nats.connect(nats_url)
-        await provision(client.jetstream(), settings)
-        await client.close()
+        await provision_as_provisioner(settings)
         yield settings
     finally:
         embedded_nats.stop()
