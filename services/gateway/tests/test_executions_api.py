@@ -128,7 +128,7 @@ async def test_the_list_filters_are_documented_in_the_openapi(client: httpx.Asyn
     operation = (await client.get("/openapi.json")).json()["paths"]["/api/executions"]["get"]
     parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
     trigger = parameters["trigger"]["schema"]["anyOf"][0]
-    assert trigger["enum"] == ["schedule", "manual", "replay", "manual_order", "trading_state"]
+    assert trigger["enum"] == ["schedule", "manual", "replay", "backtest", "manual_order", "trading_state"]
     for name in ("trigger", "since", "until"):
         assert parameters[name]["description"], name
     assert parameters["since"]["schema"]["anyOf"][0]["format"] == "date-time"
