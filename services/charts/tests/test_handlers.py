@@ -15,6 +15,7 @@ from tradelane.contracts.events import IndicatorsComputed, TimeframeChart, Timef
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import CHART_BARS, AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.errors import PermanentStepError
 from tradelane.runtime.payloads import PayloadStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -117,3 +118,53 @@ async def test_each_timeframe_shows_the_strategys_chart_bars(
     assert (len(bars), len(weekly_bars)) == (300, 60)
     assert await candles(bus, rendered) == 50
     assert await candles(bus, rendered.timeframes[0]) == 50
+
+
+@pytest.mark.chromium
+async def test_the_same_figure_again_takes_the_png_it_was_rendered_to(
+    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+) -> None:
+    async with PngRenderer() as renderer:
+        first = await ChartMaker(bus, payloads, renderer, width=640, height=480).on_indicators_computed(
+            await computed(payloads, symbol, bars, weekly_bars, png=True)
+        )
+    # no browser to render with: the PNG can only come from the first render
+    without_browser = PngRenderer(browser_path="/nonexistent/chromium")
+    again = await ChartMaker(bus, payloads, without_browser, width=640, height=480).on_indicators_computed(
+        await computed(payloads, symbol, bars, weekly_bars, png=True)
+    )
+    assert again.execution_id != first.execution_id
+    assert (again.figure, again.png) == (first.figure, first.png)
+    assert [chart.png for chart in again.timeframes] == [chart.png for chart in first.timeframes]
+
+
+@pytest.mark.chromium
+async def test_a_figure_is_rendered_again_at_another_size_or_once_its_png_is_gone(
+    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+) -> None:
+    async with PngRenderer() as renderer:
+        first = await ChartMaker(bus, payloads, renderer, width=640, height=480).on_indicators_computed(
+            await computed(payloads, symbol, bars, weekly_bars, png=True)
+        )
+        assert first.png is not None
+        larger = await ChartMaker(bus, payloads, renderer, width=800, height=600).on_indicators_computed(
+            await computed(payloads, symbol, bars, weekly_bars, png=True)
+        )
+        assert larger.figure == first.figure
+        assert larger.png is not None
+        assert larger.png.name != first.png.name
+        await (await bus.object_store(first.png.bucket)).delete(first.png.name)
+        again = await ChartMaker(bus, payloads, renderer, width=640, height=480).on_indicators_computed(
+            await computed(payloads, symbol, bars, weekly_bars, png=True)
+        )
+    assert again.png is not None
+    assert (await bus.get_object(again.png)).startswith(PNG_SIGNATURE)
+
+
+async def test_a_figure_never_rendered_needs_the_browser(
+    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+) -> None:
+    without_browser = PngRenderer(browser_path="/nonexistent/chromium")
+    maker = ChartMaker(bus, payloads, without_browser, width=640, height=480)
+    with pytest.raises(PermanentStepError, match=r"Chromium|browser"):
+        await maker.on_indicators_computed(await computed(payloads, symbol, bars[:120], weekly_bars, png=True))

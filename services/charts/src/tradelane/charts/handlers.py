@@ -5,16 +5,19 @@ The bars and indicator series come by reference, from the payload store.
 One chart per timeframe: the strategy's bar size, then each extra analysis timeframe. Each
 shows the strategy's ``chart_bars`` latest bars, with the indicators computed over the whole
 history; the charts of one execution are drawn and rendered at once, on the renderer's pages.
+A figure rendered before is not rendered again (:mod:`tradelane.charts.rendered`).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from tradelane.charts.figure import build_figure, figure_json
+from tradelane.charts.figure import Figure, build_figure, figure_json
+from tradelane.charts.rendered import PNG_CONTENT_TYPE, RenderedPngs
 from tradelane.charts.renderer import ChromiumFailedError, ChromiumMissingError, PngRenderer, RenderError
 from tradelane.contracts.events import ChartRendered, IndicatorsComputed, TimeframeChart, TimeframeIndicators
-from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.contracts.market import ObjectRef
+from tradelane.contracts.strategy import BarSize, StrategyDefinition
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError, TransientStepError
 from tradelane.runtime.payloads import PayloadStore
@@ -33,6 +36,7 @@ class ChartMaker:
         self._renderer = renderer
         self._width = width
         self._height = height
+        self._rendered = RenderedPngs(bus)
 
     async def on_indicators_computed(self, msg: IndicatorsComputed) -> ChartRendered:
         frames: list[TimeframeIndicators] = [msg, *msg.timeframes]
@@ -59,15 +63,22 @@ class ChartMaker:
             snapshot.symbol, snapshot.bar_size, bars, series, frame.patterns, window=strategy.chart_bars
         )
         figure_ref = await self._bus.put_object(figure_json(figure), FIGURE_CONTENT_TYPE)
-        png_ref = None
-        if strategy.render_png:
-            try:
-                png = await self._renderer.render(figure, width=self._width, height=self._height)
-            except ChromiumMissingError as error:
-                raise PermanentStepError(str(error)) from error
-            except (ChromiumFailedError, RenderError) as error:
-                # the next render starts a fresh browser, so a retry may well succeed
-                message = f"PNG render of the {snapshot.bar_size.value} chart failed: {error}"
-                raise TransientStepError(message) from error
-            png_ref = await self._bus.put_object(png, "image/png")
+        png_ref = await self._png(figure, figure_ref, snapshot.bar_size) if strategy.render_png else None
         return TimeframeChart(snapshot=snapshot, figure=figure_ref, png=png_ref)
+
+    async def _png(self, figure: Figure, figure_ref: ObjectRef, bar_size: BarSize) -> ObjectRef:
+        """The figure's PNG: the one it was rendered to before, else a new render."""
+        size = {"width": self._width, "height": self._height}
+        png_ref = await self._rendered.find(figure_ref, **size)
+        if png_ref is not None:
+            return png_ref
+        try:
+            png = await self._renderer.render(figure, **size)
+        except ChromiumMissingError as error:
+            raise PermanentStepError(str(error)) from error
+        except (ChromiumFailedError, RenderError) as error:
+            # the next render starts a fresh browser, so a retry may well succeed
+            raise TransientStepError(f"PNG render of the {bar_size.value} chart failed: {error}") from error
+        png_ref = await self._bus.put_object(png, PNG_CONTENT_TYPE)
+        await self._rendered.remember(figure_ref, **size, png=png_ref)
+        return png_ref
