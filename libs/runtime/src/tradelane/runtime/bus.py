@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 from collections import deque
@@ -17,7 +18,7 @@ from faststream.nats import JStream, NatsBroker
 from faststream.nats.publisher.usecase import LogicPublisher
 from nats.js import JetStreamContext, api
 from nats.js.api import ObjectMeta, PubAck
-from nats.js.errors import ObjectNotFoundError
+from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from tradelane.contracts import subjects
@@ -295,10 +296,33 @@ class EventBus:
 
     async def get_object(self, ref: ObjectRef) -> bytes:
         """Fetch an artefact's bytes."""
-        store = await self.object_store(ref.bucket)
-        result = await store.get(ref.name)
-        assert result.data is not None
-        return result.data
+        return await self.read_object(ref.bucket, ref.name)
+
+    async def read_object(self, bucket: str, name: str) -> bytes:
+        """The bytes of object ``name`` of ``bucket``; ObjectNotFoundError when it is not (or no longer) stored.
+
+        nats-py's ``ObjectStore.get`` creates an ordered consumer for each object it reads, and deletes
+        it after: a pipeline step reads a few objects, so that was most of the server's work per
+        execution. Here each chunk is one direct get of the next message on the object's chunk subject,
+        and the bytes are checked against the object's digest as ``get`` does.
+        """
+        store = await self.object_store(bucket)
+        info = await store.get_info(name)
+        chunks = f"$O.{bucket}.C.{info.nuid}"
+        data = bytearray()
+        sequence = 0
+        for _ in range(info.chunks or 0):
+            try:
+                chunk = await self.jetstream.get_msg(
+                    _object_stream(bucket), seq=sequence + 1, subject=chunks, direct=True, next=True
+                )
+            except NotFoundError:
+                raise ObjectNotFoundError from None  # purged (replaced or expired) since its info was read
+            data += chunk.data or b""
+            sequence = chunk.seq or sequence + 1
+        if _object_digest(data) != info.digest:
+            raise DigestMismatchError
+        return bytes(data)
 
 
 def _outcome(ack: asyncio.Future[PubAck] | Exception) -> Exception | None:
@@ -312,6 +336,15 @@ def _outcome(ack: asyncio.Future[PubAck] | Exception) -> Exception | None:
     if error is not None and not isinstance(error, Exception):
         raise error  # a KeyboardInterrupt or the like is no publish outcome
     return error
+
+
+def _object_stream(bucket: str) -> str:
+    return f"OBJ_{bucket}"
+
+
+def _object_digest(data: bytes | bytearray) -> str:
+    """An object's digest as the object store writes it in the object's info."""
+    return "SHA-256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def _megabytes(size: int) -> str:

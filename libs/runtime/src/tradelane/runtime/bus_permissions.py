@@ -129,8 +129,10 @@ class _Grant:
         return self
 
     def read_objects(self, bucket: str) -> _Grant:
-        """Fetch artefacts from an object store bucket (nats-py looks its stream up by subject)."""
-        return self.read_ordered(_object_stream(bucket)).pub(f"{_JS_API}.STREAM.NAMES")
+        """Fetch artefacts from an object store bucket: their info, then their chunks by direct gets
+        (:meth:`tradelane.runtime.bus.EventBus.read_object`); nats-py looks the stream up by subject."""
+        stream = _object_stream(bucket)
+        return self.read(stream).pub(f"{_JS_API}.DIRECT.GET.{stream}", f"{_JS_API}.STREAM.NAMES")
 
     def write_objects(self, bucket: str) -> _Grant:
         """Store artefacts in an object store bucket: look a name up first, purge the chunks a name replaces."""

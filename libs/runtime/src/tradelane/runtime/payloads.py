@@ -118,16 +118,14 @@ class PayloadStore:
         cached = self._cache.get(f"{kind}:{name}")
         if cached is not None:
             return cached  # type: ignore[return-value]  # stored under this kind by this method or _put
-        store = await self.bus.object_store(subjects.PAYLOAD_BUCKET)
         try:
-            result = await store.get(name)
+            data = await self.bus.read_object(subjects.PAYLOAD_BUCKET, name)
         except (ObjectNotFoundError, NotFoundError) as error:
             msg = (
                 f"the {what} {name[:12]}… is no longer in the payload store: payloads are kept for the "
                 f"streams' replay window (stream_max_age_days), and this one is older or was never stored"
             )
             raise PayloadMissingError(msg) from error
-        data = result.data or b""
         value = decode(data)
         self._cache.put(f"{kind}:{name}", value, len(data))
         return value

@@ -39,12 +39,10 @@ class ChartLoader:
 
     async def __call__(self, sha256: str) -> bytes | None:
         for bucket in CHART_BUCKETS:
-            store = await self._bus.object_store(bucket)
             try:
-                found = await store.get(sha256)
+                return await self._bus.read_object(bucket, sha256)
             except ObjectNotFoundError:
                 continue
-            return found.data
         return None
 
 
