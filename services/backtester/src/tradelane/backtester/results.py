@@ -63,7 +63,7 @@ def decisions_of(outcomes: Sequence[DecisionOutcome]) -> list[Decision]:
             execution_id=outcome.execution_id,
             decided_at=outcome.decided_at,
             signal=SignalGenerated.model_validate(outcome.signal)
-            if outcome.status == "done" and outcome.signal is not None and "candidate" not in outcome.signal
+            if outcome.status == "done" and outcome.rejected_rule is None and outcome.signal is not None
             else None,
         )
         for outcome in outcomes
