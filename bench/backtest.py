@@ -48,7 +48,7 @@ import httpx
 import nats.errors
 from nats.aio.client import Client as NatsClient
 
-from bench.common import embedded_servers, machine, write_results
+from bench.common import ProcessTable, embedded_servers, machine, write_results
 from tradelane.cli.embedded import free_port
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
@@ -91,7 +91,6 @@ TARGETS: Final = {
 SAMPLE_SECONDS: Final = 1.0
 POLL_SECONDS: Final = 0.2
 RUN_TIMEOUT_SECONDS: Final = 900.0
-CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 MEMORY_EVERY: Final = 5
 """Samples between two looks at the memory (summing a process tree's PSS reads each process's page tables)."""
 
@@ -169,47 +168,6 @@ def reading(index: int) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class ProcessTable:
-    """One look at /proc: each process's parent and CPU seconds.
-
-    A process's CPU seconds include those of its children that have exited (the llm-analyst's
-    prompt render processes live a fraction of a second each).
-    """
-
-    parents: dict[int, int]
-    cpu_seconds: dict[int, float]
-
-    @classmethod
-    def read(cls) -> ProcessTable:
-        parents: dict[int, int] = {}
-        cpu: dict[int, float] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # exited meanwhile
-            pid = int(entry.name)
-            parents[pid] = int(fields[1])
-            cpu[pid] = sum(int(ticks) for ticks in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
-        return cls(parents, cpu)
-
-    def tree(self, root: int) -> set[int]:
-        """``root`` and every process under it."""
-        children: dict[int, list[int]] = defaultdict(list)
-        for pid, parent in self.parents.items():
-            children[parent].append(pid)
-        found, todo = set(), [root]
-        while todo:
-            pid = todo.pop()
-            if pid in self.parents and pid not in found:
-                found.add(pid)
-                todo.extend(children[pid])
-        return found
-
-
 def memory_kib(pid: int, key: str, source: str) -> int:
     """One ``key`` (``VmHWM:``, ``Pss:``) of ``/proc/<pid>/<source>`` in KiB; 0 when the process is gone."""
     try:
@@ -254,7 +212,7 @@ class Sampler:
         return found
 
     def cpu(self, table: ProcessTable) -> dict[str, float]:
-        return {name: sum(table.cpu_seconds.get(pid, 0.0) for pid in pids) for name, pids in self.groups(table).items()}
+        return {name: table.cpu_seconds_of(pids) for name, pids in self.groups(table).items()}
 
     def remember_memory(self, table: ProcessTable) -> None:
         """Each group's proportional set size now (shared pages split among their sharers: Chromium's many

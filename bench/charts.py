@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import tempfile
 import time
@@ -35,7 +34,7 @@ from uuid import uuid4
 
 import nats
 
-from bench.common import machine, write_results
+from bench.common import cpu_seconds_of_tree, machine, write_results
 from bench.durability import timed_load
 from tradelane.charts.figure import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from tradelane.charts.handlers import ChartMaker
@@ -54,7 +53,6 @@ from tradelane.runtime.service import create_broker
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import provision
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 FIRST_AS_OF = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 """End of the first execution's bars: a fixed time, so that every run charts the same bars."""
 MULTI_TIMEFRAME = AnalysisSettings(timeframes=(BarSize.MIN_5, BarSize.HOUR_1, BarSize.DAY_1))
@@ -95,29 +93,6 @@ async def workload(payloads: PayloadStore, strategy: StrategyDefinition, count: 
         )
         executions.append(await calculator.on_bars_fetched(await fetcher.on_execution_requested(request)))
     return executions
-
-
-def cpu_seconds_of_tree(root: int) -> float:
-    """User and system CPU of process ``root`` and every process under it, in seconds."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    tree = {root}
-    grown = True
-    while grown:
-        below = {pid for pid, parent in parents.items() if parent in tree} - tree
-        grown = bool(below)
-        tree |= below
-    return sum(times.get(pid, 0.0) for pid in tree)
 
 
 async def measure(bus: EventBus, setting: Setting, count: int) -> dict[str, Any]:

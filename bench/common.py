@@ -1,14 +1,17 @@
-"""What every benchmark shares: the machine it ran on, fresh embedded servers, and where figures go."""
+"""What every benchmark shares: the machine it ran on, the CPU of process trees, fresh embedded servers, and where
+figures go."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import SecretStr
 
@@ -20,6 +23,7 @@ from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 
 RESULTS = Path(__file__).parent / "results"
+CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> dict[str, Any]:
@@ -30,6 +34,58 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+
+
+@dataclass(frozen=True)
+class ProcessTable:
+    """One look at /proc: each process's parent and CPU seconds.
+
+    A process's CPU seconds include those of its children that have exited and been reaped, so
+    that the difference of two looks at a tree keeps the work of the processes that ended in
+    between (the llm-analyst's prompt render processes live a fraction of a second each; a
+    Chromium process that exits mid-measurement would otherwise take its work with it).
+    """
+
+    parents: dict[int, int]
+    cpu_seconds: dict[int, float]
+
+    @classmethod
+    def read(cls) -> ProcessTable:
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = sum(int(ticks) for ticks in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+        return cls(parents, cpu)
+
+    def tree(self, root: int) -> set[int]:
+        """``root`` and every process under it."""
+        children: dict[int, list[int]] = defaultdict(list)
+        for pid, parent in self.parents.items():
+            children[parent].append(pid)
+        found, todo = set(), [root]
+        while todo:
+            pid = todo.pop()
+            if pid in self.parents and pid not in found:
+                found.add(pid)
+                todo.extend(children[pid])
+        return found
+
+    def cpu_seconds_of(self, pids: set[int]) -> float:
+        return sum(self.cpu_seconds.get(pid, 0.0) for pid in pids)
+
+
+def cpu_seconds_of_tree(root: int) -> float:
+    """User and system CPU of process ``root`` and every process under it, reaped ones included, in seconds."""
+    table = ProcessTable.read()
+    return table.cpu_seconds_of(table.tree(root))
 
 
 @asynccontextmanager

@@ -2,22 +2,28 @@
 
 ``client`` is an admin, addressed to ``localhost`` (a Host the default allow-list accepts);
 ``client_of("read")`` gives a client with a new token of another scope, ``anonymous`` one
-with no token at all.
+with no token at all. The backtests' tests (API and pages) share a stored ``strategy_id``,
+the backtests' ``repository`` and a fake ``backtester`` on the real bus.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
 
+from tests.support.backtests import FakeBacktester, fake_backtester
+from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
 from tradelane.gateway.app import create_app
 from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.state import GatewayState
 from tradelane.runtime.settings import Settings
+from tradelane.store.backtests import BacktestRepository
 
 BASE_URL = "http://localhost:8000"
 
@@ -73,3 +79,23 @@ async def client_of(app: FastAPI, api_token: ApiToken) -> AsyncIterator[ClientOf
             return await stack.enter_async_context(http_client(app, await api_token(scope, name=name)))
 
         yield make
+
+
+@pytest.fixture
+async def strategy_id(state: GatewayState) -> UUID:
+    """A stored strategy to backtest: AAPL, the defaults otherwise."""
+    stored = await state.strategies.create(StrategyDefinition(name="aapl-daily", symbol=SymbolRef(symbol="AAPL")))
+    return stored.id
+
+
+@pytest.fixture
+def repository(state: GatewayState) -> BacktestRepository:
+    """The backtests' rows, written here as the backtester writes them."""
+    return BacktestRepository(state.pool)
+
+
+@pytest.fixture
+async def backtester(nats_client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
+    """A fake backtester answering its request subjects on this test's NATS."""
+    async with fake_backtester(nats_client, repository) as fake:
+        yield fake

@@ -7,17 +7,15 @@ them, through ``BacktestRepository``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from nats.aio.client import Client as NatsClient
 
 from services.gateway.tests.conftest import ClientOf
-from tests.support.backtests import REPORT, FakeBacktester, complete, fake_backtester, replying, store_run
+from tests.support.backtests import REPORT, FakeBacktester, complete, replying, store_run
 from tests.support.http import refusal
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest
 from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
@@ -27,23 +25,6 @@ from tradelane.store.backtests import BacktestRepository
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
 END = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def strategy_id(state: GatewayState) -> UUID:
-    stored = await state.strategies.create(StrategyDefinition(name="aapl-daily", symbol=SymbolRef(symbol="AAPL")))
-    return stored.id
-
-
-@pytest.fixture
-def repository(state: GatewayState) -> BacktestRepository:
-    return BacktestRepository(state.pool)
-
-
-@pytest.fixture
-async def backtester(nats_client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
-    async with fake_backtester(nats_client, repository) as fake:
-        yield fake
 
 
 def body(strategy_id: UUID, **changes: Any) -> dict[str, Any]:

@@ -14,13 +14,10 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from nats.aio.client import Client as NatsClient
 
 from services.gateway.tests.conftest import ApiToken, http_client
-from tests.support.backtests import FakeBacktester, complete, fake_backtester, replying, store_run
+from tests.support.backtests import FakeBacktester, complete, replying, store_run
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest, VariantOverrides
-from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
-from tradelane.gateway.state import GatewayState
 from tradelane.store.backtests import BacktestRepository
 
 HTML = {"Accept": "text/html"}
@@ -46,23 +43,6 @@ async def operator(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.Asy
 async def reader(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(app) as browser:
         yield await _log_in(browser, await api_token("read"))
-
-
-@pytest.fixture
-async def strategy_id(state: GatewayState) -> UUID:
-    stored = await state.strategies.create(StrategyDefinition(name="aapl-daily", symbol=SymbolRef(symbol="AAPL")))
-    return stored.id
-
-
-@pytest.fixture
-def repository(state: GatewayState) -> BacktestRepository:
-    return BacktestRepository(state.pool)
-
-
-@pytest.fixture
-async def backtester(nats_client: NatsClient, repository: BacktestRepository) -> AsyncIterator[FakeBacktester]:
-    async with fake_backtester(nats_client, repository) as fake:
-        yield fake
 
 
 def fields(strategy_id: UUID, **changes: str) -> dict[str, str]:

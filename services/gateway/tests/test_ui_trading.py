@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
-from tradelane.gateway.ui.equity_chart import HEIGHT, WIDTH, equity_chart, nice_step
+from tradelane.gateway.ui.equity_chart import HEIGHT, WIDTH, equity_chart
 from tradelane.gateway.ui.live import Arrivals
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -111,12 +111,6 @@ async def test_the_limits_form_refuses_a_limit_at_its_field_and_saves_a_good_one
     assert 'id="risk-usage" class="card" aria-labelledby="usage-title" hx-swap-oob="true"' in saved.text
     limits = (await browser.get("/api/risk", headers={"Accept": "application/json"})).json()["limits"]
     assert limits["max_open_positions"] == 7 and limits["enforce_trading_hours"] is False  # unchecked box
-
-
-def test_round_tick_steps() -> None:
-    assert nice_step(1000, 4) == 250 * 2
-    assert nice_step(0.9, 4) == pytest.approx(0.5)
-    assert nice_step(37, 4) == 10
 
 
 def test_the_equity_curve_spans_the_plot_and_labels_round_values() -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from tradelane.backtester.results import directions_of, finish
+from tradelane.backtester.results import decisions_of, directions_of, finish
 from tradelane.contracts.backtest import (
     BacktestDecisionRecord,
     BacktestEstimate,
@@ -16,7 +16,15 @@ from tradelane.contracts.backtest import (
     BacktestSummary,
     SimulationCosts,
 )
-from tradelane.contracts.events import Action, Analysis, Bias, Signal, SignalGenerated, SignalProvenance
+from tradelane.contracts.events import (
+    Action,
+    Analysis,
+    Bias,
+    Signal,
+    SignalGenerated,
+    SignalProvenance,
+    SignalRejected,
+)
 from tradelane.contracts.market import Bar, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits, StrategyDefinition, SymbolRef
 from tradelane.contracts.trading import TradingLimits
@@ -79,9 +87,25 @@ def buy(decided_at: datetime, bias: Bias = "bullish") -> dict[str, Any]:
     return msg.model_dump(mode="json")
 
 
+def refused(decided_at: datetime) -> dict[str, Any]:
+    """The BUY of :func:`buy` as a candidate the min_risk_reward rule refused (JSON)."""
+    generated = SignalGenerated.model_validate(buy(decided_at))
+    msg = SignalRejected(
+        execution_id=generated.execution_id,
+        strategy_id=generated.strategy_id,
+        strategy=generated.strategy,
+        rule="min_risk_reward",
+        reason="risk/reward 1.5 is below 2.0",
+        candidate=generated.signal,
+        analysis=generated.analysis,
+        provenance=generated.provenance,
+    )
+    return msg.model_dump(mode="json")
+
+
 def decided(variant: str, seq: int, at: datetime, signal: dict[str, Any] | None, bias: str) -> tuple[Any, Any]:
     execution_id = uuid4()
-    outcome = DecisionOutcome(variant, seq, at, execution_id, "done", signal)
+    outcome = DecisionOutcome(variant, seq, at, execution_id, "done", signal, rejected_rule=None)
     record = BacktestDecisionRecord(
         variant=variant,
         seq=seq,
@@ -164,3 +188,15 @@ def test_directions_pair_each_bias_with_the_next_decisions_price() -> None:
         ("bullish", Decimal(100), Decimal(102)),
         ("bearish", Decimal(102), Decimal(99)),
     ]
+
+
+def test_a_generated_signal_trades_and_a_refused_candidate_or_a_failed_step_places_nothing() -> None:
+    at = T0 + HOUR
+    generated = DecisionOutcome("base", 0, at, uuid4(), "done", buy(at), rejected_rule=None)
+    later = at + HOUR
+    rejected = DecisionOutcome("base", 1, later, uuid4(), "done", refused(later), rejected_rule="min_risk_reward")
+    failed = DecisionOutcome("base", 2, at + 2 * HOUR, uuid4(), "failed", None, rejected_rule=None)
+    decisions = decisions_of([generated, rejected, failed])
+    assert [decision.seq for decision in decisions] == [0, 1, 2]
+    assert decisions[0].signal == SignalGenerated.model_validate(generated.signal)
+    assert decisions[1].signal is None and decisions[2].signal is None

@@ -11,6 +11,7 @@ from tradelane.backtester.variants import (
     Variant,
     decision_request,
     execution_id,
+    first_variant,
     requested_overrides,
     variant_definition,
 )
@@ -47,6 +48,12 @@ def test_no_baseline_is_added_when_a_variant_is_offline_already() -> None:
     asked = (VariantOverrides(analyst="llm"), VariantOverrides(analyst="offline"))
     named = requested_overrides(_request(*asked), STRATEGY, llm_configured=True)
     assert [name for name, _ in named] == ["analyst=llm", "analyst=offline"]
+
+
+def test_the_first_variant_is_the_first_asked_for_or_the_strategy_as_stored() -> None:
+    assert first_variant(_request()) == "base"
+    asked = (VariantOverrides(model="gpt-4o"), VariantOverrides(model="o3"))
+    assert first_variant(_request(*asked)) == "model=gpt-4o"
 
 
 def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cached_answers() -> None:

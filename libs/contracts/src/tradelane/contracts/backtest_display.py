@@ -3,10 +3,13 @@
 The CLI (``tradelane backtest --compare prompt_version=2,3``) and the web UI's form spell an
 A/B comparison the same way, and both show a result's metrics side by side (each variant, the
 offline baseline and buy-and-hold) and the comparison with its intervals, from these rules.
+The value axis of an SVG chart (the backtest report's, the portfolio page's equity curve) is
+cut into round ticks here too.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final, Literal
@@ -127,3 +130,24 @@ def comparison_table(
         )
     headers = ["Metric", first, second, f"{second} - {first}", "95 % interval", "Verdict"]
     return headers, rows
+
+
+def nice_step(span: float, count: int) -> float:
+    """A round step (1, 2 or 5 times a power of ten) that cuts ``span`` into at most ``count`` parts."""
+    raw = span / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= raw)
+
+
+def value_axis(low: float, high: float, ticks: int) -> tuple[float, float, float]:
+    """Bounds on round ticks that hold ``low`` to ``high`` with at most ``ticks`` ticks, and the tick step.
+
+    ``high`` must exceed ``low``: a caller gives a flat line room around it first.
+    """
+    step = nice_step(high - low, ticks - 1)
+    return math.floor(low / step) * step, math.ceil(high / step) * step, step
+
+
+def step_decimals(step: float) -> int:
+    """Decimals that tell ticks ``step`` apart: none for steps of 1 and more."""
+    return max(0, -math.floor(math.log10(step)))

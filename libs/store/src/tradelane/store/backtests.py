@@ -61,6 +61,9 @@ class DecisionOutcome:
     execution_id: UUID
     status: str
     signal: dict[str, Any] | None
+    """The SignalGenerated or SignalRejected as published; None until the signal step answers."""
+    rejected_rule: str | None
+    """The rule that refused the candidate when ``signal`` is a SignalRejected, else None."""
 
 
 _SUMMARY_COLUMNS = (
@@ -258,7 +261,7 @@ class BacktestRepository:
     async def outcomes(self, backtest_id: UUID) -> list[DecisionOutcome]:
         """Every decision with the signal its execution published, in time order (for the simulation)."""
         rows = await self._pool.fetch(
-            "SELECT variant, seq, decided_at, execution_id, status, signal FROM backtest.decisions"
+            "SELECT variant, seq, decided_at, execution_id, status, signal, rejected_rule FROM backtest.decisions"
             " WHERE backtest_id = $1 ORDER BY variant, seq",
             backtest_id,
         )

@@ -16,6 +16,7 @@ import structlog
 from nats.js.errors import ObjectNotFoundError
 
 from tradelane.backtester import results
+from tradelane.backtester.variants import first_variant
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.strategy import StrategyDefinition
@@ -61,15 +62,15 @@ async def finish(
     if summary is None or stored is None:
         return
     strategies = {name: StrategyDefinition.model_validate(definition) for name, definition in stored.items()}
-    base = next(iter(strategies.values()))
-    instrument = await market.resolve(base.symbol)
+    strategy = strategies[first_variant(summary.request)]
+    instrument = await market.resolve(strategy.symbol)
     bars = await market.between(
         instrument,
-        base.bar_size,
+        strategy.bar_size,
         summary.request.start,
         summary.request.end,
-        use_rth=base.use_rth,
-        what_to_show=base.what_to_show,
+        use_rth=strategy.use_rth,
+        what_to_show=strategy.what_to_show,
     )
     finished = await results.finish(
         summary.model_copy(update={"status": "completed", "finished_at": utc_now()}),  # what the report shows

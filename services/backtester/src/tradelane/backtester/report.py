@@ -43,6 +43,7 @@ from tradelane.contracts.backtest import (
     SimulatedTrade,
     VariantResult,
 )
+from tradelane.contracts.backtest_display import step_decimals, value_axis
 from tradelane.contracts.market import Bar
 
 
@@ -733,33 +734,21 @@ def _thin(points: Sequence[tuple[datetime, float]]) -> Sequence[tuple[datetime, 
     return kept
 
 
-def _nice_step(span: float, count: int) -> float:
-    """A round step (1, 2 or 5 times a power of ten) that cuts ``span`` into at most ``count`` parts."""
-    raw = span / count
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= raw)
-
-
 def _value_range(values: Sequence[float]) -> tuple[float, float, float]:
     """Bounds on round ticks that hold every value, and the tick step; a flat line gets room around it."""
     low, high = min(values), max(values)
     if high - low < max(abs(high) * 1e-9, 1e-12):
         pad = max(abs(high) * 0.01, 0.01)
         low, high = low - pad, high + pad
-    step = _nice_step(high - low, _VALUE_TICKS - 1)
-    return math.floor(low / step) * step, math.ceil(high / step) * step, step
-
-
-def _decimals(step: float) -> int:
-    return max(0, -math.floor(math.log10(step)))
+    return value_axis(low, high, _VALUE_TICKS)
 
 
 def _axis_number(value: float, step: float) -> str:
-    return f"{value:,.{_decimals(step)}f}"
+    return f"{value:,.{step_decimals(step)}f}"
 
 
 def _axis_percent(value: float, step: float) -> str:
-    return f"{value * 100:.{max(0, _decimals(step) - 2)}f}%"
+    return f"{value * 100:.{max(0, step_decimals(step) - 2)}f}%"
 
 
 # --- the document ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Literal
 from tradelane.backtester.comparison import compare
 from tradelane.backtester.metrics import Direction, buy_and_hold, periods_per_year, variant_metrics
 from tradelane.backtester.report import Highlight, render_report
+from tradelane.backtester.variants import first_variant
 from tradelane.contracts.backtest import (
     OFFLINE_VARIANT,
     BacktestDecisionRecord,
@@ -63,7 +64,7 @@ def decisions_of(outcomes: Sequence[DecisionOutcome]) -> list[Decision]:
             execution_id=outcome.execution_id,
             decided_at=outcome.decided_at,
             signal=SignalGenerated.model_validate(outcome.signal)
-            if outcome.status == "done" and outcome.signal is not None and "candidate" not in outcome.signal
+            if outcome.status == "done" and outcome.rejected_rule is None and outcome.signal is not None
             else None,
         )
         for outcome in outcomes
@@ -158,7 +159,7 @@ async def finish(
     chart: ChartLoader,
 ) -> Finished:
     """Trade, measure, compare and report every variant of a backtest whose decisions have all answered."""
-    base = next(iter(strategies.values()))
+    strategy = strategies[first_variant(summary.request)]
     context = _Context(
         instrument=instrument,
         bars=sorted(bars, key=lambda bar: bar.time),
@@ -166,7 +167,7 @@ async def finish(
         limits=limits,
         guards=guards,
         costs=paper_costs(summary.request.costs),
-        periods=periods_per_year(base.bar_size, instrument.asset_type),
+        periods=periods_per_year(strategy.bar_size, instrument.asset_type),
     )
     variants = [
         _variant(
@@ -182,7 +183,7 @@ async def finish(
     hold, hold_equity = buy_and_hold(
         context.bars,
         start=first_decision,
-        initial_cash=base.risk.account_size,
+        initial_cash=strategy.risk.account_size,
         costs=context.costs,
         tick=Decimal(str(instrument.min_tick)),
         periods_per_year=context.periods,
@@ -195,7 +196,7 @@ async def finish(
         comparison = compare(
             first.result,
             second.result,
-            initial_cash=base.risk.account_size,
+            initial_cash=strategy.risk.account_size,
             periods_per_year=context.periods,
             directions=(first.directions, second.directions),
         )

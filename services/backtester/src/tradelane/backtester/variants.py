@@ -53,11 +53,21 @@ def requested_overrides(
 ) -> list[tuple[str, VariantOverrides]]:
     """The variants a request asks for, by name, and the offline baseline unless one of them is read by the rules
     already (analyst 'offline', or 'auto' with no LLM endpoint configured: the same decisions twice otherwise)."""
-    asked = list(request.variants) or [VariantOverrides()]
-    named = [(overrides.label(), overrides) for overrides in asked]
+    named = asked_variants(request)
     if all(asks_model(analyst_of(overrides, stored), llm_configured=llm_configured) for _, overrides in named):
         named.append((OFFLINE_VARIANT, OFFLINE_BASELINE))
     return named
+
+
+def asked_variants(request: BacktestRequest) -> list[tuple[str, VariantOverrides]]:
+    """The variants a request asks for, by name, in its order: the strategy as stored ('base') when it names none."""
+    return [(overrides.label(), overrides) for overrides in request.variants or (VariantOverrides(),)]
+
+
+def first_variant(request: BacktestRequest) -> str:
+    """The name of the variant a request asks for first. Variants differ in their analysis only, so its definition
+    gives what they share: the symbol, the bars and the risk."""
+    return asked_variants(request)[0][0]
 
 
 def analyst_of(overrides: VariantOverrides, stored: StrategyDefinition) -> str:

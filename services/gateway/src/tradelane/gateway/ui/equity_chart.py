@@ -8,12 +8,13 @@ own user units (:data:`WIDTH` x :data:`HEIGHT`); the element scales to its box.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final
+
+from tradelane.contracts.backtest_display import step_decimals, value_axis
 
 WIDTH: Final = 720
 HEIGHT: Final = 280
@@ -50,21 +51,13 @@ class EquityChart:
     bottom: int = HEIGHT - BOTTOM
 
 
-def nice_step(span: float, count: int) -> float:
-    """A round step (1, 2 or 5 times a power of ten) that cuts ``span`` into at most ``count`` parts."""
-    raw = span / count
-    power = 10.0 ** math.floor(math.log10(raw))
-    return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= raw)
-
-
 def _value_range(values: Sequence[float]) -> tuple[float, float, float]:
     """Bounds that hold every value on round ticks, and the tick step; a flat curve gets room around it."""
     low, high = min(values), max(values)
     if high - low < max(abs(high) * 1e-6, 1e-9):
         pad = max(abs(high) * 0.001, 1.0)
         low, high = low - pad, high + pad
-    step = nice_step(high - low, VALUE_TICKS - 1)
-    return math.floor(low / step) * step, math.ceil(high / step) * step, step
+    return value_axis(low, high, VALUE_TICKS)
 
 
 def _time_label(moment: datetime, span: timedelta) -> str:
@@ -93,7 +86,7 @@ def equity_chart(snapshots: Sequence[tuple[datetime, Decimal]]) -> EquityChart |
         return round(HEIGHT - BOTTOM - (value - low) / (high - low) * y_span, 1)
 
     points = [(x_of(moment), y_of(value)) for moment, value in zip(times, values, strict=True)]
-    decimals = max(0, -math.floor(math.log10(step)))
+    decimals = step_decimals(step)
     value_count = round((high - low) / step)
     value_ticks = tuple(
         Tick(y_of(low + index * step), f"{low + index * step:,.{decimals}f}") for index in range(value_count + 1)
