@@ -1,9 +1,11 @@
 """The chart step on this machine, on the demo workload: the whole history against a window, one page against two.
 
 The workload is the demo strategy's (simulated BTC 1-minute bars over 1 day, 1,440 bars, the
-default indicators, PNG on), each execution a minute after the last, so that no two charts are
-the same; the market-data and indicators handlers build the input, before any timing. The step
-is ``ChartMaker.on_indicators_computed`` as the charts service runs it, with its warm renderer,
+default indicators, PNG on), each execution a minute after the last and each setting's a day
+before the last setting's, so that no two charts are the same: every PNG is drawn, none is the
+one an equal figure was rendered to before (:mod:`tradelane.charts.rendered`). The market-data
+and indicators handlers build the input, before any timing. The step is
+``ChartMaker.on_indicators_computed`` as the charts service runs it, with its warm renderer,
 storing figures and PNGs in the object store of an embedded NATS. For each setting:
 
 1. latency of one execution at a time, p50/p99 (the chart step of an end-to-end run);
@@ -78,8 +80,10 @@ def settings_measured() -> list[Setting]:
     ]
 
 
-async def workload(payloads: PayloadStore, strategy: StrategyDefinition, count: int) -> list[IndicatorsComputed]:
-    """``count`` executions of ``strategy`` a minute apart, through market data and indicators."""
+async def workload(
+    payloads: PayloadStore, strategy: StrategyDefinition, count: int, first_as_of: datetime
+) -> list[IndicatorsComputed]:
+    """``count`` executions of ``strategy`` a minute apart from ``first_as_of``, through market data and indicators."""
     fetcher = BarsFetcher(SimulatedProvider(), payloads)
     calculator = IndicatorCalculator(payloads)
     executions = []
@@ -89,14 +93,14 @@ async def workload(payloads: PayloadStore, strategy: StrategyDefinition, count: 
             strategy_id=uuid4(),
             strategy=strategy,
             trigger=Trigger.MANUAL,
-            as_of=FIRST_AS_OF + timedelta(minutes=index),
+            as_of=first_as_of + timedelta(minutes=index),
         )
         executions.append(await calculator.on_bars_fetched(await fetcher.on_execution_requested(request)))
     return executions
 
 
-async def measure(bus: EventBus, setting: Setting, count: int) -> dict[str, Any]:
-    executions = await workload(PayloadStore(bus), setting.strategy, 2 * count + 2)
+async def measure(bus: EventBus, setting: Setting, count: int, first_as_of: datetime) -> dict[str, Any]:
+    executions = await workload(PayloadStore(bus), setting.strategy, 2 * count + 2, first_as_of)
     async with PngRenderer(pages=setting.pages) as renderer:
         # a store of its own, as the charts service has: the bars and series are fetched, not cached from above
         maker = ChartMaker(bus, PayloadStore(bus), renderer, width=DEFAULT_WIDTH, height=DEFAULT_HEIGHT)
@@ -135,7 +139,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await provision(client.jetstream(), settings)
         await client.close()
         bus = EventBus(broker)
-        rows = [await measure(bus, setting, args.executions) for setting in settings_measured()]
+        rows = [
+            await measure(bus, setting, args.executions, FIRST_AS_OF - timedelta(days=position))
+            for position, setting in enumerate(settings_measured())
+        ]
     finally:
         await broker.stop()
         server.stop()
