@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from tradelane.contracts.backtest_display import nice_step, step_decimals, value_axis
+from tradelane.contracts.backtest import BacktestMetrics, BacktestResult, MetricDifference, VariantResult
+from tradelane.contracts.backtest_display import compared_labels, nice_step, step_decimals, value_axis
+
+NOTHING = BacktestMetrics.model_validate(
+    dict.fromkeys(BacktestMetrics.model_fields) | {"trades": 0, "fees": Decimal(0)}
+)
+
+
+def _result(*variants: str, compared: bool) -> BacktestResult:
+    difference = MetricDifference(metric="trades", first=0, second=0, difference=0, low=None, high=None)
+    return BacktestResult(
+        variants=tuple(VariantResult(variant=name, metrics=NOTHING, trades=(), equity=()) for name in variants),
+        buy_and_hold=NOTHING,
+        comparison=(difference,) if compared else (),
+    )
 
 
 def test_round_tick_steps() -> None:
@@ -20,3 +36,9 @@ def test_the_value_axis_holds_every_value_on_round_ticks() -> None:
 
 def test_tick_labels_have_the_decimals_their_step_needs() -> None:
     assert [step_decimals(step) for step in (500.0, 1.0, 0.5, 0.02)] == [0, 0, 1, 2]
+
+
+def test_the_compared_variants_are_named_in_the_results_order_without_the_offline_baseline() -> None:
+    compared = _result("offline", "model=o3", "model=gpt-4o", compared=True)
+    assert compared_labels(compared) == ("model=o3", "model=gpt-4o")
+    assert compared_labels(_result("base", "offline", compared=False)) is None

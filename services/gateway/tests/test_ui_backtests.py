@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
-from tests.support.backtests import FakeBacktester, complete, replying, store_run
+from tests.support.backtests import FakeBacktester, complete, replying, sample_result, store_run
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest, VariantOverrides
 from tradelane.store.backtests import BacktestRepository
 
@@ -206,6 +206,24 @@ async def test_once_it_has_ended_the_progress_reloads_the_page_which_shows_the_r
     assert 'id="backtest-comparison"' in page and "could be chance" in page and "differs" in page
     assert f'href="/api/backtests/{backtest_id}/report"' in page
     assert "every 2s" not in page
+
+
+async def test_a_comparison_is_labelled_as_its_result_compared_the_variants(
+    reader: httpx.AsyncClient, repository: BacktestRepository, strategy_id: UUID
+) -> None:
+    """A result stored before the variants were taken in the order asked compared them the other way round (o3,
+    then gpt-4o): its columns are named by the result, not by the request."""
+    request = BacktestRequest(
+        strategy_id=strategy_id,
+        start=START,
+        end=START.replace(month=11),
+        variants=(VariantOverrides(model="gpt-4o"), VariantOverrides(model="o3")),
+    )
+    backtest_id = await store_run(repository, request)
+    await complete(repository, backtest_id, sample_result(("model=o3", "model=gpt-4o"), compared=True))
+    page = (await reader.get(f"/backtests/{backtest_id}", headers=HTML)).text
+    assert "model=gpt-4o - model=o3" in page
+    assert "model=o3 - model=gpt-4o" not in page
 
 
 async def test_each_strategy_links_to_a_backtest_of_it(operator: httpx.AsyncClient, strategy_id: UUID) -> None:

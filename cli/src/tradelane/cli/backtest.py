@@ -40,7 +40,7 @@ from tradelane.contracts.backtest import (
     SimulationCosts,
     VariantOverrides,
 )
-from tradelane.contracts.backtest_display import compared_variants, comparison_table, metrics_table
+from tradelane.contracts.backtest_display import compared_labels, compared_variants, comparison_table, metrics_table
 from tradelane.contracts.envelope import Contract
 from tradelane.runtime.decisions import describe
 from tradelane.store.backtests import BacktestRepository
@@ -294,10 +294,10 @@ async def _print_result(repository: BacktestRepository, console: Console, summar
         return False
     headers, rows = metrics_table(result)
     console.print(table(headers, rows))
-    labels = [variant.label() for variant in summary.request.variants]
-    if result.comparison and len(labels) == 2:
+    labels = compared_labels(result)
+    if labels is not None:
         console.print()
-        console.print(table(*comparison_table(result.comparison, labels[0], labels[1])))
+        console.print(table(*comparison_table(result.comparison, *labels)))
     return True
 
 

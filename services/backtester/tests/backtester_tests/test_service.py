@@ -57,7 +57,9 @@ IN_FLIGHT: Final = 4
 LLM: Final = {
     "llm_base_url": "http://llm.invalid/v1",
     "llm_model": "vision-test",
-    "llm_prices": {"vision-test": {"input_per_million": "2", "output_per_million": "8"}},
+    "llm_prices": {
+        model: {"input_per_million": "2", "output_per_million": "8"} for model in ("vision-test", "gpt-4o", "o3")
+    },
 }
 
 
@@ -261,6 +263,49 @@ async def test_each_answer_is_recorded_once_with_its_model_cost_and_cache_use(st
         ("offline", "done", "BUY", None),
     ]
     assert records[2].error == "indicators: too few bars for sma_200"
+
+
+async def test_a_compared_backtest_lists_and_compares_its_variants_in_the_order_asked(stack: Stack) -> None:
+    """gpt-4o then o3, the offline baseline after them, and o3 minus gpt-4o: although PostgreSQL's jsonb keeps the
+    stored variants shortest name first ('offline', 'model=o3', 'model=gpt-4o'). Only gpt-4o buys, so its trades are
+    the comparison's first value and the report's highlighted decisions."""
+    reply = await stack.create(
+        await stored_strategy(stack.pool), cadence="bar", variants=[{"model": "gpt-4o"}, {"model": "o3"}]
+    )
+    backtest_id = reply.backtest_id
+    assert backtest_id is not None
+    assert reply.estimate is not None
+    assert reply.estimate.variants == ("model=gpt-4o", "model=o3", "offline")
+    stored = await stack.backtests.strategies(backtest_id)
+    assert stored is not None
+    assert list(stored) == ["offline", "model=o3", "model=gpt-4o"]  # what the bug comes from
+
+    answered: set[UUID] = set()
+
+    async def completed() -> bool:
+        for request in stack.published.of(backtest_id):
+            if request.backtest is not None and request.execution_id not in answered:
+                answered.add(request.execution_id)
+                await answer(stack.client, request, "buy" if request.backtest.variant == "model=gpt-4o" else "hold")
+        summary = await stack.backtests.summary(backtest_id)
+        assert summary is not None
+        assert summary.status != "failed", summary.reason
+        return summary.status == "completed"
+
+    await eventually(completed, f"the result of {backtest_id}")
+    result = await stack.backtests.result(backtest_id)
+    assert result is not None
+    assert [variant.variant for variant in result.variants] == ["model=gpt-4o", "model=o3", "offline"]
+    gpt_4o, o3, _ = result.variants
+    assert gpt_4o.metrics.trades > 0 == o3.metrics.trades
+    trades = next(difference for difference in result.comparison if difference.metric == "trades")
+    assert (trades.first, trades.second, trades.difference) == (gpt_4o.metrics.trades, 0, -gpt_4o.metrics.trades)
+    report = await stack.backtests.report_html(backtest_id)
+    assert report is not None
+    assert "variants: model=gpt-4o, model=o3, offline rules analyst" in report
+    assert "Each difference is model=o3 minus model=gpt-4o on the same decisions." in report
+    assert "decision of model=gpt-4o" in report
+    assert "decision of model=o3" not in report
 
 
 @pytest.mark.parametrize(

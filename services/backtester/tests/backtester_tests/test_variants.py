@@ -12,6 +12,7 @@ from tradelane.backtester.variants import (
     decision_request,
     execution_id,
     first_variant,
+    in_asked_order,
     requested_overrides,
     variant_definition,
 )
@@ -54,6 +55,13 @@ def test_the_first_variant_is_the_first_asked_for_or_the_strategy_as_stored() ->
     assert first_variant(_request()) == "base"
     asked = (VariantOverrides(model="gpt-4o"), VariantOverrides(model="o3"))
     assert first_variant(_request(*asked)) == "model=gpt-4o"
+
+
+def test_stored_variants_are_put_back_in_the_order_asked_with_the_offline_baseline_last() -> None:
+    """As jsonb returns them, shortest name first, the plan's order comes back from the request."""
+    asked = _request(VariantOverrides(model="gpt-4o"), VariantOverrides(model="o3"))
+    assert in_asked_order(asked, ["offline", "model=o3", "model=gpt-4o"]) == ["model=gpt-4o", "model=o3", "offline"]
+    assert in_asked_order(_request(), ["offline", "base"]) == ["base", "offline"]
 
 
 def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cached_answers() -> None:

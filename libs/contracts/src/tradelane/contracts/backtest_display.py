@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final, Literal
 
-from tradelane.contracts.backtest import BacktestMetrics, BacktestResult, MetricDifference, VariantOverrides
+from tradelane.contracts.backtest import (
+    OFFLINE_VARIANT,
+    BacktestMetrics,
+    BacktestResult,
+    MetricDifference,
+    VariantOverrides,
+)
 
 COMPARED_FIELDS: Final = ("prompt_version", "model", "analyst")
 """What an A/B comparison may vary (one of them, with two values)."""
@@ -105,6 +111,17 @@ def _verdict(difference: MetricDifference) -> str:
     if difference.low > 0 or difference.high < 0:
         return "differs"
     return "could be chance"
+
+
+def compared_labels(result: BacktestResult) -> tuple[str, str] | None:
+    """The two variants ``result`` compares, first then second (its differences are second minus first): its variants
+    but the offline baseline, in its order; None when it compares none.
+
+    The result's order, not the request's: a result stored before the backtester took the variants in the order
+    asked may have compared them the other way round, and is labelled as it was compared.
+    """
+    labels = [variant.variant for variant in result.variants if variant.variant != OFFLINE_VARIANT]
+    return (labels[0], labels[1]) if result.comparison and len(labels) == 2 else None
 
 
 def comparison_table(

@@ -36,7 +36,8 @@ class NewRun:
     strategy_name: str
     request: BacktestRequest
     strategies: dict[str, dict[str, Any]]
-    """Variant name -> the StrategyDefinition (JSON) its decisions run."""
+    """Variant name -> the StrategyDefinition (JSON) its decisions run. Stored as jsonb, which keeps no key order:
+    the request's variants give the order."""
     estimate: BacktestEstimate
 
 
@@ -137,7 +138,10 @@ class BacktestRepository:
             )
 
     async def strategies(self, backtest_id: UUID) -> dict[str, dict[str, Any]] | None:
-        """Variant name -> the strategy definition (JSON) its decisions run; None for an unknown backtest."""
+        """Variant name -> the strategy definition (JSON) its decisions run; None for an unknown backtest.
+
+        In jsonb's order (shortest name first), not the request's: a caller that shows or compares the variants
+        orders them by the request."""
         value = await self._pool.fetchval("SELECT strategies FROM backtest.runs WHERE id = $1", backtest_id)
         return None if value is None else dict(value)
 

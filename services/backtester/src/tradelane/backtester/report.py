@@ -43,7 +43,7 @@ from tradelane.contracts.backtest import (
     SimulatedTrade,
     VariantResult,
 )
-from tradelane.contracts.backtest_display import step_decimals, value_axis
+from tradelane.contracts.backtest_display import compared_labels, step_decimals, value_axis
 from tradelane.contracts.market import Bar
 
 
@@ -284,8 +284,7 @@ def _metrics_section(result: BacktestResult) -> str:
 
 
 def _compared(result: BacktestResult) -> tuple[str, str]:
-    labels = [variant.variant for variant in result.variants if variant.variant != OFFLINE_VARIANT]
-    return (labels[0], labels[1]) if len(labels) >= 2 else ("first", "second")
+    return compared_labels(result) or ("first", "second")
 
 
 def _finding(difference: MetricDifference, first: str, second: str) -> str:

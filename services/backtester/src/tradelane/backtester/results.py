@@ -18,7 +18,7 @@ from typing import Literal
 from tradelane.backtester.comparison import compare
 from tradelane.backtester.metrics import Direction, buy_and_hold, periods_per_year, variant_metrics
 from tradelane.backtester.report import Highlight, render_report
-from tradelane.backtester.variants import first_variant
+from tradelane.backtester.variants import first_variant, in_asked_order
 from tradelane.contracts.backtest import (
     OFFLINE_VARIANT,
     BacktestDecisionRecord,
@@ -158,7 +158,12 @@ async def finish(
     guards: Guardrails,
     chart: ChartLoader,
 ) -> Finished:
-    """Trade, measure, compare and report every variant of a backtest whose decisions have all answered."""
+    """Trade, measure, compare and report every variant of a backtest whose decisions have all answered.
+
+    The variants are taken in the order the request asks for them, the offline baseline last, whatever the order of
+    ``strategies``: the result lists them so, the comparison is the second asked minus the first, and the report
+    highlights the first asked.
+    """
     strategy = strategies[first_variant(summary.request)]
     context = _Context(
         instrument=instrument,
@@ -172,12 +177,12 @@ async def finish(
     variants = [
         _variant(
             name,
-            definition,
+            strategies[name],
             [outcome for outcome in outcomes if outcome.variant == name],
             [record for record in records if record.variant == name],
             context,
         )
-        for name, definition in strategies.items()
+        for name in in_asked_order(summary.request, strategies)
     ]
     first_decision = min((record.decided_at for record in records), default=summary.request.start)
     hold, hold_equity = buy_and_hold(

@@ -70,6 +70,13 @@ def first_variant(request: BacktestRequest) -> str:
     return asked_variants(request)[0][0]
 
 
+def in_asked_order(request: BacktestRequest, names: Iterable[str]) -> list[str]:
+    """A backtest's variant ``names`` (as stored, in any order: PostgreSQL's jsonb keeps no key order) in the order
+    ``request`` asks for them, the offline baseline after them, as they were planned."""
+    asked = {name: index for index, (name, _) in enumerate(asked_variants(request))}
+    return sorted(names, key=lambda name: asked.get(name, len(asked)))
+
+
 def analyst_of(overrides: VariantOverrides, stored: StrategyDefinition) -> str:
     """The analyst a variant runs: its own, else the strategy's."""
     return overrides.analyst or stored.analysis.analyst

@@ -31,7 +31,13 @@ from tradelane.contracts.backtest import (
     SimulationCosts,
     VariantOverrides,
 )
-from tradelane.contracts.backtest_display import COMPARED_FIELDS, compared_variants, comparison_table, metrics_table
+from tradelane.contracts.backtest_display import (
+    COMPARED_FIELDS,
+    compared_labels,
+    compared_variants,
+    comparison_table,
+    metrics_table,
+)
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import plain
 from tradelane.gateway.deps import Backtests, State, Strategies
@@ -234,10 +240,6 @@ def _progress_context(
     }
 
 
-def _variant_labels(summary: BacktestSummary) -> list[str]:
-    return [variant.label() for variant in summary.request.variants]
-
-
 @router.get("/backtests/{backtest_id}")
 async def backtest_page(request: Request, backtest_id: UUID, viewer: SignedIn, backtests: Backtests) -> HTMLResponse:
     """Its request, estimate and progress (refreshing while it runs), stop or resume, the metrics once complete
@@ -251,9 +253,9 @@ async def backtest_page(request: Request, backtest_id: UUID, viewer: SignedIn, b
     }
     if detail.result is not None:
         context["metrics"] = metrics_table(detail.result)
-        labels = _variant_labels(detail.backtest)
-        if detail.result.comparison and len(labels) == 2:
-            context["comparison"] = comparison_table(detail.result.comparison, labels[0], labels[1])
+        labels = compared_labels(detail.result)
+        if labels is not None:
+            context["comparison"] = comparison_table(detail.result.comparison, *labels)
     return render(request, "backtest.html", context)
 
 
