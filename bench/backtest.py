@@ -174,7 +174,7 @@ class ProcessTable:
     """One look at /proc: each process's parent and CPU seconds.
 
     A process's CPU seconds include those of its children that have exited (the llm-analyst's
-    prompt render processes live a fraction of a second each).
+    prompt render processes live a fraction of a second each; its zygotes reap them).
     """
 
     parents: dict[int, int]
