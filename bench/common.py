@@ -42,7 +42,7 @@ class ProcessTable:
 
     A process's CPU seconds include those of its children that have exited and been reaped, so
     that the difference of two looks at a tree keeps the work of the processes that ended in
-    between (the llm-analyst's prompt render processes live a fraction of a second each; a
+    between (the llm-analyst's prompt render processes, forked and reaped by its zygotes, live milliseconds each; a
     Chromium process that exits mid-measurement would otherwise take its work with it).
     """
 

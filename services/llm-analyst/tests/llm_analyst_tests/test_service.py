@@ -33,13 +33,13 @@ StartService = Callable[..., Awaitable[Service]]
 @pytest.fixture
 async def start_service(settings: Settings, fake_llm: FakeLlmServer) -> AsyncIterator[StartService]:
     """Start the analyst service (pointed at the fake model unless ``llm=False``); transient retries end after
-    two deliveries (a retry horizon of half a second)."""
+    two deliveries (a retry horizon of 0.1 s, spent before the second: the first retry waits at least 0.16 s)."""
     services: list[Service] = []
 
     async def start(*, llm: bool = True, **more: Any) -> Service:
         overrides: dict[str, Any] = {
             "max_deliver": 2,
-            "retry_horizon_seconds": 0.5,
+            "retry_horizon_seconds": 0.1,
             "health_port": None,
             "llm_retry_budget": 0,
             **more,

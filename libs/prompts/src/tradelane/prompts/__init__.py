@@ -5,8 +5,9 @@
 - :mod:`~tradelane.prompts.environment` is the sandbox and its filters;
 - :mod:`~tradelane.prompts.validation` checks a template before it is saved;
 - :mod:`~tradelane.prompts.rendering` renders one, within the limits of
-  :mod:`~tradelane.prompts.limits`, in a process started by :mod:`~tradelane.prompts.isolation`
-  (:mod:`~tradelane.prompts.worker`, which renders with :mod:`~tradelane.prompts.bounded`);
+  :mod:`~tradelane.prompts.limits`, in a process of its own (:mod:`~tradelane.prompts.isolation`),
+  forked by a :mod:`~tradelane.prompts.zygote`, which runs :mod:`~tradelane.prompts.worker`
+  and renders with :mod:`~tradelane.prompts.bounded`;
   :mod:`~tradelane.prompts.errors` are what it raises;
 - :mod:`~tradelane.prompts.answer` is the JSON answer every template asks the model for;
 - :mod:`~tradelane.prompts.defaults` holds the built-in templates.

@@ -5,7 +5,7 @@ checking the deadline as it goes, while the sandbox checks it at every call, ope
 loop step. These checks end the known attacks quickly with a clear message, but a single
 long operation inside a filter is only stopped by the render process's own limits: user
 templates go through :func:`tradelane.prompts.rendering.render`, never straight here.
-This module stays free of ``asyncio`` and ``subprocess`` so the render process starts fast.
+This module stays free of ``asyncio`` and ``subprocess`` so the zygote that forks render processes starts fast.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The render process: ``python -m tradelane.prompts.worker`` (started by :mod:`tradelane.prompts.isolation`).
+"""What one render process does: read its request, cap its own CPU and memory, render, answer in JSON.
 
-It reads one pickled request (template text, context, limits) from stdin, caps its own
-address space and CPU time, renders with :func:`~tradelane.prompts.bounded.render_here`,
-and writes the outcome to stdout as one JSON object: ``{"text": ...}`` or
-``{"error": ..., "line": ..., "limit": ...}``.
+The zygote (:mod:`tradelane.prompts.zygote`) forks a fresh process for each request and calls
+:func:`render_request` in it: the pickled request (template text, context, limits) in, one JSON
+object out: ``{"text": ...}`` or ``{"error": ..., "line": ..., "limit": ...}``. The process
+then exits, so nothing a template does outlives its render.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 import os
 import pickle
 import resource
-import sys
 from typing import Any
 
 from tradelane.prompts.bounded import render_here, template_line
@@ -23,11 +22,12 @@ from tradelane.prompts.limits import KILL_GRACE_SECONDS, RenderLimits
 MEMORY_ERROR = "the template needs more memory than the render memory limit"
 
 
-def main() -> None:
-    request = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
-    text: str = request["text"]
-    context: dict[str, Any] = request["context"]
-    limits: RenderLimits = request["limits"]
+def render_request(request: bytes) -> bytes:
+    """The outcome of the pickled ``request`` as JSON, rendered in this process once it has capped its resources."""
+    loaded = pickle.loads(request)  # noqa: S301 - written by our own service process
+    text: str = loaded["text"]
+    context: dict[str, Any] = loaded["context"]
+    limits: RenderLimits = loaded["limits"]
     cap_resources(limits)
     try:
         outcome: dict[str, Any] = {"text": render_here(text, context, limits)}
@@ -38,8 +38,7 @@ def main() -> None:
     except Exception as error:  # whatever else a template raises is the template's fault, reported as such
         line = template_line(error.__traceback__)
         outcome = {"error": f"{type(error).__name__}: {error}", "line": line, "limit": False}
-    sys.stdout.buffer.write(json.dumps(outcome).encode())
-    sys.stdout.buffer.flush()
+    return json.dumps(outcome).encode()
 
 
 def cap_resources(limits: RenderLimits) -> None:
@@ -63,7 +62,3 @@ def _lower(kind: int, value: int) -> None:
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(kind, (value, value))
-
-
-if __name__ == "__main__":
-    main()
