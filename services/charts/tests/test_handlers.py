@@ -11,7 +11,7 @@ import pytest
 
 from tradelane.charts.handlers import ChartMaker
 from tradelane.charts.renderer import PngRenderer
-from tradelane.contracts.events import IndicatorsComputed, TimeframeChart, TimeframeIndicators
+from tradelane.contracts.events import ChartRendered, IndicatorsComputed, TimeframeChart, TimeframeIndicators
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import CHART_BARS, AnalysisSettings, BarSize, StrategyDefinition, SymbolRef
 from tradelane.runtime.bus import EventBus
@@ -120,19 +120,39 @@ async def test_each_timeframe_shows_the_strategys_chart_bars(
     assert await candles(bus, rendered.timeframes[0]) == 50
 
 
+Market = tuple[ResolvedSymbol, list[Bar], list[Bar]]
+
+
+@pytest.fixture
+def market(symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]) -> Market:
+    """The symbol with its daily and weekly bars."""
+    return symbol, bars, weekly_bars
+
+
+async def charted_with_png(
+    bus: EventBus,
+    payloads: PayloadStore,
+    renderer: PngRenderer,
+    market: Market,
+    *,
+    width: int = 640,
+    height: int = 480,
+) -> ChartRendered:
+    """The chart step's event for the daily and weekly ``market``, PNGs asked for."""
+    symbol, daily, weekly = market
+    maker = ChartMaker(bus, payloads, renderer, width=width, height=height)
+    return await maker.on_indicators_computed(await computed(payloads, symbol, daily, weekly, png=True))
+
+
 @pytest.mark.chromium
 async def test_the_same_figure_again_takes_the_png_it_was_rendered_to(
-    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+    bus: EventBus, payloads: PayloadStore, market: Market
 ) -> None:
     async with PngRenderer() as renderer:
-        first = await ChartMaker(bus, payloads, renderer, width=640, height=480).on_indicators_computed(
-            await computed(payloads, symbol, bars, weekly_bars, png=True)
-        )
+        first = await charted_with_png(bus, payloads, renderer, market)
     # no browser to render with: the PNG can only come from the first render
     without_browser = PngRenderer(browser_path="/nonexistent/chromium")
-    again = await ChartMaker(bus, payloads, without_browser, width=640, height=480).on_indicators_computed(
-        await computed(payloads, symbol, bars, weekly_bars, png=True)
-    )
+    again = await charted_with_png(bus, payloads, without_browser, market)
     assert again.execution_id != first.execution_id
     assert (again.figure, again.png) == (first.figure, first.png)
     assert [chart.png for chart in again.timeframes] == [chart.png for chart in first.timeframes]
@@ -140,23 +160,17 @@ async def test_the_same_figure_again_takes_the_png_it_was_rendered_to(
 
 @pytest.mark.chromium
 async def test_a_figure_is_rendered_again_at_another_size_or_once_its_png_is_gone(
-    bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
+    bus: EventBus, payloads: PayloadStore, market: Market
 ) -> None:
     async with PngRenderer() as renderer:
-        first = await ChartMaker(bus, payloads, renderer, width=640, height=480).on_indicators_computed(
-            await computed(payloads, symbol, bars, weekly_bars, png=True)
-        )
+        first = await charted_with_png(bus, payloads, renderer, market)
         assert first.png is not None
-        larger = await ChartMaker(bus, payloads, renderer, width=800, height=600).on_indicators_computed(
-            await computed(payloads, symbol, bars, weekly_bars, png=True)
-        )
+        larger = await charted_with_png(bus, payloads, renderer, market, width=800, height=600)
         assert larger.figure == first.figure
         assert larger.png is not None
         assert larger.png.name != first.png.name
         await (await bus.object_store(first.png.bucket)).delete(first.png.name)
-        again = await ChartMaker(bus, payloads, renderer, width=640, height=480).on_indicators_computed(
-            await computed(payloads, symbol, bars, weekly_bars, png=True)
-        )
+        again = await charted_with_png(bus, payloads, renderer, market)
     assert again.png is not None
     assert (await bus.get_object(again.png)).startswith(PNG_SIGNATURE)
 
@@ -165,6 +179,5 @@ async def test_a_figure_never_rendered_needs_the_browser(
     bus: EventBus, payloads: PayloadStore, symbol: ResolvedSymbol, bars: list[Bar], weekly_bars: list[Bar]
 ) -> None:
     without_browser = PngRenderer(browser_path="/nonexistent/chromium")
-    maker = ChartMaker(bus, payloads, without_browser, width=640, height=480)
     with pytest.raises(PermanentStepError, match=r"Chromium|browser"):
-        await maker.on_indicators_computed(await computed(payloads, symbol, bars[:120], weekly_bars, png=True))
+        await charted_with_png(bus, payloads, without_browser, (symbol, bars[:120], weekly_bars))
