@@ -45,7 +45,7 @@ async def reader(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.Async
         yield await _log_in(browser, await api_token("read"))
 
 
-def fields(strategy_id: UUID, **changes: str) -> dict[str, str]:
+def fields(strategy_id: UUID, /, **changes: str) -> dict[str, str]:
     return {
         "strategy_id": str(strategy_id),
         "start": "2026-10-01",
@@ -121,6 +121,7 @@ async def test_starting_takes_the_browser_to_the_backtests_page(
 @pytest.mark.parametrize(
     ("changes", "where", "said"),
     [
+        ({"strategy_id": ""}, 'id="e-strategy_id"', "choose the strategy to backtest"),
         ({"end": "2026-09-01"}, 'id="backtest-error"', "must be after start"),
         ({"start": ""}, 'id="e-start"', "Input should be a valid datetime"),
         ({"compare": "model", "compare_values": "gpt-4o"}, 'id="e-compare_values"', "compare exactly two values"),

@@ -117,6 +117,8 @@ def _variants(values: dict[str, str]) -> tuple[VariantOverrides, ...]:
 
 def request_of(values: dict[str, str], *, estimate_only: bool) -> BacktestRequest:
     """The request the form stands for; :class:`FormRefusedError` with the errors by field."""
+    if not values.get("strategy_id"):
+        raise FormRefusedError({"strategy_id": "choose the strategy to backtest"})
     body: dict[str, Any] = {
         "strategy_id": values.get("strategy_id", ""),
         "start": _moment(values.get("start", "")),
