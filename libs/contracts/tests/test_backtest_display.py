@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradelane.contracts.backtest_display import nice_step, step_decimals, value_axis
+from tradelane.contracts.backtest_display import nice_step, seconds_left, step_decimals, value_axis
 
 
 def test_round_tick_steps() -> None:
@@ -20,3 +20,14 @@ def test_the_value_axis_holds_every_value_on_round_ticks() -> None:
 
 def test_tick_labels_have_the_decimals_their_step_needs() -> None:
     assert [step_decimals(step) for step in (500.0, 1.0, 0.5, 0.02)] == [0, 0, 1, 2]
+
+
+def test_the_time_left_is_the_rest_at_the_pace_seen_since_watching() -> None:
+    # 30 decisions finished in the 60 s since watching began (at 10 finished): 60 more take 120 s
+    assert seconds_left(100, 40, (1000.0, 10), 1060.0) == pytest.approx(120.0)
+
+
+def test_the_time_left_is_unknown_until_a_decision_finishes_and_none_once_all_have() -> None:
+    assert seconds_left(100, 10, (1000.0, 10), 1060.0) is None
+    assert seconds_left(100, 10, (1000.0, 0), 1000.0) is None
+    assert seconds_left(100, 100, (1000.0, 100), 1000.0) == 0

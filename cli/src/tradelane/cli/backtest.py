@@ -40,7 +40,7 @@ from tradelane.contracts.backtest import (
     SimulationCosts,
     VariantOverrides,
 )
-from tradelane.contracts.backtest_display import compared_variants, comparison_table, metrics_table
+from tradelane.contracts.backtest_display import compared_variants, comparison_table, metrics_table, seconds_left
 from tradelane.contracts.envelope import Contract
 from tradelane.store.backtests import BacktestRepository
 from tradelane.store.strategies import StrategyRepository
@@ -225,10 +225,8 @@ class ProgressLine:
         now = self._clock()
         if self._first is None:
             self._first = (now, done)
-        since, done_then = self._first
-        rate = (done - done_then) / (now - since) if now > since else 0.0
-        left = progress.decisions_total - done
-        eta = duration(left / rate) if rate > 0 and left > 0 else ("-" if left else "0 s")
+        left = seconds_left(progress.decisions_total, done, self._first, now)
+        eta = "-" if left is None else duration(left) if left else "0 s"
         failed = f" ({progress.decisions_failed} failed)" if progress.decisions_failed else ""
         return (
             f"{bar(done, progress.decisions_total)} {done}/{progress.decisions_total} decisions{failed}, "

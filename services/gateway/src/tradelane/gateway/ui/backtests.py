@@ -31,7 +31,13 @@ from tradelane.contracts.backtest import (
     SimulationCosts,
     VariantOverrides,
 )
-from tradelane.contracts.backtest_display import COMPARED_FIELDS, compared_variants, comparison_table, metrics_table
+from tradelane.contracts.backtest_display import (
+    COMPARED_FIELDS,
+    compared_variants,
+    comparison_table,
+    metrics_table,
+    seconds_left,
+)
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import plain
 from tradelane.gateway.deps import Backtests, State, Strategies
@@ -222,14 +228,37 @@ async def start(request: Request, viewer: SignedIn, strategies: Strategies, stat
     return Response(headers={"HX-Redirect": f"/backtests/{accepted.backtest_id}"})
 
 
+def _watched_from(watched: str) -> tuple[float, int] | None:
+    """``watched`` as the progress fragment carries it (``<unix time>:<decisions finished then>``); None if not."""
+    since, _, finished = watched.partition(":")
+    try:
+        return float(since), int(finished)
+    except ValueError:
+        return None
+
+
 def _progress_context(
-    viewer: Viewer, summary: BacktestSummary, shown: str | None = None, message: str = "", *, failed: bool = False
+    viewer: Viewer,
+    summary: BacktestSummary,
+    shown: str | None = None,
+    message: str = "",
+    *,
+    failed: bool = False,
+    watched: str = "",
 ) -> dict[str, Any]:
+    """The progress fragment's values. The time left is the pace seen since the page started watching
+    (``watched``, carried from poll to poll in the fragment's URL; now when it has none), as the CLI's is."""
+    progress = summary.progress
+    finished = progress.decisions_done + progress.decisions_failed
+    now = utc_now().timestamp()
+    since = _watched_from(watched) or (now, finished)
     return {
         "viewer": viewer,
         "backtest": summary,
         "live": summary.status in LIVE,
         "shown": shown or summary.status,
+        "watched": f"{since[0]:.3f}:{since[1]}",
+        "seconds_left": seconds_left(progress.decisions_total, finished, since, now),
         "message": message,
         "failed": failed,
         "period": period,
@@ -261,12 +290,12 @@ async def backtest_page(request: Request, backtest_id: UUID, viewer: SignedIn, b
 
 @router.get("/backtests/{backtest_id}/progress")
 async def progress(
-    request: Request, backtest_id: UUID, viewer: SignedIn, backtests: Backtests, shown: str = ""
+    request: Request, backtest_id: UUID, viewer: SignedIn, backtests: Backtests, shown: str = "", watched: str = ""
 ) -> HTMLResponse:
     """The progress fragment; once the status differs from the one the page was drawn with (``shown``) and the
     run has ended, htmx is asked to reload the page, which then shows how it ended."""
     summary = await api.backtest_summary(backtests, backtest_id)
-    response = render(request, "_backtest_progress.html", _progress_context(viewer, summary, shown))
+    response = render(request, "_backtest_progress.html", _progress_context(viewer, summary, shown, watched=watched))
     if shown and summary.status != shown and summary.status not in LIVE:
         response.headers["HX-Refresh"] = "true"
     return response
