@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +43,13 @@ class LiveConsole(Console):
 
 
 @pytest.fixture
-def cli(settings: Settings) -> Cli:
-    """``await cli("dlq", "list")``: the command with this test's NATS and PostgreSQL, in a worker thread."""
+def cli(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``await cli("dlq", "list")``: the command with this test's NATS and PostgreSQL, in a worker thread.
+
+    Its state directory is the test's own (a test may point it elsewhere): the checkout's ``.state`` holds
+    what a ``tradelane up`` running there wrote (its endpoints, its gateway's URL, its token).
+    """
+    monkeypatch.setenv("TRADELANE_STATE_DIR", str(tmp_path / "state"))
 
     async def run(*argv: str, console: LiveConsole | None = None) -> Result:
         console = console or LiveConsole()

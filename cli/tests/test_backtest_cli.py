@@ -159,7 +159,7 @@ async def test_an_estimate_only_prints_the_estimate_and_starts_nothing(cli: Cli,
         (("backtest", "demo", *PERIOD, "--compare", "prompt_version=2"), "compare exactly two values"),
         (("backtest", "demo", *PERIOD, "--compare", "temperature=1,2"), "compare one of prompt_version"),
         (("backtest", "demo", *PERIOD, "--compare", "prompt_version=2,x"), "prompt_version"),
-        (("backtest", "demo", *PERIOD, "--slippage-bps", "-1"), "slippage_bps"),
+        (("backtest", "demo", *PERIOD, "--slippage-bps", "-1"), "--slippage-bps: Input should be greater than"),
         (("backtest", "show", str(uuid4())), "no backtest with id"),
         (("backtest", "demo", "list"), "backtest takes a STRATEGY"),
     ],
@@ -171,6 +171,28 @@ async def test_bad_input_exits_2_with_the_reason_before_anything_runs(
     result = await cli(*argv, "--yes")
     assert result.code == 2, result.err
     assert said in result.err
+    assert backtester.creates == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ("--start", "2026-11-01", "--end", "2026-10-01"),
+            "end (2026-10-01T00:00:00+00:00) must be after start (2026-11-01T00:00:00+00:00)",
+        ),
+        ((*PERIOD, "--compare", "model=a,a"), "the variants compared must differ, got model=a twice"),
+        ((*PERIOD, "--budget-usd", "-1"), "--budget-usd: Input should be greater than or equal to 0"),
+    ],
+)
+@pytest.mark.usefixtures("strategy_id")
+async def test_a_refused_option_is_said_as_it_was_typed(
+    cli: Cli, backtester: FakeBacktester, argv: tuple[str, ...], said: str
+) -> None:
+    """The reason names the option, not the request's model and field, and has no "Value error, " before it."""
+    result = await cli("backtest", "demo", *argv, "--yes")
+    assert result.code == 2
+    assert result.err.strip() == f"tradelane backtest: {said}"
     assert backtester.creates == []
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tradelane.contracts.backtest import BacktestMetrics, BacktestResult, MetricDifference, VariantResult
-from tradelane.contracts.backtest_display import compared_labels, nice_step, step_decimals, value_axis
+from tradelane.contracts.backtest_display import compared_labels, nice_step, seconds_left, step_decimals, value_axis
 
 NOTHING = BacktestMetrics.model_validate(
     dict.fromkeys(BacktestMetrics.model_fields) | {"trades": 0, "fees": Decimal(0)}
@@ -42,3 +42,14 @@ def test_the_compared_variants_are_named_in_the_results_order_without_the_offlin
     compared = _result("offline", "model=o3", "model=gpt-4o", compared=True)
     assert compared_labels(compared) == ("model=o3", "model=gpt-4o")
     assert compared_labels(_result("base", "offline", compared=False)) is None
+
+
+def test_the_time_left_is_the_rest_at_the_pace_seen_since_watching() -> None:
+    # 30 decisions finished in the 60 s since watching began (at 10 finished): 60 more take 120 s
+    assert seconds_left(100, 40, (1000.0, 10), 1060.0) == pytest.approx(120.0)
+
+
+def test_the_time_left_is_unknown_until_a_decision_finishes_and_none_once_all_have() -> None:
+    assert seconds_left(100, 10, (1000.0, 10), 1060.0) is None
+    assert seconds_left(100, 10, (1000.0, 0), 1000.0) is None
+    assert seconds_left(100, 100, (1000.0, 100), 1000.0) == 0

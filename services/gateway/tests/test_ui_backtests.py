@@ -6,6 +6,8 @@ the server answers to each request. The backtester is faked on the real bus, as 
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -16,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.gateway.tests.conftest import ApiToken, http_client
-from tests.support.backtests import FakeBacktester, complete, replying, sample_result, store_run
+from tests.support.backtests import FakeBacktester, answer_decisions, complete, replying, sample_result, store_run
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest, VariantOverrides
 from tradelane.store.backtests import BacktestRepository
 
@@ -45,7 +47,7 @@ async def reader(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.Async
         yield await _log_in(browser, await api_token("read"))
 
 
-def fields(strategy_id: UUID, **changes: str) -> dict[str, str]:
+def fields(strategy_id: UUID, /, **changes: str) -> dict[str, str]:
     return {
         "strategy_id": str(strategy_id),
         "start": "2026-10-01",
@@ -121,6 +123,7 @@ async def test_starting_takes_the_browser_to_the_backtests_page(
 @pytest.mark.parametrize(
     ("changes", "where", "said"),
     [
+        ({"strategy_id": ""}, 'id="e-strategy_id"', "choose the strategy to backtest"),
         ({"end": "2026-09-01"}, 'id="backtest-error"', "must be after start"),
         ({"start": ""}, 'id="e-start"', "Input should be a valid datetime"),
         ({"compare": "model", "compare_values": "gpt-4o"}, 'id="e-compare_values"', "compare exactly two values"),
@@ -167,9 +170,29 @@ async def test_a_running_backtests_page_polls_its_progress_and_offers_stop(
         repository, BacktestRequest(strategy_id=strategy_id, start=START, end=START.replace(month=11))
     )
     page = (await operator.get(f"/backtests/{backtest_id}", headers=HTML)).text
-    assert f'hx-get="/backtests/{backtest_id}/progress?shown=running" hx-trigger="every 2s"' in page
+    polled = f'hx-get="/backtests/{backtest_id}/progress\\?shown=running&amp;watched=[0-9.]+:0" hx-trigger="every 2s"'
+    assert re.search(polled, page)
     assert 'id="backtest-stop"' in page and 'id="backtest-report"' not in page
     assert page.count('<tr>\n      <td data-label="#">') == 6
+
+
+async def test_a_running_backtests_progress_says_the_time_left_at_the_pace_it_watched(
+    operator: httpx.AsyncClient, repository: BacktestRepository, strategy_id: UUID
+) -> None:
+    """The fragment carries since when the page watches (a time and the decisions finished then) from poll to poll;
+    the time left is the decisions still to do at the pace seen since, once one has finished."""
+    backtest_id = await store_run(
+        repository, BacktestRequest(strategy_id=strategy_id, start=START, end=START.replace(month=11))
+    )
+    page = (await operator.get(f"/backtests/{backtest_id}", headers=HTML)).text
+    assert "measuring the pace" in page
+    await answer_decisions(repository, backtest_id, count=2)
+    watched = f"{time.time() - 1000:.3f}:0"  # 2 of 6 finished in 1,000 s: the 4 left take 2,000 s
+    fragment = await operator.get(
+        f"/backtests/{backtest_id}/progress", params={"shown": "running", "watched": watched}, headers=HTML
+    )
+    assert re.search(r'id="backtest-left">about 33 min 2\d s<', fragment.text), fragment.text
+    assert f"watched={watched}" in fragment.text
 
 
 async def test_a_stop_from_the_page_shows_what_the_backtester_answered(

@@ -40,9 +40,14 @@ from tradelane.contracts.backtest import (
     SimulationCosts,
     VariantOverrides,
 )
-from tradelane.contracts.backtest_display import compared_labels, compared_variants, comparison_table, metrics_table
+from tradelane.contracts.backtest_display import (
+    compared_labels,
+    compared_variants,
+    comparison_table,
+    metrics_table,
+    seconds_left,
+)
 from tradelane.contracts.envelope import Contract
-from tradelane.runtime.decisions import describe
 from tradelane.store.backtests import BacktestRepository
 from tradelane.store.strategies import StrategyRepository
 
@@ -54,6 +59,16 @@ CONTROL_SECONDS: Final = 10.0
 ENDED: Final = frozenset({"completed", "stopped", "failed"})
 STEPS: Final = 10
 """Off a terminal, a progress line is written each time another tenth of the decisions is done."""
+FLAGS: Final = {
+    "start": "--start",
+    "end": "--end",
+    "cadence": "--cadence",
+    "name": "--name",
+    "budget_usd": "--budget-usd",
+    "commission_rate": "--commission-rate",
+    "slippage_bps": "--slippage-bps",
+}
+"""The option that gives each field of the request (and of its costs)."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,20 @@ def request_of(strategy_id: UUID, options: StartOptions, *, estimate_only: bool)
             name=options.name,
         )
     except ValidationError as error:
-        raise CliError(describe(error)) from error
+        raise CliError(invalid_options(error)) from error
     except ValueError as error:
         raise CliError(f"--compare: {error}") from error
+
+
+def invalid_options(error: ValidationError) -> str:
+    """What is wrong with the options, as they were typed: each problem after the option that gave it (a
+    problem of the request as a whole, an end before the start, after none), without pydantic's prefix."""
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        where = FLAGS.get(str(item["loc"][0]), ".".join(str(part) for part in item["loc"])) if item["loc"] else ""
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)
 
 
 async def _ask(client: NatsClient, subject: str, request: Contract, seconds: float) -> BacktestReply:
@@ -205,10 +231,8 @@ class ProgressLine:
         now = self._clock()
         if self._first is None:
             self._first = (now, done)
-        since, done_then = self._first
-        rate = (done - done_then) / (now - since) if now > since else 0.0
-        left = progress.decisions_total - done
-        eta = duration(left / rate) if rate > 0 and left > 0 else ("-" if left else "0 s")
+        left = seconds_left(progress.decisions_total, done, self._first, now)
+        eta = "-" if left is None else duration(left) if left else "0 s"
         failed = f" ({progress.decisions_failed} failed)" if progress.decisions_failed else ""
         return (
             f"{bar(done, progress.decisions_total)} {done}/{progress.decisions_total} decisions{failed}, "

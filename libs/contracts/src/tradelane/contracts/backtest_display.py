@@ -2,7 +2,8 @@
 
 The CLI (``tradelane backtest --compare prompt_version=2,3``) and the web UI's form spell an
 A/B comparison the same way, and both show a result's metrics side by side (each variant, the
-offline baseline and buy-and-hold) and the comparison with its intervals, from these rules.
+offline baseline and buy-and-hold) and the comparison with its intervals, from these rules, and
+say how long a running one has left.
 The value axis of an SVG chart (the backtest report's, the portfolio page's equity curve) is
 cut into round ticks here too.
 """
@@ -65,6 +66,21 @@ def compared_variants(spec: str, base: VariantOverrides | None = None) -> tuple[
     kept = (base or VariantOverrides()).model_dump(exclude_none=True)
     first, second = (VariantOverrides.model_validate({**kept, field: value}) for value in values)
     return first, second
+
+
+def seconds_left(total: int, finished: int, watched_from: tuple[float, int], now: float) -> float | None:
+    """How long the decisions still to do take at the pace seen since ``watched_from`` (a time in seconds and
+    the decisions finished by then) until ``now``: 0 once none is left, None while no pace has been seen.
+
+    The CLI's progress line and the web UI's backtest page say the time left from this.
+    """
+    left = total - finished
+    if left <= 0:
+        return 0.0
+    since, finished_then = watched_from
+    if now <= since or finished <= finished_then:
+        return None
+    return left * (now - since) / (finished - finished_then)
 
 
 def formatted(kind: MetricKind, value: float | Decimal | int | None) -> str:

@@ -37,6 +37,7 @@ from tradelane.contracts.backtest_display import (
     compared_variants,
     comparison_table,
     metrics_table,
+    seconds_left,
 )
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import plain
@@ -123,6 +124,8 @@ def _variants(values: dict[str, str]) -> tuple[VariantOverrides, ...]:
 
 def request_of(values: dict[str, str], *, estimate_only: bool) -> BacktestRequest:
     """The request the form stands for; :class:`FormRefusedError` with the errors by field."""
+    if not values.get("strategy_id"):
+        raise FormRefusedError({"strategy_id": "choose the strategy to backtest"})
     body: dict[str, Any] = {
         "strategy_id": values.get("strategy_id", ""),
         "start": _moment(values.get("start", "")),
@@ -226,14 +229,37 @@ async def start(request: Request, viewer: SignedIn, strategies: Strategies, stat
     return Response(headers={"HX-Redirect": f"/backtests/{accepted.backtest_id}"})
 
 
+def _watched_from(watched: str) -> tuple[float, int] | None:
+    """``watched`` as the progress fragment carries it (``<unix time>:<decisions finished then>``); None if not."""
+    since, _, finished = watched.partition(":")
+    try:
+        return float(since), int(finished)
+    except ValueError:
+        return None
+
+
 def _progress_context(
-    viewer: Viewer, summary: BacktestSummary, shown: str | None = None, message: str = "", *, failed: bool = False
+    viewer: Viewer,
+    summary: BacktestSummary,
+    shown: str | None = None,
+    message: str = "",
+    *,
+    failed: bool = False,
+    watched: str = "",
 ) -> dict[str, Any]:
+    """The progress fragment's values. The time left is the pace seen since the page started watching
+    (``watched``, carried from poll to poll in the fragment's URL; now when it has none), as the CLI's is."""
+    progress = summary.progress
+    finished = progress.decisions_done + progress.decisions_failed
+    now = utc_now().timestamp()
+    since = _watched_from(watched) or (now, finished)
     return {
         "viewer": viewer,
         "backtest": summary,
         "live": summary.status in LIVE,
         "shown": shown or summary.status,
+        "watched": f"{since[0]:.3f}:{since[1]}",
+        "seconds_left": seconds_left(progress.decisions_total, finished, since, now),
         "message": message,
         "failed": failed,
         "period": period,
@@ -261,12 +287,12 @@ async def backtest_page(request: Request, backtest_id: UUID, viewer: SignedIn, b
 
 @router.get("/backtests/{backtest_id}/progress")
 async def progress(
-    request: Request, backtest_id: UUID, viewer: SignedIn, backtests: Backtests, shown: str = ""
+    request: Request, backtest_id: UUID, viewer: SignedIn, backtests: Backtests, shown: str = "", watched: str = ""
 ) -> HTMLResponse:
     """The progress fragment; once the status differs from the one the page was drawn with (``shown``) and the
     run has ended, htmx is asked to reload the page, which then shows how it ended."""
     summary = await api.backtest_summary(backtests, backtest_id)
-    response = render(request, "_backtest_progress.html", _progress_context(viewer, summary, shown))
+    response = render(request, "_backtest_progress.html", _progress_context(viewer, summary, shown, watched=watched))
     if shown and summary.status != shown and summary.status not in LIVE:
         response.headers["HX-Refresh"] = "true"
     return response

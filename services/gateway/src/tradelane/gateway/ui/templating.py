@@ -58,6 +58,20 @@ def milliseconds(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
+def duration(seconds: float | None) -> str:
+    """A time span as ``45 s``, ``4 min 05 s``, ``3 h 02 min`` or ``2 d 04 h`` (``—`` when there is none)."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600:02d} h"
+
+
 def money(value: Decimal | None) -> str:
     """An amount to the cent with thousands separators (``—`` when there is none)."""
     if value is None:
@@ -71,7 +85,7 @@ def cost(value: Decimal) -> str:
 
 
 templates: Final = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-templates.env.filters.update(moment=moment, milliseconds=milliseconds, money=money, cost=cost)
+templates.env.filters.update(moment=moment, milliseconds=milliseconds, duration=duration, money=money, cost=cost)
 templates.env.globals["navigation"] = NAVIGATION
 
 
