@@ -47,8 +47,13 @@ def fault_table(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFa
 async def started_system(
     tmp_path_factory: pytest.TempPathFactory, name: str, env: Mapping[str, str]
 ) -> AsyncIterator[UpSystem]:
-    """``tradelane up`` with its own state directory, stopped (and everything it ran) when the block ends."""
-    system = UpSystem(tmp_path_factory.mktemp(name) / "state", env)
+    """``tradelane up`` with its own state directory, stopped (and everything it ran) when the block ends.
+
+    Without the demo strategy: its runs, every minute, would only add load to the cases, and its
+    analysis (analyst 'auto', so the fake model, which has no answer scripted for it) would be
+    retried all along, a message in flight that keeps the bus from ever falling quiet.
+    """
+    system = UpSystem(tmp_path_factory.mktemp(name) / "state", {"TRADELANE_DEMO_STRATEGY": "false", **env})
     try:
         await system.start()
         yield system

@@ -110,10 +110,6 @@ async def up_system(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLlmS
         "TRADELANE_LLM_TIMEOUT": str(LLM_TIMEOUT_SECONDS),
     }
     async with started_system(tmp_path_factory, "faults", env) as system:
-        async with system.client() as client:
-            # the demo strategy runs every minute: its runs would only add load to the cases
-            for strategy in (await client.get("/api/strategies")).json():
-                assert (await client.delete(f"/api/strategies/{strategy['id']}")).status_code == 204
         yield system
 
 
