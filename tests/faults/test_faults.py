@@ -46,7 +46,9 @@ from llm_analyst_tests.fake_llm import FakeLlmServer, Scripted, answer, failure
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(420)]
 
-LLM_TIMEOUT_SECONDS = 2
+LLM_TIMEOUT_SECONDS = 1
+"""The llm-analyst's timeout: the fake answers at once, so a second is plenty, and each of the case's four
+slow replies holds the analyst (one message at a time) for only that long."""
 PAUSE_SECONDS = 30.0
 """How long PostgreSQL is unreachable in the outage case."""
 BTC = {"symbol": "BTC", "exchange": "PAXOS", "currency": "USD", "asset_type": "CRYPTO"}
