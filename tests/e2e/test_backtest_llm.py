@@ -47,9 +47,10 @@ HISTORY = [
 ]
 SPIKE_STARTS = HISTORY[SPIKE_AT].time
 SPIKE_CLOSES = SPIKE_STARTS + timedelta(days=1)
-START = HISTORY[SPIKE_AT - 4].time
-END = HISTORY[SPIKE_AT + 3].time + timedelta(days=1)
-"""Decisions at the close of the bars around the spike: some before it closed, some from then on."""
+START = HISTORY[SPIKE_AT - 2].time
+END = HISTORY[SPIKE_AT + 2].time + timedelta(days=1)
+"""Decisions at the close of the bars around the spike: three before it closed (the last as it opens), one as it
+closes, two after; six per variant, each through every service twice (the backtest and its rerun)."""
 VERSION_1 = "Version one: {{ symbol }} on the {{ timeframe }} chart closed at {{ latest_price | price }}."
 VERSION_2 = "Version two: read {{ symbol }} ({{ timeframe }}), last {{ latest_price | price }}; be careful."
 

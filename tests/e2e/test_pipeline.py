@@ -12,6 +12,9 @@ import pytest
 
 from tests.e2e.conftest import System, finished_execution
 from tests.support.waiting import eventually
+from tradelane.contracts.strategy import StrategyDefinition
+from tradelane.store.pool import create_pool
+from tradelane.store.strategies import StrategyRepository
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +33,26 @@ def _strategy(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def cron_strategy(module_system: System) -> str:
-    """A strategy due every minute, created before the module's first test: its first scheduled run comes
-    while the other tests run, and the last test finds it."""
-    async with module_system.client(timeout=10) as client:
-        created = await client.post(
-            "/api/strategies", json=_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"})
+async def cron_strategy(module_servers: Any) -> str:
+    """A strategy due every minute, stored before the module's system starts (the scheduler loads it at its
+    start): its first scheduled run, at the next minute, comes while the system starts and the other tests run,
+    and the last test finds it. ``module_servers`` is the root conftest's ``ModuleServers``."""
+    pool = await create_pool(module_servers.database_url)
+    try:
+        stored = await StrategyRepository(pool).create(
+            StrategyDefinition.model_validate(_strategy("e2e-cron", render_png=False, schedule={"cron": "* * * * *"}))
         )
-        assert created.status_code == 201, created.text
-        return str(created.json()["id"])
+    finally:
+        await pool.close()
+    return str(stored.id)
 
 
-@pytest.mark.usefixtures("cron_strategy")
+@pytest.fixture(scope="module")
+def module_system(cron_strategy: str, module_system: System) -> System:
+    """The e2e package's module system, started once the cron strategy is stored."""
+    return module_system
+
+
 async def test_a_manual_run_goes_through_all_six_steps(module_system: System) -> None:
     async with module_system.client(timeout=10) as client:
         created = await client.post("/api/strategies", json=_strategy("e2e-all-steps"))

@@ -7,19 +7,22 @@ table always has a line for every case that ran, whatever it found.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable
 from datetime import datetime
 from uuid import UUID
 
+import httpx
+
 from tests.faults.burst import FINAL_STATUSES, RUNS, Burst, Fault, burst_with_fault, settle
 from tests.faults.checks import dead_lettered, duplicated
 from tests.faults.report import FaultRow, FaultTable
 from tests.faults.system import UpSystem
+from tests.support.waiting import eventually
 
-QUIET_SECONDS = 2.0
-"""Wait after the last execution ended before counting duplicates: broker events may still be on their way."""
+QUIET_SECONDS = 90.0
+"""How long, after the last execution ended, every consumer has to catch up before duplicates are counted: a
+message may wait out the longest retry delay (``TRADELANE_RETRY_BACKOFF_MAX_SECONDS``, 60 s) after its fault."""
 
 
 async def _counted(check: Awaitable[set[UUID]], problems: list[str], what: str) -> set[UUID] | None:
@@ -29,6 +32,40 @@ async def _counted(check: Awaitable[set[UUID]], problems: list[str], what: str) 
     except Exception as error:  # any failure to look is shown in the row and fails the case
         problems.append(f"could not count {what}: {type(error).__name__}: {error}")
         return None
+
+
+async def _quiet(system: UpSystem, problems: list[str]) -> None:
+    """Wait until no durable consumer has a message to be delivered or one delivered and not yet acknowledged.
+
+    Then the broker events and lineage rows still on their way when the last execution ended
+    have landed, and a duplicate among them is counted. A consumer still busy after
+    :data:`QUIET_SECONDS` is a problem of the case (named in ``problems``).
+    """
+    busy: list[str] | str = []
+
+    async def nothing_in_flight() -> bool:
+        nonlocal busy
+        try:
+            response = await client.get("/api/system/streams")
+        except httpx.HTTPError as error:
+            busy = f"{type(error).__name__}: {error}"
+            return False
+        if response.status_code != httpx.codes.OK:
+            busy = f"{response.status_code} {response.text[:200]}"
+            return False
+        busy = [
+            f"{stream['stream']}/{consumer['consumer']} {consumer['pending']} pending {consumer['ack_pending']} unacked"
+            for stream in response.json()
+            for consumer in stream["consumers"]
+            if consumer["pending"] or consumer["ack_pending"]
+        ]
+        return not busy
+
+    async with system.client() as client:
+        try:
+            await eventually(nothing_in_flight, "every consumer to have handled its messages", timeout=QUIET_SECONDS)
+        except AssertionError:
+            problems.append(f"the bus was not quiet {QUIET_SECONDS:.0f} s after the last execution ended: {busy}")
 
 
 async def fault_case(
@@ -43,10 +80,11 @@ async def fault_case(
     burst = await burst_with_fault(system, strategy_id, fault)
     ids = burst.execution_ids
     found = await settle(system, ids)
-    await asyncio.sleep(QUIET_SECONDS)
     final = {execution_id for execution_id, (status, _) in found.items() if status in FINAL_STATUSES}
     failed = {execution_id for execution_id, (status, _) in found.items() if status == "failed"}
     problems: list[str] = []
+    if len(final) == len(ids):  # else the case fails for the executions lost, and counts at once
+        await _quiet(system, problems)
     doubled = await _counted(duplicated(system, ids), problems, "duplicates")
     dead = await _counted(dead_lettered(system, ids), problems, "dead letters")
     row = FaultRow(

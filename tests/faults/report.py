@@ -1,13 +1,27 @@
-"""The fault table: one row per case, printed at the end of the run and written to ``bench/results/faults.md``."""
+"""The fault table: one row per case, printed at the end of the run and written to a file.
+
+The file is ``faults.md`` in the run's temporary directory, so a test run leaves the working
+tree as it found it; ``TRADELANE_FAULT_TABLE=bench/results/faults.md`` writes the committed
+table instead (or any other path).
+"""
 
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS = Path(__file__).parents[2] / "bench" / "results" / "faults.md"
+TABLE_ENV = "TRADELANE_FAULT_TABLE"
+"""The path to write the table to, when set."""
+
+
+def table_path(temporary: Path) -> Path:
+    """Where the table goes: ``TRADELANE_FAULT_TABLE`` when set, else ``faults.md`` in ``temporary``."""
+    asked = os.environ.get(TABLE_ENV)
+    return Path(asked) if asked else temporary / "faults.md"
+
 
 COLUMNS = (
     "fault",
@@ -85,7 +99,7 @@ class FaultTable:
         ]
         return "\n".join(lines)
 
-    def write(self, path: Path = RESULTS) -> Path:
+    def write(self, path: Path) -> Path:
         """Write the table with what it measured and on what machine."""
         measured = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         text = "\n".join(

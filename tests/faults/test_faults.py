@@ -46,7 +46,9 @@ from llm_analyst_tests.fake_llm import FakeLlmServer, Scripted, answer, failure
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(420)]
 
-LLM_TIMEOUT_SECONDS = 2
+LLM_TIMEOUT_SECONDS = 1
+"""The llm-analyst's timeout: the fake answers at once, so a second is plenty, and each of the case's four
+slow replies holds the analyst (one message at a time) for only that long."""
 PAUSE_SECONDS = 30.0
 """How long PostgreSQL is unreachable in the outage case."""
 BTC = {"symbol": "BTC", "exchange": "PAXOS", "currency": "USD", "asset_type": "CRYPTO"}
@@ -110,10 +112,6 @@ async def up_system(tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLlmS
         "TRADELANE_LLM_TIMEOUT": str(LLM_TIMEOUT_SECONDS),
     }
     async with started_system(tmp_path_factory, "faults", env) as system:
-        async with system.client() as client:
-            # the demo strategy runs every minute: its runs would only add load to the cases
-            for strategy in (await client.get("/api/strategies")).json():
-                assert (await client.delete(f"/api/strategies/{strategy['id']}")).status_code == 204
         yield system
 
 

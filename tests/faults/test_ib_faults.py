@@ -47,9 +47,6 @@ async def ib_system(tmp_path_factory: pytest.TempPathFactory, tws: FakeTws) -> A
         "TRADELANE_IB_HISTORICAL_REQUESTS": "10000",
     }
     async with started_system(tmp_path_factory, "faults-ib", env) as system:
-        async with system.client() as client:
-            for strategy in (await client.get("/api/strategies")).json():
-                assert (await client.delete(f"/api/strategies/{strategy['id']}")).status_code == 204
         yield system
 
 

@@ -39,9 +39,15 @@ def http_client(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+def gateway_settings(settings: Settings) -> GatewaySettings:
+    """The app's settings: this test's servers and the gateway's defaults (a module overrides this to change one)."""
+    return GatewaySettings.model_validate(settings.model_dump())
+
+
+@pytest.fixture
+async def app(gateway_settings: GatewaySettings) -> AsyncIterator[FastAPI]:
     """The app with its lifespan entered: pool open and migrated, broker connected, streams provisioned."""
-    application = create_app(GatewaySettings.model_validate(settings.model_dump()))
+    application = create_app(gateway_settings)
     async with application.router.lifespan_context(application):
         yield application
 

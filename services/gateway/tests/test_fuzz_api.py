@@ -15,8 +15,12 @@ Each generated request is followed by a probe: the same request with a NUL chara
 PostgreSQL cannot store) put into one of its strings, a query or body value chosen by
 hypothesis, since random text contains one too seldom to find a field that lets it through.
 
-``TRADELANE_FUZZ_EXAMPLES`` sets the examples per operation and generation mode (default 50:
-at most about 5,000 cases, about a minute on two cores); the run is derandomized, so a finding
+``GET /api/system/services`` gathers health replies for a twentieth of a second here, not the
+half second of production: every one of its cases would otherwise spend that half second
+waiting, a third of the admin run; the services run in this process and answer within it.
+
+``TRADELANE_FUZZ_EXAMPLES`` sets the examples per operation and generation mode (default 20:
+about 3,800 requests with the admin token, probes included); the run is derandomized, so a finding
 reproduces; ``TRADELANE_FUZZ_SEED=<n>`` draws other cases. A longer hunt:
 ``TRADELANE_FUZZ_EXAMPLES=300 TRADELANE_FUZZ_SEED=7 pytest services/gateway/tests/test_fuzz_api.py --timeout 3600``.
 """
@@ -41,6 +45,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from services.gateway.tests.conftest import ApiToken, http_client
 from tradelane.broker.app import build as build_broker
 from tradelane.broker.config import BrokerSettings
+from tradelane.gateway.config import GatewaySettings
 from tradelane.gateway.security.policy import required_scope
 from tradelane.market_data.app import build as build_market_data
 from tradelane.market_data.config import MarketDataSettings
@@ -53,6 +58,8 @@ EXAMPLES = int(os.environ.get("TRADELANE_FUZZ_EXAMPLES", "20"))
 SEED = os.environ.get("TRADELANE_FUZZ_SEED")
 """Unset: the same cases every run. A number: other cases, the same for the same number."""
 REQUEST_SECONDS = 30.0
+HEALTH_WINDOW_SECONDS = 0.05
+"""How long the services' health gathers replies in this test (see the module docstring)."""
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 Case = schemathesis.Case[Any]
@@ -69,6 +76,13 @@ ESCALATE_TO_TRADE = {
 """Operations whose body or query may ask for ``trade`` beyond what the policy table says
 (``auto_trade`` switched on, a replay or redrive that may place orders): a 403 there is right
 for a scope below ``trade``."""
+
+
+@pytest.fixture
+def gateway_settings(settings: Settings) -> GatewaySettings:
+    return GatewaySettings.model_validate(
+        {**settings.model_dump(), "gateway_health_window_seconds": HEALTH_WINDOW_SECONDS}
+    )
 
 
 @pytest.fixture(params=[None, *Scope], ids=lambda scope: str(scope or "anonymous"))

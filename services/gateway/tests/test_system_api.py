@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -14,9 +15,11 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from pydantic import SecretStr
 
-from services.gateway.tests.conftest import ClientOf
+from services.gateway.tests.conftest import ApiToken, ClientOf, http_client
 from tradelane.contracts import subjects
 from tradelane.contracts.health import HealthReport
+from tradelane.gateway.app import create_app
+from tradelane.gateway.config import GatewaySettings
 from tradelane.notifier.app import build
 from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.bus import EventBus
@@ -60,6 +63,55 @@ async def test_each_answering_process_is_listed_and_the_silent_services_named(
         1,
     )
     assert body["not_answering"] == sorted(set(expected_services()) - {"indicators"})
+
+
+@pytest.fixture
+async def windowed(settings: Settings, api_token: ApiToken) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway gathering health replies for 0.3 s (as TRADELANE_GATEWAY_HEALTH_WINDOW_SECONDS would set)."""
+    app = create_app(GatewaySettings.model_validate({**settings.model_dump(), "gateway_health_window_seconds": 0.3}))
+    async with app.router.lifespan_context(app), http_client(app, await api_token("read")) as client:
+        yield client
+
+
+async def test_replies_are_gathered_for_the_gateways_window_and_later_ones_left_out(
+    windowed: httpx.AsyncClient, nats_broker: NatsBroker
+) -> None:
+    """With ``TRADELANE_GATEWAY_HEALTH_WINDOW_SECONDS=0.3``, a process answering at once is listed, one
+    answering after two seconds is not."""
+
+    def answering(service: str, after: float) -> Callable[[Msg], Awaitable[None]]:
+        report = HealthReport(
+            service=service,
+            version="1.2.3",
+            instance=f"host-1:{service}",
+            started_at=datetime(2026, 12, 1, tzinfo=UTC),
+            uptime_seconds=60.0,
+            ready=True,
+            in_flight=0,
+            handled=0,
+            failed=0,
+        )
+
+        async def answer(msg: Msg) -> None:
+            await asyncio.sleep(after)
+            await msg.respond(report.model_dump_json().encode())
+
+        return answer
+
+    connection = nats_broker.connection
+    prompt = await connection.subscribe(subjects.HEALTH, cb=answering("indicators", 0))
+    late = await connection.subscribe(subjects.HEALTH, cb=answering("signals", 2))
+    await connection.flush()
+    try:
+        response = await windowed.get("/api/system/services")
+    finally:
+        await prompt.unsubscribe()
+        await late.unsubscribe()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["window_seconds"] == 0.3
+    assert [process["service"] for process in body["processes"]] == ["indicators"]
+    assert "signals" in body["not_answering"]
 
 
 async def test_a_consumer_lag_counts_the_messages_it_has_not_been_given(

@@ -121,6 +121,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 ),
                 llm_daily_budget_usd=settings.llm_daily_budget_usd,
                 lineage_detail_days=settings.lineage_detail_window_days,
+                health_window_seconds=settings.gateway_health_window_seconds,
             )
             log.info("gateway_started", version=settings.service_version)
             yield

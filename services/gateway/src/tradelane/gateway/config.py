@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+from tradelane.runtime.bus_status import HEALTH_WINDOW_SECONDS
 from tradelane.runtime.settings import PromptRenderSettings
 
 MIB = 1024 * 1024
@@ -28,6 +29,12 @@ class GatewaySettings(PromptRenderSettings):
     )
     gateway_session_hours: float = Field(
         default=12, gt=0, le=24 * 30, description="How long a web UI login lasts (never beyond its token's expiry)."
+    )
+    gateway_health_window_seconds: float = Field(
+        default=HEALTH_WINDOW_SECONDS,
+        gt=0,
+        le=10,
+        description="How long the services' health (API, system page, dashboard) gathers the processes' replies.",
     )
 
     @field_validator("gateway_allowed_hosts", mode="before")

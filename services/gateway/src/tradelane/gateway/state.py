@@ -12,6 +12,7 @@ from faststream.nats import NatsBroker
 from tradelane.contracts.ceilings import TradingCeilings
 from tradelane.prompts.limits import DEFAULT_LIMITS, RenderLimits
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.bus_status import HEALTH_WINDOW_SECONDS
 from tradelane.runtime.payloads import PayloadStore
 from tradelane.store.audit import AuditRepository
 from tradelane.store.auth import SessionRepository, TokenRepository
@@ -45,3 +46,5 @@ class GatewayState:
     """Limits of every prompt template render (validate, render, create and update)."""
     llm_daily_budget_usd: Decimal | None = None
     """The LLM spend allowed per UTC day (``TRADELANE_LLM_DAILY_BUDGET_USD``, the llm-analyst enforces it), or None."""
+    health_window_seconds: float = HEALTH_WINDOW_SECONDS
+    """How long the services' health gathers replies to its request (``TRADELANE_GATEWAY_HEALTH_WINDOW_SECONDS``)."""

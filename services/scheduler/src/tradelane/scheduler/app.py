@@ -9,7 +9,7 @@ import structlog
 
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
-from tradelane.scheduler.loop import Scheduler
+from tradelane.scheduler.loop import Clock, Scheduler, utc_clock
 from tradelane.store.migrate import migrate
 from tradelane.store.pool import create_pool
 from tradelane.store.strategies import StrategyRepository
@@ -23,8 +23,8 @@ class SchedulerSettings(Settings):
     scheduler_reload_seconds: float = 30.0
 
 
-def build(settings: SchedulerSettings | None = None) -> Service:
-    """The scheduler service: no consumer, one loop that publishes ExecutionRequested."""
+def build(settings: SchedulerSettings | None = None, *, clock: Clock = utc_clock) -> Service:
+    """The scheduler service: no consumer, one loop that publishes ExecutionRequested at ``clock``'s times."""
     settings = settings or SchedulerSettings()
     service = Service("scheduler", settings)
 
@@ -34,7 +34,10 @@ def build(settings: SchedulerSettings | None = None) -> Service:
         service.resources.push_async_callback(pool.close)
         await migrate(pool)
         scheduler = Scheduler(
-            StrategyRepository(pool), service.bus.publish_many, reload_seconds=settings.scheduler_reload_seconds
+            StrategyRepository(pool),
+            service.bus.publish_many,
+            clock=clock,
+            reload_seconds=settings.scheduler_reload_seconds,
         )
         listener: asyncpg.Connection[Any] = await asyncpg.connect(settings.database_url.get_secret_value())
         service.resources.push_async_callback(listener.close)

@@ -25,7 +25,7 @@ from tradelane.gateway.deps import State
 from tradelane.gateway.errors import BUS_UNAVAILABLE
 from tradelane.gateway.outage import bus_unavailable
 from tradelane.gateway.requests import ServiceDidNotAnswerError, ask_service
-from tradelane.runtime.bus_status import HEALTH_WINDOW_SECONDS, expected_services, gather_health, stream_states
+from tradelane.runtime.bus_status import expected_services, gather_health, stream_states
 
 router = APIRouter(prefix="/api/system", tags=["system"])
 
@@ -68,14 +68,15 @@ class StreamOut(BaseModel):
 
 @router.get("/services", summary="Service health")
 async def services(state: State) -> ServicesOut:
-    """Asks every service process on the bus for its health report (replies gathered for half a second)."""
+    """Asks every service process on the bus for its health report (replies gathered for half a second,
+    ``TRADELANE_GATEWAY_HEALTH_WINDOW_SECONDS``)."""
     try:
-        reports = await gather_health(state.broker.connection)
+        reports = await gather_health(state.broker.connection, state.health_window_seconds)
     except nats.errors.Error as error:
         raise bus_unavailable("the health request was not sent", error) from error
     missing = sorted(set(expected_services()) - {report.service for report in reports})
     processes = [ProcessOut.model_validate(report.model_dump()) for report in reports]
-    return ServicesOut(window_seconds=HEALTH_WINDOW_SECONDS, processes=processes, not_answering=missing)
+    return ServicesOut(window_seconds=state.health_window_seconds, processes=processes, not_answering=missing)
 
 
 @router.get("/streams", summary="Streams and consumer lag")
