@@ -216,7 +216,7 @@ async def test_a_backtest_runs_its_decisions_a_few_at_a_time_until_each_is_answe
     base, offline = first[0], first[1]
     assert (base.trigger, base.as_of, base.strategy_id) == (Trigger.BACKTEST, MONDAY + timedelta(hours=15), strategy_id)
     assert (base.strategy.analysis.analyst, base.strategy.analysis.model, base.strategy.analysis.cache) == (
-        "auto",
+        "llm",
         "vision-test",
         True,
     )

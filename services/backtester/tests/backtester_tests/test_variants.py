@@ -67,7 +67,7 @@ def test_stored_variants_are_put_back_in_the_order_asked_with_the_offline_baseli
 def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cached_answers() -> None:
     template = uuid4()
     definition = variant_definition(
-        STRATEGY, VariantOverrides(analyst="llm"), model="gpt-4o", template=(template, 3), reads_png=True
+        STRATEGY, VariantOverrides(analyst="llm"), model="gpt-4o", template=(template, 3), asks_model=True
     )
     analysis = definition.analysis
     assert (analysis.analyst, analysis.model, analysis.prompt_template_id, analysis.prompt_version) == (
@@ -80,8 +80,23 @@ def test_a_variant_runs_its_overrides_with_a_named_model_a_pinned_prompt_and_cac
     assert definition.model_copy(update={"analysis": STRATEGY.analysis}) == STRATEGY
 
 
+def test_a_variant_that_asks_a_model_runs_analyst_llm_not_auto() -> None:
+    """An 'auto' strategy's model variant does not fall back to the offline rules when the model cannot be asked."""
+    assert STRATEGY.analysis.analyst == "auto"
+    definition = variant_definition(
+        STRATEGY, VariantOverrides(prompt_version=2), model="gpt-4o", template=(uuid4(), 2), asks_model=True
+    )
+    assert (definition.analysis.analyst, definition.render_png) == ("llm", True)
+
+
+def test_a_variant_read_by_the_rules_keeps_its_analyst() -> None:
+    """Without an LLM endpoint an 'auto' strategy is the rules, as its name says; the baseline is 'offline'."""
+    definition = variant_definition(STRATEGY, VariantOverrides(), model=None, template=None, asks_model=False)
+    assert definition.analysis.analyst == "auto"
+
+
 def test_a_variant_read_by_the_rules_renders_no_png() -> None:
-    definition = variant_definition(STRATEGY, OFFLINE_BASELINE, model=None, template=None, reads_png=False)
+    definition = variant_definition(STRATEGY, OFFLINE_BASELINE, model=None, template=None, asks_model=False)
     assert (definition.analysis.analyst, definition.render_png, definition.analysis.cache) == ("offline", False, True)
 
 

@@ -1,4 +1,5 @@
-"""The daily LLM budget: crossings of 50, 80 and 100 % told once a day, and no model asked once it is spent.
+"""The daily LLM budget: crossings of 50, 80 and 100 % told once a day, and no model asked once it is spent
+(a cached answer costs nothing, so it is still given).
 
 With the test price table a default reply (1,200 tokens in, 300 out) costs 0.0048, so against a
 budget of 0.01 the second call crosses 50 and 80 % and the third 100 %.
@@ -13,7 +14,9 @@ import pytest
 
 from llm_analyst_tests.fake_llm import FakeLlmServer, answer
 from llm_analyst_tests.support import MakeAnalyst, MakeChart, MakeStrategy, Reply
+from tradelane.contracts.events import AnalysisCompleted
 from tradelane.contracts.llm_budget import LlmBudgetCrossed, budget_crossing_id
+from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.llm_analyst import offline
 from tradelane.llm_analyst.budget import DailyBudget, thresholds_reached
 from tradelane.llm_analyst.handlers import Analyst
@@ -135,6 +138,51 @@ async def test_once_spent_an_llm_strategy_fails_the_step_saying_the_budget_is_sp
         0,
         "analysis_unavailable",
     )
+    assert len(fake_llm.requests) == 3
+
+
+async def _spend_after_caching(
+    analyst: Analyst, make_chart: MakeChart, make_strategy: MakeStrategy, fake_llm: FakeLlmServer, valid_reply: Reply
+) -> tuple[StrategyDefinition, AnalysisCompleted]:
+    """A cached 'llm' strategy's first answer, then two other calls that spend the budget; both returned."""
+    cached = make_strategy(analyst="llm", cache=True)
+    fake_llm.script(answer(valid_reply(confidence=71)), *(answer(valid_reply()) for _ in range(2)))
+    first = await analyst.on_chart_rendered(await make_chart(cached))
+    for _ in range(2):
+        await analyst.on_chart_rendered(await make_chart(make_strategy(temperature=0.5)))
+    return cached, first
+
+
+async def test_once_spent_an_analysis_whose_answers_are_all_cached_is_still_answered_from_the_cache(
+    make_analyst: MakeAnalyst,
+    make_chart: MakeChart,
+    make_strategy: MakeStrategy,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+    budget: DailyBudget,
+) -> None:
+    analyst = Analyst(make_analyst(budget=budget), retry_rules=Settings().retry_rules)
+    cached, first = await _spend_after_caching(analyst, make_chart, make_strategy, fake_llm, valid_reply)
+    assert await budget.exhausted() is not None
+    rerun = await analyst.on_chart_rendered(await make_chart(cached))
+    assert (rerun.analysis, rerun.analysis.confidence) == (first.analysis, 71)
+    assert [(call.cached, call.cost) for call in rerun.llm_calls] == [(True, Decimal(0))]
+    assert len(fake_llm.requests) == 3
+
+
+async def test_once_spent_a_cached_strategy_that_misses_the_cache_fails_saying_the_budget_is_spent(
+    make_analyst: MakeAnalyst,
+    make_chart: MakeChart,
+    make_strategy: MakeStrategy,
+    fake_llm: FakeLlmServer,
+    valid_reply: Reply,
+    budget: DailyBudget,
+) -> None:
+    analyst = Analyst(make_analyst(budget=budget), retry_rules=Settings().retry_rules)
+    await _spend_after_caching(analyst, make_chart, make_strategy, fake_llm, valid_reply)
+    missed = make_strategy(analyst="llm", cache=True, temperature=0.9)
+    with pytest.raises(PermanentStepError, match=r"LLM budget of the day is spent \(0\.0144 of 0\.01 USD"):
+        await analyst.on_chart_rendered(await make_chart(missed))
     assert len(fake_llm.requests) == 3
 
 

@@ -181,7 +181,7 @@ class Creator:
                 raise PlanError(msg)
             return Variant(
                 name,
-                variant_definition(strategy, overrides, model=None, template=None, reads_png=False),
+                variant_definition(strategy, overrides, model=None, template=None, asks_model=False),
                 asks_model=False,
             )
         if not self._models.configured:
@@ -204,7 +204,7 @@ class Creator:
         template = await self._pinned_template(name, strategy_id, strategy.analysis, overrides.prompt_version)
         return Variant(
             name,
-            variant_definition(strategy, overrides, model=model, template=template, reads_png=True),
+            variant_definition(strategy, overrides, model=model, template=template, asks_model=True),
             asks_model=True,
         )
 

@@ -5,6 +5,9 @@ definition a variant's decisions carry is complete: the model is named (the stra
 variant's, or the configured default) and a stored prompt template is pinned to the version that
 was current when the backtest was planned, so a rerun asks the same questions, and the llm-analyst's
 response cache (``analysis.cache``, always on in a backtest) answers them without asking the model.
+A variant that asks a model runs analyst ``llm``, never ``auto``: when the model cannot be asked
+(the day's LLM budget spent and the answer not cached), its decision fails, or holds, saying why,
+instead of reading the offline rules under the model's name.
 """
 
 from __future__ import annotations
@@ -93,22 +96,25 @@ def variant_definition(
     *,
     model: str | None,
     template: tuple[UUID, int] | None,
-    reads_png: bool,
+    asks_model: bool,
 ) -> StrategyDefinition:
     """``stored`` with the variant's analyst, ``model`` and pinned prompt ``template`` (id, version), cached answers.
 
     ``template`` None keeps the strategy's own prompt settings (a built-in prompt, or an offline variant). A
-    variant whose analyst ``reads_png`` not (the offline rules read the numbers) renders none: nobody would look at
-    it, and a PNG is most of a decision's time (the interactive figure is still drawn).
+    variant that ``asks_model`` runs analyst 'llm', so a model that cannot be asked fails its decisions rather
+    than the offline rules answering for it ('auto' would fall back to them). One that does not keeps its analyst
+    and renders no PNG (the offline rules read the numbers): nobody would look at it, and a PNG is most of a
+    decision's time (the interactive figure is still drawn).
     """
-    changes: dict[str, object] = {"cache": True, "analyst": analyst_of(overrides, stored)}
+    analyst = "llm" if asks_model else analyst_of(overrides, stored)
+    changes: dict[str, object] = {"cache": True, "analyst": analyst}
     if model is not None:
         changes["model"] = model
     if template is not None:
         changes["prompt_template_id"], changes["prompt_version"] = template
     analysis = AnalysisSettings.model_validate({**stored.analysis.model_dump(), **changes})
     update: dict[str, object] = {"analysis": analysis}
-    if not reads_png:
+    if not asks_model:
         update["render_png"] = False
     return stored.model_copy(update=update)
 

@@ -18,6 +18,10 @@ against it, and crossings of its thresholds are published. Valid replies go to t
 cache under :func:`cache_key`; a call is answered from the
 cache when the strategy sets ``analysis.cache`` or when the cached reply was given to this
 same execution (a redelivery after a later call failed does not pay twice).
+
+A cached answer costs nothing, so the budget is asked only when a call misses the cache: once
+the day's budget is spent, such a call is refused (:class:`OverBudgetError`) before the model
+is asked, while an analysis whose every call is cached is still answered.
 """
 
 from __future__ import annotations
@@ -98,6 +102,10 @@ class AnalysisFailedError(Exception):
         self.charts = tuple(charts)
 
 
+class OverBudgetError(AnalysisFailedError):
+    """A call missed the response cache and the day's LLM budget is spent, so the model was not asked."""
+
+
 class AnalysisInterruptedError(Exception):
     """The model is unavailable for now; retry the message after ``retry_after`` seconds."""
 
@@ -172,14 +180,11 @@ class LlmAnalyst:
     def model_for(self, msg: ChartRendered) -> str:
         return msg.strategy.analysis.model or self._config.default_model
 
-    async def over_budget(self) -> str | None:
-        """Why no model may be asked today (the daily budget is spent), or None (also without a budget)."""
-        return await self._budget.exhausted() if self._budget is not None else None
-
     async def analyse(self, msg: ChartRendered) -> Outcome:
         """The analysis of one chart message.
 
-        Raises :class:`AnalysisFailedError` (retrying will not help) or :class:`AnalysisInterruptedError` (it may).
+        Raises :class:`AnalysisFailedError` (retrying will not help; :class:`OverBudgetError` when a call needs the
+        model and the day's budget is spent) or :class:`AnalysisInterruptedError` (it may).
         """
         run = _Execution(msg, self.model_for(msg), RetryBudget(self._config.retry_budget_seconds))
         try:
@@ -263,10 +268,17 @@ class LlmAnalyst:
         if cached is not None:
             call = cached
         else:
+            await self._refuse_over_budget(run)
             call = await self._asked_and_stored(run, call, request)
         await self._finish(run, call, "succeeded")
         assert call.parsed is not None
         return call.parsed
+
+    async def _refuse_over_budget(self, run: _Execution) -> None:
+        """Raise :class:`OverBudgetError` when the day's budget is spent: the call would pay the model."""
+        reason = await self._budget.exhausted() if self._budget is not None else None
+        if reason is not None:
+            raise OverBudgetError(reason, run.calls, run.charts)
 
     async def _asked_and_stored(self, run: _Execution, call: LlmCall, request: ChatRequest) -> LlmCall:
         """The call asked of the model; a valid answer is cached, a failure recorded and raised."""

@@ -16,10 +16,12 @@ When the model analysis fails, the strategy's ``analysis.on_failure`` decides:
 Either way a failure never becomes a BUY or SELL.
 
 Once the day's LLM budget is spent (``TRADELANE_LLM_DAILY_BUDGET_USD``), no model is asked until
-the next UTC day, and each strategy is treated as if no endpoint were configured: ``auto`` uses
-the offline rules, ``llm`` fails the step (or holds, with ``on_failure: hold``) saying the budget
-is spent. Falling back only where the strategy allows the rules keeps a strategy that asked for
-the model from trading on another analyst's reading.
+the next UTC day. A cached answer costs nothing, so an analysis whose every call is in the
+response cache (``analysis.cache``, or an earlier delivery of the same execution) is still
+answered from it; one that needs the model is treated as if no endpoint were configured:
+``auto`` uses the offline rules, ``llm`` fails the step (or holds, with ``on_failure: hold``)
+saying the budget is spent. Falling back only where the strategy allows the rules keeps a
+strategy that asked for the model from trading on another analyst's reading.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tradelane.llm_analyst.analyst import (
     AnalysisFailedError,
     AnalysisInterruptedError,
     LlmAnalyst,
+    OverBudgetError,
     unavailable_analysis,
 )
 from tradelane.llm_analyst.delivery import Delivery
@@ -73,17 +76,14 @@ class Analyst:
         settings = msg.strategy.analysis
         if settings.analyst == "offline":
             return _offline(msg)
-        no_model = NO_ENDPOINT if self._llm is None else await self._llm.over_budget()
-        if no_model is not None:
-            # No endpoint, or the day's budget spent: 'auto' falls back to the rules, 'llm' fails (or holds).
-            if settings.analyst == "auto":
-                if self._llm is not None:
-                    log.warning("analysis_offline_over_budget", reason=no_model)
-                return _offline(msg)
-            return self._failed(msg, no_model, self._llm.model_for(msg) if self._llm else settings.model or "none")
-        assert self._llm is not None
+        if self._llm is None:
+            return self._without_model(msg, NO_ENDPOINT, settings.model or "none")
         try:
             outcome = await self._llm.analyse(msg)
+        except OverBudgetError as error:
+            if settings.analyst == "auto":
+                log.warning("analysis_offline_over_budget", reason=str(error))
+            return self._without_model(msg, str(error), self._llm.model_for(msg), error.calls, error.charts)
         except AnalysisFailedError as error:
             return self._failed(msg, str(error), self._llm.model_for(msg), error.calls, error.charts)
         except AnalysisInterruptedError as error:
@@ -91,6 +91,20 @@ class Analyst:
                 return self._held(msg, str(error), self._llm.model_for(msg), error.calls, ())
             raise TransientStepError(str(error), retry_after=error.retry_after) from error
         return _completed(msg, outcome.analysis, outcome.charts, outcome.calls)
+
+    def _without_model(
+        self,
+        msg: ChartRendered,
+        reason: str,
+        model: str,
+        calls: tuple[LlmCall, ...] = (),
+        charts: tuple[ObjectRef, ...] = (),
+    ) -> AnalysisCompleted:
+        """The model cannot be asked (no endpoint, or a cache miss with the day's budget spent): 'auto' falls back
+        to the rules, 'llm' fails (or holds) with ``reason``."""
+        if msg.strategy.analysis.analyst == "auto":
+            return _offline(msg)
+        return self._failed(msg, reason, model, calls, charts)
 
     def _last_try(self) -> bool:
         """The retry rules give up on a transient failure of this delivery (see ``RetryRules.horizon_spent``)."""
