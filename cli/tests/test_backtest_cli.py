@@ -37,6 +37,7 @@ from tests.support.backtests import (
 )
 from tradelane.cli.backtest import ProgressLine
 from tradelane.cli.context import Console
+from tradelane.cli.demo import DEMO_STRATEGY
 from tradelane.contracts.backtest import (
     BacktestControl,
     BacktestProgress,
@@ -149,6 +150,31 @@ async def test_an_estimate_only_prints_the_estimate_and_starts_nothing(cli: Cli,
     assert result.code == 0, result.err
     assert "model calls:  3 (0 decisions already answered, at no cost)" in result.lines
     assert [request.estimate_only for request in backtester.creates] == [True]
+
+
+@pytest.mark.usefixtures("strategy_id")
+async def test_without_cadence_a_daily_strategy_decides_at_every_bar(cli: Cli, backtester: FakeBacktester) -> None:
+    """Not the strategy's cron (every 5 minutes by default), which the backtester refuses over daily bars."""
+    result = await cli("backtest", "demo", *PERIOD, "--estimate-only")
+    assert result.code == 0, result.err
+    assert [request.cadence for request in backtester.creates] == ["bar"]
+
+
+async def test_without_cadence_the_demo_strategy_decides_every_hour(
+    cli: Cli, backtester: FakeBacktester, pool: asyncpg.Pool[Any]
+) -> None:
+    """Its 1-minute bars and cron every minute would be 43,200 decisions a month; hourly is some 720."""
+    await StrategyRepository(pool).create(DEMO_STRATEGY)
+    result = await cli("backtest", DEMO_STRATEGY.name, *PERIOD, "--estimate-only")
+    assert result.code == 0, result.err
+    assert [request.cadence for request in backtester.creates] == ["0 * * * *"]
+
+
+@pytest.mark.usefixtures("strategy_id")
+async def test_a_cadence_given_is_asked_as_given(cli: Cli, backtester: FakeBacktester) -> None:
+    result = await cli("backtest", "demo", *PERIOD, "--cadence", "cron", "--estimate-only")
+    assert result.code == 0, result.err
+    assert [request.cadence for request in backtester.creates] == ["cron"]
 
 
 @pytest.mark.parametrize(

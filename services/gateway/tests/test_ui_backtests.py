@@ -20,6 +20,8 @@ from fastapi import FastAPI
 from services.gateway.tests.conftest import ApiToken, http_client
 from tests.support.backtests import FakeBacktester, answer_decisions, complete, replying, sample_result, store_run
 from tradelane.contracts.backtest import BacktestReply, BacktestRequest, VariantOverrides
+from tradelane.contracts.strategy import AssetType, BarSize, Schedule, StrategyDefinition, SymbolRef
+from tradelane.gateway.state import GatewayState
 from tradelane.store.backtests import BacktestRepository
 
 HTML = {"Accept": "text/html"}
@@ -45,6 +47,21 @@ async def operator(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.Asy
 async def reader(app: FastAPI, api_token: ApiToken) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(app) as browser:
         yield await _log_in(browser, await api_token("read"))
+
+
+@pytest.fixture
+async def minute_strategy_id(state: GatewayState) -> UUID:
+    """A strategy as the demo's: BTC around the clock on 1-minute bars, run every minute."""
+    stored = await state.strategies.create(
+        StrategyDefinition(
+            name="btc-1min",
+            symbol=SymbolRef(symbol="BTC", exchange="PAXOS", currency="USD", asset_type=AssetType.CRYPTO),
+            bar_size=BarSize.MIN_1,
+            duration="1 D",
+            schedule=Schedule(cron="* * * * *", timezone="UTC"),
+        )
+    )
+    return stored.id
 
 
 def fields(strategy_id: UUID, /, **changes: str) -> dict[str, str]:
@@ -77,6 +94,48 @@ async def test_the_page_lists_backtests_and_offers_the_form_with_the_strategy_ch
     assert "6/6" in page
     assert f'<option value="{strategy_id}" selected>aapl-daily</option>' in page
     assert 'id="backtest-form"' in page and 'type="date"' in page
+
+
+async def test_the_form_decides_every_hour_by_default_for_a_strategy_on_one_minute_bars(
+    operator: httpx.AsyncClient, minute_strategy_id: UUID
+) -> None:
+    """Not the strategy's cron (every minute: 43,200 decisions a month), but some 720."""
+    page = (await operator.get("/backtests", params={"strategy_id": str(minute_strategy_id)}, headers=HTML)).text
+    assert '<option value="0 * * * *" selected>every hour, on the hour</option>' in page
+    assert '<option value="cron">the strategy&#39;s cron</option>' in page
+
+
+async def test_the_form_decides_at_every_bar_by_default_for_a_daily_strategy(
+    operator: httpx.AsyncClient, strategy_id: UUID
+) -> None:
+    """Not the strategy's cron (every 5 minutes by default), which is finer than a daily bar."""
+    page = (await operator.get("/backtests", params={"strategy_id": str(strategy_id)}, headers=HTML)).text
+    assert '<option value="bar" selected>every bar&#39;s close</option>' in page
+
+
+async def _estimated_cadence_without_a_strategy_chosen(
+    operator: httpx.AsyncClient, backtester: FakeBacktester, chosen: UUID
+) -> str:
+    """The cadence the estimate asks with when the form, opened without a strategy, is sent with ``chosen``."""
+    page = (await operator.get("/backtests", headers=HTML)).text
+    assert '<option value="" selected>the default for its bar size' in page
+    answer = await _post(operator, "/backtests/estimate", fields(chosen, cadence=""))
+    assert 'id="backtest-estimate"' in answer.text
+    assert '<option value="" selected>the default for its bar size' in answer.text
+    [asked] = backtester.creates
+    return asked.cadence
+
+
+async def test_the_default_cadence_offered_before_a_strategy_is_chosen_is_hourly_for_one_minute_bars(
+    operator: httpx.AsyncClient, backtester: FakeBacktester, minute_strategy_id: UUID
+) -> None:
+    assert await _estimated_cadence_without_a_strategy_chosen(operator, backtester, minute_strategy_id) == "0 * * * *"
+
+
+async def test_the_default_cadence_offered_before_a_strategy_is_chosen_is_every_bar_for_daily_bars(
+    operator: httpx.AsyncClient, backtester: FakeBacktester, strategy_id: UUID
+) -> None:
+    assert await _estimated_cadence_without_a_strategy_chosen(operator, backtester, strategy_id) == "bar"
 
 
 async def test_a_read_token_sees_the_list_without_the_form(reader: httpx.AsyncClient, strategy_id: UUID) -> None:

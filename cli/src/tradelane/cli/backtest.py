@@ -39,6 +39,7 @@ from tradelane.contracts.backtest import (
     BacktestSummary,
     SimulationCosts,
     VariantOverrides,
+    default_cadence,
 )
 from tradelane.contracts.backtest_display import (
     compared_labels,
@@ -49,7 +50,7 @@ from tradelane.contracts.backtest_display import (
 )
 from tradelane.contracts.envelope import Contract
 from tradelane.store.backtests import BacktestRepository
-from tradelane.store.strategies import StrategyRepository
+from tradelane.store.strategies import StoredStrategy, StrategyRepository
 
 POLL_SECONDS: Final = 0.5
 """Between two looks at a run's progress."""
@@ -78,7 +79,8 @@ class StartOptions:
     strategy: str
     start: datetime
     end: datetime
-    cadence: str
+    cadence: str | None
+    """None: the strategy's :func:`~tradelane.contracts.backtest.default_cadence`."""
     overrides: VariantOverrides
     compare: str | None
     budget_usd: Decimal | None
@@ -96,16 +98,16 @@ def _variants(options: StartOptions) -> tuple[VariantOverrides, ...]:
     return (options.overrides,) if options.overrides.model_dump(exclude_none=True) else ()
 
 
-def request_of(strategy_id: UUID, options: StartOptions, *, estimate_only: bool) -> BacktestRequest:
+def request_of(stored: StoredStrategy, options: StartOptions, *, estimate_only: bool) -> BacktestRequest:
     """The request the options stand for; a :class:`CliError` (exit 2) saying what is wrong with them."""
     try:
         variants = _variants(options)
         costs = {"commission_rate": options.commission_rate, "slippage_bps": options.slippage_bps}
         return BacktestRequest(
-            strategy_id=strategy_id,
+            strategy_id=stored.id,
             start=options.start,
             end=options.end,
-            cadence=options.cadence,
+            cadence=options.cadence or default_cadence(stored.definition),
             variants=variants,
             costs=SimulationCosts.model_validate({k: v for k, v in costs.items() if v is not None}),
             budget_usd=options.budget_usd,
@@ -175,7 +177,7 @@ def _may_cost(estimate: BacktestEstimate) -> bool:
 async def backtest_start(connections: Connections, console: Console, options: StartOptions) -> int:
     """Estimate, ask when it may cost money, start, then follow the run to its end."""
     stored = await find_strategy(StrategyRepository(await connections.pool()), options.strategy)
-    asked = request_of(stored.id, options, estimate_only=True)
+    asked = request_of(stored, options, estimate_only=True)
     client = await connections.nats()
     estimated = await _ask(client, subjects.BACKTEST_CREATE, asked, CREATE_SECONDS)
     if estimated.outcome != "estimated" or estimated.estimate is None:
@@ -193,7 +195,7 @@ async def backtest_start(connections: Connections, console: Console, options: St
             console.note("not started")
             return 0
     started = await _ask(
-        client, subjects.BACKTEST_CREATE, request_of(stored.id, options, estimate_only=False), CREATE_SECONDS
+        client, subjects.BACKTEST_CREATE, request_of(stored, options, estimate_only=False), CREATE_SECONDS
     )
     if started.outcome != "created" or started.backtest_id is None:
         raise _refused(started, "a start")

@@ -255,9 +255,8 @@ def _add_backtest(commands: Any, connection: argparse.ArgumentParser, as_json: a
     backtest.add_argument("--end", type=_moment, help="end of the period (a date is 00:00 UTC of that day)")
     backtest.add_argument(
         "--cadence",
-        default="cron",
-        help="when to decide: bar (every bar's close), cron (the strategy's schedule; the default) or a cron "
-        "expression in quotes",
+        help="when to decide: bar (every bar's close), cron (the strategy's schedule) or a cron expression in "
+        "quotes (default: bar for bars of an hour or longer, else hourly, '0 * * * *')",
     )
     variants = backtest.add_argument_group("what to run (default: the strategy as stored)")
     variants.add_argument("--prompt-version", type=_positive, help="analyse with this prompt template version")

@@ -7,13 +7,15 @@ from typing import Final
 
 import pytest
 
-from tradelane.backtester.planner import PlanError, decision_times
+from tradelane.backtester.planner import PlanError, bar_close, decision_times
+from tradelane.contracts.backtest import default_cadence
 from tradelane.contracts.market import Bar
-from tradelane.contracts.strategy import BarSize, Schedule
+from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize, Schedule, StrategyDefinition, SymbolRef
 
 HOUR: Final = timedelta(hours=1)
 MONDAY: Final = datetime(2025, 3, 3, tzinfo=UTC)
 UTC_SCHEDULE: Final = Schedule(cron="30 * * * *", timezone="UTC")
+EVERY_MINUTE: Final = Schedule(cron="* * * * *", timezone="UTC")
 
 
 def session_bars(first_day: datetime, days: int, bar: timedelta = HOUR) -> list[Bar]:
@@ -111,3 +113,38 @@ def test_a_schedule_that_never_runs_after_a_bar_in_the_period_is_refused() -> No
     schedule = Schedule(cron="0 12 * * 0", timezone="UTC")
     with pytest.raises(PlanError, match=r"does not run between the first bar close"):
         decision_times(session_bars(MONDAY, 1), BarSize.HOUR_1, "cron", schedule, MONDAY, MONDAY + timedelta(days=3))
+
+
+def continuous_bars(bar_size: BarSize, count: int) -> list[Bar]:
+    """``count`` bars of ``bar_size`` back to back from Monday 00:00 UTC, as a market that never closes."""
+    step = timedelta(seconds=bar_size.seconds)
+    return [Bar(time=MONDAY + step * n, open=1, high=1, low=1, close=1, volume=1) for n in range(count)]
+
+
+def every_minute_strategy(bar_size: BarSize) -> StrategyDefinition:
+    """A strategy on ``bar_size`` bars run every minute, as the demo strategy is."""
+    return StrategyDefinition(
+        name="s",
+        symbol=SymbolRef(symbol="BTC"),
+        bar_size=bar_size,
+        duration=TIMEFRAME_HISTORY[bar_size],
+        schedule=EVERY_MINUTE,
+    )
+
+
+@pytest.mark.parametrize("bar_size", list(BarSize))
+def test_the_default_cadence_is_never_refused_as_finer_than_a_bar(bar_size: BarSize) -> None:
+    """Over 200 bars of any size, the default plans decisions even when the strategy's own cron is too fine."""
+    bars = continuous_bars(bar_size, 200)
+    cadence = default_cadence(every_minute_strategy(bar_size))
+    times = decision_times(bars, bar_size, cadence, EVERY_MINUTE, MONDAY, bar_close(bars[-1], bar_size))
+    assert times
+
+
+def test_a_month_of_one_minute_bars_around_the_clock_is_720_decisions_by_default() -> None:
+    """The demo strategy's bars (BTC, 1 minute, every day): one decision an hour, not one a minute (43,200)."""
+    bars = continuous_bars(BarSize.MIN_1, 30 * 24 * 60)
+    cadence = default_cadence(every_minute_strategy(BarSize.MIN_1))
+    times = decision_times(bars, BarSize.MIN_1, cadence, EVERY_MINUTE, MONDAY, MONDAY + timedelta(days=30))
+    assert len(times) == 30 * 24
+    assert times[:2] == [MONDAY + HOUR, MONDAY + 2 * HOUR]

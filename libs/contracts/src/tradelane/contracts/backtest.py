@@ -17,11 +17,14 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from tradelane.contracts.envelope import Contract
 from tradelane.contracts.fields import PlainDecimal, Text
+from tradelane.contracts.strategy import BarSize, StrategyDefinition
 
 BAR_CADENCE = "bar"
 """Decide at the close of every bar of the strategy's bar size."""
 CRON_CADENCE = "cron"
 """Decide on the strategy's own cron schedule, replayed over the period."""
+HOURLY_CADENCE = "0 * * * *"
+"""Decide once an hour, on the hour (in the strategy's time zone), at the first run after a new bar."""
 
 BASE_VARIANT = "base"
 """The strategy as stored (with the request's overrides, if any)."""
@@ -30,6 +33,18 @@ OFFLINE_VARIANT = "offline"
 
 MAX_DECISIONS = 100_000
 """Decisions per variant a backtest may plan."""
+
+
+def default_cadence(strategy: StrategyDefinition) -> str:
+    """The cadence a backtest of ``strategy`` decides at unless asked for another: every bar's close for bars
+    of an hour or longer, once an hour for shorter ones.
+
+    It never runs more often than one bar (the backtester refuses that), and a month of a strategy on
+    1-minute bars is some 720 decisions, not 43,200. The strategy's own cron is not the default: a schedule
+    made for live runs is often finer than its bars (every 5 minutes over daily bars) or, over bars of a
+    minute, far too many decisions to pay a model for.
+    """
+    return BAR_CADENCE if strategy.bar_size.seconds >= BarSize.HOUR_1.seconds else HOURLY_CADENCE
 
 
 class VariantOverrides(Contract):

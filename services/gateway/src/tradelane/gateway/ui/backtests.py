@@ -26,10 +26,12 @@ from pydantic import ValidationError
 from tradelane.contracts.backtest import (
     BAR_CADENCE,
     CRON_CADENCE,
+    HOURLY_CADENCE,
     BacktestRequest,
     BacktestSummary,
     SimulationCosts,
     VariantOverrides,
+    default_cadence,
 )
 from tradelane.contracts.backtest_display import (
     COMPARED_FIELDS,
@@ -41,6 +43,7 @@ from tradelane.contracts.backtest_display import (
 )
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.fields import plain
+from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.gateway.deps import Backtests, State, Strategies
 from tradelane.gateway.routes import backtests as api
 from tradelane.gateway.routes.strategies import list_strategies
@@ -57,10 +60,14 @@ DEFAULT_DAYS: Final = 30
 """The period the form suggests: the month before today."""
 CUSTOM_CADENCE: Final = "custom"
 CADENCES: Final = (
-    (CRON_CADENCE, "the strategy's cron"),
+    ("", "the default for its bar size (every bar's close; every hour for bars under an hour)"),
     (BAR_CADENCE, "every bar's close"),
+    (HOURLY_CADENCE, "every hour, on the hour"),
+    (CRON_CADENCE, "the strategy's cron"),
     (CUSTOM_CADENCE, "a custom cron"),
 )
+"""The cadences offered; the first ("") is the strategy's :func:`~tradelane.contracts.backtest.default_cadence`,
+known once the strategy is."""
 ANALYSTS: Final = (("", "the strategy's"), ("offline", "offline rules"), ("llm", "LLM"), ("auto", "auto"))
 COMPARISONS: Final = (("", "no comparison"), *((name, name.replace("_", " ")) for name in COMPARED_FIELDS))
 OVERRIDES: Final = ("analyst", "model", "prompt_version")
@@ -97,7 +104,7 @@ def _moment(text: str) -> str:
 
 
 def _cadence(values: dict[str, str]) -> str:
-    chosen = values.get("cadence") or CRON_CADENCE
+    chosen = values.get("cadence") or CRON_CADENCE  # still "" only for a strategy not stored, which the API refuses
     if chosen != CUSTOM_CADENCE:
         return chosen
     expression = values.get("cadence_cron", "")
@@ -157,15 +164,25 @@ def _refusal(error: HTTPException | RequestValidationError) -> dict[str, str]:
     return {FORM_LEVEL: str(error.detail)}
 
 
-def new_values(strategy_id: str = "") -> dict[str, str]:
-    """The form as first shown: the month before today, the strategy's cron, the simulated venue's default costs."""
+async def _definition(strategies: Strategies, strategy_id: str) -> StrategyDefinition | None:
+    """The strategy the form names, None when it names none that is stored."""
+    try:
+        stored = await strategies.get(UUID(strategy_id))
+    except ValueError:
+        return None
+    return stored.definition if stored else None
+
+
+def new_values(strategy_id: str = "", strategy: StrategyDefinition | None = None) -> dict[str, str]:
+    """The form as first shown: the month before today, the default cadence (the chosen strategy's, when one is),
+    the simulated venue's default costs."""
     today = utc_now().date()
     costs = SimulationCosts()
     return {
         "strategy_id": strategy_id,
         "start": (today - timedelta(days=DEFAULT_DAYS)).isoformat(),
         "end": today.isoformat(),
-        "cadence": CRON_CADENCE,
+        "cadence": default_cadence(strategy) if strategy else "",
         "costs.commission_rate": plain(costs.commission_rate),
         "costs.slippage_bps": plain(costs.slippage_bps),
     }
@@ -192,7 +209,8 @@ async def backtests_page(
 ) -> HTMLResponse:
     """The backtests, newest first, and (``operate``) the form, its strategy chosen when ``strategy_id`` is given."""
     listed = await api.list_backtests(backtests, strategy_id=None, limit=LISTED)
-    context = await _form_context(strategies, viewer, new_values(strategy_id))
+    values = new_values(strategy_id, await _definition(strategies, strategy_id))
+    context = await _form_context(strategies, viewer, values)
     return render(request, "backtests.html", {"page": "backtests", "backtests": listed, **context})
 
 
@@ -202,8 +220,11 @@ async def _submitted(
     """What the API answered the form (None when refused) and the form's context, with the errors if any."""
     values = await form_values(request)
     context = await _form_context(strategies, viewer, values)
+    asked = values
+    if not values.get("cadence") and (strategy := await _definition(strategies, values.get("strategy_id", ""))):
+        asked = {**values, "cadence": default_cadence(strategy)}
     try:
-        accepted = await api.start_backtest(request_of(values, estimate_only=estimate_only), state)
+        accepted = await api.start_backtest(request_of(asked, estimate_only=estimate_only), state)
     except FormRefusedError as error:
         context["errors"] = error.errors
         return None, context
