@@ -222,6 +222,12 @@ async def test_point_in_time_a_compared_prompt_pair_and_a_free_identical_rerun(
         assert report.status_code == 200, report.text
         assert "prompt_version=2" in report.text
         assert "<script" not in report.text
+        for variant in result["variants"]:
+            if variant["variant"] == "offline":
+                continue
+            assert f"Price, with the trades of {variant['variant']}" in report.text
+            assert f"Best and worst decisions of {variant['variant']}" in report.text
+            assert (f"Best decision of {variant['variant']}" in report.text) == bool(variant["trades"])
 
         # 3. the same again: answered from the cache, at no cost, with the same result; IB was asked once
         again = await _backtest(client, strategy_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import struct
 import uuid
 import zlib
@@ -218,10 +219,31 @@ def sample(strategy_name: str = "AAPL hourly <b>momentum</b>") -> Sample:
     )
     result = BacktestResult(variants=(first, second, offline), buy_and_hold=hold, comparison=comparison)
     decisions = (*first_decisions, *second_decisions, *offline_decisions)
-    return Sample(_summary(strategy_name, bars, decisions), result, bars, decisions, _highlights(second), hold_equity)
+    highlights = (*_highlights(first, "The first version's reading."), *_highlights(second))
+    return Sample(_summary(strategy_name, bars, decisions), result, bars, decisions, highlights, hold_equity)
 
 
-def _highlights(variant: VariantResult) -> tuple[Highlight, ...]:
+def single_sample() -> Sample:
+    """One prompt version beside the offline analyst: what a backtest without a comparison reports."""
+    bars = hourly_bars()
+    asked, _, asked_decisions = simulate("prompt_version=2", bars, 0.7)
+    offline, _, offline_decisions = simulate("offline", bars, 0.55)
+    hold, hold_equity = buy_and_hold(
+        bars,
+        start=START,
+        initial_cash=CASH,
+        costs=PaperCosts(),
+        tick=Decimal("0.01"),
+        periods_per_year=PERIODS,
+        quantity_step=Decimal(1),
+    )
+    result = BacktestResult(variants=(asked, offline), buy_and_hold=hold)
+    decisions = (*asked_decisions, *offline_decisions)
+    summary = _summary("AAPL hourly", bars, decisions, variants=(VariantOverrides(prompt_version=2),))
+    return Sample(summary, result, bars, decisions, _highlights(asked), hold_equity)
+
+
+def _highlights(variant: VariantResult, reading: str = "") -> tuple[Highlight, ...]:
     ranked = sorted(variant.trades, key=lambda trade: trade.pnl)
     worst, best = ranked[0], ranked[-1]
 
@@ -246,7 +268,8 @@ def _highlights(variant: VariantResult) -> tuple[Highlight, ...]:
             decision(best, best_bias),
             best.pnl,
             png(),
-            "Higher lows since Tuesday and the 20-bar SMA turned up.\nEntry above 191.20, stop under the swing low.",
+            reading
+            or "Higher lows since Tuesday and the 20-bar SMA turned up.\nEntry above 191.20, stop under the swing low.",
         ),
         Highlight(
             "worst",
@@ -259,13 +282,18 @@ def _highlights(variant: VariantResult) -> tuple[Highlight, ...]:
     )
 
 
-def _summary(name: str, bars: tuple[Bar, ...], decisions: tuple[BacktestDecisionRecord, ...]) -> BacktestSummary:
+def _summary(
+    name: str,
+    bars: tuple[Bar, ...],
+    decisions: tuple[BacktestDecisionRecord, ...],
+    variants: tuple[VariantOverrides, ...] = (VariantOverrides(prompt_version=2), VariantOverrides(prompt_version=3)),
+) -> BacktestSummary:
     request = BacktestRequest(
         strategy_id=uuid.uuid4(),
         start=START,
         end=bars[-1].time + timedelta(hours=1),
         cadence="0 20 * * 1-5",
-        variants=(VariantOverrides(prompt_version=2), VariantOverrides(prompt_version=3)),
+        variants=variants,
         name="prompt v2 against v3, March",
     )
     done = sum(1 for decision in decisions if decision.status == "done")
@@ -277,8 +305,8 @@ def _summary(name: str, bars: tuple[Bar, ...], decisions: tuple[BacktestDecision
         request=request,
         status="completed",
         estimate=BacktestEstimate(
-            decisions=len(decisions) // 3,
-            variants=("prompt_version=2", "prompt_version=3"),
+            decisions=len(decisions) // (len(variants) + 1),
+            variants=tuple(variant.label() for variant in variants),
             model_calls=30,
             cached_decisions=12,
             cost_usd=Decimal("0.52"),
@@ -373,26 +401,113 @@ def test_user_and_model_texts_are_escaped(report: tuple[Sample, str]) -> None:
     assert "AAPL hourly &lt;b&gt;momentum&lt;/b&gt;" in document
 
 
+def headings(document: str, tag: str) -> list[str]:
+    return re.findall(rf"<{tag}>(.*?)</{tag}>", document)
+
+
+def part(document: str, opening: str, closing: str) -> str:
+    """The text from ``opening`` to the first ``closing`` after it."""
+    start = document.index(opening)
+    return document[start : document.index(closing, start)]
+
+
+def marks(trades: tuple[SimulatedTrade, ...]) -> int:
+    """A triangle for each entry and each exit."""
+    return len(trades) + sum(1 for trade in trades if trade.exit_at is not None)
+
+
+def marked_pnls(figure: str) -> list[str]:
+    """The P&L each exit marker of a chart names."""
+    return sorted(re.findall(r"P&amp;L (-?[\d,]+\.\d\d)</title>", figure))
+
+
 def test_each_chart_is_one_svg(report: tuple[Sample, str]) -> None:
+    """Equity, drawdown, and a price chart for each of the two variants compared."""
     _, document = report
     page = parsed(document)
-    assert len(page.named("svg")) == 3
-    assert len(page.named("figure")) == 3
+    assert len(page.named("svg")) == 4
+    assert len(page.named("figure")) == 4
     assert all(attrs.get("viewbox") for attrs in page.named("svg"))
 
 
 def test_the_equity_chart_draws_every_variant_and_buy_and_hold(report: tuple[Sample, str]) -> None:
-    """Three variants and buy-and-hold: four lines in each of equity and drawdown, one close line."""
+    """Three variants and buy-and-hold: four lines in each of equity and drawdown, a close line per price chart."""
     _, document = report
-    assert len(parsed(document).named("polyline")) == 4 + 4 + 1
+    assert len(parsed(document).named("polyline")) == 4 + 4 + 2
 
 
-def test_the_price_chart_marks_every_entry_and_exit_of_the_first_variant(report: tuple[Sample, str]) -> None:
+def test_each_compared_variant_has_its_own_price_chart_with_its_trades(report: tuple[Sample, str]) -> None:
+    """One price chart per compared variant, in the order asked, marking that variant's trades and no other's."""
     made, document = report
-    trades = made.result.variants[0].trades
-    marks = len(trades) + sum(1 for trade in trades if trade.exit_at is not None)
-    legend_keys = 3
-    assert len(parsed(document).named("polygon")) == marks + legend_keys
+    first, second, _ = made.result.variants
+    assert headings(document, "figcaption") == [
+        "Equity",
+        "Drawdown",
+        "Price, with the trades of prompt_version=2",
+        "Price, with the trades of prompt_version=3",
+    ]
+    for variant in (first, second):
+        figure = part(document, f"<figcaption>Price, with the trades of {variant.variant}<", "</figure>")
+        assert figure.count("<polygon") == marks(variant.trades) + 3  # and the legend's three keys
+        exits = sorted(f"{trade.pnl:,.2f}" for trade in variant.trades if trade.exit_at is not None)
+        assert marked_pnls(figure) == exits
+    assert sorted(f"{trade.pnl:,.2f}" for trade in first.trades) != sorted(
+        f"{trade.pnl:,.2f}" for trade in second.trades
+    ), "the sample's variants must trade differently for this test to tell their charts apart"
+
+
+def test_each_compared_variant_has_its_own_best_and_worst_decisions(report: tuple[Sample, str]) -> None:
+    """A section per compared variant, titled with its label, holding its own two decisions and answers."""
+    _, document = report
+    assert [title for title in headings(document, "h2") if title.startswith("Best")] == [
+        "Best and worst decisions of prompt_version=2",
+        "Best and worst decisions of prompt_version=3",
+    ]
+    first = part(document, "<h2>Best and worst decisions of prompt_version=2<", "</section>")
+    second = part(document, "<h2>Best and worst decisions of prompt_version=3<", "</section>")
+    assert headings(first, "h3") == ["Best decision of prompt_version=2", "Worst decision of prompt_version=2"]
+    assert headings(second, "h3") == ["Best decision of prompt_version=3", "Worst decision of prompt_version=3"]
+    assert "The first version&#x27;s reading." in first
+    assert "Higher lows since Tuesday" not in first
+    assert "Higher lows since Tuesday" in second
+    assert "The first version" not in second
+    assert first.count("<img") == second.count("<img") == 1
+
+
+def test_a_compared_variant_without_trades_says_so_in_its_section() -> None:
+    made = sample()
+    first, second, offline = made.result.variants
+    idle = second.model_copy(update={"trades": ()})
+    result = made.result.model_copy(update={"variants": (first, idle, offline)})
+    highlights = tuple(highlight for highlight in made.highlights if highlight.variant == first.variant)
+    document = render_report(
+        made.summary,
+        result,
+        bars=made.bars,
+        decisions=made.decisions,
+        highlights=highlights,
+        buy_and_hold_equity=made.hold_equity,
+    )
+    second_section = part(document, "<h2>Best and worst decisions of prompt_version=3<", "</section>")
+    assert "prompt_version=3 made no trade, so no decision of it is highlighted." in second_section
+    assert "<h3>" not in second_section
+    figure = part(document, "<figcaption>Price, with the trades of prompt_version=3<", "</figure>")
+    assert figure.count("<polygon") == 0
+
+
+def test_a_single_variant_report_keeps_one_price_chart_and_one_highlights_section() -> None:
+    """Without a comparison the report is as it always was: three charts, the variant's trades on the price, and
+    one untitled-by-variant section of its best and worst decisions."""
+    made = single_sample()
+    document = made.render()
+    page = parsed(document)
+    [asked, _] = made.result.variants
+    assert headings(document, "h2") == ["Metrics", "Charts", "Trades", "Best and worst decisions"]
+    assert headings(document, "figcaption") == ["Equity", "Drawdown", "Price, with the trades of prompt_version=2"]
+    assert len(page.named("svg")) == 3
+    assert len(page.named("polygon")) == marks(asked.trades) + 3
+    assert headings(document, "h3") == ["Best decision of prompt_version=2", "Worst decision of prompt_version=2"]
+    assert len(page.named("img")) == 1
 
 
 def test_metrics_are_formatted_in_the_table(report: tuple[Sample, str]) -> None:
@@ -414,8 +529,9 @@ def test_the_decision_log_lists_every_decision_in_a_details_element(report: tupl
 
 
 def test_the_highlight_shows_its_chart_and_answer(report: tuple[Sample, str]) -> None:
+    """Each compared variant's best decision kept its chart; the worst did not."""
     _, document = report
-    assert len(parsed(document).named("img")) == 1
+    assert len(parsed(document).named("img")) == 2
     assert "Higher lows since Tuesday" in document
 
 

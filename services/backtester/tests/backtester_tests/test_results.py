@@ -15,6 +15,7 @@ from tradelane.contracts.backtest import (
     BacktestRequest,
     BacktestSummary,
     SimulationCosts,
+    VariantOverrides,
 )
 from tradelane.contracts.events import (
     Action,
@@ -120,8 +121,8 @@ def decided(variant: str, seq: int, at: datetime, signal: dict[str, Any] | None,
     return outcome, record
 
 
-def summary(end: datetime) -> BacktestSummary:
-    request = BacktestRequest(strategy_id=uuid4(), start=T0, end=end, cadence="bar", costs=FREE)
+def summary(end: datetime, variants: tuple[VariantOverrides, ...] = ()) -> BacktestSummary:
+    request = BacktestRequest(strategy_id=uuid4(), start=T0, end=end, cadence="bar", costs=FREE, variants=variants)
     return BacktestSummary(
         id=UUID(int=1),
         name="btc",
@@ -176,6 +177,54 @@ async def test_each_variant_trades_on_the_same_bars_beside_buy_and_hold() -> Non
     assert charts == [CHART]
     assert "<script>x</script>" not in finished.report_html
     assert "&lt;script&gt;x&lt;/script&gt; breakout" in finished.report_html
+
+
+def read_as(signal: dict[str, Any], chart_sha256: str, reasoning: str) -> dict[str, Any]:
+    """``signal`` (JSON) read from another chart, with another answer."""
+    signal["provenance"]["chart_sha256"] = chart_sha256
+    signal["analysis"]["reasoning"] = reasoning
+    return signal
+
+
+async def test_the_report_shows_each_compared_variants_trades_and_highlighted_decision() -> None:
+    """Both prompt versions trade; each one's decision is highlighted, with its own chart and answer, in the order
+    asked (whatever the order of the stored strategies); the offline baseline's is not."""
+    bars = hourly(100, 100, 101, 103, 105, 104)
+    at = T0 + 2 * HOUR
+    first_chart, second_chart = "01" * 32, "02" * 32
+    first = decided("prompt_version=1", 0, at, read_as(buy(at), first_chart, "version one reads a breakout"), "bullish")
+    second = decided("prompt_version=2", 0, at, read_as(buy(at), second_chart, "version two reads a base"), "bullish")
+    offline = decided("offline", 0, at, buy(at), "bullish")
+    asked = (VariantOverrides(prompt_version=1), VariantOverrides(prompt_version=2))
+    charts: list[str] = []
+
+    async def chart(sha: str) -> bytes | None:
+        charts.append(sha)
+        return None
+
+    finished = await finish(
+        summary(T0 + 6 * HOUR, asked),
+        {"offline": STRATEGY, "prompt_version=2": STRATEGY, "prompt_version=1": STRATEGY},
+        [outcome for outcome, _ in (first, second, offline)],
+        [record for _, record in (first, second, offline)],
+        instrument=BTC,
+        bars=bars,
+        limits=TradingLimits(),
+        guards=Guardrails(),
+        chart=chart,
+    )
+    assert [len(variant.trades) for variant in finished.result.variants] == [1, 1, 1]
+    assert charts == [first_chart, second_chart]
+    html = finished.report_html
+    assert html.index("Price, with the trades of prompt_version=1") < html.index(
+        "Price, with the trades of prompt_version=2"
+    )
+    first_section = html.index("Best and worst decisions of prompt_version=1")
+    second_section = html.index("Best and worst decisions of prompt_version=2")
+    assert first_section < html.index("version one reads a breakout") < second_section
+    assert second_section < html.index("version two reads a base")
+    assert "decision of offline" not in html
+    assert "decision of offline rules analyst" not in html
 
 
 def test_directions_pair_each_bias_with_the_next_decisions_price() -> None:

@@ -268,7 +268,7 @@ async def test_each_answer_is_recorded_once_with_its_model_cost_and_cache_use(st
 async def test_a_compared_backtest_lists_and_compares_its_variants_in_the_order_asked(stack: Stack) -> None:
     """gpt-4o then o3, the offline baseline after them, and o3 minus gpt-4o: although PostgreSQL's jsonb keeps the
     stored variants shortest name first ('offline', 'model=o3', 'model=gpt-4o'). Only gpt-4o buys, so its trades are
-    the comparison's first value and the report's highlighted decisions."""
+    the comparison's first value and its decisions the only ones highlighted; o3's section says it made no trade."""
     reply = await stack.create(
         await stored_strategy(stack.pool), cadence="bar", variants=[{"model": "gpt-4o"}, {"model": "o3"}]
     )
@@ -306,6 +306,10 @@ async def test_a_compared_backtest_lists_and_compares_its_variants_in_the_order_
     assert "Each difference is model=o3 minus model=gpt-4o on the same decisions." in report
     assert "decision of model=gpt-4o" in report
     assert "decision of model=o3" not in report
+    assert report.index("Best and worst decisions of model=gpt-4o") < report.index(
+        "Best and worst decisions of model=o3"
+    )
+    assert "model=o3 made no trade, so no decision of it is highlighted." in report
 
 
 @pytest.mark.parametrize(

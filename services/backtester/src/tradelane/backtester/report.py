@@ -10,8 +10,9 @@ model answers, rule and error texts) is escaped with :func:`html.escape` where i
 
 Sections, in order: the title (strategy, period, cadence, variants); the metrics of each variant
 beside the offline rules analyst and buy-and-hold; the A/B comparison with its intervals and what
-they say; the equity, drawdown and price charts (trades of the first variant on the price); the
-trades; the best and worst decisions with their chart and answer; the decision log.
+they say; the equity, drawdown and price charts (one price chart per variant asked for, with its
+trades); the trades; the best and worst decisions with their chart and answer (a section per variant
+asked for when two are compared); the decision log.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def render_report(
         _comparison_section(result),
         _charts_section(summary, result, bars, buy_and_hold_equity),
         _trades_section(result),
-        _highlights_section(highlights),
+        *_highlights_sections(result, highlights),
         _decision_log(decisions),
     )
     return _document(f"Backtest {summary.name}", "\n".join(section for section in sections if section))
@@ -358,13 +359,19 @@ def _charts_section(
 ) -> str:
     curves = _curves(result, buy_and_hold_equity)
     period = [bar for bar in bars if summary.request.start <= bar.time <= summary.request.end]
-    traded = next((variant for variant in result.variants if variant.variant != OFFLINE_VARIANT), None)
+    prices = [_price_chart(period, variant) for variant in _asked(result)] or [_price_chart(period, None)]
     charts = (
         _chart("Equity", curves, axis=_axis_number),
         _chart("Drawdown", [_drawdown_series(curve) for curve in curves], axis=_axis_percent),
-        _price_chart(period, traded),
+        *prices,
     )
     return _section("Charts", "\n".join(charts))
+
+
+def _asked(result: BacktestResult) -> list[VariantResult]:
+    """The variants the request asked for, in the result's order (the order asked), without the offline baseline:
+    the report shows each one's trades on the price and its best and worst decisions."""
+    return [variant for variant in result.variants if variant.variant != OFFLINE_VARIANT]
 
 
 def _curves(result: BacktestResult, buy_and_hold_equity: Sequence[EquityPoint]) -> list[_Series]:
@@ -453,11 +460,26 @@ def _trade_row(label: str, trade: SimulatedTrade) -> list[CellValue]:
     ]
 
 
-def _highlights_section(highlights: Sequence[Highlight]) -> str:
+def _highlights_sections(result: BacktestResult, highlights: Sequence[Highlight]) -> list[str]:
+    """One section of best and worst decisions; one per variant, titled with its label, when two are compared
+    (saying so when a variant made no trade, so nothing of it is highlighted)."""
+    asked = _asked(result)
+    if len(asked) < 2:
+        return [_highlights_section("Best and worst decisions", highlights)] if highlights else []
+    sections = []
+    for variant in asked:
+        name = variant_name(variant.variant)
+        own = [highlight for highlight in highlights if highlight.variant == variant.variant]
+        empty = f"{name} made no trade, so no decision of it is highlighted."
+        sections.append(_highlights_section(f"Best and worst decisions of {name}", own, empty=empty))
+    return sections
+
+
+def _highlights_section(title: str, highlights: Sequence[Highlight], *, empty: str = "") -> str:
     if not highlights:
-        return ""
+        return _section(title, f'<p class="muted">{_e(empty)}</p>')
     cards = "\n".join(_highlight(highlight) for highlight in highlights)
-    return _section("Best and worst decisions", f'<div class="highlights">\n{cards}\n</div>')
+    return _section(title, f'<div class="highlights">\n{cards}\n</div>')
 
 
 def _highlight(highlight: Highlight) -> str:

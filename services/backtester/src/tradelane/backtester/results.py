@@ -3,7 +3,7 @@
 Every variant is traded by :func:`tradelane.trading.simulation.simulate` (the broker's own rules) on the same
 bars, measured by :mod:`tradelane.backtester.metrics` beside buy-and-hold from the first decision, and the two
 compared variants (when asked) by the bootstrap of :mod:`tradelane.backtester.comparison`. The report shows the
-best and worst trade of the first variant with the chart and answer behind it.
+best and worst trade of each variant asked for (not the offline baseline) with the chart and answer behind it.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ async def finish(
 
     The variants are taken in the order the request asks for them, the offline baseline last, whatever the order of
     ``strategies``: the result lists them so, the comparison is the second asked minus the first, and the report
-    highlights the first asked.
+    highlights the best and worst decisions of each asked, in that order.
     """
     strategy = strategies[first_variant(summary.request)]
     context = _Context(
@@ -208,7 +208,11 @@ async def finish(
     result = BacktestResult(
         variants=tuple(variant.result for variant in variants), buy_and_hold=hold, comparison=comparison
     )
-    highlights = await _highlights(compared[0] if compared else variants[0], outcomes, records, chart)
+    highlights = [
+        highlight
+        for variant in compared or variants[:1]
+        for highlight in await _highlights(variant, outcomes, records, chart)
+    ]
     html = render_report(
         summary, result, bars=context.bars, decisions=records, highlights=highlights, buy_and_hold_equity=hold_equity
     )
