@@ -30,6 +30,7 @@ from tradelane.contracts.backtest import (
     VariantOverrides,
     VariantResult,
 )
+from tradelane.contracts.backtest_display import COULD_BE_CHANCE
 from tradelane.contracts.events import Bias
 from tradelane.contracts.market import Bar
 from tradelane.trading.paper import PaperCosts
@@ -555,7 +556,7 @@ def test_an_interval_above_zero_says_the_second_variant_is_better() -> None:
     assert "[+1.00 pp, +7.00 pp]" in document
 
 
-def test_an_interval_round_zero_says_it_could_be_luck() -> None:
+def test_an_interval_round_zero_says_it_could_be_chance_as_the_cli_and_ui_do() -> None:
     made = sample()
     document = render_report(
         made.summary,
@@ -565,7 +566,8 @@ def test_an_interval_round_zero_says_it_could_be_luck() -> None:
         highlights=(),
         buy_and_hold_equity=made.hold_equity,
     )
-    assert "could be luck" in document
+    assert COULD_BE_CHANCE in document
+    assert "could be luck" not in document
     assert "prompt_version=3 is better" not in document
 
 

@@ -26,6 +26,8 @@ from tradelane.contracts.backtest import (
 COMPARED_FIELDS: Final = ("prompt_version", "model", "analyst")
 """What an A/B comparison may vary (one of them, with two values)."""
 BUY_AND_HOLD: Final = "buy-and-hold"
+COULD_BE_CHANCE: Final = "could be chance"
+"""What a comparison says of a difference whose 95 % interval includes zero, in the CLI, the web UI and the report."""
 
 MetricKind = Literal["percent", "ratio", "count", "money", "cost"]
 
@@ -126,7 +128,7 @@ def _verdict(difference: MetricDifference) -> str:
         return "no interval"
     if difference.low > 0 or difference.high < 0:
         return "differs"
-    return "could be chance"
+    return COULD_BE_CHANCE
 
 
 def compared_labels(result: BacktestResult) -> tuple[str, str] | None:

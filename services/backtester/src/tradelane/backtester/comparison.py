@@ -84,7 +84,7 @@ def compare(
 
 
 def verdict(difference: MetricDifference) -> Verdict:
-    """Whether the interval says one variant is better, or includes 0 (the difference could be luck)."""
+    """Whether the interval says one variant is better, or includes 0 (the difference could be chance)."""
     better = next(info.better for info in METRICS if info.name == difference.metric)
     if better is None or difference.low is None or difference.high is None:
         return "not_tested"

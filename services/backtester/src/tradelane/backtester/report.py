@@ -44,7 +44,7 @@ from tradelane.contracts.backtest import (
     SimulatedTrade,
     VariantResult,
 )
-from tradelane.contracts.backtest_display import compared_labels, step_decimals, value_axis
+from tradelane.contracts.backtest_display import COULD_BE_CHANCE, compared_labels, step_decimals, value_axis
 from tradelane.contracts.market import Bar
 
 
@@ -296,7 +296,7 @@ def _finding(difference: MetricDifference, first: str, second: str) -> str:
     if found == "first_better":
         return f"{first} is better"
     if found == "could_be_luck":
-        return "could be luck"
+        return COULD_BE_CHANCE
     return ""
 
 
@@ -318,7 +318,7 @@ def _comparison_section(result: BacktestResult) -> str:
     note = (
         f"Each difference is {second} minus {first} on the same decisions. The interval is a paired block "
         "bootstrap of the bars (of the decisions for directional accuracy): where it excludes 0 one variant is "
-        "better; where it includes 0 the difference could be luck."
+        f"better; where it includes 0 the difference {COULD_BE_CHANCE}."
     )
     return _section("A/B comparison", f'<p class="headline">{_e(headline)}</p>\n{table}', note=note)
 
