@@ -6,18 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tradelane.cron import CronError, cron_problem, fires_at, first_fire_from, next_fire, next_fires
+from tradelane.cron import CronError, cron_fault, cron_problem, fires_at, first_fire_from, next_fire, next_fires
 
 
 def test_a_valid_cron_has_no_problem() -> None:
     assert cron_problem("0 16 * * 1-5") is None
 
 
-def test_an_out_of_range_field_is_a_problem_that_says_so() -> None:
+def test_an_out_of_range_field_is_a_problem_that_names_the_field_and_its_values() -> None:
     problem = cron_problem("61 * * * *")
     assert problem is not None
     assert "61 * * * *" in problem
-    assert "out of range" in problem
+    assert "its minute field '61' is not valid: minute values are 0-59" in problem
+    assert "not acceptable" not in problem, "croniter's own words"
 
 
 def test_a_day_that_never_occurs_is_a_problem() -> None:
@@ -48,8 +49,16 @@ def test_next_fire_skips_the_weekend_for_weekday_crons() -> None:
     assert next_fire("30 14 * * 1-5", "UTC", friday_evening) == datetime(2026, 11, 30, 14, 30, tzinfo=UTC)
 
 
-def test_a_cron_without_five_fields_is_a_problem() -> None:
-    assert cron_problem("* * * *") is not None
+def test_a_cron_without_five_fields_is_a_problem_that_says_which_five() -> None:
+    assert cron_fault("* * * *") == "it has 4 fields, not 5: minute hour day-of-month month weekday"
+    assert cron_fault("0 16 * * 1-5 0") == "it has 6 fields, not 5: minute hour day-of-month month weekday"
+
+
+def test_a_cron_fault_is_told_in_our_words_not_croniters() -> None:
+    fault = cron_fault("every day")
+    assert fault is not None
+    assert "columns" not in fault
+    assert "iterator" not in fault
 
 
 def test_a_cron_that_never_fires_has_no_next_fire() -> None:

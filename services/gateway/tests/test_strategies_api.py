@@ -95,7 +95,7 @@ async def test_invalid_cron_is_a_422_at_schedule_cron_saying_what_is_wrong(clien
         "/api/strategies", json=_definition(schedule={"cron": "61 * * * *", "timezone": "UTC"})
     )
     assert _locs(response) == [["body", "schedule", "cron"]]
-    assert "out of range" in response.json()["detail"][0]["msg"]
+    assert "its minute field '61' is not valid: minute values are 0-59" in response.json()["detail"][0]["msg"]
 
 
 async def test_update_with_invalid_cron_is_a_422_at_schedule_cron(client: httpx.AsyncClient) -> None:

@@ -97,9 +97,19 @@ def test_a_cadence_finer_than_the_bar_size_is_refused_saying_how_often_it_runs()
         decision_times(bars, BarSize.HOUR_1, "*/15 * * * *", UTC_SCHEDULE, MONDAY, MONDAY + timedelta(days=1))
 
 
-def test_a_cadence_that_is_no_cron_is_refused() -> None:
-    with pytest.raises(PlanError, match=r"neither 'bar', 'cron' nor a cron"):
+def test_a_cadence_that_is_no_cron_is_refused_in_our_words_not_croniters() -> None:
+    with pytest.raises(PlanError) as refused:
         decision_times(session_bars(MONDAY, 1), BarSize.HOUR_1, "hourly", UTC_SCHEDULE, MONDAY, MONDAY + HOUR * 24)
+    assert str(refused.value) == (
+        "cadence 'hourly' is not a cron expression (5 fields: minute hour day-of-month month weekday, "
+        "e.g. '30 15 * * 1-5'), nor 'bar' or 'cron': it has 1 field, not 5: minute hour day-of-month month weekday"
+    )
+
+
+def test_a_cadence_with_a_field_out_of_range_is_refused_naming_the_field() -> None:
+    with pytest.raises(PlanError, match=r"its hour field '25' is not valid: hour values are 0-23") as refused:
+        decision_times(session_bars(MONDAY, 1), BarSize.HOUR_1, "0 25 * * *", UTC_SCHEDULE, MONDAY, MONDAY + HOUR * 24)
+    assert "not acceptable" not in str(refused.value), "croniter's own words"
 
 
 def test_a_period_in_which_no_bar_closed_is_refused() -> None:

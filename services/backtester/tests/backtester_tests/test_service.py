@@ -317,6 +317,7 @@ async def test_a_compared_backtest_lists_and_compares_its_variants_in_the_order_
     [
         ({"period": (MONDAY + timedelta(days=5), MONDAY + timedelta(days=7))}, "no 1 hour bar closed between"),
         ({"cadence": "*/15 * * * *"}, "runs every 15 minutes, more often than one 1 hour bar"),
+        ({"cadence": "0 25 * * *"}, "cadence '0 25 * * *' is not a cron expression (5 fields: minute hour"),
         (
             {"variants": [{"prompt_version": 9}]},
             "has no version 9 (variant 'prompt_version=9'); its versions are 1 to 2",
@@ -325,7 +326,15 @@ async def test_a_compared_backtest_lists_and_compares_its_variants_in_the_order_
         ({"budget_usd": "0.01"}, "the estimated model cost is $0.0630 (7 calls), above the budget of $0.01"),
         ({"period": (MONDAY + timedelta(days=1), MONDAY)}, "must be after start"),
     ],
-    ids=["no-bars", "finer-cadence", "unknown-version", "unpriced-model", "over-budget", "end-before-start"],
+    ids=[
+        "no-bars",
+        "finer-cadence",
+        "bad-cron",
+        "unknown-version",
+        "unpriced-model",
+        "over-budget",
+        "end-before-start",
+    ],
 )
 async def test_a_request_that_cannot_run_is_invalid_with_the_reason(
     stack: Stack, fields: dict[str, Any], reason: str

@@ -19,26 +19,42 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 from croniter.croniter import CroniterError
 
+FIELDS: Final = ("minute", "hour", "day-of-month", "month", "weekday")
+"""A cron's five fields, in order."""
 CRON_HINT: Final = "use five fields: minute hour day-of-month month weekday, for example '0 16 * * 1-5'"
+_FIELD_VALUES: Final = ("0-59", "0-23", "1-31", "1-12 or jan-dec", "0-7 or sun-sat (0 and 7 are Sunday)")
 
 
 class CronError(ValueError):
     """A cron croniter cannot run: its syntax is wrong, or no date ever matches it."""
 
 
-def cron_problem(expression: str) -> str | None:
-    """What is wrong with ``expression`` as a schedule, or None when the scheduler can run it.
+def cron_fault(expression: str) -> str | None:
+    """What is wrong with ``expression`` as a five-field cron, in our words (never croniter's); None when it can run.
 
     The check is strict: a day that never occurs in the months given (``0 0 31 2 *``) is
     refused, since such a strategy would never run.
     """
+    fields = expression.split()
+    if len(fields) != len(FIELDS):
+        return f"it has {len(fields)} field{'' if len(fields) == 1 else 's'}, not 5: {' '.join(FIELDS)}"
     if croniter.is_valid(expression, strict=True):
         return None
-    try:
-        croniter.expand(expression, strict=True)
-    except CroniterError as error:
-        return f"cron {expression!r} is not valid: {error}; {CRON_HINT}"
-    return f"cron {expression!r} is not valid; {CRON_HINT}"
+    for index, (name, values) in enumerate(zip(FIELDS, _FIELD_VALUES, strict=True)):
+        alone = " ".join(field if at == index else "*" for at, field in enumerate(fields))
+        if not croniter.is_valid(alone, strict=True):
+            return (
+                f"its {name} field {fields[index]!r} is not valid: {name} values are {values}, "
+                "written as a value, a range a-b, a list a,b, a step */n or *"
+            )
+    return "no date ever matches it: a day-of-month given never occurs in the months given"
+
+
+def cron_problem(expression: str) -> str | None:
+    """What is wrong with ``expression`` as a schedule (:func:`cron_fault`, with a hint), or None when the scheduler
+    can run it."""
+    fault = cron_fault(expression)
+    return None if fault is None else f"cron {expression!r} is not valid: {fault}; {CRON_HINT}"
 
 
 def next_fire(cron: str, timezone: str, after: datetime) -> datetime:

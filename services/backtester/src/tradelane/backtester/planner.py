@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from tradelane.contracts.backtest import BAR_CADENCE, CRON_CADENCE, MAX_DECISIONS
 from tradelane.contracts.market import Bar
 from tradelane.contracts.strategy import BarSize, Schedule
-from tradelane.cron import cron_problem, first_fire_from, next_fires
+from tradelane.cron import FIELDS, cron_fault, first_fire_from, next_fires
 
 CADENCE_SAMPLE_RUNS: Final = 200
 """Runs of a cron looked at, from the start of the period, to find its shortest interval."""
@@ -60,9 +60,12 @@ def decision_times(
     if cadence == BAR_CADENCE:
         return _bounded(closes)
     cron = schedule.cron if cadence == CRON_CADENCE else cadence
-    problem = cron_problem(cron)
-    if problem is not None:
-        msg = f"cadence {cadence!r} is neither 'bar', 'cron' nor a cron that can run: {problem}"
+    fault = cron_fault(cron)
+    if fault is not None:
+        msg = (
+            f"cadence {cron!r} is not a cron expression ({len(FIELDS)} fields: {' '.join(FIELDS)}, e.g. "
+            f"'30 15 * * 1-5'), nor 'bar' or 'cron': {fault}"
+        )
         raise PlanError(msg)
     _refuse_finer_than_a_bar(cron, schedule.timezone, bar_size, start)
     times = _first_run_after_each_close(cron, schedule.timezone, closes, end)
