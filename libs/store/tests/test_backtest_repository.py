@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from tradelane.contracts.backtest import BacktestEstimate, BacktestRequest
+from tradelane.contracts.strategy import Schedule
 from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
@@ -21,7 +22,9 @@ def backtests(pool: asyncpg.Pool[Any]) -> BacktestRepository:
     return BacktestRepository(pool)
 
 
-async def _run(backtests: BacktestRepository, decisions: int = 3) -> tuple[NewRun, list[PlannedDecision]]:
+async def _run(
+    backtests: BacktestRepository, decisions: int = 3, strategies: dict[str, dict[str, Any]] | None = None
+) -> tuple[NewRun, list[PlannedDecision]]:
     strategy_id = uuid4()
     request = BacktestRequest(strategy_id=strategy_id, start=START, end=START + timedelta(days=decisions))
     run = NewRun(
@@ -30,7 +33,7 @@ async def _run(backtests: BacktestRepository, decisions: int = 3) -> tuple[NewRu
         strategy_id=strategy_id,
         strategy_name="demo",
         request=request,
-        strategies={"base": {"name": "demo"}},
+        strategies=strategies or {"base": {"name": "demo"}},
         estimate=BacktestEstimate(
             decisions=decisions, variants=("base",), model_calls=0, cached_decisions=0, cost_usd=None
         ),
@@ -89,3 +92,27 @@ async def test_status_and_listing(backtests: BacktestRepository) -> None:
     assert listed[0].finished_at is not None
     assert await backtests.report_html(run.id) is None
     assert await backtests.result(run.id) is None
+
+
+async def test_a_summary_carries_the_schedule_its_variants_ran(backtests: BacktestRepository) -> None:
+    """Listed or looked up, a backtest says the schedule of the strategy it replayed (every variant shares it)."""
+    schedule = {"cron": "0 16 * * 1-5", "timezone": "America/New_York"}
+    run, _ = await _run(
+        backtests,
+        strategies={
+            "prompt_version=2": {"name": "demo", "schedule": schedule},
+            "prompt_version=3": {"name": "demo", "schedule": schedule},
+        },
+    )
+    expected = Schedule.model_validate(schedule)
+    summary = await backtests.summary(run.id)
+    assert summary is not None
+    assert summary.schedule == expected
+    assert [listed.schedule for listed in await backtests.summaries(strategy_id=run.strategy_id)] == [expected]
+
+
+async def test_a_summary_without_a_stored_schedule_has_none(backtests: BacktestRepository) -> None:
+    run, _ = await _run(backtests, strategies={"base": {"name": "demo"}})
+    summary = await backtests.summary(run.id)
+    assert summary is not None
+    assert summary.schedule is None

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from tradelane.contracts.envelope import Contract
 from tradelane.contracts.fields import PlainDecimal, Text
-from tradelane.contracts.strategy import BarSize, StrategyDefinition
+from tradelane.contracts.strategy import BarSize, Schedule, StrategyDefinition
 
 BAR_CADENCE = "bar"
 """Decide at the close of every bar of the strategy's bar size."""
@@ -228,6 +228,11 @@ class BacktestSummary(Contract):
     created_at: AwareDatetime
     finished_at: AwareDatetime | None = None
     has_result: bool = False
+    schedule: Schedule | None = Field(
+        default=None,
+        description="The strategy's schedule as the backtest ran it (every variant shares it): the cron a 'cron' "
+        "cadence replays, and the time zone any cron expression cadence is read in. None when not known.",
+    )
 
 
 DecisionStatus = Literal["pending", "published", "done", "failed"]

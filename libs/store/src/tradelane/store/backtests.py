@@ -24,6 +24,7 @@ from tradelane.contracts.backtest import (
     BacktestStatus,
     BacktestSummary,
 )
+from tradelane.contracts.strategy import Schedule
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,10 @@ _SUMMARY_COLUMNS = (
     " count(d.seq) FILTER (WHERE d.status = 'done') AS decisions_done,"
     " count(d.seq) FILTER (WHERE d.status = 'failed') AS decisions_failed,"
     " coalesce(sum(d.cache_hits), 0) AS cache_hits, coalesce(sum(d.cache_misses), 0) AS cache_misses,"
-    " coalesce(sum(d.cost_usd), 0) AS cost_usd"
+    " coalesce(sum(d.cost_usd), 0) AS cost_usd,"
+    # Variants change only the analysis: every variant's definition has the same schedule, so any one will do.
+    " (SELECT v.definition -> 'schedule' FROM jsonb_each(r.strategies) AS v(variant, definition) LIMIT 1)"
+    " AS schedule"
 )
 _SUMMARY_FROM = " FROM backtest.runs r LEFT JOIN backtest.decisions d ON d.backtest_id = r.id"
 _DECISION_COLUMNS = (
@@ -104,6 +108,7 @@ def _summary(row: asyncpg.Record) -> BacktestSummary:
         created_at=row["created_at"],
         finished_at=row["finished_at"],
         has_result=row["has_result"],
+        schedule=None if row["schedule"] is None else Schedule.model_validate(row["schedule"]),
     )
 
 
