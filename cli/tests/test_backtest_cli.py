@@ -45,7 +45,7 @@ from tradelane.contracts.backtest import (
     BacktestRequest,
     VariantOverrides,
 )
-from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
+from tradelane.contracts.strategy import Schedule, StrategyDefinition, SymbolRef
 from tradelane.runtime.settings import Settings
 from tradelane.store.backtests import BacktestRepository
 from tradelane.store.strategies import StrategyRepository
@@ -257,6 +257,19 @@ async def test_list_and_show_a_completed_backtest_and_write_its_report(
     assert report.read_text(encoding="utf-8") == REPORT
     as_json = await cli("backtest", "show", str(backtest_id), "--json")
     assert '"status":"completed"' in as_json.out and '"buy_and_hold"' in as_json.out
+
+
+async def test_show_says_the_cron_and_time_zone_a_cron_cadence_replays(
+    cli: Cli, repository: BacktestRepository, strategy_id: UUID
+) -> None:
+    backtest_id = await store_run(
+        repository,
+        BacktestRequest(strategy_id=strategy_id, start=START, end=START.replace(month=11), cadence="cron"),
+        schedule=Schedule(cron="0 16 * * 1-5", timezone="America/New_York"),
+    )
+    shown = await cli("backtest", "show", str(backtest_id))
+    assert shown.code == 0, shown.err
+    assert "cadence:      cron 0 16 * * 1-5 (America/New_York), the strategy's schedule" in shown.lines
 
 
 async def test_the_report_of_a_running_backtest_is_not_there_yet(

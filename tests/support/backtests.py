@@ -33,6 +33,7 @@ from tradelane.contracts.backtest import (
     MetricDifference,
     VariantResult,
 )
+from tradelane.contracts.strategy import Schedule
 from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
 
 REPORT: Final = "<!doctype html><html><head><title>report</title></head><body><h1>Backtest report</h1></body></html>"
@@ -55,9 +56,15 @@ def estimate_of(
 
 
 async def store_run(
-    repository: BacktestRepository, request: BacktestRequest, *, strategy_name: str = "demo", decisions: int = 3
+    repository: BacktestRepository,
+    request: BacktestRequest,
+    *,
+    strategy_name: str = "demo",
+    decisions: int = 3,
+    schedule: Schedule | None = None,
 ) -> UUID:
-    """A run planned as the backtester plans one: ``decisions`` per variant, an hour apart from ``start``."""
+    """A run planned as the backtester plans one: ``decisions`` per variant, an hour apart from ``start``; each
+    variant's stored definition holds only ``schedule`` (nothing without one)."""
     estimate = estimate_of(request, decisions)
     run = NewRun(
         id=uuid4(),
@@ -65,7 +72,10 @@ async def store_run(
         strategy_id=request.strategy_id,
         strategy_name=strategy_name,
         request=request,
-        strategies={variant: {} for variant in estimate.variants},
+        strategies={
+            variant: {} if schedule is None else {"schedule": schedule.model_dump(mode="json")}
+            for variant in estimate.variants
+        },
         estimate=estimate,
     )
     planned = [

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
-from tradelane.contracts.backtest import BacktestMetrics, BacktestResult, MetricDifference, VariantResult
-from tradelane.contracts.backtest_display import compared_labels, nice_step, seconds_left, step_decimals, value_axis
+from tradelane.contracts.backtest import (
+    BacktestEstimate,
+    BacktestMetrics,
+    BacktestProgress,
+    BacktestRequest,
+    BacktestResult,
+    BacktestSummary,
+    MetricDifference,
+    VariantResult,
+)
+from tradelane.contracts.backtest_display import (
+    cadence_text,
+    compared_labels,
+    nice_step,
+    seconds_left,
+    step_decimals,
+    value_axis,
+)
+from tradelane.contracts.strategy import Schedule
 
 NOTHING = BacktestMetrics.model_validate(
     dict.fromkeys(BacktestMetrics.model_fields) | {"trades": 0, "fees": Decimal(0)}
@@ -53,3 +72,43 @@ def test_the_time_left_is_unknown_until_a_decision_finishes_and_none_once_all_ha
     assert seconds_left(100, 10, (1000.0, 10), 1060.0) is None
     assert seconds_left(100, 10, (1000.0, 0), 1000.0) is None
     assert seconds_left(100, 100, (1000.0, 100), 1000.0) == 0
+
+
+def _backtest(cadence: str, schedule: Schedule | None) -> BacktestSummary:
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    return BacktestSummary(
+        id=uuid4(),
+        name="March",
+        strategy_id=uuid4(),
+        strategy_name="demo",
+        request=BacktestRequest(strategy_id=uuid4(), start=start, end=start.replace(day=30), cadence=cadence),
+        status="running",
+        estimate=BacktestEstimate(decisions=0, variants=("base",), model_calls=0, cached_decisions=0, cost_usd=None),
+        progress=BacktestProgress(
+            decisions_total=0, decisions_done=0, decisions_failed=0, cache_hits=0, cache_misses=0, cost_usd=Decimal(0)
+        ),
+        created_at=start,
+        schedule=schedule,
+    )
+
+
+NEW_YORK_CLOSE = Schedule(cron="0 16 * * 1-5", timezone="America/New_York")
+
+
+def test_a_bar_cadence_decides_at_every_bar_close() -> None:
+    assert cadence_text(_backtest("bar", NEW_YORK_CLOSE)) == "every bar's close"
+
+
+def test_a_cron_cadence_says_the_strategy_schedule_it_replays() -> None:
+    assert cadence_text(_backtest("cron", NEW_YORK_CLOSE)) == (
+        "cron 0 16 * * 1-5 (America/New_York), the strategy's schedule"
+    )
+
+
+def test_a_cron_expression_cadence_is_read_in_the_strategy_time_zone() -> None:
+    assert cadence_text(_backtest("30 15 * * 1-5", NEW_YORK_CLOSE)) == "cron 30 15 * * 1-5 (America/New_York)"
+
+
+def test_without_a_known_schedule_the_cadence_says_what_it_does_not_know() -> None:
+    assert cadence_text(_backtest("cron", None)) == "cron, the strategy's schedule"
+    assert cadence_text(_backtest("30 15 * * 1-5", None)) == "cron 30 15 * * 1-5 (the strategy's time zone)"

@@ -235,6 +235,19 @@ async def test_a_running_backtests_page_polls_its_progress_and_offers_stop(
     assert page.count('<tr>\n      <td data-label="#">') == 6
 
 
+async def test_a_backtests_page_says_the_cron_and_time_zone_its_cadence_replays(
+    reader: httpx.AsyncClient, repository: BacktestRepository, strategy_id: UUID
+) -> None:
+    """A 'cron' cadence is shown as the strategy's schedule it replays, not as the bare word."""
+    backtest_id = await store_run(
+        repository,
+        BacktestRequest(strategy_id=strategy_id, start=START, end=START.replace(month=11), cadence="cron"),
+        schedule=Schedule(cron="0 16 * * 1-5", timezone="America/New_York"),
+    )
+    page = (await reader.get(f"/backtests/{backtest_id}", headers=HTML)).text
+    assert "<dt>Decide at</dt><dd>cron 0 16 * * 1-5 (America/New_York), the strategy&#39;s schedule</dd>" in page
+
+
 async def test_a_running_backtests_progress_says_the_time_left_at_the_pace_it_watched(
     operator: httpx.AsyncClient, repository: BacktestRepository, strategy_id: UUID
 ) -> None:

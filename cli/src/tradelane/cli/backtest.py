@@ -42,6 +42,7 @@ from tradelane.contracts.backtest import (
     default_cadence,
 )
 from tradelane.contracts.backtest_display import (
+    cadence_text,
     compared_labels,
     compared_variants,
     comparison_table,
@@ -406,7 +407,7 @@ async def backtest_show(
     console.print(f"backtest {summary.id}: {summary.name}")
     console.print(f"strategy:     {summary.strategy_name} ({summary.strategy_id})")
     console.print(f"period:       {timestamp(summary.request.start)} to {timestamp(summary.request.end)}")
-    console.print(f"cadence:      {summary.request.cadence}")
+    console.print(f"cadence:      {cadence_text(summary)}")
     console.print(f"status:       {summary.status}" + (f" ({summary.reason})" if summary.reason else ""))
     console.print(f"progress:     {done}/{progress.decisions_total} decisions ({progress.decisions_failed} failed)")
     console.print(f"cache:        {progress.cache_hits} hits, {progress.cache_misses} misses")

@@ -33,6 +33,7 @@ from tradelane.contracts.backtest import (
 from tradelane.contracts.backtest_display import COULD_BE_CHANCE
 from tradelane.contracts.events import Bias
 from tradelane.contracts.market import Bar
+from tradelane.contracts.strategy import Schedule
 from tradelane.trading.paper import PaperCosts
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
@@ -323,6 +324,7 @@ def _summary(
         created_at=START + timedelta(days=40),
         finished_at=START + timedelta(days=40, minutes=3),
         has_result=True,
+        schedule=Schedule(cron="0 16 * * 1-5", timezone="America/New_York"),
     )
 
 
@@ -375,6 +377,12 @@ def test_the_report_is_one_well_formed_document(report: tuple[Sample, str]) -> N
     assert document.startswith("<!DOCTYPE html>")
     assert tags.count("html") == 1
     assert tags.count("style") == 1
+
+
+def test_the_title_says_the_cron_expression_and_the_time_zone_it_is_read_in(report: tuple[Sample, str]) -> None:
+    """The sample decides on a cron expression of its own, read in the strategy's time zone."""
+    _, document = report
+    assert "deciding at cron 0 20 * * 1-5 (America/New_York); variants:" in document
 
 
 def test_the_report_has_no_script_and_no_outside_address(report: tuple[Sample, str]) -> None:

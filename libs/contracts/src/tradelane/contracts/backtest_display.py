@@ -3,7 +3,8 @@
 The CLI (``tradelane backtest --compare prompt_version=2,3``) and the web UI's form spell an
 A/B comparison the same way, and both show a result's metrics side by side (each variant, the
 offline baseline and buy-and-hold) and the comparison with its intervals, from these rules, and
-say how long a running one has left.
+say how long a running one has left. The CLI, the web UI and the report say when a backtest decides
+(its cadence) in the same words too.
 The value axis of an SVG chart (the backtest report's, the portfolio page's equity curve) is
 cut into round ticks here too.
 """
@@ -16,9 +17,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final, Literal
 
 from tradelane.contracts.backtest import (
+    BAR_CADENCE,
+    CRON_CADENCE,
     OFFLINE_VARIANT,
     BacktestMetrics,
     BacktestResult,
+    BacktestSummary,
     MetricDifference,
     VariantOverrides,
 )
@@ -49,6 +53,24 @@ METRICS: Final[tuple[tuple[str, str, MetricKind], ...]] = (
 """Each metric of :class:`BacktestMetrics` in the order shown: (field, label, how it is written)."""
 _KINDS: Final = {name: kind for name, _, kind in METRICS}
 _LABELS: Final = {name: label for name, label, _ in METRICS}
+
+
+def cadence_text(summary: BacktestSummary) -> str:
+    """When ``summary``'s backtest decides, in words: ``every bar's close``, ``cron 0 16 * * 1-5 (America/New_York),
+    the strategy's schedule``, or ``cron 30 15 * * 1-5 (America/New_York)`` for a cron expression of its own.
+
+    The planner reads a cron expression cadence in the strategy's time zone, as it does the strategy's own cron;
+    without the summary's schedule (None) the expression or time zone it does not know is said in words.
+    """
+    cadence, schedule = summary.request.cadence, summary.schedule
+    if cadence == BAR_CADENCE:
+        return "every bar's close"
+    if cadence == CRON_CADENCE:
+        if schedule is None:
+            return "cron, the strategy's schedule"
+        return f"cron {schedule.cron} ({schedule.timezone}), the strategy's schedule"
+    zone = "the strategy's time zone" if schedule is None else schedule.timezone
+    return f"cron {cadence} ({zone})"
 
 
 def compared_variants(spec: str, base: VariantOverrides | None = None) -> tuple[VariantOverrides, VariantOverrides]:

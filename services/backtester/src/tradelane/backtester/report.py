@@ -32,8 +32,6 @@ import numpy as np
 from tradelane.backtester.comparison import verdict
 from tradelane.backtester.metrics import METRIC_INFO, METRICS, MetricInfo, drawdowns
 from tradelane.contracts.backtest import (
-    BAR_CADENCE,
-    CRON_CADENCE,
     OFFLINE_VARIANT,
     BacktestDecisionRecord,
     BacktestMetrics,
@@ -44,7 +42,13 @@ from tradelane.contracts.backtest import (
     SimulatedTrade,
     VariantResult,
 )
-from tradelane.contracts.backtest_display import COULD_BE_CHANCE, compared_labels, step_decimals, value_axis
+from tradelane.contracts.backtest_display import (
+    COULD_BE_CHANCE,
+    cadence_text,
+    compared_labels,
+    step_decimals,
+    value_axis,
+)
 from tradelane.contracts.market import Bar
 
 
@@ -166,14 +170,6 @@ def format_difference(info: MetricInfo, value: float | None) -> str:
     return f"{value:+,.2f}"
 
 
-def _cadence(cadence: str) -> str:
-    if cadence == BAR_CADENCE:
-        return "at every bar's close"
-    if cadence == CRON_CADENCE:
-        return "on the strategy's schedule"
-    return f"on the schedule {cadence}"
-
-
 # --- HTML pieces -----------------------------------------------------------------------------------
 
 
@@ -241,7 +237,7 @@ def _header(summary: BacktestSummary, result: BacktestResult) -> str:
     variants = ", ".join(variant_name(variant.variant) for variant in result.variants) or "none"
     subtitle = (
         f"{summary.strategy_name}, {_when(request.start)} to {_when(request.end)} UTC, deciding "
-        f"{_cadence(request.cadence)}; variants: {variants}"
+        f"at {cadence_text(summary)}; variants: {variants}"
     )
     decisions = (
         f"{progress.decisions_done:,} of {progress.decisions_total:,} done, {progress.decisions_failed:,} failed"

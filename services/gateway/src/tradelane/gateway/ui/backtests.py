@@ -35,6 +35,7 @@ from tradelane.contracts.backtest import (
 )
 from tradelane.contracts.backtest_display import (
     COMPARED_FIELDS,
+    cadence_text,
     compared_labels,
     compared_variants,
     comparison_table,
@@ -284,6 +285,7 @@ def _progress_context(
         "message": message,
         "failed": failed,
         "period": period,
+        "cadence_text": cadence_text,
     }
 
 
