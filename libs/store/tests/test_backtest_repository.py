@@ -116,3 +116,45 @@ async def test_a_summary_without_a_stored_schedule_has_none(backtests: BacktestR
     summary = await backtests.summary(run.id)
     assert summary is not None
     assert summary.schedule is None
+
+
+async def test_a_hold_the_rules_accepted_says_why_it_holds(backtests: BacktestRepository) -> None:
+    """A HOLD's reason is the signal rules' note among its reasons (after the key factors, one of which starts the
+    same way); a rejected candidate has its rule instead and no such reason."""
+    run, planned = await _run(backtests, decisions=4)
+    low, neutral, rejected, bare = (decision.execution_id for decision in planned)
+    factors = ["HOLD: the model would wait for earnings", "Higher lows since Tuesday"]
+    await backtests.record_signal(
+        low,
+        action="HOLD",
+        bias="bullish",
+        confidence=40,
+        rejected_rule=None,
+        signal={"signal": {"action": "HOLD", "reasons": [*factors, "HOLD: confidence 40 is below the minimum 60"]}},
+    )
+    await backtests.record_signal(
+        neutral,
+        action="HOLD",
+        bias="neutral",
+        confidence=50,
+        rejected_rule=None,
+        signal={"signal": {"action": "HOLD", "reasons": ["Range-bound", "HOLD: the analysis is neutral"]}},
+    )
+    await backtests.record_signal(
+        rejected,
+        action="BUY",
+        bias="bullish",
+        confidence=80,
+        rejected_rule="min_risk_reward",
+        signal={"candidate": {"action": "BUY", "reasons": factors}, "rule": "min_risk_reward"},
+    )
+    await backtests.record_signal(
+        bare, action="HOLD", bias="neutral", confidence=50, rejected_rule=None, signal={"signal": {"action": "HOLD"}}
+    )
+    records = await backtests.decisions(run.id)
+    assert [(record.action, record.rejected_rule, record.held_because) for record in records] == [
+        ("HOLD", None, "confidence 40 is below the minimum 60"),
+        ("HOLD", None, "the analysis is neutral"),
+        ("BUY", "min_risk_reward", None),
+        ("HOLD", None, None),
+    ]

@@ -324,3 +324,34 @@ async def test_a_comparison_is_labelled_as_its_result_compared_the_variants(
 async def test_each_strategy_links_to_a_backtest_of_it(operator: httpx.AsyncClient, strategy_id: UUID) -> None:
     page = (await operator.get("/strategies", headers=HTML)).text
     assert f'href="/backtests?strategy_id={strategy_id}#backtest-form"' in page
+
+
+async def test_a_hold_for_low_confidence_says_why_not_as_a_rejection_names_its_rule(
+    reader: httpx.AsyncClient, repository: BacktestRepository, strategy_id: UUID
+) -> None:
+    """The signal rules accept a HOLD for low confidence, breaking no rule, with a note among its reasons: the
+    "Why not" cell shows that note, as it shows the rule a rejected candidate broke."""
+    backtest_id = await store_run(
+        repository, BacktestRequest(strategy_id=strategy_id, start=START, end=START.replace(month=11))
+    )
+    held, rejected, *_ = await repository.waiting(backtest_id, 2)
+    reasons = ["Higher lows since Tuesday", "HOLD: confidence 40 is below the minimum 60"]
+    await repository.record_signal(
+        held.execution_id,
+        action="HOLD",
+        bias="bullish",
+        confidence=40,
+        rejected_rule=None,
+        signal={"signal": {"action": "HOLD", "reasons": reasons}},
+    )
+    await repository.record_signal(
+        rejected.execution_id,
+        action="BUY",
+        bias="bullish",
+        confidence=80,
+        rejected_rule="min_risk_reward",
+        signal={"candidate": {"action": "BUY", "reasons": reasons[:1]}, "rule": "min_risk_reward"},
+    )
+    page = (await reader.get(f"/backtests/{backtest_id}", headers=HTML)).text
+    why_not = re.findall(r'<td data-label="Why not">(.*?)</td>', page)
+    assert why_not[:2] == ["confidence 40 is below the minimum 60", "<code>min_risk_reward</code>"]

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tradelane.contracts.events import Action, Analysis, Bias, Signal
+from tradelane.contracts.events import Action, Analysis, Bias, Signal, held_because
 from tradelane.contracts.market import Bar, MarketSnapshot, ResolvedSymbol
 from tradelane.contracts.strategy import AssetType, BarSize, RiskLimits
 from tradelane.signals.rules import Accepted, Rejected, decide, wilder_atr
@@ -107,6 +107,12 @@ def test_low_confidence_is_hold_and_says_why() -> None:
     assert signal.action == Action.HOLD
     assert signal.entry is None
     assert signal.reasons[-1] == "HOLD: confidence 54 is below the minimum 55"
+
+
+def test_a_hold_for_low_confidence_is_read_back_as_why_it_holds() -> None:
+    """The backtest's decision log reads the note back with ``held_because``, past a key factor worded alike."""
+    signal = accepted(analysis("bullish", confidence=54).model_copy(update={"key_factors": ("HOLD: earnings soon",)}))
+    assert held_because(signal.reasons) == "confidence 54 is below the minimum 55"
 
 
 def test_confidence_at_the_minimum_trades() -> None:

@@ -7,7 +7,7 @@ import re
 import struct
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from html.parser import HTMLParser
@@ -535,6 +535,26 @@ def test_the_decision_log_lists_every_decision_in_a_details_element(report: tupl
     log = document[document.index("<details>") : document.index("</details>")]
     assert log.count("<tr>") == len(made.decisions) + 1
     assert "model answer was not JSON &lt;oops&gt;" in log
+
+
+def test_the_decision_log_says_why_a_hold_the_rules_accepted_holds() -> None:
+    """A HOLD for low confidence broke no rule: its row says why it held where a rejection names its rule."""
+    made = single_sample()
+    first = made.decisions[0]
+    held = first.model_copy(
+        update={
+            "action": "HOLD",
+            "bias": "bullish",
+            "confidence": 40,
+            "rejected_rule": None,
+            "error": None,
+            "held_because": "confidence 40 is below the minimum 60",
+        }
+    )
+    document = replace(made, decisions=(held, *made.decisions[1:])).render()
+    rows = part(document, "<details>", "</details>").split("<tr>")
+    [row] = [row for row in rows if "confidence 40 is below the minimum 60" in row]
+    assert "<td>HOLD</td>" in row and "<td>bullish</td>" in row
 
 
 def test_the_highlight_shows_its_chart_and_answer(report: tuple[Sample, str]) -> None:

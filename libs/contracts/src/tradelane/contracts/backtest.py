@@ -250,6 +250,10 @@ class BacktestDecisionRecord(Contract):
     bias: str | None = None
     confidence: int | None = None
     rejected_rule: str | None = Field(default=None, description="The rule a rejected candidate broke.")
+    held_because: str | None = Field(
+        default=None,
+        description="Why a HOLD the rules accepted holds ('confidence 40 is below the minimum 60'); None otherwise.",
+    )
     error: str | None = Field(default=None, description="Why the execution failed.")
     cost_usd: PlainDecimal | None = None
     cache_hits: int = 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
@@ -194,6 +195,26 @@ class Signal(Contract):
     expires_at: AwareDatetime
     reasons: tuple[str, ...] = Field(default=(), description="Why this action.")
     model: str = Field(description="The analyst that informed it.")
+
+
+HOLD_NOTE: Final = "HOLD: "
+"""How the signal rules begin the note they add to a HOLD's ``reasons`` to say why it holds."""
+
+
+def hold_note(why: str) -> str:
+    """The note the signal rules add to a HOLD's reasons: ``HOLD: the analysis is neutral``."""
+    return f"{HOLD_NOTE}{why}"
+
+
+def held_because(reasons: Sequence[str]) -> str | None:
+    """Why a HOLD holds, read from its ``reasons``: the signal rules' note without ``HOLD: ``
+    (``confidence 40 is below the minimum 60``); None when the rules added none.
+
+    The note comes after the analysis's key factors, so the last reason that starts ``HOLD: `` is the rules' own
+    even when a key factor happens to start so too.
+    """
+    notes = [reason for reason in reasons if reason.startswith(HOLD_NOTE)]
+    return notes[-1].removeprefix(HOLD_NOTE) if notes else None
 
 
 Analyst = Literal["llm", "offline"]

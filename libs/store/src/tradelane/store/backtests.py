@@ -24,6 +24,7 @@ from tradelane.contracts.backtest import (
     BacktestStatus,
     BacktestSummary,
 )
+from tradelane.contracts.events import held_because
 from tradelane.contracts.strategy import Schedule
 
 
@@ -83,8 +84,16 @@ _SUMMARY_COLUMNS = (
 _SUMMARY_FROM = " FROM backtest.runs r LEFT JOIN backtest.decisions d ON d.backtest_id = r.id"
 _DECISION_COLUMNS = (
     "variant, seq, decided_at, execution_id, status, action, bias, confidence, rejected_rule, error, cost_usd,"
-    " cache_hits, cache_misses"
+    " cache_hits, cache_misses,"
+    " CASE WHEN action = 'HOLD' AND rejected_rule IS NULL THEN signal->'signal'->'reasons' END AS hold_reasons"
 )
+
+
+def _decision(row: asyncpg.Record) -> BacktestDecisionRecord:
+    """A decision as read, with why it holds from the reasons of the HOLD it stored (a SignalGenerated)."""
+    fields = dict(row)
+    reasons = fields.pop("hold_reasons")
+    return BacktestDecisionRecord.model_validate({**fields, "held_because": held_because(reasons or ())})
 
 
 def _summary(row: asyncpg.Record) -> BacktestSummary:
@@ -300,7 +309,7 @@ class BacktestRepository:
             f"SELECT {_DECISION_COLUMNS} FROM backtest.decisions WHERE backtest_id = $1 ORDER BY seq, variant",
             backtest_id,
         )
-        return [BacktestDecisionRecord.model_validate(dict(row)) for row in rows]
+        return [_decision(row) for row in rows]
 
     async def result(self, backtest_id: UUID) -> BacktestResult | None:
         value = await self._pool.fetchval("SELECT result FROM backtest.runs WHERE id = $1", backtest_id)

@@ -547,7 +547,7 @@ def _decision_row(decision: BacktestDecisionRecord) -> list[CellValue]:
         decision.action or "",
         decision.bias or "",
         _optional_int(decision.confidence),
-        decision.error or decision.rejected_rule or "",
+        decision.error or decision.rejected_rule or decision.held_because or "",
         _usd(decision.cost_usd) if decision.cost_usd is not None else "",
         f"{decision.cache_hits}/{decision.cache_misses}",
     ]

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
-from tradelane.contracts.events import Action, Analysis, Signal
+from tradelane.contracts.events import Action, Analysis, Signal, hold_note
 from tradelane.contracts.market import Bar, MarketSnapshot, decimal_of
 from tradelane.contracts.strategy import RiskLimits
 from tradelane.signals.guards import (
@@ -98,9 +98,9 @@ def decide(  # noqa: PLR0911 - one return per rule reads as the list of rules ab
     )
     action = {"bullish": Action.BUY, "bearish": Action.SELL, "neutral": Action.HOLD}[analysis.bias]
     if action == Action.HOLD:
-        return Accepted(_noted(hold, "HOLD: the analysis is neutral"))
+        return Accepted(_noted(hold, hold_note("the analysis is neutral")))
     if analysis.confidence < risk.min_confidence:
-        note = f"HOLD: confidence {analysis.confidence} is below the minimum {risk.min_confidence}"
+        note = hold_note(f"confidence {analysis.confidence} is below the minimum {risk.min_confidence}")
         return Accepted(_noted(hold, note))
 
     buy = action == Action.BUY
