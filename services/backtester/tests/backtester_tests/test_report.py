@@ -7,6 +7,7 @@ import re
 import struct
 import uuid
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -20,6 +21,7 @@ from tradelane.backtester.report import Highlight, format_difference, format_met
 from tradelane.contracts.backtest import (
     BacktestDecisionRecord,
     BacktestEstimate,
+    BacktestMetrics,
     BacktestProgress,
     BacktestRequest,
     BacktestResult,
@@ -196,13 +198,9 @@ class Sample:
         )
 
 
-def sample(strategy_name: str = "AAPL hourly <b>momentum</b>") -> Sample:
-    """Two prompt versions and the offline analyst over a month of hourly bars, with a planted script."""
-    bars = hourly_bars()
-    first, first_directions, first_decisions = simulate("prompt_version=2", bars, 0.5)
-    second, second_directions, second_decisions = simulate("prompt_version=3", bars, 0.8)
-    offline, _, offline_decisions = simulate("offline", bars, 0.55)
-    hold, hold_equity = buy_and_hold(
+def held_throughout(bars: Sequence[Bar]) -> tuple[BacktestMetrics, tuple[EquityPoint, ...]]:
+    """Buy-and-hold over the sample's bars."""
+    return buy_and_hold(
         bars,
         start=START,
         initial_cash=CASH,
@@ -211,6 +209,15 @@ def sample(strategy_name: str = "AAPL hourly <b>momentum</b>") -> Sample:
         periods_per_year=PERIODS,
         quantity_step=Decimal(1),
     )
+
+
+def sample(strategy_name: str = "AAPL hourly <b>momentum</b>") -> Sample:
+    """Two prompt versions and the offline analyst over a month of hourly bars, with a planted script."""
+    bars = hourly_bars()
+    first, first_directions, first_decisions = simulate("prompt_version=2", bars, 0.5)
+    second, second_directions, second_decisions = simulate("prompt_version=3", bars, 0.8)
+    offline, _, offline_decisions = simulate("offline", bars, 0.55)
+    hold, hold_equity = held_throughout(bars)
     comparison = compare(
         first,
         second,
@@ -230,15 +237,7 @@ def single_sample() -> Sample:
     bars = hourly_bars()
     asked, _, asked_decisions = simulate("prompt_version=2", bars, 0.7)
     offline, _, offline_decisions = simulate("offline", bars, 0.55)
-    hold, hold_equity = buy_and_hold(
-        bars,
-        start=START,
-        initial_cash=CASH,
-        costs=PaperCosts(),
-        tick=Decimal("0.01"),
-        periods_per_year=PERIODS,
-        quantity_step=Decimal(1),
-    )
+    hold, hold_equity = held_throughout(bars)
     result = BacktestResult(variants=(asked, offline), buy_and_hold=hold)
     decisions = (*asked_decisions, *offline_decisions)
     summary = _summary("AAPL hourly", bars, decisions, variants=(VariantOverrides(prompt_version=2),))
