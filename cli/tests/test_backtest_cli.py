@@ -270,6 +270,9 @@ async def test_show_says_the_cron_and_time_zone_a_cron_cadence_replays(
     shown = await cli("backtest", "show", str(backtest_id))
     assert shown.code == 0, shown.err
     assert "cadence:      cron 0 16 * * 1-5 (America/New_York), the strategy's schedule" in shown.lines
+    listed = await cli("backtest", "list")
+    assert listed.code == 0, listed.err
+    assert "cron 0 16 * * 1-5 (America/New_York), the strategy's schedule" in listed.out
 
 
 async def test_the_report_of_a_running_backtest_is_not_there_yet(

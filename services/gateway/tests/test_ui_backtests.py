@@ -246,6 +246,8 @@ async def test_a_backtests_page_says_the_cron_and_time_zone_its_cadence_replays(
     )
     page = (await reader.get(f"/backtests/{backtest_id}", headers=HTML)).text
     assert "<dt>Decide at</dt><dd>cron 0 16 * * 1-5 (America/New_York), the strategy&#39;s schedule</dd>" in page
+    listed = (await reader.get("/backtests", headers=HTML)).text
+    assert "deciding at cron 0 16 * * 1-5 (America/New_York), the strategy&#39;s schedule" in listed
 
 
 async def test_a_running_backtests_progress_says_the_time_left_at_the_pace_it_watched(

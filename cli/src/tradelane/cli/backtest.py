@@ -354,7 +354,7 @@ def _row(summary: BacktestSummary) -> list[object]:
         summary.name,
         summary.strategy_name,
         f"{timestamp(summary.request.start)} .. {timestamp(summary.request.end)}",
-        summary.request.cadence,
+        cadence_text(summary),
         ",".join(summary.estimate.variants),
         summary.status,
         f"{progress.decisions_done + progress.decisions_failed}/{progress.decisions_total}",

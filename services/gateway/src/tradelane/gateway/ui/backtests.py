@@ -200,6 +200,7 @@ async def _form_context(strategies: Strategies, viewer: Viewer, values: dict[str
         "analysts": ANALYSTS,
         "comparisons": COMPARISONS,
         "period": period,
+        "cadence_text": cadence_text,
         **extra,
     }
 
