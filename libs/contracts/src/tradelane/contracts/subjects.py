@@ -39,6 +39,12 @@ PAYLOAD_BUCKET: Final = "payloads"
 KEPT_CHART_BUCKET: Final = "kept-charts"
 """The chart PNGs signals were made from, copied by the ledger: kept as long as the signals, never expired."""
 
+
+def object_stream(bucket: str) -> str:
+    """The JetStream stream that holds Object Store ``bucket`` (its chunks and its objects' info)."""
+    return f"OBJ_{bucket}"
+
+
 PIPELINE_ALL: Final = "pipeline.>"
 TRADING_ALL: Final = "trading.>"
 DEAD_LETTER_ALL: Final = "deadletter.>"

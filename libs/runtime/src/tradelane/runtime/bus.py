@@ -314,7 +314,7 @@ class EventBus:
         for _ in range(info.chunks or 0):
             try:
                 chunk = await self.jetstream.get_msg(
-                    _object_stream(bucket), seq=sequence + 1, subject=chunks, direct=True, next=True
+                    subjects.object_stream(bucket), seq=sequence + 1, subject=chunks, direct=True, next=True
                 )
             except NotFoundError:
                 raise ObjectNotFoundError from None  # purged (replaced or expired) since its info was read
@@ -336,10 +336,6 @@ def _outcome(ack: asyncio.Future[PubAck] | Exception) -> Exception | None:
     if error is not None and not isinstance(error, Exception):
         raise error  # a KeyboardInterrupt or the like is no publish outcome
     return error
-
-
-def _object_stream(bucket: str) -> str:
-    return f"OBJ_{bucket}"
 
 
 def _object_digest(data: bytes | bytearray) -> str:

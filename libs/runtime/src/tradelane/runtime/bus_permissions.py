@@ -131,12 +131,12 @@ class _Grant:
     def read_objects(self, bucket: str) -> _Grant:
         """Fetch artefacts from an object store bucket: their info, then their chunks by direct gets
         (:meth:`tradelane.runtime.bus.EventBus.read_object`); nats-py looks the stream up by subject."""
-        stream = _object_stream(bucket)
+        stream = subjects.object_stream(bucket)
         return self.read(stream).pub(f"{_JS_API}.DIRECT.GET.{stream}", f"{_JS_API}.STREAM.NAMES")
 
     def write_objects(self, bucket: str) -> _Grant:
         """Store artefacts in an object store bucket: look a name up first, purge the chunks a name replaces."""
-        stream = _object_stream(bucket)
+        stream = subjects.object_stream(bucket)
         return self.read(stream).pub(f"$O.{bucket}.>", f"{_JS_API}.STREAM.PURGE.{stream}")
 
     def logs(self, identity: str) -> _Grant:
@@ -175,11 +175,6 @@ def _operator(identity: str) -> _Grant:
         .read(*_STREAMS)
         .pub(f"{_JS_API}.STREAM.MSG.DELETE.{subjects.DEAD_LETTER_STREAM}")
     )
-
-
-def _object_stream(bucket: str) -> str:
-    """The stream that holds an object store bucket."""
-    return f"OBJ_{bucket}"
 
 
 def _identities() -> dict[str, Permissions]:
