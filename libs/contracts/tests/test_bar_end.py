@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tradelane.contracts.market import Bar, closed_bars
 from tradelane.contracts.strategy import BarSize, bar_end
 
 
@@ -45,3 +46,28 @@ def test_a_weekly_bar_ends_on_the_next_monday(start: datetime) -> None:
 )
 def test_a_monthly_bar_ends_on_the_first_of_the_next_month(start: datetime, end: datetime) -> None:
     assert bar_end(BarSize.MONTH_1, start) == end
+
+
+def _bars_from(starts: list[datetime]) -> tuple[Bar, ...]:
+    return tuple(Bar(time=start, open=10, high=11, low=9, close=10.5, volume=100) for start in starts)
+
+
+@pytest.mark.parametrize("bar_size", list(BarSize))
+def test_closed_bars_are_those_whose_end_is_at_or_before_the_time(bar_size: BarSize) -> None:
+    """Against the rule read bar by bar, at every bar's start and end and just around them."""
+    # weekly bars 3 days apart: some share their end, as bars of one week dated by different days would
+    calendar_steps = {BarSize.WEEK_1: timedelta(days=3), BarSize.MONTH_1: timedelta(days=31)}
+    step = calendar_steps.get(bar_size, timedelta(seconds=bar_size.seconds))
+    bars = _bars_from([datetime(2025, 1, 6, 13, 30, tzinfo=UTC) + index * step for index in range(40)])
+    moments = {moment for bar in bars for moment in (bar.time, bar_end(bar_size, bar.time))}
+    for moment in sorted(moments):
+        for at in (moment - timedelta(microseconds=1), moment, moment + timedelta(microseconds=1)):
+            expected = tuple(bar for bar in bars if bar_end(bar_size, bar.time) <= at)
+            assert closed_bars(bar_size, bars, at) == expected, at
+
+
+def test_closed_bars_of_none_or_of_none_closed_are_none() -> None:
+    bars = _bars_from([datetime(2025, 6, 2, 14, tzinfo=UTC)])
+    assert closed_bars(BarSize.HOUR_1, (), datetime(2025, 6, 2, 16, tzinfo=UTC)) == ()
+    assert closed_bars(BarSize.HOUR_1, bars, datetime(2025, 6, 2, 14, 59, tzinfo=UTC)) == ()
+    assert closed_bars(BarSize.HOUR_1, list(bars), datetime(2025, 6, 2, 15, tzinfo=UTC)) == bars

@@ -6,7 +6,11 @@ import hashlib
 import itertools
 import json
 import math
+import os
+import pickle
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -381,11 +385,34 @@ def test_a_different_bar_gives_different_json(symbol: ResolvedSymbol, bars: list
     assert figure_json(chart(symbol, bars)) != figure_json(chart(symbol, changed))
 
 
-def test_json_is_compact_with_sorted_keys(full_figure: Figure) -> None:
+def test_json_is_compact_with_keys_as_built(full_figure: Figure) -> None:
     text = figure_json(full_figure).decode()
-    assert text.startswith('{"data":[{"close":[')
+    assert text.startswith('{"data":[{"type":"candlestick","x":["2023-01-02 00:00:00",')
     assert ", " not in text[:200]
     assert "NaN" not in text
+
+
+def test_every_process_writes_the_same_json_bytes(symbol: ResolvedSymbol, make_bars: MakeBars) -> None:
+    """Keys are written in the order they were set: no dict of the figure, the template included, may take
+    its order from a set, which changes with each process's hash seed."""
+    few = make_bars(30)
+    here = hashlib.sha256(figure_json(chart(symbol, few))).hexdigest()
+    script = (
+        "import hashlib, pickle, sys\n"
+        "from tradelane.charts.figure import build_figure, figure_json\n"
+        "from tradelane.contracts.strategy import BarSize\n"
+        "symbol, bars = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(hashlib.sha256(figure_json(build_figure(symbol, BarSize.DAY_1, bars, {}, []))).hexdigest())\n"
+    )
+    for seed in ("1", "2"):
+        there = subprocess.run(
+            [sys.executable, "-c", script],
+            input=pickle.dumps((symbol, few)),
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            check=True,
+        )
+        assert there.stdout.decode().strip() == here
 
 
 def test_json_holds_the_figure_as_built(full_figure: Figure) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from pydantic import AwareDatetime, Field
 
 from tradelane.contracts.envelope import Contract
-from tradelane.contracts.strategy import AssetType, BarSize
+from tradelane.contracts.strategy import AssetType, BarSize, bar_end
 
 
 class ResolvedSymbol(Contract):
@@ -61,6 +63,19 @@ class Bar(Contract):
     low: float = Field(gt=0)
     close: float = Field(gt=0)
     volume: float = Field(ge=0)
+
+
+def closed_bars(bar_size: BarSize, bars: Sequence[Bar], at: datetime) -> tuple[Bar, ...]:
+    """The bars of ``bars`` (oldest first) closed at ``at``: those with ``bar_end(bar_size, bar.time) <= at``.
+
+    A bar never closes before the bars that started earlier, so the closed bars come first and the
+    rest follow them: counting those from the newest back asks for the end of a bar or two, where a
+    backtest's 720-bar window would otherwise have 720 ends computed per decision.
+    """
+    count = len(bars)
+    while count and bar_end(bar_size, bars[count - 1].time) > at:
+        count -= 1
+    return tuple(bars[:count])
 
 
 class PatternHit(Contract):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
@@ -28,6 +27,7 @@ from tradelane.contracts.payloads import BarsWindow, chunk_period
 from tradelane.contracts.strategy import BarSize
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError
+from tradelane.runtime.json_bytes import compact_json
 
 JSON: Final = "application/json"
 DEFAULT_CACHE_BYTES: Final = 64 * 1024 * 1024
@@ -97,8 +97,11 @@ class PayloadStore:
         return bars
 
     async def put_series(self, series: Mapping[str, Sequence[float | None]]) -> ObjectRef:
-        """Store indicator series (one per output, aligned with their bars) and return their reference."""
-        data = json.dumps(series, separators=(",", ":"), allow_nan=False).encode()
+        """Store indicator series (one per output, aligned with their bars) and return their reference.
+
+        Raises ValueError when a value is NaN or an infinity: a series has None where it has no value.
+        """
+        data = compact_json(series)
         value = {key: tuple(values) for key, values in series.items()}
         name = await self._put(_SERIES_KIND, value, data)
         return ObjectRef(bucket=subjects.PAYLOAD_BUCKET, name=name, size=len(data), content_type=JSON)

@@ -27,6 +27,7 @@ import plotly.io as pio
 
 from tradelane.contracts.market import Bar, PatternHit, ResolvedSymbol, price_decimals
 from tradelane.contracts.strategy import BarSize
+from tradelane.runtime.json_bytes import compact_json
 
 Figure = dict[str, Any]
 """A Plotly figure as JSON-ready data: ``{"data": [trace, ...], "layout": {...}}``."""
@@ -177,11 +178,13 @@ def build_figure(
 
 
 def figure_json(figure: Figure) -> bytes:
-    """The figure as compact JSON with sorted keys: equal figures give equal bytes.
+    """The figure as compact JSON, keys in the order ``build_figure`` wrote them: the same input, the same bytes.
 
+    Keys are not sorted, as they need not be: ``build_figure`` writes every dict in a fixed order
+    (whatever the order of its ``series``), and the template in the order of ``_TEMPLATE``.
     Raises ValueError when the figure holds NaN or an infinity, which JSON cannot carry.
     """
-    return json.dumps(figure, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    return compact_json(figure)
 
 
 def _x(time: datetime) -> str:

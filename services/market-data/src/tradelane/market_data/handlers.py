@@ -6,7 +6,7 @@ Bars come at the strategy's bar size over its duration, and at each extra analys
 A live run (or a replay) reads the provider as it always has: the bars starting within the duration before
 ``as_of``, the bar in progress at ``as_of`` included as the provider returns it. A decision of a backtest
 (``backtest`` set) is point in time: in every timeframe it keeps only the bars closed at or before ``as_of``
-(:func:`~tradelane.contracts.strategy.bar_end`), since for a past ``as_of`` the simulated provider and IB return
+(:func:`~tradelane.contracts.market.closed_bars`), since for a past ``as_of`` the simulated provider and IB return
 the bar in progress at ``as_of`` with its complete, later values; and it reads them from the stored history,
 so a backtest's decisions do not ask the provider for the same bars again.
 """
@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, TimeframeBars
-from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.market import ResolvedSymbol, closed_bars
 from tradelane.contracts.payloads import BarsWindow
-from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize, bar_end
+from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize
 from tradelane.market_data.provider import (
     MarketDataProvider,
     ProviderRequestError,
@@ -84,7 +84,7 @@ class BarsFetcher:
             symbol, bar_size, duration, end, use_rth=strategy.use_rth, what_to_show=strategy.what_to_show
         )
         if msg.backtest is not None:
-            bars = tuple(bar for bar in bars if bar_end(bar_size, bar.time) <= end)
+            bars = closed_bars(bar_size, bars, end)
         if not bars:
             closed = "" if msg.backtest is None else "closed "
             raise PermanentStepError(

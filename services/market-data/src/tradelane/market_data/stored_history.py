@@ -18,7 +18,7 @@ import structlog
 
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.history import BarsRequest
-from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.market import Bar, ResolvedSymbol, closed_bars
 from tradelane.contracts.strategy import MAX_BARS, BarSize, WhatToShow, bar_end, duration_covering, duration_seconds
 from tradelane.market_data.provider import MarketDataProvider
 from tradelane.store.bar_history import BarHistoryRepository, BarSeries
@@ -94,7 +94,7 @@ class StoredHistory:
             symbol, series.bar_size, duration, end, use_rth=series.use_rth, what_to_show=series.what_to_show
         )
         span_end = min(end, now)
-        closed = [bar for bar in bars if bar_end(series.bar_size, bar.time) <= span_end]
+        closed = closed_bars(series.bar_size, bars, span_end)
         span_start = end - timedelta(seconds=duration_seconds(duration))
         if len(bars) >= MAX_BARS:
             # the provider may have cut the oldest bars off: claim nothing before its first
