@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 from collections import deque
@@ -17,13 +16,14 @@ import structlog
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.publisher.usecase import LogicPublisher
 from nats.js import JetStreamContext, api
-from nats.js.api import ObjectMeta, PubAck
-from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
+from nats.js.api import PubAck
+from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.market import ObjectRef
+from tradelane.runtime import objects
 from tradelane.runtime.errors import MessageTooLargeError
 from tradelane.runtime.streams import ATOMIC_BATCH_STREAMS
 
@@ -280,11 +280,10 @@ class EventBus:
     async def put_object(self, data: bytes, content_type: str, bucket: str = subjects.CHART_BUCKET) -> ObjectRef:
         """Store ``data`` under its sha256 (idempotent: the same bytes land once)."""
         digest = hashlib.sha256(data).hexdigest()
-        store = await self.object_store(bucket)
         try:
-            await store.get_info(digest)
+            await objects.object_info(self.jetstream, bucket, digest)
         except ObjectNotFoundError:
-            await store.put(digest, data, meta=ObjectMeta(name=digest, description=content_type))
+            await objects.write_object(self.jetstream, bucket, digest, data, content_type)
         return ObjectRef(bucket=bucket, name=digest, size=len(data), content_type=content_type)
 
     async def object_store(self, bucket: str) -> ObjectStore:
@@ -294,35 +293,17 @@ class EventBus:
             store = self._object_stores[bucket] = await self.jetstream.object_store(bucket)
         return store
 
+    async def object_info(self, bucket: str, name: str) -> api.ObjectInfo:
+        """The info of object ``name`` of ``bucket``; ObjectNotFoundError when it is not stored, or deleted."""
+        return await objects.object_info(self.jetstream, bucket, name)
+
     async def get_object(self, ref: ObjectRef) -> bytes:
         """Fetch an artefact's bytes."""
         return await self.read_object(ref.bucket, ref.name)
 
     async def read_object(self, bucket: str, name: str) -> bytes:
-        """The bytes of object ``name`` of ``bucket``; ObjectNotFoundError when it is not (or no longer) stored.
-
-        nats-py's ``ObjectStore.get`` creates an ordered consumer for each object it reads, and deletes
-        it after: a pipeline step reads a few objects, so that was most of the server's work per
-        execution. Here each chunk is one direct get of the next message on the object's chunk subject,
-        and the bytes are checked against the object's digest as ``get`` does.
-        """
-        store = await self.object_store(bucket)
-        info = await store.get_info(name)
-        chunks = f"$O.{bucket}.C.{info.nuid}"
-        data = bytearray()
-        sequence = 0
-        for _ in range(info.chunks or 0):
-            try:
-                chunk = await self.jetstream.get_msg(
-                    subjects.object_stream(bucket), seq=sequence + 1, subject=chunks, direct=True, next=True
-                )
-            except NotFoundError:
-                raise ObjectNotFoundError from None  # purged (replaced or expired) since its info was read
-            data += chunk.data or b""
-            sequence = chunk.seq or sequence + 1
-        if _object_digest(data) != info.digest:
-            raise DigestMismatchError
-        return bytes(data)
+        """The bytes of object ``name`` of ``bucket``; ObjectNotFoundError when it is not (or no longer) stored."""
+        return await objects.read_object(self.jetstream, bucket, name)
 
 
 def _outcome(ack: asyncio.Future[PubAck] | Exception) -> Exception | None:
@@ -336,11 +317,6 @@ def _outcome(ack: asyncio.Future[PubAck] | Exception) -> Exception | None:
     if error is not None and not isinstance(error, Exception):
         raise error  # a KeyboardInterrupt or the like is no publish outcome
     return error
-
-
-def _object_digest(data: bytes | bytearray) -> str:
-    """An object's digest as the object store writes it in the object's info."""
-    return "SHA-256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def _megabytes(size: int) -> str:

@@ -129,15 +129,22 @@ class _Grant:
         return self
 
     def read_objects(self, bucket: str) -> _Grant:
-        """Fetch artefacts from an object store bucket: their info, then their chunks by direct gets
-        (:meth:`tradelane.runtime.bus.EventBus.read_object`); nats-py looks the stream up by subject."""
+        """Fetch artefacts from an object store bucket: their info, then their chunks, by direct gets
+        (:mod:`tradelane.runtime.objects`); nats-py looks the stream up by subject."""
         stream = subjects.object_stream(bucket)
-        return self.read(stream).pub(f"{_JS_API}.DIRECT.GET.{stream}", f"{_JS_API}.STREAM.NAMES")
+        return (
+            self.read(stream).look_objects_up(bucket).pub(f"{_JS_API}.DIRECT.GET.{stream}", f"{_JS_API}.STREAM.NAMES")
+        )
 
     def write_objects(self, bucket: str) -> _Grant:
-        """Store artefacts in an object store bucket: look a name up first, purge the chunks a name replaces."""
+        """Store artefacts in an object store bucket: look a name up first, purge the chunks a name replaces
+        (or a failed write left)."""
         stream = subjects.object_stream(bucket)
-        return self.read(stream).pub(f"$O.{bucket}.>", f"{_JS_API}.STREAM.PURGE.{stream}")
+        return self.read(stream).look_objects_up(bucket).pub(f"$O.{bucket}.>", f"{_JS_API}.STREAM.PURGE.{stream}")
+
+    def look_objects_up(self, bucket: str) -> _Grant:
+        """Read an object's info: a direct get of the last message on its meta subject."""
+        return self.pub(f"{_JS_API}.DIRECT.GET.{subjects.object_stream(bucket)}.$O.{bucket}.M.>")
 
     def logs(self, identity: str) -> _Grant:
         """Publish its structured log lines, on its own log subject only."""

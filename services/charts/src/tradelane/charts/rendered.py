@@ -16,7 +16,7 @@ again and noted anew.
 from __future__ import annotations
 
 from nats.js.api import ObjectMeta
-from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
+from nats.js.errors import ObjectNotFoundError
 
 from tradelane.contracts.market import ObjectRef
 from tradelane.runtime.bus import EventBus
@@ -32,11 +32,10 @@ class RenderedPngs:
 
     async def find(self, figure: ObjectRef, width: int, height: int) -> ObjectRef | None:
         """The PNG ``figure`` was rendered to at this size, when it and its note are still stored."""
-        store = await self._bus.object_store(figure.bucket)
         try:
-            note = await store.get_info(_note_name(figure, width, height))
-            png = await store.get_info(note.description) if note.description else None
-        except (ObjectNotFoundError, ObjectDeletedError, NotFoundError):
+            note = await self._bus.object_info(figure.bucket, _note_name(figure, width, height))
+            png = await self._bus.object_info(figure.bucket, note.description) if note.description else None
+        except ObjectNotFoundError:
             return None
         if png is None or png.size is None:
             return None

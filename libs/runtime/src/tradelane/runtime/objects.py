@@ -1,0 +1,129 @@
+"""Object Store reads and writes in as few requests to the server as the format allows.
+
+Every execution stores and reads a few objects (its bars, its indicator series, its chart), so
+their cost is paid per execution, and a backtest makes thousands. nats-py's ``ObjectStore``
+pays more than it needs to: ``get_info`` is a JetStream API request (whose answer carries the
+message base64-encoded in JSON), ``put`` looks the name up once more before it writes, and
+``get`` creates an ordered consumer for each object and deletes it after. Here:
+
+- an object's info is one direct get of the last message on its meta subject;
+- its chunks are direct gets of the next message on its chunk subject, checked against the
+  digest in its info, as ``get`` checks them;
+- a write publishes the chunks, then the info (with the rollup header that replaces an older
+  info of the same name), as ``put`` does, without looking the name up again.
+
+The layout is nats-py's (and every NATS client's): ``$O.<bucket>.C.<nuid>`` for the chunks,
+``$O.<bucket>.M.<base64url name>`` for the info, chunks of 128 KiB, a ``SHA-256=`` digest, so
+objects written here are read by any client and the other way round.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Final
+
+import nats.errors
+from nats.js import JetStreamContext, api
+from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
+from nats.js.kv import MSG_ROLLUP_SUBJECT
+from nats.js.object_store import OBJ_DEFAULT_CHUNK_SIZE
+from nats.nuid import NUID
+
+from tradelane.contracts import subjects
+
+CHUNK_SIZE: Final = OBJ_DEFAULT_CHUNK_SIZE
+"""The size of an object's chunks, as nats-py writes them (the last one is shorter)."""
+
+_nuids = NUID()
+"""Names of chunk subjects: a new one for each object written, so a rewritten name never mixes chunks."""
+
+
+def meta_subject(bucket: str, name: str) -> str:
+    """The subject whose last message is the info of object ``name`` of ``bucket``."""
+    return f"$O.{bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+
+
+def chunk_subject(bucket: str, nuid: str) -> str:
+    """The subject an object's chunks are stored on, in order."""
+    return f"$O.{bucket}.C.{nuid}"
+
+
+def object_digest(data: bytes | bytearray) -> str:
+    """An object's digest as the object store writes it in the object's info."""
+    return "SHA-256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
+
+
+async def object_info(js: JetStreamContext, bucket: str, name: str) -> api.ObjectInfo:
+    """The info of object ``name`` of ``bucket``; ObjectNotFoundError when it is not stored, or deleted."""
+    try:
+        message = await js.get_msg(subjects.object_stream(bucket), subject=meta_subject(bucket, name), direct=True)
+    except NotFoundError:
+        raise ObjectNotFoundError from None
+    info: api.ObjectInfo = api.ObjectInfo.from_response(json.loads(message.data or b"{}"))
+    if info.deleted:
+        raise ObjectNotFoundError
+    return info
+
+
+async def read_object(js: JetStreamContext, bucket: str, name: str) -> bytes:
+    """The bytes of object ``name`` of ``bucket``; ObjectNotFoundError when it is not (or no longer) stored,
+    DigestMismatchError when its chunks do not add up to the digest its info names."""
+    info = await object_info(js, bucket, name)
+    chunks = chunk_subject(bucket, info.nuid)
+    data = bytearray()
+    sequence = 0
+    for _ in range(info.chunks or 0):
+        try:
+            chunk = await js.get_msg(
+                subjects.object_stream(bucket), seq=sequence + 1, subject=chunks, direct=True, next=True
+            )
+        except NotFoundError:
+            raise ObjectNotFoundError from None  # purged (replaced or expired) since its info was read
+        data += chunk.data or b""
+        sequence = chunk.seq or sequence + 1
+    if object_digest(data) != info.digest:
+        raise DigestMismatchError
+    return bytes(data)
+
+
+async def write_object(js: JetStreamContext, bucket: str, name: str, data: bytes, description: str) -> None:
+    """Store ``data`` as object ``name`` of ``bucket``, a name not stored yet (the caller looked it up).
+
+    A name written twice at once (two writers that both found it missing) ends with the info of
+    the last, and the other's chunks are left to the bucket's max age, as with nats-py's ``put``.
+    A failed write removes the chunks it stored, so no info ever names chunks that are not there.
+    """
+    stream = subjects.object_stream(bucket)
+    nuid = _nuids.next().decode()
+    chunks = chunk_subject(bucket, nuid)
+    view = memoryview(data)
+    count = 0
+    try:
+        for start in range(0, len(data), CHUNK_SIZE):
+            await js.publish(chunks, bytes(view[start : start + CHUNK_SIZE]), stream=stream)
+            count += 1
+        info = api.ObjectInfo(
+            name=name,
+            bucket=bucket,
+            nuid=nuid,
+            size=len(data),
+            mtime=datetime.now(UTC).isoformat(),
+            chunks=count,
+            digest=object_digest(data),
+            description=description,
+            options=api.ObjectMetaOptions(max_chunk_size=CHUNK_SIZE),
+        )
+        await js.publish(
+            meta_subject(bucket, name),
+            json.dumps(info.as_dict()).encode(),
+            stream=stream,
+            headers={api.Header.ROLLUP: MSG_ROLLUP_SUBJECT},
+        )
+    except Exception:
+        with suppress(nats.errors.Error, TimeoutError):  # the write's own error is the one to report
+            await js.purge_stream(stream, subject=chunks)
+        raise
