@@ -9,12 +9,12 @@ message base64-encoded in JSON), ``put`` looks the name up once more before it w
 - an object's info is one direct get of the last message on its meta subject;
 - its chunks are direct gets of the next message on its chunk subject, checked against the
   digest in its info, as ``get`` checks them;
-- a write publishes the chunks, then the info (with the rollup header that replaces an older
-  info of the same name), as ``put`` does, without looking the name up again.
+- a write publishes the chunks (larger ones: :data:`CHUNK_SIZE`), then the info (with the rollup
+  header that replaces an older info of the same name), as ``put`` does, without a second lookup.
 
 The layout is nats-py's (and every NATS client's): ``$O.<bucket>.C.<nuid>`` for the chunks,
-``$O.<bucket>.M.<base64url name>`` for the info, chunks of 128 KiB, a ``SHA-256=`` digest, so
-objects written here are read by any client and the other way round.
+``$O.<bucket>.M.<base64url name>`` for the info, a ``SHA-256=`` digest, so objects written here
+are read by any client and the other way round.
 """
 
 from __future__ import annotations
@@ -30,13 +30,18 @@ import nats.errors
 from nats.js import JetStreamContext, api
 from nats.js.errors import DigestMismatchError, NotFoundError, ObjectNotFoundError
 from nats.js.kv import MSG_ROLLUP_SUBJECT
-from nats.js.object_store import OBJ_DEFAULT_CHUNK_SIZE
 from nats.nuid import NUID
 
 from tradelane.contracts import subjects
 
-CHUNK_SIZE: Final = OBJ_DEFAULT_CHUNK_SIZE
-"""The size of an object's chunks, as nats-py writes them (the last one is shorter)."""
+CHUNK_SIZE: Final = 512 * 1024
+"""The size of the chunks objects are written in here (the last one is shorter).
+
+nats-py writes 128 KiB chunks, which split an execution's indicator series and its chart
+(about 160 KB each) in two: one more message stored, synced to disk and read back per object.
+512 KiB holds either whole and stays under NATS's default ``max_payload`` (1 MB), for a server
+not configured as tradelane's own are (8 MB). Readers take any chunk size: the info names it.
+"""
 
 _nuids = NUID()
 """Names of chunk subjects: a new one for each object written, so a rewritten name never mixes chunks."""
