@@ -1,4 +1,4 @@
-"""Contract round trips and the validation rules the gateway relies on for 422s."""
+"""Contract round trips, subjects, and the validation rules the gateway relies on for 422s."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from tradelane.contracts import subjects
-from tradelane.contracts.envelope import SCHEMA_VERSION
+from tradelane.contracts.envelope import SCHEMA_VERSION, BacktestTag, Envelope
 from tradelane.contracts.events import (
     Action,
     Analysis,
     ExecutionRequested,
     Signal,
     SignalGenerated,
+    SignalRejected,
     StepFailed,
     Trigger,
 )
@@ -36,19 +37,54 @@ from tradelane.contracts.strategy import (
     SymbolRef,
     duration_seconds,
 )
+from tradelane.contracts.subjects import Step
+
+AS_OF = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+BACKTEST = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=AS_OF)
+SIGNAL = Signal(
+    action=Action.BUY,
+    confidence=70,
+    symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+    entry=Decimal("101.23"),
+    stop=Decimal("99.10"),
+    targets=(Decimal("105.50"),),
+    expires_at=datetime(2026, 11, 21, tzinfo=UTC),
+    model="offline-rules-v1",
+)
+ANALYSIS = Analysis(bias="bullish", trend="uptrend", confidence=70, model="offline-rules-v1")
+LIVE_SIGNAL_FILTERS = (subjects.SIGNAL_GENERATED, subjects.SIGNAL_ALL)
+"""What the broker, the notifier (``pipeline.signal.generated``) and the ledger (``pipeline.signal.*``) consume."""
 
 
 def _strategy(**overrides: object) -> StrategyDefinition:
     return StrategyDefinition.model_validate({"name": "s", "symbol": {"symbol": "AAPL"}, **overrides})
 
 
-def _request() -> ExecutionRequested:
+def _request(backtest: BacktestTag | None = None) -> ExecutionRequested:
     return ExecutionRequested(
         execution_id=uuid4(),
         strategy_id=uuid4(),
         strategy=_strategy(),
-        trigger=Trigger.MANUAL,
-        as_of=datetime(2026, 11, 20, 21, 0, tzinfo=UTC),
+        trigger=Trigger.MANUAL if backtest is None else Trigger.BACKTEST,
+        as_of=AS_OF,
+        backtest=backtest,
+    )
+
+
+def _generated(backtest: BacktestTag | None = None) -> SignalGenerated:
+    request = _request(backtest)
+    return request.follow(SignalGenerated, strategy=request.strategy, signal=SIGNAL, analysis=ANALYSIS)
+
+
+def _rejected(backtest: BacktestTag | None = None) -> SignalRejected:
+    request = _request(backtest)
+    return request.follow(
+        SignalRejected,
+        strategy=request.strategy,
+        rule="min_risk_reward",
+        reason="x",
+        candidate=SIGNAL,
+        analysis=ANALYSIS,
     )
 
 
@@ -58,24 +94,7 @@ def test_execution_requested_round_trips_through_json() -> None:
 
 
 def test_signal_prices_stay_decimal_through_json() -> None:
-    request = _request()
-    signal = Signal(
-        action=Action.BUY,
-        confidence=70,
-        symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
-        entry=Decimal("101.23"),
-        stop=Decimal("99.10"),
-        targets=(Decimal("105.50"),),
-        expires_at=datetime(2026, 11, 21, tzinfo=UTC),
-        model="offline-rules-v1",
-    )
-    event = request.follow(
-        SignalGenerated,
-        strategy=request.strategy,
-        signal=signal,
-        analysis=Analysis(bias="bullish", trend="uptrend", confidence=70, model="offline-rules-v1"),
-    )
-    decoded = SignalGenerated.model_validate_json(event.model_dump_json())
+    decoded = SignalGenerated.model_validate_json(_generated().model_dump_json())
     assert decoded.signal.entry == Decimal("101.23")
     assert isinstance(decoded.signal.targets[0], Decimal)
 
@@ -195,6 +214,61 @@ def test_each_step_consumes_the_previous_steps_subject() -> None:
     order = list(subjects.Step)
     for previous, step in itertools.pairwise(order):
         assert subjects.step_of(subjects.consumed_by(step)) == previous
+
+
+@pytest.mark.parametrize(
+    ("event", "subject"),
+    [
+        (_generated(BACKTEST), "pipeline.signal.generated.backtest"),
+        (_rejected(BACKTEST), "pipeline.signal.rejected.backtest"),
+        (_generated(None), "pipeline.signal.generated"),
+        (_rejected(None), "pipeline.signal.rejected"),
+    ],
+)
+def test_a_signal_goes_on_its_backtest_subject_exactly_when_its_execution_is_a_backtests(
+    event: Envelope, subject: str
+) -> None:
+    assert subjects.subject_for(event) == subject
+
+
+def test_a_backtests_other_events_keep_their_subjects() -> None:
+    """Only the signal step's events are kept apart: analyses and failures of all executions share their subjects."""
+    request = _request(BACKTEST)
+    failure = request.follow(
+        StepFailed, step="indicators", kind="permanent", error="x", input_subject="s", deliveries=1
+    )
+    assert subjects.subject_for(request) == subjects.EXECUTION_REQUESTED
+    assert subjects.subject_for(failure) == subjects.STEP_FAILED
+
+
+@pytest.mark.parametrize("subject", [subjects.SIGNAL_GENERATED_BACKTEST, subjects.SIGNAL_REJECTED_BACKTEST])
+def test_a_backtests_signal_subject_matches_no_live_consumers_filter_but_the_backtesters_and_the_lineages(
+    subject: str,
+) -> None:
+    assert [live for live in LIVE_SIGNAL_FILTERS if subjects.matches(live, subject)] == []
+    assert subjects.matches(subjects.BACKTEST_SIGNAL_ALL, subject)
+    assert subjects.matches(subjects.PIPELINE_ALL, subject)
+    assert subjects.stream_of(subject) == subjects.PIPELINE_STREAM
+
+
+@pytest.mark.parametrize("subject", [subjects.SIGNAL_GENERATED, subjects.SIGNAL_REJECTED])
+def test_a_live_signal_subject_does_not_match_the_backtesters_filter(subject: str) -> None:
+    assert not subjects.matches(subjects.BACKTEST_SIGNAL_ALL, subject)
+    assert subjects.matches(subjects.SIGNAL_ALL, subject)
+
+
+@pytest.mark.parametrize(
+    ("subject", "contract"),
+    [(subjects.SIGNAL_GENERATED_BACKTEST, SignalGenerated), (subjects.SIGNAL_REJECTED_BACKTEST, SignalRejected)],
+)
+def test_a_backtests_signal_subject_is_read_as_the_signal_step_output_it_carries(
+    subject: str, contract: type[Envelope]
+) -> None:
+    """The lineage, replays, redrives and ``tail`` find the contract and the step from the subject."""
+    assert subjects.event_type_for(subject) is contract
+    assert subjects.step_of(subject) is Step.SIGNAL
+    assert subject in subjects.produced_by(Step.SIGNAL)
+    assert subjects.original_of(subjects.dead_letter(subject)) == subject
 
 
 @pytest.mark.parametrize(

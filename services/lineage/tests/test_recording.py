@@ -8,20 +8,43 @@ from uuid import uuid4
 import pytest
 
 from tradelane.contracts import subjects
-from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
-from tradelane.contracts.strategy import StrategyDefinition, SymbolRef
+from tradelane.contracts.envelope import BacktestTag
+from tradelane.contracts.events import (
+    Action,
+    Analysis,
+    ExecutionRequested,
+    Signal,
+    SignalGenerated,
+    SignalRejected,
+    StepFailed,
+    Trigger,
+)
+from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.strategy import AssetType, StrategyDefinition, SymbolRef
 from tradelane.lineage.recording import DEAD_LETTER_STEP, UnattributableMessageError, step_record
 from tradelane.runtime.decisions import ERROR_HEADER
 
 
-def _request() -> ExecutionRequested:
+def _request(backtest: BacktestTag | None = None) -> ExecutionRequested:
     return ExecutionRequested(
         execution_id=uuid4(),
         strategy_id=uuid4(),
         strategy=StrategyDefinition(name="s", symbol=SymbolRef(symbol="AAPL")),
-        trigger=Trigger.SCHEDULE,
+        trigger=Trigger.SCHEDULE if backtest is None else Trigger.BACKTEST,
         as_of=datetime(2026, 11, 20, tzinfo=UTC),
+        backtest=backtest,
     )
+
+
+BACKTEST = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=datetime(2026, 11, 20, tzinfo=UTC))
+HOLD = Signal(
+    action=Action.HOLD,
+    confidence=50,
+    symbol=ResolvedSymbol(conid=1, symbol="AAPL", exchange="NASDAQ", currency="USD", asset_type=AssetType.STOCK),
+    expires_at=datetime(2026, 11, 21, tzinfo=UTC),
+    model="offline-rules-v1",
+)
+NEUTRAL = Analysis(bias="neutral", trend="sideways", confidence=50, model="offline-rules-v1")
 
 
 def test_a_request_starts_a_running_execution_with_its_trigger() -> None:
@@ -39,6 +62,28 @@ def test_a_step_failure_fails_the_execution_under_the_failed_step() -> None:
     record = step_record(subjects.STEP_FAILED, failure.model_dump(mode="json"), stream_sequence=9)
     assert (record.step, record.status, record.execution_status) == ("indicators", "failed", "failed")
     assert record.error == "sma_200 needs 200 bars"
+
+
+@pytest.mark.parametrize("backtest", [None, BACKTEST], ids=["live", "backtest"])
+def test_a_generated_signal_completes_its_execution_on_its_subject(backtest: BacktestTag | None) -> None:
+    request = _request(backtest)
+    generated = request.follow(SignalGenerated, strategy=request.strategy, signal=HOLD, analysis=NEUTRAL)
+    subject = subjects.subject_for(generated)
+    record = step_record(subject, generated.model_dump(mode="json"), stream_sequence=7)
+    assert (record.step, record.status, record.execution_status) == ("signal", "succeeded", "completed")
+    assert record.subject == subject
+
+
+@pytest.mark.parametrize("backtest", [None, BACKTEST], ids=["live", "backtest"])
+def test_a_rejected_signal_ends_its_execution_as_rejected_on_its_subject(backtest: BacktestTag | None) -> None:
+    request = _request(backtest)
+    rejected = request.follow(
+        SignalRejected, strategy=request.strategy, rule="min_confidence", reason="x", candidate=HOLD, analysis=NEUTRAL
+    )
+    subject = subjects.subject_for(rejected)
+    record = step_record(subject, rejected.model_dump(mode="json"), stream_sequence=7)
+    assert (record.step, record.status, record.execution_status) == ("signal", "rejected", "rejected")
+    assert record.subject == subject
 
 
 def test_any_message_of_a_replay_gives_its_execution_the_replay_trigger() -> None:

@@ -34,7 +34,9 @@ def as_backtest(event: EventT) -> EventT:
 async def test_a_backtest_signal_of_an_auto_trading_strategy_places_no_order_while_the_live_one_does(
     nats_client: NatsClient, repository: BookRepository, strategies: StrategyRepository
 ) -> None:
-    """The broker handles its signals one at a time in stream order: the backtest's is handled before the live one."""
+    """Defence in depth: a backtest's signal on the live subject (where a signals service of an older version puts
+    it; backtests' signals have subjects of their own now) places no order either. The broker handles its signals one
+    at a time in stream order: the backtest's is handled before the live one."""
     live = await stored(signal_generated(at=utc_now()), repository, strategies)
     backtest = as_backtest(live)
     for signal in (backtest, live):

@@ -61,8 +61,9 @@ async def start_notifier(settings: Settings) -> AsyncIterator[StartNotifier]:
         await service.close()
 
 
-async def _publish(client: NatsClient, event: Envelope) -> None:
-    subject = subjects.subject_for(event)
+async def _publish(client: NatsClient, event: Envelope, subject: str | None = None) -> None:
+    """Publish ``event`` on its subject, or on ``subject``."""
+    subject = subject or subjects.subject_for(event)
     await client.jetstream().publish(
         subject, event.model_dump_json().encode(), headers=event_headers(event), stream=subjects.stream_of(subject)
     )
@@ -214,10 +215,16 @@ async def test_an_llm_budget_crossing_reaches_the_webhook_once(
 async def test_nothing_of_a_backtest_is_sent(
     start_notifier: StartNotifier, receiver: WebhookReceiver, nats_client: NatsClient
 ) -> None:
-    """A backtest's signal, failed step and fill are acked unsent; the live fill published after them is sent."""
+    """A backtest's signal, failed step and fill are acked unsent; the live fill published after them is sent.
+
+    Backtests' signals have a subject of their own, which the notifier does not consume; this one goes on the live
+    subject (as a signals service of an older version publishes it) to reach the notifier's own check of the tag.
+    """
     await start_notifier(notify_urls=SecretStr(await receiver.start()))
     tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=DECIDED_AT)
-    for event in (signal_generated(Action.BUY), step_failed(), order_filled()):
+    backtests_signal = signal_generated(Action.BUY).model_copy(update={"backtest": tag})
+    await _publish(nats_client, backtests_signal, subjects.SIGNAL_GENERATED)
+    for event in (step_failed(), order_filled()):
         await _publish(nats_client, event.model_copy(update={"backtest": tag}))
     await _publish(nats_client, order_filled())
     await eventually(lambda: receiver.taken, "the live fill's notification")

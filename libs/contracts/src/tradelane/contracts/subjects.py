@@ -59,12 +59,32 @@ ANALYSIS_COMPLETED: Final = "pipeline.analysis.completed"
 SIGNAL_GENERATED: Final = "pipeline.signal.generated"
 SIGNAL_REJECTED: Final = "pipeline.signal.rejected"
 SIGNAL_ALL: Final = "pipeline.signal.*"
-"""Both outcomes of the signal step: generated and rejected."""
+"""Both outcomes of the signal step of executions that are no backtest's: generated and rejected (a backtest's
+signals travel on :func:`of_backtests` subjects, one token longer, which this does not match)."""
 STEP_FAILED: Final = "pipeline.step.failed"
 OUTCOME_RECORDED: Final = "pipeline.outcome.recorded"
 """A signal's outcome (traded, shadow or manual): a step of the signal's execution, after it ended."""
 LLM_BUDGET_CROSSED: Final = "pipeline.llm.budget_crossed"
 """The day's model spend reached 50, 80 or 100 % of the LLM budget (a step of the execution that crossed it)."""
+
+_BACKTESTS_SUFFIX: Final = "backtest"
+
+
+def of_backtests(subject: str) -> str:
+    """Where a backtest's execution publishes an event that executions which are no backtest's publish on ``subject``.
+
+    One token more (``pipeline.signal.generated.backtest``), so a consumer of the live subject
+    (``pipeline.signal.generated``, ``pipeline.signal.*``) is never delivered a backtest's event, and
+    ``pipeline.>`` (the lineage, the stream) still takes both. Of a ``*`` wildcard, the wildcard of the backtests'
+    subjects (``pipeline.signal.*.backtest``).
+    """
+    return f"{subject}.{_BACKTESTS_SUFFIX}"
+
+
+SIGNAL_GENERATED_BACKTEST: Final = of_backtests(SIGNAL_GENERATED)
+SIGNAL_REJECTED_BACKTEST: Final = of_backtests(SIGNAL_REJECTED)
+BACKTEST_SIGNAL_ALL: Final = of_backtests(SIGNAL_ALL)
+"""Both outcomes of the signal step of backtests' executions: what the backtester follows."""
 
 
 class Step(StrEnum):
@@ -91,7 +111,14 @@ _SUBJECT_OF_EVENT: Final[dict[type[Envelope], str]] = {
     OutcomeRecorded: OUTCOME_RECORDED,
 }
 
-_EVENT_OF_SUBJECT: Final = {subject: event for event, subject in _SUBJECT_OF_EVENT.items()}
+_KEPT_APART_FOR_BACKTESTS: Final[frozenset[type[Envelope]]] = frozenset({SignalGenerated, SignalRejected})
+"""Events a backtest's execution publishes on subjects of their own (:func:`of_backtests`): those that consumers
+of executions which are no backtest's (the broker, the signals ledger, the notifier) subscribe to, and that the
+backtester follows. Each would otherwise be delivered to every one of them and acked unread by all but one."""
+
+_EVENT_OF_SUBJECT: Final = {subject: event for event, subject in _SUBJECT_OF_EVENT.items()} | {
+    of_backtests(_SUBJECT_OF_EVENT[event]): event for event in _KEPT_APART_FOR_BACKTESTS
+}
 
 _STEP_OF_SUBJECT: Final = {
     EXECUTION_REQUESTED: Step.REQUESTED,
@@ -101,6 +128,8 @@ _STEP_OF_SUBJECT: Final = {
     ANALYSIS_COMPLETED: Step.ANALYSIS,
     SIGNAL_GENERATED: Step.SIGNAL,
     SIGNAL_REJECTED: Step.SIGNAL,
+    SIGNAL_GENERATED_BACKTEST: Step.SIGNAL,
+    SIGNAL_REJECTED_BACKTEST: Step.SIGNAL,
 }
 
 _CONSUMED_BY_STEP: Final = {
@@ -113,8 +142,11 @@ _CONSUMED_BY_STEP: Final = {
 
 
 def subject_for(event: Envelope) -> str:
-    """The subject an event is published on."""
-    return _SUBJECT_OF_EVENT[type(event)]
+    """The subject an event is published on (a backtest's signal on its :func:`of_backtests` subject)."""
+    subject = _SUBJECT_OF_EVENT[type(event)]
+    if event.backtest is not None and type(event) in _KEPT_APART_FOR_BACKTESTS:
+        return of_backtests(subject)
+    return subject
 
 
 def event_type_for(subject: str) -> type[Envelope] | None:
@@ -133,7 +165,8 @@ def consumed_by(step: Step) -> str:
 
 
 def produced_by(step: Step) -> tuple[str, ...]:
-    """The subjects a pipeline step publishes its output on (the signal step has two)."""
+    """The subjects a pipeline step publishes its output on (the signal step has four: generated and rejected, each
+    for executions that are no backtest's and for backtests')."""
     return tuple(subject for subject, producer in _STEP_OF_SUBJECT.items() if producer == step)
 
 

@@ -57,7 +57,8 @@ LINEAGE_CONSUMERS: tuple[ConsumerSpec, ...] = (
 )
 
 BROKER_CONSUMER = ConsumerSpec("broker", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED)
-"""The broker turns accepted signals of auto-trading strategies into orders."""
+"""The broker turns accepted signals of auto-trading strategies into orders (a backtest's signals have a subject of
+their own, which this does not match)."""
 
 ADVISORY_CONSUMER = ConsumerSpec("lineage-advisories", ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES)
 """The lineage dead-letters the messages JetStream's max-deliveries advisories name."""
@@ -78,17 +79,24 @@ LEDGER_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("ledger-orders", subjects.TRADING_STREAM, subjects.ORDER_ALL),
     ConsumerSpec("ledger-outcomes", subjects.PIPELINE_STREAM, subjects.OUTCOME_RECORDED),
 )
-"""The signals ledger records every signal the signal step publishes (generated or rejected), the orders and
-fills placed from them (a traded signal's outcome comes from its fills), and every outcome published."""
+"""The signals ledger records every signal the signal step publishes (generated or rejected) for executions that are
+no backtest's (a backtest's signals have subjects of their own, which ``pipeline.signal.*`` does not match), the
+orders and fills placed from them (a traded signal's outcome comes from its fills), and every outcome published."""
 
 BACKTESTER_CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("backtester-analyses", subjects.PIPELINE_STREAM, subjects.ANALYSIS_COMPLETED),
-    ConsumerSpec("backtester-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_ALL),
+    ConsumerSpec("backtester-signals", subjects.PIPELINE_STREAM, subjects.BACKTEST_SIGNAL_ALL),
     ConsumerSpec("backtester-failures", subjects.PIPELINE_STREAM, subjects.STEP_FAILED),
 )
 """The backtester follows its decisions' executions: the analysis (model cost, cache hits and misses), the signal
-step's answer (generated or rejected), and failed steps; messages of executions that are no backtest's are acked
-unread."""
+step's answer (generated or rejected), and failed steps. A backtest's signals have subjects of their own
+(:func:`~tradelane.contracts.subjects.of_backtests`), so ``backtester-signals`` gets those only, and the broker's,
+the ledger's and the notifier's signal consumers never get one; analyses and failures of executions that are no
+backtest's are acked unread.
+
+A consumer provisioned by an older version with another filter (``backtester-signals`` had ``pipeline.signal.*``)
+gets the new one from :func:`provision`: nats-server 2.10 and later edit a consumer's filter in place, keeping its
+position in the stream."""
 
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
     *STEP_CONSUMERS.values(),
@@ -168,6 +176,7 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
 async def _ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, settings: Settings) -> None:
     config = consumer_config(spec, settings)
     try:
+        # creates it, or edits an existing one in place: ack_wait, max_deliver, the filter (nats-server 2.10+)
         await js.add_consumer(spec.stream, config=config)
     except BadRequestError as error:
         # An existing consumer whose immutable settings changed: say so rather than guess.

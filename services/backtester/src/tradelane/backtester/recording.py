@@ -1,8 +1,9 @@
 """What each decision's execution answered, recorded once per decision: its analysis, its signal, its failure.
 
-The backtester's consumers see every analysis, signal and failed step of the pipeline; those of
-executions that are no backtest's (no ``backtest`` tag) are acked unread. A redelivered message
-changes nothing: the repository fills in each part of a decision once.
+The backtester's consumers see every analysis and failed step of the pipeline, and the signals of backtests only
+(they have subjects of their own: :data:`~tradelane.contracts.subjects.BACKTEST_SIGNAL_ALL`); messages of
+executions that are no backtest's (no ``backtest`` tag) are acked unread. A redelivered message changes nothing:
+the repository fills in each part of a decision once.
 """
 
 from __future__ import annotations

@@ -49,7 +49,10 @@ class BrokerHandlers:
     async def on_signal_generated(self, msg: SignalGenerated, message: NatsMessage) -> None:
         """Place the order a signal of an auto-trading strategy asks for (a redriven one: if the redrive says so).
 
-        A backtest's signal is acked and ignored: it never reaches the trading engine.
+        A backtest's signal is acked and ignored: it never reaches the trading engine. Backtests publish their
+        signals on subjects of their own, which the broker's consumer does not match, so none should come here;
+        the check stays as a second line, since an order placed from one would spend real money (a signals
+        service of an older version, or a hand-published message, may still put one on the live subject).
         """
         if msg.backtest is not None:
             log.info(

@@ -30,6 +30,9 @@ class SignalRecorder:
         """Record the signal event ``body`` published on ``subject`` (Postgres errors propagate and are retried).
 
         A backtest's signal is not recorded: the ledger judges live performance, and a backtest reports its own.
+        Backtests publish their signals on subjects of their own, which the ledger's consumer does not match; the
+        check stays for one published on the live subject all the same (an older signals service, a hand-published
+        message), so that it never counts among the live signals' outcomes.
         """
         contract = subjects.event_type_for(subject)
         if contract not in {SignalGenerated, SignalRejected}:

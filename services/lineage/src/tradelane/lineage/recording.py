@@ -3,7 +3,8 @@
 - A pipeline event (``pipeline.market_data.fetched``...) is the output of its step; the
   message it was caused by (``causation_id``) is that step's input.
 - ``pipeline.signal.generated`` completes the execution; ``pipeline.signal.rejected`` ends
-  it as rejected; ``pipeline.step.failed`` fails it with the step's error.
+  it as rejected (a backtest's signals alike, on their ``.backtest`` subjects); ``pipeline.step.failed``
+  fails it with the step's error.
 - A message that carries a readable envelope but breaks its contract is still recorded, as
   a failed step with the validation error, so nothing published is ever invisible.
 - A broker event (``trading.order.*``, ``trading.position.changed``) is a step of the execution
@@ -33,16 +34,16 @@ from pydantic import ValidationError
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Envelope
-from tradelane.contracts.events import ExecutionRequested, StepFailed, Trigger
+from tradelane.contracts.events import ExecutionRequested, SignalGenerated, SignalRejected, StepFailed, Trigger
 from tradelane.contracts.trading import MANUAL_STRATEGY_ID, OrderRejected, SignalSkipped, TradingStateChanged
 from tradelane.runtime.decisions import ERROR_HEADER, describe
 from tradelane.store.lineage import ExecutionStatus, StepRecord, StepStatus
 
 DEAD_LETTER_STEP = "dead_letter"
 
-_EXECUTION_STATUS_AFTER: dict[str, ExecutionStatus] = {
-    subjects.SIGNAL_GENERATED: "completed",
-    subjects.SIGNAL_REJECTED: "rejected",
+_EXECUTION_STATUS_AFTER: dict[type[Envelope], ExecutionStatus] = {
+    SignalGenerated: "completed",
+    SignalRejected: "rejected",
 }
 
 
@@ -82,7 +83,7 @@ def step_record(
     if isinstance(event, StepFailed):
         return _record(event, subject, payload, stream_sequence, event.step, "failed", event.error, "failed")
 
-    status: StepStatus = "rejected" if subject == subjects.SIGNAL_REJECTED else "succeeded"
+    status: StepStatus = "rejected" if isinstance(event, SignalRejected) else "succeeded"
     record = _record(
         event,
         subject,
@@ -91,7 +92,7 @@ def step_record(
         step.value if step is not None else subject,
         status,
         None,
-        _EXECUTION_STATUS_AFTER.get(subject, "running"),
+        _EXECUTION_STATUS_AFTER.get(type(event), "running"),
     )
     if isinstance(event, ExecutionRequested):
         return replace(record, trigger=event.trigger.value)

@@ -61,6 +61,9 @@ class Notifier:
 
         A backtest's signals, orders and failures are no news to a person: they are acked unsent. The day's LLM
         spend is, whichever execution's model call crossed the threshold (a backtest's calls cost money too).
+        A backtest's signals have subjects of their own, which the notifier's consumer does not match; the check
+        stays for one published on the live subject all the same (an older signals service, a hand-published
+        message), so that nobody is told to act on a signal of the past.
         """
         if event.backtest is not None and not isinstance(event, LlmBudgetCrossed):
             return
