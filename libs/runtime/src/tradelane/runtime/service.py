@@ -150,7 +150,9 @@ class Service:
         """FastStream's context of this service's broker: what start hooks open for the handlers.
 
         A start hook puts a dependency there (``service.context.set_global("recorder", recorder)``)
-        and a handler receives it as a parameter (``recorder: Annotated[LineageRecorder, Context("recorder")]``).
+        and a handler receives it as a parameter (``recorder: Annotated[LineageRecorder, Context("recorder")]``),
+        with :class:`tradelane.runtime.injection.Context`: FastStream's own would look it up in a worker
+        thread for every message.
         """
         return self.broker.context
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from faststream import Context
-from faststream.nats.annotations import NatsMessage
-
 from tradelane.contracts.advisories import MaxDeliveriesAdvisory
 from tradelane.lineage.advisories import ExhaustedDeliveries
 from tradelane.lineage.handlers import LineageRecorder
 from tradelane.lineage.retention import PRUNE_INTERVAL_SECONDS, prune_expired_detail
+from tradelane.runtime.injection import Context, NatsMessage
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import ADVISORY_CONSUMER, LINEAGE_CONSUMERS

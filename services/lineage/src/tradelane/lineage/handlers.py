@@ -6,13 +6,13 @@ from typing import Any
 
 import asyncpg
 import structlog
-from faststream.nats.annotations import NatsMessage
 
 from tradelane.contracts import subjects
 from tradelane.lineage.recording import DEAD_LETTER_STEP, UnattributableMessageError, step_record
 from tradelane.lineage.redrives import redrive_failure, redrive_failure_id, redriven_step
 from tradelane.runtime.deadletters import REDRIVE_HEADER
 from tradelane.runtime.errors import PermanentStepError
+from tradelane.runtime.injection import NatsMessage
 from tradelane.store.lineage import LineageRepository, StepRecord
 
 log = structlog.get_logger(__name__)
