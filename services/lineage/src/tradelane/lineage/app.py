@@ -19,6 +19,8 @@ from tradelane.store.pool import create_pool
 RECORDER = "lineage_recorder"
 """Where the start hook leaves the recorder in FastStream's context for the subscribers."""
 Recorder = Annotated[LineageRecorder, Context(RECORDER)]
+BATCH = 100
+"""Messages each lineage subscriber fetches and records at once: their steps go in one transaction."""
 
 
 def build(settings: Settings | None = None) -> Service:
@@ -42,7 +44,7 @@ def build(settings: Settings | None = None) -> Service:
 
     for spec in LINEAGE_CONSUMERS:
 
-        @service.subscriber(spec)
+        @service.subscriber(spec, batch=BATCH)
         async def record(body: dict[str, object], message: NatsMessage, recorder: Recorder) -> None:
             await recorder.on_message(body, message)
 

@@ -8,6 +8,7 @@ import asyncpg
 import structlog
 
 from tradelane.contracts import subjects
+from tradelane.lineage.group_commit import StepWriter
 from tradelane.lineage.recording import DEAD_LETTER_STEP, UnattributableMessageError, step_record
 from tradelane.lineage.redrives import redrive_failure, redrive_failure_id, redriven_step
 from tradelane.runtime.deadletters import REDRIVE_HEADER
@@ -23,9 +24,12 @@ class LineageRecorder:
 
     def __init__(self, repository: LineageRepository) -> None:
         self._repository = repository
+        self._steps = StepWriter(repository)
 
     async def on_message(self, body: dict[str, Any], message: NatsMessage) -> None:
-        """Record one message (Postgres errors propagate and are retried by the delivery rules).
+        """Record one message, in one transaction with those handled at the same time (see ``group_commit``).
+
+        Postgres errors propagate and are retried by the delivery rules.
 
         A message PostgreSQL refuses as data (``DataError``) is a permanent failure: it is dead-lettered at once.
         """
@@ -42,7 +46,7 @@ class LineageRecorder:
         if redrive_of is not None and record.step == DEAD_LETTER_STEP:
             record = redrive_failure(record, redrive_of)
         try:
-            inserted = await self._repository.record(record)
+            inserted = await self._steps.record(record)
             if redrive_of is not None and record.step != DEAD_LETTER_STEP:
                 await self._record_redrive(record, redrive_of)
         except asyncpg.DataError as error:
