@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -96,3 +96,18 @@ async def test_a_group_postgresql_refuses_leaves_nothing_behind(pool: asyncpg.Po
         await lineage.record_many([*records[:-1], unstorable])
     assert await lineage.execution_summary(good) is None
     assert await lineage.execution_summary(bad) is None
+
+
+async def test_a_step_stores_its_message_as_the_message_carried_it(pool: asyncpg.Pool[Any]) -> None:
+    """The JSON text a message came as is stored as it is, rather than its decoded payload encoded again."""
+    lineage = LineageRepository(pool)
+    execution_id = uuid4()
+    [requested] = [
+        record
+        for record in _scenario([execution_id, uuid4(), uuid4()])
+        if record.execution_id == execution_id and record.step == "requested"
+    ]
+    await lineage.record_many([replace(requested, payload_json='{"as": "carried", "price": 1.25}')])
+    detail = await lineage.execution(execution_id)
+    assert detail is not None
+    assert [step.output for step in detail.steps] == [{"as": "carried", "price": 1.25}]

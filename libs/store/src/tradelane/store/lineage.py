@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -40,6 +41,13 @@ class StepRecord:
     """The status this message puts its execution in."""
     trigger: ExecutionTrigger | None = None
     replay_of: UUID | None = None
+    payload_json: str | None = None
+    """``payload`` as the message carried it (JSON text), when known: stored as it is, not encoded again."""
+
+    @property
+    def stored_payload(self) -> str:
+        """The payload as the JSON text PostgreSQL stores."""
+        return self.payload_json if self.payload_json is not None else json.dumps(self.payload)
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,9 @@ class LineageRepository:
                 "INSERT INTO lineage.steps (execution_id, step, message_id, causation_id, subject,"
                 " stream_sequence, status, payload, error, duration_ms, occurred_at)"
                 " SELECT execution_id, step, message_id, causation_id, subject,"
-                "  stream_sequence, status, payload, error, duration_ms, occurred_at"
+                "  stream_sequence, status, payload::jsonb, error, duration_ms, occurred_at"
                 " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::text[],"
-                "  $8::jsonb[], $9::text[], $10::float8[], $11::timestamptz[]) WITH ORDINALITY"
+                "  $8::text[], $9::text[], $10::float8[], $11::timestamptz[]) WITH ORDINALITY"
                 "  AS s(execution_id, step, message_id, causation_id, subject,"
                 "  stream_sequence, status, payload, error, duration_ms, occurred_at, position)"
                 " ORDER BY position"
@@ -154,7 +162,7 @@ class LineageRepository:
                     "subject",
                     "stream_sequence",
                     "status",
-                    "payload",
+                    "stored_payload",
                     "error",
                     "duration_ms",
                     "occurred_at",

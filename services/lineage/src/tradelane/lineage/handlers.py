@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -42,6 +43,7 @@ class LineageRecorder:
                 log.warning("dead_letter_unattributable", dead_letter_subject=raw.subject, error=str(error))
                 return
             raise PermanentStepError(f"message on {raw.subject} belongs to no execution: {error}") from error
+        record = replace(record, payload_json=raw.data.decode())
         redrive_of = (raw.headers or {}).get(REDRIVE_HEADER)
         if redrive_of is not None and record.step == DEAD_LETTER_STEP:
             record = redrive_failure(record, redrive_of)
