@@ -11,7 +11,7 @@ Measured from the first publish until every message is a lineage step: the wall 
 seconds of the lineage process, of PostgreSQL's processes and of the NATS server, per message.
 
 Writes ``bench/results/lineage.json`` and ``bench/results/lineage.md``.
-Run with ``python -m bench.lineage``.
+Run with ``python -m bench.lineage`` (``make bench`` runs it too).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--executions", type=int, default=400, help="executions of six messages each")
+    parser.add_argument("--executions", type=int, default=1000, help="executions of six messages each")
     args = parser.parse_args()
     configure_logging("WARNING", "json")
     result = asyncio.run(main(args))
