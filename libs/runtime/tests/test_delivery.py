@@ -15,6 +15,7 @@ from uuid import uuid4
 
 import nats
 import pytest
+import structlog
 from nats.aio.client import Client as NatsClient
 
 from tests.support.messages import collect
@@ -126,6 +127,26 @@ async def test_a_handled_message_publishes_the_next_event(run_step: StepRunner, 
     assert event.execution_id == request.execution_id
     assert event.causation_id == request.message_id
     assert event.handled_in_ms is not None
+
+
+async def test_lines_logged_while_a_message_is_handled_name_it(run_step: StepRunner, nats_client: NatsClient) -> None:
+    bound: list[dict[str, Any]] = []
+
+    async def handler(msg: ExecutionRequested) -> BarsFetched:
+        bound.append(structlog.contextvars.get_contextvars())
+        return _bars_for(msg)
+
+    await run_step(handler)
+    request = _request()
+    await _publish(nats_client, request)
+    await eventually(lambda: bound, "the message handled", timeout=5)
+    assert bound == [
+        {
+            "subject": subjects.EXECUTION_REQUESTED,
+            "message_id": str(request.message_id),
+            "execution_id": str(request.execution_id),
+        }
+    ]
 
 
 async def test_invalid_input_fails_the_step_once_and_is_dead_lettered(

@@ -1,4 +1,4 @@
-"""Dead letters in the lineage service against real NATS and Postgres: advisories, redrives, bad copies."""
+"""Dead letters in the lineage against real NATS and Postgres: advisories, redrives, bad copies, unstorable messages."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.errors import TimeoutError as NatsTimeoutError
 
@@ -72,6 +73,13 @@ async def _status(pool: asyncpg.Pool[Any], execution_id: UUID) -> str | None:
         "SELECT status FROM lineage.executions WHERE execution_id = $1", execution_id
     )
     return status
+
+
+async def _recorded(pool: asyncpg.Pool[Any], execution_ids: list[UUID]) -> int:
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM lineage.steps WHERE execution_id = ANY($1::uuid[])", execution_ids
+    )
+    return count
 
 
 async def _steps(pool: asyncpg.Pool[Any], execution_id: UUID) -> list[tuple[str, str]]:
@@ -157,3 +165,35 @@ async def test_a_redrive_reopens_the_failed_execution_and_its_later_steps_settle
     await eventually(reopened, "the redrive to reopen the execution", timeout=10)
     assert ("redriven", "succeeded") in await _steps(pool, request.execution_id)
     assert await list_dead_letters(nats_client.jetstream()) == []
+
+
+async def test_a_message_postgresql_refuses_is_dead_lettered_and_the_rest_of_its_batch_recorded(
+    nats_broker: NatsBroker, nats_client: NatsClient, fast_settings: Settings, pool: asyncpg.Pool[Any]
+) -> None:
+    """Published before the lineage starts, the messages come in one batch, one transaction; one holds a NUL."""
+    js = nats_client.jetstream()
+    requests = [_request() for _ in range(6)]
+    unstorable = requests[3]
+    for request in requests:
+        body = request.model_dump(mode="json")
+        if request is unstorable:
+            body["strategy"]["description"] = "nul \x00 here"
+        await js.publish(subjects.EXECUTION_REQUESTED, json.dumps(body).encode(), headers=event_headers(request))
+    lineage = build(fast_settings)
+    await lineage.start()
+    try:
+        stored = [request.execution_id for request in requests if request is not unstorable]
+
+        async def others_recorded() -> bool:
+            return await _recorded(pool, stored) == len(stored)
+
+        await eventually(others_recorded, "the other five recorded", timeout=10)
+        [dead] = await eventually(lambda: list_dead_letters(js), "the unstorable message dead-lettered", timeout=10)
+    finally:
+        await lineage.close()
+    assert (dead.subject, dead.step, dead.kind) == (subjects.EXECUTION_REQUESTED, "lineage", "permanent")
+    assert dead.error is not None
+    assert "the lineage cannot store this message" in dead.error
+    assert dead.body is not None
+    assert dead.body["execution_id"] == str(unstorable.execution_id)
+    assert await _recorded(pool, [unstorable.execution_id]) == 0

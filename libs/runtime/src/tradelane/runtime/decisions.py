@@ -75,7 +75,7 @@ __all__ = [
 
 
 def _peek_envelope(data: bytes) -> dict[str, Any]:
-    """Best-effort read of a message body, for logging and failure reports of bad input.
+    """Best-effort read of a message body, for the failure report of bad input.
 
     Any body must do: not JSON, not UTF-8, or nested deeper than the parser recurses.
     """
@@ -175,17 +175,12 @@ class DeliveryDecisions(BaseMiddleware):
                     reply=self._raw.reply,
                     headers=dict(self._raw.headers or {}),
                 )
-        body = _peek_envelope(self._raw.data)
-        structlog.contextvars.bind_contextvars(
-            subject=self._raw.subject,
-            message_id=body.get("message_id"),
-            execution_id=body.get("execution_id"),
-        )
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
         """Run the handler; cancel it past ``handler_timeout_seconds`` (JetStream deliveries only)."""
+        await self._bind_log_context(msg)
         if not self._from_stream:
             return await call_next(msg)
         seconds = self._settings.handler_timeout_seconds
@@ -198,6 +193,23 @@ class DeliveryDecisions(BaseMiddleware):
                 log.error("handler_cancelled", step=self._step, after_seconds=seconds)
                 raise HandlerTimeoutError(seconds) from error
             raise
+
+    async def _bind_log_context(self, msg: StreamMessage[Any]) -> None:
+        """Bind the message's subject and ids to every line logged while it is handled.
+
+        The ids come from the body FastStream decodes for the handler, which it keeps: parsing the
+        body again here cost about a tenth of a service's CPU per message.
+        """
+        try:
+            body = await msg.decode()
+        except ValidationError:  # unreadable: decoding it for the handler fails again, for the delivery rules
+            body = None
+        fields = body if isinstance(body, dict) else {}
+        structlog.contextvars.bind_contextvars(
+            subject=self._raw.subject,
+            message_id=fields.get("message_id"),
+            execution_id=fields.get("execution_id"),
+        )
 
     async def after_processed(
         self,

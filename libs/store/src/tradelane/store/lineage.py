@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -39,6 +41,13 @@ class StepRecord:
     """The status this message puts its execution in."""
     trigger: ExecutionTrigger | None = None
     replay_of: UUID | None = None
+    payload_json: str | None = None
+    """``payload`` as the message carried it (JSON text), when known: stored as it is, not encoded again."""
+
+    @property
+    def stored_payload(self) -> str:
+        """The payload as the JSON text PostgreSQL stores."""
+        return self.payload_json if self.payload_json is not None else json.dumps(self.payload)
 
 
 @dataclass(frozen=True)
@@ -104,51 +113,73 @@ class LineageRepository:
 
     async def record(self, record: StepRecord) -> bool:
         """Record one step; False when this message was recorded before (a redelivery)."""
+        [inserted] = await self.record_many([record])
+        return inserted
+
+    async def record_many(self, records: Sequence[StepRecord]) -> list[bool]:
+        """Record steps in one transaction, as :meth:`record` would one after the other, in three statements.
+
+        For each record, in order: its execution is created, or its trigger, ``replay_of`` and start
+        completed; its step is inserted unless this message was recorded before (False); a step newly
+        inserted that ends its execution (``execution_status``) settles it, if it is still running.
+        Executions are locked in ``execution_id`` order, so that the transactions of two lineage
+        replicas cannot deadlock.
+        """
+        if not records:
+            return []
+        executions = _executions_of(records)
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(
-                "INSERT INTO lineage.executions"
-                " (execution_id, strategy_id, status, trigger, replay_of, started_at)"
-                " VALUES ($1, $2, 'running', $3, $4, $5)"
+                "INSERT INTO lineage.executions (execution_id, strategy_id, status, trigger, replay_of, started_at)"
+                " SELECT execution_id, strategy_id, 'running', trigger, replay_of, started_at"
+                " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[])"
+                "  AS e(execution_id, strategy_id, trigger, replay_of, started_at)"
+                " ORDER BY execution_id"
                 " ON CONFLICT (execution_id) DO UPDATE SET"
                 "  trigger = COALESCE(lineage.executions.trigger, EXCLUDED.trigger),"
                 "  replay_of = COALESCE(lineage.executions.replay_of, EXCLUDED.replay_of),"
                 "  started_at = LEAST(lineage.executions.started_at, EXCLUDED.started_at)",
-                record.execution_id,
-                record.strategy_id,
-                record.trigger,
-                record.replay_of,
-                record.occurred_at,
+                *_columns(executions, "execution_id", "strategy_id", "trigger", "replay_of", "occurred_at"),
             )
-            inserted = await connection.fetchval(
+            rows = await connection.fetch(
                 "INSERT INTO lineage.steps (execution_id, step, message_id, causation_id, subject,"
                 " stream_sequence, status, payload, error, duration_ms, occurred_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-                " ON CONFLICT (execution_id, step, message_id) DO NOTHING RETURNING id",
-                record.execution_id,
-                record.step,
-                record.message_id,
-                record.causation_id,
-                record.subject,
-                record.stream_sequence,
-                record.status,
-                record.payload,
-                record.error,
-                record.duration_ms,
-                record.occurred_at,
+                " SELECT execution_id, step, message_id, causation_id, subject,"
+                "  stream_sequence, status, payload::jsonb, error, duration_ms, occurred_at"
+                " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::text[],"
+                "  $8::text[], $9::text[], $10::float8[], $11::timestamptz[]) WITH ORDINALITY"
+                "  AS s(execution_id, step, message_id, causation_id, subject,"
+                "  stream_sequence, status, payload, error, duration_ms, occurred_at, position)"
+                " ORDER BY position"
+                " ON CONFLICT (execution_id, step, message_id) DO NOTHING"
+                " RETURNING execution_id, step, message_id",
+                *_columns(
+                    records,
+                    "execution_id",
+                    "step",
+                    "message_id",
+                    "causation_id",
+                    "subject",
+                    "stream_sequence",
+                    "status",
+                    "stored_payload",
+                    "error",
+                    "duration_ms",
+                    "occurred_at",
+                ),
             )
-            if inserted is None:
-                return False
-            if record.execution_status in _TERMINAL:
+            inserted = _newly_inserted(records, {(row["execution_id"], row["step"], row["message_id"]) for row in rows})
+            settling = _settling(records, inserted)
+            if settling:
                 await connection.execute(
-                    "UPDATE lineage.executions SET status = $2, error = COALESCE($3, error),"
-                    " finished_at = $4, updated_at = now()"
-                    " WHERE execution_id = $1 AND status = 'running'",
-                    record.execution_id,
-                    record.execution_status,
-                    record.error,
-                    record.occurred_at,
+                    "UPDATE lineage.executions e SET status = s.status, error = COALESCE(s.error, e.error),"
+                    " finished_at = s.occurred_at, updated_at = now()"
+                    " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])"
+                    "  AS s(execution_id, status, error, occurred_at)"
+                    " WHERE e.execution_id = s.execution_id AND e.status = 'running'",
+                    *_columns(settling, "execution_id", "execution_status", "error", "occurred_at"),
                 )
-            return True
+            return inserted
 
     async def executions(
         self,
@@ -281,3 +312,50 @@ def _summary(row: asyncpg.Record) -> ExecutionSummary:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
     )
+
+
+def _columns(records: Sequence[StepRecord], *names: str) -> list[list[Any]]:
+    """The values of each named field of ``records``: one array parameter per column, for ``unnest``."""
+    return [[getattr(record, name) for record in records] for name in names]
+
+
+def _executions_of(records: Sequence[StepRecord]) -> list[StepRecord]:
+    """One record per execution, holding what recording its records one after the other would leave.
+
+    Its strategy is the first record's; its trigger and ``replay_of`` the first that name one; it
+    started at the earliest ``occurred_at``.
+    """
+    executions: dict[UUID, StepRecord] = {}
+    for record in records:
+        first = executions.get(record.execution_id)
+        executions[record.execution_id] = (
+            record
+            if first is None
+            else replace(
+                first,
+                trigger=first.trigger or record.trigger,
+                replay_of=first.replay_of or record.replay_of,
+                occurred_at=min(first.occurred_at, record.occurred_at),
+            )
+        )
+    return list(executions.values())
+
+
+def _newly_inserted(records: Sequence[StepRecord], inserted_keys: set[tuple[UUID, str, UUID]]) -> list[bool]:
+    """For each record, whether its step was inserted now; of two records of one message, the first."""
+    unclaimed = set(inserted_keys)
+    outcomes = []
+    for record in records:
+        key = (record.execution_id, record.step, record.message_id)
+        outcomes.append(key in unclaimed)
+        unclaimed.discard(key)
+    return outcomes
+
+
+def _settling(records: Sequence[StepRecord], inserted: list[bool]) -> list[StepRecord]:
+    """The record that settles each execution: its first newly inserted one with a terminal status."""
+    settling: dict[UUID, StepRecord] = {}
+    for record, new in zip(records, inserted, strict=True):
+        if new and record.execution_status in _TERMINAL:
+            settling.setdefault(record.execution_id, record)
+    return list(settling.values())

@@ -5,9 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any, Final
 
-from faststream import Context
-from faststream.nats.annotations import NatsMessage
-
 from tradelane.backtester.config import BacktesterSettings
 from tradelane.backtester.creation import Creator, ModelChoice
 from tradelane.backtester.finish import ChartLoader, finish
@@ -15,6 +12,7 @@ from tradelane.backtester.recording import DecisionRecorder
 from tradelane.backtester.runner import Runner
 from tradelane.contracts import subjects
 from tradelane.contracts.backtest import BacktestReply
+from tradelane.runtime.injection import Context, NatsMessage
 from tradelane.runtime.market_data import MarketData
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings

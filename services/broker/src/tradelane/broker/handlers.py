@@ -20,7 +20,6 @@ from functools import partial
 import asyncpg
 import nats.errors
 import structlog
-from faststream.nats.annotations import NatsMessage
 
 from tradelane.broker.engine import TradingEngine
 from tradelane.broker.placement import Redrive
@@ -29,6 +28,7 @@ from tradelane.contracts.events import BarsFetched, SignalGenerated
 from tradelane.contracts.trading import CancelOrder, CancelReply, OrderPlaced, PlaceOrder, manual_order_ref
 from tradelane.runtime.deadletters import REDRIVE_HEADER, redrive_places_orders
 from tradelane.runtime.errors import TransientStepError
+from tradelane.runtime.injection import NatsMessage
 from tradelane.runtime.payloads import PayloadMissingError, PayloadStore
 
 log = structlog.get_logger(__name__)

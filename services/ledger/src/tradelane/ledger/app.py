@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from faststream import Context
-from faststream.nats.annotations import NatsMessage
-
 from tradelane.contracts.outcomes import OutcomeRecorded
 from tradelane.ledger.config import LedgerSettings
 from tradelane.ledger.handlers import SignalRecorder
 from tradelane.ledger.kept_charts import ChartKeeper
 from tradelane.ledger.outcomes import OutcomeJudge
+from tradelane.runtime.injection import Context, NatsMessage
 from tradelane.runtime.market_data import MarketData
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings

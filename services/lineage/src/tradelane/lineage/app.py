@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from faststream import Context
-from faststream.nats.annotations import NatsMessage
-
 from tradelane.contracts.advisories import MaxDeliveriesAdvisory
 from tradelane.lineage.advisories import ExhaustedDeliveries
 from tradelane.lineage.handlers import LineageRecorder
 from tradelane.lineage.retention import PRUNE_INTERVAL_SECONDS, prune_expired_detail
+from tradelane.runtime.injection import Context, NatsMessage
 from tradelane.runtime.service import Service
 from tradelane.runtime.settings import Settings
 from tradelane.runtime.streams import ADVISORY_CONSUMER, LINEAGE_CONSUMERS
@@ -21,6 +19,8 @@ from tradelane.store.pool import create_pool
 RECORDER = "lineage_recorder"
 """Where the start hook leaves the recorder in FastStream's context for the subscribers."""
 Recorder = Annotated[LineageRecorder, Context(RECORDER)]
+BATCH = 100
+"""Messages each lineage subscriber fetches and records at once: their steps go in one transaction."""
 
 
 def build(settings: Settings | None = None) -> Service:
@@ -44,7 +44,7 @@ def build(settings: Settings | None = None) -> Service:
 
     for spec in LINEAGE_CONSUMERS:
 
-        @service.subscriber(spec)
+        @service.subscriber(spec, batch=BATCH)
         async def record(body: dict[str, object], message: NatsMessage, recorder: Recorder) -> None:
             await recorder.on_message(body, message)
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 import structlog
-from faststream.nats.annotations import NatsMessage
 
 from tradelane.contracts import subjects
+from tradelane.lineage.group_commit import StepWriter
 from tradelane.lineage.recording import DEAD_LETTER_STEP, UnattributableMessageError, step_record
 from tradelane.lineage.redrives import redrive_failure, redrive_failure_id, redriven_step
 from tradelane.runtime.deadletters import REDRIVE_HEADER
 from tradelane.runtime.errors import PermanentStepError
+from tradelane.runtime.injection import NatsMessage
 from tradelane.store.lineage import LineageRepository, StepRecord
 
 log = structlog.get_logger(__name__)
@@ -23,9 +25,12 @@ class LineageRecorder:
 
     def __init__(self, repository: LineageRepository) -> None:
         self._repository = repository
+        self._steps = StepWriter(repository)
 
     async def on_message(self, body: dict[str, Any], message: NatsMessage) -> None:
-        """Record one message (Postgres errors propagate and are retried by the delivery rules).
+        """Record one message, in one transaction with those handled at the same time (see ``group_commit``).
+
+        Postgres errors propagate and are retried by the delivery rules.
 
         A message PostgreSQL refuses as data (``DataError``) is a permanent failure: it is dead-lettered at once.
         """
@@ -38,11 +43,12 @@ class LineageRecorder:
                 log.warning("dead_letter_unattributable", dead_letter_subject=raw.subject, error=str(error))
                 return
             raise PermanentStepError(f"message on {raw.subject} belongs to no execution: {error}") from error
+        record = replace(record, payload_json=raw.data.decode())
         redrive_of = (raw.headers or {}).get(REDRIVE_HEADER)
         if redrive_of is not None and record.step == DEAD_LETTER_STEP:
             record = redrive_failure(record, redrive_of)
         try:
-            inserted = await self._repository.record(record)
+            inserted = await self._steps.record(record)
             if redrive_of is not None and record.step != DEAD_LETTER_STEP:
                 await self._record_redrive(record, redrive_of)
         except asyncpg.DataError as error:

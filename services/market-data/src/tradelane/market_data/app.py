@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Annotated
 
 import structlog
-from faststream import Context
 
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import Contract
@@ -38,6 +37,7 @@ from tradelane.market_data.provider import MarketDataProvider
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.stored_history import StoredHistory
 from tradelane.market_data.symbol_service import SymbolService
+from tradelane.runtime.injection import Context
 from tradelane.runtime.service import Service
 from tradelane.store.bar_history import BarHistoryRepository
 from tradelane.store.migrate import migrate

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import structlog
-from faststream.nats.annotations import NatsMessage
 
 from tradelane.contracts import subjects
 from tradelane.contracts.events import SignalGenerated, StepFailed
@@ -16,6 +15,7 @@ from tradelane.notifier.config import NotifierSettings
 from tradelane.notifier.handlers import Notifier
 from tradelane.notifier.sending import targets_of
 from tradelane.runtime.errors import PermanentStepError
+from tradelane.runtime.injection import NatsMessage
 from tradelane.runtime.service import Service
 from tradelane.runtime.streams import NOTIFIER_CONSUMERS
 
