@@ -48,7 +48,11 @@ def consumers_of(subject: str) -> list[Consumer]:
     found = [Consumer(spec.stream, spec.durable, failing_step(spec.durable), True) for spec in owners]
     found += [Consumer(spec.stream, spec.durable, failing_step(spec.durable), False) for spec in LINEAGE_CONSUMERS]
     everyone = [*owners, *LINEAGE_CONSUMERS]
-    return [consumer for consumer, spec in zip(found, everyone, strict=True) if _matches(spec.filter_subject, subject)]
+    return [
+        consumer
+        for consumer, spec in zip(found, everyone, strict=True)
+        if any(_matches(pattern, subject) for pattern in spec.filter_subjects)
+    ]
 
 
 @dataclass(frozen=True)
@@ -149,9 +153,13 @@ async def deliveries_match_messages(client: NatsClient) -> list[str]:
     problems: list[str] = []
     for spec in [*STEP_CONSUMERS.values(), BROKER_CONSUMER, *LINEAGE_CONSUMERS]:
         info = await js.consumer_info(spec.stream, spec.durable)
-        stream = await js.stream_info(spec.stream, subjects_filter=spec.filter_subject)
-        whole = spec.filter_subject.endswith(">")
-        matching = stream.state.last_seq if whole else sum((stream.state.subjects or {}).values())
+        if any(pattern.endswith(">") for pattern in spec.filter_subjects):
+            matching = (await js.stream_info(spec.stream)).state.last_seq
+        else:
+            matching = 0
+            for pattern in spec.filter_subjects:
+                stream = await js.stream_info(spec.stream, subjects_filter=pattern)
+                matching += sum((stream.state.subjects or {}).values())
         delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         if (delivered or 0) > matching:
             problems.append(f"{spec.durable}: {delivered} deliveries of {matching} messages")

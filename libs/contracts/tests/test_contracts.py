@@ -15,6 +15,7 @@ from tradelane.contracts.envelope import SCHEMA_VERSION, BacktestTag, Envelope
 from tradelane.contracts.events import (
     Action,
     Analysis,
+    BarsFetched,
     ExecutionRequested,
     Signal,
     SignalGenerated,
@@ -22,7 +23,8 @@ from tradelane.contracts.events import (
     StepFailed,
     Trigger,
 )
-from tradelane.contracts.market import ResolvedSymbol
+from tradelane.contracts.market import Bar, ResolvedSymbol
+from tradelane.contracts.payloads import BarsWindow
 from tradelane.contracts.strategy import (
     CHART_BARS,
     MAX_BARS,
@@ -74,6 +76,25 @@ def _request(backtest: BacktestTag | None = None) -> ExecutionRequested:
 def _generated(backtest: BacktestTag | None = None) -> SignalGenerated:
     request = _request(backtest)
     return request.follow(SignalGenerated, strategy=request.strategy, signal=SIGNAL, analysis=ANALYSIS)
+
+
+def _bars(backtest: BacktestTag | None = None) -> BarsFetched:
+    request = _request(backtest)
+    return request.follow(
+        BarsFetched,
+        strategy=request.strategy,
+        symbol=SIGNAL.symbol,
+        bars=BarsWindow(
+            conid=1,
+            bar_size=BarSize.DAY_1,
+            count=1,
+            first_bar_time=AS_OF,
+            last_bar=Bar(time=AS_OF, open=1, high=2, low=0.5, close=1.5, volume=10),
+            sha256="0" * 64,
+            chunks=("1" * 64,),
+        ),
+        provider="test",
+    )
 
 
 def _rejected(backtest: BacktestTag | None = None) -> SignalRejected:
@@ -210,10 +231,24 @@ def test_any_other_subject_is_no_dead_letter_and_its_own_original(subject: str) 
     assert subjects.original_of(subject) == subject
 
 
-def test_each_step_consumes_the_previous_steps_subject() -> None:
+def test_each_step_consumes_the_previous_steps_subjects() -> None:
     order = list(subjects.Step)
     for previous, step in itertools.pairwise(order):
-        assert subjects.step_of(subjects.consumed_by(step)) == previous
+        assert {subjects.step_of(subject) for subject in subjects.consumed_by(step)} == {previous}
+
+
+def test_the_indicators_consume_the_bars_of_executions_that_are_no_backtests_and_of_backtests() -> None:
+    """Exactly those two subjects: nothing else published under ``pipeline.market_data`` one day."""
+    assert subjects.consumed_by(Step.INDICATORS) == (
+        "pipeline.market_data.fetched",
+        "pipeline.market_data.fetched.backtest",
+    )
+    assert subjects.produced_by(Step.MARKET_DATA) == subjects.consumed_by(Step.INDICATORS)
+
+
+@pytest.mark.parametrize("step", [Step.MARKET_DATA, Step.CHART, Step.ANALYSIS, Step.SIGNAL])
+def test_the_other_steps_consume_one_subject_for_every_execution(step: Step) -> None:
+    assert len(subjects.consumed_by(step)) == 1
 
 
 @pytest.mark.parametrize(
@@ -221,18 +256,21 @@ def test_each_step_consumes_the_previous_steps_subject() -> None:
     [
         (_generated(BACKTEST), "pipeline.signal.generated.backtest"),
         (_rejected(BACKTEST), "pipeline.signal.rejected.backtest"),
+        (_bars(BACKTEST), "pipeline.market_data.fetched.backtest"),
         (_generated(None), "pipeline.signal.generated"),
         (_rejected(None), "pipeline.signal.rejected"),
+        (_bars(None), "pipeline.market_data.fetched"),
     ],
 )
-def test_a_signal_goes_on_its_backtest_subject_exactly_when_its_execution_is_a_backtests(
+def test_bars_and_signals_go_on_their_backtest_subject_exactly_when_their_execution_is_a_backtests(
     event: Envelope, subject: str
 ) -> None:
     assert subjects.subject_for(event) == subject
 
 
 def test_a_backtests_other_events_keep_their_subjects() -> None:
-    """Only the signal step's events are kept apart: analyses and failures of all executions share their subjects."""
+    """Only the bars and the signal step's events are kept apart: requests and failures of all executions share their
+    subjects."""
     request = _request(BACKTEST)
     failure = request.follow(
         StepFailed, step="indicators", kind="permanent", error="x", input_subject="s", deliveries=1
@@ -257,17 +295,29 @@ def test_a_live_signal_subject_does_not_match_the_backtesters_filter(subject: st
     assert subjects.matches(subjects.SIGNAL_ALL, subject)
 
 
+def test_a_backtests_bars_subject_matches_not_the_live_one_but_the_lineages() -> None:
+    """The broker subscribes to ``pipeline.market_data.fetched`` for its marks and paper fills."""
+    subject = subjects.MARKET_DATA_FETCHED_BACKTEST
+    assert not subjects.matches(subjects.MARKET_DATA_FETCHED, subject)
+    assert subjects.matches(subjects.PIPELINE_ALL, subject)
+    assert subjects.stream_of(subject) == subjects.PIPELINE_STREAM
+
+
 @pytest.mark.parametrize(
-    ("subject", "contract"),
-    [(subjects.SIGNAL_GENERATED_BACKTEST, SignalGenerated), (subjects.SIGNAL_REJECTED_BACKTEST, SignalRejected)],
+    ("subject", "contract", "step"),
+    [
+        (subjects.SIGNAL_GENERATED_BACKTEST, SignalGenerated, Step.SIGNAL),
+        (subjects.SIGNAL_REJECTED_BACKTEST, SignalRejected, Step.SIGNAL),
+        (subjects.MARKET_DATA_FETCHED_BACKTEST, BarsFetched, Step.MARKET_DATA),
+    ],
 )
-def test_a_backtests_signal_subject_is_read_as_the_signal_step_output_it_carries(
-    subject: str, contract: type[Envelope]
+def test_a_backtests_subject_is_read_as_the_step_output_it_carries(
+    subject: str, contract: type[Envelope], step: Step
 ) -> None:
     """The lineage, replays, redrives and ``tail`` find the contract and the step from the subject."""
     assert subjects.event_type_for(subject) is contract
-    assert subjects.step_of(subject) is Step.SIGNAL
-    assert subject in subjects.produced_by(Step.SIGNAL)
+    assert subjects.step_of(subject) is step
+    assert subject in subjects.produced_by(step)
     assert subjects.original_of(subjects.dead_letter(subject)) == subject
 
 

@@ -17,7 +17,7 @@ from tradelane.store.replay import (
     StepNotReachedError,
     UnknownExecutionError,
     message_to_replay,
-    subject_to_replay,
+    subjects_to_replay,
 )
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -86,7 +86,22 @@ async def test_a_replay_from_a_step_republishes_what_that_step_consumed(
     await _record_run(LineageRepository(pool), execution_id, 6)
     source = message_to_replay(execution_id, await ReplayQueries(pool).messages(execution_id), step)
     assert source.step == replayed
-    assert source.subject == subject_to_replay(step)
+    assert source.subject in subjects_to_replay(step)
+
+
+async def test_a_backtests_execution_is_replayed_from_its_bars_on_their_own_subject(pool: asyncpg.Pool[Any]) -> None:
+    """A backtest's bars are recorded on ``pipeline.market_data.fetched.backtest``: what the indicators consumed."""
+    execution_id = uuid4()
+    lineage = LineageRepository(pool)
+    request = _record(execution_id, 0, "requested", subjects.EXECUTION_REQUESTED)
+    bars = _record(execution_id, 1, "market_data", subjects.MARKET_DATA_FETCHED_BACKTEST)
+    for record in (request, bars):
+        await lineage.record(record)
+    messages = await ReplayQueries(pool).messages(execution_id)
+    source = message_to_replay(execution_id, messages, Step.INDICATORS)
+    assert (source.message_id, source.subject) == (bars.message_id, subjects.MARKET_DATA_FETCHED_BACKTEST)
+    with pytest.raises(StepNotReachedError, match="steps it can be replayed from: requested, market_data, indicators"):
+        message_to_replay(execution_id, messages, Step.CHART)
 
 
 async def test_a_step_the_execution_never_reached_is_refused_naming_the_steps_it_can_replay(

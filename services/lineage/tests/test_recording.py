@@ -96,10 +96,12 @@ def test_any_message_of_a_replay_gives_its_execution_the_replay_trigger() -> Non
     assert step_record(subjects.STEP_FAILED, replayed.model_dump(mode="json"), stream_sequence=2).trigger == "replay"
 
 
-def test_a_message_breaking_its_contract_is_recorded_as_failed() -> None:
+@pytest.mark.parametrize("subject", [subjects.MARKET_DATA_FETCHED, subjects.MARKET_DATA_FETCHED_BACKTEST])
+def test_a_message_breaking_its_contract_is_recorded_as_failed(subject: str) -> None:
+    """Read with the contract of its subject, a backtest's bars' own one too."""
     body = _request().model_dump(mode="json") | {"bars": "not bars"}
-    record = step_record(subjects.MARKET_DATA_FETCHED, body, stream_sequence=1)
-    assert record.status == "failed"
+    record = step_record(subject, body, stream_sequence=1)
+    assert (record.status, record.subject) == ("failed", subject)
     assert record.step == "market_data"
     assert record.error is not None
     assert "bars" in record.error

@@ -56,7 +56,9 @@ async def test_a_backtest_signal_of_an_auto_trading_strategy_places_no_order_whi
 async def test_a_backtests_bars_move_no_mark_while_live_bars_do(
     nats_client: NatsClient, repository: BookRepository, payloads: PayloadStore
 ) -> None:
-    """Bars are handled one at a time in the order published: the backtest's BTC bars come before the live AAPL bars."""
+    """Defence in depth: a backtest's bars on the live subject (where a market-data service of an older version puts
+    them; backtests' bars have a subject of their own now) move no mark either. Bars are handled one at a time in the
+    order published: the backtest's BTC bars come before the live AAPL bars."""
     long_ago = utc_now() - timedelta(days=400)
     backtest = as_backtest(await bars_fetched(payloads, (bar(long_ago, 1, 1, 1, 1),), BTC))
     live = await bars_fetched(payloads, (bar(utc_now(), 190, 191, 189, 190.5),), AAPL)

@@ -206,7 +206,7 @@ async def test_a_backtests_decisions_ask_ib_once_and_see_only_closed_bars(
 ) -> None:
     """The first decision's window is fetched from IB up to now and stored; the next decision reads the store."""
     await start_market_data(**ib_settings(tws))
-    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED)
+    fetched = await collect(nats_client, subjects.MARKET_DATA_FETCHED_BACKTEST)
     tag = BacktestTag(backtest_id=uuid4(), variant="base", seq=0, decided_at=AS_OF)
     decisions = [
         execution().model_copy(

@@ -53,6 +53,8 @@ DEBUG_ALL: Final = "debug.>"
 
 EXECUTION_REQUESTED: Final = "pipeline.execution.requested"
 MARKET_DATA_FETCHED: Final = "pipeline.market_data.fetched"
+"""Bars of executions that are no backtest's (a backtest's travel on :func:`of_backtests` subjects, one token longer,
+which this does not match)."""
 INDICATORS_COMPUTED: Final = "pipeline.indicators.computed"
 CHART_RENDERED: Final = "pipeline.chart.rendered"
 ANALYSIS_COMPLETED: Final = "pipeline.analysis.completed"
@@ -81,6 +83,7 @@ def of_backtests(subject: str) -> str:
     return f"{subject}.{_BACKTESTS_SUFFIX}"
 
 
+MARKET_DATA_FETCHED_BACKTEST: Final = of_backtests(MARKET_DATA_FETCHED)
 SIGNAL_GENERATED_BACKTEST: Final = of_backtests(SIGNAL_GENERATED)
 SIGNAL_REJECTED_BACKTEST: Final = of_backtests(SIGNAL_REJECTED)
 BACKTEST_SIGNAL_ALL: Final = of_backtests(SIGNAL_ALL)
@@ -111,16 +114,18 @@ _SUBJECT_OF_EVENT: Final[dict[type[Envelope], str]] = {
     OutcomeRecorded: OUTCOME_RECORDED,
 }
 
-_KEPT_APART_FOR_BACKTESTS: Final[frozenset[type[Envelope]]] = frozenset({SignalGenerated, SignalRejected})
-"""Events a backtest's execution publishes on subjects of their own (:func:`of_backtests`): those that consumers
-of executions which are no backtest's (the broker, the signals ledger, the notifier) subscribe to, and that the
-backtester follows. Each would otherwise be delivered to every one of them and acked unread by all but one."""
+_KEPT_APART_FOR_BACKTESTS: Final[frozenset[type[Envelope]]] = frozenset({BarsFetched, SignalGenerated, SignalRejected})
+"""Events a backtest's execution publishes on subjects of their own (:func:`of_backtests`): those that consumers of
+executions which are no backtest's subscribe to, the broker (its marks and paper fills follow the bars, its orders the
+signals), the signals ledger and the notifier (the signals). Each would otherwise be delivered to them, validated and
+dropped. The step that consumes such an event takes both of its subjects (:func:`consumed_by`); the backtester
+follows the backtests' signals only."""
 
 _EVENT_OF_SUBJECT: Final = {subject: event for event, subject in _SUBJECT_OF_EVENT.items()} | {
     of_backtests(_SUBJECT_OF_EVENT[event]): event for event in _KEPT_APART_FOR_BACKTESTS
 }
 
-_STEP_OF_SUBJECT: Final = {
+_STEP_OF_LIVE_SUBJECT: Final = {
     EXECUTION_REQUESTED: Step.REQUESTED,
     MARKET_DATA_FETCHED: Step.MARKET_DATA,
     INDICATORS_COMPUTED: Step.INDICATORS,
@@ -128,8 +133,16 @@ _STEP_OF_SUBJECT: Final = {
     ANALYSIS_COMPLETED: Step.ANALYSIS,
     SIGNAL_GENERATED: Step.SIGNAL,
     SIGNAL_REJECTED: Step.SIGNAL,
-    SIGNAL_GENERATED_BACKTEST: Step.SIGNAL,
-    SIGNAL_REJECTED_BACKTEST: Step.SIGNAL,
+}
+
+
+def _is_kept_apart(subject: str) -> bool:
+    """Whether a backtest's execution publishes the event ``subject`` carries on its :func:`of_backtests` subject."""
+    return _EVENT_OF_SUBJECT.get(subject) in _KEPT_APART_FOR_BACKTESTS
+
+
+_STEP_OF_SUBJECT: Final = _STEP_OF_LIVE_SUBJECT | {
+    of_backtests(subject): step for subject, step in _STEP_OF_LIVE_SUBJECT.items() if _is_kept_apart(subject)
 }
 
 _CONSUMED_BY_STEP: Final = {
@@ -142,7 +155,7 @@ _CONSUMED_BY_STEP: Final = {
 
 
 def subject_for(event: Envelope) -> str:
-    """The subject an event is published on (a backtest's signal on its :func:`of_backtests` subject)."""
+    """The subject an event is published on (a backtest's bars and signals on their :func:`of_backtests` subjects)."""
     subject = _SUBJECT_OF_EVENT[type(event)]
     if event.backtest is not None and type(event) in _KEPT_APART_FOR_BACKTESTS:
         return of_backtests(subject)
@@ -159,14 +172,18 @@ def step_of(subject: str) -> Step | None:
     return _STEP_OF_SUBJECT.get(subject)
 
 
-def consumed_by(step: Step) -> str:
-    """The subject a pipeline step consumes."""
-    return _CONSUMED_BY_STEP[step]
+def consumed_by(step: Step) -> tuple[str, ...]:
+    """The subjects a pipeline step consumes: the previous step's output, and, where a backtest's has a subject of its
+    own, that one too (the indicators: ``pipeline.market_data.fetched`` and ``pipeline.market_data.fetched.backtest``).
+    """
+    subject = _CONSUMED_BY_STEP[step]
+    return (subject, of_backtests(subject)) if _is_kept_apart(subject) else (subject,)
 
 
 def produced_by(step: Step) -> tuple[str, ...]:
-    """The subjects a pipeline step publishes its output on (the signal step has four: generated and rejected, each
-    for executions that are no backtest's and for backtests')."""
+    """The subjects a pipeline step publishes its output on, those of backtests' executions included (market-data
+    has two; the signal step four: generated and rejected, each for executions that are no backtest's and for
+    backtests')."""
     return tuple(subject for subject, producer in _STEP_OF_SUBJECT.items() if producer == step)
 
 

@@ -99,7 +99,7 @@ class _Grant:
                 f"{_JS_API}.CONSUMER.MSG.NEXT.{spec.stream}.{spec.durable}",
                 f"$JS.ACK.{spec.stream}.{spec.durable}.>",
             )
-            self.dead_letters(spec.filter_subject)
+            self.dead_letters(*spec.filter_subjects)
         return self
 
     def dead_letters(self, *consumed: str) -> _Grant:
@@ -202,6 +202,8 @@ def _identities() -> dict[str, Permissions]:
         .pub(subjects.LLM_BUDGET_CROSSED)
         .read_objects(subjects.CHART_BUCKET),
         "signals": _step("signals", Step.SIGNAL),
+        # The broker's marks and paper fills follow the bars of executions that are no backtest's: it may not
+        # subscribe to a backtest's (pipeline.market_data.fetched.backtest).
         "broker": _service("broker")
         .consume(BROKER_CONSUMER)
         .answer(subjects.MARKET_DATA_FETCHED, *BROKER_COMMANDS)

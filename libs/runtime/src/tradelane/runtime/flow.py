@@ -24,6 +24,7 @@ from tradelane.runtime.streams import (
     LINEAGE_CONSUMERS,
     NOTIFIER_CONSUMERS,
     STEP_CONSUMERS,
+    ConsumerSpec,
 )
 
 SYMBOL_REQUESTS: Final = (
@@ -83,11 +84,16 @@ def _service(
     )
 
 
+def _filters(*specs: ConsumerSpec) -> tuple[str, ...]:
+    """The subjects ``specs`` take, in order."""
+    return tuple(subject for spec in specs for subject in spec.filter_subjects)
+
+
 def _step(name: str, step: Step, *, answers: tuple[str, ...] = (), also_publishes: tuple[str, ...] = ()) -> Role:
-    """A pipeline step: consumes its subject, publishes its output (and ``also_publishes``, events beside it)."""
+    """A pipeline step: consumes its subjects, publishes its output (and ``also_publishes``, events beside it)."""
     return _service(
         name,
-        consumes=(STEP_CONSUMERS[step].filter_subject,),
+        consumes=_filters(STEP_CONSUMERS[step]),
         publishes=(*subjects.produced_by(step), *also_publishes),
         answers=answers,
     )
@@ -105,37 +111,38 @@ FLOW: Final[Mapping[str, Role]] = {
     "signals": _step("signals", Step.SIGNAL),
     "broker": _service(
         "broker",
-        consumes=(BROKER_CONSUMER.filter_subject, subjects.MARKET_DATA_FETCHED),
+        # the bars of executions that are no backtest's (a backtest's travel on a subject of their own)
+        consumes=(*_filters(BROKER_CONSUMER), subjects.MARKET_DATA_FETCHED),
         publishes=TRADING_EVENTS,
         answers=BROKER_COMMANDS,
     ),
     "lineage": Role(
-        consumes=(*(spec.filter_subject for spec in LINEAGE_CONSUMERS), ADVISORY_CONSUMER.filter_subject),
+        consumes=_filters(*LINEAGE_CONSUMERS, ADVISORY_CONSUMER),
         publishes=(subjects.STEP_FAILED, *(subjects.dead_letter(subject) for subject in _REPUBLISHED)),
         answers=(subjects.HEALTH, subjects.health_of("lineage")),
     ),
     # The notifier reports no StepFailed of its own: a notification it could not send is no failed execution.
     "notifier": Role(
-        consumes=tuple(spec.filter_subject for spec in NOTIFIER_CONSUMERS),
-        publishes=tuple(subjects.dead_letter(spec.filter_subject) for spec in NOTIFIER_CONSUMERS),
+        consumes=_filters(*NOTIFIER_CONSUMERS),
+        publishes=tuple(subjects.dead_letter(subject) for subject in _filters(*NOTIFIER_CONSUMERS)),
         answers=(subjects.HEALTH, subjects.health_of("notifier"), subjects.NOTIFIER_SETTINGS),
     ),
     # The ledger reports no StepFailed either: a signal it could not record is no failed execution.
     "ledger": Role(
-        consumes=tuple(spec.filter_subject for spec in LEDGER_CONSUMERS),
+        consumes=_filters(*LEDGER_CONSUMERS),
         publishes=(
             subjects.OUTCOME_RECORDED,
-            *(subjects.dead_letter(spec.filter_subject) for spec in LEDGER_CONSUMERS),
+            *(subjects.dead_letter(subject) for subject in _filters(*LEDGER_CONSUMERS)),
         ),
         answers=(subjects.HEALTH, subjects.health_of("ledger")),
         requests=HISTORY_REQUESTS,
     ),
     # The backtester publishes its decisions as executions and follows them; like the ledger it reports no StepFailed.
     "backtester": Role(
-        consumes=tuple(spec.filter_subject for spec in BACKTESTER_CONSUMERS),
+        consumes=_filters(*BACKTESTER_CONSUMERS),
         publishes=(
             subjects.EXECUTION_REQUESTED,
-            *(subjects.dead_letter(spec.filter_subject) for spec in BACKTESTER_CONSUMERS),
+            *(subjects.dead_letter(subject) for subject in _filters(*BACKTESTER_CONSUMERS)),
         ),
         answers=(subjects.HEALTH, subjects.health_of("backtester"), *BACKTEST_REQUESTS),
         requests=HISTORY_REQUESTS,

@@ -179,7 +179,8 @@ class Service:
         self._consumers.append(spec)
         subscribers: list[Callable[[Callable[..., Awaitable[None]]], object]] = [
             self.broker.subscriber(
-                spec.filter_subject,
+                # a consumer of several subjects names them in its config's filter_subjects, and none here
+                spec.filter_subject or "",
                 stream=JStream(spec.stream, declare=False),
                 durable=spec.durable,
                 config=consumer_config(spec, self.settings),

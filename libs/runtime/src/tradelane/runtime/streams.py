@@ -36,11 +36,18 @@ class ConsumerSpec:
 
     durable: str
     stream: str
-    filter_subject: str
+    filter_subjects: tuple[str, ...]
+    """The subjects (or wildcards) it takes messages of: one, or several (a step's live and backtests' input)."""
+
+    @property
+    def filter_subject(self) -> str | None:
+        """Its one filter, None when it has several: JetStream keeps one in ``filter_subject`` and several in
+        ``filter_subjects`` (nats-server 2.10+), and a client bound to it names the one as its subject."""
+        return self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
 
 
 STEP_CONSUMERS: dict[Step, ConsumerSpec] = {
-    step: ConsumerSpec(durable=durable, stream=subjects.PIPELINE_STREAM, filter_subject=subjects.consumed_by(step))
+    step: ConsumerSpec(durable=durable, stream=subjects.PIPELINE_STREAM, filter_subjects=subjects.consumed_by(step))
     for step, durable in (
         (Step.MARKET_DATA, "market-data"),
         (Step.INDICATORS, "indicators"),
@@ -49,44 +56,48 @@ STEP_CONSUMERS: dict[Step, ConsumerSpec] = {
         (Step.SIGNAL, "signals"),
     )
 }
+"""Each pipeline step's consumer of the previous step's output. Where a backtest's output has a subject of its own
+(:func:`~tradelane.contracts.subjects.of_backtests`: the bars), the step takes both subjects (``indicators``:
+``pipeline.market_data.fetched`` and ``pipeline.market_data.fetched.backtest``), as JetStream's ``filter_subjects``:
+those two exactly, where a wildcard (``pipeline.market_data.>``) would take whatever is published under it one day.
+A step consumer provisioned by an older version with the one filter gets both from :func:`provision`."""
 
 LINEAGE_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("lineage", subjects.PIPELINE_STREAM, subjects.PIPELINE_ALL),
-    ConsumerSpec("lineage-trading", subjects.TRADING_STREAM, subjects.TRADING_ALL),
-    ConsumerSpec("lineage-deadletter", subjects.DEAD_LETTER_STREAM, subjects.DEAD_LETTER_ALL),
+    ConsumerSpec("lineage", subjects.PIPELINE_STREAM, (subjects.PIPELINE_ALL,)),
+    ConsumerSpec("lineage-trading", subjects.TRADING_STREAM, (subjects.TRADING_ALL,)),
+    ConsumerSpec("lineage-deadletter", subjects.DEAD_LETTER_STREAM, (subjects.DEAD_LETTER_ALL,)),
 )
 
-BROKER_CONSUMER = ConsumerSpec("broker", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED)
+BROKER_CONSUMER = ConsumerSpec("broker", subjects.PIPELINE_STREAM, (subjects.SIGNAL_GENERATED,))
 """The broker turns accepted signals of auto-trading strategies into orders (a backtest's signals have a subject of
 their own, which this does not match)."""
 
-ADVISORY_CONSUMER = ConsumerSpec("lineage-advisories", ADVISORY_STREAM, MAX_DELIVERIES_ADVISORIES)
+ADVISORY_CONSUMER = ConsumerSpec("lineage-advisories", ADVISORY_STREAM, (MAX_DELIVERIES_ADVISORIES,))
 """The lineage dead-letters the messages JetStream's max-deliveries advisories name."""
 
 NOTIFIER_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("notifier-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_GENERATED),
-    ConsumerSpec("notifier-failures", subjects.PIPELINE_STREAM, subjects.STEP_FAILED),
-    ConsumerSpec("notifier-orders", subjects.TRADING_STREAM, subjects.ORDER_ALL),
-    ConsumerSpec("notifier-trading-state", subjects.TRADING_STREAM, subjects.TRADING_STATE_CHANGED),
-    ConsumerSpec("notifier-llm-budget", subjects.PIPELINE_STREAM, subjects.LLM_BUDGET_CROSSED),
+    ConsumerSpec("notifier-signals", subjects.PIPELINE_STREAM, (subjects.SIGNAL_GENERATED,)),
+    ConsumerSpec("notifier-failures", subjects.PIPELINE_STREAM, (subjects.STEP_FAILED,)),
+    ConsumerSpec("notifier-orders", subjects.TRADING_STREAM, (subjects.ORDER_ALL,)),
+    ConsumerSpec("notifier-trading-state", subjects.TRADING_STREAM, (subjects.TRADING_STATE_CHANGED,)),
+    ConsumerSpec("notifier-llm-budget", subjects.PIPELINE_STREAM, (subjects.LLM_BUDGET_CROSSED,)),
 )
 """The notifier tells a person about signals, failed executions, orders and fills, halts and resumes, and LLM
-budget crossings (one consumer per subject:
-a consumer has one filter, and ``pipeline.>`` would bring it every bar set too)."""
+budget crossings (one consumer per subject; ``pipeline.>`` would bring it every bar set too)."""
 
 LEDGER_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("ledger-signals", subjects.PIPELINE_STREAM, subjects.SIGNAL_ALL),
-    ConsumerSpec("ledger-orders", subjects.TRADING_STREAM, subjects.ORDER_ALL),
-    ConsumerSpec("ledger-outcomes", subjects.PIPELINE_STREAM, subjects.OUTCOME_RECORDED),
+    ConsumerSpec("ledger-signals", subjects.PIPELINE_STREAM, (subjects.SIGNAL_ALL,)),
+    ConsumerSpec("ledger-orders", subjects.TRADING_STREAM, (subjects.ORDER_ALL,)),
+    ConsumerSpec("ledger-outcomes", subjects.PIPELINE_STREAM, (subjects.OUTCOME_RECORDED,)),
 )
 """The signals ledger records every signal the signal step publishes (generated or rejected) for executions that are
 no backtest's (a backtest's signals have subjects of their own, which ``pipeline.signal.*`` does not match), the
 orders and fills placed from them (a traded signal's outcome comes from its fills), and every outcome published."""
 
 BACKTESTER_CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("backtester-analyses", subjects.PIPELINE_STREAM, subjects.ANALYSIS_COMPLETED),
-    ConsumerSpec("backtester-signals", subjects.PIPELINE_STREAM, subjects.BACKTEST_SIGNAL_ALL),
-    ConsumerSpec("backtester-failures", subjects.PIPELINE_STREAM, subjects.STEP_FAILED),
+    ConsumerSpec("backtester-analyses", subjects.PIPELINE_STREAM, (subjects.ANALYSIS_COMPLETED,)),
+    ConsumerSpec("backtester-signals", subjects.PIPELINE_STREAM, (subjects.BACKTEST_SIGNAL_ALL,)),
+    ConsumerSpec("backtester-failures", subjects.PIPELINE_STREAM, (subjects.STEP_FAILED,)),
 )
 """The backtester follows its decisions' executions: the analysis (model cost, cache hits and misses), the signal
 step's answer (generated or rejected), and failed steps. A backtest's signals have subjects of their own
@@ -94,8 +105,8 @@ step's answer (generated or rejected), and failed steps. A backtest's signals ha
 the ledger's and the notifier's signal consumers never get one; analyses and failures of executions that are no
 backtest's are acked unread.
 
-A consumer provisioned by an older version with another filter (``backtester-signals`` had ``pipeline.signal.*``)
-gets the new one from :func:`provision`: nats-server 2.10 and later edit a consumer's filter in place, keeping its
+A consumer provisioned by an older version with other filters (``backtester-signals`` had ``pipeline.signal.*``)
+gets the new ones from :func:`provision`: nats-server 2.10 and later edit a consumer's filters in place, keeping its
 position in the stream."""
 
 ALL_CONSUMERS: tuple[ConsumerSpec, ...] = (
@@ -144,6 +155,7 @@ def consumer_config(spec: ConsumerSpec, settings: Settings) -> api.ConsumerConfi
         durable_name=spec.durable,
         name=spec.durable,
         filter_subject=spec.filter_subject,
+        filter_subjects=None if spec.filter_subject is not None else list(spec.filter_subjects),
         deliver_policy=api.DeliverPolicy.ALL,
         ack_policy=api.AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_seconds,
@@ -176,7 +188,7 @@ async def _ensure_stream(js: JetStreamContext, config: api.StreamConfig) -> None
 async def _ensure_consumer(js: JetStreamContext, spec: ConsumerSpec, settings: Settings) -> None:
     config = consumer_config(spec, settings)
     try:
-        # creates it, or edits an existing one in place: ack_wait, max_deliver, the filter (nats-server 2.10+)
+        # creates it, or edits an existing one in place: ack_wait, max_deliver, the filters (nats-server 2.10+)
         await js.add_consumer(spec.stream, config=config)
     except BadRequestError as error:
         # An existing consumer whose immutable settings changed: say so rather than guess.

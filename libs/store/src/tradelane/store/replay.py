@@ -1,8 +1,9 @@
 """What a replay needs from the lineage: every recorded message of an execution, and which to replay.
 
 Replaying an execution "from step S" re-runs S and everything after it: the message republished
-is the one S consumed, i.e. the one recorded on ``consumed_by(S)``. ``requested`` republishes the
-execution request itself, so it re-runs the whole execution just as ``market_data`` does.
+is the one S consumed, i.e. the one recorded on a subject of ``consumed_by(S)`` (a backtest's bars on their
+own subject). ``requested`` republishes the execution request itself, so it re-runs the whole execution
+just as ``market_data`` does.
 """
 
 from __future__ import annotations
@@ -55,24 +56,24 @@ class RecordedMessage:
         return step is not None and step.value == self.step
 
 
-def subject_to_replay(from_step: Step) -> str:
-    """The subject whose message a replay from ``from_step`` republishes."""
-    return subjects.EXECUTION_REQUESTED if from_step is Step.REQUESTED else subjects.consumed_by(from_step)
+def subjects_to_replay(from_step: Step) -> tuple[str, ...]:
+    """The subjects whose message a replay from ``from_step`` republishes (an execution recorded one of them)."""
+    return (subjects.EXECUTION_REQUESTED,) if from_step is Step.REQUESTED else subjects.consumed_by(from_step)
 
 
 def message_to_replay(execution_id: UUID, messages: Sequence[RecordedMessage], from_step: Step) -> RecordedMessage:
     """The recorded message a replay from ``from_step`` republishes; :class:`StepNotReachedError` if there is none."""
-    subject = subject_to_replay(from_step)
-    candidates = [m for m in messages if m.subject == subject and m.is_step_output and m.stream_sequence is not None]
+    wanted = subjects_to_replay(from_step)
+    candidates = [m for m in messages if m.subject in wanted and m.is_step_output and m.stream_sequence is not None]
     if candidates:
         return candidates[-1]
     reached = [
-        step for step in Step if any(m.subject == subject_to_replay(step) and m.is_step_output for m in messages)
+        step for step in Step if any(m.subject in subjects_to_replay(step) and m.is_step_output for m in messages)
     ]
     where = ", ".join(step.value for step in reached) if reached else "none (nothing of it was recorded)"
     msg = (
-        f"execution {execution_id} never reached step {from_step.value!r}: it published no {subject} message; "
-        f"steps it can be replayed from: {where}"
+        f"execution {execution_id} never reached step {from_step.value!r}: it published no {' or '.join(wanted)} "
+        f"message; steps it can be replayed from: {where}"
     )
     raise StepNotReachedError(msg)
 

@@ -73,7 +73,12 @@ class BrokerHandlers:
 
     async def on_bars_fetched(self, msg: BarsFetched) -> None:
         """Keep marks and let the paper venue fill against the new bars (a replay's or a backtest's bars are old
-        news and ignored); the bars are fetched from the payload store only when an order is working."""
+        news and ignored); the bars are fetched from the payload store only when an order is working.
+
+        Backtests publish their bars on a subject of their own, which the broker neither subscribes to nor may, so
+        none should come here; the check stays as a second line (a market-data service of an older version, or a
+        hand-published message, may still put one on the live subject), since old prices must not move marks or
+        fill paper orders."""
         if msg.replay_of is not None or msg.backtest is not None:
             return
         try:

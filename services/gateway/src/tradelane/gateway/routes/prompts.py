@@ -336,7 +336,7 @@ async def _execution_context(state: State, execution_id: UUID) -> dict[str, Any]
     except UnknownExecutionError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     analysed = subjects.consumed_by(Step.ANALYSIS)
-    charts = [message for message in messages if message.subject == analysed and message.is_step_output]
+    charts = [message for message in messages if message.subject in analysed and message.is_step_output]
     if not charts:
         message = f"execution {execution_id} never reached the analysis (no chart was recorded); choose a later one"
         raise _invalid("execution_id", message, str(execution_id))
