@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from nats.js.api import StreamInfo
@@ -73,3 +73,28 @@ async def test_the_cache_holds_no_more_than_its_bytes(bus: EventBus) -> None:
     store = PayloadStore(bus, cache_bytes=10_000)
     first = await store.put_bars(7, BarSize.MIN_1, minute_bars(0, 3 * CHUNK_BARS))
     assert await store.bars(first) == minute_bars(0, 3 * CHUNK_BARS)
+
+
+@pytest.mark.parametrize("named_chunks", [256, 2], ids=["every chunk named", "two chunks named"])
+async def test_a_window_sliding_over_the_same_bar_objects_is_named_as_a_fresh_one(
+    bus: EventBus, named_chunks: int
+) -> None:
+    """Its chunks named from memory, as market-data's stored history hands the same bars back, or encoded again."""
+    store = PayloadStore(bus, cache_bytes=20_000, named_chunks=named_chunks)
+    bars = minute_bars(0, 600)
+    for first in (0, 1, 2, 63, 64, 65, 200, 130, 131):
+        window = await store.put_bars(7, BarSize.MIN_1, bars[first : first + 300])
+        assert window == bars_window(7, BarSize.MIN_1, bars[first : first + 300]), first
+        assert await PayloadStore(bus).bars(window) == bars[first : first + 300]
+
+
+async def test_equal_bars_that_write_other_json_get_the_names_of_their_own_json(bus: EventBus) -> None:
+    """A bar equal to another (the same time in another zone) may write other bytes: it is named by its own."""
+    store = PayloadStore(bus)
+    utc = minute_bars(0, 100)
+    paris = tuple(bar.model_copy(update={"time": bar.time.astimezone(timezone(timedelta(hours=1)))}) for bar in utc)
+    assert paris == utc
+    named_in_utc = await store.put_bars(7, BarSize.MIN_1, utc)
+    named_in_paris = await store.put_bars(7, BarSize.MIN_1, paris)
+    assert named_in_paris == bars_window(7, BarSize.MIN_1, paris)
+    assert not set(named_in_paris.chunks) & set(named_in_utc.chunks)
