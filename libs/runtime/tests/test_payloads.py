@@ -55,6 +55,14 @@ async def test_a_sliding_window_shares_every_chunk_but_its_edges(bus: EventBus) 
     assert await stored_objects(bus) == before
 
 
+async def test_a_window_with_gaps_has_one_chunk_per_chunk_period_it_has_bars_in(bus: EventBus) -> None:
+    minutes = [*range(0, 10), *range(64, 70), *range(200, 301), 400]  # none in the third period, 128-191
+    bars = tuple(bar for minute in minutes for bar in minute_bars(minute, 1))
+    window = await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars)
+    assert len(window.chunks) == len({minute // CHUNK_BARS for minute in minutes}) == 5
+    assert await PayloadStore(bus).bars(window) == bars
+
+
 async def test_series_come_back_as_stored_with_none_where_there_is_no_value(bus: EventBus) -> None:
     series = {"sma_3": (None, None, 101.5, 102.0), "rsi_14": (None, None, None, 55.25)}
     ref = await PayloadStore(bus).put_series(series)
