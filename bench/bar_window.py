@@ -3,9 +3,13 @@
 The hourly backtest (``bench.backtest``'s ``hourly_offline``) makes one decision per hour of BTC, each reading the
 720 hourly bars (30 D) that end at its decision time: consecutive windows share 719 bars. This benchmark slides
 such a window one hour at a time, as the backtest's decisions do, through the two calls market-data makes per
-decision: ``StoredHistory.bars`` (stored history in an embedded PostgreSQL, filled by one provider request before
-the measurement) and ``PayloadStore.put_bars`` (chunks in an embedded NATS's object store). For each, per call:
-the wall time, the CPU of this process and the CPU of PostgreSQL's processes (of NATS's for ``put_bars``).
+decision: reading it from the stored history (an embedded PostgreSQL, filled by one provider request before the
+measurement) and ``PayloadStore.put_bars`` (chunks in an embedded NATS's object store). It does so twice, each
+with a payload store of its own: reading each window whole (``covers`` and ``bars`` of the repository, as
+``StoredHistory.bars`` did before it kept windows) and with ``StoredHistory.bars``, which reads the bars after the
+last window only and hands the shared bars back as the same objects (whose chunks the payload store then names
+without encoding them). For each call: the wall time, the CPU of this process and the CPU of PostgreSQL's
+processes (of NATS's for ``put_bars``), per call.
 
 Writes ``bench/results/bar_window.json`` and ``bench/results/bar_window.md``.
 Run with ``python -m bench.bar_window`` (``make bench`` runs it too).
@@ -24,14 +28,15 @@ from typing import Any
 
 from bench.backtest import BTC, HOURLY, server_roots
 from bench.common import ProcessTable, embedded_servers, machine, write_results
+from tradelane.contracts import subjects
 from tradelane.contracts.market import Bar, ResolvedSymbol
-from tradelane.contracts.strategy import BarSize
+from tradelane.contracts.strategy import BarSize, duration_seconds
 from tradelane.market_data.simulated import SimulatedProvider
 from tradelane.market_data.stored_history import StoredHistory
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.payloads import PayloadStore
 from tradelane.runtime.service import create_broker
-from tradelane.store.bar_history import BarHistoryRepository
+from tradelane.store.bar_history import BarHistoryRepository, BarSeries
 from tradelane.store.pool import create_pool
 
 FIRST_DECISION = datetime(2025, 3, 1, tzinfo=UTC)
@@ -70,46 +75,72 @@ async def run(calls: int) -> dict[str, Any]:
             broker = create_broker(settings, "bench")
             await broker.connect()
             try:
-                stored = StoredHistory(provider, BarHistoryRepository(pool, provider.name), clock=lambda: CLOCK)
-                payloads = PayloadStore(EventBus(broker))
-                windows: list[tuple[Bar, ...]] = []
+                repository = BarHistoryRepository(pool, provider.name)
+                stored = StoredHistory(provider, repository, clock=lambda: CLOCK)
+                series = BarSeries(symbol.conid, BarSize.HOUR_1, HOURLY.what_to_show, HOURLY.use_rth)
+                window = timedelta(seconds=duration_seconds(HOURLY.duration))
 
-                async def read(index: int) -> None:
-                    end = FIRST_DECISION + timedelta(hours=index)
-                    windows.append(await stored.bars(symbol, BarSize.HOUR_1, HOURLY.duration, end))
+                async def kept(end: datetime) -> tuple[Bar, ...]:
+                    return await stored.bars(symbol, BarSize.HOUR_1, HOURLY.duration, end)
 
-                async def put(index: int) -> None:
-                    await payloads.put_bars(symbol.conid, BarSize.HOUR_1, windows[index + 1])
+                async def whole(end: datetime) -> tuple[Bar, ...]:
+                    if not await repository.covers(series, end - window, end):
+                        raise AssertionError(end)  # every window is inside the one stored span
+                    return await repository.bars(series, end - window, end)
 
-                await read(-1)  # the one provider request, stored; and the first window
-                reads = await measured(calls, read, servers, "postgres")
-                await payloads.put_bars(symbol.conid, BarSize.HOUR_1, windows[0])  # every chunk stored once
-                puts = await measured(calls, put, servers, "nats-server")
-                sizes = {len(window) for window in windows}
+                await kept(FIRST_DECISION)  # the one provider request, stored
+                paths = {
+                    "whole": await sliding(calls, whole, PayloadStore(EventBus(broker)), symbol, servers),
+                    "kept": await sliding(calls, kept, PayloadStore(EventBus(broker)), symbol, servers),
+                }
             finally:
                 await broker.stop()
                 await pool.close()
-    return {
-        "machine": machine(),
-        "calls": calls,
-        "bars_per_window": sorted(sizes),
-        "stored_history_bars": reads,
-        "put_bars": puts,
-    }
+    return {"machine": machine(), "calls": calls, "bars_per_window": 720, **paths}
+
+
+async def sliding(
+    calls: int,
+    read: Callable[[datetime], Awaitable[tuple[Bar, ...]]],
+    payloads: PayloadStore,
+    symbol: ResolvedSymbol,
+    servers: dict[str, int],
+) -> dict[str, dict[str, float]]:
+    """Per call, reading ``calls`` windows each an hour after the last with ``read``, then putting them (into an
+    empty payload bucket, as the other path's chunks would otherwise be found there already)."""
+    await payloads.bus.jetstream.purge_stream(f"OBJ_{subjects.PAYLOAD_BUCKET}")
+    windows = [await read(FIRST_DECISION)]
+
+    async def next_window(index: int) -> None:
+        windows.append(await read(FIRST_DECISION + timedelta(hours=index + 1)))
+        if len(windows[-1]) != 720:
+            raise AssertionError(len(windows[-1]))
+
+    async def put(index: int) -> None:
+        await payloads.put_bars(symbol.conid, BarSize.HOUR_1, windows[index + 1])
+
+    reads = await measured(calls, next_window, servers, "postgres")
+    await payloads.put_bars(symbol.conid, BarSize.HOUR_1, windows[0])  # every chunk of the first window stored
+    puts = await measured(calls, put, servers, "nats-server")
+    return {"read": reads, "put_bars": puts}
 
 
 def markdown(result: dict[str, Any]) -> str:
-    reads, puts = result["stored_history_bars"], result["put_bars"]
+    rows = []
+    for path, label in (("whole", "read whole (as before)"), ("kept", "`StoredHistory.bars` (kept windows)")):
+        reads, puts = result[path]["read"], result[path]["put_bars"]
+        rows.append(
+            f"| {label} | {reads['wall_ms']} | {reads['process_cpu_ms']} | {reads['postgres_cpu_ms']} (PostgreSQL) |"
+        )
+        rows.append(
+            f"| then `put_bars` | {puts['wall_ms']} | {puts['process_cpu_ms']} | {puts['nats-server_cpu_ms']} (NATS) |"
+        )
     return (
         "# A backtest's bar window in market-data\n\n"
-        f"{result['calls']} hourly windows of {result['bars_per_window']} bars, each one hour after the last "
-        f"(machine: {result['machine']}).\n\n"
+        f"{result['calls']} hourly windows of {result['bars_per_window']} bars, each one hour after the last, per "
+        f"call (machine: {result['machine']}).\n\n"
         "| call | wall ms | this process CPU ms | server CPU ms |\n"
-        "|---|---|---|---|\n"
-        f"| `StoredHistory.bars` | {reads['wall_ms']} | {reads['process_cpu_ms']} | "
-        f"{reads['postgres_cpu_ms']} (PostgreSQL) |\n"
-        f"| `PayloadStore.put_bars` | {puts['wall_ms']} | {puts['process_cpu_ms']} | "
-        f"{puts['nats-server_cpu_ms']} (NATS) |\n"
+        "|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 
