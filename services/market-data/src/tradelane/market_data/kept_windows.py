@@ -21,10 +21,10 @@ window holds and why it cannot go stale:
   anomaly: the provider later returns a bar it did not return before inside a span already claimed, and a fetch
   stores it. Whenever this process has stored bars of a series (``StoredHistory``'s fetch, the only place in
   market-data that stores history), it calls :meth:`KeptWindows.forget`, and a read that was under way meanwhile
-  keeps nothing, so the next window is read whole, anomaly included. With several market-data
-  replicas, another replica's store cannot make this one forget: that is the same anomaly and only it, and it lasts
-  until this replica reads that series whole again. Editing ``market_data.bar_history`` by hand is another such
-  change; restart market-data after one.
+  keeps nothing, so the next window is read whole, anomaly included. With several market-data replicas, another
+  replica's store cannot make this one forget: that is the same anomaly and only it, and it lasts until this
+  replica reads that series whole again. Editing ``market_data.bar_history`` by hand is another such change;
+  restart market-data after one.
 
 A backtest stays reproducible: every window read is the stored bars of that window, whatever was read before it,
 so a rerun sees the same bars as the first run (the anomaly aside, which would change a rerun without this cache
