@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from nats.js.api import StreamInfo
@@ -55,6 +55,14 @@ async def test_a_sliding_window_shares_every_chunk_but_its_edges(bus: EventBus) 
     assert await stored_objects(bus) == before
 
 
+async def test_a_window_with_gaps_has_one_chunk_per_chunk_period_it_has_bars_in(bus: EventBus) -> None:
+    minutes = [*range(0, 10), *range(64, 70), *range(200, 301), 400]  # none in the third period, 128-191
+    bars = tuple(bar for minute in minutes for bar in minute_bars(minute, 1))
+    window = await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars)
+    assert len(window.chunks) == len({minute // CHUNK_BARS for minute in minutes}) == 5
+    assert await PayloadStore(bus).bars(window) == bars
+
+
 async def test_series_come_back_as_stored_with_none_where_there_is_no_value(bus: EventBus) -> None:
     series = {"sma_3": (None, None, 101.5, 102.0), "rsi_14": (None, None, None, 55.25)}
     ref = await PayloadStore(bus).put_series(series)
@@ -73,3 +81,28 @@ async def test_the_cache_holds_no_more_than_its_bytes(bus: EventBus) -> None:
     store = PayloadStore(bus, cache_bytes=10_000)
     first = await store.put_bars(7, BarSize.MIN_1, minute_bars(0, 3 * CHUNK_BARS))
     assert await store.bars(first) == minute_bars(0, 3 * CHUNK_BARS)
+
+
+@pytest.mark.parametrize("named_chunks", [256, 2], ids=["every chunk named", "two chunks named"])
+async def test_a_window_sliding_over_the_same_bar_objects_is_named_as_a_fresh_one(
+    bus: EventBus, named_chunks: int
+) -> None:
+    """Its chunks named from memory, as market-data's stored history hands the same bars back, or encoded again."""
+    store = PayloadStore(bus, cache_bytes=20_000, named_chunks=named_chunks)
+    bars = minute_bars(0, 600)
+    for first in (0, 1, 2, 63, 64, 65, 200, 130, 131):
+        window = await store.put_bars(7, BarSize.MIN_1, bars[first : first + 300])
+        assert window == bars_window(7, BarSize.MIN_1, bars[first : first + 300]), first
+        assert await PayloadStore(bus).bars(window) == bars[first : first + 300]
+
+
+async def test_equal_bars_that_write_other_json_get_the_names_of_their_own_json(bus: EventBus) -> None:
+    """A bar equal to another (the same time in another zone) may write other bytes: it is named by its own."""
+    store = PayloadStore(bus)
+    utc = minute_bars(0, 100)
+    paris = tuple(bar.model_copy(update={"time": bar.time.astimezone(timezone(timedelta(hours=1)))}) for bar in utc)
+    assert paris == utc
+    named_in_utc = await store.put_bars(7, BarSize.MIN_1, utc)
+    named_in_paris = await store.put_bars(7, BarSize.MIN_1, paris)
+    assert named_in_paris == bars_window(7, BarSize.MIN_1, paris)
+    assert not set(named_in_paris.chunks) & set(named_in_utc.chunks)

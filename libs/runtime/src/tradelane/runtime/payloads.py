@@ -7,15 +7,23 @@ cache and never fetched again, and storing what is already stored costs nothing.
 
 The bucket's TTL is the streams' replay window (``stream_max_age_days``): a reference older
 than that may no longer resolve, which :class:`PayloadMissingError` says in words.
+
+A backtest's consecutive windows share all their chunks but the newest and the oldest, and market-data's
+stored history hands the shared bars back as the very same ``Bar`` objects. So the store remembers the name
+of each chunk it stored by the identity of its bars, and names such a chunk again without encoding it. That
+name cannot be wrong: a ``Bar`` is frozen and its values immutable, so the same objects in the same order
+always write the same JSON; and the store holds on to the bars of every chunk it remembers, so no other
+object can take one of their ids meanwhile. Equal bars that are other objects (which may write other JSON,
+a time in another zone or a ``-0.0``) are encoded and named afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from itertools import groupby
 from typing import Final, TypeVar
 
 from nats.js.errors import NotFoundError, ObjectNotFoundError
@@ -31,6 +39,8 @@ from tradelane.runtime.json_bytes import compact_json
 
 JSON: Final = "application/json"
 DEFAULT_CACHE_BYTES: Final = 64 * 1024 * 1024
+DEFAULT_NAMED_CHUNKS: Final = 256
+"""Chunks whose names are remembered by the identity of their bars: a window of 720 hourly bars has 12."""
 
 Series = dict[str, tuple[float | None, ...]]
 T = TypeVar("T")
@@ -71,18 +81,50 @@ class _Cache:
             self._bytes -= dropped
 
 
+class _ChunkNames:
+    """The names of chunks stored, by the identity of their bars, for a number of chunks (least recently used goes
+    first). Each entry holds its bars, so that their ids stay theirs while it is kept."""
+
+    def __init__(self, max_chunks: int) -> None:
+        self._max_chunks = max_chunks
+        self._entries: OrderedDict[tuple[int, ...], tuple[tuple[Bar, ...], str]] = OrderedDict()
+
+    def get(self, chunk: tuple[Bar, ...]) -> str | None:
+        key = tuple(map(id, chunk))
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, chunk: tuple[Bar, ...], name: str) -> None:
+        self._entries[tuple(map(id, chunk))] = (chunk, name)
+        while len(self._entries) > self._max_chunks:
+            self._entries.popitem(last=False)
+
+
 class PayloadStore:
     """Stores and resolves bars windows and indicator series in the payload bucket of the Object Store."""
 
-    def __init__(self, bus: EventBus, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self, bus: EventBus, *, cache_bytes: int = DEFAULT_CACHE_BYTES, named_chunks: int = DEFAULT_NAMED_CHUNKS
+    ) -> None:
         self.bus = bus
         self._cache = _Cache(cache_bytes)
+        self._chunk_names = _ChunkNames(named_chunks)
 
     async def put_bars(self, conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
         """Store ``bars`` (oldest first, at least one) in chunks and return the window that refers to them."""
-        chunks = _encoded_chunks(bar_size, bars)
-        names = await asyncio.gather(*(self._put(_BARS_KIND, chunk, data) for chunk, data in chunks))
+        names = await asyncio.gather(*(self._put_chunk(chunk) for chunk in _chunks(bar_size, bars)))
         return _window(conid, bar_size, bars, names)
+
+    async def _put_chunk(self, chunk: tuple[Bar, ...]) -> str:
+        """Store one chunk of bars, unless these very bars were stored here and still are (then only name it)."""
+        name = self._chunk_names.get(chunk)
+        if name is None or self._cache.get(f"{_BARS_KIND}:{name}") is None:
+            name = await self._put(_BARS_KIND, chunk, _BARS.dump_json(chunk))
+            self._chunk_names.put(chunk, name)
+        return name
 
     async def bars(self, window: BarsWindow) -> tuple[Bar, ...]:
         """The bars ``window`` refers to, oldest first."""
@@ -136,16 +178,28 @@ class PayloadStore:
 
 def bars_window(conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
     """The window :meth:`PayloadStore.put_bars` returns for ``bars``, without storing them."""
-    return _window(conid, bar_size, bars, [_name(data) for _, data in _encoded_chunks(bar_size, bars)])
+    return _window(conid, bar_size, bars, [_name(_BARS.dump_json(chunk)) for chunk in _chunks(bar_size, bars)])
 
 
-def _encoded_chunks(bar_size: BarSize, bars: Sequence[Bar]) -> list[tuple[tuple[Bar, ...], bytes]]:
-    """``bars`` in chunks of one chunk period each, with their JSON."""
+def _chunks(bar_size: BarSize, bars: Sequence[Bar]) -> list[tuple[Bar, ...]]:
+    """``bars`` (oldest first) in chunks of one chunk period each.
+
+    Each chunk ends where bisection finds the next period: the period never falls as the time grows, so a window
+    of 720 hourly bars needs about a hundred periods computed, not one per bar (which took as long as encoding it).
+    """
     if not bars:
         msg = "a bars window needs at least one bar"
         raise ValueError(msg)
-    chunks = [tuple(chunk) for _, chunk in groupby(bars, key=lambda bar: chunk_period(bar_size, bar.time))]
-    return [(chunk, _BARS.dump_json(chunk)) for chunk in chunks]
+
+    def period(bar: Bar) -> int:
+        return chunk_period(bar_size, bar.time)
+
+    chunks, start = [], 0
+    while start < len(bars):
+        end = bisect_right(bars, period(bars[start]), lo=start, key=period)
+        chunks.append(tuple(bars[start:end]))
+        start = end
+    return chunks
 
 
 def _window(conid: int, bar_size: BarSize, bars: Sequence[Bar], names: Sequence[str]) -> BarsWindow:

@@ -5,7 +5,9 @@ Asking IB for each would spend its pacing (about 60 historical requests per 10 m
 bars that do not change. So a window the store does not cover is fetched once, wider: from the window's start
 to ``AHEAD_BARS`` bars past its end (never past now), so that the backtest's next decisions find their windows
 inside the stored span. Only closed bars are stored; the provider's pacing applies to that one request as to
-any other.
+any other. A decision's window is read as the last window of its series and the bars after it
+(:mod:`tradelane.market_data.kept_windows`, which says why that is always what the store holds); every fetch
+makes it forget the fetched series' last window.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.history import BarsRequest
 from tradelane.contracts.market import Bar, ResolvedSymbol, closed_bars
 from tradelane.contracts.strategy import MAX_BARS, BarSize, WhatToShow, bar_end, duration_covering, duration_seconds
+from tradelane.market_data.kept_windows import KeptWindows
 from tradelane.market_data.provider import MarketDataProvider
 from tradelane.store.bar_history import BarHistoryRepository, BarSeries
 
@@ -54,6 +57,7 @@ class StoredHistory:
     ) -> None:
         self._provider = provider
         self._repository = repository
+        self._windows = KeptWindows(repository)
         self._clock = clock
 
     async def bars(
@@ -75,7 +79,7 @@ class StoredHistory:
         after = end - timedelta(seconds=duration_seconds(duration))
         if not await self._repository.covers(series, after, end):
             await self._fetch(symbol, series, after, end)
-        return await self._repository.bars(series, after, end)
+        return await self._windows.bars(series, after, end)
 
     async def between(self, request: BarsRequest) -> tuple[Bar, ...] | None:
         """The bars ``request`` asks for (starting from its start, before its end) when the store holds them all,
@@ -99,7 +103,10 @@ class StoredHistory:
         if len(bars) >= MAX_BARS:
             # the provider may have cut the oldest bars off: claim nothing before its first
             span_start = max(span_start, bars[0].time)
-        await self._repository.store(series, closed, span_start, span_end)
+        try:
+            await self._repository.store(series, closed, span_start, span_end)
+        finally:  # once stored: a read that began before, and may have missed the bars, keeps nothing
+            self._windows.forget(series)
         log.info(
             "bar_history_fetched",
             symbol=symbol.symbol,
