@@ -198,8 +198,10 @@ class BacktestRepository:
         """Where a backtest stands (see :class:`RunState`); None for an unknown backtest."""
         row = await self._pool.fetchrow(
             "SELECT r.status, r.strategy_id, (r.request ->> 'budget_usd')::numeric AS budget_usd,"
-            " EXISTS (SELECT FROM backtest.decisions d WHERE d.backtest_id = r.id AND d.status = 'pending')"
-            " AS pending,"
+            # The first pending decision in the index's order, not an EXISTS: PostgreSQL may plan that as a scan of
+            # the table, expecting a pending row early, while the pending ones are behind all the answered ones.
+            " (SELECT d.seq FROM backtest.decisions d WHERE d.backtest_id = r.id AND d.status = 'pending'"
+            " ORDER BY d.seq LIMIT 1) IS NOT NULL AS pending,"
             " (SELECT count(*) FROM backtest.decisions d WHERE d.backtest_id = r.id AND d.status = 'published')"
             " AS in_flight,"
             # A CASE evaluates the sum only for a run with a budget.
