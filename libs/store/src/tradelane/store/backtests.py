@@ -69,6 +69,31 @@ class DecisionOutcome:
     """The rule that refused the candidate when ``signal`` is a SignalRejected, else None."""
 
 
+@dataclass(frozen=True)
+class RunState:
+    """Where a backtest stands, as its runner needs to know at each look: read without going over all its decisions.
+
+    Every field but ``cost_usd`` is a column of the run or a probe of the index ``decisions_waiting``, so a look
+    costs the same at the first decision and at the 17,500th. The model cost is a sum over the decisions, made
+    only for a run with a budget (one that asks a model, and waits seconds for it at each decision)."""
+
+    status: BacktestStatus
+    strategy_id: UUID
+    budget_usd: Decimal | None
+    """The request's budget (None: no limit)."""
+    pending: bool
+    """Whether some decision is not published yet."""
+    in_flight: int
+    """Decisions published whose signal step has not answered yet."""
+    cost_usd: Decimal | None
+    """The model cost so far when the run has a budget; None (not summed) when it has none."""
+
+    @property
+    def all_answered(self) -> bool:
+        """Whether every decision is done or failed (none pending, none in flight)."""
+        return not self.pending and self.in_flight == 0
+
+
 _SUMMARY_COLUMNS = (
     "r.id, r.name, r.strategy_id, r.strategy_name, r.request, r.estimate, r.status, r.reason, r.created_at,"
     " r.finished_at, r.result IS NOT NULL AS has_result,"
@@ -168,6 +193,33 @@ class BacktestRepository:
             limit,
         )
         return [PlannedDecision(**dict(row)) for row in rows]
+
+    async def run_state(self, backtest_id: UUID) -> RunState | None:
+        """Where a backtest stands (see :class:`RunState`); None for an unknown backtest."""
+        row = await self._pool.fetchrow(
+            "SELECT r.status, r.strategy_id, (r.request ->> 'budget_usd')::numeric AS budget_usd,"
+            # The first pending decision in the index's order, not an EXISTS: PostgreSQL may plan that as a scan of
+            # the table, expecting a pending row early, while the pending ones are behind all the answered ones.
+            " (SELECT d.seq FROM backtest.decisions d WHERE d.backtest_id = r.id AND d.status = 'pending'"
+            " ORDER BY d.seq LIMIT 1) IS NOT NULL AS pending,"
+            " (SELECT count(*) FROM backtest.decisions d WHERE d.backtest_id = r.id AND d.status = 'published')"
+            " AS in_flight,"
+            # A CASE evaluates the sum only for a run with a budget.
+            " CASE WHEN r.request ->> 'budget_usd' IS NOT NULL THEN"
+            " (SELECT coalesce(sum(d.cost_usd), 0) FROM backtest.decisions d WHERE d.backtest_id = r.id) END"
+            " AS cost_usd"
+            " FROM backtest.runs r WHERE r.id = $1",
+            backtest_id,
+        )
+        return None if row is None else RunState(**dict(row))
+
+    async def decisions_answered(self, backtest_id: UUID) -> int:
+        """Decisions done or failed (counted over all of them: for the rare message that needs the number)."""
+        count: int = await self._pool.fetchval(
+            "SELECT count(*) FROM backtest.decisions WHERE backtest_id = $1 AND status IN ('done', 'failed')",
+            backtest_id,
+        )
+        return count
 
     async def in_flight(self, backtest_id: UUID) -> int:
         """Decisions published whose signal step has not answered yet."""

@@ -8,6 +8,10 @@ that were running where they were. For each it:
 2. finishes it (:func:`tradelane.backtester.finish.finish`), when every decision is done or failed;
 3. else publishes its next pending decisions, oldest first, until ``max_in_flight`` are in flight.
 
+A look reads where the backtest stands (:class:`~tradelane.store.backtests.RunState`) without going
+over all its decisions: a look comes with each answer (an analysis, a signal), so one that summed
+every decision would make a run's cost grow with the square of its decisions.
+
 A decision is published before it is marked published: a crash in between publishes it again, and
 JetStream drops the repeat (its message id is derived from the decision). Stop and resume (``tradelane
 .backtest.control``) change the status the runner reads: a stopped backtest publishes nothing more,
@@ -29,7 +33,7 @@ from pydantic import ValidationError
 
 from tradelane.backtester.creation import STORAGE_ERRORS
 from tradelane.backtester.variants import decision_request
-from tradelane.contracts.backtest import BacktestControl, BacktestReply, BacktestSummary
+from tradelane.contracts.backtest import BacktestControl, BacktestReply
 from tradelane.contracts.strategy import StrategyDefinition
 from tradelane.runtime.bus import EncodedEvent, encode_event
 from tradelane.runtime.market_data import MarketDataUnavailableError
@@ -45,11 +49,9 @@ _TRANSIENT = (*STORAGE_ERRORS, nats.errors.Error, MarketDataUnavailableError)
 """Failures that pass: the runner tries again at its next look."""
 
 
-def budget_spent(summary: BacktestSummary) -> Decimal | None:
+def budget_spent(budget: Decimal | None, cost: Decimal | None) -> Decimal | None:
     """The budget a backtest's model cost has reached, or None (no budget, or not reached; nothing spent is never)."""
-    budget = summary.request.budget_usd
-    cost = summary.progress.cost_usd
-    return budget if budget is not None and cost > 0 and cost >= budget else None
+    return budget if budget is not None and cost is not None and cost > 0 and cost >= budget else None
 
 
 class Runner:
@@ -101,22 +103,18 @@ class Runner:
 
     async def advance(self, backtest_id: UUID) -> None:
         """Stop, finish, or publish the next decisions of one backtest (see the module docstring)."""
-        summary = await self._backtests.summary(backtest_id)
-        if summary is None or summary.status != "running":
+        state = await self._backtests.run_state(backtest_id)
+        if state is None or state.status != "running":
             return
-        progress = summary.progress
-        answered = progress.decisions_done + progress.decisions_failed
-        if answered == progress.decisions_total:
+        if state.all_answered:
             if not await self._backtests.analyses_pending(backtest_id):
                 await self._finished_run(backtest_id)
             return
-        budget = budget_spent(summary)
+        budget = budget_spent(state.budget_usd, state.cost_usd)
         if budget is not None:
-            reason = f"budget of ${budget} reached after {answered} decisions"
-            await self._backtests.set_status(backtest_id, "stopped", reason)
-            log.info("backtest_stopped", backtest_id=str(backtest_id), reason=reason)
+            await self._stop_at_budget(backtest_id, budget)
             return
-        room = self._max_in_flight - await self._backtests.in_flight(backtest_id)
+        room = self._max_in_flight - state.in_flight
         if room <= 0:
             return
         waiting = await self._backtests.waiting(backtest_id, room)
@@ -127,7 +125,7 @@ class Runner:
             encode_event(
                 decision_request(
                     backtest_id,
-                    summary.strategy_id,
+                    state.strategy_id,
                     decision.variant,
                     decision.seq,
                     decision.decided_at,
@@ -180,7 +178,7 @@ class Runner:
                 await self._backtests.set_status(backtest_id, "stopped", STOPPED_BY_USER)
                 log.info("backtest_stopped", backtest_id=str(backtest_id), reason=STOPPED_BY_USER)
             return BacktestReply(outcome="stopped", backtest_id=backtest_id)
-        budget = budget_spent(summary)
+        budget = budget_spent(summary.request.budget_usd, summary.progress.cost_usd)
         if budget is not None:
             return BacktestReply(
                 outcome="invalid",
@@ -192,6 +190,13 @@ class Runner:
             log.info("backtest_resumed", backtest_id=str(backtest_id))
         self.wake()
         return BacktestReply(outcome="resumed", backtest_id=backtest_id)
+
+    async def _stop_at_budget(self, backtest_id: UUID, budget: Decimal) -> None:
+        """Stop a backtest whose model cost reached its budget, saying after how many answered decisions."""
+        answered = await self._backtests.decisions_answered(backtest_id)
+        reason = f"budget of ${budget} reached after {answered} decisions"
+        await self._backtests.set_status(backtest_id, "stopped", reason)
+        log.info("backtest_stopped", backtest_id=str(backtest_id), reason=reason)
 
     async def _definitions_of(self, backtest_id: UUID) -> dict[str, StrategyDefinition]:
         """Each variant's strategy definition, read once per backtest."""
