@@ -1,5 +1,4 @@
-"""The asyncpg pool: JSON codecs registered once, so jsonb columns read and write Python values; connections taken
-back without a reset query."""
+"""The asyncpg pool: JSON codecs registered once, so jsonb columns read and write Python values."""
 
 from __future__ import annotations
 
@@ -16,20 +15,6 @@ STATEMENT_TIMEOUT_SECONDS: Final = 30.0
 async def _init_connection(connection: asyncpg.Connection[Any]) -> None:
     for type_name in ("json", "jsonb"):
         await connection.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def _keep_session(connection: asyncpg.Connection[Any]) -> None:
-    """Take a connection back as it is: asyncpg's reset query is a round trip our code has no use for.
-
-    By default asyncpg sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;`` each time a
-    connection goes back to the pool, that is after every ``pool.execute`` and ``pool.fetch``
-    (``bench/runner_look.py`` measures it). Nothing here leaves such state on a pooled connection: settings are
-    changed per transaction (``SET LOCAL``), advisory locks taken per transaction (``pg_advisory_xact_lock``) but
-    for the migrations' lock, which ``migrate`` releases itself, cursors close with their transaction, and the one
-    listener (the scheduler's) has a connection of its own. Code that changes a session setting does it with
-    ``SET LOCAL`` in a transaction. A transaction left open is still rolled back: asyncpg does that before calling
-    this.
-    """
 
 
 async def create_pool(
@@ -54,7 +39,6 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
-        reset=_keep_session,
         server_settings={"statement_timeout": str(round(statement_timeout_seconds * 1000))},
     )
     assert pool is not None
