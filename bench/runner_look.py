@@ -1,4 +1,4 @@
-"""The backtester's statements per decision: the runner's look as a backtest grows, and the pool's reset query.
+"""The backtester runner's look at a running backtest, as the backtest grows.
 
 The runner looks at a backtest each time one of its decisions is answered (an analysis or a signal recorded).
 This benchmark stores a backtest of two variants in the middle of its run (half its decisions answered,
@@ -6,11 +6,8 @@ This benchmark stores a backtest of two variants in the middle of its run (half 
 hourly run) and 17,500 (a year of hourly bars), each without a budget and with one, and measures per look: the
 reads a look made before it had ``BacktestRepository.run_state`` (``summary``, which sums every decision, and
 ``in_flight``), ``run_state`` alone, and ``Runner.advance`` as it is (with no room left: it reads and returns, as
-at each analysis recorded). Then, on the 17,500 decisions, the statements the backtester runs once per decision
-(``record_analysis``, ``record_signal``) and a look's ``run_state``, each through a pool that sends asyncpg's reset
-query when a connection is released (as ``create_pool`` did before) and through ``create_pool``'s (which sends
-none). For each: the wall time, the CPU of this process and that of PostgreSQL's processes, each the least of three
-rounds.
+at each analysis recorded). For each: the wall time, the CPU of this process and that of PostgreSQL's processes,
+each the least of three rounds.
 
 Writes ``bench/results/runner_look.json`` and ``bench/results/runner_look.md``.
 Run with ``python -m bench.runner_look`` (``make bench`` runs it too).
@@ -38,7 +35,7 @@ from tradelane.contracts.backtest import BacktestEstimate, BacktestRequest
 from tradelane.runtime.bus import EncodedEvent
 from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
 from tradelane.store.migrate import migrate
-from tradelane.store.pool import _init_connection, create_pool
+from tradelane.store.pool import create_pool
 
 START: Final = datetime(2024, 1, 1, tzinfo=UTC)
 VARIANTS: Final = ("base", "offline")
@@ -46,8 +43,6 @@ MAX_IN_FLIGHT: Final = 16
 SIZES: Final = (1_500, 17_500)
 BUDGET: Final = Decimal(1000)
 ROUNDS: Final = 3
-STATEMENT_CALLS: Final = 1400
-"""Per round and pool: 2 x ROUNDS x 1,400 of the 8,734 decisions a 17,500-decision backtest has pending."""
 SIGNAL: Final = {
     "signal": {"action": "HOLD", "confidence": 50, "reasons": ["Range-bound since Tuesday, volume fading"] * 12},
     "analysis": {"bias": "neutral", "summary": "No edge either way at this bar. " * 20},
@@ -135,58 +130,10 @@ async def run(seconds: float) -> dict[str, Any]:
                     for name, call in (("summary_in_flight", summed), ("run_state", state), ("advance", look)):
                         figures[name] = await least_of_rounds(await calls_in(seconds, call), call, servers)
                     looks.append({"decisions": size, "budget": budget is not None, **figures})
-            statements = await pool_statements(pool, dsn, stored[max(SIZES), None], servers, seconds)
         finally:
             await pool.close()
             postgres.stop()
-    return {"machine": machine(), "max_in_flight": MAX_IN_FLIGHT, "looks": looks, "statements": statements}
-
-
-async def pool_statements(
-    pool: asyncpg.Pool[Any], dsn: str, backtest_id: UUID, servers: dict[str, int], seconds: float
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Per statement, through a pool with asyncpg's reset query and through ``pool`` (none), a round of one then a
-    round of the other: decisions of ``backtest_id`` still pending analysed and answered, each once."""
-    resetting = await asyncpg.create_pool(dsn, min_size=1, max_size=1, init=_init_connection)
-    assert resetting is not None
-    pending = [
-        row["execution_id"]
-        for row in await pool.fetch(
-            "SELECT execution_id FROM backtest.decisions WHERE backtest_id = $1 AND status = 'pending'", backtest_id
-        )
-    ]
-    to_analyse, to_answer = iter(pending), iter(pending)
-
-    def statements(backtests: BacktestRepository) -> dict[str, Callable[[int], Awaitable[object]]]:
-        return {
-            "record_analysis": lambda _: backtests.record_analysis(next(to_analyse), Decimal(0), 0, 1),
-            "record_signal": lambda _: backtests.record_signal(
-                next(to_answer), action="HOLD", bias="neutral", confidence=50, rejected_rule=None, signal=SIGNAL
-            ),
-            "run_state": lambda _: backtests.run_state(backtest_id),
-        }
-
-    pools = {
-        "reset_query": statements(BacktestRepository(resetting)),
-        "create_pool": statements(BacktestRepository(pool)),
-    }
-    figures: dict[str, dict[str, dict[str, float]]] = {name: {} for name in pools}
-    try:
-        for statement in ("record_analysis", "record_signal", "run_state"):
-            calls = (
-                STATEMENT_CALLS
-                if statement != "run_state"
-                else await calls_in(seconds, pools["create_pool"][statement])
-            )
-            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in pools}
-            for _ in range(ROUNDS):
-                for name, calls_of in pools.items():
-                    rounds[name].append(await measured(calls, calls_of[statement], servers, "postgres"))
-            for name, measurements in rounds.items():
-                figures[name][statement] = least(measurements)
-    finally:
-        await resetting.close()
-    return figures
+    return {"machine": machine(), "max_in_flight": MAX_IN_FLIGHT, "looks": looks}
 
 
 def least(measurements: list[dict[str, float]]) -> dict[str, float]:
@@ -226,24 +173,12 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {look['decisions']:,} | {'yes' if look['budget'] else 'no'} | {label} | {figures['wall_ms']} |"
                 f" {figures['process_cpu_ms']} | {figures['postgres_cpu_ms']} |"
             )
-    pools = {"reset_query": "reset query (before)", "create_pool": "`create_pool` (now)"}
-    statement_rows = [
-        f"| `{statement}` | {label} | {figures['wall_ms']} | {figures['process_cpu_ms']} |"
-        f" {figures['postgres_cpu_ms']} |"
-        for statement in ("record_analysis", "record_signal", "run_state")
-        for name, label in pools.items()
-        for figures in (result["statements"][name][statement],)
-    ]
     return (
-        "# The backtester's statements per decision\n\n"
+        "# The backtester runner's look at a running backtest\n\n"
         f"Half the decisions answered, {result['max_in_flight']} in flight, the rest pending; per look, through "
         f"`create_pool`'s pool (machine: {result['machine']}).\n\n"
         "| decisions | budget | look | wall ms | this process CPU ms | PostgreSQL CPU ms |\n"
-        "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        "Each statement through a pool that sends asyncpg's reset query at each release (as before) and through "
-        "`create_pool`'s (none), per statement:\n\n"
-        "| statement | pool | wall ms | this process CPU ms | PostgreSQL CPU ms |\n"
-        "|---|---|---|---|---|\n" + "\n".join(statement_rows) + "\n"
+        "|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 
