@@ -104,8 +104,10 @@ async def test_a_manual_order_is_placed_after_its_errors_are_fixed_then_cancelle
     await mine.get_by_role("button", name="Cancel").click()
     await expect_that(mine).to_have_count(1)
     page.once("dialog", lambda dialog: dialog.accept())
-    await mine.get_by_role("button", name="Cancel").focus()
-    await page.keyboard.press("Enter")
+    # the order events of the placement redraw the tables (sse:orders): press once they are drawn, the key
+    # going to the button found at that moment (focus and key in one action)
+    await settled(page)
+    await mine.get_by_role("button", name="Cancel").press("Enter")
     await expect_that(page.locator("#order-message")).to_have_text(re.compile("^Cancel"))
     await expect_that(page.locator("#working-orders")).not_to_contain_text(f"lmt {below}")
     await page.locator("#filter-status").select_option("cancelled")
