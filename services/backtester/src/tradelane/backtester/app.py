@@ -27,6 +27,9 @@ from tradelane.trading.risk import Guardrails
 
 BARS_PER_REQUEST: Final = 2000
 """Bars asked of market-data in one request while planning (IB answers at most about that many at once)."""
+ANSWERS_PER_PULL: Final = 16
+"""Answers (analyses, signals, failures) fetched in one pull request: each is one row updated, cheap next to the
+round trip of a pull, and about as many come in at once as decisions are in flight (16 by default)."""
 
 CREATOR = "backtest_creator"
 RUNNER = "backtest_runner"
@@ -88,15 +91,15 @@ def build(settings: Settings | None = None) -> Service:
     async def control(body: dict[str, Any], runner: Running) -> BacktestReply:
         return await runner.control(body)
 
-    @service.subscriber(analyses)
+    @service.subscriber(analyses, batch=ANSWERS_PER_PULL)
     async def record_analysis(body: dict[str, Any], recorder: Recording) -> None:
         await recorder.on_analysis(body)
 
-    @service.subscriber(signals)
+    @service.subscriber(signals, batch=ANSWERS_PER_PULL)
     async def record_signal(body: dict[str, Any], message: NatsMessage, recorder: Recording) -> None:
         await recorder.on_signal(message.raw_message.subject, body)
 
-    @service.subscriber(failures)
+    @service.subscriber(failures, batch=ANSWERS_PER_PULL)
     async def record_failure(body: dict[str, Any], recorder: Recording) -> None:
         await recorder.on_failure(body)
 
