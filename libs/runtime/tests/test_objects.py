@@ -84,4 +84,6 @@ async def test_the_info_of_an_object_names_its_description(bus: EventBus) -> Non
 
 async def test_a_write_to_a_bucket_that_does_not_exist_fails_with_the_publish_error(bus: EventBus) -> None:
     with pytest.raises(nats.js.errors.NoStreamResponseError):
-        await objects.write_object(bus.jetstream, "no-such-bucket", "name", b"data", "text/plain")
+        await objects.write_object(
+            bus.jetstream, "no-such-bucket", "name", b"data", "text/plain", sha256=hashlib.sha256(b"data").digest()
+        )

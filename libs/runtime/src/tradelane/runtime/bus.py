@@ -279,12 +279,13 @@ class EventBus:
 
     async def put_object(self, data: bytes, content_type: str, bucket: str = subjects.CHART_BUCKET) -> ObjectRef:
         """Store ``data`` under its sha256 (idempotent: the same bytes land once)."""
-        digest = hashlib.sha256(data).hexdigest()
+        sha256 = hashlib.sha256(data).digest()
+        name = sha256.hex()
         try:
-            await objects.object_info(self.jetstream, bucket, digest)
+            await objects.object_info(self.jetstream, bucket, name)
         except ObjectNotFoundError:
-            await objects.write_object(self.jetstream, bucket, digest, data, content_type)
-        return ObjectRef(bucket=bucket, name=digest, size=len(data), content_type=content_type)
+            await objects.write_object(self.jetstream, bucket, name, data, content_type, sha256=sha256)
+        return ObjectRef(bucket=bucket, name=name, size=len(data), content_type=content_type)
 
     async def object_store(self, bucket: str) -> ObjectStore:
         """The Object Store ``bucket`` (looked up once: each lookup is a request to the server)."""

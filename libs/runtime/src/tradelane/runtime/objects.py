@@ -57,9 +57,9 @@ def chunk_subject(bucket: str, nuid: str) -> str:
     return f"$O.{bucket}.C.{nuid}"
 
 
-def object_digest(data: bytes | bytearray) -> str:
-    """An object's digest as the object store writes it in the object's info."""
-    return "SHA-256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode()
+def object_digest(sha256: bytes) -> str:
+    """An object's digest as the object store writes it in the object's info, from the sha256 of its bytes."""
+    return "SHA-256=" + base64.urlsafe_b64encode(sha256).decode()
 
 
 async def object_info(js: JetStreamContext, bucket: str, name: str) -> api.ObjectInfo:
@@ -90,13 +90,18 @@ async def read_object(js: JetStreamContext, bucket: str, name: str) -> bytes:
             raise ObjectNotFoundError from None  # purged (replaced or expired) since its info was read
         data += chunk.data or b""
         sequence = chunk.seq or sequence + 1
-    if object_digest(data) != info.digest:
+    if object_digest(hashlib.sha256(data).digest()) != info.digest:
         raise DigestMismatchError
     return bytes(data)
 
 
-async def write_object(js: JetStreamContext, bucket: str, name: str, data: bytes, description: str) -> None:
+async def write_object(
+    js: JetStreamContext, bucket: str, name: str, data: bytes, description: str, *, sha256: bytes
+) -> None:
     """Store ``data`` as object ``name`` of ``bucket``, a name not stored yet (the caller looked it up).
+
+    ``sha256`` is the digest of ``data``, which the caller has at hand (a content-addressed name is made from it):
+    the info carries it, and hashing a chart or a series again costs as much as the first time.
 
     A name written twice at once (two writers that both found it missing) ends with the info of
     the last, and the other's chunks are left to the bucket's max age, as with nats-py's ``put``.
@@ -118,7 +123,7 @@ async def write_object(js: JetStreamContext, bucket: str, name: str, data: bytes
             size=len(data),
             mtime=datetime.now(UTC).isoformat(),
             chunks=count,
-            digest=object_digest(data),
+            digest=object_digest(sha256),
             description=description,
             options=api.ObjectMetaOptions(max_chunk_size=CHUNK_SIZE),
         )
