@@ -30,6 +30,7 @@ from tradelane.contracts.envelope import Envelope
 from tradelane.contracts.health import HealthReport
 from tradelane.contracts.subjects import Step
 from tradelane.runtime.background import BackgroundTasks
+from tradelane.runtime.batch_fetch import mend_batch_fetch
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
 from tradelane.runtime.bus_credentials import credentials_for
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
@@ -191,6 +192,10 @@ class Service:
             )
             for _ in range(workers)
         ]
+
+        if batch > 1:
+            for subscriber in subscribers:
+                mend_batch_fetch(subscriber)
 
         def register(handler: Callable[..., Awaitable[None]]) -> object:
             for subscriber in subscribers:
