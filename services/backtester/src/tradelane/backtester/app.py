@@ -27,9 +27,6 @@ from tradelane.trading.risk import Guardrails
 
 BARS_PER_REQUEST: Final = 2000
 """Bars asked of market-data in one request while planning (IB answers at most about that many at once)."""
-ANSWERS_PER_PULL: Final = 16
-"""Answers (analyses, signals, failures) fetched in one pull request: each is one row updated, cheap next to the
-round trip of a pull, and about as many come in at once as decisions are in flight (16 by default)."""
 
 CREATOR = "backtest_creator"
 RUNNER = "backtest_runner"
@@ -91,15 +88,15 @@ def build(settings: Settings | None = None) -> Service:
     async def control(body: dict[str, Any], runner: Running) -> BacktestReply:
         return await runner.control(body)
 
-    @service.subscriber(analyses, batch=ANSWERS_PER_PULL)
+    @service.subscriber(analyses)
     async def record_analysis(body: dict[str, Any], recorder: Recording) -> None:
         await recorder.on_analysis(body)
 
-    @service.subscriber(signals, batch=ANSWERS_PER_PULL)
+    @service.subscriber(signals)
     async def record_signal(body: dict[str, Any], message: NatsMessage, recorder: Recording) -> None:
         await recorder.on_signal(message.raw_message.subject, body)
 
-    @service.subscriber(failures, batch=ANSWERS_PER_PULL)
+    @service.subscriber(failures)
     async def record_failure(body: dict[str, Any], recorder: Recording) -> None:
         await recorder.on_failure(body)
 
