@@ -12,7 +12,9 @@ from tradelane.contracts.market import Bar
 from tradelane.contracts.payloads import CHUNK_BARS
 from tradelane.contracts.strategy import BarSize
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.errors import PermanentStepError
 from tradelane.runtime.payloads import PayloadMissingError, PayloadStore, bars_window
+from tradelane.runtime.series_bytes import SERIES_CONTENT_TYPE
 
 START = datetime(2026, 12, 1, tzinfo=UTC)
 """Midnight UTC: a chunk boundary of 1-minute bars (64-minute periods counted from the epoch)."""
@@ -66,8 +68,21 @@ async def test_a_window_with_gaps_has_one_chunk_per_chunk_period_it_has_bars_in(
 async def test_series_come_back_as_stored_with_none_where_there_is_no_value(bus: EventBus) -> None:
     series = {"sma_3": (None, None, 101.5, 102.0), "rsi_14": (None, None, None, 55.25)}
     ref = await PayloadStore(bus).put_series(series)
-    assert (ref.bucket, ref.content_type) == (subjects.PAYLOAD_BUCKET, "application/json")
+    assert (ref.bucket, ref.content_type) == (subjects.PAYLOAD_BUCKET, SERIES_CONTENT_TYPE)
     assert await PayloadStore(bus).series(ref) == series
+
+
+async def test_series_stored_as_json_before_the_float64_layout_still_read(bus: EventBus) -> None:
+    series = {"sma_3": (None, 101.5, 102.0)}
+    ref = await bus.put_object(b'{"sma_3":[null,101.5,102.0]}', "application/json", bucket=subjects.PAYLOAD_BUCKET)
+    assert await PayloadStore(bus).series(ref) == series
+
+
+async def test_series_bytes_that_do_not_fit_their_layout_fail_the_step_in_words(bus: EventBus) -> None:
+    torn = b'{"format":1,"series":[["sma_3",2]]}\n\x00'
+    ref = await bus.put_object(torn, SERIES_CONTENT_TYPE, bucket=subjects.PAYLOAD_BUCKET)
+    with pytest.raises(PermanentStepError, match=r"series in the payload store are unreadable: .* 1 bytes of values"):
+        await PayloadStore(bus).series(ref)
 
 
 async def test_a_window_whose_chunks_were_never_stored_is_refused_in_words(bus: EventBus) -> None:

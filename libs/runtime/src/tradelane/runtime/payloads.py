@@ -35,14 +35,19 @@ from tradelane.contracts.payloads import BarsWindow, chunk_period
 from tradelane.contracts.strategy import BarSize
 from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError
-from tradelane.runtime.json_bytes import compact_json
+from tradelane.runtime.series_bytes import (
+    SERIES_CONTENT_TYPE,
+    Series,
+    SeriesBytesError,
+    series_bytes,
+    series_from_bytes,
+)
 
 JSON: Final = "application/json"
 DEFAULT_CACHE_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_NAMED_CHUNKS: Final = 256
 """Chunks whose names are remembered by the identity of their bars: a window of 720 hourly bars has 12."""
 
-Series = dict[str, tuple[float | None, ...]]
 T = TypeVar("T")
 
 _BARS_KIND: Final = "bars"
@@ -139,23 +144,25 @@ class PayloadStore:
         return bars
 
     async def put_series(self, series: Mapping[str, Sequence[float | None]]) -> ObjectRef:
-        """Store indicator series (one per output, aligned with their bars) and return their reference.
+        """Store indicator series (one per output, aligned with their bars) as float64 bytes
+        (:mod:`tradelane.runtime.series_bytes`) and return their reference.
 
         Raises ValueError when a value is NaN or an infinity: a series has None where it has no value.
         """
-        data = compact_json(series)
+        data = series_bytes(series)
         value = {key: tuple(values) for key, values in series.items()}
-        name = await self._put(_SERIES_KIND, value, data)
-        return ObjectRef(bucket=subjects.PAYLOAD_BUCKET, name=name, size=len(data), content_type=JSON)
+        name = await self._put(_SERIES_KIND, value, data, SERIES_CONTENT_TYPE)
+        return ObjectRef(bucket=subjects.PAYLOAD_BUCKET, name=name, size=len(data), content_type=SERIES_CONTENT_TYPE)
 
     async def series(self, ref: ObjectRef) -> Series:
-        """The indicator series ``ref`` refers to."""
-        return await self._get(_SERIES_KIND, ref.name, _SERIES.validate_json, "indicator series")
+        """The indicator series ``ref`` refers to: float64 bytes, or JSON when stored before those were."""
+        decode = _series_from_bytes if ref.content_type == SERIES_CONTENT_TYPE else _SERIES.validate_json
+        return await self._get(_SERIES_KIND, ref.name, decode, "indicator series")
 
-    async def _put(self, kind: str, value: object, data: bytes) -> str:
+    async def _put(self, kind: str, value: object, data: bytes, content_type: str = JSON) -> str:
         name = _name(data)
         if self._cache.get(f"{kind}:{name}") is None:
-            await self.bus.put_object(data, JSON, bucket=subjects.PAYLOAD_BUCKET)
+            await self.bus.put_object(data, content_type, bucket=subjects.PAYLOAD_BUCKET)
             self._cache.put(f"{kind}:{name}", value, len(data))
         return name
 
@@ -174,6 +181,13 @@ class PayloadStore:
         value = decode(data)
         self._cache.put(f"{kind}:{name}", value, len(data))
         return value
+
+
+def _series_from_bytes(data: bytes) -> Series:
+    try:
+        return series_from_bytes(data)
+    except SeriesBytesError as error:
+        raise PermanentStepError(f"the indicator series in the payload store are unreadable: {error}") from error
 
 
 def bars_window(conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
