@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -228,7 +228,7 @@ def test_max_close_annotation_points_at_its_bar(full_figure: Figure, bars: list[
     highest = max(bars, key=lambda bar: bar.close)
     annotation = next(a for a in full_figure["layout"]["annotations"] if a["text"].startswith("Max"))
     assert (annotation["x"], annotation["y"], annotation["yref"]) == (
-        highest.time.strftime("%Y-%m-%d %H:%M:%S"),
+        _milliseconds(highest.time),
         highest.close,
         "y",
     )
@@ -284,9 +284,13 @@ def test_weekly_bars_keep_the_calendar(symbol: ResolvedSymbol, make_bars: MakeBa
 
 
 def test_times_are_drawn_in_utc(symbol: ResolvedSymbol, make_bars: MakeBars) -> None:
+    """x is milliseconds since the epoch on a date axis, which plotly.js draws as UTC: 14:30 for 9:30 in New York."""
     new_york = make_bars(5, start=datetime(2024, 1, 2, 9, 30, tzinfo=ZoneInfo("America/New_York")))
     fig = chart(symbol, new_york, bar_size=BarSize.HOUR_1)
-    assert traces(fig)["candles"]["x"][0] == "2024-01-02 14:30:00"
+    assert fig["layout"]["xaxis"]["type"] == "date"
+    assert (
+        traces(fig)["candles"]["x"][0] == 1_704_205_800_000 == _milliseconds(datetime(2024, 1, 2, 14, 30, tzinfo=UTC))
+    )
 
 
 def test_missing_values_become_gaps(symbol: ResolvedSymbol, make_bars: MakeBars) -> None:
@@ -356,7 +360,7 @@ def test_a_window_shows_the_latest_bars_with_series_computed_over_every_bar(
     fig = build_figure(symbol, BarSize.DAY_1, bars, full_series, [], window=60)
     shown = traces(fig)
     assert shown["candles"]["close"] == [bar.close for bar in bars[-60:]]
-    assert shown["candles"]["x"][0] == f"{bars[-60].time:%Y-%m-%d %H:%M:%S}"
+    assert shown["candles"]["x"][0] == _milliseconds(bars[-60].time)
     assert shown["sma_200"]["y"] == full_series["sma_200"][-60:]
     assert shown["sma_200"]["y"][0] is not None
 
@@ -387,7 +391,7 @@ def test_a_different_bar_gives_different_json(symbol: ResolvedSymbol, bars: list
 
 def test_json_is_compact_with_keys_as_built(full_figure: Figure) -> None:
     text = figure_json(full_figure).decode()
-    assert text.startswith('{"data":[{"type":"candlestick","x":["2023-01-02 00:00:00",')
+    assert text.startswith('{"data":[{"type":"candlestick","x":[1672617600000,')
     assert ", " not in text[:200]
     assert "NaN" not in text
 
@@ -423,3 +427,7 @@ def test_json_refuses_values_json_cannot_carry(full_figure: Figure) -> None:
     broken = {**full_figure, "layout": {**full_figure["layout"], "width": math.nan}}
     with pytest.raises(ValueError, match="not JSON compliant"):
         figure_json(broken)
+
+
+def _milliseconds(time: datetime) -> int:
+    return round(time.timestamp() * 1000)

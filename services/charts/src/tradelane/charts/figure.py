@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import plotly.io as pio
@@ -51,6 +51,8 @@ _MARK_OFFSET = 0.015
 _MOVING_AVERAGE = re.compile(r"^(?P<kind>sma|ema|wma)_(?P<period>\d+)(?:_(?P<source>[a-z0-9]+))?$")
 _MACD_KEYS = ("macd", "macd_signal", "macd_hist")
 _SATURDAY = 5
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 _TEMPLATE = json.dumps(pio.templates["plotly_white"].to_plotly_json())
 """The plotly_white template, embedded in every figure: a renderer resolves no template names.
@@ -62,9 +64,9 @@ each figure gets a fresh copy parsed from this JSON.
 
 @dataclass(frozen=True)
 class _Data:
-    """Bars and series as plain lists, aligned on ``x`` (UTC timestamps written without offset)."""
+    """Bars and series as plain lists, aligned on ``x`` (each bar's time in milliseconds since the Unix epoch)."""
 
-    x: list[str]
+    x: list[int]
     open: list[float]
     high: list[float]
     low: list[float]
@@ -187,8 +189,13 @@ def figure_json(figure: Figure) -> bytes:
     return compact_json(figure)
 
 
-def _x(time: datetime) -> str:
-    return time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _x(time: datetime) -> int:
+    """A bar's time as the x of the date axis: milliseconds since the Unix epoch, which plotly.js reads as UTC.
+
+    The same instant as the text ``2024-01-02 14:30:00`` the axis once had, in 13 characters instead of 21, on
+    each of the figure's 20 traces (about a fifth of a 200-bar figure's bytes), and computed without formatting.
+    """
+    return (time - _EPOCH) // _MILLISECOND
 
 
 def _require_aligned(bars: Sequence[Bar], series: Mapping[str, Sequence[float | None]]) -> None:
@@ -305,6 +312,7 @@ def _layout(
     if bar_size.seconds < BarSize.DAY_1.seconds:
         when = f"{last.time.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     xaxis: dict[str, Any] = {
+        "type": "date",  # numbers on an axis not told otherwise are read as numbers
         "anchor": "y" if len(panels) == 1 else f"y{len(panels)}",
         "showgrid": True,
         "rangeslider": {"visible": False},
