@@ -71,9 +71,7 @@ typecheck: $(BIN)/tradelane
 # end-to-end and fault suites then run one at a time, as each starts every service as a process.
 PYTEST_WORKERS ?= 2
 
-pytest: install bytecode
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not e2e"
-	$(BIN)/pytest -m e2e
+pytest: unit e2e
 
 test: lint typecheck deploy-check pytest
 
