@@ -1,36 +1,62 @@
-"""A batch pull subscription whose empty fetch ends the way FastStream's pull loop expects.
+"""The fetch of a batch pull subscription: the first message as soon as it comes, then whatever else is waiting.
 
-FastStream's pull loop (``PullStreamSubscriber._consume_pull``) takes nats-py's ``nats.errors.TimeoutError``
-for "nothing to fetch" and fetches again; nats-py's fetch of one message raises that one. Its fetch of several
-(``_fetch_n``) raises asyncio's plain ``TimeoutError`` instead when its no-wait probe comes back after the
-fetch's whole deadline (a busy machine, a server draining at shutdown): that one escapes the loop, and the
-subscriber stops fetching for good, its consumer's messages left unhandled until the service restarts. So the
-fetch of each batch subscription (``Service.subscriber(batch=...)``) raises nats-py's own instead, from the moment
-FastStream creates the subscription (a service stopped while it starts fetches too).
+nats-py's fetch of several messages (``_fetch_n``) asks first for what is waiting; when nothing is, it sends a
+lingering pull and, once a message comes, waits out the rest of the pull's timeout for the batch to fill. A lone
+message (a live execution reaching an idle step) would wait that second fetched but unhandled, in every step.
+So a batch subscription (``Service.subscriber(batch=...)``) fetches one message as a single pull does, which
+returns the moment it comes, lets others gather for :data:`GATHER_SECONDS`, then asks for what is waiting with
+a short pull: a backtest's decisions come in batches, a lone message goes on some 30 ms later.
+
+Both fetches raise nats-py's ``nats.errors.TimeoutError`` on a timeout, which FastStream's pull loop
+(``PullStreamSubscriber._consume_pull``) takes for "nothing to fetch" and fetches again. nats-py's fetch of
+several raises asyncio's plain ``TimeoutError`` instead when its no-wait probe comes back after the fetch's
+deadline (a busy machine, a server draining at shutdown): that one would escape the loop, and the subscriber
+would stop fetching for good. The mended fetch is in place from the moment FastStream creates the
+subscription, before its loop's first fetch.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import nats.errors
 from nats.aio.msg import Msg
 
+GATHER_SECONDS: Final = 0.02
+"""How long a batch lets messages gather after its first: a backtest's decisions reach a step one by one, so
+without it most batches would be of one or two (measured: 33 decisions/s against 39 with it, ``bench.backtest``).
+A lone message waits this, and the second fetch's timeout, longer in each step."""
+WAITING_TIMEOUT_SECONDS: Final = 0.01
+"""How long the second fetch of a batch may take: what is waiting comes at once; it only bounds a lingering pull."""
 
-def fetch_times_out_as_nats(subscription: Any) -> None:
-    """Make ``subscription.fetch`` (a nats-py pull subscription's) raise ``nats.errors.TimeoutError`` on any timeout."""
+
+def fetch_first_then_waiting(subscription: Any) -> None:
+    """Make ``subscription.fetch`` (a nats-py pull subscription's) return its first message as soon as it comes,
+    with what else is waiting up to the batch, and raise ``nats.errors.TimeoutError`` on any timeout."""
     fetch: Callable[..., Awaitable[list[Msg]]] = subscription.fetch
 
-    async def fetch_or_time_out(*args: Any, **kwargs: Any) -> list[Msg]:
+    async def fetch_as_nats(batch: int, timeout: float | None) -> list[Msg]:  # noqa: ASYNC109 - nats-py's
         try:
-            return await fetch(*args, **kwargs)
+            return await fetch(batch=batch, timeout=timeout)
         except nats.errors.TimeoutError:
             raise
         except TimeoutError as error:
             raise nats.errors.TimeoutError from error
 
-    subscription.fetch = fetch_or_time_out
+    async def fetch_first_then_more(batch: int = 1, timeout: float | None = 5) -> list[Msg]:  # noqa: ASYNC109
+        messages = await fetch_as_nats(1, timeout)
+        if batch <= 1 or not messages:
+            return messages
+        await asyncio.sleep(GATHER_SECONDS)
+        try:
+            return messages + await fetch_as_nats(batch - 1, WAITING_TIMEOUT_SECONDS)
+        except nats.errors.Error:
+            # nothing more waiting, or the connection went: the message in hand is handled all the same
+            return messages
+
+    subscription.fetch = fetch_first_then_more
 
 
 def mend_batch_fetch(subscriber: Any) -> None:
@@ -43,6 +69,6 @@ def mend_batch_fetch(subscriber: Any) -> None:
 
     async def create_and_mend() -> None:
         await create()
-        fetch_times_out_as_nats(subscriber.subscription)
+        fetch_first_then_waiting(subscriber.subscription)
 
     subscriber._create_subscription = create_and_mend

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
         description="The longest a handler may run on one delivery: then its heartbeats stop and it is cancelled, "
         "and the delivery counts as failed (retried with backoff, dead-lettered after max_deliver deliveries).",
     )
+    step_batch: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Messages a pipeline step fetches in one pull request and handles at once, at most (each "
+        "worker's pull; the llm-analyst still calls its model llm_max_concurrency at a time). A step takes what is "
+        "waiting, so a single live execution is fetched alone; a backtest's decisions come in batches, which "
+        "saves a pull per message. Messages fetched are this replica's until handled: with several replicas of a "
+        "slow step (a vision model), a smaller batch shares a burst among them more evenly.",
+    )
     shutdown_grace_seconds: float = Field(
         default=10,
         gt=0,
