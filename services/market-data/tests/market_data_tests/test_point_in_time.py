@@ -7,6 +7,7 @@ are read back from the payload store.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -183,6 +184,18 @@ async def test_a_second_decision_inside_the_stored_span_asks_the_provider_nothin
         duration = strategy.duration if bar_size is strategy.bar_size else TIMEFRAME_HISTORY[bar_size]
         direct = await provider.bars(INSTRUMENT, bar_size, duration, second)
         assert bars == tuple(bar for bar in direct if next_start(bar_size, bar.time) <= second), bar_size
+
+
+async def test_decisions_handled_at_once_ask_the_provider_for_their_span_once(
+    fetcher: BarsFetcher, provider: SpikedProvider
+) -> None:
+    """A step handles a batch of decisions at once (``TRADELANE_STEP_BATCH``): the first to miss fetches."""
+    strategy = STRATEGIES["minutes"]
+    first = T - timedelta(days=1)
+    await asyncio.gather(
+        *(fetcher.on_execution_requested(decision(strategy, first + timedelta(minutes=m))) for m in range(0, 40, 5))
+    )
+    assert len(provider.bar_requests) == 4, "one request per timeframe, whichever decision came first"
 
 
 async def test_bars_on_request_come_from_the_store_when_it_holds_them_all(

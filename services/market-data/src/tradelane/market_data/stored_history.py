@@ -8,10 +8,16 @@ inside the stored span. Only closed bars are stored; the provider's pacing appli
 any other. A decision's window is read as the last window of its series and the bars after it
 (:mod:`tradelane.market_data.kept_windows`, which says why that is always what the store holds); every fetch
 makes it forget the fetched series' last window.
+
+A step handles several decisions at once (``TRADELANE_STEP_BATCH``), and those of one backtest read the same
+series: one at a time per series, they look at the store and fetch, so the first fetches the missing span and
+the others find it stored, instead of all asking the provider for it together.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
@@ -59,6 +65,7 @@ class StoredHistory:
         self._repository = repository
         self._windows = KeptWindows(repository)
         self._clock = clock
+        self._fetching: defaultdict[BarSeries, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def bars(
         self,
@@ -77,8 +84,9 @@ class StoredHistory:
         """
         series = BarSeries(symbol.conid, bar_size, what_to_show, use_rth)
         after = end - timedelta(seconds=duration_seconds(duration))
-        if not await self._repository.covers(series, after, end):
-            await self._fetch(symbol, series, after, end)
+        async with self._fetching[series]:
+            if not await self._repository.covers(series, after, end):
+                await self._fetch(symbol, series, after, end)
         return await self._windows.bars(series, after, end)
 
     async def between(self, request: BarsRequest) -> tuple[Bar, ...] | None:
