@@ -42,6 +42,7 @@ def build(settings: Settings | None = None) -> Service:
     own = BacktesterSettings.model_validate(settings.model_dump()) if settings else BacktesterSettings()
     # An answer it could not record is no failed execution: like the ledger, it only dead-letters.
     service = Service("backtester", own, report_failures=False)
+    # a backtest's answers come in batches (the steps take theirs so): fetched so, one pull for several
     analyses, signals, failures = BACKTESTER_CONSUMERS
 
     @service.on_start
@@ -88,15 +89,15 @@ def build(settings: Settings | None = None) -> Service:
     async def control(body: dict[str, Any], runner: Running) -> BacktestReply:
         return await runner.control(body)
 
-    @service.subscriber(analyses)
+    @service.subscriber(analyses, batch=own.step_batch)
     async def record_analysis(body: dict[str, Any], recorder: Recording) -> None:
         await recorder.on_analysis(body)
 
-    @service.subscriber(signals)
+    @service.subscriber(signals, batch=own.step_batch)
     async def record_signal(body: dict[str, Any], message: NatsMessage, recorder: Recording) -> None:
         await recorder.on_signal(message.raw_message.subject, body)
 
-    @service.subscriber(failures)
+    @service.subscriber(failures, batch=own.step_batch)
     async def record_failure(body: dict[str, Any], recorder: Recording) -> None:
         await recorder.on_failure(body)
 
