@@ -108,7 +108,12 @@ async def run(seconds: float) -> dict[str, Any]:
             servers = {"postgres": postgres.pid}
             backtests = BacktestRepository(pool)
             runner = Runner(
-                backtests, nothing_to_publish, nothing_to_finish, max_in_flight=MAX_IN_FLIGHT, poll_seconds=60
+                backtests,
+                nothing_to_publish,
+                nothing_to_finish,
+                max_in_flight=MAX_IN_FLIGHT,
+                budgeted_in_flight=MAX_IN_FLIGHT,
+                poll_seconds=60,
             )
             looks: list[dict[str, Any]] = []
             stored: dict[tuple[int, Decimal | None], UUID] = {}

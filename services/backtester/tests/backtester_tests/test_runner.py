@@ -26,6 +26,7 @@ from tradelane.store.backtests import BacktestRepository
 
 START: Final = datetime(2025, 3, 3, 15, tzinfo=UTC)
 MAX_IN_FLIGHT: Final = 4
+BUDGETED_IN_FLIGHT: Final = 2
 DEFINITION: Final = StrategyDefinition(
     name="aapl-hourly", symbol=SymbolRef(symbol="AAPL"), bar_size=BarSize.HOUR_1, duration="30 D"
 )
@@ -61,7 +62,14 @@ def outside() -> Outside:
 
 @pytest.fixture
 def runner(backtests: BacktestRepository, outside: Outside) -> Runner:
-    return Runner(backtests, outside.publish_many, outside.finish, max_in_flight=MAX_IN_FLIGHT, poll_seconds=60)
+    return Runner(
+        backtests,
+        outside.publish_many,
+        outside.finish,
+        max_in_flight=MAX_IN_FLIGHT,
+        budgeted_in_flight=BUDGETED_IN_FLIGHT,
+        poll_seconds=60,
+    )
 
 
 @dataclass(frozen=True)
@@ -128,14 +136,15 @@ async def test_a_backtest_whose_model_cost_reaches_its_budget_stops_with_the_dec
 ) -> None:
     run = await _run(backtests, hours=3, budget_usd=Decimal("0.07"))
     await runner.advance(run.backtest_id)
+    assert outside.decisions() == [("base", 0), ("offline", 0)], "a run with a budget keeps fewer in flight"
     await _answer(backtests, run.executions["base", 0], cost="0.03")
     await _answer(backtests, run.executions["offline", 0])
     await runner.advance(run.backtest_id)
-    assert len(outside.published) == MAX_IN_FLIGHT + 2  # $0.03 of $0.07: it goes on
+    assert len(outside.published) == BUDGETED_IN_FLIGHT + 2  # $0.03 of $0.07: it goes on
 
     await _answer(backtests, run.executions["base", 1], cost="0.04")
     await runner.advance(run.backtest_id)
     summary = await backtests.summary(run.backtest_id)
     assert summary is not None
     assert (summary.status, summary.reason) == ("stopped", "budget of $0.07 reached after 3 decisions")
-    assert len(outside.published) == MAX_IN_FLIGHT + 2
+    assert len(outside.published) == BUDGETED_IN_FLIGHT + 2

@@ -66,6 +66,7 @@ def build(settings: Settings | None = None) -> Service:
                 guards=Guardrails(ceilings=own.trading_ceilings),
             ),
             max_in_flight=own.backtest_max_in_flight,
+            budgeted_in_flight=own.backtest_budgeted_max_in_flight,
             poll_seconds=own.backtest_poll_seconds,
         )
         creator = Creator(

@@ -12,11 +12,19 @@ class BacktesterSettings(LlmModelSettings):
     ``_PRICES``), which it reads as the llm-analyst does: which variants ask a model, which one, at what price."""
 
     backtest_max_in_flight: int = Field(
-        default=16,
+        default=32,
         ge=1,
         le=10_000,
         description="Decisions of one backtest published and not yet answered, at most. More keeps more replicas "
         "of the pipeline's services busy; fewer leaves room for live executions.",
+    )
+    backtest_budgeted_max_in_flight: int = Field(
+        default=16,
+        ge=1,
+        le=10_000,
+        description="The same for a backtest with a budget (at most backtest_max_in_flight): the decisions in "
+        "flight when the budget is reached still run and pay their model calls, so this bounds how far past its "
+        "budget a backtest can spend.",
     )
     backtest_market_data_timeout_seconds: float = Field(
         default=60,

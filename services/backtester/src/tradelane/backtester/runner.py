@@ -6,7 +6,9 @@ that were running where they were. For each it:
 
 1. stops it, when its model cost so far has reached its budget (the decisions in flight still finish);
 2. finishes it (:func:`tradelane.backtester.finish.finish`), when every decision is done or failed;
-3. else publishes its next pending decisions, oldest first, until ``max_in_flight`` are in flight.
+3. else publishes its next pending decisions, oldest first, until ``max_in_flight`` are in flight
+   (``budgeted_in_flight``, when fewer, for a backtest with a budget: those in flight when it is reached
+   still run and pay, so that bounds how far past its budget a backtest spends).
 
 A look reads where the backtest stands (:class:`~tradelane.store.backtests.RunState`) without going
 over all its decisions: a look comes with each answer (an analysis, a signal), so one that summed
@@ -64,12 +66,14 @@ class Runner:
         finish: Finish,
         *,
         max_in_flight: int,
+        budgeted_in_flight: int,
         poll_seconds: float,
     ) -> None:
         self._backtests = backtests
         self._publish_many = publish_many
         self._finish = finish
         self._max_in_flight = max_in_flight
+        self._budgeted_in_flight = min(budgeted_in_flight, max_in_flight)
         self._poll_seconds = poll_seconds
         self._woken = asyncio.Event()
         self._definitions: dict[UUID, dict[str, StrategyDefinition]] = {}
@@ -114,7 +118,7 @@ class Runner:
         if budget is not None:
             await self._stop_at_budget(backtest_id, budget)
             return
-        room = self._max_in_flight - state.in_flight
+        room = (self._max_in_flight if state.budget_usd is None else self._budgeted_in_flight) - state.in_flight
         if room <= 0:
             return
         waiting = await self._backtests.waiting(backtest_id, room)
