@@ -167,7 +167,7 @@ class PngRenderer:
             if self._closed:
                 msg = "PngRenderer.render() after close(): start() it again first"
                 raise RuntimeError(msg)
-            if self._kaleido is not None and self._kaleido.subprocess.poll() is not None:
+            if self._kaleido is not None and _exited(self._kaleido.subprocess):
                 log.warning("chromium_exited", returncode=self._kaleido.subprocess.returncode)
                 await self._stop()
             if self._kaleido is None:
@@ -229,3 +229,19 @@ class PngRenderer:
         if browser_path := os.environ.get("BROWSER_PATH"):
             return f"at BROWSER_PATH={browser_path!r}"
         return "on PATH (as chromium, google-chrome, ...)"
+
+
+def _exited(launcher: Any) -> bool:
+    """Whether the browser's launcher process (a ``subprocess.Popen``) has exited.
+
+    ``poll()`` answers None while another thread is reaping the process (kaleido's watchdog waits on it), so a
+    render that came just after a crash went to the dead browser and failed; a process that is no longer there
+    has exited too.
+    """
+    if launcher.poll() is not None:
+        return True
+    try:
+        os.kill(launcher.pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
