@@ -1,13 +1,16 @@
-"""The fetch of a batch pull subscription: the first message as soon as it comes, then whatever else is waiting.
+"""The fetch of a batch pull subscription: the first message as soon as it comes, then those waiting behind it.
 
 nats-py's fetch of several messages (``_fetch_n``) asks first for what is waiting; when nothing is, it sends a
 lingering pull and, once a message comes, waits out the rest of the pull's timeout for the batch to fill. A lone
 message (a live execution reaching an idle step) would wait that second fetched but unhandled, in every step.
 So a batch subscription (``Service.subscriber(batch=...)``) fetches one message as a single pull does, which
-returns the moment it comes, then asks for what else is waiting: a backtest's queued decisions come in
-batches, a lone message goes on once that second pull finds nothing (:data:`WAITING_TIMEOUT_SECONDS` at
-most). Letting messages gather for 20 ms before the second pull made no difference to a backtest's rate that
-``bench.backtest`` could tell from its noise.
+returns the moment it comes. The message says how many more the consumer holds (``num_pending``): when it holds
+none, the lone message goes on at once; else up to that many more are fetched, which the server hands over
+with no wait. A backtest's queued decisions so come in batches.
+
+The second fetch has the pull's whole timeout, so that its answer is taken in full: a message the server
+delivers after the client stopped waiting would sit in the subscription's queue, with no heartbeat, until the
+next fetch. It waits only when the messages it was told of went to another replica meanwhile.
 
 Both fetches raise nats-py's ``nats.errors.TimeoutError`` on a timeout, which FastStream's pull loop
 (``PullStreamSubscriber._consume_pull``) takes for "nothing to fetch" and fetches again. nats-py's fetch of
@@ -20,21 +23,22 @@ subscription, before its loop's first fetch.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
+from nats.errors import NotJSMessageError
 
-WAITING_TIMEOUT_SECONDS: Final = 0.002
-"""How long the second fetch of a batch may take. What is waiting comes at once; when nothing is, nats-py follows
-its no-wait probe with a lingering pull, which this cuts short. At 10 ms, a lone execution took 45 ms longer
-through the five steps (``bench.pipeline``, daily p50 83 ms against 39); a probe answered later than this leaves
-its messages in the subscription's queue, where the next fetch takes them first."""
+MIN_SECOND_FETCH = 2
+"""The second fetch asks for at least two: nats-py's fetch of one is a lingering pull, which would wait for a
+new message when the one it was told of went to another replica; a fetch of several asks the server what is
+waiting first."""
 
 
 def fetch_first_then_waiting(subscription: Any) -> None:
     """Make ``subscription.fetch`` (a nats-py pull subscription's) return its first message as soon as it comes,
-    with what else is waiting up to the batch, and raise ``nats.errors.TimeoutError`` on any timeout."""
+    with those the consumer holds behind it up to the batch, and raise ``nats.errors.TimeoutError`` on any
+    timeout."""
     fetch: Callable[..., Awaitable[list[Msg]]] = subscription.fetch
 
     async def fetch_as_nats(batch: int, timeout: float | None) -> list[Msg]:  # noqa: ASYNC109 - nats-py's
@@ -49,13 +53,25 @@ def fetch_first_then_waiting(subscription: Any) -> None:
         messages = await fetch_as_nats(1, timeout)
         if batch <= 1 or not messages:
             return messages
+        behind = _pending_behind(messages[0])
+        if not behind:
+            return messages
         try:
-            return messages + await fetch_as_nats(batch - 1, WAITING_TIMEOUT_SECONDS)
+            return messages + await fetch_as_nats(max(min(batch - 1, behind), MIN_SECOND_FETCH), timeout)
         except nats.errors.Error:
-            # nothing more waiting, or the connection went: the message in hand is handled all the same
+            # gone to another replica meanwhile, or the connection went: the message in hand is handled all the same
             return messages
 
     subscription.fetch = fetch_first_then_more
+
+
+def _pending_behind(message: Msg) -> int:
+    """How many more messages the consumer held when it delivered ``message`` (0 for a message with no JetStream
+    metadata)."""
+    try:
+        return int(message.metadata.num_pending or 0)
+    except (ValueError, NotJSMessageError):
+        return 0
 
 
 def mend_batch_fetch(subscriber: Any) -> None:
