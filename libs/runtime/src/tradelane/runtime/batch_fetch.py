@@ -23,13 +23,13 @@ subscription, before its loop's first fetch.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import nats.errors
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
-MIN_SECOND_FETCH = 2
+MIN_SECOND_FETCH: Final = 2
 """The second fetch asks for at least two: nats-py's fetch of one is a lingering pull, which would wait for a
 new message when the one it was told of went to another replica; a fetch of several asks the server what is
 waiting first."""

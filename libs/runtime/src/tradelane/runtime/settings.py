@@ -103,11 +103,11 @@ class Settings(BaseSettings):
         default=16,
         ge=1,
         le=256,
-        description="Messages a pipeline step fetches in one pull request and handles at once, at most (each "
-        "worker's pull; the llm-analyst still calls its model llm_max_concurrency at a time). A step takes what is "
-        "waiting, so a single live execution is fetched alone; a backtest's decisions come in batches, which "
-        "saves a pull per message. Messages fetched are this replica's until handled: with several replicas of a "
-        "slow step (a vision model), a smaller batch shares a burst among them more evenly.",
+        description="Messages a pipeline step (and the backtester, of its answers) fetches in one pull request and "
+        "handles at once, at most (each worker's pull; the llm-analyst still calls its model llm_max_concurrency at "
+        "a time). A step takes what is waiting, so a single live execution is fetched alone; a backtest's decisions "
+        "come in batches, which saves a pull per message. Messages fetched are this replica's until handled: with "
+        "several replicas of a slow step (a vision model), a smaller batch shares a burst among them more evenly.",
     )
     shutdown_grace_seconds: float = Field(
         default=10,

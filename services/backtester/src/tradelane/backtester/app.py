@@ -42,7 +42,7 @@ def build(settings: Settings | None = None) -> Service:
     own = BacktesterSettings.model_validate(settings.model_dump()) if settings else BacktesterSettings()
     # An answer it could not record is no failed execution: like the ledger, it only dead-letters.
     service = Service("backtester", own, report_failures=False)
-    # a backtest's answers come in batches (the steps take theirs so): fetched so, one pull for several
+    # the steps answer a backtest's decisions in batches: one pull takes several answers (TRADELANE_STEP_BATCH)
     analyses, signals, failures = BACKTESTER_CONSUMERS
 
     @service.on_start
