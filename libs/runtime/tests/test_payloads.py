@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from nats.js.api import StreamInfo
 
@@ -70,6 +72,11 @@ async def test_series_come_back_as_stored_with_none_where_there_is_no_value(bus:
     ref = await PayloadStore(bus).put_series(series)
     assert (ref.bucket, ref.content_type) == (subjects.PAYLOAD_BUCKET, SERIES_CONTENT_TYPE)
     assert await PayloadStore(bus).series(ref) == series
+
+
+async def test_series_given_as_float64_arrays_come_back_with_none_where_they_held_nan(bus: EventBus) -> None:
+    ref = await PayloadStore(bus).put_series({"sma_3": np.array([math.nan, 101.5, 102.0])})
+    assert await PayloadStore(bus).series(ref) == {"sma_3": (None, 101.5, 102.0)}
 
 
 async def test_series_stored_as_json_before_the_float64_layout_still_read(bus: EventBus) -> None:

@@ -50,6 +50,18 @@ def test_a_nan_or_an_infinity_as_a_value_is_refused(number: float) -> None:
         series_bytes({"sma_3": (1.0,), "macd": (None, number)})
 
 
+def test_a_float64_array_says_no_value_with_nan_and_writes_the_bytes_its_sequence_would() -> None:
+    array = np.array([math.nan, 101.5, math.nan, 102.0])
+    assert series_bytes({"sma_3": array}) == series_bytes({"sma_3": (None, 101.5, None, 102.0)})
+    assert series_from_bytes(series_bytes({"sma_3": array})) == {"sma_3": (None, 101.5, None, 102.0)}
+
+
+@pytest.mark.parametrize("number", [math.inf, -math.inf])
+def test_an_infinity_in_a_float64_array_is_refused(number: float) -> None:
+    with pytest.raises(ValueError, match=r"series 'macd' holds a NaN or an infinity"):
+        series_bytes({"macd": np.array([math.nan, number])})
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [

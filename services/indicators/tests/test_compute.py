@@ -171,6 +171,15 @@ def test_series_hold_none_until_the_indicator_has_a_value() -> None:
     assert all(isinstance(value, float) for value in series["rsi_14"][14:])
 
 
+def test_the_arrays_hold_nan_where_the_series_hold_none_and_cannot_be_changed() -> None:
+    computation = compute(make_bars(wavy_closes(30)), [RsiSpec(period=14)])
+
+    rsi = computation.arrays["rsi_14"]
+    assert [math.isnan(value) for value in rsi] == [value is None for value in computation.series["rsi_14"]]
+    with pytest.raises(ValueError, match="read-only"):
+        rsi[0] = 1.0
+
+
 def test_default_indicator_set_yields_every_documented_key() -> None:
     computation = compute(make_bars(wavy_closes(260)), default_indicators())
 
@@ -387,7 +396,7 @@ def test_snapshot_carries_the_pattern_hits() -> None:
 
 def test_snapshot_refuses_a_computation_from_other_bars() -> None:
     bars = make_bars(wavy_closes(30))
-    computation = Computation(series={"obv": (1.0, 2.0)}, patterns=())
+    computation = Computation(arrays={"obv": np.array([1.0, 2.0])}, patterns=())
 
     with pytest.raises(ValueError, match="obv do not align with the 30 bars"):
         snapshot(SYMBOL, BarSize.DAY_1, bars, computation)

@@ -37,6 +37,7 @@ from tradelane.runtime.bus import EventBus
 from tradelane.runtime.errors import PermanentStepError
 from tradelane.runtime.series_bytes import (
     SERIES_CONTENT_TYPE,
+    FloatArray,
     Series,
     SeriesBytesError,
     series_bytes,
@@ -143,26 +144,26 @@ class PayloadStore:
             raise PayloadMissingError(msg)
         return bars
 
-    async def put_series(self, series: Mapping[str, Sequence[float | None]]) -> ObjectRef:
+    async def put_series(self, series: Mapping[str, Sequence[float | None] | FloatArray]) -> ObjectRef:
         """Store indicator series (one per output, aligned with their bars) as float64 bytes
         (:mod:`tradelane.runtime.series_bytes`) and return their reference.
 
-        Raises ValueError when a value is NaN or an infinity: a series has None where it has no value.
+        A sequence says "no value" with None, a float64 array with NaN. The series are not kept in the cache:
+        the step that computes them is not the one that reads them.
+
+        Raises ValueError when a value is an infinity, or a NaN in a sequence.
         """
-        data = series_bytes(series)
-        value = {key: tuple(values) for key, values in series.items()}
-        name = await self._put(_SERIES_KIND, value, data, SERIES_CONTENT_TYPE)
-        return ObjectRef(bucket=subjects.PAYLOAD_BUCKET, name=name, size=len(data), content_type=SERIES_CONTENT_TYPE)
+        return await self.bus.put_object(series_bytes(series), SERIES_CONTENT_TYPE, bucket=subjects.PAYLOAD_BUCKET)
 
     async def series(self, ref: ObjectRef) -> Series:
         """The indicator series ``ref`` refers to: float64 bytes, or JSON when stored before those were."""
         decode = _series_from_bytes if ref.content_type == SERIES_CONTENT_TYPE else _SERIES.validate_json
         return await self._get(_SERIES_KIND, ref.name, decode, "indicator series")
 
-    async def _put(self, kind: str, value: object, data: bytes, content_type: str = JSON) -> str:
+    async def _put(self, kind: str, value: object, data: bytes) -> str:
         name = _name(data)
         if self._cache.get(f"{kind}:{name}") is None:
-            await self.bus.put_object(data, content_type, bucket=subjects.PAYLOAD_BUCKET)
+            await self.bus.put_object(data, JSON, bucket=subjects.PAYLOAD_BUCKET)
             self._cache.put(f"{kind}:{name}", value, len(data))
         return name
 

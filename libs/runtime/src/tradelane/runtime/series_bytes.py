@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from tradelane.runtime.json_bytes import compact_json
 
@@ -34,23 +35,28 @@ _FORMAT: Final = 1
 _VALUE: Final = np.dtype("<f8")
 
 Series = dict[str, tuple[float | None, ...]]
+FloatArray = npt.NDArray[np.float64]
 
 
 class SeriesBytesError(ValueError):
     """Bytes that are not series of this layout: a header that does not parse, or values that do not fit it."""
 
 
-def series_bytes(series: Mapping[str, Sequence[float | None]]) -> bytes:
+def series_bytes(series: Mapping[str, Sequence[float | None] | FloatArray]) -> bytes:
     """``series`` in the layout above, keys in their order: the same series give the same bytes.
 
-    Raises ValueError when a value is NaN or an infinity: a series has None where it has no value.
+    A sequence says "no value" with None; a float64 array (as the indicators step computes them) with NaN,
+    the layout's own way, so its values are written as they are.
+
+    Raises ValueError when a value is an infinity, or a NaN in a sequence: a sequence has None where it has no value.
     """
     header = {"format": _FORMAT, "series": [[key, len(values)] for key, values in series.items()]}
     parts = [compact_json(header), b"\n"]
     for key, values in series.items():
-        # numpy reads None as NaN; a NaN more than the Nones, or an infinity, was a value
+        # numpy reads None as NaN; in a sequence, a NaN more than the Nones was a value
         array = np.asarray(values, dtype=_VALUE)
-        if np.isinf(array).any() or int(np.isnan(array).sum()) != _nones(values):
+        nan_was_a_value = not isinstance(values, np.ndarray) and int(np.isnan(array).sum()) != _nones(values)
+        if nan_was_a_value or np.isinf(array).any():
             msg = f"series {key!r} holds a NaN or an infinity: a series has None where it has no value"
             raise ValueError(msg)
         parts.append(array.tobytes())

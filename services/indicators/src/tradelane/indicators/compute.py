@@ -7,11 +7,13 @@ fix (too few bars for a period, an unknown pattern, bars out of order) raises
 
 from __future__ import annotations
 
+import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import assert_never
 
 import numpy as np
@@ -50,6 +52,8 @@ _SeriesSpec = (
 )
 """Every spec but the pattern scan: each yields one or more series."""
 
+_TIME = operator.attrgetter("time")
+
 
 class IndicatorInputError(ValueError):
     """Bars or specs no retry can fix: too few bars, an unknown pattern, bars out of order."""
@@ -59,12 +63,19 @@ class IndicatorInputError(ValueError):
 class Computation:
     """What ``compute`` found.
 
-    ``series`` maps each output key (``"sma_20"``, ``"macd_hist"``, ...) to one value per bar,
-    None where the indicator has no value yet; ``patterns`` are the candlestick pattern hits.
+    ``arrays`` maps each output key (``"sma_20"``, ``"macd_hist"``, ...) to one float64 per bar,
+    NaN where the indicator has no value (not yet, or TA-Lib divided by zero); ``patterns`` are
+    the candlestick pattern hits. The payload store takes the arrays as they are: turning each
+    value into a Python float and back cost the step about a sixth of its CPU.
     """
 
-    series: dict[str, tuple[float | None, ...]]
+    arrays: dict[str, FloatArray]
     patterns: tuple[PatternHit, ...]
+
+    @cached_property
+    def series(self) -> dict[str, tuple[float | None, ...]]:
+        """The series as contracts carry them: floats, None where there is no value."""
+        return {key: _optional(values) for key, values in self.arrays.items()}
 
 
 @dataclass(frozen=True)
@@ -81,9 +92,9 @@ class _Prices:
     @classmethod
     def of(cls, bars: Sequence[Bar]) -> _Prices:
         """The arrays of ``bars``, refusing bars that are not in strictly ascending time order."""
-        times = tuple(bar.time for bar in bars)
-        index = next((i for i in range(1, len(times)) if times[i] <= times[i - 1]), None)
-        if index is not None:
+        times = tuple(map(_TIME, bars))
+        if not all(map(operator.lt, times, times[1:])):  # compared in C: a Python loop took a tenth of the step
+            index = next(i for i in range(1, len(times)) if times[i] <= times[i - 1])
             msg = (
                 f"bars must be in ascending time order; bar {index} ({times[index].isoformat()}) "
                 f"does not come after bar {index - 1} ({times[index - 1].isoformat()})"
@@ -136,14 +147,14 @@ def compute(bars: Sequence[Bar], specs: Sequence[IndicatorSpec]) -> Computation:
     """
     prices = _Prices.of(bars)
     _refuse_repeated_keys(specs)
-    series: dict[str, tuple[float | None, ...]] = {}
+    arrays: dict[str, FloatArray] = {}
     patterns: tuple[PatternHit, ...] = ()
     for spec in specs:
         if isinstance(spec, CandlePatternSpec):
             patterns = _patterns(spec, prices)
         else:
-            series.update({key: _optional(values) for key, values in _series(spec, prices).items()})
-    return Computation(series=series, patterns=patterns)
+            arrays.update({key: _finite_or_nan(values) for key, values in _series(spec, prices).items()})
+    return Computation(arrays=arrays, patterns=patterns)
 
 
 def snapshot(
@@ -163,7 +174,7 @@ def snapshot(
     if recent < 1:
         msg = f"recent must be at least 1; got {recent}"
         raise ValueError(msg)
-    misaligned = sorted(key for key, values in computation.series.items() if len(values) != len(bars))
+    misaligned = sorted(key for key, values in computation.arrays.items() if len(values) != len(bars))
     if misaligned:
         msg = f"series {', '.join(misaligned)} do not align with the {len(bars)} bars given"
         raise ValueError(msg)
@@ -174,8 +185,10 @@ def snapshot(
         last_bar_time=last.time,
         last_close=last.close,
         recent_bars=tuple(bars[-recent:]),
-        latest={key: values[-1] for key, values in computation.series.items()},
-        previous={key: values[-2] if len(values) > 1 else None for key, values in computation.series.items()},
+        latest={key: _optional_value(values[-1]) for key, values in computation.arrays.items()},
+        previous={
+            key: _optional_value(values[-2]) if len(values) > 1 else None for key, values in computation.arrays.items()
+        },
         patterns=computation.patterns,
     )
 
@@ -269,12 +282,22 @@ def _talib_lookback(function: str, **parameters: float) -> int:
     return int(indicator.lookback)
 
 
-def _optional(values: FloatArray) -> tuple[float | None, ...]:
-    """The values as floats, None where TA-Lib left NaN (no value yet) or divided by zero (an infinity).
+def _finite_or_nan(values: FloatArray) -> FloatArray:
+    """The values as a read-only float64 array, NaN where TA-Lib left NaN (no value yet) or divided by zero (an
+    infinity): contracts carry finite numbers only."""
+    array = np.asarray(values, dtype=np.float64)
+    finite = np.where(np.isinf(array), np.nan, array)
+    finite.setflags(write=False)
+    return finite
 
-    Contracts carry finite numbers only; a series says "no value" with None.
-    """
-    converted: list[float | None] = np.asarray(values, dtype=np.float64).tolist()
-    for index in np.flatnonzero(~np.isfinite(values)).tolist():
+
+def _optional(values: FloatArray) -> tuple[float | None, ...]:
+    """The values as floats, None where one is NaN (no value)."""
+    converted: list[float | None] = values.tolist()
+    for index in np.flatnonzero(np.isnan(values)).tolist():
         converted[index] = None
     return tuple(converted)
+
+
+def _optional_value(value: np.float64) -> float | None:
+    return None if math.isnan(value) else float(value)

@@ -43,5 +43,5 @@ class IndicatorCalculator:
             market = snapshot(symbol, window.bar_size, bars, computation)
         except IndicatorInputError as error:
             raise PermanentStepError(f"on the {window.bar_size.value} bars: {error}") from error
-        series = await self._payloads.put_series(computation.series)
+        series = await self._payloads.put_series(computation.arrays)
         return {"bars": window, "series": series, "patterns": computation.patterns, "snapshot": market}
