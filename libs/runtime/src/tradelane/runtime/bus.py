@@ -148,8 +148,9 @@ class EventBus:
         self._refuse_too_large(encoded.event_type, encoded.data)
         # the body is serialised here, not by FastStream: its bytes are the contract's JSON exactly,
         # and the headers carry the de-duplication id JetStream needs
+        # the subject given, FastStream does not make the publisher's address again for each message
         await self._publisher(encoded.subject).publish(
-            encoded.data, headers=encoded.headers, correlation_id=str(event.message_id)
+            encoded.data, encoded.subject, headers=encoded.headers, correlation_id=str(event.message_id)
         )
         log.debug("event_published", subject=encoded.subject, message_id=str(event.message_id))
 

@@ -105,7 +105,9 @@ def create_broker(settings: Settings, name: str) -> ServiceBroker:
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         graceful_timeout=graceful_timeout(settings),
-        logger=structlog.get_logger("faststream"),
+        # The standard library's logger (rendered as ours, see configure_logging) drops a line below its level
+        # in a level check; structlog's ran its processors first, twice per message handled.
+        logger=logging.getLogger("faststream"),
         decoder=decode_body,
         # FastStream logs every message it handles; at INFO that costs more than the hop itself.
         log_level=logging.DEBUG,
