@@ -79,6 +79,21 @@ async def test_series_given_as_float64_arrays_come_back_with_none_where_they_hel
     assert await PayloadStore(bus).series(ref) == {"sma_3": (None, 101.5, 102.0)}
 
 
+async def test_series_read_as_arrays_are_read_only_float64_with_nan_where_there_is_no_value(bus: EventBus) -> None:
+    ref = await PayloadStore(bus).put_series({"sma_3": (None, 101.5, 102.0)})
+    arrays = await PayloadStore(bus).series_arrays(ref)
+    assert list(arrays) == ["sma_3"]
+    np.testing.assert_array_equal(arrays["sma_3"], [math.nan, 101.5, 102.0])
+    assert not arrays["sma_3"].flags.writeable
+
+
+async def test_series_stored_as_json_read_as_arrays(bus: EventBus) -> None:
+    ref = await bus.put_object(b'{"sma_3":[null,101.5]}', "application/json", bucket=subjects.PAYLOAD_BUCKET)
+    arrays = await PayloadStore(bus).series_arrays(ref)
+    np.testing.assert_array_equal(arrays["sma_3"], [math.nan, 101.5])
+    assert not arrays["sma_3"].flags.writeable
+
+
 async def test_series_stored_as_json_before_the_float64_layout_still_read(bus: EventBus) -> None:
     series = {"sma_3": (None, 101.5, 102.0)}
     ref = await bus.put_object(b'{"sma_3":[null,101.5,102.0]}', "application/json", bucket=subjects.PAYLOAD_BUCKET)

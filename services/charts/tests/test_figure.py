@@ -384,6 +384,14 @@ def test_same_input_gives_the_same_json_bytes(
     assert hashlib.sha256(first).hexdigest() == hashlib.sha256(second).hexdigest()
 
 
+def test_float64_arrays_with_nan_draw_the_figure_their_sequences_with_none_draw(
+    symbol: ResolvedSymbol, bars: list[Bar], full_series: Series
+) -> None:
+    arrays = {key: np.array(values, dtype=np.float64) for key, values in full_series.items()}
+    as_arrays = figure_json(build_figure(symbol, BarSize.DAY_1, bars, arrays, [], window=60))
+    assert as_arrays == figure_json(build_figure(symbol, BarSize.DAY_1, bars, full_series, [], window=60))
+
+
 def test_a_different_bar_gives_different_json(symbol: ResolvedSymbol, bars: list[Bar]) -> None:
     changed = [*bars[:-1], bars[-1].model_copy(update={"close": bars[-1].close + 0.01})]
     assert figure_json(chart(symbol, bars)) != figure_json(chart(symbol, changed))

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
+import numpy as np
 from nats.js.errors import NotFoundError, ObjectNotFoundError
 from pydantic import TypeAdapter
 
@@ -40,6 +41,7 @@ from tradelane.runtime.series_bytes import (
     FloatArray,
     Series,
     SeriesBytesError,
+    series_arrays_from_bytes,
     series_bytes,
     series_from_bytes,
 )
@@ -53,6 +55,7 @@ T = TypeVar("T")
 
 _BARS_KIND: Final = "bars"
 _SERIES_KIND: Final = "series"
+_SERIES_ARRAYS_KIND: Final = "series-arrays"
 
 _BARS: Final = TypeAdapter(tuple[Bar, ...])
 _SERIES: Final = TypeAdapter(dict[str, tuple[float | None, ...]])
@@ -160,6 +163,15 @@ class PayloadStore:
         decode = _series_from_bytes if ref.content_type == SERIES_CONTENT_TYPE else _SERIES.validate_json
         return await self._get(_SERIES_KIND, ref.name, decode, "indicator series")
 
+    async def series_arrays(self, ref: ObjectRef) -> dict[str, FloatArray]:
+        """The indicator series ``ref`` refers to as read-only float64 arrays, NaN where a series has no value.
+
+        What a reader that computes with the values takes: the float64 bytes are read as they are, where
+        :meth:`series` makes a Python float (or None) of each value.
+        """
+        decode = _series_arrays_from_bytes if ref.content_type == SERIES_CONTENT_TYPE else _series_arrays_from_json
+        return await self._get(_SERIES_ARRAYS_KIND, ref.name, decode, "indicator series")
+
     async def _put(self, kind: str, value: object, data: bytes) -> str:
         name = _name(data)
         if self._cache.get(f"{kind}:{name}") is None:
@@ -188,7 +200,25 @@ def _series_from_bytes(data: bytes) -> Series:
     try:
         return series_from_bytes(data)
     except SeriesBytesError as error:
-        raise PermanentStepError(f"the indicator series in the payload store are unreadable: {error}") from error
+        raise _unreadable(error) from error
+
+
+def _series_arrays_from_bytes(data: bytes) -> dict[str, FloatArray]:
+    try:
+        return series_arrays_from_bytes(data)
+    except SeriesBytesError as error:
+        raise _unreadable(error) from error
+
+
+def _series_arrays_from_json(data: bytes) -> dict[str, FloatArray]:
+    arrays = {key: np.array(values, dtype=np.float64) for key, values in _SERIES.validate_json(data).items()}
+    for array in arrays.values():
+        array.setflags(write=False)  # as those read from float64 bytes: a cached value is shared
+    return arrays
+
+
+def _unreadable(error: SeriesBytesError) -> PermanentStepError:
+    return PermanentStepError(f"the indicator series in the payload store are unreadable: {error}")
 
 
 def bars_window(conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:

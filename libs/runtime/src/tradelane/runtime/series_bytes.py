@@ -68,6 +68,15 @@ def series_from_bytes(data: bytes) -> Series:
 
     Raises SeriesBytesError when ``data`` is not in this layout.
     """
+    return {key: _with_none(values) for key, values in series_arrays_from_bytes(data).items()}
+
+
+def series_arrays_from_bytes(data: bytes) -> dict[str, FloatArray]:
+    """The series ``data`` holds as read-only float64 arrays over its bytes (no value is copied), NaN where a
+    series has no value.
+
+    Raises SeriesBytesError when ``data`` is not in this layout.
+    """
     end = data.find(b"\n")
     layout = _layout(data[:end] if end != -1 else b"")
     body = memoryview(data)[end + 1 :]
@@ -75,11 +84,11 @@ def series_from_bytes(data: bytes) -> Series:
     if len(body) != expected * _VALUE.itemsize:
         msg = f"the series bytes hold {len(body)} bytes of values, not the {expected} float64 values of their header"
         raise SeriesBytesError(msg)
-    values = np.frombuffer(body, dtype=_VALUE)
-    found: Series = {}
+    values = np.frombuffer(body, dtype=_VALUE)  # read-only: bytes cannot be written
+    found: dict[str, FloatArray] = {}
     start = 0
     for key, length in layout:
-        found[key] = _with_none(values[start : start + length])
+        found[key] = values[start : start + length]
         start += length
     return found
 

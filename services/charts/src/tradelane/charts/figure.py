@@ -16,13 +16,14 @@ together, and stack as y axes whose domains this module computes.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import plotly.io as pio
 from pydantic_core import from_json
 
@@ -30,6 +31,8 @@ from tradelane.contracts.market import Bar, PatternHit, ResolvedSymbol, price_de
 from tradelane.contracts.strategy import BarSize
 from tradelane.runtime.json_bytes import compact_json
 
+SeriesValues = Sequence[float | None] | npt.NDArray[np.float64]
+"""An indicator series: floats with None where there is no value, or a float64 array with NaN there."""
 Figure = dict[str, Any]
 """A Plotly figure as JSON-ready data: ``{"data": [trace, ...], "layout": {...}}``."""
 
@@ -134,7 +137,7 @@ def build_figure(
     symbol: ResolvedSymbol,
     bar_size: BarSize,
     bars: Sequence[Bar],
-    series: Mapping[str, Sequence[float | None]],
+    series: Mapping[str, SeriesValues],
     patterns: Sequence[PatternHit],
     *,
     window: int | None = None,
@@ -142,8 +145,8 @@ def build_figure(
 ) -> Figure:
     """The chart of ``bars`` (oldest first) with every indicator series that is present.
 
-    ``series`` holds indicator outputs aligned with ``bars`` (None, NaN or inf where there is
-    no value): moving averages ``sma_*``/``ema_*``/``wma_*``, ``bb_upper``/``bb_middle``/
+    ``series`` holds indicator outputs aligned with ``bars`` (sequences or float64 arrays; None,
+    NaN or inf where there is no value): moving averages ``sma_*``/``ema_*``/``wma_*``, ``bb_upper``/``bb_middle``/
     ``bb_lower``, ``supertrend`` with ``supertrend_direction`` (+1 up, -1 down),
     ``volume_ma_*``, ``macd``/``macd_signal``/``macd_hist``, ``rsi_*``, ``obv`` and ``atr_*``.
     Keys it does not know are left out, as are ``patterns`` whose time is not a bar's.
@@ -153,7 +156,7 @@ def build_figure(
     ``rsi_levels`` are the oversold and overbought lines of the RSI panel.
 
     The figure is a dict in Plotly's figure schema, ready for ``figure_json`` or a renderer;
-    gaps are None and times are UTC strings ``YYYY-MM-DD HH:MM:SS``. Panel ``n`` (from 1,
+    gaps are None and times are milliseconds since the Unix epoch (see ``_x``). Panel ``n`` (from 1,
     top to bottom) draws on y axis ``y<n>`` (``y`` for the first) and lists its traces in
     legend ``legend<n>`` (``legend``); every panel shares the x axis ``x``.
 
@@ -199,14 +202,14 @@ def _x(time: datetime) -> int:
     return (time - _EPOCH) // _MILLISECOND
 
 
-def _require_aligned(bars: Sequence[Bar], series: Mapping[str, Sequence[float | None]]) -> None:
+def _require_aligned(bars: Sequence[Bar], series: Mapping[str, SeriesValues]) -> None:
     wrong = sorted(key for key, values in series.items() if len(values) != len(bars))
     if wrong:
         msg = f"series {', '.join(wrong)} do not have one value per bar ({len(bars)} bars)"
         raise ValueError(msg)
 
 
-def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, Sequence[float | None]]) -> _Data:
+def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, SeriesValues]) -> _Data:
     return _Data(
         x=[_x(bar.time) for bar in bars],
         open=[float(bar.open) for bar in bars],
@@ -219,9 +222,13 @@ def _data(symbol: ResolvedSymbol, bars: Sequence[Bar], series: Mapping[str, Sequ
     )
 
 
-def _finite(values: Sequence[float | None]) -> list[float | None]:
-    """The values as plain floats (numpy scalars included), None where one is missing, NaN or inf."""
-    return [float(value) if value is not None and -math.inf < value < math.inf else None for value in values]
+def _finite(values: SeriesValues) -> list[float | None]:
+    """The values as plain floats, None where one is missing, NaN or inf."""
+    array = np.asarray(values, dtype=np.float64)  # None is NaN
+    converted: list[float | None] = array.tolist()
+    for index in np.flatnonzero(~np.isfinite(array)).tolist():
+        converted[index] = None
+    return converted
 
 
 def _numbered(data: _Data, prefix: str) -> list[str]:

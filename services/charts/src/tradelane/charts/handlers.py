@@ -58,7 +58,7 @@ class ChartMaker:
 
     async def _chart(self, frame: TimeframeIndicators, strategy: StrategyDefinition) -> TimeframeChart:
         snapshot = frame.snapshot
-        bars, series = await asyncio.gather(self._payloads.bars(frame.bars), self._payloads.series(frame.series))
+        bars, series = await asyncio.gather(self._payloads.bars(frame.bars), self._payloads.series_arrays(frame.series))
         figure = build_figure(
             snapshot.symbol, snapshot.bar_size, bars, series, frame.patterns, window=strategy.chart_bars
         )
