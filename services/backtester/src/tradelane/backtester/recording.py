@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 
 from tradelane.contracts import subjects
-from tradelane.contracts.events import AnalysisCompleted, SignalGenerated, SignalRejected, StepFailed
+from tradelane.contracts.envelope import Envelope
+from tradelane.contracts.events import LlmCall, SignalGenerated, SignalRejected, StepFailed
 from tradelane.runtime.errors import PermanentStepError
 from tradelane.store.backtests import BacktestRepository
 
@@ -27,7 +28,17 @@ def of_a_backtest(body: Mapping[str, Any]) -> bool:
     return body.get("backtest") is not None
 
 
-def model_cost(analysis: AnalysisCompleted) -> tuple[Decimal, int, int]:
+class ModelCalls(Envelope):
+    """What the recorder reads of an :class:`~tradelane.contracts.events.AnalysisCompleted`: its model calls.
+
+    The rest (the snapshot's 60 bars above all) is left unread: validating it was the larger part of recording an
+    analysis, and the steps that use it validate it.
+    """
+
+    llm_calls: tuple[LlmCall, ...] = ()
+
+
+def model_cost(analysis: ModelCalls) -> tuple[Decimal, int, int]:
     """The cost of an analysis's model calls not answered from the cache, its cache hits and its misses."""
     asked = [call for call in analysis.llm_calls if not call.cached]
     cost = sum((call.cost or Decimal(0) for call in asked), Decimal(0))
@@ -45,7 +56,7 @@ class DecisionRecorder:
         """The model calls of a decision's analysis: cost, cache hits and misses."""
         if not of_a_backtest(body):
             return
-        analysis = AnalysisCompleted.model_validate(body)
+        analysis = ModelCalls.model_validate(body)
         cost, hits, misses = model_cost(analysis)
         if await self._backtests.record_analysis(analysis.execution_id, cost, hits, misses):
             log.debug("backtest_analysis_recorded", execution_id=str(analysis.execution_id), cost=str(cost))
