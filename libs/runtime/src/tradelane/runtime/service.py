@@ -38,6 +38,7 @@ from tradelane.runtime.consumer_lag import ConsumerLagProbe
 from tradelane.runtime.decisions import delivery_decisions
 from tradelane.runtime.decoding import decode_body
 from tradelane.runtime.flow import is_concrete, role_of
+from tradelane.runtime.garbage_collection import settle_garbage_collection
 from tradelane.runtime.health import HealthServer, HealthState
 from tradelane.runtime.layout import ensure_layout
 from tradelane.runtime.log_stream import LogStream, stream_logs
@@ -375,6 +376,7 @@ def run_service(build: Callable[[], Service]) -> None:
 
     async def main() -> None:
         service = build()
+        settle_garbage_collection()  # everything imported and built is here for the process's life
         register_settings_secrets(service.settings)
         configure_logging(service.settings.log_level, service.settings.log_format, service.settings.log_stream_level)
         watchdog = asyncio.create_task(_exit_if_stopping_hangs(service), name="stop-watchdog")
