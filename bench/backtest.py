@@ -48,7 +48,7 @@ import httpx
 import nats.errors
 from nats.aio.client import Client as NatsClient
 
-from bench.common import ProcessTable, embedded_servers, machine, write_results
+from bench.common import ProcessTable, embedded_servers, machine, speed_probe_seconds, write_results
 from tradelane.cli.embedded import free_port
 from tradelane.cli.services import SERVICES
 from tradelane.cli.supervisor import Supervisor
@@ -494,6 +494,7 @@ def verdicts(runs: Mapping[str, Any]) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="tradelane-bench-backtest-"))
     load_before = round(os.getloadavg()[0], 2)
+    speed_before = speed_probe_seconds()
     try:
         async with embedded_servers(workdir, users=True) as settings:
             runs = await measure(settings, workdir, args)
@@ -503,6 +504,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "load_average_1m_before": load_before,
+        "speed_probe_seconds_before": speed_before,
         "targets": verdicts(runs),
         **runs,
     }
@@ -520,7 +522,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"# Backtest benchmark ({result['measured_at']})",
         "",
         f"Machine: {measured_on['cpus']} CPUs, Python {measured_on['python']}, {measured_on['platform']}; "
-        f"load average {result['load_average_1m_before']} before, {measured_on['load_average_1m']} at the end.",
+        f"load average {result['load_average_1m_before']} before, {measured_on['load_average_1m']} at the end; "
+        f"speed probe (CPU s of a fixed Python loop, lower is faster) {result['speed_probe_seconds_before']} before, "
+        f"{measured_on['speed_probe_seconds']} at the end.",
         f"Every service as a process under the supervisor (NATS users, provisioned streams); a fake model on "
         f"loopback; TRADELANE_BACKTEST_MAX_IN_FLIGHT {result['max_in_flight']}. Services ready "
         f"{result['services_ready_seconds']} s after start. Produced by `make bench` (`python -m bench.backtest`).",

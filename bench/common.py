@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,13 +27,27 @@ RESULTS = Path(__file__).parent / "results"
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
 
 
+SPEED_PROBE_ADDITIONS: Final = 10_000_000
+
+
+def speed_probe_seconds() -> float:
+    """CPU seconds of a fixed pure-Python loop (:data:`SPEED_PROBE_ADDITIONS` additions): a virtual machine's
+    speed drifts by a third from one hour to the next, and two benchmark runs compare only beside this figure."""
+    started = time.process_time()
+    total = 0
+    for number in range(SPEED_PROBE_ADDITIONS):
+        total += number
+    return round(time.process_time() - started, 3)
+
+
 def machine() -> dict[str, Any]:
-    """CPUs, Python, platform, and the load when measured: other work on the machine slows every figure."""
+    """CPUs, Python, platform, the load and the speed when measured: other work on the machine slows every figure."""
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "speed_probe_seconds": speed_probe_seconds(),
     }
 
 
