@@ -14,11 +14,12 @@ provisioned as the ``provision`` identity) and a fake OpenAI-compatible model on
 2. ``hourly_offline``: BTC hourly bars over about two months (about 1,500 decisions), the offline
    analyst and no PNG.
 
-Beside each run, where the time went: the CPU seconds of each service's process tree (Chromium is
-under charts), of PostgreSQL and NATS and of this process (the fake model, the polling); the mean
-backlog of each consumer; the mean number of the backtest's decisions in flight (the backtester
-publishes at most ``TRADELANE_BACKTEST_MAX_IN_FLIGHT`` at once); and the peak RSS of each
-service's process tree over the whole benchmark.
+Each run starts once every durable consumer has handled all it was sent (the lineage follows the decisions
+and may still be at the previous run's). Beside each run, where the time went: the CPU seconds of each
+service's process tree (Chromium is under charts), of PostgreSQL and NATS and of this process (the fake
+model, the polling); the mean backlog of each consumer; the mean number of the backtest's decisions in
+flight (the backtester publishes at most ``TRADELANE_BACKTEST_MAX_IN_FLIGHT`` at once); and the peak RSS
+of each service's process tree over the whole benchmark.
 
 Writes ``bench/results/backtest.json`` and ``bench/results/backtest.md``.
 Run with ``make bench`` (``python -m bench.backtest``).
@@ -91,6 +92,7 @@ TARGETS: Final = {
 SAMPLE_SECONDS: Final = 1.0
 POLL_SECONDS: Final = 0.2
 RUN_TIMEOUT_SECONDS: Final = 900.0
+SETTLE_TIMEOUT_SECONDS: Final = 120.0
 MEMORY_EVERY: Final = 5
 """Samples between two looks at the memory (summing a process tree's PSS reads each process's page tables)."""
 
@@ -286,8 +288,26 @@ async def create_backtest(client: NatsClient, request: BacktestRequest) -> Backt
         return BacktestReply.model_validate_json(message.data)
 
 
+async def settled(client: NatsClient) -> float:
+    """Wait until every durable consumer has handled all it was sent (the lineage and the ledger follow the
+    decisions, and may still be at the previous run's), so that a run does not pay for the one before; the
+    seconds waited."""
+    started = time.monotonic()
+    while True:
+        backlog = sum(
+            consumer.pending + consumer.ack_pending
+            for stream in await stream_states(client)
+            for consumer in stream.consumers
+        )
+        waited = time.monotonic() - started
+        if backlog == 0 or waited > SETTLE_TIMEOUT_SECONDS:
+            return round(waited, 1)
+        await asyncio.sleep(POLL_SECONDS)
+
+
 async def run_backtest(system: System, workload: Workload) -> dict[str, Any]:
     """One backtest of ``workload``, from the create request to ``completed``, with its figures."""
+    settle_seconds = await settled(system.client)
     request = BacktestRequest(
         strategy_id=system.strategies[workload.strategy.name],
         start=workload.start,
@@ -296,7 +316,10 @@ async def run_backtest(system: System, workload: Workload) -> dict[str, Any]:
         name=workload.name,
     )
     model_calls_before = len(system.fake_llm.requests)
-    figures: dict[str, Any] = {"load_average_1m_at_start": round(os.getloadavg()[0], 2)}
+    figures: dict[str, Any] = {
+        "settled_for_seconds": settle_seconds,
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+    }
     async with system.sampler.measuring(figures):
         started = time.perf_counter()
         reply = await create_backtest(system.client, request)
@@ -569,7 +592,8 @@ def markdown(result: dict[str, Any]) -> str:
         queue = f"{deepest} (mean {backlog[deepest]} waiting or in hand)" if deepest else "nowhere"
         per_decision = busy / run["decisions"]
         lines += [
-            f"- **{title}**, {wall} s (load average {run['load_average_1m_at_start']} at its start): "
+            f"- **{title}**, {wall} s (after {run['settled_for_seconds']} s waiting for every consumer to catch up; "
+            f"load average {run['load_average_1m_at_start']} at its start): "
             f"this system's processes used {busy} CPU s of the {round(wall * cpus, 1)} its {cpus} CPUs had "
             f"({round(100 * busy / (wall * cpus))} %), {round(per_decision * 1000)} CPU ms per decision: "
             f"bound by CPU alone, at most {round(cpus / per_decision, 1)} decisions/s on {cpus} idle CPUs. "
