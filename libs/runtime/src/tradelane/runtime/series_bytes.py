@@ -68,7 +68,7 @@ def series_from_bytes(data: bytes) -> Series:
 
     Raises SeriesBytesError when ``data`` is not in this layout.
     """
-    return {key: _with_none(values) for key, values in series_arrays_from_bytes(data).items()}
+    return {key: with_none(values) for key, values in series_arrays_from_bytes(data).items()}
 
 
 def series_arrays_from_bytes(data: bytes) -> dict[str, FloatArray]:
@@ -116,7 +116,8 @@ def _nones(values: Sequence[float | None]) -> int:
     return int(counted)
 
 
-def _with_none(values: np.ndarray) -> tuple[float | None, ...]:
+def with_none(values: FloatArray) -> tuple[float | None, ...]:
+    """A float64 series as contracts carry it: Python floats, None where a value is NaN (no value)."""
     converted: list[float | None] = values.tolist()
     for index in np.flatnonzero(np.isnan(values)).tolist():
         converted[index] = None

@@ -38,6 +38,7 @@ from tradelane.contracts.strategy import (
     VolumeAverageSpec,
 )
 from tradelane.indicators.patterns import PATTERN_FUNCTIONS, pattern_lookback, scan_patterns, unknown_patterns
+from tradelane.runtime.series_bytes import with_none
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,7 +78,7 @@ class Computation:
     @cached_property
     def series(self) -> dict[str, tuple[float | None, ...]]:
         """The series as contracts carry them: floats, None where there is no value."""
-        return {key: _optional(values) for key, values in self.arrays.items()}
+        return {key: with_none(values) for key, values in self.arrays.items()}
 
 
 @dataclass(frozen=True)
@@ -291,14 +292,6 @@ def _finite_or_nan(values: FloatArray) -> FloatArray:
     finite = np.where(np.isinf(array), np.nan, array)
     finite.setflags(write=False)
     return finite
-
-
-def _optional(values: FloatArray) -> tuple[float | None, ...]:
-    """The values as floats, None where one is NaN (no value)."""
-    converted: list[float | None] = values.tolist()
-    for index in np.flatnonzero(np.isnan(values)).tolist():
-        converted[index] = None
-    return tuple(converted)
 
 
 def _optional_value(value: np.float64) -> float | None:
