@@ -244,6 +244,15 @@ async def test_each_answer_is_recorded_once_with_its_model_cost_and_cache_use(st
     await answer(stack.client, offline_0, "rejected")
     await answer(stack.client, base_1, "failed")
     await answer(stack.client, offline_1, "buy")
+
+    async def first_answer_recorded() -> bool | None:
+        decision = next(
+            d for d in await stack.backtests.decisions(backtest_id) if d.execution_id == offline_1.execution_id
+        )
+        return True if decision.status == "done" and decision.cost_usd is not None else None
+
+    # a redelivery comes after the answer was recorded: handled in one batch, the two would race for the record
+    await eventually(first_answer_recorded, "the first answer to the last decision recorded")
     for event in answers_to(offline_1, "hold", [llm_call(cached=False, cost="5")]):
         await publish(stack.client, event, again=True)
 
