@@ -203,7 +203,9 @@ class IbVenue:
         self._events.put_nowait(event)
 
     async def _deliver(self) -> None:
-        while True:
+        # Ends at close even when the cancel is lost: asyncio.wait_for under a NATS publish of the sink can return
+        # its result instead of raising CancelledError (CPython gh-86296), and close() would wait for ever.
+        while not self._closing:
             event = await self._events.get()
             try:
                 await self._apply(event)
