@@ -111,3 +111,24 @@ async def test_a_step_stores_its_message_as_the_message_carried_it(pool: asyncpg
     detail = await lineage.execution(execution_id)
     assert detail is not None
     assert [step.output for step in detail.steps] == [{"as": "carried", "price": 1.25}]
+
+
+async def test_a_later_step_leaves_its_executions_row_as_it_is(pool: asyncpg.Pool[Any]) -> None:
+    """A step that changes nothing of its execution does not write the row again (a dead row version per step
+    was most of PostgreSQL's work for a backtest); an earlier start, a trigger or ``replay_of`` still do."""
+    lineage = LineageRepository(pool)
+    execution_id = uuid4()
+    first, second = (record for record in _scenario([execution_id, uuid4(), uuid4()])[:2])
+
+    async def row_version() -> Any:
+        return await pool.fetchval("SELECT xmin FROM lineage.executions WHERE execution_id = $1", execution_id)
+
+    await lineage.record(first)  # market_data at minute 2, no trigger
+    created = await row_version()
+    await lineage.record(replace(first, step="indicators", message_id=uuid4(), occurred_at=T0 + timedelta(minutes=3)))
+    assert await row_version() == created
+    await lineage.record(second)  # requested at minute 1, trigger schedule
+    assert await row_version() != created
+    summary = await lineage.execution_summary(execution_id)
+    assert summary is not None
+    assert (summary.trigger, summary.started_at) == ("schedule", T0 + timedelta(minutes=1))

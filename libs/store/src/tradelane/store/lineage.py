@@ -138,7 +138,12 @@ class LineageRepository:
                 " ON CONFLICT (execution_id) DO UPDATE SET"
                 "  trigger = COALESCE(lineage.executions.trigger, EXCLUDED.trigger),"
                 "  replay_of = COALESCE(lineage.executions.replay_of, EXCLUDED.replay_of),"
-                "  started_at = LEAST(lineage.executions.started_at, EXCLUDED.started_at)",
+                "  started_at = LEAST(lineage.executions.started_at, EXCLUDED.started_at)"
+                # an execution's later steps change none of these: writing its row again would only leave a dead
+                # version of it behind (the row is locked all the same, so the lock order holds)
+                " WHERE (lineage.executions.trigger IS NULL AND EXCLUDED.trigger IS NOT NULL)"
+                "  OR (lineage.executions.replay_of IS NULL AND EXCLUDED.replay_of IS NOT NULL)"
+                "  OR EXCLUDED.started_at < lineage.executions.started_at",
                 *_columns(executions, "execution_id", "strategy_id", "trigger", "replay_of", "occurred_at"),
             )
             rows = await connection.fetch(
