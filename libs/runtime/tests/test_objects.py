@@ -87,3 +87,37 @@ async def test_a_write_to_a_bucket_that_does_not_exist_fails_with_the_publish_er
         await objects.write_object(
             bus.jetstream, "no-such-bucket", "name", b"data", "text/plain", sha256=hashlib.sha256(b"data").digest()
         )
+
+
+async def test_a_content_addressed_object_is_read_from_the_chunk_subject_of_its_name(bus: EventBus) -> None:
+    """One request: the chunk is where its name says, and its name is its digest, so no info is needed."""
+    ref = await bus.put_object(b"addressed by content", "text/plain")
+    stream = subjects.object_stream(ref.bucket)
+    stored = await bus.jetstream.get_msg(stream, subject=objects.chunk_subject(ref.bucket, ref.name), direct=True)
+    assert stored.data == b"addressed by content"
+    await bus.jetstream.purge_stream(stream, subject=objects.meta_subject(ref.bucket, ref.name))
+    assert await bus.get_object(ref) == b"addressed by content"
+
+
+async def test_the_same_bytes_written_twice_leave_one_chunk(bus: EventBus) -> None:
+    data = os.urandom(1_000)
+    sha256 = hashlib.sha256(data).digest()
+    for _ in range(2):  # two writers that both found the name missing
+        await objects.write_object(bus.jetstream, subjects.CHART_BUCKET, sha256.hex(), data, "x", sha256=sha256)
+    state = await bus.jetstream.stream_info(subjects.object_stream(subjects.CHART_BUCKET), subjects_filter=">")
+    chunks = objects.chunk_subject(subjects.CHART_BUCKET, sha256.hex())
+    assert state.state.subjects is not None
+    assert state.state.subjects[chunks] == 1
+    assert await bus.read_object(subjects.CHART_BUCKET, sha256.hex()) == data
+
+
+async def test_a_chunk_that_is_not_what_its_name_says_is_not_read(bus: EventBus) -> None:
+    """Bytes on the chunk subject of a name that are not that name's content: the info decides."""
+    name = hashlib.sha256(b"the real content").hexdigest()
+    await bus.jetstream.publish(
+        objects.chunk_subject(subjects.CHART_BUCKET, name),
+        b"something else",
+        stream=subjects.object_stream(subjects.CHART_BUCKET),
+    )
+    with pytest.raises(ObjectNotFoundError):
+        await bus.read_object(subjects.CHART_BUCKET, name)

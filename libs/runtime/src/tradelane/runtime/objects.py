@@ -12,9 +12,16 @@ message base64-encoded in JSON), ``put`` looks the name up once more before it w
 - a write publishes the chunks (larger ones: :data:`CHUNK_SIZE`), then the info (with the rollup
   header that replaces an older info of the same name), as ``put`` does, without a second lookup.
 
+A content-addressed object (named by the sha256 of its bytes, as every object tradelane writes is)
+that fits one chunk is stored on the chunk subject of its name rather than of a random nuid, with
+the rollup header, so that the subject holds that one message: its reader asks for that chunk
+straight away, one request instead of two, and needs no info to check it (its name is its digest).
+An object another client wrote, a deleted or an expired one is not there: the reader then goes the
+way of the info, and finds the object, or that it is not stored.
+
 The layout is nats-py's (and every NATS client's): ``$O.<bucket>.C.<nuid>`` for the chunks,
 ``$O.<bucket>.M.<base64url name>`` for the info, a ``SHA-256=`` digest, so objects written here
-are read by any client and the other way round.
+are read by any client and the other way round (the nuid an info names is only an identifier).
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ nats-py writes 128 KiB chunks, which split an execution's indicator series and i
 512 KiB holds either whole and stays under NATS's default ``max_payload`` (1 MB), for a server
 not configured as tradelane's own are (8 MB). Readers take any chunk size: the info names it.
 """
+
+_SHA256_HEX_DIGITS: Final = 64
 
 _nuids = NUID()
 """Names of chunk subjects: a new one for each object written, so a rewritten name never mixes chunks."""
@@ -74,9 +83,32 @@ async def object_info(js: JetStreamContext, bucket: str, name: str) -> api.Objec
     return info
 
 
+def _content_addressed_chunk(name: str, data: bytes | memoryview, sha256: bytes) -> bool:
+    """Whether an object is stored on the chunk subject of its name: named by its digest, in one chunk."""
+    return 0 < len(data) <= CHUNK_SIZE and name == sha256.hex()
+
+
+async def _read_content_addressed(js: JetStreamContext, bucket: str, name: str) -> bytes | None:
+    """The bytes of a content-addressed object from the chunk subject of its name; None when they are not there
+    (or are not what the name says), and the info has to tell."""
+    if len(name) != _SHA256_HEX_DIGITS:
+        return None
+    try:
+        chunk = await js.get_msg(
+            subjects.object_stream(bucket), seq=1, subject=chunk_subject(bucket, name), direct=True, next=True
+        )
+    except NotFoundError:
+        return None
+    data = chunk.data or b""
+    return data if hashlib.sha256(data).hexdigest() == name else None
+
+
 async def read_object(js: JetStreamContext, bucket: str, name: str) -> bytes:
     """The bytes of object ``name`` of ``bucket``; ObjectNotFoundError when it is not (or no longer) stored,
     DigestMismatchError when its chunks do not add up to the digest its info names."""
+    data = await _read_content_addressed(js, bucket, name)
+    if data is not None:
+        return data
     info = await object_info(js, bucket, name)
     chunks = chunk_subject(bucket, info.nuid)
     data = bytearray()
@@ -105,15 +137,21 @@ async def write_object(
 
     A name written twice at once (two writers that both found it missing) ends with the info of
     the last, and the other's chunks are left to the bucket's max age, as with nats-py's ``put``.
-    A failed write removes the chunks it stored, so no info ever names chunks that are not there.
+    A failed write removes the chunks it stored, so no info ever names chunks that are not there;
+    but for the chunk of a content-addressed object (see the module): another writer of the same
+    bytes may have named it already, and it holds what its name says, whoever reads it.
     """
     stream = subjects.object_stream(bucket)
-    nuid = _nuids.next().decode()
+    content_addressed = _content_addressed_chunk(name, data, sha256)
+    nuid = name if content_addressed else _nuids.next().decode()
     chunks = chunk_subject(bucket, nuid)
     view = memoryview(data)
     count = 0
     try:
-        for start in range(0, len(data), CHUNK_SIZE):
+        if content_addressed:
+            await js.publish(chunks, data, stream=stream, headers={api.Header.ROLLUP: MSG_ROLLUP_SUBJECT})
+            count = 1
+        for start in range(0, 0 if content_addressed else len(data), CHUNK_SIZE):
             await js.publish(chunks, bytes(view[start : start + CHUNK_SIZE]), stream=stream)
             count += 1
         info = api.ObjectInfo(
@@ -134,6 +172,7 @@ async def write_object(
             headers={api.Header.ROLLUP: MSG_ROLLUP_SUBJECT},
         )
     except Exception:
-        with suppress(nats.errors.Error, TimeoutError):  # the write's own error is the one to report
-            await js.purge_stream(stream, subject=chunks)
+        if not content_addressed:
+            with suppress(nats.errors.Error, TimeoutError):  # the write's own error is the one to report
+                await js.purge_stream(stream, subject=chunks)
         raise
