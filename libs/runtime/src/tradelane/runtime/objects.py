@@ -106,9 +106,9 @@ async def _read_content_addressed(js: JetStreamContext, bucket: str, name: str) 
 async def read_object(js: JetStreamContext, bucket: str, name: str) -> bytes:
     """The bytes of object ``name`` of ``bucket``; ObjectNotFoundError when it is not (or no longer) stored,
     DigestMismatchError when its chunks do not add up to the digest its info names."""
-    data = await _read_content_addressed(js, bucket, name)
-    if data is not None:
-        return data
+    addressed = await _read_content_addressed(js, bucket, name)
+    if addressed is not None:
+        return addressed
     info = await object_info(js, bucket, name)
     chunks = chunk_subject(bucket, info.nuid)
     data = bytearray()
