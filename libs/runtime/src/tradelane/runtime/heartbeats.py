@@ -12,8 +12,10 @@ sender: for a message a JetStream publisher stored in a stream (``js.publish`` i
 that is the inbox where the publisher awaits the stream's acknowledgement, and anything we
 sent there would reach the publisher instead of that acknowledgement.
 
-The heartbeat task is stopped (and awaited) before the message is acked, nak'ed or
-terminated, so no ``+WPI`` ever follows the final acknowledgement.
+The heartbeat is stopped (a send under way awaited) before the message is acked, nak'ed or
+terminated, so no ``+WPI`` ever follows the final acknowledgement. It waits as a timer of the
+event loop, not as a task: nearly every message is handled long before its first beat, and a
+task started, cancelled and awaited for each one cost more than the rest of the heartbeat.
 """
 
 from __future__ import annotations
@@ -42,31 +44,41 @@ class Heartbeat:
         self._msg = msg
         self._every = every_seconds
         self._for_at_most = for_at_most_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self._task is None and is_jetstream_delivery(self._msg):
-            self._task = asyncio.create_task(self._beat(), name=f"heartbeat {self._msg.reply}")
+        if self._timer is None and self._sending is None and is_jetstream_delivery(self._msg):
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + self._for_at_most
+            self._timer = loop.call_later(self._every, self._beat)
 
     async def stop(self) -> None:
         """Stop beating; once this returns no heartbeat is in flight or will be sent."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
 
-    async def _beat(self) -> None:
-        deadline = asyncio.get_running_loop().time() + self._for_at_most
-        while True:
-            await asyncio.sleep(self._every)
-            if self._msg.is_acked:
-                return
-            if asyncio.get_running_loop().time() >= deadline:
-                log.warning("in_progress_stopped", reason="the handler ran past handler_timeout_seconds")
-                return
-            try:
-                await self._msg.in_progress()
-            except Exception as error:  # disconnected: the server redelivers after ack_wait, as for a crash
-                log.warning("in_progress_not_sent", error=f"{type(error).__name__}: {error}")
+    def _beat(self) -> None:
+        self._timer = None
+        if self._msg.is_acked:
+            return
+        if asyncio.get_running_loop().time() >= self._deadline:
+            log.warning("in_progress_stopped", reason="the handler ran past handler_timeout_seconds")
+            return
+        self._sending = asyncio.create_task(self._send(), name=f"heartbeat {self._msg.reply}")
+
+    async def _send(self) -> None:
+        try:
+            await self._msg.in_progress()
+        except Exception as error:  # disconnected: the server redelivers after ack_wait, as for a crash
+            log.warning("in_progress_not_sent", error=f"{type(error).__name__}: {error}")
+        # not stopped meanwhile (stop cancels this task): the next beat
+        self._sending = None
+        self._timer = asyncio.get_running_loop().call_later(self._every, self._beat)
