@@ -12,7 +12,7 @@ message base64-encoded in JSON), ``put`` looks the name up once more before it w
 - a write publishes the chunks (larger ones: :data:`CHUNK_SIZE`), then the info (with the rollup
   header that replaces an older info of the same name), as ``put`` does, without a second lookup.
 
-A content-addressed object (named by the sha256 of its bytes, as every object tradelane writes is)
+A content-addressed object (named by the sha256 of its bytes, as every artefact tradelane stores is)
 that fits one chunk is stored on the chunk subject of its name rather than of a random nuid, with
 the rollup header, so that the subject holds that one message: its reader asks for that chunk
 straight away, one request instead of two, and needs no info to check it (its name is its digest).
