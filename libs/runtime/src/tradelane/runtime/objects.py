@@ -145,14 +145,13 @@ async def write_object(
     content_addressed = _content_addressed_chunk(name, data, sha256)
     nuid = name if content_addressed else _nuids.next().decode()
     chunks = chunk_subject(bucket, nuid)
+    # the one chunk of a content-addressed object replaces any copy of itself a concurrent writer stored
+    headers: dict[str, str] | None = {api.Header.ROLLUP: MSG_ROLLUP_SUBJECT} if content_addressed else None
     view = memoryview(data)
     count = 0
     try:
-        if content_addressed:
-            await js.publish(chunks, data, stream=stream, headers={api.Header.ROLLUP: MSG_ROLLUP_SUBJECT})
-            count = 1
-        for start in range(0, 0 if content_addressed else len(data), CHUNK_SIZE):
-            await js.publish(chunks, bytes(view[start : start + CHUNK_SIZE]), stream=stream)
+        for start in range(0, len(data), CHUNK_SIZE):
+            await js.publish(chunks, bytes(view[start : start + CHUNK_SIZE]), stream=stream, headers=headers)
             count += 1
         info = api.ObjectInfo(
             name=name,
