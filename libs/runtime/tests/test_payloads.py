@@ -143,3 +143,46 @@ async def test_equal_bars_that_write_other_json_get_the_names_of_their_own_json(
     named_in_paris = await store.put_bars(7, BarSize.MIN_1, paris)
     assert named_in_paris == bars_window(7, BarSize.MIN_1, paris)
     assert not set(named_in_paris.chunks) & set(named_in_utc.chunks)
+
+
+async def test_a_window_with_its_lead_keeps_its_oldest_chunk_whole_and_skips_the_lead(bus: EventBus) -> None:
+    """Windows starting in one chunk period share their oldest chunk: it holds the period from its start."""
+    store = PayloadStore(bus)
+    bars = minute_bars(0, 600)
+    windows = {
+        first: await store.put_bars(7, BarSize.MIN_1, bars[first : first + 300], lead=bars[:first])
+        for first in (10, 11, 63)
+    }
+    assert {window.chunks[0] for window in windows.values()} == {
+        bars_window(7, BarSize.MIN_1, bars[:CHUNK_BARS]).chunks[0]
+    }
+    assert [window.skip for window in windows.values()] == [10, 11, 63]
+    assert len({window.sha256 for window in windows.values()}) == 3
+    for first, window in windows.items():
+        assert (window.count, window.first_bar_time) == (300, bars[first].time)
+        assert await PayloadStore(bus).bars(window) == bars[first : first + 300]
+
+
+async def test_only_the_lead_in_the_period_of_the_first_bar_is_kept(bus: EventBus) -> None:
+    bars = minute_bars(0, 600)
+    at_a_period_start = await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars[64:364], lead=bars[:64])
+    assert at_a_period_start == bars_window(7, BarSize.MIN_1, bars[64:364])
+    assert at_a_period_start.skip == 0
+    two_periods_of_lead = await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars[70:370], lead=bars[:70])
+    assert two_periods_of_lead.skip == 6
+    assert await PayloadStore(bus).bars(two_periods_of_lead) == bars[70:370]
+
+
+async def test_a_lead_that_does_not_end_before_the_window_is_refused(bus: EventBus) -> None:
+    bars = minute_bars(0, 100)
+    with pytest.raises(ValueError, match=r"the lead of a bars window ends at .*, not before its first bar"):
+        await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars[10:], lead=bars[:11])
+
+
+async def test_a_window_that_skips_more_or_fewer_bars_than_its_chunks_hold_is_refused_in_words(
+    bus: EventBus,
+) -> None:
+    bars = minute_bars(0, 100)
+    window = await PayloadStore(bus).put_bars(7, BarSize.MIN_1, bars[10:], lead=bars[:10])
+    with pytest.raises(PayloadMissingError, match=r"hold 88 bars past the 12 it skips, not the 90 the window names"):
+        await PayloadStore(bus).bars(window.model_copy(update={"skip": 12}))

@@ -23,6 +23,7 @@ from tradelane.contracts.envelope import BacktestTag
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, Trigger
 from tradelane.contracts.history import BarsRequest
 from tradelane.contracts.market import Bar
+from tradelane.contracts.payloads import chunk_start
 from tradelane.contracts.strategy import (
     MAX_BARS,
     TIMEFRAME_HISTORY,
@@ -184,6 +185,30 @@ async def test_a_second_decision_inside_the_stored_span_asks_the_provider_nothin
         duration = strategy.duration if bar_size is strategy.bar_size else TIMEFRAME_HISTORY[bar_size]
         direct = await provider.bars(INSTRUMENT, bar_size, duration, second)
         assert bars == tuple(bar for bar in direct if next_start(bar_size, bar.time) <= second), bar_size
+
+
+async def test_decisions_starting_in_one_chunk_period_share_their_oldest_chunk(
+    fetcher: BarsFetcher, provider: SpikedProvider, payloads: PayloadStore
+) -> None:
+    """Once the store holds the bars before a window in its oldest chunk's period, that chunk holds the whole period:
+    the next decision stores only its newest chunk, and each reads back exactly its own window."""
+    strategy = STRATEGIES["minutes"].model_copy(update={"analysis": AnalysisSettings()})
+    first = T - timedelta(days=1)
+    await fetcher.on_execution_requested(decision(strategy, first))
+    day = timedelta(seconds=duration_seconds(strategy.duration))
+    period_start = chunk_start(BarSize.MIN_1, first - day + timedelta(hours=3))
+    second_as_of = period_start + timedelta(minutes=10, seconds=30) + day
+    second = await fetcher.on_execution_requested(decision(strategy, second_as_of))
+    third = await fetcher.on_execution_requested(decision(strategy, second_as_of + timedelta(minutes=1)))
+    assert len(provider.bar_requests) == 1, "both later windows come from the store"
+
+    assert (second.bars.skip, third.bars.skip) == (11, 12), "the bars of the period before each window"
+    assert second.bars.chunks[0] == third.bars.chunks[0]
+    assert second.bars.chunks[1:-1] == third.bars.chunks[1:-1]
+    for fetched, as_of in ((second, second_as_of), (third, second_as_of + timedelta(minutes=1))):
+        direct = await provider.bars(INSTRUMENT, BarSize.MIN_1, strategy.duration, as_of)
+        closed = tuple(bar for bar in direct if next_start(BarSize.MIN_1, bar.time) <= as_of)
+        assert await payloads.bars(fetched.bars) == closed
 
 
 async def test_decisions_handled_at_once_ask_the_provider_for_their_span_once(

@@ -8,13 +8,14 @@ cache and never fetched again, and storing what is already stored costs nothing.
 The bucket's TTL is the streams' replay window (``stream_max_age_days``): a reference older
 than that may no longer resolve, which :class:`PayloadMissingError` says in words.
 
-A backtest's consecutive windows share all their chunks but the newest and the oldest, and market-data's
-stored history hands the shared bars back as the very same ``Bar`` objects. So the store remembers the name
-of each chunk it stored by the identity of its bars, and names such a chunk again without encoding it. That
-name cannot be wrong: a ``Bar`` is frozen and its values immutable, so the same objects in the same order
-always write the same JSON; and the store holds on to the bars of every chunk it remembers, so no other
-object can take one of their ids meanwhile. Equal bars that are other objects (which may write other JSON,
-a time in another zone or a ``-0.0``) are encoded and named afresh.
+A backtest's consecutive windows share all their chunks but the newest (their oldest too: market-data hands
+the bars before each window in its oldest chunk's period over as its ``lead``, so that chunk holds its whole
+period), and market-data's stored history hands the shared bars back as the very same ``Bar`` objects. So the
+store remembers the name of each chunk it stored by the identity of its bars, and names such a chunk again
+without encoding it. That name cannot be wrong: a ``Bar`` is frozen and its values immutable, so the same
+objects in the same order always write the same JSON; and the store holds on to the bars of every chunk it
+remembers, so no other object can take one of their ids meanwhile. Equal bars that are other objects (which
+may write other JSON, a time in another zone or a ``-0.0``) are encoded and named afresh.
 """
 
 from __future__ import annotations
@@ -122,10 +123,18 @@ class PayloadStore:
         self._cache = _Cache(cache_bytes)
         self._chunk_names = _ChunkNames(named_chunks)
 
-    async def put_bars(self, conid: int, bar_size: BarSize, bars: Sequence[Bar]) -> BarsWindow:
-        """Store ``bars`` (oldest first, at least one) in chunks and return the window that refers to them."""
-        names = await asyncio.gather(*(self._put_chunk(chunk) for chunk in _chunks(bar_size, bars)))
-        return _window(conid, bar_size, bars, names)
+    async def put_bars(
+        self, conid: int, bar_size: BarSize, bars: Sequence[Bar], *, lead: Sequence[Bar] = ()
+    ) -> BarsWindow:
+        """Store ``bars`` (oldest first, at least one) in chunks and return the window that refers to them.
+
+        ``lead`` holds bars before the window (oldest first), when they are at hand: those in the chunk period of
+        the window's first bar go into its first chunk, which then holds its whole period and is the same for every
+        window starting in that period; the window skips them.
+        """
+        lead = _in_first_period(bar_size, lead, bars)
+        names = await asyncio.gather(*(self._put_chunk(chunk) for chunk in _chunks(bar_size, (*lead, *bars))))
+        return _window(conid, bar_size, bars, names, skip=len(lead))
 
     async def _put_chunk(self, chunk: tuple[Bar, ...]) -> str:
         """Store one chunk of bars, unless these very bars were stored here and still are (then only name it)."""
@@ -141,9 +150,10 @@ class PayloadStore:
         chunks = await asyncio.gather(
             *(self._get(_BARS_KIND, name, _BARS.validate_json, what) for name in window.chunks)
         )
-        bars = tuple(bar for chunk in chunks for bar in chunk)
+        bars = tuple(bar for chunk in chunks for bar in chunk)[window.skip :]
         if len(bars) != window.count:
-            msg = f"the {what} hold {len(bars)} bars, not the {window.count} the window names"
+            skipped = f" past the {window.skip} it skips" if window.skip else ""
+            msg = f"the {what} hold {len(bars)} bars{skipped}, not the {window.count} the window names"
             raise PayloadMissingError(msg)
         return bars
 
@@ -247,15 +257,32 @@ def _chunks(bar_size: BarSize, bars: Sequence[Bar]) -> list[tuple[Bar, ...]]:
     return chunks
 
 
-def _window(conid: int, bar_size: BarSize, bars: Sequence[Bar], names: Sequence[str]) -> BarsWindow:
+def _in_first_period(bar_size: BarSize, lead: Sequence[Bar], bars: Sequence[Bar]) -> Sequence[Bar]:
+    """The bars of ``lead`` in the chunk period of the first of ``bars``: the newest ones, before that bar."""
+    if not lead or not bars:
+        return ()  # no bars at all: _chunks says so
+    first = bars[0].time
+    if lead[-1].time >= first:
+        msg = f"the lead of a bars window ends at {lead[-1].time.isoformat()}, not before its first bar"
+        raise ValueError(msg)
+    period = chunk_period(bar_size, first)
+    start = len(lead)
+    while start > 0 and chunk_period(bar_size, lead[start - 1].time) == period:
+        start -= 1
+    return lead[start:]
+
+
+def _window(conid: int, bar_size: BarSize, bars: Sequence[Bar], names: Sequence[str], *, skip: int = 0) -> BarsWindow:
+    named = "".join(names) + (f"+{skip}" if skip else "")
     return BarsWindow(
         conid=conid,
         bar_size=bar_size,
         count=len(bars),
         first_bar_time=bars[0].time,
         last_bar=bars[-1],
-        sha256=_name("".join(names).encode()),
+        sha256=_name(named.encode()),
         chunks=tuple(names),
+        skip=skip,
     )
 
 

@@ -8,7 +8,9 @@ A live run (or a replay) reads the provider as it always has: the bars starting 
 (``backtest`` set) is point in time: in every timeframe it keeps only the bars closed at or before ``as_of``
 (:func:`~tradelane.contracts.market.closed_bars`), since for a past ``as_of`` the simulated provider and IB return
 the bar in progress at ``as_of`` with its complete, later values; and it reads them from the stored history,
-so a backtest's decisions do not ask the provider for the same bars again.
+so a backtest's decisions do not ask the provider for the same bars again. Those come with the bars before the
+window in its oldest chunk's period (the lead), which the payload store keeps in that chunk, so that consecutive
+decisions share it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tradelane.contracts.events import BarsFetched, ExecutionRequested, TimeframeBars
-from tradelane.contracts.market import ResolvedSymbol, closed_bars
+from tradelane.contracts.market import Bar, ResolvedSymbol, closed_bars
 from tradelane.contracts.payloads import BarsWindow
 from tradelane.contracts.strategy import TIMEFRAME_HISTORY, BarSize
 from tradelane.market_data.provider import (
@@ -76,13 +78,13 @@ class BarsFetcher:
     async def _bars(
         self, msg: ExecutionRequested, symbol: ResolvedSymbol, bar_size: BarSize, duration: str
     ) -> BarsWindow:
-        strategy, end = msg.strategy, msg.as_of
-        source: MarketDataProvider | StoredHistory = (
-            self._provider if msg.backtest is None or self._stored is None else self._stored()
-        )
-        bars = await source.bars(
-            symbol, bar_size, duration, end, use_rth=strategy.use_rth, what_to_show=strategy.what_to_show
-        )
+        end, rth, show = msg.as_of, msg.strategy.use_rth, msg.strategy.what_to_show
+        lead: tuple[Bar, ...] = ()
+        if msg.backtest is None or self._stored is None:
+            bars = await self._provider.bars(symbol, bar_size, duration, end, use_rth=rth, what_to_show=show)
+        else:
+            stored = self._stored()
+            lead, bars = await stored.bars_and_lead(symbol, bar_size, duration, end, use_rth=rth, what_to_show=show)
         if msg.backtest is not None:
             bars = closed_bars(bar_size, bars, end)
         if not bars:
@@ -91,4 +93,4 @@ class BarsFetcher:
                 f"{self._provider.name} returned no {closed}{bar_size.value} bars for {symbol.symbol} "
                 f"in the {duration} before {end.isoformat()}"
             )
-        return await self._payloads.put_bars(symbol.conid, bar_size, bars)
+        return await self._payloads.put_bars(symbol.conid, bar_size, bars, lead=lead)

@@ -17,9 +17,11 @@ the others find it stored, instead of all asking the provider for it together.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Final
 
 import structlog
@@ -27,6 +29,7 @@ import structlog
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.history import BarsRequest
 from tradelane.contracts.market import Bar, ResolvedSymbol, closed_bars
+from tradelane.contracts.payloads import chunk_start
 from tradelane.contracts.strategy import MAX_BARS, BarSize, WhatToShow, bar_end, duration_covering, duration_seconds
 from tradelane.market_data.kept_windows import KeptWindows
 from tradelane.market_data.provider import MarketDataProvider
@@ -37,6 +40,7 @@ log = structlog.get_logger(__name__)
 AHEAD_BARS: Final = 2000
 """Bars fetched past a missed window's end, for the decisions that follow it."""
 _JUST_BEFORE: Final = timedelta(microseconds=1)
+_START: Final = attrgetter("time")
 
 
 def wider_request(bar_size: BarSize, after: datetime, until: datetime, now: datetime) -> tuple[str, datetime]:
@@ -82,12 +86,38 @@ class StoredHistory:
         Unlike the provider, it returns closed bars only: those closed by ``end``, and any later ones the store
         holds, starting at or before ``end``; the bar in progress at now is never among them.
         """
+        _, bars = await self.bars_and_lead(symbol, bar_size, duration, end, use_rth=use_rth, what_to_show=what_to_show)
+        return bars
+
+    async def bars_and_lead(
+        self,
+        symbol: ResolvedSymbol,
+        bar_size: BarSize,
+        duration: str,
+        end: datetime,
+        *,
+        use_rth: bool = True,
+        what_to_show: WhatToShow = "TRADES",
+    ) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
+        """The window's lead and the window's bars (as :meth:`bars`).
+
+        The lead is the stored bars before the window in the chunk period of its start
+        (:func:`~tradelane.contracts.payloads.chunk_period`), when the store covers that span; else there is none.
+        With it, the payload store keeps the window's oldest chunk whole, the same for every window starting in
+        that period (:meth:`~tradelane.runtime.payloads.PayloadStore.put_bars`).
+        """
         series = BarSeries(symbol.conid, bar_size, what_to_show, use_rth)
         after = end - timedelta(seconds=duration_seconds(duration))
+        lead_after = chunk_start(bar_size, after) - _JUST_BEFORE
         async with self._fetching[series]:
-            if not await self._repository.covers(series, after, end):
-                await self._fetch(symbol, series, after, end)
-        return await self._windows.bars(series, after, end)
+            read_after = lead_after
+            if not await self._repository.covers(series, lead_after, end):
+                read_after = after
+                if not await self._repository.covers(series, after, end):
+                    await self._fetch(symbol, series, after, end)
+        bars = await self._windows.bars(series, read_after, end)
+        first = bisect_right(bars, after, key=_START)
+        return bars[:first], bars[first:]
 
     async def between(self, request: BarsRequest) -> tuple[Bar, ...] | None:
         """The bars ``request`` asks for (starting from its start, before its end) when the store holds them all,
