@@ -4,11 +4,13 @@ The hourly backtest (``bench.backtest``'s ``hourly_offline``) makes one decision
 720 hourly bars (30 D) that end at its decision time: consecutive windows share 719 bars. This benchmark slides
 such a window one hour at a time, as the backtest's decisions do, through the two calls market-data makes per
 decision: reading it from the stored history (an embedded PostgreSQL, filled by one provider request before the
-measurement) and ``PayloadStore.put_bars`` (chunks in an embedded NATS's object store). It does so twice, each
-with a payload store of its own: reading each window whole (``covers`` and ``bars`` of the repository, as
-``StoredHistory.bars`` did before it kept windows) and with ``StoredHistory.bars``, which reads the bars after the
+measurement) and ``PayloadStore.put_bars`` (chunks in an embedded NATS's object store). It does so three times,
+each with a payload store of its own: reading each window whole (``covers`` and ``bars`` of the repository, as
+``StoredHistory.bars`` did before it kept windows); with ``StoredHistory.bars``, which reads the bars after the
 last window only and hands the shared bars back as the same objects (whose chunks the payload store then names
-without encoding them). For each call: the wall time, the CPU of this process and the CPU of PostgreSQL's
+without encoding them); and with ``StoredHistory.bars_and_lead``, as market-data reads a backtest decision's
+window now, with the bars before it in its oldest chunk's period, so that ``put_bars`` keeps that chunk whole and
+consecutive windows share it. For each call: the wall time, the CPU of this process and the CPU of PostgreSQL's
 processes (of NATS's for ``put_bars``), per call.
 
 Writes ``bench/results/bar_window.json`` and ``bench/results/bar_window.md``.
@@ -42,6 +44,11 @@ from tradelane.store.pool import create_pool
 FIRST_DECISION = datetime(2025, 3, 1, tzinfo=UTC)
 CLOCK = datetime(2026, 1, 1, tzinfo=UTC)
 """The stored history's now: long after the decisions, so that every fetch reaches its 2000 bars ahead."""
+STORED_FROM = FIRST_DECISION - timedelta(days=4)
+"""The end of the window whose fetch fills the store: early enough that the first window's lead is stored too."""
+
+Read = Callable[[datetime], Awaitable[tuple[tuple[Bar, ...], tuple[Bar, ...]]]]
+"""A way of reading the window that ends at a time: its lead (the bars before it kept in its oldest chunk) and it."""
 
 
 async def measured(
@@ -80,18 +87,21 @@ async def run(calls: int) -> dict[str, Any]:
                 series = BarSeries(symbol.conid, BarSize.HOUR_1, HOURLY.what_to_show, HOURLY.use_rth)
                 window = timedelta(seconds=duration_seconds(HOURLY.duration))
 
-                async def kept(end: datetime) -> tuple[Bar, ...]:
-                    return await stored.bars(symbol, BarSize.HOUR_1, HOURLY.duration, end)
+                async def kept(end: datetime) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
+                    return (), await stored.bars(symbol, BarSize.HOUR_1, HOURLY.duration, end)
 
-                async def whole(end: datetime) -> tuple[Bar, ...]:
+                async def with_lead(end: datetime) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
+                    return await stored.bars_and_lead(symbol, BarSize.HOUR_1, HOURLY.duration, end)
+
+                async def whole(end: datetime) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
                     if not await repository.covers(series, end - window, end):
                         raise AssertionError(end)  # every window is inside the one stored span
-                    return await repository.bars(series, end - window, end)
+                    return (), await repository.bars(series, end - window, end)
 
-                await kept(FIRST_DECISION)  # the one provider request, stored
+                await kept(STORED_FROM)  # the one provider request, stored
                 paths = {
-                    "whole": await sliding(calls, whole, PayloadStore(EventBus(broker)), symbol, servers),
-                    "kept": await sliding(calls, kept, PayloadStore(EventBus(broker)), symbol, servers),
+                    name: await sliding(calls, read, PayloadStore(EventBus(broker)), symbol, servers)
+                    for name, read in (("whole", whole), ("kept", kept), ("lead", with_lead))
                 }
             finally:
                 await broker.stop()
@@ -101,7 +111,7 @@ async def run(calls: int) -> dict[str, Any]:
 
 async def sliding(
     calls: int,
-    read: Callable[[datetime], Awaitable[tuple[Bar, ...]]],
+    read: Read,
     payloads: PayloadStore,
     symbol: ResolvedSymbol,
     servers: dict[str, int],
@@ -113,34 +123,50 @@ async def sliding(
 
     async def next_window(index: int) -> None:
         windows.append(await read(FIRST_DECISION + timedelta(hours=index + 1)))
-        if len(windows[-1]) != 720:
-            raise AssertionError(len(windows[-1]))
+        if len(windows[-1][1]) != 720:
+            raise AssertionError(len(windows[-1][1]))
 
     async def put(index: int) -> None:
-        await payloads.put_bars(symbol.conid, BarSize.HOUR_1, windows[index + 1])
+        lead, bars = windows[index + 1]
+        await payloads.put_bars(symbol.conid, BarSize.HOUR_1, bars, lead=lead)
 
     reads = await measured(calls, next_window, servers, "postgres")
-    await payloads.put_bars(symbol.conid, BarSize.HOUR_1, windows[0])  # every chunk of the first window stored
+    lead, bars = windows[0]
+    await payloads.put_bars(symbol.conid, BarSize.HOUR_1, bars, lead=lead)  # every chunk of the first window stored
+    objects_before = await stored_objects(payloads)
     puts = await measured(calls, put, servers, "nats-server")
-    return {"read": reads, "put_bars": puts}
+    written = await stored_objects(payloads) - objects_before
+    return {"read": reads, "put_bars": {**puts, "objects_written": round(written / 2 / calls, 2)}}
+
+
+async def stored_objects(payloads: PayloadStore) -> int:
+    """Messages in the payload bucket's stream: two per object (its chunk and its info)."""
+    info = await payloads.bus.jetstream.stream_info(f"OBJ_{subjects.PAYLOAD_BUCKET}")
+    assert info.state is not None
+    return int(info.state.messages)
 
 
 def markdown(result: dict[str, Any]) -> str:
     rows = []
-    for path, label in (("whole", "read whole (as before)"), ("kept", "`StoredHistory.bars` (kept windows)")):
+    for path, label in (
+        ("whole", "read whole (as before)"),
+        ("kept", "`StoredHistory.bars` (kept windows)"),
+        ("lead", "`StoredHistory.bars_and_lead` (kept windows and their lead)"),
+    ):
         reads, puts = result[path]["read"], result[path]["put_bars"]
         rows.append(
-            f"| {label} | {reads['wall_ms']} | {reads['process_cpu_ms']} | {reads['postgres_cpu_ms']} (PostgreSQL) |"
+            f"| {label} | {reads['wall_ms']} | {reads['process_cpu_ms']} | {reads['postgres_cpu_ms']} (PostgreSQL) | |"
         )
         rows.append(
-            f"| then `put_bars` | {puts['wall_ms']} | {puts['process_cpu_ms']} | {puts['nats-server_cpu_ms']} (NATS) |"
+            f"| then `put_bars` | {puts['wall_ms']} | {puts['process_cpu_ms']} | {puts['nats-server_cpu_ms']} (NATS)"
+            f" | {puts['objects_written']} |"
         )
     return (
         "# A backtest's bar window in market-data\n\n"
         f"{result['calls']} hourly windows of {result['bars_per_window']} bars, each one hour after the last, per "
         f"call (machine: {result['machine']}).\n\n"
-        "| call | wall ms | this process CPU ms | server CPU ms |\n"
-        "|---|---|---|---|\n" + "\n".join(rows) + "\n"
+        "| call | wall ms | this process CPU ms | server CPU ms | objects written |\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )
 
 
