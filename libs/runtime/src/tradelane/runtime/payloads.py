@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
@@ -258,7 +258,7 @@ def _chunks(bar_size: BarSize, bars: Sequence[Bar]) -> list[tuple[Bar, ...]]:
 
 
 def _in_first_period(bar_size: BarSize, lead: Sequence[Bar], bars: Sequence[Bar]) -> Sequence[Bar]:
-    """The bars of ``lead`` in the chunk period of the first of ``bars``: the newest ones, before that bar."""
+    """The bars of ``lead`` in the chunk period of the first of ``bars``: those from the period's start on."""
     if not lead or not bars:
         return ()  # no bars at all: _chunks says so
     first = bars[0].time
@@ -266,10 +266,7 @@ def _in_first_period(bar_size: BarSize, lead: Sequence[Bar], bars: Sequence[Bar]
         msg = f"the lead of a bars window ends at {lead[-1].time.isoformat()}, not before its first bar"
         raise ValueError(msg)
     period = chunk_period(bar_size, first)
-    start = len(lead)
-    while start > 0 and chunk_period(bar_size, lead[start - 1].time) == period:
-        start -= 1
-    return lead[start:]
+    return lead[bisect_left(lead, period, key=lambda bar: chunk_period(bar_size, bar.time)) :]
 
 
 def _window(conid: int, bar_size: BarSize, bars: Sequence[Bar], names: Sequence[str], *, skip: int = 0) -> BarsWindow:
