@@ -18,6 +18,8 @@ from tradelane.prompts.limits import RenderLimits
 from tradelane.prompts.rendering import TemplateLimitError
 
 SHORT = RenderLimits(timeout_seconds=0.5)
+PATIENT = RenderLimits(timeout_seconds=10)
+"""The default memory limit, and time to write 100 MB on a busy machine (0.1 s idle, over 0.5 s under load)."""
 SLOW_BUT_FINE = "{% for i in range(99999) %}{% for j in range(10) %}{% endfor %}{% endfor %}done"
 """About a million loop steps: a fraction of a second, well within a 20 s limit."""
 NESTED_LOOPS = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
@@ -83,7 +85,7 @@ def test_a_render_after_hostile_ones_runs_in_a_fresh_process_with_the_whole_memo
     assert _children(zygote) == []
     assert (_limit(zygote, "Max address space"), _limit(zygote, "Max cpu time")) == ("unlimited", "unlimited")
     # 100 MB of the 256 MiB memory limit: more than what is left if the hostile render's allocation had stayed
-    assert run_isolated("{{ 'x' | center(100_000_000) | length }}", {}, SHORT, pool) == "100000000"
+    assert run_isolated("{{ 'x' | center(100_000_000) | length }}", {}, PATIENT, pool) == "100000000"
     assert pool.pids() == [zygote]
 
 
