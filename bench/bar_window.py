@@ -6,12 +6,12 @@ such a window one hour at a time, as the backtest's decisions do, through the tw
 decision: reading it from the stored history (an embedded PostgreSQL, filled by one provider request before the
 measurement) and ``PayloadStore.put_bars`` (chunks in an embedded NATS's object store). It does so three times,
 each with a payload store of its own: reading each window whole (``covers`` and ``bars`` of the repository, as
-``StoredHistory.bars`` did before it kept windows); with ``StoredHistory.bars``, which reads the bars after the
-last window only and hands the shared bars back as the same objects (whose chunks the payload store then names
-without encoding them); and with ``StoredHistory.bars_and_lead``, as market-data reads a backtest decision's
-window now, with the bars before it in its oldest chunk's period, so that ``put_bars`` keeps that chunk whole and
-consecutive windows share it. For each call: the wall time, the CPU of this process and the CPU of PostgreSQL's
-processes (of NATS's for ``put_bars``), per call.
+the stored history did before it kept windows); with ``StoredHistory.lead_and_bars``, which reads the bars after
+the last window only and hands the shared bars back as the same objects (whose chunks the payload store then
+names without encoding them), its lead left out of ``put_bars``; and with the lead given to ``put_bars``, as
+market-data stores a backtest decision's window now: the bars before it in its oldest chunk's period, so that
+``put_bars`` keeps that chunk whole and consecutive windows share it. For each call: the wall time, the CPU of
+this process and the CPU of PostgreSQL's processes (of NATS's for ``put_bars``), per call.
 
 Writes ``bench/results/bar_window.json`` and ``bench/results/bar_window.md``.
 Run with ``python -m bench.bar_window`` (``make bench`` runs it too).
@@ -88,10 +88,11 @@ async def run(calls: int) -> dict[str, Any]:
                 window = timedelta(seconds=duration_seconds(HOURLY.duration))
 
                 async def kept(end: datetime) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
-                    return (), await stored.bars(symbol, BarSize.HOUR_1, HOURLY.duration, end)
+                    _, bars = await stored.lead_and_bars(symbol, BarSize.HOUR_1, HOURLY.duration, end)
+                    return (), bars
 
                 async def with_lead(end: datetime) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
-                    return await stored.bars_and_lead(symbol, BarSize.HOUR_1, HOURLY.duration, end)
+                    return await stored.lead_and_bars(symbol, BarSize.HOUR_1, HOURLY.duration, end)
 
                 async def whole(end: datetime) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
                     if not await repository.covers(series, end - window, end):
@@ -150,8 +151,8 @@ def markdown(result: dict[str, Any]) -> str:
     rows = []
     for path, label in (
         ("whole", "read whole (as before)"),
-        ("kept", "`StoredHistory.bars` (kept windows)"),
-        ("lead", "`StoredHistory.bars_and_lead` (kept windows and their lead)"),
+        ("kept", "`StoredHistory.lead_and_bars`, its lead left out (kept windows)"),
+        ("lead", "`StoredHistory.lead_and_bars` (kept windows and their lead)"),
     ):
         reads, puts = result[path]["read"], result[path]["put_bars"]
         rows.append(

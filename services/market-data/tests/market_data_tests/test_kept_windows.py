@@ -146,14 +146,14 @@ async def test_a_fetch_that_stores_a_bar_missing_from_a_stored_span_makes_the_ne
     _, stored_until = wider_request(BarSize.HOUR_1, first - timedelta(days=30), first, now)
     missing = stored_until - timedelta(hours=5)
     provider.left_out.add(missing)
-    await history.bars(INSTRUMENT, BarSize.HOUR_1, "30 D", first)
-    last_stored = await history.bars(INSTRUMENT, BarSize.HOUR_1, "30 D", stored_until - timedelta(hours=1))
+    await history.lead_and_bars(INSTRUMENT, BarSize.HOUR_1, "30 D", first)
+    _, last_stored = await history.lead_and_bars(INSTRUMENT, BarSize.HOUR_1, "30 D", stored_until - timedelta(hours=1))
     assert missing not in times(last_stored)
     assert len(provider.bar_requests) == 1
 
     provider.left_out.clear()
     past_the_span = stored_until + timedelta(hours=1)
-    bars = await history.bars(INSTRUMENT, BarSize.HOUR_1, "30 D", past_the_span)
+    _, bars = await history.lead_and_bars(INSTRUMENT, BarSize.HOUR_1, "30 D", past_the_span)
     assert len(provider.bar_requests) == 2, "the window past the stored span is fetched"
     assert missing in times(bars)
     assert bars == await repository.bars(HOURLY, past_the_span - timedelta(days=30), past_the_span)

@@ -84,7 +84,7 @@ class BarsFetcher:
             bars = await self._provider.bars(symbol, bar_size, duration, end, use_rth=rth, what_to_show=show)
         else:
             stored = self._stored()
-            lead, bars = await stored.bars_and_lead(symbol, bar_size, duration, end, use_rth=rth, what_to_show=show)
+            lead, bars = await stored.lead_and_bars(symbol, bar_size, duration, end, use_rth=rth, what_to_show=show)
         if msg.backtest is not None:
             bars = closed_bars(bar_size, bars, end)
         if not bars:

@@ -71,25 +71,7 @@ class StoredHistory:
         self._clock = clock
         self._fetching: defaultdict[BarSeries, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def bars(
-        self,
-        symbol: ResolvedSymbol,
-        bar_size: BarSize,
-        duration: str,
-        end: datetime,
-        *,
-        use_rth: bool = True,
-        what_to_show: WhatToShow = "TRADES",
-    ) -> tuple[Bar, ...]:
-        """The stored bars starting within ``duration`` before ``end`` (as :meth:`MarketDataProvider.bars`).
-
-        Unlike the provider, it returns closed bars only: those closed by ``end``, and any later ones the store
-        holds, starting at or before ``end``; the bar in progress at now is never among them.
-        """
-        _, bars = await self.bars_and_lead(symbol, bar_size, duration, end, use_rth=use_rth, what_to_show=what_to_show)
-        return bars
-
-    async def bars_and_lead(
+    async def lead_and_bars(
         self,
         symbol: ResolvedSymbol,
         bar_size: BarSize,
@@ -99,7 +81,11 @@ class StoredHistory:
         use_rth: bool = True,
         what_to_show: WhatToShow = "TRADES",
     ) -> tuple[tuple[Bar, ...], tuple[Bar, ...]]:
-        """The window's lead and the window's bars (as :meth:`bars`).
+        """The window's lead and the stored bars starting within ``duration`` before ``end`` (as
+        :meth:`MarketDataProvider.bars`).
+
+        Unlike the provider, it returns closed bars only: those closed by ``end``, and any later ones the store
+        holds, starting at or before ``end``; the bar in progress at now is never among them.
 
         The lead is the stored bars before the window in the chunk period of its start
         (:func:`~tradelane.contracts.payloads.chunk_period`), when the store covers that span; else there is none.
