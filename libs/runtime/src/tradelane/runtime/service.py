@@ -307,7 +307,14 @@ class Service:
         await ensure_layout(self.broker.connection.jetstream(), self.settings, self._consumers)
 
     async def _consume(self) -> None:
-        """After the broker has started: ready, and watching the consumers' lag."""
+        """After the broker has started: ready, and watching the consumers' lag.
+
+        The flush is a round trip to the server: once it returns, the server has registered every
+        subscription the broker sent, so a health request made as soon as the service says it is ready
+        finds its responder (without it, a request from another connection could race the SUB and get
+        "no responders").
+        """
+        await self.broker.connection.flush()
         self._ready = True
         lag_probe = ConsumerLagProbe(self.broker.connection.jetstream(), self._consumers)
         self.background.every(
