@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 from tradelane.contracts import subjects
 from tradelane.contracts.events import StepFailed
 from tradelane.lineage.advisories import failing_step
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.runtime.dead_letter_copy import STEP_HEADER, STREAM_SEQUENCE_HEADER
 from tradelane.runtime.streams import BROKER_CONSUMER, LINEAGE_CONSUMERS, STEP_CONSUMERS, ConsumerSpec
 
@@ -80,7 +81,7 @@ class BusProbe:
         await self.client.subscribe(subjects.DEAD_LETTER_ALL, cb=self._on_dead_letter)
         await self.client.subscribe(subjects.PIPELINE_ALL, cb=self._on_event)
         await self.client.subscribe(subjects.TRADING_ALL, cb=self._on_event)
-        await self.client.flush()
+        await flush_queued(self.client)
 
     async def _on_terminated(self, msg: Msg) -> None:
         advisory = json.loads(msg.data)

@@ -34,6 +34,7 @@ from tradelane.contracts.backtest import (
     VariantResult,
 )
 from tradelane.contracts.strategy import Schedule, StrategyDefinition
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.store.backtests import BacktestRepository, NewRun, PlannedDecision
 
 REPORT: Final = "<!doctype html><html><head><title>report</title></head><body><h1>Backtest report</h1></body></html>"
@@ -203,7 +204,7 @@ class FakeBacktester:
             await self.client.subscribe(subjects.BACKTEST_CREATE, queue=queue, cb=self._on_create),
             await self.client.subscribe(subjects.BACKTEST_CONTROL, queue=queue, cb=self._on_control),
         ]
-        await self.client.flush()
+        await flush_queued(self.client)
 
     async def stop(self) -> None:
         for subscription in self._subscriptions:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tradelane.runtime.bus_flush import flush_queued
+
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -63,5 +65,5 @@ async def collect(client: NatsClient, subject: str, *, from_stream: bool = False
         await client.jetstream().subscribe(subject, ordered_consumer=True, cb=collected.receive)
     else:
         await client.subscribe(subject, cb=collected.receive)
-        await client.flush()
+        await flush_queued(client)
     return collected

@@ -22,6 +22,7 @@ from tradelane.cli.embedded import EmbeddedNats
 from tradelane.contracts import subjects
 from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.bus_credentials import credentials_for
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.runtime.log_stream import LogStream, stream_logs
 from tradelane.runtime.logging import configure_logging
 from tradelane.runtime.redaction import MASK, register_secret
@@ -59,7 +60,7 @@ async def background() -> AsyncIterator[BackgroundTasks]:
 
 async def _listening(nats_client: NatsClient) -> Subscription:
     subscription = await nats_client.subscribe(subjects.logs_of(SERVICE))
-    await nats_client.flush()
+    await flush_queued(nats_client)
     return subscription
 
 

@@ -127,8 +127,7 @@ async def services(settings: Settings) -> AsyncIterator[None]:
     broker = build_broker(BrokerSettings.model_validate(settings.model_dump()))
     notifier = build_notifier(NotifierSettings.model_validate(settings.model_dump()))
     for service in (market_data, broker, notifier):
-        await service.start()
-        await service.broker.connection.flush()
+        await service.start()  # ready: its subscriptions have reached the server
     yield
     for service in (notifier, broker, market_data):
         await service.close()

@@ -20,8 +20,7 @@ SPY = next(instrument for instrument in UNIVERSE if instrument.symbol == "SPY")
 @pytest.fixture
 async def market_data(settings: Settings) -> AsyncIterator[None]:
     service = build(MarketDataSettings.model_validate(settings.model_dump()))
-    await service.start()
-    await service.broker.connection.flush()  # its subscriptions reach the server before the test asks
+    await service.start()  # ready: its subscriptions have reached the server
     yield
     await service.close()
 

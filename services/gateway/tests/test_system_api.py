@@ -23,6 +23,7 @@ from tradelane.gateway.config import GatewaySettings
 from tradelane.notifier.app import build
 from tradelane.notifier.config import NotifierSettings
 from tradelane.runtime.bus import EventBus
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.runtime.bus_status import expected_services
 from tradelane.runtime.settings import Settings
 
@@ -47,7 +48,7 @@ async def test_each_answering_process_is_listed_and_the_silent_services_named(
 
     connection = nats_broker.connection
     subscription = await connection.subscribe(subjects.HEALTH, cb=answer)
-    await connection.flush()
+    await flush_queued(connection)
     try:
         response = await client.get("/api/system/services")
     finally:
@@ -101,7 +102,7 @@ async def test_replies_are_gathered_for_the_gateways_window_and_later_ones_left_
     connection = nats_broker.connection
     prompt = await connection.subscribe(subjects.HEALTH, cb=answering("indicators", 0))
     late = await connection.subscribe(subjects.HEALTH, cb=answering("signals", 2))
-    await connection.flush()
+    await flush_queued(connection)
     try:
         response = await windowed.get("/api/system/services")
     finally:

@@ -18,6 +18,7 @@ from tradelane.cli.context import Connections, Console
 from tradelane.cli.format import clock
 from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.runtime.summaries import describe, short_id
 
 DEFAULT_PATTERNS = (subjects.PIPELINE_ALL, subjects.TRADING_ALL, subjects.DEAD_LETTER_ALL)
@@ -61,7 +62,7 @@ async def tail(connections: Connections, console: Console, options: TailOptions)
     patterns = (options.pattern,) if options.pattern else DEFAULT_PATTERNS
     for pattern in patterns:
         await client.subscribe(pattern, cb=enqueue)
-    await client.flush()
+    await flush_queued(client)
     console.note(f"tailing {', '.join(patterns)} on {connections.endpoints.nats.shown} (Ctrl-C stops)")
     shown = 0
     while options.count is None or shown < options.count:

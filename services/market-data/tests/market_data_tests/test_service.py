@@ -37,8 +37,7 @@ async def start_market_data(settings: Settings) -> AsyncIterator[Starter]:
 
     async def start(**overrides: object) -> Service:
         service = build(MarketDataSettings.model_validate({**settings.model_dump(), **overrides}))
-        await service.start()
-        await service.broker.connection.flush()  # its subscriptions reach the server before the test asks
+        await service.start()  # ready: its subscriptions have reached the server
         started.append(service)
         return service
 

@@ -25,6 +25,7 @@ from tradelane.contracts import subjects
 from tradelane.contracts.envelope import utc_now
 from tradelane.contracts.replay import NotReplayableError, ReplayOverrides, replay_payload
 from tradelane.runtime.bus import MESSAGE_ID_HEADER
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.runtime.decisions import describe
 
 REPLAYED_FROM_HEADER = "Tradelane-Replayed-From"
@@ -192,7 +193,7 @@ async def publish(
         stream = await js.find_stream_name_by_subject(subject)
     except NotFoundError:
         await client.publish(subject, data, headers=headers)
-        await client.flush()
+        await flush_queued(client)
         return None, None
     ack = await js.publish(subject, data, headers=headers, stream=stream, timeout=5.0)
     return ack.stream, ack.seq

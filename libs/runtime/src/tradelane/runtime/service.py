@@ -33,6 +33,7 @@ from tradelane.runtime.background import BackgroundTasks
 from tradelane.runtime.batch_fetch import mend_batch_fetch
 from tradelane.runtime.bus import RECOMMENDED_MAX_PAYLOAD, EventBus
 from tradelane.runtime.bus_credentials import credentials_for
+from tradelane.runtime.bus_flush import flush_queued
 from tradelane.runtime.bus_permissions import identity_of, inbox_prefix
 from tradelane.runtime.consumer_lag import ConsumerLagProbe
 from tradelane.runtime.decisions import delivery_decisions
@@ -309,12 +310,11 @@ class Service:
     async def _consume(self) -> None:
         """After the broker has started: ready, and watching the consumers' lag.
 
-        The flush is a round trip to the server: once it returns, the server has registered every
-        subscription the broker sent, so a health request made as soon as the service says it is ready
-        finds its responder (without it, a request from another connection could race the SUB and get
-        "no responders").
+        Once :func:`flush_queued` returns, the server has read every subscription the broker sent, so a
+        health request made as soon as the service says it is ready finds its responder (without it, a
+        request from another connection could overtake the SUB and get "no responders").
         """
-        await self.broker.connection.flush()
+        await flush_queued(self.broker.connection)
         self._ready = True
         lag_probe = ConsumerLagProbe(self.broker.connection.jetstream(), self._consumers)
         self.background.every(

@@ -32,6 +32,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from tradelane.runtime.bus_flush import flush_queued
+
 POLL_SECONDS: Final = 1.0
 STREAM_LIFETIME: Final = 120.0
 DONE: Final = "done"
@@ -98,7 +100,7 @@ async def subscribed(
         for pattern in patterns:
             # one at a time, so those made before a failure are still undone below
             subscriptions.append(await client.subscribe(pattern, cb=receive))  # noqa: PERF401
-        await client.flush()
+        await flush_queued(client)
         yield
     finally:
         for subscription in subscriptions:
