@@ -179,6 +179,7 @@ async def test_a_notifier_that_does_not_answer_in_time_is_a_503_naming_it(
     """A subscriber that never replies stands in for a notifier stuck in its work."""
     monkeypatch.setattr("tradelane.gateway.routes.system.NOTIFIER_SECONDS", 0.2)
     silent = await nats_client.subscribe(subjects.NOTIFIER_SETTINGS)
+    await flush_queued(nats_client)  # the gateway asks on its own connection
     try:
         response = await client.get("/api/system/notifications")
     finally:
