@@ -32,8 +32,7 @@ from tradelane.runtime.settings import Settings
 __all__ = ["restored_logging"]  # test_logging's fixture that puts the process's logging back, found by name
 
 SERVICE = "signals"
-RECEIVE_SECONDS = 15.0
-"""Generous: a line is published at once, but a CI worker beside a heavy test may wait for a CPU."""
+RECEIVE_SECONDS = 5.0
 
 
 @pytest.fixture(autouse=True)
